@@ -97,7 +97,8 @@ test('block round trip is exact with edge blocks that overhang the matrix', () =
 test('chooseFormat picks the smallest storage and its byte counts match the built storage', () => {
   const rows = 64, cols = 128;
   const at = (d: number, seed: number) => randomSparse(rows, cols, d, seed);
-  assert.equal(chooseFormat(at(0.9, 5), rows, cols).kind, 'dense');
+  assert.equal(chooseFormat(at(1, 5), rows, cols).kind, 'dense');
+  assert.equal(chooseFormat(at(0.9, 5), rows, cols).kind, 'bitmask');
   assert.equal(chooseFormat(at(0.4, 6), rows, cols).kind, 'bitmask');
   const sparse = at(0.02, 7);
   const choice = chooseFormat(sparse, rows, cols);
