@@ -1,0 +1,130 @@
+/**
+ * Works out what each ONNX initializer is (weight, bias, norm, embedding, other) from the nodes
+ * that consume it, looking through chains of Identity nodes (PyTorch's way of sharing a weight).
+ *
+ * Rule: MatMul A/B and Gemm A/B → weight; Conv/ConvTranspose W → weight; Gemm C and the third
+ * input of Conv/ConvTranspose → bias, as is an initializer of rank ≤ 1 added (Add) to the output
+ * of MatMul/Gemm/Conv; scale, bias and statistics of Batch/Layer/Instance/GroupNormalization →
+ * norm; Gather's data → embedding; anything else → other. When uses disagree, the first of
+ * embedding, weight, bias, norm, other wins (a tied embedding/output matrix stays an embedding).
+ * Prunable by default: floating tensors of rank ≥ 2 whose role is weight.
+ */
+import type { GraphNode } from '../core/graph.js';
+import type { Role, WeightOp } from '../core/types.js';
+
+export interface RoleInfo {
+  readonly role: Role;
+  readonly op?: WeightOp;
+  readonly prunable: boolean;
+  readonly reason: string;
+  readonly outputAxis: number;
+}
+
+interface Use {
+  readonly role: Role;
+  readonly op?: WeightOp;
+  readonly outputAxis: number;
+  readonly reason: string;
+}
+
+const NORM_OPS = new Set(['BatchNormalization', 'LayerNormalization', 'InstanceNormalization', 'GroupNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization']);
+const PRODUCES_LINEAR = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose']);
+const ROLE_ORDER: readonly Role[] = ['embedding', 'weight', 'bias', 'norm', 'other'];
+
+function intAttr(node: GraphNode, name: string, fallback: number): number {
+  const v = node.attributes.get(name);
+  return typeof v === 'number' ? v : fallback;
+}
+
+function classifyUse(node: GraphNode, index: number, rank: number, producer: (value: string) => GraphNode | undefined): Use {
+  const op = node.opType;
+  if (node.domain === '' || node.domain === 'ai.onnx') {
+    switch (op) {
+      case 'MatMul':
+        return { role: 'weight', op: 'MatMul', outputAxis: index === 1 ? Math.max(0, rank - 1) : Math.max(0, rank - 2), reason: 'MatMul weight' };
+      case 'Gemm':
+        if (index === 1) return { role: 'weight', op: 'Gemm', outputAxis: intAttr(node, 'transB', 0) === 1 ? 0 : 1, reason: 'Gemm weight' };
+        if (index === 0) return { role: 'weight', op: 'Gemm', outputAxis: intAttr(node, 'transA', 0) === 1 ? 1 : 0, reason: 'Gemm weight' };
+        return { role: 'bias', op: 'Gemm', outputAxis: 0, reason: 'bias of Gemm' };
+      case 'Conv':
+      case 'ConvTranspose':
+        if (index === 1) return { role: 'weight', op, outputAxis: op === 'Conv' ? 0 : 1, reason: `${op} weight` };
+        if (index === 2) return { role: 'bias', op, outputAxis: 0, reason: `bias of ${op}` };
+        break;
+      case 'Gather':
+        if (index === 0) return { role: 'embedding', op: 'Embedding', outputAxis: 0, reason: 'embedding (Gather data)' };
+        break;
+      case 'Add':
+        if (rank <= 1) {
+          const other = producer(node.inputs[1 - index] ?? '');
+          if (other && PRODUCES_LINEAR.has(other.opType)) {
+            return { role: 'bias', op: other.opType as WeightOp, outputAxis: 0, reason: `bias of ${other.opType} (Add)` };
+          }
+        }
+        break;
+    }
+    if (NORM_OPS.has(op) && index >= 1) return { role: 'norm', op: 'Other', outputAxis: 0, reason: `norm (${op})` };
+  }
+  return { role: 'other', op: 'Other', outputAxis: 0, reason: `input of ${op}` };
+}
+
+/** Roles of the named initializers; `ranks` and `floating` describe them. */
+export function initializerRoles(
+  nodes: readonly GraphNode[],
+  initializers: readonly { readonly name: string; readonly rank: number; readonly floating: boolean }[],
+): Map<string, RoleInfo> {
+  const consumers = new Map<string, { node: GraphNode; index: number }[]>();
+  const producers = new Map<string, GraphNode>();
+  for (const node of nodes) {
+    node.inputs.forEach((input, index) => {
+      if (input === '') return;
+      let list = consumers.get(input);
+      if (!list) consumers.set(input, (list = []));
+      list.push({ node, index });
+    });
+    for (const out of node.outputs) producers.set(out, node);
+  }
+  const producer = (v: string) => producers.get(v);
+
+  const roles = new Map<string, RoleInfo>();
+  for (const init of initializers) {
+    const uses: Use[] = [];
+    const seen = new Set<string>([init.name]);
+    const frontier = [init.name];
+    let viaIdentity = false;
+    while (frontier.length) {
+      const value = frontier.pop()!;
+      for (const { node, index } of consumers.get(value) ?? []) {
+        if (node.opType === 'Identity' && node.domain === '') {
+          viaIdentity = true;
+          for (const out of node.outputs) if (!seen.has(out)) {
+            seen.add(out);
+            frontier.push(out);
+          }
+        } else uses.push(classifyUse(node, index, init.rank, producer));
+      }
+    }
+    roles.set(init.name, combine(uses, init.rank, init.floating, viaIdentity));
+  }
+  return roles;
+}
+
+function combine(uses: readonly Use[], rank: number, floating: boolean, viaIdentity: boolean): RoleInfo {
+  if (uses.length === 0) return { role: 'other', op: 'Other', prunable: false, reason: 'unused', outputAxis: 0 };
+  let best = uses[0];
+  for (const u of uses) if (ROLE_ORDER.indexOf(u.role) < ROLE_ORDER.indexOf(best.role)) best = u;
+  let reason = best.reason;
+  const sameRole = uses.filter((u) => u.role === best.role).length;
+  if (sameRole > 1) reason += `, shared by ${sameRole} nodes`;
+  else if (viaIdentity) reason += ' (through Identity)';
+  if (uses.some((u) => u.role !== best.role)) reason += `, also ${uses.find((u) => u.role !== best.role)!.reason}`;
+  let prunable = best.role === 'weight';
+  if (prunable && !floating) {
+    prunable = false;
+    reason = `not floating point (${reason})`;
+  } else if (prunable && rank < 2) {
+    prunable = false;
+    reason = `rank ${rank} (${reason})`;
+  } else if (!prunable && best.role === 'other' && rank < 2) reason = `rank ${rank}`;
+  return { role: best.role, op: best.op, prunable, reason, outputAxis: best.outputAxis };
+}
