@@ -1,0 +1,202 @@
+/**
+ * The WebAssembly SIMD kernels (asm/kernels.ts) and the memory they work in. Weights are
+ * uploaded once into the module's memory; activations are copied in and out per call.
+ * Batched products use transposed activations, X^T [in, ld] with ld = batch rounded up to 4,
+ * so that each nonzero weight multiplies a contiguous SIMD row.
+ */
+import { SculptError } from '../core/errors.js';
+import type { CsrMatrix } from './formats.js';
+import { KERNELS_WASM_BASE64 } from './wasm/build/kernels-wasm.js';
+
+interface KernelExports {
+  readonly memory: WebAssembly.Memory;
+  heapBase(): number;
+  spmvCsr16(rows: number, rowPtr: number, colIdx: number, values: number, x: number, y: number, bias: number, relu: number): void;
+  spmvCsr32(rows: number, rowPtr: number, colIdx: number, values: number, x: number, y: number, bias: number, relu: number): void;
+  spmmCsr(rows: number, rowPtr: number, colIdx: number, wide: number, values: number, xt: number, ld: number, yt: number, bias: number, relu: number): void;
+  gemv(rows: number, cols: number, w: number, x: number, y: number, bias: number, relu: number): void;
+  gemm(rows: number, cols: number, w: number, xt: number, ld: number, yt: number, bias: number, relu: number): void;
+  transposeIn(src: number, rows: number, cols: number, dst: number, ld: number): void;
+  transposeOut(src: number, rows: number, cols: number, ld: number, dst: number): void;
+  streamSum(p: number, n: number): number;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+function kernelModule(): WebAssembly.Module {
+  if (!compiled) {
+    const text = atob(KERNELS_WASM_BASE64);
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+const PAGE = 65536;
+
+/** Batch row stride in floats for a batch of `batch`: rounded up to a whole SIMD vector. */
+export function batchStride(batch: number): number {
+  return Math.ceil(batch / 4) * 4;
+}
+
+/**
+ * One instance of the kernels with its own linear memory and a bump allocator. `mark()` and
+ * `release(mark)` free scratch space in stack order; persistent uploads go below the mark.
+ */
+export class Kernels {
+  readonly exports: KernelExports;
+  private top: number;
+
+  constructor() {
+    const instance = new WebAssembly.Instance(kernelModule(), {});
+    this.exports = instance.exports as unknown as KernelExports;
+    this.top = align(this.exports.heapBase(), 64);
+  }
+
+  get memory(): WebAssembly.Memory {
+    return this.exports.memory;
+  }
+
+  /** Reserves `bytes` (64-byte aligned, zero-filled) and returns the byte offset. */
+  alloc(bytes: number): number {
+    const ptr = this.top;
+    const end = align(ptr + bytes, 64);
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE);
+      try {
+        this.memory.grow(pages);
+      } catch {
+        throw new SculptError(`sparse: cannot grow kernel memory to ${Math.ceil(end / 2 ** 20)} MiB (WebAssembly allows at most 4096 MiB); run the model with --engine onnxruntime`, 1);
+      }
+    } else {
+      new Uint8Array(this.memory.buffer, ptr, end - ptr).fill(0);
+    }
+    this.top = end;
+    return ptr;
+  }
+
+  mark(): number {
+    return this.top;
+  }
+
+  release(mark: number): void {
+    this.top = mark;
+  }
+
+  /** Bytes in use. */
+  get used(): number {
+    return this.top;
+  }
+
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, length);
+  }
+
+  /** Copies an array into fresh memory and returns its offset. */
+  upload(data: Float32Array | Uint32Array | Uint16Array): number {
+    const ptr = this.alloc(data.byteLength);
+    new Uint8Array(this.memory.buffer, ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return ptr;
+  }
+}
+
+function align(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+/**
+ * y = W·x + b (optionally ReLU) for W [rows, cols] held in kernel memory, in one of two storages.
+ * Pointer-level calls (`runVector`, `runBatch`) let a caller chain layers without copies.
+ */
+export interface LinearKernel {
+  readonly kind: 'csr' | 'dense';
+  readonly rows: number;
+  readonly cols: number;
+  /** Stored nonzeros (rows·cols for dense). */
+  readonly nonzeros: number;
+  /** Bytes of weight storage (values and indices). */
+  readonly weightBytes: number;
+  /** y[rows] = W·x[cols]. */
+  runVector(x: number, y: number, relu: boolean): void;
+  /** Y^T [rows, ld] = W·X^T [cols, ld]. */
+  runBatch(xt: number, ld: number, yt: number, relu: boolean): void;
+}
+
+export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): LinearKernel {
+  checkBias(bias, csr.rows);
+  const rowPtr = k.upload(csr.rowPtr);
+  const colIdx = k.upload(csr.colIndex);
+  const values = k.upload(csr.values);
+  const b = bias ? k.upload(bias) : 0;
+  const wide = csr.colIndex instanceof Uint32Array;
+  const e = k.exports;
+  const rows = csr.rows;
+  return {
+    kind: 'csr',
+    rows,
+    cols: csr.cols,
+    nonzeros: csr.values.length,
+    weightBytes: csr.rowPtr.byteLength + csr.colIndex.byteLength + csr.values.byteLength,
+    runVector: wide
+      ? (x, y, relu) => e.spmvCsr32(rows, rowPtr, colIdx, values, x, y, b, relu ? 1 : 0)
+      : (x, y, relu) => e.spmvCsr16(rows, rowPtr, colIdx, values, x, y, b, relu ? 1 : 0),
+    runBatch: (xt, ld, yt, relu) => e.spmmCsr(rows, rowPtr, colIdx, wide ? 1 : 0, values, xt, ld, yt, b, relu ? 1 : 0),
+  };
+}
+
+export function uploadDense(k: Kernels, weight: Float32Array, rows: number, cols: number, bias?: Float32Array): LinearKernel {
+  if (weight.length !== rows * cols) {
+    throw new SculptError(`sparse: ${weight.length} weights do not fill a [${rows}, ${cols}] matrix`);
+  }
+  checkBias(bias, rows);
+  const w = k.upload(weight);
+  const b = bias ? k.upload(bias) : 0;
+  const e = k.exports;
+  return {
+    kind: 'dense',
+    rows,
+    cols,
+    nonzeros: rows * cols,
+    weightBytes: weight.byteLength,
+    runVector: (x, y, relu) => e.gemv(rows, cols, w, x, y, b, relu ? 1 : 0),
+    runBatch: (xt, ld, yt, relu) => e.gemm(rows, cols, w, xt, ld, yt, b, relu ? 1 : 0),
+  };
+}
+
+function checkBias(bias: Float32Array | undefined, rows: number): void {
+  if (bias && bias.length !== rows) throw new SculptError(`sparse: bias has ${bias.length} values, the layer has ${rows} outputs`);
+}
+
+/**
+ * Y [batch, rows] = X [batch, cols] · W^T (+ bias, ReLU): the array-level entry point, which copies
+ * X into kernel memory, transposes it when batch > 1, and copies the result out.
+ */
+export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, batch: number, relu = false): Float32Array {
+  if (x.length !== batch * layer.cols) {
+    throw new SculptError(`sparse: input of ${x.length} values is not [${batch}, ${layer.cols}]`);
+  }
+  const mark = k.mark();
+  try {
+    const xin = k.upload(x);
+    const out = new Float32Array(batch * layer.rows);
+    if (batch === 1) {
+      const y = k.alloc(layer.rows * 4);
+      layer.runVector(xin, y, relu);
+      out.set(k.f32(y, layer.rows));
+    } else {
+      const ld = batchStride(batch);
+      const xt = k.alloc(layer.cols * ld * 4);
+      const yt = k.alloc(layer.rows * ld * 4);
+      const y = k.alloc(out.byteLength);
+      k.exports.transposeIn(xin, batch, layer.cols, xt, ld);
+      layer.runBatch(xt, ld, yt, relu);
+      k.exports.transposeOut(yt, batch, layer.rows, ld, y);
+      out.set(k.f32(y, out.length));
+    }
+    return out;
+  } finally {
+    k.release(mark);
+  }
+}

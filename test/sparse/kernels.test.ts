@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/core/rng.js';
+import { denseToCsr } from '../../src/sparse/formats.js';
+import { Kernels, applyLinear, uploadCsr, uploadDense } from '../../src/sparse/kernels.js';
+
+function uniform(rng: Rng): number {
+  return rng.nextUint32() / 2 ** 32;
+}
+
+function randomMatrix(rows: number, cols: number, density: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < out.length; i++) if (uniform(rng) < density) out[i] = uniform(rng) * 2 - 1;
+  return out;
+}
+
+/** Naive Y = X·W^T + b, ReLU, in float64, and the scale sum |w||x| each output's error is judged by. */
+function reference(w: Float32Array, rows: number, cols: number, x: Float32Array, batch: number, bias: Float32Array | undefined, relu: boolean) {
+  const y = new Float64Array(batch * rows);
+  const scale = new Float64Array(batch * rows);
+  for (let b = 0; b < batch; b++) {
+    for (let r = 0; r < rows; r++) {
+      let s = bias ? bias[r] : 0;
+      let a = bias ? Math.abs(bias[r]) : 0;
+      for (let c = 0; c < cols; c++) {
+        s += w[r * cols + c] * x[b * cols + c];
+        a += Math.abs(w[r * cols + c] * x[b * cols + c]);
+      }
+      y[b * rows + r] = relu ? Math.max(0, s) : s;
+      scale[b * rows + r] = a;
+    }
+  }
+  return { y, scale };
+}
+
+function assertClose(actual: Float32Array, ref: { y: Float64Array; scale: Float64Array }, what: string): void {
+  assert.equal(actual.length, ref.y.length);
+  for (let i = 0; i < actual.length; i++) {
+    const tol = 1e-5 * ref.scale[i] + 1e-30;
+    if (!(Math.abs(actual[i] - ref.y[i]) <= tol)) assert.fail(`${what}: element ${i} is ${actual[i]}, expected ${ref.y[i]} (±${tol})`);
+  }
+}
+
+const shapes = [
+  { rows: 37, cols: 53, density: 0.3 },
+  { rows: 64, cols: 128, density: 0.1 },
+  { rows: 5, cols: 3, density: 1 },
+  { rows: 33, cols: 200, density: 0.02 },
+];
+
+test('CSR (16-bit) and dense kernels match the naive product at batch 1, 3, 16 and 17, with bias and ReLU', () => {
+  const k = new Kernels();
+  let seed = 10;
+  for (const { rows, cols, density } of shapes) {
+    const w = randomMatrix(rows, cols, density, seed++);
+    const bias = randomMatrix(1, rows, 1, seed++);
+    const sparse = uploadCsr(k, denseToCsr(w, rows, cols), bias);
+    const dense = uploadDense(k, w, rows, cols, bias);
+    const plainSparse = uploadCsr(k, denseToCsr(w, rows, cols));
+    for (const batch of [1, 3, 16, 17]) {
+      const x = randomMatrix(batch, cols, 1, seed++);
+      for (const relu of [false, true]) {
+        const ref = reference(w, rows, cols, x, batch, bias, relu);
+        assertClose(applyLinear(k, sparse, x, batch, relu), ref, `csr ${rows}x${cols} batch ${batch} relu ${relu}`);
+        assertClose(applyLinear(k, dense, x, batch, relu), ref, `dense ${rows}x${cols} batch ${batch} relu ${relu}`);
+      }
+      assertClose(applyLinear(k, plainSparse, x, batch), reference(w, rows, cols, x, batch, undefined, false), `csr no bias batch ${batch}`);
+    }
+  }
+});
+
+test('CSR with 32-bit column indices (more than 65536 columns) matches the naive product', () => {
+  const k = new Kernels();
+  const rows = 3, cols = 70_001;
+  const w = randomMatrix(rows, cols, 0.01, 99);
+  w[cols - 1] = 0.5; // a column index above 65535
+  const csr = denseToCsr(w, rows, cols);
+  assert.ok(csr.colIndex instanceof Uint32Array);
+  const layer = uploadCsr(k, csr);
+  for (const batch of [1, 4]) {
+    const x = randomMatrix(batch, cols, 1, 100 + batch);
+    assertClose(applyLinear(k, layer, x, batch), reference(w, rows, cols, x, batch, undefined, false), `csr32 batch ${batch}`);
+  }
+});
+
+test('empty rows give the bias, and scratch memory is released after each call', () => {
+  const k = new Kernels();
+  const w = new Float32Array(4 * 8);
+  w[2 * 8 + 5] = 2;
+  const layer = uploadCsr(k, denseToCsr(w, 4, 8), new Float32Array([1, -1, 0.5, 0]));
+  const before = k.used;
+  const y = applyLinear(k, layer, new Float32Array([0, 0, 0, 0, 0, 3, 0, 0]), 1);
+  assert.deepEqual(Array.from(y), [1, -1, 6.5, 0]);
+  assert.equal(k.used, before);
+});
