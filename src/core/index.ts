@@ -1,0 +1,59 @@
+/** The pruning core's public API: masks, criteria, selection, patterns and the plan. */
+export { Mask, fillNonZero, popcount } from './mask.js';
+export { roundHalfEven, countToPrune, countFractionOfRemaining, targetPrunedCount, type CountRequest } from './counting.js';
+export {
+  registerCriterion,
+  getCriterion,
+  criterionNames,
+  magnitudeCriterion,
+  randomCriterion,
+  taylorCriterion,
+  tensorSeed,
+  type Criterion,
+  type ScoreContext,
+} from './criteria.js';
+export {
+  selectThreshold,
+  applyThreshold,
+  selectSmallestKeys,
+  scoresToKeys,
+  keyToScore,
+  histogramHigh,
+  histogramLow,
+  countEqual,
+  markKept,
+  PRUNE_ALL_KEY,
+  type Threshold,
+  type ScoreSequence,
+  type KeySequence,
+  type KeyThreshold,
+} from './select.js';
+export {
+  parsePattern,
+  formatPattern,
+  channelLayout,
+  nmMaskInto,
+  channelSums,
+  selectChannels,
+  clearChannels,
+  type PatternSpec,
+  type ChannelLayout,
+  type ChannelSums,
+} from './patterns.js';
+export { isGlob, globToRegExp, nameMatches, matchNames } from './names.js';
+export { validatePruneOptions, resolveTargets, type PruneOptions, type TargetEntry } from './options.js';
+export {
+  prune,
+  planStreaming,
+  applyMasks,
+  type TensorSource,
+  type StreamingPlan,
+  type PruneResult,
+  type PruneSummary,
+  type TensorStats,
+  type StatsTotal,
+} from './plan.js';
+export { SculptError } from './errors.js';
+export { Rng } from './rng.js';
+export { WeightSet, numel, type WeightTensor, type Role, type WeightOp } from './types.js';
+export type { Graph, GraphNode, GraphTensor, GraphValueInfo, GraphDType, AttributeValue } from './graph.js';

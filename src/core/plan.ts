@@ -1,0 +1,360 @@
+/**
+ * The pruning plan: turns a WeightSet (in memory) or a TensorSource (streamed) plus PruneOptions
+ * into masks. Both entry points run the same engine, so they give identical masks: global
+ * selections make their passes through `read` up front; everything per-tensor happens in `maskFor`.
+ * Memory while streaming: one tensor's scores, two histograms, per-channel norms.
+ */
+import { targetPrunedCount, type CountRequest } from './counting.js';
+import { getCriterion, type Criterion, type ScoreContext } from './criteria.js';
+import { SculptError } from './errors.js';
+import { Mask, fillNonZero } from './mask.js';
+import { resolveTargets, validatePruneOptions, type PruneOptions, type TargetEntry } from './options.js';
+import { channelLayout, channelSums, clearChannels, nmMaskInto, selectChannels, type ChannelSums } from './patterns.js';
+import { PRUNE_ALL_KEY, countEqual, markKept, scoresToKeys, selectSmallestKeys, type KeyThreshold } from './select.js';
+import { numel, type WeightSet, type WeightTensor } from './types.js';
+
+/** Tensors whose values can be read one at a time, possibly more than once (a file on disk). */
+export interface TensorSource {
+  /** Every tensor in file order; `data` may be empty. */
+  readonly tensors: readonly WeightTensor[];
+  /** The values of tensor `name`; may be a reused buffer valid until the next read. */
+  read(name: string): Float32Array;
+}
+
+/** Before/after figures for one tensor. Pruned counts include weights that were zero before. */
+export interface TensorStats {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Number of elements. */
+  readonly count: number;
+  /** Whether the tensor was in the target set. */
+  readonly pruned: boolean;
+  /** Elements zero (or masked by an existing mask) before. */
+  readonly zerosBefore: number;
+  /** Elements zero or masked after applying the new mask. */
+  readonly zerosAfter: number;
+  readonly densityBefore: number;
+  readonly densityAfter: number;
+}
+
+/** Sums of TensorStats over a set of tensors. */
+export interface StatsTotal {
+  readonly count: number;
+  readonly zerosBefore: number;
+  readonly zerosAfter: number;
+  readonly densityBefore: number;
+  readonly densityAfter: number;
+}
+
+/** Stats of every tensor, their total, and the total over the target set alone. */
+export interface PruneSummary {
+  readonly stats: TensorStats[];
+  readonly total: StatsTotal;
+  readonly targetTotal: StatsTotal;
+}
+
+/** Masks of the pruned tensors (and existing masks carried over), with stats. */
+export interface PruneResult extends PruneSummary {
+  readonly masks: Map<string, Mask>;
+}
+
+/** A plan made over a TensorSource; the writer asks it for each tensor's mask in turn. */
+export interface StreamingPlan {
+  /** Names of the tensors in the target set, in file order. */
+  readonly targets: readonly string[];
+  /** The new mask of tensor `name` given its values, or undefined if the tensor is untouched. */
+  maskFor(name: string, values: Float32Array): Mask | undefined;
+  /** Stats of every tensor; tensors not yet passed to maskFor are read from the source. */
+  stats(): PruneSummary;
+}
+
+/**
+ * Plans pruning over a source, making any global selection passes through `source.read`.
+ * `existing` masks (by name) mark elements already pruned; they only ever lose kept bits.
+ */
+export function planStreaming(source: TensorSource, opts: PruneOptions, existing?: Map<string, Mask>): StreamingPlan {
+  return new Planner(source, opts, existing ?? new Map());
+}
+
+/** Plans and computes masks for a WeightSet in memory; does not modify the weights. */
+export function prune(ws: WeightSet, opts: PruneOptions, existing?: Map<string, Mask>): PruneResult {
+  const source: TensorSource = { tensors: ws.tensors, read: (name) => (ws.get(name) as WeightTensor).data };
+  const plan = planStreaming(source, opts, existing);
+  const masks = new Map<string, Mask>();
+  for (const t of ws.tensors) {
+    const m = plan.maskFor(t.name, t.data);
+    const old = existing?.get(t.name);
+    if (m !== undefined) masks.set(t.name, m);
+    else if (old !== undefined) masks.set(t.name, old.clone());
+  }
+  return { masks, ...plan.stats() };
+}
+
+/** Zeros the pruned weights of `ws` in place. */
+export function applyMasks(ws: WeightSet, masks: Map<string, Mask>): void {
+  for (const [name, mask] of masks) {
+    const t = ws.get(name);
+    if (t === undefined) throw new SculptError(`mask for tensor '${name}' but the model has no such tensor`);
+    mask.applyTo(t.data);
+  }
+}
+
+interface GlobalChannels {
+  /** Channels to prune per target name. */
+  readonly prune: Map<string, Uint8Array>;
+}
+
+class Planner implements StreamingPlan {
+  readonly targets: readonly string[];
+  private readonly opts: PruneOptions;
+  private readonly source: TensorSource;
+  private readonly existing: Map<string, Mask>;
+  private readonly criterion: Criterion;
+  private readonly ctx: ScoreContext;
+  private readonly byName = new Map<string, WeightTensor>();
+  private readonly entries = new Map<string, TargetEntry>();
+  private readonly collected = new Map<string, TensorStats>();
+  private buffer = new Float32Array(0);
+  /** Global unstructured threshold and the ties each tensor prunes. */
+  private globalThreshold?: KeyThreshold;
+  private globalTies?: Map<string, number>;
+  private globalChannels?: GlobalChannels;
+
+  constructor(source: TensorSource, opts: PruneOptions, existing: Map<string, Mask>) {
+    validatePruneOptions(opts);
+    this.opts = opts;
+    this.source = source;
+    this.existing = existing;
+    this.criterion = getCriterion(opts.criterion);
+    this.ctx = { seed: opts.seed, gradients: opts.gradients };
+    for (const t of source.tensors) this.byName.set(t.name, t);
+    for (const [name, m] of existing) {
+      const t = this.byName.get(name);
+      if (t === undefined) throw new SculptError(`existing mask for tensor '${name}' but the model has no such tensor`);
+      if (m.length !== numel(t.shape)) {
+        throw new SculptError(`existing mask for tensor '${name}' covers ${m.length} elements, the tensor has ${numel(t.shape)}`);
+      }
+    }
+    const targets = resolveTargets(source.tensors, opts);
+    for (const e of targets) this.entries.set(e.tensor.name, e);
+    this.targets = targets.map((e) => e.tensor.name);
+    const global = targets.filter((e) => e.scope === 'global');
+    if (global.length > 0 && opts.pattern.kind === 'unstructured') this.planGlobalThreshold(global);
+    if (global.length > 0 && opts.pattern.kind === 'channel') this.planGlobalChannels(global, opts.pattern.norm);
+  }
+
+  maskFor(name: string, values: Float32Array): Mask | undefined {
+    const t = this.byName.get(name);
+    if (t === undefined) throw new SculptError(`tensor '${name}' is not in the planned model`);
+    const n = numel(t.shape);
+    if (values.length !== n) {
+      throw new SculptError(`tensor '${name}' has ${values.length} values but shape [${t.shape.join(', ')}] needs ${n}`);
+    }
+    const entry = this.entries.get(name);
+    if (entry === undefined) {
+      const old = this.existing.get(name);
+      const zeros = old === undefined ? countZeros(values) : this.alive(name, values).prunedCount();
+      this.record(t, false, zeros, zeros);
+      return undefined;
+    }
+    const p = this.opts.pattern;
+    let mask: Mask;
+    let zerosBefore: number;
+    if (p.kind === 'unstructured') {
+      const keys = this.keysFor(t, values);
+      zerosBefore = countEqual(keys, 0);
+      mask = new Mask(n);
+      if (entry.scope === 'global') {
+        const th = this.globalThreshold as KeyThreshold;
+        markKept(keys, th.key, (this.globalTies as Map<string, number>).get(name) ?? 0, mask.words);
+      } else {
+        const k = targetPrunedCount(this.request(entry), n, zerosBefore, `tensor '${name}'`);
+        const th = selectSmallestKeys({ length: 1, name: () => name, keys: () => keys }, k);
+        markKept(keys, th.key, th.ties, mask.words);
+      }
+    } else {
+      const scores = this.scoresFor(t, values);
+      mask = this.alive(name, values);
+      zerosBefore = mask.prunedCount();
+      if (p.kind === 'nm') {
+        assertFinite(name, scores);
+        nmMaskInto(t, scores, mask, p.n, p.m, mask);
+      } else if (entry.scope === 'global') {
+        clearChannels(t, (this.globalChannels as GlobalChannels).prune.get(name) as Uint8Array, mask);
+      } else {
+        const sums = channelSums(t, scores, mask, p.norm);
+        let dead = 0;
+        for (let c = 0; c < sums.alive.length; c++) if (sums.alive[c] === 0) dead++;
+        const k = targetPrunedCount(this.request(entry), sums.alive.length, dead, `the channels of tensor '${name}'`);
+        clearChannels(t, selectChannels(sums, k), mask);
+      }
+    }
+    this.record(t, true, zerosBefore, mask.prunedCount());
+    return mask;
+  }
+
+  stats(): PruneSummary {
+    for (const t of this.source.tensors) {
+      if (!this.collected.has(t.name)) this.maskFor(t.name, this.source.read(t.name));
+    }
+    const stats = this.source.tensors.map((t) => this.collected.get(t.name) as TensorStats);
+    return { stats, total: sumStats(stats), targetTotal: sumStats(stats.filter((s) => s.pruned)) };
+  }
+
+  /** One threshold over all global tensors: two (three with partial ties) passes via `read`. */
+  private planGlobalThreshold(global: TargetEntry[]): void {
+    const names = global.map((e) => e.tensor.name);
+    const keysOf = (i: number): Uint32Array => this.keysFor(global[i].tensor, this.source.read(names[i]));
+    let n = 0;
+    for (const e of global) n += numel(e.tensor.shape);
+    let dead = 0;
+    if (this.opts.fractionOfRemaining) for (let i = 0; i < global.length; i++) dead += countEqual(keysOf(i), 0);
+    const k = targetPrunedCount(this.request(global[0]), n, dead, 'the global target set');
+    const th = selectSmallestKeys({ length: global.length, name: (i) => names[i], keys: keysOf }, k);
+    this.globalThreshold = th;
+    const ties = new Map<string, number>();
+    if (th.key !== 0 && th.key !== PRUNE_ALL_KEY && th.ties > 0) {
+      if (th.ties === th.equal) {
+        for (const name of names) ties.set(name, 0xffffffff);
+      } else {
+        // Partial ties: hand them out in visiting order, so masks do not depend on maskFor order.
+        let left = th.ties;
+        for (let i = 0; i < global.length && left > 0; i++) {
+          const c = Math.min(left, countEqual(keysOf(i), th.key));
+          ties.set(names[i], c);
+          left -= c;
+        }
+      }
+    }
+    this.globalTies = ties;
+  }
+
+  /**
+   * Global channel pruning: channels ranked across tensors by their size-normalised norm,
+   * Σ|s|^n / size (the monotone equivalent of RMS for n=2, mean |s| for n=1; size counts pruned
+   * elements too), smallest first, ties in tensor then channel order. Takes the prefix whose
+   * pruned-weight total comes closest to the target count (the shorter one on a tie).
+   */
+  private planGlobalChannels(global: TargetEntry[], norm: 1 | 2): void {
+    const sums: ChannelSums[] = [];
+    let n = 0;
+    let dead = 0;
+    for (const e of global) {
+      const t = e.tensor;
+      const values = this.source.read(t.name);
+      const scores = this.scoresFor(t, values);
+      const s = channelSums(t, scores, this.alive(t.name, values), norm);
+      sums.push(s);
+      const size = numel(t.shape);
+      n += size;
+      let live = 0;
+      for (let c = 0; c < s.alive.length; c++) live += s.alive[c];
+      dead += size - live;
+    }
+    const k = targetPrunedCount(this.request(global[0]), n, dead, 'the global target set');
+    const need = k - dead;
+    const cand: { e: number; c: number; score: number }[] = [];
+    global.forEach((e, ei) => {
+      const size = channelLayout(e.tensor).reduction;
+      const s = sums[ei];
+      for (let c = 0; c < s.sums.length; c++) if (s.alive[c] > 0) cand.push({ e: ei, c, score: s.sums[c] / size });
+    });
+    cand.sort((a, b) => a.score - b.score || a.e - b.e || a.c - b.c);
+    const prune = global.map((_, ei) => {
+      const flags = new Uint8Array(sums[ei].alive.length);
+      for (let c = 0; c < flags.length; c++) if (sums[ei].alive[c] === 0) flags[c] = 1;
+      return flags;
+    });
+    let acc = 0;
+    for (const x of cand) {
+      const size = sums[x.e].alive[x.c];
+      if (acc + size <= need) {
+        prune[x.e][x.c] = 1;
+        acc += size;
+        continue;
+      }
+      if (acc + size - need < need - acc) prune[x.e][x.c] = 1;
+      break;
+    }
+    this.globalChannels = { prune: new Map(global.map((e, ei) => [e.tensor.name, prune[ei]])) };
+  }
+
+  private request(e: TargetEntry): CountRequest {
+    return {
+      sparsity: e.sparsity,
+      count: e.overridden ? undefined : this.opts.count,
+      fractionOfRemaining: this.opts.fractionOfRemaining,
+    };
+  }
+
+  /** Selection keys for a tensor: its own float bits for magnitude, else shifted score bits. */
+  private keysFor(t: WeightTensor, values: Float32Array): Uint32Array {
+    if (this.criterion.scoresAreMagnitudes === true && !this.existing.has(t.name)) {
+      return new Uint32Array(values.buffer, values.byteOffset, values.length);
+    }
+    const scores = this.scoresFor(t, values);
+    const keys = new Uint32Array(scores.buffer, scores.byteOffset, scores.length);
+    scoresToKeys(t.name, values, scores, this.existing.get(t.name), keys);
+    return keys;
+  }
+
+  /** Scores of one tensor in the planner's reused buffer. */
+  private scoresFor(t: WeightTensor, values: Float32Array): Float32Array {
+    if (this.buffer.length < values.length) this.buffer = new Float32Array(values.length);
+    const out = this.buffer.subarray(0, values.length);
+    this.criterion.scoreInto(t, values, out, this.ctx);
+    return out;
+  }
+
+  /** Elements not yet pruned: non-zero and kept by any existing mask. */
+  private alive(name: string, values: Float32Array): Mask {
+    const m = new Mask(values.length);
+    fillNonZero(values, m.words);
+    const old = this.existing.get(name);
+    if (old !== undefined) for (let i = 0; i < m.words.length; i++) m.words[i] &= old.words[i];
+    return m;
+  }
+
+  private record(t: WeightTensor, pruned: boolean, zerosBefore: number, zerosAfter: number): void {
+    const count = numel(t.shape);
+    this.collected.set(t.name, {
+      name: t.name,
+      shape: t.shape,
+      count,
+      pruned,
+      zerosBefore,
+      zerosAfter,
+      densityBefore: density(count, zerosBefore),
+      densityAfter: density(count, zerosAfter),
+    });
+  }
+}
+
+function density(count: number, zeros: number): number {
+  return count === 0 ? 1 : 1 - zeros / count;
+}
+
+function sumStats(stats: readonly TensorStats[]): StatsTotal {
+  let count = 0;
+  let zerosBefore = 0;
+  let zerosAfter = 0;
+  for (const s of stats) {
+    count += s.count;
+    zerosBefore += s.zerosBefore;
+    zerosAfter += s.zerosAfter;
+  }
+  return { count, zerosBefore, zerosAfter, densityBefore: density(count, zerosBefore), densityAfter: density(count, zerosAfter) };
+}
+
+function countZeros(values: Float32Array): number {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  return countEqual(bits, 0);
+}
+
+function assertFinite(name: string, scores: Float32Array): void {
+  for (let i = 0; i < scores.length; i++) {
+    if (!Number.isFinite(scores[i])) {
+      throw new SculptError(`tensor '${name}' has NaN or infinite weights or scores; fix or drop it (e.g. --exclude '${name}') before pruning`);
+    }
+  }
+}
