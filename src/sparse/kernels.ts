@@ -200,3 +200,49 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
     k.release(mark);
   }
 }
+
+/**
+ * Runs layers back to back inside kernel memory (no copies or transposes between them):
+ * Y = layer_n(…layer_1(X)) with ReLU after layer i where relu[i]. X is [batch, cols of the first].
+ */
+export function applyChain(k: Kernels, layers: readonly LinearKernel[], relu: readonly boolean[], x: Float32Array, batch: number): Float32Array {
+  if (layers.length === 0) return x.slice();
+  for (let i = 1; i < layers.length; i++) {
+    if (layers[i].cols !== layers[i - 1].rows) {
+      throw new SculptError(`sparse: layer ${i} takes ${layers[i].cols} inputs but layer ${i - 1} gives ${layers[i - 1].rows}`);
+    }
+  }
+  if (x.length !== batch * layers[0].cols) {
+    throw new SculptError(`sparse: input of ${x.length} values is not [${batch}, ${layers[0].cols}]`);
+  }
+  const last = layers[layers.length - 1];
+  const mark = k.mark();
+  try {
+    const ld = batch === 1 ? 1 : batchStride(batch);
+    let width = 0;
+    for (const l of layers) width = Math.max(width, l.rows, l.cols);
+    const bufA = k.alloc(width * ld * 4);
+    const bufB = k.alloc(width * ld * 4);
+    let src = bufA, dst = bufB;
+    const out = new Float32Array(batch * last.rows);
+    if (batch === 1) k.f32(bufA, x.length).set(x);
+    else {
+      const xin = k.upload(x);
+      k.exports.transposeIn(xin, batch, layers[0].cols, bufA, ld);
+    }
+    for (let i = 0; i < layers.length; i++) {
+      if (batch === 1) layers[i].runVector(src, dst, relu[i] ?? false);
+      else layers[i].runBatch(src, ld, dst, relu[i] ?? false);
+      [src, dst] = [dst, src];
+    }
+    if (batch === 1) out.set(k.f32(src, last.rows));
+    else {
+      const y = k.alloc(out.byteLength);
+      k.exports.transposeOut(src, batch, last.rows, ld, y);
+      out.set(k.f32(y, out.length));
+    }
+    return out;
+  } finally {
+    k.release(mark);
+  }
+}

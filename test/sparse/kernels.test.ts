@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.js';
 import { denseToCsr } from '../../src/sparse/formats.js';
-import { Kernels, applyLinear, uploadCsr, uploadDense } from '../../src/sparse/kernels.js';
+import { Kernels, applyChain, applyLinear, uploadCsr, uploadDense } from '../../src/sparse/kernels.js';
 
 function uniform(rng: Rng): number {
   return rng.nextUint32() / 2 ** 32;
@@ -93,4 +93,24 @@ test('empty rows give the bias, and scratch memory is released after each call',
   const y = applyLinear(k, layer, new Float32Array([0, 0, 0, 0, 0, 3, 0, 0]), 1);
   assert.deepEqual(Array.from(y), [1, -1, 6.5, 0]);
   assert.equal(k.used, before);
+});
+
+test('applyChain equals layer-by-layer application, sparse and dense mixed, batch 1 and 5', () => {
+  const k = new Kernels();
+  const sizes = [24, 40, 17, 9];
+  const layers = [];
+  for (let l = 0; l < 3; l++) {
+    const w = randomMatrix(sizes[l + 1], sizes[l], 0.3, 200 + l);
+    const b = randomMatrix(1, sizes[l + 1], 1, 300 + l);
+    layers.push(l === 1 ? uploadDense(k, w, sizes[l + 1], sizes[l], b) : uploadCsr(k, denseToCsr(w, sizes[l + 1], sizes[l]), b));
+  }
+  const relu = [true, true, false];
+  for (const batch of [1, 5]) {
+    const x = randomMatrix(batch, sizes[0], 1, 400 + batch);
+    let h = x;
+    for (let l = 0; l < 3; l++) h = applyLinear(k, layers[l], h, batch, relu[l]);
+    const chained = applyChain(k, layers, relu, x, batch);
+    assert.equal(chained.length, batch * 9);
+    for (let i = 0; i < h.length; i++) assert.ok(Math.abs(chained[i] - h[i]) <= 1e-6 * (1 + Math.abs(h[i])), `element ${i}`);
+  }
 });

@@ -1,0 +1,214 @@
+/* global process, console */
+// npm run bench:sparse — sculpt's sparse engine against onnxruntime-node dense, one thread, on a
+// 4096-4096-4096-1024 MLP (Gemm + Relu) at 50/70/90/95% unstructured magnitude sparsity, batch 1
+// and 16; medians over interleaved runs after warm-up; the roofline table beside the measured one.
+// Appends a dated section to BENCHMARKS.md (skip with --no-append).
+// Options: --sizes 4096,4096,4096,1024  --sparsity 0.5,0.7,0.9,0.95  --batch 1,16  --repeats 21
+import { register } from 'tsx/esm/api';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { createRequire } from 'node:module';
+import * as ort from 'onnxruntime-node';
+
+register();
+const { Rng } = await import('../src/core/rng.ts');
+const { denseToCsr } = await import('../src/sparse/formats.ts');
+const { Kernels, applyChain, uploadCsr, uploadDense, batchStride } = await import('../src/sparse/kernels.ts');
+const { measureMachine, predictLayer, crossoverDensity, chooseKernel, timeMedian } = await import('../src/sparse/roofline.ts');
+const { mlpModel } = await import('./sparse-onnx-writer.ts');
+
+function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const list = (s) => s.split(',').map(Number);
+const sizes = list(option('sizes', '4096,4096,4096,1024'));
+const sparsities = list(option('sparsity', '0.5,0.7,0.9,0.95'));
+const batches = list(option('batch', '1,16'));
+const repeats = Number(option('repeats', '21'));
+const warmup = 3;
+const append = !process.argv.includes('--no-append');
+const layerCount = sizes.length - 1;
+
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (v, d = 2) => v.toFixed(d);
+
+// ---- weights: seeded Kaiming-normal weights, small biases, exact per-layer magnitude pruning ----
+const rng = new Rng(2024);
+const uniform = () => (rng.nextUint32() + 0.5) / 2 ** 32;
+function normals(n, std) {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(uniform())) * std;
+    const t = 2 * Math.PI * uniform();
+    out[i] = r * Math.cos(t);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
+  }
+  return out;
+}
+const weights = [], biases = [], sortedAbs = [];
+for (let l = 0; l < layerCount; l++) {
+  const w = normals(sizes[l + 1] * sizes[l], Math.sqrt(2 / sizes[l]));
+  weights.push(w);
+  biases.push(normals(sizes[l + 1], 0.01));
+  const a = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) a[i] = Math.abs(w[i]);
+  sortedAbs.push(a.sort());
+}
+
+/** Removes exactly round(s·N) weights of smallest magnitude (ties: lower index first). */
+function prune(l, s) {
+  const w = weights[l];
+  const k = Math.round(s * w.length);
+  const out = w.slice();
+  if (k === 0) return out;
+  const threshold = sortedAbs[l][k - 1];
+  let below = 0;
+  for (let i = 0; i < w.length; i++) if (Math.abs(w[i]) < threshold) below++;
+  let tiesToRemove = k - below;
+  for (let i = 0; i < w.length; i++) {
+    const a = Math.abs(w[i]);
+    if (a < threshold) out[i] = 0;
+    else if (a === threshold && tiesToRemove > 0) { out[i] = 0; tiesToRemove--; }
+  }
+  return out;
+}
+
+// ---- machine ----
+const require = createRequire(import.meta.url);
+const ortVersion = require('onnxruntime-node/package.json').version;
+const machine = measureMachine();
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+console.log(`machine: ${cpu}, ${os.cpus().length} cores, node ${process.version}, onnxruntime-node ${ortVersion}`);
+console.log(`measured: bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s; dense ${fmt(machine.denseFlops.vector / 1e9, 1)} / ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batch 1 / 16); sparse ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s`);
+
+const sessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+
+const summary = [];
+const layerRows = [];
+for (const s of sparsities) {
+  const pruned = weights.map((_, l) => prune(l, s));
+  const nnz = pruned.map((w) => { let n = 0; for (let i = 0; i < w.length; i++) if (w[i] !== 0) n++; return n; });
+  const sessions = {};
+  for (const style of ['gemm', 'matmul']) {
+    sessions[style] = await ort.InferenceSession.create(mlpModel(sizes, pruned, biases, style), sessionOptions);
+  }
+  const k = new Kernels();
+  const dense = pruned.map((w, l) => uploadDense(k, w, sizes[l + 1], sizes[l], biases[l]));
+  const sparse = pruned.map((w, l) => uploadCsr(k, denseToCsr(w, sizes[l + 1], sizes[l]), biases[l]));
+  const relu = pruned.map((_, l) => l + 1 < layerCount);
+
+  for (const batch of batches) {
+    const x = normals(batch * sizes[0], 1);
+    const feeds = { x: new ort.Tensor('float32', x, [batch, sizes[0]]) };
+    const chosen = pruned.map((_, l) => chooseKernel({ rows: sizes[l + 1], cols: sizes[l], batch }, nnz[l], machine) === 'csr' ? sparse[l] : dense[l]);
+
+    // Pick onnxruntime's faster graph form (Gemm transB=1 or MatMul+Add) as the baseline.
+    const ortTimes = {};
+    for (const style of ['gemm', 'matmul']) {
+      for (let i = 0; i < warmup; i++) await sessions[style].run(feeds);
+      const t = [];
+      for (let i = 0; i < Math.max(5, repeats >> 1); i++) { const t0 = performance.now(); await sessions[style].run(feeds); t.push(performance.now() - t0); }
+      ortTimes[style] = median(t);
+    }
+    const ortStyle = ortTimes.gemm <= ortTimes.matmul ? 'gemm' : 'matmul';
+    const session = sessions[ortStyle];
+
+    // Interleave the engines so that noise from other processes hits them alike.
+    for (let i = 0; i < warmup; i++) { await session.run(feeds); applyChain(k, chosen, relu, x, batch); applyChain(k, dense, relu, x, batch); }
+    const tOrt = [], tSparse = [], tDense = [];
+    let ortOut;
+    for (let i = 0; i < repeats; i++) {
+      let t0 = performance.now();
+      ortOut = (await session.run(feeds)).y.data;
+      tOrt.push(performance.now() - t0);
+      t0 = performance.now();
+      applyChain(k, chosen, relu, x, batch);
+      tSparse.push(performance.now() - t0);
+      t0 = performance.now();
+      applyChain(k, dense, relu, x, batch);
+      tDense.push(performance.now() - t0);
+    }
+    const ySparse = applyChain(k, chosen, relu, x, batch);
+    let maxDiff = 0, maxRef = 0;
+    for (let i = 0; i < ySparse.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(ySparse[i] - ortOut[i])); maxRef = Math.max(maxRef, Math.abs(ortOut[i])); }
+
+    // Per layer: measured dense and sparse kernel times beside the roofline's predictions.
+    const ld = batch === 1 ? 1 : batchStride(batch);
+    const mark = k.mark();
+    const xb = k.alloc(Math.max(...sizes) * ld * 4);
+    k.f32(xb, Math.max(...sizes) * ld).fill(0.25);
+    const yb = k.alloc(Math.max(...sizes) * ld * 4);
+    let predictedSparse = 0, predictedDense = 0;
+    for (let l = 0; l < layerCount; l++) {
+      const shape = { rows: sizes[l + 1], cols: sizes[l], batch };
+      const p = predictLayer(shape, nnz[l], machine);
+      const run = (layer) => () => (batch === 1 ? layer.runVector(xb, yb, false) : layer.runBatch(xb, ld, yb, false));
+      const mDense = timeMedian(run(dense[l]), Math.max(5, repeats >> 1), 2);
+      const mSparse = timeMedian(run(sparse[l]), Math.max(5, repeats >> 1), 2);
+      const kind = chosen[l].kind;
+      predictedDense += p.dense.seconds;
+      predictedSparse += kind === 'csr' ? p.sparse.seconds : p.dense.seconds;
+      layerRows.push({
+        sparsity: s, batch, layer: `${sizes[l + 1]}×${sizes[l]}`, density: nnz[l] / pruned[l].length,
+        denseMB: p.dense.bytes / 1e6, sparseMB: p.sparse.bytes / 1e6,
+        predDenseMs: p.dense.seconds * 1e3, predSparseMs: p.sparse.seconds * 1e3, bound: p.sparse.bound,
+        measDenseMs: mDense * 1e3, measSparseMs: mSparse * 1e3,
+        predSpeedup: p.speedup, measSpeedup: mDense / mSparse, flopSpeedup: p.flopSpeedup,
+        crossover: crossoverDensity(shape, machine), kind,
+        chosenVsDense: (kind === 'csr' ? mSparse : mDense) / mDense,
+      });
+    }
+    k.release(mark);
+
+    const row = {
+      sparsity: s, batch, ortStyle, ortMs: median(tOrt), sculptMs: median(tSparse), sculptDenseMs: median(tDense),
+      kinds: chosen.map((c) => c.kind).join('/'), maxRelError: maxDiff / maxRef,
+      predictedSpeedupVsSculptDense: predictedDense / predictedSparse,
+    };
+    row.speedup = row.ortMs / row.sculptMs;
+    summary.push(row);
+    console.log(`sparsity ${s} batch ${batch}: onnxruntime ${fmt(row.ortMs)} ms (${ortStyle}; gemm ${fmt(ortTimes.gemm)}, matmul ${fmt(ortTimes.matmul)}), sculpt ${fmt(row.sculptMs)} ms [${row.kinds}], speed-up ${fmt(row.speedup)}×, sculpt dense ${fmt(row.sculptDenseMs)} ms, max rel error ${row.maxRelError.toExponential(2)}`);
+  }
+  for (const style of Object.keys(sessions)) await sessions[style].release();
+}
+
+// ---- tables ----
+const table1 = [
+  '| sparsity | batch | onnxruntime dense ms | sculpt ms | speed-up vs ort | sculpt dense-kernel ms | kernels per layer | predicted speed-up vs dense kernel | max rel error |',
+  '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+  ...summary.map((r) => `| ${r.sparsity * 100}% | ${r.batch} | ${fmt(r.ortMs)} | ${fmt(r.sculptMs)} | **${fmt(r.speedup)}×** | ${fmt(r.sculptDenseMs)} | ${r.kinds} | ${fmt(r.predictedSpeedupVsSculptDense)}× | ${r.maxRelError.toExponential(1)} |`),
+];
+const table2 = [
+  '| sparsity | batch | layer | density | dense MB | sparse MB | pred. dense ms | pred. sparse ms (bound) | meas. dense ms | meas. sparse ms | FLOP speed-up | pred. speed-up | meas. speed-up | crossover density | chosen | chosen / dense |',
+  '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+  ...layerRows.map((r) => `| ${r.sparsity * 100}% | ${r.batch} | ${r.layer} | ${fmt(r.density, 3)} | ${fmt(r.denseMB, 1)} | ${fmt(r.sparseMB, 1)} | ${fmt(r.predDenseMs, 3)} | ${fmt(r.predSparseMs, 3)} (${r.bound}) | ${fmt(r.measDenseMs, 3)} | ${fmt(r.measSparseMs, 3)} | ${fmt(r.flopSpeedup, 1)}× | ${fmt(r.predSpeedup)}× | ${fmt(r.measSpeedup)}× | ${fmt(r.crossover, 3)} | ${r.kind} | ${fmt(r.chosenVsDense)} |`),
+];
+console.log(['', ...table1, '', ...table2].join('\n'));
+
+if (append) {
+  const date = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  const section = [
+    '',
+    `## Sparse engine vs onnxruntime dense — ${date}`,
+    '',
+    `Command: \`npm run bench:sparse${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\`  `,
+    `Machine: ${cpu}, ${os.cpus().length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}, onnxruntime-node ${ortVersion}; one thread each  `,
+    `Model: MLP ${sizes.join('-')} (Gemm + Relu), per-layer unstructured magnitude pruning; medians of ${repeats} interleaved runs after ${warmup} warm-ups; onnxruntime baseline = the faster of its Gemm and MatMul+Add forms; max rel error = max|sculpt − ort| / max|ort|.  `,
+    `Measured machine: stream bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s; dense kernel ${fmt(machine.denseFlops.vector / 1e9, 1)} GFLOP/s (batch 1), ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batched); CSR kernel ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s.`,
+    '',
+    ...table1,
+    '',
+    'Roofline (predicted time = max(flops / kernel rate, bytes / bandwidth); sparse bytes = values + 16-bit indices + row pointers + x + y):',
+    '',
+    ...table2,
+    '',
+  ].join('\n');
+  if (!existsSync('BENCHMARKS.md')) writeFileSync('BENCHMARKS.md', '# sculpt benchmarks\n');
+  appendFileSync('BENCHMARKS.md', section);
+  console.log('\nappended to BENCHMARKS.md');
+}

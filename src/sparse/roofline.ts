@@ -1,0 +1,165 @@
+/**
+ * The roofline model for y = W·x layers: a kernel's time is bounded below by its arithmetic
+ * (flops / peak rate) and by its memory traffic (bytes / bandwidth), predicted time = the larger.
+ * Sparse kernels move fewer weight bytes but pay for indices and for the scalar gather of x, so
+ * their "peak" is their own measured rate, not the dense one. Machine numbers are measured here
+ * with the same kernels the engine runs.
+ */
+import { denseToCsr } from './formats.js';
+import { Kernels, uploadCsr, uploadDense, batchStride } from './kernels.js';
+
+/** Measured machine constants (one thread). */
+export interface MachineProfile {
+  /** Streaming read bandwidth from memory, bytes per second. */
+  readonly bandwidth: number;
+  /** Dense kernel arithmetic rate with operands in cache, flops per second, at batch 1 and batched. */
+  readonly denseFlops: { readonly vector: number; readonly batch: number };
+  /** CSR kernel arithmetic rate (2 flops per nonzero per column) in cache, at batch 1 and batched. */
+  readonly sparseFlops: { readonly vector: number; readonly batch: number };
+}
+
+export interface LayerShape {
+  readonly rows: number;
+  readonly cols: number;
+  readonly batch: number;
+}
+
+export interface KernelCost {
+  readonly flops: number;
+  readonly bytes: number;
+  /** Predicted seconds: max(flops / rate, bytes / bandwidth). */
+  readonly seconds: number;
+  readonly bound: 'compute' | 'memory';
+}
+
+export interface LayerPrediction {
+  readonly dense: KernelCost;
+  readonly sparse: KernelCost;
+  /** dense.seconds / sparse.seconds. */
+  readonly speedup: number;
+  /** dense flops / sparse flops: the speed-up a FLOP count would promise. */
+  readonly flopSpeedup: number;
+}
+
+function cost(flops: number, bytes: number, rate: number, bandwidth: number): KernelCost {
+  const compute = flops / rate;
+  const memory = bytes / bandwidth;
+  return { flops, bytes, seconds: Math.max(compute, memory), bound: compute >= memory ? 'compute' : 'memory' };
+}
+
+/** Bytes per CSR column index for a matrix with `cols` columns. */
+export function csrIndexBytes(cols: number): number {
+  return cols <= 0x10000 ? 2 : 4;
+}
+
+/** Dense: weights + x + y. Sparse CSR: values + indices + row pointers + x + y. */
+export function predictLayer(shape: LayerShape, nonzeros: number, machine: MachineProfile): LayerPrediction {
+  const { rows, cols, batch } = shape;
+  const io = 4 * (rows + cols) * batch;
+  const kind = batch === 1 ? 'vector' : 'batch';
+  const dense = cost(2 * rows * cols * batch, 4 * rows * cols + io, machine.denseFlops[kind], machine.bandwidth);
+  const sparse = cost(
+    2 * nonzeros * batch,
+    nonzeros * (4 + csrIndexBytes(cols)) + 4 * (rows + 1) + io,
+    machine.sparseFlops[kind],
+    machine.bandwidth,
+  );
+  return { dense, sparse, speedup: dense.seconds / sparse.seconds, flopSpeedup: nonzeros > 0 ? (rows * cols) / nonzeros : Infinity };
+}
+
+/**
+ * The density (nonzeros / (rows·cols)) below which the sparse kernel is predicted to be faster;
+ * 0 if it never is, 1 if it always is. Sparse time grows monotonically with density, dense is flat.
+ */
+export function crossoverDensity(shape: LayerShape, machine: MachineProfile): number {
+  const n = shape.rows * shape.cols;
+  const faster = (d: number) => {
+    const p = predictLayer(shape, d * n, machine);
+    return p.sparse.seconds < p.dense.seconds;
+  };
+  if (!faster(0)) return 0;
+  if (faster(1)) return 1;
+  let lo = 0, hi = 1;
+  for (let i = 0; i < 40; i++) {
+    const mid = (lo + hi) / 2;
+    if (faster(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Which kernel the engine should run: sparse only where it is predicted to win. */
+export function chooseKernel(shape: LayerShape, nonzeros: number, machine: MachineProfile): 'csr' | 'dense' {
+  const p = predictLayer(shape, nonzeros, machine);
+  return p.sparse.seconds < p.dense.seconds ? 'csr' : 'dense';
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median seconds of `run` over `repeats` timed calls after `warmup` untimed ones. */
+export function timeMedian(run: () => void, repeats = 9, warmup = 2): number {
+  for (let i = 0; i < warmup; i++) run();
+  const t: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const s = performance.now();
+    run();
+    t.push((performance.now() - s) / 1000);
+  }
+  return median(t);
+}
+
+export interface MeasureOptions {
+  /** Bytes streamed for the bandwidth measurement (default 64 MiB: well beyond the caches). */
+  readonly streamBytes?: number;
+  readonly repeats?: number;
+}
+
+/**
+ * Measures bandwidth with a streaming SIMD read and kernel rates on matrices that fit in cache,
+ * in a fresh kernel instance (about half a second). Same-run numbers: cache them, don't assume.
+ */
+export function measureMachine(options: MeasureOptions = {}): MachineProfile {
+  const k = new Kernels();
+  const repeats = options.repeats ?? 9;
+  const streamFloats = Math.floor((options.streamBytes ?? 64 * 2 ** 20) / 64) * 16;
+  const buf = k.alloc(streamFloats * 4);
+  // Write every page first: untouched pages all map to one zero page and would read from cache.
+  k.f32(buf, streamFloats).fill(1);
+  const streamSeconds = timeMedian(() => k.exports.streamSum(buf, streamFloats), repeats);
+  const bandwidth = (streamFloats * 4) / streamSeconds;
+
+  // Cache-resident problems: 256×256 dense (256 KiB), 512×512 at 10% CSR.
+  const rows = 256, cols = 256;
+  const w = new Float32Array(rows * cols);
+  for (let i = 0; i < w.length; i++) w[i] = ((i * 7919) % 1000) / 1000 - 0.5;
+  const dense = uploadDense(k, w, rows, cols);
+  const sr = 512, sc = 512;
+  const ws = new Float32Array(sr * sc);
+  let state = 12345;
+  let nnz = 0;
+  for (let i = 0; i < ws.length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    if (state % 10 === 0) { ws[i] = (state >>> 8) / 2 ** 24 - 0.5; nnz++; }
+  }
+  const sparse = uploadCsr(k, denseToCsr(ws, sr, sc));
+  const batch = 16;
+  const ld = batchStride(batch);
+  const x = k.alloc(Math.max(cols, sc) * ld * 4);
+  k.f32(x, Math.max(cols, sc) * ld).fill(0.5);
+  const y = k.alloc(Math.max(rows, sr) * ld * 4);
+  const inner = 20;
+  const loop = (f: () => void) => () => { for (let i = 0; i < inner; i++) f(); };
+  const dv = timeMedian(loop(() => dense.runVector(x, y, false)), repeats) / inner;
+  const db = timeMedian(loop(() => dense.runBatch(x, ld, y, false)), repeats) / inner;
+  const sv = timeMedian(loop(() => sparse.runVector(x, y, false)), repeats) / inner;
+  const sb = timeMedian(loop(() => sparse.runBatch(x, ld, y, false)), repeats) / inner;
+  return {
+    bandwidth,
+    denseFlops: { vector: (2 * rows * cols) / dv, batch: (2 * rows * cols * batch) / db },
+    sparseFlops: { vector: (2 * nnz) / sv, batch: (2 * nnz * batch) / sb },
+  };
+}
