@@ -1,0 +1,362 @@
+/**
+ * safetensors: an 8-byte little-endian header length, a JSON header
+ * `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {...}}`, then the data.
+ *
+ * Reading streams one tensor at a time with positioned reads into a reused buffer, so memory
+ * stays at the size of the largest tensor; writing copies the header and every untouched byte
+ * verbatim and re-encodes only transformed tensors, in their original dtype.
+ *
+ * Roles, from names alone (there is no graph): a floating tensor is
+ *   - `embedding` if a dot-separated part of its name contains "embed" or is wte, wpe or shared;
+ *   - `norm` if a part contains "norm" or is ln, ln_*, ln<digits>, bn, bn<digits> (ln_f, ln_1, …);
+ *   - `bias` if its name ends in "bias";
+ *   - `weight` if it has rank ≥ 2 (prunable, outputAxis 0: PyTorch's [out, in, ...] layout);
+ *   - `other` otherwise (rank 0 or 1).
+ * Only `weight` tensors are prunable. Non-floating tensors (I64, U8, …) are not in `tensors`,
+ * but writing copies them unchanged.
+ */
+import * as fs from 'node:fs';
+import { SculptError } from '../core/errors.js';
+import { numel, WeightSet, type Role, type WeightTensor } from '../core/types.js';
+import { AtomicFile, assertNotInput, BufferedWriter, readExactly } from './fsutil.js';
+import { decodeFloats, encodeFloats, FLOAT_DTYPE_BYTES, isFloatDType, type FloatDType } from './safetensors-dtypes.js';
+
+/** Structurally identical to `TensorSource` in src/core/plan.ts. */
+export interface TensorSource {
+  readonly tensors: readonly WeightTensor[];
+  read(name: string): Float32Array;
+}
+
+/** Anything with `get(i)`: true keeps element i. sculpt's `Mask` also has `length` and `words`
+ * (32 elements per word, bit i & 31 of word i >>> 5), which makes zeroing word-at-a-time. */
+export interface MaskLike {
+  get(i: number): boolean;
+  readonly length?: number;
+  readonly words?: Uint32Array;
+}
+
+const DTYPE_BYTES: Readonly<Record<string, number>> = {
+  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F8_E4M3: 1, F8_E5M2: 1,
+};
+
+/** One tensor as the header describes it; `begin`/`end` are absolute file offsets. */
+export interface SafetensorsEntry {
+  readonly name: string;
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly begin: number;
+  readonly end: number;
+}
+
+export interface SafetensorsOptions {
+  /**
+   * Keep the whole data section in memory when it is at most this many bytes (default 0: never).
+   * Worth it when the same tensors are read several times (global selection reads each 2–3
+   * times); float32 reads then return views into the cache without copying.
+   */
+  readonly cacheBytes?: number;
+}
+
+export function safetensorsRole(name: string, dtype: string, shape: readonly number[]): Pick<WeightTensor, 'role' | 'prunable' | 'reason' | 'outputAxis'> {
+  const parts = name.toLowerCase().split('.');
+  let role: Role;
+  let reason: string;
+  if (parts.some((p) => p.includes('embed') || p === 'wte' || p === 'wpe' || p === 'shared')) {
+    role = 'embedding';
+    reason = 'embedding (by name)';
+  } else if (parts.some((p) => p.includes('norm') || /^(ln|bn)(_\w*|\d*)$/.test(p))) {
+    role = 'norm';
+    reason = 'norm (by name)';
+  } else if (name.toLowerCase().endsWith('bias')) {
+    role = 'bias';
+    reason = 'bias (by name)';
+  } else if (shape.length < 2) {
+    role = 'other';
+    reason = `rank ${shape.length}`;
+  } else {
+    role = 'weight';
+    reason = `${dtype} weight of rank ${shape.length}`;
+  }
+  return { role, prunable: role === 'weight', reason, outputAxis: 0 };
+}
+
+/** A safetensors file opened for streaming reads. Call `close()` when done. */
+export class SafetensorsFile implements TensorSource {
+  readonly path: string;
+  /** Size of the file in bytes. */
+  readonly size: number;
+  /** Offset of the data section (8 + header length). */
+  readonly dataStart: number;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** All tensors in data order (floating or not). */
+  readonly entries: readonly SafetensorsEntry[];
+  /** Floating tensors in data order, with empty `data`; values come from `read`. */
+  readonly tensors: readonly WeightTensor[];
+  private readonly byName: Map<string, SafetensorsEntry>;
+  private fd: number;
+  private readonly cacheBytes: number;
+  private cache: Uint8Array | undefined;
+  private rawBuf: Uint8Array | undefined;
+  private floatBuf: Float32Array | undefined;
+
+  constructor(file: string, options: SafetensorsOptions = {}) {
+    this.path = file;
+    this.cacheBytes = options.cacheBytes ?? 0;
+    try {
+      this.fd = fs.openSync(file, 'r');
+    } catch (e) {
+      throw new SculptError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)}); check the path`);
+    }
+    try {
+      this.size = fs.fstatSync(this.fd).size;
+      const parsed = parseHeader(this.fd, this.size, file);
+      this.dataStart = parsed.dataStart;
+      this.metadata = parsed.metadata;
+      this.entries = parsed.entries;
+    } catch (e) {
+      fs.closeSync(this.fd);
+      throw e;
+    }
+    this.byName = new Map(this.entries.map((e) => [e.name, e]));
+    this.tensors = this.entries
+      .filter((e) => isFloatDType(e.dtype))
+      .map((e) => ({ name: e.name, shape: e.shape, data: new Float32Array(0), ...safetensorsRole(e.name, e.dtype, e.shape) }));
+  }
+
+  entry(name: string): SafetensorsEntry {
+    const e = this.byName.get(name);
+    if (!e) throw new SculptError(`${this.path}: no tensor named ${name}`);
+    return e;
+  }
+
+  /**
+   * The stored bytes of one tensor. The array is reused: it is valid until the next `read`,
+   * `readBytes` or `close` on this file.
+   */
+  readBytes(name: string): Uint8Array {
+    const e = this.entry(name);
+    const length = e.end - e.begin;
+    if (this.cacheBytes > 0 && this.size - this.dataStart <= this.cacheBytes) {
+      if (!this.cache) {
+        this.cache = new Uint8Array(this.size - this.dataStart);
+        readExactly(this.fd, this.cache, this.cache.length, this.dataStart, this.path);
+      }
+      return this.cache.subarray(e.begin - this.dataStart, e.end - this.dataStart);
+    }
+    if (!this.rawBuf || this.rawBuf.length < length) this.rawBuf = new Uint8Array(maxBytes(this.entries, length));
+    readExactly(this.fd, this.rawBuf, length, e.begin, this.path);
+    return this.rawBuf.subarray(0, length);
+  }
+
+  /**
+   * Values of one floating tensor as float32 (F16/BF16/F64 converted). The array is reused:
+   * it is valid until the next `read`, `readBytes` or `close`; copy it (`.slice()`) to keep it.
+   * Do not modify it when the file is cached (`cacheBytes`): it may be a view of the cache.
+   */
+  read(name: string): Float32Array {
+    const e = this.entry(name);
+    if (!isFloatDType(e.dtype)) throw new SculptError(`${this.path}: tensor ${name} has dtype ${e.dtype}, not a floating-point type`);
+    const bytes = this.readBytes(name);
+    const n = numel(e.shape);
+    if (e.dtype === 'F32' && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+    if (!this.floatBuf || this.floatBuf.length < n) this.floatBuf = new Float32Array(maxElements(this.entries, n));
+    const out = this.floatBuf.subarray(0, n);
+    decodeFloats(bytes, e.dtype, out);
+    return out;
+  }
+
+  /** Reads the stored bytes of `entry` into `into` (from its start); for writers. */
+  readRawInto(entry: SafetensorsEntry, into: Uint8Array): void {
+    readExactly(this.fd, into, entry.end - entry.begin, entry.begin, this.path);
+  }
+
+  /** Reads bytes [start, end) of the file into `into`. */
+  readRange(start: number, end: number, into: Uint8Array): void {
+    readExactly(this.fd, into, end - start, start, this.path);
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+    this.cache = undefined;
+    this.rawBuf = undefined;
+    this.floatBuf = undefined;
+  }
+}
+
+function maxBytes(entries: readonly SafetensorsEntry[], atLeast: number): number {
+  let m = atLeast;
+  for (const e of entries) m = Math.max(m, e.end - e.begin);
+  return m;
+}
+
+function maxElements(entries: readonly SafetensorsEntry[], atLeast: number): number {
+  let m = atLeast;
+  for (const e of entries) if (isFloatDType(e.dtype)) m = Math.max(m, numel(e.shape));
+  return m;
+}
+
+function parseHeader(fd: number, size: number, file: string): { dataStart: number; metadata: Record<string, unknown>; entries: SafetensorsEntry[] } {
+  const bad = (why: string, fix = 're-save or re-download the file'): never => {
+    throw new SculptError(`${file}: not a valid safetensors file (${why}); ${fix}`);
+  };
+  if (size < 8) bad(`only ${size} bytes, the 8-byte header length is missing`);
+  const lenBytes = new Uint8Array(8);
+  readExactly(fd, lenBytes, 8, 0, file);
+  const headerLength = Number(new DataView(lenBytes.buffer).getBigUint64(0, true));
+  if (headerLength > size - 8) bad(`header length ${headerLength} exceeds the file's ${size - 8} remaining bytes; the file is truncated or not safetensors`);
+  if (headerLength < 2) bad(`header length ${headerLength} is too short`);
+  const headerBytes = new Uint8Array(headerLength);
+  readExactly(fd, headerBytes, headerLength, 8, file);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+  } catch (e) {
+    return bad(`header is not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return bad('header is not a JSON object');
+  const dataStart = 8 + headerLength;
+  const dataSize = size - dataStart;
+  let metadata: Record<string, unknown> = {};
+  const entries: SafetensorsEntry[] = [];
+  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof value !== 'object' || value === null) bad('__metadata__ is not an object');
+      metadata = value as Record<string, unknown>;
+      continue;
+    }
+    const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof v !== 'object' || v === null) bad(`entry ${name} is not an object`);
+    const width = typeof v.dtype === 'string' ? DTYPE_BYTES[v.dtype] : undefined;
+    if (width === undefined) bad(`tensor ${name} has unknown dtype ${JSON.stringify(v.dtype)}`);
+    const dtype = v.dtype as string;
+    if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`tensor ${name} has an invalid shape ${JSON.stringify(v.shape)}`);
+    const shape = v.shape as number[];
+    const off = v.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) {
+      bad(`tensor ${name} has invalid data_offsets ${JSON.stringify(off)}`);
+    }
+    const [b, e] = off as [number, number];
+    if (e > dataSize) bad(`tensor ${name} ends at data byte ${e}, past the end of the data (${dataSize} bytes); the file is truncated`);
+    if (e - b !== numel(shape) * width!) bad(`tensor ${name} has ${e - b} bytes but ${dtype} × [${shape.join(', ')}] needs ${numel(shape) * width!}`);
+    entries.push({ name, dtype, shape, begin: dataStart + b, end: dataStart + e });
+  }
+  // Data order is the file order (and the tie-break order of selections); stable for equal begins.
+  entries.sort((x, y) => x.begin - y.begin || x.end - y.end);
+  for (let i = 1; i < entries.length; i++) {
+    const p = entries[i - 1];
+    const c = entries[i];
+    if (c.begin < p.end) bad(`tensors ${p.name} and ${c.name} overlap`);
+  }
+  return { dataStart, metadata, entries };
+}
+
+/** Opens a safetensors file for streaming (see `SafetensorsFile.read`). */
+export function openSafetensors(file: string, options?: SafetensorsOptions): SafetensorsFile {
+  return new SafetensorsFile(file, options);
+}
+
+/** Reads every floating tensor into memory (float32), in data order. */
+export function readSafetensors(file: string): WeightSet {
+  const src = openSafetensors(file);
+  try {
+    return new WeightSet(src.tensors.map((t) => ({ ...t, data: src.read(t.name).slice() })));
+  } finally {
+    src.close();
+  }
+}
+
+/**
+ * What to do with one tensor when writing: `undefined` keeps its bytes, a Float32Array replaces
+ * its values (encoded in the tensor's dtype), a mask zeroes the pruned elements' bytes.
+ */
+export type TensorTransform = (name: string, values: Float32Array) => MaskLike | Float32Array | undefined;
+
+/**
+ * Writes a copy of `src` to `outPath`: header and every byte of untouched tensors verbatim, the
+ * transformed tensors re-encoded in their own dtype. One tensor is in memory at a time; the
+ * values passed to `transform` are a scratch array that the transform may modify and return.
+ */
+export function writeSafetensorsStreaming(src: SafetensorsFile, outPath: string, transform: TensorTransform): void {
+  assertNotInput(outPath, [src.path]);
+  const file = new AtomicFile(outPath);
+  try {
+    const out = new BufferedWriter(file, 8 << 20);
+    const raw = new Uint8Array(Math.max(maxBytes(src.entries, 0), 1 << 20));
+    let floats: Float32Array | undefined;
+    let pos = 0;
+    const copyUpTo = (end: number) => {
+      while (pos < end) {
+        const n = Math.min(raw.length, end - pos);
+        src.readRange(pos, pos + n, raw);
+        out.write(raw.subarray(0, n));
+        pos += n;
+      }
+    };
+    for (const e of src.entries) {
+      copyUpTo(e.begin);
+      const length = e.end - e.begin;
+      src.readRawInto(e, raw);
+      const bytes = raw.subarray(0, length);
+      if (isFloatDType(e.dtype)) {
+        const n = numel(e.shape);
+        if (!floats || floats.length < n) floats = new Float32Array(maxElements(src.entries, n));
+        const values = floats.subarray(0, n);
+        decodeFloats(bytes, e.dtype, values);
+        const result = transform(e.name, values);
+        if (result instanceof Float32Array) {
+          if (result.length !== n) throw new SculptError(`${outPath}: new values for ${e.name} have ${result.length} elements, its shape [${e.shape.join(', ')}] needs ${n}`);
+          encodeFloats(result, e.dtype, bytes);
+        } else if (result !== undefined) {
+          zeroPruned(bytes, e.dtype, n, result, e.name, src.path);
+        }
+      }
+      out.write(bytes);
+      pos = e.end;
+    }
+    copyUpTo(src.size);
+    out.flush();
+    file.commit();
+  } catch (e) {
+    file.abort();
+    throw e;
+  }
+}
+
+/** Sets the stored bytes of every element the mask prunes to zero (0 is all-zero bits in every float type). */
+function zeroPruned(bytes: Uint8Array, dtype: FloatDType, n: number, mask: MaskLike, name: string, file: string): void {
+  if (mask.length !== undefined && mask.length !== n) {
+    throw new SculptError(`${file}: mask for ${name} covers ${mask.length} elements, the tensor has ${n}`);
+  }
+  const width = FLOAT_DTYPE_BYTES[dtype];
+  // Elements as 16- or 32-bit units (an F64 element is two 32-bit units); `bytes` is aligned.
+  const unitsPer = width === 8 ? 2 : 1;
+  const units = width === 2
+    ? new Uint16Array(bytes.buffer, bytes.byteOffset, n)
+    : new Uint32Array(bytes.buffer, bytes.byteOffset, n * unitsPer);
+  const words = mask.words;
+  if (words && words.length === (n + 31) >>> 5) {
+    // Word at a time: 32 kept elements cost one comparison.
+    for (let w = 0; w < words.length; w++) {
+      const bits = words[w];
+      if (bits === 0xffffffff) continue;
+      const base = w << 5;
+      const end = Math.min(32, n - base);
+      for (let k = 0; k < end; k++) {
+        if (((bits >>> k) & 1) === 0) {
+          const u = (base + k) * unitsPer;
+          units[u] = 0;
+          if (unitsPer === 2) units[u + 1] = 0;
+        }
+      }
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    if (!mask.get(i)) {
+      units[i * unitsPer] = 0;
+      if (unitsPer === 2) units[i * unitsPer + 1] = 0;
+    }
+  }
+}
