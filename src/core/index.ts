@@ -22,6 +22,7 @@ export {
   histogramLow,
   countEqual,
   markKept,
+  markAbove,
   PRUNE_ALL_KEY,
   type Threshold,
   type ScoreSequence,

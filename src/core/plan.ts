@@ -10,7 +10,7 @@ import { SculptError } from './errors.js';
 import { Mask, fillNonZero } from './mask.js';
 import { resolveTargets, validatePruneOptions, type PruneOptions, type TargetEntry } from './options.js';
 import { channelLayout, channelSums, clearChannels, nmMaskInto, selectChannels, type ChannelSums } from './patterns.js';
-import { PRUNE_ALL_KEY, countEqual, markKept, scoresToKeys, selectSmallestKeys, type KeyThreshold } from './select.js';
+import { PRUNE_ALL_KEY, countEqual, markAbove, markKept, scoresToKeys, selectSmallestKeys, type KeyThreshold } from './select.js';
 import { numel, type WeightSet, type WeightTensor } from './types.js';
 
 /** Tensors whose values can be read one at a time, possibly more than once (a file on disk). */
@@ -99,6 +99,9 @@ export function applyMasks(ws: WeightSet, masks: Map<string, Mask>): void {
   }
 }
 
+/** Tie allotment meaning "every element equal to the threshold is pruned". */
+const ALL_TIES = 0xffffffff;
+
 interface GlobalChannels {
   /** Channels to prune per target name. */
   readonly prune: Map<string, Uint8Array>;
@@ -162,15 +165,25 @@ class Planner implements StreamingPlan {
     let zerosBefore: number;
     if (p.kind === 'unstructured') {
       const keys = this.keysFor(t, values);
-      zerosBefore = countEqual(keys, 0);
       mask = new Mask(n);
+      let key: number;
+      let ties: number;
       if (entry.scope === 'global') {
-        const th = this.globalThreshold as KeyThreshold;
-        markKept(keys, th.key, (this.globalTies as Map<string, number>).get(name) ?? 0, mask.words);
+        key = (this.globalThreshold as KeyThreshold).key;
+        ties = (this.globalTies as Map<string, number>).get(name) ?? 0;
       } else {
-        const k = targetPrunedCount(this.request(entry), n, zerosBefore, `tensor '${name}'`);
+        const dead = this.opts.fractionOfRemaining ? countEqual(keys, 0) : 0;
+        const k = targetPrunedCount(this.request(entry), n, dead, `tensor '${name}'`);
         const th = selectSmallestKeys({ length: 1, name: () => name, keys: () => keys }, k);
-        markKept(keys, th.key, th.ties, mask.words);
+        key = th.key;
+        ties = th.ties === th.equal ? ALL_TIES : th.ties;
+      }
+      if (key === 0 || key === PRUNE_ALL_KEY || ties === 0 || ties === ALL_TIES) {
+        const above = key === PRUNE_ALL_KEY ? 0x7fffffff : ties === 0 && key > 0 ? key - 1 : key;
+        zerosBefore = markAbove(keys, above, mask.words);
+      } else {
+        zerosBefore = countEqual(keys, 0);
+        markKept(keys, key, ties, mask.words);
       }
     } else {
       const scores = this.scoresFor(t, values);
@@ -215,7 +228,7 @@ class Planner implements StreamingPlan {
     const ties = new Map<string, number>();
     if (th.key !== 0 && th.key !== PRUNE_ALL_KEY && th.ties > 0) {
       if (th.ties === th.equal) {
-        for (const name of names) ties.set(name, 0xffffffff);
+        for (const name of names) ties.set(name, ALL_TIES);
       } else {
         // Partial ties: hand them out in visiting order, so masks do not depend on maskFor order.
         let left = th.ties;

@@ -65,6 +65,38 @@ export function countEqual(keys: Uint32Array, key: number): number {
 }
 
 /**
+ * Writes the kept bits for one array into `words`, branch-free: kept = key > `above` (sign bit of
+ * keys ignored; `above` in [0, 0x7fffffff]). Returns the number of key-0 (already pruned) elements.
+ */
+export function markAbove(keys: Uint32Array, above: number, words: Uint32Array): number {
+  const n = keys.length;
+  const full = n & ~31;
+  let zeros = 0;
+  let i = 0;
+  let wi = 0;
+  for (; i < full; wi++) {
+    let word = 0;
+    for (let j = 0; j < 32; j++, i++) {
+      const k = keys[i] & 0x7fffffff;
+      // above - k < 0 exactly when k > above; both fit in 31 bits, so the sign lands in bit 31.
+      word |= ((above - k) >>> 31) << j;
+      zeros += (k - 1) >>> 31;
+    }
+    words[wi] = word >>> 0;
+  }
+  if (i < n) {
+    let word = 0;
+    for (let j = 0; i < n; j++, i++) {
+      const k = keys[i] & 0x7fffffff;
+      word |= ((above - k) >>> 31) << j;
+      zeros += (k - 1) >>> 31;
+    }
+    words[wi] = word >>> 0;
+  }
+  return zeros;
+}
+
+/**
  * Writes the kept bits for one array into `words`: kept = key > t.key, or key == t.key (non-zero)
  * once `ties` equal keys have been pruned. Returns how many ties it pruned.
  */
