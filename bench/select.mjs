@@ -9,6 +9,9 @@ import { appendFileSync, existsSync, mkdtempSync, openSync, readSync, closeSync,
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Buffer } from 'node:buffer';
+import console from 'node:console';
+import process from 'node:process';
 import { ensureBertLike } from './lib/bert-like.mjs';
 import { fmtMB, fmtS, machine, measure, median } from './lib/measure.mjs';
 

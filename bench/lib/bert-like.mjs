@@ -2,6 +2,8 @@
 // 20 blocks × (4 × [768,768] + [3072,768] + [768,3072]) = 141,557,760 parameters.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 
 const H = 768;
 const FF = 3072;
