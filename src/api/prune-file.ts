@@ -1,0 +1,82 @@
+/**
+ * File-level pruning: read a model, plan and apply masks, write the pruned copy in the same format.
+ * ONNX is pruned in memory (the file's bytes are copied and only pruned payloads change);
+ * safetensors is streamed tensor by tensor, so a checkpoint larger than memory is fine.
+ */
+import { SculptError } from '../core/errors.js';
+import { prune, planStreaming, type PruneSummary, type TensorStats } from '../core/plan.js';
+import type { PruneOptions } from '../core/options.js';
+import { validatePruneOptions } from '../core/options.js';
+import { assertFinite } from '../formats/index.js';
+import { readOnnx, writeOnnxMasked } from '../formats/onnx.js';
+import { openSafetensors, writeSafetensorsStreaming } from '../formats/safetensors.js';
+import { checkInput, checkOutput, formatOf, type ModelFormat } from './model-file.js';
+
+export interface PruneFileResult extends PruneSummary {
+  readonly input: string;
+  readonly output: string;
+  readonly format: ModelFormat;
+}
+
+export interface PruneFileHooks {
+  /** Called as tensors are written: (tensors done, tensors in all). */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * safetensors only: keep the data section in memory between the selection passes when it is at
+   * most this many bytes (default 2 GiB); above it every pass re-reads the file.
+   */
+  cacheBytes?: number;
+}
+
+const DEFAULT_CACHE_BYTES = 2 * 1024 ** 3;
+
+/** Prunes `input` into `output` (same format); never touches the input. */
+export function pruneFile(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks = {}): PruneFileResult {
+  validatePruneOptions(opts);
+  checkInput(input);
+  const format = formatOf(input);
+  checkOutput(input, output);
+  const summary = withFileContext(input, () =>
+    format === 'onnx' ? pruneOnnx(input, output, opts, hooks) : pruneSafetensors(input, output, opts, hooks),
+  );
+  return { input, output, format, ...summary };
+}
+
+function pruneOnnx(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks): PruneSummary {
+  const model = readOnnx(input);
+  const ws = model.weights();
+  assertFinite(ws, input);
+  const result = prune(ws, opts);
+  hooks.onProgress?.(ws.size, ws.size);
+  writeOnnxMasked(model, output, result.masks);
+  return { stats: result.stats, total: result.total, targetTotal: result.targetTotal };
+}
+
+function pruneSafetensors(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks): PruneSummary {
+  const src = openSafetensors(input, { cacheBytes: hooks.cacheBytes ?? DEFAULT_CACHE_BYTES });
+  try {
+    const plan = planStreaming(src, opts);
+    const total = src.tensors.length;
+    let done = 0;
+    writeSafetensorsStreaming(src, output, (name, values) => {
+      const mask = plan.maskFor(name, values);
+      hooks.onProgress?.(++done, total);
+      return mask;
+    });
+    return plan.stats();
+  } finally {
+    src.close();
+  }
+}
+
+/** Prefixes core errors (which name a tensor) with the file they came from. */
+function withFileContext<T>(file: string, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof SculptError && !e.message.startsWith(file)) throw new SculptError(`${file}: ${e.message}`, e.exitCode);
+    throw e;
+  }
+}
+
+export type { TensorStats };

@@ -1,0 +1,55 @@
+/** Printing helpers shared by the commands: aligned tables, numbers, progress on a terminal. */
+
+export function formatTable(header: string[], rows: string[][], alignRight: boolean[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (alignRight[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+export function formatFraction(x: number, digits = 4): string {
+  return x.toFixed(digits);
+}
+
+/**
+ * A one-line progress bar on stderr, drawn only when stderr is a terminal (so pipes and CI logs
+ * stay clean) and only once the work has taken more than a second.
+ */
+export class ProgressBar {
+  private readonly start = Date.now();
+  private lastDraw = 0;
+  private drawn = false;
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {}
+
+  update(done: number, note = ''): void {
+    if (!this.stream.isTTY) return;
+    const now = Date.now();
+    if (now - this.start < 1000 || now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    this.drawn = true;
+    const width = 30;
+    const frac = this.total > 0 ? Math.min(1, done / this.total) : 1;
+    const fill = Math.round(frac * width);
+    const bar = '#'.repeat(fill) + '-'.repeat(width - fill);
+    this.stream.write(`\r${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${note}`.slice(0, 120).padEnd(80));
+  }
+
+  finish(): void {
+    if (this.drawn) this.stream.write('\r' + ' '.repeat(100) + '\r');
+  }
+}

@@ -1,0 +1,111 @@
+/** `sculpt prune IN -o OUT --sparsity S ...`: one-shot pruning of an ONNX or safetensors file. */
+import type { Command } from 'commander';
+import { pruneFile, type PruneFileResult } from '../api/prune-file.js';
+import { SculptError } from '../core/errors.js';
+import { parsePattern, formatPattern } from '../core/patterns.js';
+import type { PruneOptions } from '../core/options.js';
+import { collectList, parseChoice, parseInteger, parseOverrides, parseSparsity } from './args.js';
+import { ProgressBar, formatCount, formatFraction, formatShape, formatTable } from './output.js';
+
+interface PruneFlags {
+  output?: string;
+  sparsity?: string;
+  scope: string;
+  pattern: string;
+  criterion: string;
+  exclude: string[];
+  include: string[];
+  override: string[];
+  seed: string;
+  ofRemaining?: boolean;
+  json?: boolean;
+}
+
+export function registerPrune(program: Command): void {
+  program
+    .command('prune')
+    .description('prune an ONNX or safetensors model and write the pruned copy (same format)')
+    .argument('<input>', 'model file (.onnx or .safetensors)')
+    .option('-o, --output <file>', 'where to write the pruned model (never the input)')
+    .option('-s, --sparsity <s>', 'fraction of the chosen weights to remove, in [0, 1) (N:M patterns imply it)')
+    .option('--scope <scope>', 'global: one threshold over all chosen tensors; layer: each tensor on its own', 'global')
+    .option('--pattern <p>', 'unstructured, N:M (e.g. 2:4) or channel (also channel:l1, channel:l2)', 'unstructured')
+    .option('--criterion <name>', 'importance criterion: magnitude or random', 'magnitude')
+    .option('--exclude <names>', 'tensors (names or globs, comma-separated) to leave untouched', collectList, [])
+    .option('--include <names>', 'tensors to prune although not prunable by default (e.g. embeddings)', collectList, [])
+    .option('--override <name=s>', 'per-tensor sparsity, e.g. fc1.weight=0.5 (comma-separated or repeated)', collectList, [])
+    .option('--seed <n>', 'seed for the random criterion', '0')
+    .option('--of-remaining', 'remove the fraction of the weights still alive (an IMP step), not of all')
+    .option('--json', 'print one JSON object instead of the table')
+    .addHelpText('after', `
+Examples:
+  sculpt prune model.onnx -o model-90.onnx --sparsity 0.9
+  sculpt prune model.onnx -o model-24.onnx --pattern 2:4 --scope layer
+  sculpt prune ckpt.safetensors -o ckpt-80.safetensors --sparsity 0.8 --exclude 'lm_head*' --override fc1.weight=0.5`)
+    .action((input: string, flags: PruneFlags) => {
+      const opts = pruneOptionsFromFlags(flags);
+      if (!flags.output) throw new SculptError('prune: missing -o/--output: name the file to write the pruned model to');
+      const bar = new ProgressBar('pruning', 1);
+      const result = pruneFile(input, flags.output, opts, {
+        onProgress: (done, total) => bar.update(done / total, `${done}/${total} tensors`),
+      });
+      bar.finish();
+      process.stdout.write(flags.json ? JSON.stringify(pruneJson(result, opts)) + '\n' : pruneTable(result, opts) + '\n');
+    });
+}
+
+export function pruneOptionsFromFlags(flags: PruneFlags): PruneOptions {
+  const pattern = parsePattern(flags.pattern);
+  let sparsity: number;
+  if (flags.sparsity !== undefined) sparsity = parseSparsity('--sparsity', flags.sparsity);
+  else if (pattern.kind === 'nm') sparsity = 1 - pattern.n / pattern.m;
+  else throw new SculptError('prune: missing --sparsity: give the fraction of weights to remove, e.g. --sparsity 0.9');
+  return {
+    sparsity,
+    scope: parseChoice('--scope', flags.scope, ['global', 'layer'] as const),
+    pattern,
+    criterion: flags.criterion,
+    exclude: flags.exclude,
+    include: flags.include,
+    overrides: parseOverrides('--override', flags.override),
+    seed: parseInteger('--seed', flags.seed),
+    fractionOfRemaining: flags.ofRemaining === true,
+  };
+}
+
+function pruneJson(r: PruneFileResult, opts: PruneOptions): object {
+  return {
+    input: r.input,
+    output: r.output,
+    format: r.format,
+    options: {
+      sparsity: opts.sparsity, scope: opts.scope, pattern: formatPattern(opts.pattern), criterion: opts.criterion,
+      exclude: opts.exclude, include: opts.include, overrides: Object.fromEntries(opts.overrides), seed: opts.seed,
+      ofRemaining: opts.fractionOfRemaining === true,
+    },
+    tensors: r.stats.map((s) => ({
+      name: s.name, shape: s.shape, count: s.count, pruned: s.pruned,
+      zerosBefore: s.zerosBefore, zerosAfter: s.zerosAfter, densityBefore: s.densityBefore, densityAfter: s.densityAfter,
+    })),
+    total: r.total,
+    target: r.targetTotal,
+  };
+}
+
+function pruneTable(r: PruneFileResult, opts: PruneOptions): string {
+  const rows = r.stats.map((s) => [
+    s.name, formatShape(s.shape), formatCount(s.count), s.pruned ? 'yes' : '-',
+    formatFraction(s.densityBefore), formatFraction(s.densityAfter),
+  ]);
+  const t = r.targetTotal;
+  const a = r.total;
+  return [
+    formatTable(['tensor', 'shape', 'params', 'pruned', 'density before', 'density after'], rows, [false, false, true, false, true, true]),
+    '',
+    `pruned set: ${formatCount(t.count)} weights, ${formatCount(t.zerosAfter - t.zerosBefore)} removed, ` +
+      `density ${formatFraction(t.densityBefore)} -> ${formatFraction(t.densityAfter)} ` +
+      `(${opts.scope} scope, ${formatPattern(opts.pattern)}, ${opts.criterion})`,
+    `whole model: ${formatCount(a.count)} parameters, density ${formatFraction(a.densityBefore)} -> ${formatFraction(a.densityAfter)}`,
+    `wrote ${r.output}`,
+  ].join('\n');
+}
