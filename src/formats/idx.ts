@@ -4,7 +4,7 @@
  * recognised by their own magic bytes, whatever their name.
  */
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'fflate';
+import { gunzipSync } from 'node:zlib';
 import { SculptError } from '../core/errors.js';
 
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -33,7 +33,8 @@ export function parseIdx(input: Uint8Array, source = 'IDX data'): IdxArray {
   let bytes = input;
   if (isGzip(bytes)) {
     try {
-      bytes = gunzipSync(bytes);
+      const out = gunzipSync(bytes);
+      bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     } catch (e) {
       throw new SculptError(`${source}: corrupt gzip stream (${(e as Error).message}); re-download or decompress the file`);
     }

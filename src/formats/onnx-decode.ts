@@ -455,7 +455,8 @@ export function tensorValues(
   const dtype = GRAPH_DTYPE.get(init.dataType);
   if (!dtype) return undefined;
   if (payload) {
-    const copy = payload.slice();
+    const copy = new Uint8Array(payload.length);
+    copy.set(payload);
     switch (dtype) {
       case 'int64': return new BigInt64Array(copy.buffer, 0, n);
       case 'int32': return new Int32Array(copy.buffer, 0, n);

@@ -122,7 +122,9 @@ export class OnnxModel {
 export function readOnnx(file: string): OnnxModel {
   let bytes: Uint8Array;
   try {
-    bytes = fs.readFileSync(file);
+    const buf = fs.readFileSync(file);
+    // A plain Uint8Array: Buffer#slice shares memory, which typed-array code does not expect.
+    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (e) {
     throw new SculptError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)}); check the path`);
   }

@@ -77,6 +77,13 @@ function float16Table(): Float32Array {
   return f16Table;
 }
 
+/** A fresh copy of the first `length` bytes (Buffer#slice would share memory). */
+function copyBytes(bytes: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  out.set(bytes.subarray(0, length));
+  return out;
+}
+
 /**
  * Decodes `count` little-endian values of `dtype` from `bytes` into `out` (float32).
  * `bytes` may start at any alignment.
@@ -91,7 +98,7 @@ export function decodeFloats(bytes: Uint8Array, dtype: FloatDType, out: Float32A
       return;
     case 'F16':
     case 'BF16': {
-      const src = aligned ? new Uint16Array(bytes.buffer, bytes.byteOffset, n) : new Uint16Array(bytes.slice(0, n * 2).buffer);
+      const src = aligned ? new Uint16Array(bytes.buffer, bytes.byteOffset, n) : new Uint16Array(copyBytes(bytes, n * 2).buffer);
       if (dtype === 'F16') {
         const table = float16Table();
         for (let i = 0; i < n; i++) out[i] = table[src[i]];
@@ -102,7 +109,7 @@ export function decodeFloats(bytes: Uint8Array, dtype: FloatDType, out: Float32A
       return;
     }
     case 'F64': {
-      const src = aligned ? new Float64Array(bytes.buffer, bytes.byteOffset, n) : new Float64Array(bytes.slice(0, n * 8).buffer);
+      const src = aligned ? new Float64Array(bytes.buffer, bytes.byteOffset, n) : new Float64Array(copyBytes(bytes, n * 8).buffer);
       for (let i = 0; i < n; i++) out[i] = src[i];
       return;
     }
