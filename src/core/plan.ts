@@ -311,10 +311,11 @@ class Planner implements StreamingPlan {
     return keys;
   }
 
-  /** Scores of one tensor in the planner's reused buffer. */
+  /** Scores of one tensor in the planner's reused buffer; NaN/Inf weights are refused. */
   private scoresFor(t: WeightTensor, values: Float32Array): Float32Array {
     if (this.buffer.length < values.length) this.buffer = new Float32Array(values.length);
     const out = this.buffer.subarray(0, values.length);
+    assertFinite(t.name, values);
     this.criterion.scoreInto(t, values, out, this.ctx);
     return out;
   }
@@ -364,9 +365,9 @@ function countZeros(values: Float32Array): number {
   return countEqual(bits, 0);
 }
 
-function assertFinite(name: string, scores: Float32Array): void {
-  for (let i = 0; i < scores.length; i++) {
-    if (!Number.isFinite(scores[i])) {
+function assertFinite(name: string, values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
       throw new SculptError(`tensor '${name}' has NaN or infinite weights or scores; fix or drop it (e.g. --exclude '${name}') before pruning`);
     }
   }
