@@ -23,7 +23,7 @@ export function accuracyVsDensitySpec(points: readonly AccuracyPoint[], metric =
     encoding: {
       x: {
         field: 'density', type: 'quantitative', title: 'density (fraction of weights kept)',
-        scale: { type: 'log', reverse: true, nice: false }, axis: { format: '.2~%' },
+        scale: { type: 'log', reverse: true, nice: false, padding: 10 }, axis: { format: '.2~%' },
       },
       y: { field: 'accuracy', type: 'quantitative', title: metric, scale: { zero: false }, axis: { format: '.1~%' } },
       color: { field: 'series', type: 'nominal', title: null },
@@ -114,7 +114,7 @@ export function speedupSpec(points: readonly SpeedupPoint[], flopLine = true): T
     data: { values },
     encoding: {
       x: { field: 'sparsity', type: 'quantitative', title: 'sparsity (fraction removed)', axis: { format: '~%' } },
-      y: { field: 'speedup', type: 'quantitative', title: 'speed-up over dense (×)', scale: { type: 'log' } },
+      y: { field: 'speedup', type: 'quantitative', title: 'speed-up over dense (×)', scale: { type: 'log', nice: false, padding: 8 } },
       color: { field: 'kind', type: 'nominal', title: null },
       order: { field: 'sparsity', type: 'quantitative' },
     },
