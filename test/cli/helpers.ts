@@ -1,0 +1,26 @@
+/** Runs the sculpt CLI from the TypeScript sources in a child process, as a user would. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const FIXTURES = join(ROOT, 'test/fixtures');
+const DEV = join(ROOT, 'src/cli/dev.ts');
+const TSX = join(ROOT, 'node_modules/tsx/dist/esm/index.mjs');
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function sculpt(args: string[], cwd = ROOT): CliRun {
+  const r = spawnSync(process.execPath, ['--import', TSX, DEV, ...args], { cwd, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function tempDir(prefix = 'sculpt-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
