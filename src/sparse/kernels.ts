@@ -246,3 +246,31 @@ export function applyChain(k: Kernels, layers: readonly LinearKernel[], relu: re
     k.release(mark);
   }
 }
+
+/**
+ * Y^T [rows, n] = W · X^T [cols, n], for operands already in transposed layout (im2col columns,
+ * NCHW outputs): no transposition, only copies in and out with the row stride padded to 4.
+ */
+export function applyLinearTransposed(k: Kernels, layer: LinearKernel, xt: Float32Array, n: number, relu = false): Float32Array {
+  if (xt.length !== n * layer.cols) {
+    throw new SculptError(`sparse: input of ${xt.length} values is not [${layer.cols}, ${n}]`);
+  }
+  if (n === 1) return applyLinear(k, layer, xt, 1, relu);
+  const mark = k.mark();
+  try {
+    const ld = batchStride(n);
+    const x = k.alloc(layer.cols * ld * 4);
+    const y = k.alloc(layer.rows * ld * 4);
+    const xv = k.f32(x, layer.cols * ld);
+    if (ld === n) xv.set(xt);
+    else for (let c = 0; c < layer.cols; c++) xv.set(xt.subarray(c * n, (c + 1) * n), c * ld);
+    layer.runBatch(x, ld, y, relu);
+    const yv = k.f32(y, layer.rows * ld);
+    if (ld === n) return yv.slice();
+    const out = new Float32Array(layer.rows * n);
+    for (let r = 0; r < layer.rows; r++) out.set(yv.subarray(r * ld, r * ld + n), r * n);
+    return out;
+  } finally {
+    k.release(mark);
+  }
+}

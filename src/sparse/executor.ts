@@ -1,0 +1,330 @@
+/**
+ * Runs a format-neutral Graph on sculpt's kernels. Weight-carrying MatMul, Gemm and Conv nodes get
+ * their weights uploaded once, each as CSR or dense, whichever the roofline predicts faster (or as
+ * forced by `engine`); everything else runs through the operators in ops.ts.
+ */
+import { SculptError } from '../core/errors.js';
+import type { Graph, GraphNode } from '../core/graph.js';
+import { countNonzeros, denseToCsr } from './formats.js';
+import { Kernels, applyLinear, applyLinearTransposed, uploadCsr, uploadDense, type LinearKernel } from './kernels.js';
+import { OPS, attrFloat, attrInt, attrInts, broadcastDims, need, resolvePads, spatialOut, transposeTensor } from './ops.js';
+import { chooseKernel, measureMachine, type MachineProfile } from './roofline.js';
+import { floatTensor, fromGraphTensor, size, strides, type Tensor } from './tensor.js';
+
+export interface ExecutorOptions {
+  /** Weight kernels: 'auto' (default) picks CSR or dense per layer by predicted time. */
+  readonly engine?: 'auto' | 'sparse' | 'dense';
+  /** Batch size (rows of a MatMul input) the per-layer choice is made for; default 1. */
+  readonly batchHint?: number;
+  /** Machine numbers for 'auto'; measured once per process when omitted. */
+  readonly machine?: MachineProfile;
+}
+
+export interface WeightLayer {
+  readonly node: string;
+  readonly op: 'MatMul' | 'Gemm' | 'Conv';
+  readonly weight: string;
+  /** The kernel's matrix: [rows, cols] = [outputs, inputs per output]. */
+  readonly rows: number;
+  readonly cols: number;
+  readonly nonzeros: number;
+  readonly kind: 'csr' | 'dense';
+  /** Bytes of the stored weights, and what dense float32 storage would take. */
+  readonly bytes: number;
+  readonly denseBytes: number;
+}
+
+const WEIGHT_OPS = new Set(['MatMul', 'Gemm', 'Conv']);
+
+/** ONNX operator types the executor runs. */
+export function supportedOps(): string[] {
+  return [...WEIGHT_OPS, ...Object.keys(OPS)].sort();
+}
+
+let cachedMachine: MachineProfile | undefined;
+function defaultMachine(): MachineProfile {
+  cachedMachine ??= measureMachine({ streamBytes: 32 * 2 ** 20, repeats: 5 });
+  return cachedMachine;
+}
+
+interface Prepared {
+  /** One kernel per group (Conv) or a single one. */
+  readonly kernels: LinearKernel[];
+  /** Gemm: bias folded into the kernel. */
+  readonly biasFolded: boolean;
+}
+
+export class SparseExecutor {
+  readonly graph: Graph;
+  readonly layers: WeightLayer[] = [];
+  private readonly k = new Kernels();
+  private readonly constants = new Map<string, Tensor>();
+  private readonly prepared = new Map<GraphNode, Prepared>();
+
+  constructor(graph: Graph, options: ExecutorOptions = {}) {
+    this.graph = graph;
+    const unsupported = new Set<string>();
+    for (const n of graph.nodes) {
+      const known = WEIGHT_OPS.has(n.opType) || n.opType in OPS;
+      const domainOk = n.domain === '' || n.domain === 'ai.onnx' || (n.domain === 'com.microsoft' && n.opType === 'Gelu');
+      if (!known || !domainOk) unsupported.add(n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType);
+    }
+    if (unsupported.size > 0) {
+      throw new SculptError(`sparse executor: operator${unsupported.size > 1 ? 's' : ''} ${[...unsupported].join(', ')} not supported; run the model with --engine onnxruntime`);
+    }
+    for (const [name, t] of graph.initializers) this.constants.set(name, fromGraphTensor(t));
+    // Identity of a constant is that constant (PyTorch shares weights this way).
+    for (const n of graph.nodes) {
+      if (n.opType === 'Identity' && this.constants.has(n.inputs[0])) this.constants.set(n.outputs[0], this.constants.get(n.inputs[0])!);
+    }
+    const engine = options.engine ?? 'auto';
+    const machine = engine === 'auto' ? options.machine ?? defaultMachine() : undefined;
+    const batch = options.batchHint ?? 1;
+    for (const n of graph.nodes) {
+      if (WEIGHT_OPS.has(n.opType)) {
+        const p = this.prepare(n, engine, machine, batch);
+        if (p) this.prepared.set(n, p);
+      }
+    }
+  }
+
+  private pick(rows: number, cols: number, w: Float32Array, engine: 'auto' | 'sparse' | 'dense', machine: MachineProfile | undefined, batch: number): 'csr' | 'dense' {
+    if (engine === 'sparse') return 'csr';
+    if (engine === 'dense') return 'dense';
+    return chooseKernel({ rows, cols, batch }, countNonzeros(w), machine!);
+  }
+
+  private upload(n: GraphNode, weightName: string, w: Float32Array, rows: number, cols: number, bias: Float32Array | undefined, kind: 'csr' | 'dense'): LinearKernel {
+    const layer = kind === 'csr' ? uploadCsr(this.k, denseToCsr(w, rows, cols), bias) : uploadDense(this.k, w, rows, cols, bias);
+    const prev = this.layers.find((l) => l.node === n.name && l.weight === weightName);
+    if (prev) {
+      Object.assign(prev, { rows: prev.rows + rows, nonzeros: prev.nonzeros + layer.nonzeros, bytes: prev.bytes + layer.weightBytes, denseBytes: prev.denseBytes + w.byteLength });
+    } else {
+      this.layers.push({ node: n.name, op: n.opType as WeightLayer['op'], weight: weightName, rows, cols, nonzeros: layer.nonzeros, kind, bytes: layer.weightBytes, denseBytes: w.byteLength });
+    }
+    return layer;
+  }
+
+  private prepare(n: GraphNode, engine: 'auto' | 'sparse' | 'dense', machine: MachineProfile | undefined, batch: number): Prepared | undefined {
+    const wt = this.constants.get(n.inputs[1]);
+    if (!wt || wt.dtype !== 'float32') return undefined;
+    const w = wt.data as Float32Array;
+    if (n.opType === 'MatMul') {
+      if (wt.dims.length !== 2) return undefined;
+      const [kk, nn] = wt.dims;
+      const t = transpose2d(w, kk, nn);
+      return { kernels: [this.upload(n, n.inputs[1], t, nn, kk, undefined, this.pick(nn, kk, t, engine, machine, batch))], biasFolded: false };
+    }
+    if (n.opType === 'Gemm') {
+      if (wt.dims.length !== 2) return undefined;
+      const transB = attrInt(n.attributes, 'transB', 0) === 1;
+      const alpha = attrFloat(n.attributes, 'alpha', 1);
+      const beta = attrFloat(n.attributes, 'beta', 1);
+      const [rows, cols] = transB ? wt.dims : [wt.dims[1], wt.dims[0]];
+      let m = transB ? w : transpose2d(w, wt.dims[0], wt.dims[1]);
+      if (alpha !== 1) m = m.map((v) => v * alpha);
+      const c = n.inputs[2] ? this.constants.get(n.inputs[2]) : undefined;
+      let bias: Float32Array | undefined;
+      if (c && c.dtype === 'float32' && (c.data.length === rows && c.dims[c.dims.length - 1] === rows) && (c.dims.length === 1 || c.dims[0] === 1)) {
+        bias = (c.data as Float32Array).map((v) => v * beta);
+      }
+      const kernel = this.upload(n, n.inputs[1], m, rows, cols, bias, this.pick(rows, cols, m, engine, machine, batch));
+      return { kernels: [kernel], biasFolded: bias !== undefined || !n.inputs[2] };
+    }
+    // Conv: W [M, C/g, kh, kw] → per group a [M/g, C/g·kh·kw] matrix; bias folded per group.
+    if (wt.dims.length !== 4) return undefined;
+    const group = attrInt(n.attributes, 'group', 1);
+    const [m, cg, kh, kw] = wt.dims;
+    const rows = m / group, cols = cg * kh * kw;
+    const bt = n.inputs[2] ? this.constants.get(n.inputs[2]) : undefined;
+    if (n.inputs[2] && !bt) return undefined;
+    const kernels: LinearKernel[] = [];
+    for (let g = 0; g < group; g++) {
+      const wg = w.subarray(g * rows * cols, (g + 1) * rows * cols);
+      const bg = bt ? (bt.data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
+      kernels.push(this.upload(n, n.inputs[1], wg, rows, cols, bg, this.pick(rows, cols, wg, engine, machine, Math.max(batch, 16))));
+    }
+    return { kernels, biasFolded: true };
+  }
+
+  /** Runs the graph; inputs by name (a bare Float32Array takes the shape from `dims`). */
+  run(inputs: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
+    const values = new Map<string, Tensor>(this.constants);
+    for (const info of this.graph.inputs) {
+      if (this.constants.has(info.name) && !(info.name in inputs)) continue;
+      const t = inputs[info.name];
+      if (!t) throw new SculptError(`sparse executor: input ${info.name} is missing (the model takes ${this.graph.inputs.filter((i) => !this.constants.has(i.name)).map((i) => i.name).join(', ')})`);
+      if (t.data.length !== size(t.dims)) throw new SculptError(`sparse executor: input ${info.name} has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
+      if (info.dims.length > 0 && (info.dims.length !== t.dims.length || info.dims.some((d, i) => d >= 0 && d !== t.dims[i]))) {
+        throw new SculptError(`sparse executor: input ${info.name} has dims [${t.dims.join(', ')}], the model expects [${info.dims.map((d) => (d < 0 ? '?' : d)).join(', ')}]`);
+      }
+      values.set(info.name, t);
+    }
+    for (const n of this.graph.nodes) {
+      const ins = n.inputs.map((name) => (name === '' ? undefined : values.get(name)));
+      ins.forEach((t, i) => {
+        if (t === undefined && n.inputs[i] !== '') throw new SculptError(`sparse executor: node ${n.name} (${n.opType}) reads ${n.inputs[i]}, which nothing produced`);
+      });
+      const outs = WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)] : OPS[n.opType](ins, n.attributes, n);
+      n.outputs.forEach((name, i) => {
+        if (name !== '' && outs[i]) values.set(name, outs[i]);
+      });
+    }
+    const result: Record<string, Tensor> = {};
+    for (const o of this.graph.outputs) {
+      const t = values.get(o.name);
+      if (!t) throw new SculptError(`sparse executor: output ${o.name} was not produced`);
+      result[o.name] = t;
+    }
+    return result;
+  }
+
+  private runWeightOp(n: GraphNode, ins: readonly (Tensor | undefined)[]): Tensor {
+    const p = this.prepared.get(n);
+    if (n.opType === 'Conv') return this.conv(n, ins, p);
+    const a = need(ins[0], n, 0);
+    if (n.opType === 'MatMul') {
+      if (!p) return matmulGeneric(a, need(ins[1], n, 1), n);
+      const layer = p.kernels[0];
+      if (a.dims[a.dims.length - 1] !== layer.cols) throw new SculptError(`sparse executor: node ${n.name} (MatMul) input has last dim ${a.dims[a.dims.length - 1]}, the weight has ${layer.cols} rows`);
+      const m = size(a.dims) / layer.cols;
+      return floatTensor([...a.dims.slice(0, -1), layer.rows], applyLinear(this.k, layer, a.data as Float32Array, m));
+    }
+    // Gemm
+    const transA = attrInt(n.attributes, 'transA', 0) === 1;
+    const aa = transA ? transposeTensor(a, [1, 0]) : a;
+    let y: Tensor;
+    if (p) {
+      y = floatTensor([aa.dims[0], p.kernels[0].rows], applyLinear(this.k, p.kernels[0], aa.data as Float32Array, aa.dims[0]));
+    } else {
+      const b = need(ins[1], n, 1);
+      const bb = attrInt(n.attributes, 'transB', 0) === 1 ? transposeTensor(b, [1, 0]) : b;
+      y = matmulGeneric(aa, bb, n);
+      const alpha = attrFloat(n.attributes, 'alpha', 1);
+      if (alpha !== 1) for (let i = 0; i < y.data.length; i++) y.data[i] *= alpha;
+    }
+    if ((!p || !p.biasFolded) && ins[2]) {
+      const c = ins[2];
+      const beta = attrFloat(n.attributes, 'beta', 1);
+      const dims = broadcastDims(y.dims, c.dims, n);
+      if (dims.length !== 2 || dims[0] !== y.dims[0] || dims[1] !== y.dims[1]) throw new SculptError(`sparse executor: node ${n.name} (Gemm) bias of dims [${c.dims.join(', ')}] does not broadcast to the output`);
+      const cr = c.dims.length === 2 ? c.dims[0] : 1, cc = c.dims[c.dims.length - 1] ?? 1;
+      const cols = y.dims[1];
+      for (let i = 0; i < y.data.length; i++) {
+        const r = Math.floor(i / cols), q = i % cols;
+        y.data[i] += beta * c.data[(cr === 1 ? 0 : r) * cc + (cc === 1 ? 0 : q)];
+      }
+    }
+    return y;
+  }
+
+  private conv(n: GraphNode, ins: readonly (Tensor | undefined)[], p: Prepared | undefined): Tensor {
+    const x = need(ins[0], n, 0);
+    const wt = need(ins[1], n, 1);
+    if (x.dims.length !== 4 || wt.dims.length !== 4) throw new SculptError(`sparse executor: node ${n.name} (Conv) supports 2-D convolution only (input rank ${x.dims.length}); run it with --engine onnxruntime`);
+    const [batch, c, h, w] = x.dims;
+    const [m, cg, kh, kw] = wt.dims;
+    const group = attrInt(n.attributes, 'group', 1);
+    if (cg * group !== c) throw new SculptError(`sparse executor: node ${n.name} (Conv) weight expects ${cg * group} input channels, the input has ${c}`);
+    const st = attrInts(n.attributes, 'strides') ?? [1, 1];
+    const dil = attrInts(n.attributes, 'dilations') ?? [1, 1];
+    const { begin, end } = resolvePads(n.attributes, [h, w], [kh, kw], st, dil, n);
+    const oh = spatialOut(h, kh, st[0], begin[0], end[0], dil[0], false);
+    const ow = spatialOut(w, kw, st[1], begin[1], end[1], dil[1], false);
+    const positions = oh * ow;
+    const rows = m / group, cols = cg * kh * kw;
+    const kernels = p?.kernels ?? [];
+    if (!p) {
+      // A weight computed at run time: upload for this call only.
+      const mark = this.k.mark();
+      try {
+        for (let g = 0; g < group; g++) {
+          const bias = ins[2] ? (ins[2].data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
+          kernels.push(uploadDense(this.k, (wt.data as Float32Array).subarray(g * rows * cols, (g + 1) * rows * cols), rows, cols, bias));
+        }
+        return this.convWith(x, kernels, batch, c, h, w, m, cg, kh, kw, group, st, dil, begin, oh, ow, positions);
+      } finally {
+        this.k.release(mark);
+      }
+    }
+    return this.convWith(x, kernels, batch, c, h, w, m, cg, kh, kw, group, st, dil, begin, oh, ow, positions);
+  }
+
+  private convWith(x: Tensor, kernels: LinearKernel[], batch: number, c: number, h: number, w: number, m: number, cg: number, kh: number, kw: number, group: number, st: number[], dil: number[], begin: number[], oh: number, ow: number, positions: number): Tensor {
+    const xd = x.data as Float32Array;
+    const out = new Float32Array(batch * m * positions);
+    const rows = m / group;
+    const col = new Float32Array(cg * kh * kw * positions);
+    for (let b = 0; b < batch; b++) {
+      for (let g = 0; g < group; g++) {
+        // im2col in transposed layout: row (ci, i, j) holds that tap for every output position.
+        let r = 0;
+        for (let ci = 0; ci < cg; ci++) {
+          const plane = (b * c + g * cg + ci) * h * w;
+          for (let i = 0; i < kh; i++) {
+            for (let j = 0; j < kw; j++, r++) {
+              const rowBase = r * positions;
+              for (let y = 0; y < oh; y++) {
+                const iy = y * st[0] - begin[0] + i * dil[0];
+                const dst = rowBase + y * ow;
+                if (iy < 0 || iy >= h) { col.fill(0, dst, dst + ow); continue; }
+                for (let xx = 0; xx < ow; xx++) {
+                  const ix = xx * st[1] - begin[1] + j * dil[1];
+                  col[dst + xx] = ix >= 0 && ix < w ? xd[plane + iy * w + ix] : 0;
+                }
+              }
+            }
+          }
+        }
+        const y = applyLinearTransposed(this.k, kernels[g], col, positions);
+        out.set(y, (b * m + g * rows) * positions);
+      }
+    }
+    return floatTensor([batch, m, oh, ow], out);
+  }
+}
+
+function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c];
+  return t;
+}
+
+/** NumPy matmul for float tensors of rank ≥ 1 with broadcast batch dimensions. */
+export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode): Tensor {
+  const ad = a.dims.length === 1 ? [1, a.dims[0]] : [...a.dims];
+  const bd = b.dims.length === 1 ? [b.dims[0], 1] : [...b.dims];
+  const m = ad[ad.length - 2], k = ad[ad.length - 1], k2 = bd[bd.length - 2], n = bd[bd.length - 1];
+  if (k !== k2) throw new SculptError(`sparse executor: node ${node.name} (${node.opType}) cannot multiply [${a.dims.join(', ')}] by [${b.dims.join(', ')}]`);
+  const batchDims = broadcastDims(ad.slice(0, -2), bd.slice(0, -2), node);
+  const batches = size(batchDims);
+  const out = new Float32Array(batches * m * n);
+  const x = a.data as Float32Array, y = b.data as Float32Array;
+  const aBatch = ad.slice(0, -2), bBatch = bd.slice(0, -2);
+  const bs = strides(batchDims);
+  const offset = (dims: number[], idx: number) => {
+    let off = 0, stride = 1;
+    for (let d = dims.length - 1; d >= 0; d--) {
+      const full = batchDims[batchDims.length - dims.length + d];
+      const pos = Math.floor(idx / bs[batchDims.length - dims.length + d]) % full;
+      off += (dims[d] === 1 ? 0 : pos) * stride;
+      stride *= dims[d];
+    }
+    return off;
+  };
+  for (let p = 0; p < batches; p++) {
+    const ao = offset(aBatch, p) * m * k, bo = offset(bBatch, p) * k * n, oo = p * m * n;
+    for (let i = 0; i < m; i++) {
+      for (let kk = 0; kk < k; kk++) {
+        const v = x[ao + i * k + kk];
+        const brow = bo + kk * n;
+        const orow = oo + i * n;
+        for (let j = 0; j < n; j++) out[orow + j] += v * y[brow + j];
+      }
+    }
+  }
+  let dims = [...batchDims, m, n];
+  if (a.dims.length === 1) dims = [...batchDims, n];
+  if (b.dims.length === 1) dims = a.dims.length === 1 ? [...batchDims] : [...batchDims, m];
+  return floatTensor(dims, out);
+}

@@ -1,0 +1,74 @@
+/**
+ * The executor's runtime values: float32 tensors, integer tensors (int64 and friends, held as
+ * exact integers in a Float64Array: shapes and indices never approach 2^53) and booleans.
+ */
+import { SculptError } from '../core/errors.js';
+import type { GraphTensor } from '../core/graph.js';
+
+export type DType = 'float32' | 'int64' | 'bool';
+
+export interface Tensor {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly data: Float32Array | Float64Array | Uint8Array;
+}
+
+export function size(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
+
+export function floatTensor(dims: readonly number[], data?: Float32Array): Tensor {
+  return { dtype: 'float32', dims: [...dims], data: data ?? new Float32Array(size(dims)) };
+}
+
+export function intTensor(dims: readonly number[], values: ArrayLike<number>): Tensor {
+  return { dtype: 'int64', dims: [...dims], data: Float64Array.from(values) };
+}
+
+export function allocLike(dtype: DType, dims: readonly number[]): Tensor {
+  const n = size(dims);
+  const data = dtype === 'float32' ? new Float32Array(n) : dtype === 'int64' ? new Float64Array(n) : new Uint8Array(n);
+  return { dtype, dims: [...dims], data };
+}
+
+export function fromGraphTensor(t: GraphTensor): Tensor {
+  const dims = [...t.dims];
+  switch (t.dtype) {
+    case 'float32':
+    case 'float16':
+    case 'float64':
+      return { dtype: 'float32', dims, data: t.data as Float32Array };
+    case 'bool':
+      return { dtype: 'bool', dims, data: Uint8Array.from(t.data as Uint8Array) };
+    default: {
+      const src = t.data;
+      const out = new Float64Array(src.length);
+      for (let i = 0; i < src.length; i++) out[i] = Number(src[i]);
+      return { dtype: 'int64', dims, data: out };
+    }
+  }
+}
+
+/** Integer values of a small int64 tensor (shapes, axes, indices). */
+export function intValues(t: Tensor, what: string): number[] {
+  if (t.dtype === 'float32') throw new SculptError(`sparse executor: ${what} must be an integer tensor, got float32`);
+  return Array.from(t.data as Float64Array | Uint8Array);
+}
+
+export function strides(dims: readonly number[]): number[] {
+  const s = new Array<number>(dims.length);
+  let acc = 1;
+  for (let i = dims.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= dims[i];
+  }
+  return s;
+}
+
+export function normAxis(axis: number, rank: number, what: string): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= Math.max(rank, 1)) throw new SculptError(`sparse executor: ${what} axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
