@@ -1,4 +1,4 @@
-/* global process, console */
+/* global process, console, performance */
 // npm run bench:sparse — sculpt's sparse engine against onnxruntime-node dense, one thread, on a
 // 4096-4096-4096-1024 MLP (Gemm + Relu) at 50/70/90/95% unstructured magnitude sparsity, batch 1
 // and 16; medians over interleaved runs after warm-up; the roofline table beside the measured one.
