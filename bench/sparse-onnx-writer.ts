@@ -73,8 +73,8 @@ export interface TensorSpec {
 
 export interface ValueSpec {
   readonly name: string;
-  /** Dimensions; a string is a symbolic dimension. */
-  readonly dims: readonly (number | string)[];
+  /** Dimensions; a string is a symbolic dimension; omitted: shape unknown. */
+  readonly dims?: readonly (number | string)[];
   /** ONNX element type: 1 float32 (default), 7 int64. */
   readonly elemType?: number;
 }
@@ -116,8 +116,9 @@ function nodeProto(n: NodeSpec, index: number): Chunk {
 }
 
 function valueInfoProto(v: ValueSpec): Chunk {
-  const dims = v.dims.map((d) => fieldBytes(1, typeof d === 'number' ? fieldVarint(1, d) : fieldString(2, d)));
-  const tensorType = concat([fieldVarint(1, v.elemType ?? 1), fieldBytes(2, concat(dims))]);
+  const parts = [fieldVarint(1, v.elemType ?? 1)];
+  if (v.dims) parts.push(fieldBytes(2, concat(v.dims.map((d) => fieldBytes(1, typeof d === 'number' ? fieldVarint(1, d) : fieldString(2, d))))));
+  const tensorType = concat(parts);
   return concat([fieldString(1, v.name), fieldBytes(2, fieldBytes(1, tensorType))]);
 }
 
