@@ -113,8 +113,7 @@ test('pooling and normalisation', async () => {
   await check('avgpool-include-pad', [{ op: 'AveragePool', inputs: ['x'], outputs: ['y'], attrs: { kernel_shape: { ints: [3, 3] }, pads: { ints: [1, 1, 1, 1] }, count_include_pad: { int: 1 } } }], { x: [1, 2, 5, 6] });
   await check('global-avgpool', [{ op: 'GlobalAveragePool', inputs: ['x'], outputs: ['y'] }], { x: [2, 3, 4, 5] });
   await check('layernorm', [{ op: 'LayerNormalization', inputs: ['x', 'g', 'b'], outputs: ['y'], attrs: { epsilon: { float: 1e-5 } } }], { x: [2, 3, 8] }, [f32('g', [8]), f32('b', [8])]);
-  const variance = f32('v', [3]);
-  variance.data.forEach((v, i, a) => (a[i] = Math.abs(v) + 0.1));
+  const variance = { name: 'v', dims: [3], data: randn(3).map((v) => Math.abs(v) + 0.1) };
   await check('batchnorm', [{ op: 'BatchNormalization', inputs: ['x', 's', 'b', 'm', 'v'], outputs: ['y'] }], { x: [2, 3, 4, 4] }, [f32('s', [3]), f32('b', [3]), f32('m', [3]), variance]);
   await check('reducemean', [{ op: 'ReduceMean', inputs: ['x'], outputs: ['y'], attrs: { axes: { ints: [1, -1] }, keepdims: { int: 0 } } }], { x: [2, 3, 4] });
 });
