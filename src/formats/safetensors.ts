@@ -166,9 +166,10 @@ export class SafetensorsFile implements TensorSource {
     return out;
   }
 
-  /** Reads the stored bytes of `entry` into `into` (from its start); for writers. */
+  /** Copies the stored bytes of `entry` into `into` (from its start), from the cache if loaded. */
   readRawInto(entry: SafetensorsEntry, into: Uint8Array): void {
-    readExactly(this.fd, into, entry.end - entry.begin, entry.begin, this.path);
+    if (this.cache) into.set(this.cache.subarray(entry.begin - this.dataStart, entry.end - this.dataStart));
+    else readExactly(this.fd, into, entry.end - entry.begin, entry.begin, this.path);
   }
 
   /** Reads bytes [start, end) of the file into `into`. */
@@ -275,8 +276,9 @@ export type TensorTransform = (name: string, values: Float32Array) => MaskLike |
 
 /**
  * Writes a copy of `src` to `outPath`: header and every byte of untouched tensors verbatim, the
- * transformed tensors re-encoded in their own dtype. One tensor is in memory at a time; the
- * values passed to `transform` are a scratch array that the transform may modify and return.
+ * transformed tensors re-encoded in their own dtype. One tensor is in memory at a time. The
+ * values passed to `transform` are a scratch view (for F32, of the very bytes to be written):
+ * valid during the call only; the transform may modify them only if it returns them.
  */
 export function writeSafetensorsStreaming(src: SafetensorsFile, outPath: string, transform: TensorTransform): void {
   assertNotInput(outPath, [src.path]);
@@ -301,9 +303,14 @@ export function writeSafetensorsStreaming(src: SafetensorsFile, outPath: string,
       const bytes = raw.subarray(0, length);
       if (isFloatDType(e.dtype)) {
         const n = numel(e.shape);
-        if (!floats || floats.length < n) floats = new Float32Array(maxElements(src.entries, n));
-        const values = floats.subarray(0, n);
-        decodeFloats(bytes, e.dtype, values);
+        // F32 values are a view of the bytes about to be written: no copy, no second read.
+        let values: Float32Array;
+        if (e.dtype === 'F32') values = new Float32Array(raw.buffer, 0, n);
+        else {
+          if (!floats || floats.length < n) floats = new Float32Array(maxElements(src.entries.filter((x) => x.dtype !== 'F32'), n));
+          values = floats.subarray(0, n);
+          decodeFloats(bytes, e.dtype, values);
+        }
         const result = transform(e.name, values);
         if (result instanceof Float32Array) {
           if (result.length !== n) throw new SculptError(`${outPath}: new values for ${e.name} have ${result.length} elements, its shape [${e.shape.join(', ')}] needs ${n}`);
@@ -338,17 +345,23 @@ function zeroPruned(bytes: Uint8Array, dtype: FloatDType, n: number, mask: MaskL
   const words = mask.words;
   if (words && words.length === (n + 31) >>> 5) {
     // Word at a time: 32 kept elements cost one comparison.
-    for (let w = 0; w < words.length; w++) {
-      const bits = words[w];
-      if (bits === 0xffffffff) continue;
-      const base = w << 5;
-      const end = Math.min(32, n - base);
-      for (let k = 0; k < end; k++) {
-        if (((bits >>> k) & 1) === 0) {
-          const u = (base + k) * unitsPer;
-          units[u] = 0;
-          if (unitsPer === 2) units[u + 1] = 0;
-        }
+    const last = words.length - 1;
+    for (let w = 0; w <= last; w++) {
+      // Pruned elements of this word: zero bits, excluding the padding past n in the last word.
+      let pruned = ~words[w];
+      if (w === last && (n & 31) !== 0) pruned &= (1 << (n & 31)) - 1;
+      if (pruned === 0) continue;
+      const base = (w << 5) * unitsPer;
+      if (pruned === -1) {
+        units.fill(0, base, base + 32 * unitsPer);
+        continue;
+      }
+      while (pruned !== 0) {
+        const k = 31 - Math.clz32(pruned & -pruned);
+        pruned &= pruned - 1;
+        const u = base + k * unitsPer;
+        units[u] = 0;
+        if (unitsPer === 2) units[u + 1] = 0;
       }
     }
     return;
