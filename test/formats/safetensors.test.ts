@@ -271,3 +271,39 @@ test('assertFinite names the prunable tensor holding NaN or Inf, in memory and s
   fs.writeFileSync(ok, build([{ name: 'norm.weight', dtype: 'F32', shape: [2], bytes: f32bytes([NaN, 1]) }]));
   assert.doesNotThrow(() => assertFinite(readSafetensors(ok), ok)); // NaN outside prunable tensors is not our concern
 });
+
+test('mask words: partial last word, fully pruned words and F64 elements are zeroed exactly', () => {
+  const dir = tmpDir();
+  const n = 3 * 25; // 75 elements: words 0, 1 full, word 2 has 11 elements
+  const f64 = new Float64Array(n).map((_, i) => i + 0.5);
+  const f32 = new Float32Array(n).map((_, i) => -(i + 1));
+  const file = path.join(dir, 'w.safetensors');
+  fs.writeFileSync(file, build([
+    { name: 'a.weight', dtype: 'F64', shape: [3, 25], bytes: new Uint8Array(f64.buffer) },
+    { name: 'b.weight', dtype: 'F32', shape: [3, 25], bytes: new Uint8Array(f32.buffer) },
+  ]));
+  // Keep elements 3, 40 and 74; word 1 bits all pruned except 40 - 32 = 8; padding bits set on purpose.
+  const words = new Uint32Array([1 << 3, 1 << 8, (1 << 10) | 0xfffff800]);
+  const mask = { length: n, words, get: (i: number) => ((words[i >>> 5] >>> (i & 31)) & 1) === 1 };
+  const empty = { length: n, words: new Uint32Array(3), get: () => false };
+  const out = path.join(dir, 'o.safetensors');
+  const src = openSafetensors(file);
+  try {
+    writeSafetensorsStreaming(src, out, (name) => (name === 'a.weight' ? mask : empty));
+    expectError(() => writeSafetensorsStreaming(src, path.join(dir, 'x.safetensors'), () => ({ length: 10, get: () => true })), /mask for a\.weight covers 10 elements, the tensor has 75/);
+  } finally {
+    src.close();
+  }
+  const ws = readSafetensors(out);
+  const a = ws.get('a.weight')!.data;
+  const kept = [];
+  for (let i = 0; i < n; i++) if (a[i] !== 0) kept.push([i, a[i]]);
+  assert.deepEqual(kept, [[3, 3.5], [40, 40.5], [74, 74.5]]);
+  assert.equal(ws.get('b.weight')!.data.filter((x) => x !== 0).length, 0);
+  // The header and the file size are unchanged.
+  const x = fs.readFileSync(file);
+  const y = fs.readFileSync(out);
+  assert.equal(y.length, x.length);
+  const dataStart = 8 + Number(x.readBigUInt64LE(0));
+  assert.ok(y.subarray(0, dataStart).equals(x.subarray(0, dataStart)));
+});
