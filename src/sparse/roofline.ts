@@ -88,10 +88,13 @@ export function crossoverDensity(shape: LayerShape, machine: MachineProfile): nu
   return lo;
 }
 
-/** Which kernel the engine should run: sparse only where it is predicted to win. */
-export function chooseKernel(shape: LayerShape, nonzeros: number, machine: MachineProfile): 'csr' | 'dense' {
+/**
+ * Which kernel the engine should run: sparse only where it is predicted to win by `margin`
+ * (default 1.25×), so that prediction error near the crossover falls back to dense, not to a loss.
+ */
+export function chooseKernel(shape: LayerShape, nonzeros: number, machine: MachineProfile, margin = 1.25): 'csr' | 'dense' {
   const p = predictLayer(shape, nonzeros, machine);
-  return p.sparse.seconds < p.dense.seconds ? 'csr' : 'dense';
+  return p.sparse.seconds * margin < p.dense.seconds ? 'csr' : 'dense';
 }
 
 function median(values: number[]): number {

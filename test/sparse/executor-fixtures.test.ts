@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { readOnnx } from '../../src/formats/onnx.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OnnxModel, readOnnx, writeOnnx } from '../../src/formats/onnx.js';
 import { SparseExecutor } from '../../src/sparse/executor.js';
 import { readNpy } from '../fixtures/npy.js';
 
@@ -35,3 +38,36 @@ for (const name of ['mlp', 'cnn', 'transformer', 'mlp-external']) {
     }
   });
 }
+
+test('mlp.onnx pruned to 90%: auto engine stores the weights as CSR and agrees with onnxruntime on the pruned model', async () => {
+  const model = readOnnx(`${FIX}/mlp.onnx`);
+  const updates = new Map<string, Float32Array>();
+  for (const name of ['fc1.weight', 'fc2.weight', 'fc3.weight']) {
+    const w = model.read(name);
+    const sorted = Float32Array.from(w, Math.abs).sort();
+    const threshold = sorted[Math.round(0.9 * w.length) - 1];
+    updates.set(name, w.map((v) => (Math.abs(v) <= threshold ? 0 : v)));
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'sculpt-sparse-'));
+  try {
+    const path = join(dir, 'mlp-90.onnx');
+    writeOnnx(model, path, updates);
+    const x = readNpy(`${FIX}/mlp.input.npy`);
+    const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const ref = (await session.run({ input: new ort.Tensor('float32', x.data, x.shape) })).output.data as Float32Array;
+    await session.release();
+    // A fixed machine profile keeps the kernel choice deterministic.
+    const machine = { bandwidth: 10e9, denseFlops: { vector: 8e9, batch: 25e9 }, sparseFlops: { vector: 4e9, batch: 15e9 } };
+    const ex = new SparseExecutor(new OnnxModel(path, readFileSync(path)).graph(), { engine: 'auto', machine });
+    assert.deepEqual(ex.layers.map((l) => l.kind), ['csr', 'csr', 'csr']);
+    const fc1 = ex.layers[0];
+    assert.equal(fc1.nonzeros, 300 * 784 - Math.round(0.9 * 300 * 784));
+    assert.equal(fc1.bytes, 301 * 4 + fc1.nonzeros * 6);
+    const y = ex.run({ input: { dtype: 'float32', dims: x.shape, data: x.data } }).output;
+    assert.ok(maxRelError(y.data, ref) <= 1e-4);
+    // Unpruned weights: the same profile keeps them dense.
+    assert.ok(new SparseExecutor(model.graph(), { engine: 'auto', machine }).layers.every((l) => l.kind === 'dense'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
