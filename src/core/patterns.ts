@@ -86,13 +86,18 @@ export function nmMaskInto(t: WeightTensor, scores: Float32Array, alive: Mask, n
   const aw = alive.words;
   const ow = out.words;
   const O = L.channels;
+  const post = L.post;
   for (let o = 0; o < O; o++) {
+    // (p, q) walk the reduction dimension in memory order: r = p·post + q.
+    let p = 0;
+    let q = 0;
     for (let r0 = 0; r0 < L.reduction; r0 += m) {
       for (let j = 0; j < m; j++) {
-        const r = r0 + j;
-        const p = Math.floor(r / L.post);
-        const q = r - p * L.post;
-        const i = (p * O + o) * L.post + q;
+        const i = (p * O + o) * post + q;
+        if (++q === post) {
+          q = 0;
+          p++;
+        }
         idx[j] = i;
         sc[j] = scores[i];
         on[j] = (aw[i >>> 5] >>> (i & 31)) & 1;

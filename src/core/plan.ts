@@ -160,50 +160,60 @@ class Planner implements StreamingPlan {
       this.record(t, false, zeros, zeros);
       return undefined;
     }
-    const p = this.opts.pattern;
-    let mask: Mask;
-    let zerosBefore: number;
-    if (p.kind === 'unstructured') {
-      const keys = this.keysFor(t, values);
-      mask = new Mask(n);
-      let key: number;
-      let ties: number;
-      if (entry.scope === 'global') {
-        key = (this.globalThreshold as KeyThreshold).key;
-        ties = (this.globalTies as Map<string, number>).get(name) ?? 0;
-      } else {
-        const dead = this.opts.fractionOfRemaining ? countEqual(keys, 0) : 0;
-        const k = targetPrunedCount(this.request(entry), n, dead, `tensor '${name}'`);
-        const th = selectSmallestKeys({ length: 1, name: () => name, keys: () => keys }, k);
-        key = th.key;
-        ties = th.ties === th.equal ? ALL_TIES : th.ties;
-      }
-      if (key === 0 || key === PRUNE_ALL_KEY || ties === 0 || ties === ALL_TIES) {
-        const above = key === PRUNE_ALL_KEY ? 0x7fffffff : ties === 0 && key > 0 ? key - 1 : key;
-        zerosBefore = markAbove(keys, above, mask.words);
-      } else {
-        zerosBefore = countEqual(keys, 0);
-        markKept(keys, key, ties, mask.words);
-      }
-    } else {
-      const scores = this.scoresFor(t, values);
-      mask = this.alive(name, values);
-      zerosBefore = mask.prunedCount();
-      if (p.kind === 'nm') {
-        assertFinite(name, scores);
-        nmMaskInto(t, scores, mask, p.n, p.m, mask);
-      } else if (entry.scope === 'global') {
-        clearChannels(t, (this.globalChannels as GlobalChannels).prune.get(name) as Uint8Array, mask);
-      } else {
-        const sums = channelSums(t, scores, mask, p.norm);
-        let dead = 0;
-        for (let c = 0; c < sums.alive.length; c++) if (sums.alive[c] === 0) dead++;
-        const k = targetPrunedCount(this.request(entry), sums.alive.length, dead, `the channels of tensor '${name}'`);
-        clearChannels(t, selectChannels(sums, k), mask);
-      }
-    }
+    const { mask, zerosBefore } = this.opts.pattern.kind === 'unstructured' ? this.unstructuredMask(entry, values) : this.structuredMask(entry, values);
     this.record(t, true, zerosBefore, mask.prunedCount());
     return mask;
+  }
+
+  /** Unstructured: the global threshold, or this tensor's own selection in layer scope. */
+  private unstructuredMask(entry: TargetEntry, values: Float32Array): { mask: Mask; zerosBefore: number } {
+    const t = entry.tensor;
+    const keys = this.keysFor(t, values);
+    const mask = new Mask(values.length);
+    let key: number;
+    let ties: number;
+    if (entry.scope === 'global') {
+      key = (this.globalThreshold as KeyThreshold).key;
+      ties = (this.globalTies as Map<string, number>).get(t.name) ?? 0;
+    } else {
+      const dead = this.opts.fractionOfRemaining ? countEqual(keys, 0) : 0;
+      const k = targetPrunedCount(this.request(entry), values.length, dead, `tensor '${t.name}'`);
+      const th = selectSmallestKeys({ length: 1, name: () => t.name, keys: () => keys }, k);
+      key = th.key;
+      ties = th.ties === th.equal ? ALL_TIES : th.ties;
+    }
+    if (key === 0 || key === PRUNE_ALL_KEY || ties === 0 || ties === ALL_TIES) {
+      // No partial ties: one branch-free comparison per element.
+      const above = key === PRUNE_ALL_KEY ? 0x7fffffff : ties === 0 && key > 0 ? key - 1 : key;
+      return { mask, zerosBefore: markAbove(keys, above, mask.words) };
+    }
+    const zerosBefore = countEqual(keys, 0);
+    markKept(keys, key, ties, mask.words);
+    return { mask, zerosBefore };
+  }
+
+  /** N:M and channel patterns. */
+  private structuredMask(entry: TargetEntry, values: Float32Array): { mask: Mask; zerosBefore: number } {
+    const t = entry.tensor;
+    const p = this.opts.pattern;
+    const mask = this.alive(t.name, values);
+    const zerosBefore = mask.prunedCount();
+    if (p.kind === 'channel' && entry.scope === 'global') {
+      clearChannels(t, (this.globalChannels as GlobalChannels).prune.get(t.name) as Uint8Array, mask);
+      return { mask, zerosBefore };
+    }
+    const scores = this.scoresFor(t, values);
+    if (p.kind === 'nm') {
+      assertFinite(t.name, scores);
+      nmMaskInto(t, scores, mask, p.n, p.m, mask);
+    } else if (p.kind === 'channel') {
+      const sums = channelSums(t, scores, mask, p.norm);
+      let dead = 0;
+      for (let c = 0; c < sums.alive.length; c++) if (sums.alive[c] === 0) dead++;
+      const k = targetPrunedCount(this.request(entry), sums.alive.length, dead, `the channels of tensor '${t.name}'`);
+      clearChannels(t, selectChannels(sums, k), mask);
+    }
+    return { mask, zerosBefore };
   }
 
   stats(): PruneSummary {
