@@ -8,6 +8,10 @@ import { SculptError } from '../core/errors.js';
 
 let counter = 0;
 
+function errorCode(e: unknown): string {
+  return (e as NodeJS.ErrnoException).code ?? String(e);
+}
+
 /** A file being written under a temporary name next to its destination. */
 export class AtomicFile {
   readonly outPath: string;
@@ -23,15 +27,19 @@ export class AtomicFile {
     try {
       this.fd = fs.openSync(this.tmpPath, 'wx');
     } catch (e) {
-      throw new SculptError(`${outPath}: cannot write in ${dir} (${(e as NodeJS.ErrnoException).code ?? String(e)}); choose a writable output folder`);
+      throw new SculptError(`${outPath}: cannot write in ${dir} (${errorCode(e)}); choose a writable output folder`);
     }
   }
 
   /** Writes all of `data` at `position` (or at the current position). */
   write(data: Uint8Array, position?: number): void {
     let off = 0;
-    while (off < data.length) {
-      off += fs.writeSync(this.fd, data, off, data.length - off, position === undefined ? null : position + off);
+    try {
+      while (off < data.length) {
+        off += fs.writeSync(this.fd, data, off, data.length - off, position === undefined ? null : position + off);
+      }
+    } catch (e) {
+      throw new SculptError(`${this.outPath}: write failed (${errorCode(e)}); check free space and permissions`, 1);
     }
   }
 
@@ -40,7 +48,16 @@ export class AtomicFile {
     if (this.done) return;
     fs.closeSync(this.fd);
     this.done = true;
-    fs.renameSync(this.tmpPath, this.outPath);
+    try {
+      fs.renameSync(this.tmpPath, this.outPath);
+    } catch (e) {
+      try {
+        fs.unlinkSync(this.tmpPath);
+      } catch {
+        // already gone
+      }
+      throw new SculptError(`${this.outPath}: cannot replace it (${errorCode(e)}); choose another output path`);
+    }
   }
 
   /** Closes and deletes the temporary file (safe to call after commit: does nothing then). */

@@ -109,7 +109,9 @@ export class SafetensorsFile implements TensorSource {
       throw new SculptError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)}); check the path`);
     }
     try {
-      this.size = fs.fstatSync(this.fd).size;
+      const stat = fs.fstatSync(this.fd);
+      if (!stat.isFile()) throw new SculptError(`${file}: not a file; give the path of a .safetensors file`);
+      this.size = stat.size;
       const parsed = parseHeader(this.fd, this.size, file);
       this.dataStart = parsed.dataStart;
       this.metadata = parsed.metadata;

@@ -307,3 +307,16 @@ test('mask words: partial last word, fully pruned words and F64 elements are zer
   const dataStart = 8 + Number(x.readBigUInt64LE(0));
   assert.ok(y.subarray(0, dataStart).equals(x.subarray(0, dataStart)));
 });
+
+test('a folder as input or output is a SculptError, not a crash', () => {
+  const dir = tmpDir();
+  fs.mkdirSync(path.join(dir, 'sub'));
+  expectError(() => openSafetensors(dir), /not a file/);
+  const src = openSafetensors(FIXTURE);
+  try {
+    expectError(() => writeSafetensorsStreaming(src, path.join(dir, 'sub'), () => undefined), /sub: cannot replace it \(E\w+\)/);
+  } finally {
+    src.close();
+  }
+  assert.deepEqual(fs.readdirSync(dir), ['sub']);
+});
