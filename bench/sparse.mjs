@@ -14,8 +14,10 @@ register();
 const { Rng } = await import('../src/core/rng.ts');
 const { denseToCsr } = await import('../src/sparse/formats.ts');
 const { Kernels, applyChain, uploadCsr, uploadDense, batchStride } = await import('../src/sparse/kernels.ts');
-const { measureMachine, predictLayer, crossoverDensity, chooseKernel, timeMedian } = await import('../src/sparse/roofline.ts');
+const { measureMachine, predictLayer, crossoverDensity, timeMedian } = await import('../src/sparse/roofline.ts');
 const { mlpModel } = await import('./sparse-onnx-writer.ts');
+const { SparseExecutor } = await import('../src/sparse/executor.ts');
+const { OnnxModel } = await import('../src/formats/onnx.ts');
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -84,7 +86,7 @@ const ortVersion = require('onnxruntime-node/package.json').version;
 const machine = measureMachine();
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(`machine: ${cpu}, ${os.cpus().length} cores, node ${process.version}, onnxruntime-node ${ortVersion}`);
-console.log(`measured: bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s; dense ${fmt(machine.denseFlops.vector / 1e9, 1)} / ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batch 1 / 16); sparse ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s`);
+console.log(`measured: bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s, cache ${fmt(machine.cacheBandwidth / 1e9, 1)} GB/s; dense ${fmt(machine.denseFlops.vector / 1e9, 1)} / ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batch 1 / 16); sparse ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s`);
 
 const sessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
 
@@ -94,9 +96,13 @@ for (const s of sparsities) {
   const pruned = weights.map((_, l) => prune(l, s));
   const nnz = pruned.map((w) => { let n = 0; for (let i = 0; i < w.length; i++) if (w[i] !== 0) n++; return n; });
   const sessions = {};
+  let gemmBytes;
   for (const style of ['gemm', 'matmul']) {
-    sessions[style] = await ort.InferenceSession.create(mlpModel(sizes, pruned, biases, style), sessionOptions);
+    const bytes = mlpModel(sizes, pruned, biases, style);
+    if (style === 'gemm') gemmBytes = bytes;
+    sessions[style] = await ort.InferenceSession.create(bytes, sessionOptions);
   }
+  const graph = new OnnxModel('mlp.onnx', gemmBytes).graph();
   const k = new Kernels();
   const dense = pruned.map((w, l) => uploadDense(k, w, sizes[l + 1], sizes[l], biases[l]));
   const sparse = pruned.map((w, l) => uploadCsr(k, denseToCsr(w, sizes[l + 1], sizes[l]), biases[l]));
@@ -105,7 +111,10 @@ for (const s of sparsities) {
   for (const batch of batches) {
     const x = normals(batch * sizes[0], 1);
     const feeds = { x: new ort.Tensor('float32', x, [batch, sizes[0]]) };
-    const chosen = pruned.map((_, l) => chooseKernel({ rows: sizes[l + 1], cols: sizes[l], batch }, nnz[l], machine) === 'csr' ? sparse[l] : dense[l]);
+    // sculpt's engine: the graph executor, each layer CSR or dense as the roofline chooses.
+    const executor = new SparseExecutor(graph, { engine: 'auto', machine, batchHint: batch });
+    const runSculpt = () => executor.run({ x: { dtype: 'float32', dims: [batch, sizes[0]], data: x } }).y.data;
+    const chosen = executor.layers.map((info, l) => (info.kind === 'csr' ? sparse[l] : dense[l]));
 
     // Pick onnxruntime's faster graph form (Gemm transB=1 or MatMul+Add) as the baseline.
     const ortTimes = {};
@@ -119,7 +128,7 @@ for (const s of sparsities) {
     const session = sessions[ortStyle];
 
     // Interleave the engines so that noise from other processes hits them alike.
-    for (let i = 0; i < warmup; i++) { await session.run(feeds); applyChain(k, chosen, relu, x, batch); applyChain(k, dense, relu, x, batch); }
+    for (let i = 0; i < warmup; i++) { await session.run(feeds); runSculpt(); applyChain(k, dense, relu, x, batch); }
     const tOrt = [], tSparse = [], tDense = [];
     let ortOut;
     for (let i = 0; i < repeats; i++) {
@@ -127,13 +136,13 @@ for (const s of sparsities) {
       ortOut = (await session.run(feeds)).y.data;
       tOrt.push(performance.now() - t0);
       t0 = performance.now();
-      applyChain(k, chosen, relu, x, batch);
+      runSculpt();
       tSparse.push(performance.now() - t0);
       t0 = performance.now();
       applyChain(k, dense, relu, x, batch);
       tDense.push(performance.now() - t0);
     }
-    const ySparse = applyChain(k, chosen, relu, x, batch);
+    const ySparse = runSculpt();
     let maxDiff = 0, maxRef = 0;
     for (let i = 0; i < ySparse.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(ySparse[i] - ortOut[i])); maxRef = Math.max(maxRef, Math.abs(ortOut[i])); }
 
@@ -199,7 +208,7 @@ if (append) {
     `Command: \`npm run bench:sparse${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\`  `,
     `Machine: ${cpu}, ${os.cpus().length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}, onnxruntime-node ${ortVersion}; one thread each  `,
     `Model: MLP ${sizes.join('-')} (Gemm + Relu), per-layer unstructured magnitude pruning; medians of ${repeats} interleaved runs after ${warmup} warm-ups; onnxruntime baseline = the faster of its Gemm and MatMul+Add forms; max rel error = max|sculpt − ort| / max|ort|.  `,
-    `Measured machine: stream bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s; dense kernel ${fmt(machine.denseFlops.vector / 1e9, 1)} GFLOP/s (batch 1), ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batched); CSR kernel ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s.`,
+    `Measured machine: stream bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s (cache ${fmt(machine.cacheBandwidth / 1e9, 1)} GB/s); dense kernel ${fmt(machine.denseFlops.vector / 1e9, 1)} GFLOP/s (batch 1), ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batched); CSR kernel ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s.`,
     '',
     ...table1,
     '',

@@ -12,6 +12,10 @@ import { Kernels, uploadCsr, uploadDense, batchStride } from './kernels.js';
 export interface MachineProfile {
   /** Streaming read bandwidth from memory, bytes per second. */
   readonly bandwidth: number;
+  /** Streaming read bandwidth from cache (a 128 KiB buffer read over and over), bytes per second. */
+  readonly cacheBandwidth: number;
+  /** Working sets up to this many bytes are assumed to stay in cache between runs (default 512 KiB). */
+  readonly cacheBytes: number;
   /** Dense kernel arithmetic rate with operands in cache, flops per second, at batch 1 and batched. */
   readonly denseFlops: { readonly vector: number; readonly batch: number };
   /** CSR kernel arithmetic rate (2 flops per nonzero per column) in cache, at batch 1 and batched. */
@@ -41,9 +45,9 @@ export interface LayerPrediction {
   readonly flopSpeedup: number;
 }
 
-function cost(flops: number, bytes: number, rate: number, bandwidth: number): KernelCost {
+function cost(flops: number, bytes: number, rate: number, machine: MachineProfile): KernelCost {
   const compute = flops / rate;
-  const memory = bytes / bandwidth;
+  const memory = bytes / (bytes <= machine.cacheBytes ? machine.cacheBandwidth : machine.bandwidth);
   return { flops, bytes, seconds: Math.max(compute, memory), bound: compute >= memory ? 'compute' : 'memory' };
 }
 
@@ -52,17 +56,20 @@ export function csrIndexBytes(cols: number): number {
   return cols <= 0x10000 ? 2 : 4;
 }
 
-/** Dense: weights + x + y. Sparse CSR: values + indices + row pointers + x + y. */
+/**
+ * Dense bytes: weights + x + y. Sparse CSR bytes: values + indices + row pointers + x + y.
+ * Working sets within `cacheBytes` are charged at cache bandwidth (small layers stay cached).
+ */
 export function predictLayer(shape: LayerShape, nonzeros: number, machine: MachineProfile): LayerPrediction {
   const { rows, cols, batch } = shape;
   const io = 4 * (rows + cols) * batch;
   const kind = batch === 1 ? 'vector' : 'batch';
-  const dense = cost(2 * rows * cols * batch, 4 * rows * cols + io, machine.denseFlops[kind], machine.bandwidth);
+  const dense = cost(2 * rows * cols * batch, 4 * rows * cols + io, machine.denseFlops[kind], machine);
   const sparse = cost(
     2 * nonzeros * batch,
     nonzeros * (4 + csrIndexBytes(cols)) + 4 * (rows + 1) + io,
     machine.sparseFlops[kind],
-    machine.bandwidth,
+    machine,
   );
   return { dense, sparse, speedup: dense.seconds / sparse.seconds, flopSpeedup: nonzeros > 0 ? (rows * cols) / nonzeros : Infinity };
 }
@@ -134,6 +141,9 @@ export function measureMachine(options: MeasureOptions = {}): MachineProfile {
   k.f32(buf, streamFloats).fill(1);
   const streamSeconds = timeMedian(() => k.exports.streamSum(buf, streamFloats), repeats);
   const bandwidth = (streamFloats * 4) / streamSeconds;
+  const cacheFloats = 32 * 1024;
+  const cacheSeconds = timeMedian(() => { for (let i = 0; i < 64; i++) k.exports.streamSum(buf, cacheFloats); }, repeats);
+  const cacheBandwidth = (64 * cacheFloats * 4) / cacheSeconds;
 
   // Cache-resident problems: 256×256 dense (256 KiB), 512×512 at 10% CSR.
   const rows = 256, cols = 256;
@@ -162,6 +172,8 @@ export function measureMachine(options: MeasureOptions = {}): MachineProfile {
   const sb = timeMedian(loop(() => sparse.runBatch(x, ld, y, false)), repeats) / inner;
   return {
     bandwidth,
+    cacheBandwidth,
+    cacheBytes: 512 * 1024,
     denseFlops: { vector: (2 * rows * cols) / dv, batch: (2 * rows * cols * batch) / db },
     sparseFlops: { vector: (2 * nnz) / sv, batch: (2 * nnz * batch) / sb },
   };

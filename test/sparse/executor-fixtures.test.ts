@@ -57,7 +57,7 @@ test('mlp.onnx pruned to 90%: auto engine stores the weights as CSR and agrees w
     const ref = (await session.run({ input: new ort.Tensor('float32', x.data, x.shape) })).output.data as Float32Array;
     await session.release();
     // A fixed machine profile keeps the kernel choice deterministic.
-    const machine = { bandwidth: 10e9, denseFlops: { vector: 8e9, batch: 25e9 }, sparseFlops: { vector: 4e9, batch: 15e9 } };
+    const machine = { bandwidth: 10e9, cacheBandwidth: 10e9, cacheBytes: 0, denseFlops: { vector: 8e9, batch: 25e9 }, sparseFlops: { vector: 4e9, batch: 15e9 } };
     const ex = new SparseExecutor(new OnnxModel(path, readFileSync(path)).graph(), { engine: 'auto', machine });
     assert.deepEqual(ex.layers.map((l) => l.kind), ['csr', 'csr', 'csr']);
     const fc1 = ex.layers[0];
