@@ -130,3 +130,23 @@ test('global channel pruning ranks channels by RMS across tensors and lands near
     assert.ok(maxPruned <= minKept);
   }
 });
+
+test('channels already all zero count toward round(s*C); nothing is restored', () => {
+  const t = tensor('w', [10, 6], 31);
+  for (const c of [2, 7]) for (let j = 0; j < 6; j++) t.data[c * 6 + j] = 0;
+  const ws = new WeightSet([t]);
+  const prunedChannels = (s: number, extra: Partial<Parameters<typeof options>[0]> = {}) => {
+    const m = prune(ws, options({ sparsity: s, scope: 'layer', pattern: { kind: 'channel', norm: 2 }, ...extra })).masks.get('w') as Mask;
+    const out: number[] = [];
+    for (let c = 0; c < 10; c++) if (!m.get(c * 6)) out.push(c);
+    assert.equal(m.prunedCount(), out.length * 6);
+    return out;
+  };
+  assert.deepEqual(prunedChannels(0.1), [2, 7]); // round(1) < 2 dead: none removed, none restored
+  const five = prunedChannels(0.5);
+  assert.equal(five.length, 5);
+  assert.ok(five.includes(2) && five.includes(7));
+  // IMP on channels: 2 dead + round(0.5 * 8) = 6.
+  assert.equal(prunedChannels(0.5, { fractionOfRemaining: true }).length, 6);
+  assert.equal(prunedChannels(0, { count: 3 }).length, 3);
+});

@@ -138,3 +138,12 @@ test('count: an absolute number instead of a sparsity', () => {
   for (const m of l.masks.values()) assert.equal(m.prunedCount(), 7);
   assert.throws(() => prune(ws, options({ count: 1e9 })), SculptError);
 });
+
+test('global counts at s*N ending in .5 round half to even', () => {
+  const ws = new WeightSet([tensor('a', [5], 1), tensor('b', [5], 2)]);
+  const cases: [number, number][] = [[0.25, 2], [0.75, 8], [0.05, 0], [0.15, 2], [0.45, 4], [0.35, 4]];
+  for (const [s, k] of cases) {
+    assert.equal(countToPrune(s, 10), k);
+    assert.equal(prune(ws, options({ sparsity: s })).targetTotal.zerosAfter, k, `s=${s}`);
+  }
+});
