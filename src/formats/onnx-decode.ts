@@ -114,6 +114,8 @@ export interface OnnxInitializer {
   readonly storage: OnnxStorage;
   /** Position in the graph's initializer list (the file order). */
   readonly index: number;
+  /** The graph field and the TensorProto field around this tensor, for splicing. */
+  readonly enclosing: readonly LenPrefix[];
 }
 
 export interface DecodedOnnx {
@@ -411,7 +413,7 @@ function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing:
       throw new SculptError(`${file}: tensor ${label} holds ${have} values but its shape [${dims.join(', ')}] needs ${count}; the model is malformed`);
     }
   }
-  return { name, dataType, dims, storage, index };
+  return { name, dataType, dims, storage, index, enclosing };
 }
 
 /**

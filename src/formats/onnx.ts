@@ -11,8 +11,8 @@ import { numel, WeightSet, type WeightTensor } from '../core/types.js';
 import { AtomicFile, assertNotInput, readExactly, sameFile } from './fsutil.js';
 import { decodeOnnx, graphTensor, ONNX_FLOAT_DTYPE, tensorValues, type DecodedOnnx, type OnnxInitializer } from './onnx-decode.js';
 import { initializerRoles, type RoleInfo } from './onnx-roles.js';
-import { spliceWithLengthFixup, type SpliceEdit } from './protobuf.js';
-import { encodeChangedFloats, FLOAT_DTYPE_BYTES, type FloatDType } from './safetensors-dtypes.js';
+import { encodeVarint, spliceWithLengthFixup, WIRE_LEN, WireReader, type SpliceEdit } from './protobuf.js';
+import { encodeChangedFloats, FLOAT_DTYPE_BYTES, float32ToBfloat16, float32ToFloat16, type FloatDType } from './safetensors-dtypes.js';
 
 /** Anything with `get(i)`: true keeps element i (sculpt's `Mask` is one). */
 export interface MaskLike {
@@ -152,6 +152,8 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
   }
 
   const out = new Uint8Array(model.bytes);
+  // float16/bfloat16 bits kept in int32_data are varints: new values can change their length.
+  const varintEdits: SpliceEdit[] = [];
   // External tensors grouped by their data file.
   const byLocation = new Map<string, OnnxInitializer[]>();
   for (const t of model.initializers) {
@@ -175,14 +177,12 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
           else if (Math.fround(dv.getFloat64(run.start + 8 * k, true)) !== values[i]) dv.setFloat64(run.start + 8 * k, values[i], true);
         }
       }
-    } else if (s.kind === 'varint') {
-      throw new SculptError(`${model.path}: tensor ${t.name} keeps its ${dtype} values in int32_data, which sculpt cannot rewrite; re-export the model with raw_data`);
-    }
+    } else if (s.kind === 'varint') varintEdits.push(...float16VarintEdits(model, t, dtype, values));
   }
 
   const files: AtomicFile[] = [];
   try {
-    const edits: SpliceEdit[] = [];
+    const edits: SpliceEdit[] = [...varintEdits];
     const usedNames = new Set<string>();
     let k = 0;
     for (const [location, tensors] of byLocation) {
@@ -230,6 +230,37 @@ export function writeOnnxMasked(model: OnnxModel, outPath: string, masks: Readon
     updates.set(name, values);
   }
   writeOnnx(model, outPath, updates);
+}
+
+/** Splice edits that store `values` as float16/bfloat16 bits in the tensor's int32_data varints. */
+function float16VarintEdits(model: OnnxModel, t: OnnxInitializer, dtype: FloatDType, values: Float32Array): SpliceEdit[] {
+  const s = t.storage;
+  if (s.kind !== 'varint' || (dtype !== 'F16' && dtype !== 'BF16')) {
+    throw new SculptError(`${model.path}: tensor ${t.name} stores ${dtype} values as integers, which sculpt cannot rewrite; re-export the model with raw_data`);
+  }
+  const reader = new WireReader(model.bytes, (offset, why) => {
+    throw new SculptError(`${model.path}: tensor ${t.name} is malformed (${why} at byte ${offset})`);
+  });
+  const old = model.read(t.name);
+  const edits: SpliceEdit[] = [];
+  let i = 0;
+  const bitsOf = (k: number, stored: number): number => {
+    if (Object.is(old[k], values[k])) return stored;
+    return dtype === 'F16' ? float32ToFloat16(values[k]) : float32ToBfloat16(values[k]);
+  };
+  for (const f of s.fields) {
+    const stored = reader.varints(f);
+    const parts = stored.map((v) => encodeVarint(bitsOf(i++, v & 0xffff)));
+    const bytes = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      bytes.set(p, o);
+      o += p.length;
+    }
+    const enclosing = f.wireType === WIRE_LEN ? [...t.enclosing, { lenStart: f.lenStart, start: f.start, end: f.end }] : t.enclosing;
+    edits.push({ start: f.start, end: f.end, bytes, enclosing });
+  }
+  return edits;
 }
 
 function newDataName(outPath: string, k: number, inputs: readonly string[], used: ReadonlySet<string>): string {

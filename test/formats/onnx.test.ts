@@ -373,3 +373,31 @@ test('assertFinite refuses NaN in a prunable ONNX weight, naming it', () => {
   expectError(() => assertFinite(m, file), /tensor W contains NaN at element 1/);
   assert.equal(m.weights().get('c')!.role, 'bias');
 });
+
+test('float16 kept as int32_data varints: pruning shortens the field, lengths are fixed up, onnxruntime runs it', async () => {
+  const dir = tmpDir();
+  const bits = [0x3c00, 0x4000, 0xbc00, 0x3555]; // 1, 2, -1, 0.33325
+  const packed = cat(...bits.map((b) => varint(b)));
+  const castTo = fLen(5, cat(fStr(1, 'to'), fInt(3, 1), fInt(20, 2)));
+  const cast = cat(fStr(1, 'W16'), fStr(2, 'Wf'), fStr(3, 'cast'), fStr(4, 'Cast'), castTo);
+  const bytes = model([tensor('W16', 10, [2, 2], packed, 5)], [cast, node('MatMul', ['x', 'Wf'], ['y'])], [valueInfo('x', [1, 2])], [valueInfo('y', [1, 2])]);
+  const file = path.join(dir, 'h.onnx');
+  fs.writeFileSync(file, bytes);
+  const m = readOnnx(file);
+  assert.deepEqual(Array.from(m.read('W16')), [1, 2, -1, 0.333251953125]);
+  assert.equal(m.initializers[0].storage.kind, 'varint');
+  assert.equal(m.graph().nodes[0].attributes.get('to'), 1);
+  const run = async (p: string) => {
+    const s = await ort.InferenceSession.create(p);
+    const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 1]), [1, 2]) });
+    return Array.from(r.y.data as Float32Array);
+  };
+  assert.deepEqual(await run(file), [0, 2.333251953125]);
+  const out = path.join(dir, 'p.onnx');
+  writeOnnxMasked(m, out, new Map([['W16', { get: (i: number) => i !== 1 }]]));
+  assert.equal(fs.statSync(out).size, bytes.length - 2); // 0x4000 took 3 varint bytes, 0 takes 1
+  assert.deepEqual(Array.from(readOnnx(out).read('W16')), [1, 0, -1, 0.333251953125]);
+  assert.deepEqual(await run(out), [0, 0.333251953125]);
+  writeOnnx(m, path.join(dir, 'q.onnx'), new Map([['W16', Float32Array.from([1, 2, 0.5, 0.333251953125])]]));
+  assert.deepEqual(Array.from(readOnnx(path.join(dir, 'q.onnx')).read('W16')), [1, 2, 0.5, 0.333251953125]);
+});
