@@ -173,7 +173,8 @@ export function markKept(keys: Uint32Array, key: number, ties: number, words: Ui
 
 /**
  * The k smallest keys of the sequence (key-0 elements included, ties earliest first), found in two
- * passes (pass 1 always runs, so NaN/Inf is refused even for k = 0). Throws a SculptError naming the array that holds a NaN or infinite key.
+ * passes. Pass 1 always runs, so a NaN or infinite key is refused even for k = 0, with a
+ * SculptError naming its array.
  */
 export function selectSmallestKeys(seq: KeySequence, k: number): KeyThreshold {
   // Pass 1: high 16 bits. `work` counts in uint32; folded into float64 before it could overflow.
