@@ -151,7 +151,8 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
     }
   }
 
-  const out = new Uint8Array(model.bytes);
+  // Same-length replacements of payload bytes (positions in the input file).
+  const patches: { start: number; bytes: Uint8Array }[] = [];
   // float16/bfloat16 bits kept in int32_data are varints: new values can change their length.
   const varintEdits: SpliceEdit[] = [];
   // External tensors grouped by their data file.
@@ -167,18 +168,25 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
     const values = updates.get(t.name);
     if (!values) continue;
     const dtype = ONNX_FLOAT_DTYPE.get(t.dataType)!;
-    if (s.kind === 'raw') encodeChangedFloats(values, dtype, out.subarray(s.start, s.end));
-    else if (s.kind === 'fixed') {
-      const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    if (s.kind === 'raw') {
+      // float32 values are their own payload; other types keep unchanged elements' exact bits.
+      if (dtype === 'F32') patches.push({ start: s.start, bytes: new Uint8Array(values.buffer, values.byteOffset, values.length * 4) });
+      else {
+        const bytes = model.bytes.slice(s.start, s.end);
+        encodeChangedFloats(values, dtype, bytes);
+        patches.push({ start: s.start, bytes });
+      }
+    } else if (s.kind === 'fixed') {
       let i = 0;
       for (const run of s.runs) {
-        for (let k = 0; k < run.count; k++, i++) {
-          if (s.width === 4) dv.setFloat32(run.start + 4 * k, values[i], true);
-          else if (Math.fround(dv.getFloat64(run.start + 8 * k, true)) !== values[i]) dv.setFloat64(run.start + 8 * k, values[i], true);
-        }
+        const bytes = model.bytes.slice(run.start, run.start + run.count * s.width);
+        encodeChangedFloats(values.subarray(i, i + run.count), s.width === 4 ? 'F32' : 'F64', bytes);
+        patches.push({ start: run.start, bytes });
+        i += run.count;
       }
     } else if (s.kind === 'varint') varintEdits.push(...float16VarintEdits(model, t, dtype, values));
   }
+  patches.sort((a, b) => a.start - b.start);
 
   const files: AtomicFile[] = [];
   try {
@@ -212,7 +220,20 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
     }
     const modelFile = new AtomicFile(outPath);
     files.push(modelFile);
-    modelFile.write(edits.length ? spliceWithLengthFixup(out, edits) : out, 0);
+    if (edits.length) {
+      const out = new Uint8Array(model.bytes);
+      for (const p of patches) out.set(p.bytes, p.start);
+      modelFile.write(spliceWithLengthFixup(out, edits), 0);
+    } else {
+      // No length changes: stream the input's bytes around the patches, without copying the model.
+      let pos = 0;
+      for (const p of patches) {
+        modelFile.write(model.bytes.subarray(pos, p.start), pos);
+        modelFile.write(p.bytes, p.start);
+        pos = p.start + p.bytes.length;
+      }
+      modelFile.write(model.bytes.subarray(pos), pos);
+    }
     // Data files first: the model must never name a data file that is not there yet.
     for (const f of files) f.commit();
   } catch (e) {

@@ -119,13 +119,14 @@ export function decodeFloats(bytes: Uint8Array, dtype: FloatDType, out: Float32A
 /** Encodes float32 `values` as little-endian `dtype` into `bytes` (at any alignment). */
 export function encodeFloats(values: Float32Array, dtype: FloatDType, bytes: Uint8Array): void {
   const n = values.length;
+  if (dtype === 'F32') {
+    bytes.set(new Uint8Array(values.buffer, values.byteOffset, n * 4));
+    return;
+  }
   const width = FLOAT_DTYPE_BYTES[dtype];
   const aligned = bytes.byteOffset % width === 0;
   const target = aligned ? bytes : new Uint8Array(n * width);
   switch (dtype) {
-    case 'F32':
-      target.set(new Uint8Array(values.buffer, values.byteOffset, n * 4));
-      break;
     case 'F16': {
       const dst = new Uint16Array(target.buffer, target.byteOffset, n);
       for (let i = 0; i < n; i++) dst[i] = float32ToFloat16(values[i]);
