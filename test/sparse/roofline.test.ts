@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chooseKernel, crossoverDensity, measureMachine, predictLayer, type MachineProfile } from '../../src/sparse/roofline.js';
+
+const machine: MachineProfile = {
+  bandwidth: 10e9, cacheBandwidth: 100e9, cacheBytes: 512 * 1024,
+  denseFlops: { vector: 10e9, batch: 40e9 }, sparseFlops: { vector: 5e9, batch: 20e9 },
+};
+
+test('predictLayer counts flops and bytes and takes the larger of the two limits', () => {
+  const p = predictLayer({ rows: 4096, cols: 4096, batch: 1 }, 1_677_722, machine);
+  assert.equal(p.dense.flops, 2 * 4096 * 4096);
+  assert.equal(p.dense.bytes, 4 * 4096 * 4096 + 4 * 8192);
+  assert.equal(p.sparse.flops, 2 * 1_677_722);
+  assert.equal(p.sparse.bytes, 1_677_722 * 6 + 4 * 4097 + 4 * 8192);
+  // Dense: 67.1 MB at 10 GB/s = 6.7 ms against 33.6 MFLOP at 10 GFLOP/s = 3.4 ms.
+  assert.equal(p.dense.bound, 'memory');
+  assert.ok(Math.abs(p.dense.seconds - p.dense.bytes / 10e9) < 1e-12);
+  assert.equal(p.sparse.bound, 'memory');
+  assert.ok(Math.abs(p.speedup - p.dense.bytes / p.sparse.bytes) < 1e-9);
+  assert.ok(Math.abs(p.flopSpeedup - (4096 * 4096) / 1_677_722) < 1e-9);
+  // A small layer stays in cache: charged at cache bandwidth, so compute-bound.
+  const small = predictLayer({ rows: 64, cols: 64, batch: 1 }, 2048, machine);
+  assert.equal(small.dense.bound, 'compute');
+});
+
+test('crossover density: sparse wins below it and loses above it; batching moves it', () => {
+  for (const batch of [1, 16]) {
+    const shape = { rows: 4096, cols: 4096, batch };
+    const d = crossoverDensity(shape, machine);
+    assert.ok(d > 0 && d < 1);
+    const n = 4096 * 4096;
+    const below = predictLayer(shape, (d - 0.01) * n, machine);
+    const above = predictLayer(shape, (d + 0.01) * n, machine);
+    assert.ok(below.sparse.seconds < below.dense.seconds && above.sparse.seconds > above.dense.seconds);
+  }
+  // Memory-bound at batch 1: 6 bytes per nonzero against 4 per weight → crossover near 2/3.
+  assert.ok(Math.abs(crossoverDensity({ rows: 4096, cols: 4096, batch: 1 }, machine) - 0.666) < 0.01);
+  // Compute-bound at batch 16 with half the dense rate → crossover near 1/2.
+  assert.ok(Math.abs(crossoverDensity({ rows: 4096, cols: 4096, batch: 16 }, machine) - 0.5) < 0.01);
+});
+
+test('chooseKernel keeps dense unless sparse is predicted to win by the margin', () => {
+  const shape = { rows: 4096, cols: 4096, batch: 1 };
+  const n = 4096 * 4096;
+  assert.equal(chooseKernel(shape, 0.1 * n, machine), 'csr');
+  assert.equal(chooseKernel(shape, 0.6 * n, machine), 'dense'); // predicted 1.1× faster: within the margin
+  assert.equal(chooseKernel(shape, 0.6 * n, machine, 1), 'csr');
+});
+
+test('measureMachine returns positive finite rates', () => {
+  const m = measureMachine({ streamBytes: 8 * 2 ** 20, repeats: 3 });
+  for (const v of [m.bandwidth, m.cacheBandwidth, m.denseFlops.vector, m.denseFlops.batch, m.sparseFlops.vector, m.sparseFlops.batch]) {
+    assert.ok(Number.isFinite(v) && v > 0, String(v));
+  }
+});
