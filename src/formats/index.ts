@@ -4,7 +4,6 @@ import { numel, type WeightSet } from '../core/types.js';
 import type { TensorSource } from './safetensors.js';
 
 export { readOnnx, writeOnnx, writeOnnxMasked, OnnxModel } from './onnx.js';
-export type { MaskLike } from './onnx.js';
 export type { OnnxInitializer, OnnxStorage } from './onnx-decode.js';
 export type { RoleInfo } from './onnx-roles.js';
 export {
@@ -14,7 +13,7 @@ export {
   safetensorsRole,
   SafetensorsFile,
 } from './safetensors.js';
-export type { SafetensorsEntry, SafetensorsOptions, TensorSource, TensorTransform } from './safetensors.js';
+export type { MaskLike, SafetensorsEntry, SafetensorsOptions, TensorSource, TensorTransform } from './safetensors.js';
 export type { FloatDType } from './safetensors-dtypes.js';
 export { writeFileAtomic, writeAtomically, assertNotInput } from './fsutil.js';
 

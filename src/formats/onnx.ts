@@ -12,12 +12,10 @@ import { AtomicFile, assertNotInput, readExactly, sameFile } from './fsutil.js';
 import { decodeOnnx, graphTensor, ONNX_FLOAT_DTYPE, tensorValues, type DecodedOnnx, type OnnxInitializer } from './onnx-decode.js';
 import { initializerRoles, type RoleInfo } from './onnx-roles.js';
 import { encodeVarint, spliceWithLengthFixup, WIRE_LEN, WireReader, type SpliceEdit } from './protobuf.js';
+import { zeroPruned, type MaskLike } from './safetensors.js';
 import { encodeChangedFloats, FLOAT_DTYPE_BYTES, float32ToBfloat16, float32ToFloat16, type FloatDType } from './safetensors-dtypes.js';
 
-/** Anything with `get(i)`: true keeps element i (sculpt's `Mask` is one). */
-export interface MaskLike {
-  get(i: number): boolean;
-}
+export type { MaskLike } from './safetensors.js';
 
 export class OnnxModel {
   /** Path the model was read from. */
@@ -247,7 +245,7 @@ export function writeOnnxMasked(model: OnnxModel, outPath: string, masks: Readon
   const updates = new Map<string, Float32Array>();
   for (const [name, mask] of masks) {
     const values = model.read(name);
-    for (let i = 0; i < values.length; i++) if (!mask.get(i)) values[i] = 0;
+    zeroPruned(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), 'F32', values.length, mask, name, model.path);
     updates.set(name, values);
   }
   writeOnnx(model, outPath, updates);

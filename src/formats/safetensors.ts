@@ -333,8 +333,9 @@ export function writeSafetensorsStreaming(src: SafetensorsFile, outPath: string,
   }
 }
 
-/** Sets the stored bytes of every element the mask prunes to zero (0 is all-zero bits in every float type). */
-function zeroPruned(bytes: Uint8Array, dtype: FloatDType, n: number, mask: MaskLike, name: string, file: string): void {
+/** Sets the stored bytes of every element the mask prunes to zero (0 is all-zero bits in every float type).
+ * `bytes` must be aligned to 2 (F16/BF16) or 4 bytes. */
+export function zeroPruned(bytes: Uint8Array, dtype: FloatDType, n: number, mask: MaskLike, name: string, file: string): void {
   if (mask.length !== undefined && mask.length !== n) {
     throw new SculptError(`${file}: mask for ${name} covers ${mask.length} elements, the tensor has ${n}`);
   }

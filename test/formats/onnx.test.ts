@@ -228,6 +228,7 @@ test('output equal to the input is refused and the input survives', () => {
   assert.ok(fs.readFileSync(file).equals(fs.readFileSync(`${FIX}/cnn.onnx`)));
   expectError(() => writeOnnx(m, path.join(dir, 'x.onnx'), new Map([['fc.weight', new Float32Array(3)]])), /update for fc\.weight has 3 values/);
   expectError(() => writeOnnx(m, path.join(dir, 'x.onnx'), new Map([['nope', new Float32Array(3)]])), /cannot update nope/);
+  expectError(() => writeOnnxMasked(m, path.join(dir, 'x.onnx'), new Map([['fc.weight', { length: 5, get: () => true }]])), /mask for fc\.weight covers 5 elements, the tensor has 7840/);
   expectError(() => writeOnnx(m, path.join(dir, 'no-such-dir', 'x.onnx'), new Map()), /does not exist/);
   assert.deepEqual(fs.readdirSync(dir), ['m.onnx']);
 });
