@@ -36,6 +36,22 @@ function intAttr(node: GraphNode, name: string, fallback: number): number {
   return typeof v === 'number' ? v : fallback;
 }
 
+/**
+ * Nodes a weight passes through on its way to its real consumer: Identity (PyTorch's shared
+ * weights), Cast (float16 models) and Transpose. Returns the axis permutation after the node
+ * (relative to the initializer), or undefined if the node is a real consumer.
+ */
+function passThrough(node: GraphNode, perm: number[]): number[] | undefined {
+  if (node.domain !== '' && node.domain !== 'ai.onnx') return undefined;
+  if (node.opType === 'Identity' || node.opType === 'Cast') return perm;
+  if (node.opType === 'Transpose') {
+    const p = node.attributes.get('perm');
+    const order = Array.isArray(p) && p.length === perm.length ? (p as number[]) : perm.map((_, k) => perm.length - 1 - k);
+    return order.map((k) => perm[k]);
+  }
+  return undefined;
+}
+
 function classifyUse(node: GraphNode, index: number, rank: number, producer: (value: string) => GraphNode | undefined): Use {
   const op = node.opType;
   if (node.domain === '' || node.domain === 'ai.onnx') {
@@ -90,33 +106,40 @@ export function initializerRoles(
   for (const init of initializers) {
     const uses: Use[] = [];
     const seen = new Set<string>([init.name]);
-    const frontier = [init.name];
-    let viaIdentity = false;
+    // Each value reached carries `perm`: axis k of the value is axis perm[k] of the initializer.
+    const identityPerm = Array.from({ length: init.rank }, (_, k) => k);
+    const frontier: { value: string; perm: number[] }[] = [{ value: init.name, perm: identityPerm }];
+    const via = new Set<string>();
     while (frontier.length) {
-      const value = frontier.pop()!;
+      const { value, perm } = frontier.pop()!;
       for (const { node, index } of consumers.get(value) ?? []) {
-        if (node.opType === 'Identity' && node.domain === '') {
-          viaIdentity = true;
+        const passPerm = passThrough(node, perm);
+        if (passPerm) {
+          via.add(node.opType);
           for (const out of node.outputs) if (!seen.has(out)) {
             seen.add(out);
-            frontier.push(out);
+            frontier.push({ value: out, perm: passPerm });
           }
-        } else uses.push(classifyUse(node, index, init.rank, producer));
+        } else {
+          const use = classifyUse(node, index, init.rank, producer);
+          uses.push({ ...use, outputAxis: perm[use.outputAxis] ?? use.outputAxis });
+        }
       }
     }
+    const viaIdentity = via.size > 0 ? [...via].sort().join('/') : '';
     roles.set(init.name, combine(uses, init.rank, init.floating, viaIdentity));
   }
   return roles;
 }
 
-function combine(uses: readonly Use[], rank: number, floating: boolean, viaIdentity: boolean): RoleInfo {
+function combine(uses: readonly Use[], rank: number, floating: boolean, via: string): RoleInfo {
   if (uses.length === 0) return { role: 'other', op: 'Other', prunable: false, reason: 'unused', outputAxis: 0 };
   let best = uses[0];
   for (const u of uses) if (ROLE_ORDER.indexOf(u.role) < ROLE_ORDER.indexOf(best.role)) best = u;
   let reason = best.reason;
   const sameRole = uses.filter((u) => u.role === best.role).length;
   if (sameRole > 1) reason += `, shared by ${sameRole} nodes`;
-  else if (viaIdentity) reason += ' (through Identity)';
+  if (via) reason += ` (through ${via})`;
   if (uses.some((u) => u.role !== best.role)) reason += `, also ${uses.find((u) => u.role !== best.role)!.reason}`;
   let prunable = best.role === 'weight';
   if (prunable && !floating) {

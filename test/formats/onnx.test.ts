@@ -402,3 +402,23 @@ test('float16 kept as int32_data varints: pruning shortens the field, lengths ar
   writeOnnx(m, path.join(dir, 'q.onnx'), new Map([['W16', Float32Array.from([1, 2, 0.5, 0.333251953125])]]));
   assert.deepEqual(Array.from(readOnnx(path.join(dir, 'q.onnx')).read('W16')), [1, 2, 0.5, 0.333251953125]);
 });
+
+test('roles look through Transpose (mapping the output axis back) and Cast', () => {
+  const dir = tmpDir();
+  const permAttr = fLen(5, cat(fStr(1, 'perm'), fLen(8, cat(varint(1), varint(0))), fInt(20, 7)));
+  const transpose = cat(fStr(1, 'W'), fStr(2, 'Wt'), fStr(3, 't'), fStr(4, 'Transpose'), permAttr);
+  const castTo = fLen(5, cat(fStr(1, 'to'), fInt(3, 1), fInt(20, 2)));
+  const cast = cat(fStr(1, 'V'), fStr(2, 'Vc'), fStr(3, 'c'), fStr(4, 'Cast'), castTo);
+  const file = path.join(dir, 'tc.onnx');
+  fs.writeFileSync(file, model(
+    [tensor('W', 1, [3, 2], new Uint8Array(24)), tensor('V', 1, [3, 4], new Uint8Array(48))],
+    [transpose, node('MatMul', ['x', 'Wt'], ['h']), cast, node('MatMul', ['h', 'Vc'], ['y'])],
+    [valueInfo('x', [1, 2])],
+    [valueInfo('y', [1, 4])],
+  ));
+  const m = readOnnx(file);
+  assert.deepEqual(m.graph().nodes[0].attributes.get('perm'), [1, 0]);
+  const ws = m.weights();
+  assert.deepEqual([ws.get('W')!.role, ws.get('W')!.outputAxis, ws.get('W')!.reason], ['weight', 0, 'MatMul weight (through Transpose)']);
+  assert.deepEqual([ws.get('V')!.role, ws.get('V')!.outputAxis, ws.get('V')!.reason], ['weight', 1, 'MatMul weight (through Cast)']);
+});
