@@ -120,7 +120,15 @@ class Planner implements StreamingPlan {
   private buffer = new Float32Array(0);
   /** Global unstructured threshold and the ties each tensor prunes. */
   private globalThreshold?: KeyThreshold;
-  private globalTies?: Map<string, number>;
+  private globalNames?: string[];
+  /** Whether the global threshold prunes some but not all elements equal to it. */
+  private partialTies = false;
+  /** Partial ties still to prune, counted off as maskFor visits global tensors in order. */
+  private tiesLeft = 0;
+  /** Index in globalNames of the tensor whose mask in-order counting expects next. */
+  private tieCursor = 0;
+  /** Every global tensor's tie share, once an out-of-order maskFor made a counting pass. */
+  private tieShares?: Map<string, number>;
   private globalChannels?: GlobalChannels;
 
   constructor(source: TensorSource, opts: PruneOptions, existing: Map<string, Mask>) {
@@ -168,14 +176,33 @@ class Planner implements StreamingPlan {
   /** Unstructured: the global threshold, or this tensor's own selection in layer scope. */
   private unstructuredMask(entry: TargetEntry, values: Float32Array): { mask: Mask; zerosBefore: number } {
     const t = entry.tensor;
-    const keys = this.keysFor(t, values);
     const mask = new Mask(values.length);
     let key: number;
     let ties: number;
+    let keys: Uint32Array;
     if (entry.scope === 'global') {
-      key = (this.globalThreshold as KeyThreshold).key;
-      ties = (this.globalTies as Map<string, number>).get(t.name) ?? 0;
+      const th = this.globalThreshold as KeyThreshold;
+      key = th.key;
+      if (!this.partialTies) {
+        ties = th.key !== 0 && th.key !== PRUNE_ALL_KEY && th.ties > 0 ? ALL_TIES : 0;
+        keys = this.keysFor(t, values);
+      } else {
+        // A counting pass re-reads the source, which may reuse the buffer `values` lives in.
+        const inOrder = this.tieShares === undefined && (this.globalNames as string[])[this.tieCursor] === t.name;
+        if (!inOrder && this.tieShares === undefined) values = values.slice();
+        const share = this.tieShare(t.name);
+        keys = this.keysFor(t, values);
+        if (share === undefined) {
+          this.tieCursor++;
+          if (this.tiesLeft > 0) {
+            this.tiesLeft -= markKept(keys, key, this.tiesLeft, mask.words);
+            return { mask, zerosBefore: countEqual(keys, 0) };
+          }
+        }
+        ties = share ?? 0;
+      }
     } else {
+      keys = this.keysFor(t, values);
       const dead = this.opts.fractionOfRemaining ? countEqual(keys, 0) : 0;
       const k = targetPrunedCount(this.request(entry), values.length, dead, `tensor '${t.name}'`);
       const th = selectSmallestKeys({ length: 1, name: () => t.name, keys: () => keys }, k);
@@ -235,21 +262,34 @@ class Planner implements StreamingPlan {
     const k = targetPrunedCount(this.request(global[0]), n, dead, 'the global target set');
     const th = selectSmallestKeys({ length: global.length, name: (i) => names[i], keys: keysOf }, k);
     this.globalThreshold = th;
-    const ties = new Map<string, number>();
-    if (th.key !== 0 && th.key !== PRUNE_ALL_KEY && th.ties > 0) {
-      if (th.ties === th.equal) {
-        for (const name of names) ties.set(name, ALL_TIES);
-      } else {
-        // Partial ties: hand them out in visiting order, so masks do not depend on maskFor order.
-        let left = th.ties;
-        for (let i = 0; i < global.length && left > 0; i++) {
-          const c = Math.min(left, countEqual(keysOf(i), th.key));
-          ties.set(names[i], c);
-          left -= c;
-        }
+    this.globalNames = names;
+    this.partialTies = th.key !== 0 && th.key !== PRUNE_ALL_KEY && th.ties > 0 && th.ties < th.equal;
+    this.tiesLeft = this.partialTies ? th.ties : 0;
+  }
+
+  /**
+   * Partial ties (some elements equal to the global threshold pruned, some kept) are handed out in
+   * visiting order. When maskFor follows that order (a writer going through the file) they are
+   * counted off as it goes; otherwise one counting pass through `read` fixes every tensor's share,
+   * so masks never depend on the order of maskFor calls. Returns the share, or undefined for
+   * "count off as you go".
+   */
+  private tieShare(name: string): number | undefined {
+    const names = this.globalNames as string[];
+    if (this.tieShares === undefined && names[this.tieCursor] === name) return undefined;
+    if (this.tieShares === undefined) {
+      const th = this.globalThreshold as KeyThreshold;
+      const shares = new Map<string, number>();
+      let left = th.ties;
+      for (let i = 0; i < names.length && left > 0; i++) {
+        const t = this.byName.get(names[i]) as WeightTensor;
+        const c = Math.min(left, countEqual(this.keysFor(t, this.source.read(names[i])), th.key));
+        shares.set(names[i], c);
+        left -= c;
       }
+      this.tieShares = shares;
     }
-    this.globalTies = ties;
+    return this.tieShares.get(name) ?? 0;
   }
 
   /**
