@@ -1,0 +1,19 @@
+/** sculpt's sparse layer: storage formats, WebAssembly kernels, roofline, executor, `.sculpt` container. */
+export {
+  chooseFormat, countNonzeros, denseToBitmask, denseToBlock, denseToCsr, denseToNm, fitsNm, nmIndexBits, storageBytes, toDense, toSparse,
+  type BitmaskMatrix, type BlockMatrix, type CsrMatrix, type FormatChoice, type FormatOptions, type NmMatrix, type SparseMatrix, type StorageKind,
+} from './formats.js';
+export {
+  Kernels, applyChain, applyLinear, applyLinearTransposed, batchStride, uploadCsr, uploadDense, type LinearKernel,
+} from './kernels.js';
+export {
+  chooseKernel, crossoverDensity, csrIndexBytes, measureMachine, predictLayer, timeBest, timeMedian,
+  type KernelCost, type LayerPrediction, type LayerShape, type MachineProfile, type MeasureOptions,
+} from './roofline.js';
+export { SparseExecutor, supportedOps, matmulGeneric, type ExecutorOptions, type WeightLayer } from './executor.js';
+export { erf } from './ops.js';
+export type { DType, Tensor } from './tensor.js';
+export {
+  SCULPT_VERSION, fromFloat16Bits, packSculpt, packedMatrix, readSculptHeader, toFloat16Bits, unpackSculpt, unpackWeights,
+  type PackOptions, type PackReport, type PackedTensor, type SculptHeader, type SectionRef, type WeightInput,
+} from './container.js';
