@@ -22,6 +22,7 @@ export {
   histogramLow,
   countEqual,
   markKept,
+  type MarkResult,
   markAbove,
   PRUNE_ALL_KEY,
   type Threshold,

@@ -195,8 +195,9 @@ class Planner implements StreamingPlan {
         if (share === undefined) {
           this.tieCursor++;
           if (this.tiesLeft > 0) {
-            this.tiesLeft -= markKept(keys, key, this.tiesLeft, mask.words);
-            return { mask, zerosBefore: countEqual(keys, 0) };
+            const r = markKept(keys, key, this.tiesLeft, mask.words);
+            this.tiesLeft -= r.tiesPruned;
+            return { mask, zerosBefore: r.zeros };
           }
         }
         ties = share ?? 0;
@@ -214,9 +215,7 @@ class Planner implements StreamingPlan {
       const above = key === PRUNE_ALL_KEY ? 0x7fffffff : ties === 0 && key > 0 ? key - 1 : key;
       return { mask, zerosBefore: markAbove(keys, above, mask.words) };
     }
-    const zerosBefore = countEqual(keys, 0);
-    markKept(keys, key, ties, mask.words);
-    return { mask, zerosBefore };
+    return { mask, zerosBefore: markKept(keys, key, ties, mask.words).zeros };
   }
 
   /** N:M and channel patterns. */

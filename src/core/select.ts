@@ -147,28 +147,37 @@ export function markAbove(keys: Uint32Array, above: number, words: Uint32Array):
   return zeros;
 }
 
+/** What `markKept` did: ties it pruned, and how many key-0 (already pruned) elements it saw. */
+export interface MarkResult {
+  readonly tiesPruned: number;
+  readonly zeros: number;
+}
+
 /**
- * Writes the kept bits for one array into `words`: kept = key > t.key, or key == t.key (non-zero)
- * once `ties` equal keys have been pruned. Returns how many ties it pruned.
+ * Writes the kept bits for one array into `words`: kept = key > `key`, or key == `key` (non-zero)
+ * once `ties` equal keys have been pruned, earliest first. The comparison is branch-free; only the
+ * rare equal keys branch.
  */
-export function markKept(keys: Uint32Array, key: number, ties: number, words: Uint32Array): number {
+export function markKept(keys: Uint32Array, key: number, ties: number, words: Uint32Array): MarkResult {
   const n = keys.length;
   let left = ties;
+  let zeros = 0;
   let i = 0;
   for (let wi = 0; i < n; wi++) {
     let word = 0;
     const end = Math.min(i + 32, n);
     for (let j = 0; i < end; i++, j++) {
       const k = keys[i] & 0x7fffffff;
-      if (k > key) word |= 1 << j;
-      else if (k === key && k !== 0) {
+      word |= ((key - k) >>> 31) << j;
+      zeros += (k - 1) >>> 31;
+      if (k === key && k !== 0) {
         if (left > 0) left--;
         else word |= 1 << j;
       }
     }
     words[wi] = word >>> 0;
   }
-  return ties - left;
+  return { tiesPruned: ties - left, zeros };
 }
 
 /**
