@@ -205,6 +205,10 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
         const values = updates.get(t.name);
         if (!values) continue;
         const dtype = ONNX_FLOAT_DTYPE.get(t.dataType)!;
+        if (dtype === 'F32') {
+          file.write(new Uint8Array(values.buffer, values.byteOffset, values.length * 4), s.offset);
+          continue;
+        }
         const stored = new Uint8Array(s.length);
         const fd = fs.openSync(source, 'r');
         try {
