@@ -422,3 +422,18 @@ test('roles look through Transpose (mapping the output axis back) and Cast', () 
   assert.deepEqual([ws.get('W')!.role, ws.get('W')!.outputAxis, ws.get('W')!.reason], ['weight', 0, 'MatMul weight (through Transpose)']);
   assert.deepEqual([ws.get('V')!.role, ws.get('V')!.outputAxis, ws.get('V')!.reason], ['weight', 1, 'MatMul weight (through Cast)']);
 });
+
+test('external data written to another folder: the data file goes next to the output model', async () => {
+  const dir = tmpDir();
+  fs.mkdirSync(path.join(dir, 'out'));
+  const m = readOnnx(`${FIX}/mlp-external.onnx`);
+  const out = path.join(dir, 'out', 'p.onnx');
+  writeOnnx(m, out, new Map([['fc2.weight', new Float32Array(30000)]]));
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'out')).sort(), ['p.onnx', 'p.onnx.data']);
+  const back = readOnnx(out);
+  assert.deepEqual(back.externalFiles(), [path.join(dir, 'out', 'p.onnx.data')]);
+  assert.equal(back.read('fc2.weight').filter((x) => x !== 0).length, 0);
+  assert.deepEqual(back.read('fc1.weight'), m.read('fc1.weight'));
+  const a = await runOrt(out, 'mlp');
+  assert.equal(a.length, 40);
+});
