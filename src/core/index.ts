@@ -9,6 +9,7 @@ export {
   randomCriterion,
   taylorCriterion,
   tensorSeed,
+  fillUniform,
   type Criterion,
   type ScoreContext,
 } from './criteria.js';

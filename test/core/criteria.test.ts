@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { criterionNames, getCriterion, registerCriterion, type Criterion } from '../../src/core/criteria.js';
+import { criterionNames, fillUniform, getCriterion, registerCriterion, type Criterion } from '../../src/core/criteria.js';
+import { Rng } from '../../src/core/rng.js';
 import { prune } from '../../src/core/plan.js';
 import { Mask } from '../../src/core/mask.js';
 import { WeightSet } from '../../src/core/types.js';
@@ -63,4 +64,13 @@ test('a registered criterion is usable by name', () => {
   registerCriterion(reverse);
   const m = prune(new WeightSet([tensor('w', [10], 1)]), options({ sparsity: 0.3, criterion: 'test-reverse-index' })).masks.get('w') as Mask;
   assert.deepEqual([...m.toBytes()], [1, 1, 1, 1, 1, 1, 1, 0, 0, 0]);
+});
+
+test('fillUniform reproduces the Rng stream exactly', () => {
+  for (const seed of [0, 1, 42, 0xffffffff, 123456789]) {
+    const out = new Float32Array(1000);
+    fillUniform(seed, out);
+    const rng = new Rng(seed);
+    for (let i = 0; i < out.length; i++) assert.equal(out[i], (rng.nextUint32() >>> 8) / 16777216, `seed ${seed} i ${i}`);
+  }
 });
