@@ -3,7 +3,7 @@
 // 4096-4096-4096-1024 MLP (Gemm + Relu) at 50/70/90/95% unstructured magnitude sparsity, batch 1
 // and 16; medians over interleaved runs after warm-up; the roofline table beside the measured one.
 // Appends a dated section to BENCHMARKS.md (skip with --no-append).
-// Options: --sizes 4096,4096,4096,1024  --sparsity 0.5,0.7,0.9,0.95  --batch 1,16  --repeats 21
+// Options: --sizes 4096,4096,4096,1024  --sparsity 0.5,0.7,0.9,0.95  --batch 1,16  --repeats 31
 import { register } from 'tsx/esm/api';
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,7 +27,7 @@ const list = (s) => s.split(',').map(Number);
 const sizes = list(option('sizes', '4096,4096,4096,1024'));
 const sparsities = list(option('sparsity', '0.5,0.7,0.9,0.95'));
 const batches = list(option('batch', '1,16'));
-const repeats = Number(option('repeats', '21'));
+const repeats = Number(option('repeats', '31'));
 const warmup = 3;
 const append = !process.argv.includes('--no-append');
 const layerCount = sizes.length - 1;
