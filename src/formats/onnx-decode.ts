@@ -407,13 +407,21 @@ function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing:
       storage.kind === 'raw' ? (storage.end - storage.start) / width
       : storage.kind === 'external' ? storage.length / width
       : storage.kind === 'fixed' ? storage.runs.reduce((a, x) => a + x.count, 0)
-      : storage.kind === 'varint' ? -1
+      : storage.kind === 'varint' ? storage.fields.reduce((a, x) => a + varintCount(r.bytes, x), 0)
       : 0;
-    if (have !== -1 && have !== count && !(storage.kind === 'empty' && count === 0)) {
+    if (have !== count) {
       throw new SculptError(`${file}: tensor ${label} holds ${have} values but its shape [${dims.join(', ')}] needs ${count}; the model is malformed`);
     }
   }
   return { name, dataType, dims, storage, index, enclosing };
+}
+
+/** Number of varints in a field: one if unpacked, else the bytes that end a varint. */
+function varintCount(bytes: Uint8Array, f: WireField): number {
+  if (f.wireType !== WIRE_LEN) return 1;
+  let n = 0;
+  for (let p = f.start; p < f.end; p++) if ((bytes[p] & 0x80) === 0) n++;
+  return n;
 }
 
 /**
