@@ -186,15 +186,20 @@ export function markKept(keys: Uint32Array, key: number, ties: number, words: Ui
  * SculptError naming its array.
  */
 export function selectSmallestKeys(seq: KeySequence, k: number): KeyThreshold {
-  // Pass 1: high 16 bits. `work` counts in uint32; folded into float64 before it could overflow.
-  const total = new Float64Array(BINS);
-  const work = new Uint32Array(BINS);
+  if (seq.length === 1) {
+    const keys = seq.keys(0);
+    if (keys.length <= SMALL) return selectSmall(keys, seq.name(0), k);
+  }
+  // Pass 1: high 16 bits. Counts are uint32; if they could overflow (over 4G elements) they are
+  // folded into float64 totals first.
+  const work = scratch();
+  let total: Float64Array | undefined;
   let pending = 0;
   let n = 0;
   for (let a = 0; a < seq.length; a++) {
     const keys = seq.keys(a);
     if (pending + keys.length > 0xffffffff) {
-      fold(work, total);
+      total = fold(work, total);
       pending = 0;
     }
     histogramHigh(keys, work);
@@ -204,12 +209,12 @@ export function selectSmallestKeys(seq: KeySequence, k: number): KeyThreshold {
       if (work[b] !== 0) throw nonFinite(seq.name(a));
     }
   }
-  fold(work, total);
+  const counts: ArrayLike<number> = total === undefined ? work : fold(work, total);
   if (k <= 0) return { key: 0, ties: 0, equal: 0 };
   if (k >= n) return { key: PRUNE_ALL_KEY, ties: 0, equal: 0 };
   let below = 0;
   let high = 0;
-  while (below + total[high] < k) below += total[high++];
+  while (below + counts[high] < k) below += counts[high++];
   // Pass 2: low 16 bits within the boundary bin.
   work.fill(0);
   for (let a = 0; a < seq.length; a++) histogramLow(seq.keys(a), high, work);
@@ -218,13 +223,47 @@ export function selectSmallestKeys(seq: KeySequence, k: number): KeyThreshold {
   return { key: ((high << 16) | low) >>> 0, ties: k - below, equal: work[low] };
 }
 
-function fold(work: Uint32Array, total: Float64Array): void {
+/** Arrays up to this length are selected by sorting a copy (cheaper than two 64K histograms). */
+const SMALL = 4096;
+let histogramScratch: Uint32Array | undefined;
+const smallScratch = new Uint32Array(SMALL);
+
+/** The shared, zeroed histogram (JS is single-threaded and selection does not re-enter). */
+function scratch(): Uint32Array {
+  if (histogramScratch === undefined) histogramScratch = new Uint32Array(BINS);
+  else histogramScratch.fill(0);
+  return histogramScratch;
+}
+
+/** selectSmallestKeys for one short array: sort a copy of its keys. */
+function selectSmall(keys: Uint32Array, name: string, k: number): KeyThreshold {
+  const n = keys.length;
+  const sorted = smallScratch.subarray(0, n);
+  for (let i = 0; i < n; i++) {
+    const key = keys[i] & 0x7fffffff;
+    if (key >= 0x7f800000) throw nonFinite(name);
+    sorted[i] = key;
+  }
+  if (k <= 0) return { key: 0, ties: 0, equal: 0 };
+  if (k >= n) return { key: PRUNE_ALL_KEY, ties: 0, equal: 0 };
+  sorted.sort();
+  const key = sorted[k - 1];
+  let first = k - 1;
+  while (first > 0 && sorted[first - 1] === key) first--;
+  let last = k - 1;
+  while (last + 1 < n && sorted[last + 1] === key) last++;
+  return { key, ties: k - first, equal: last - first + 1 };
+}
+
+function fold(work: Uint32Array, total: Float64Array | undefined): Float64Array {
+  const t = total ?? new Float64Array(BINS);
   for (let b = 0; b < BINS; b++) {
     if (work[b] !== 0) {
-      total[b] += work[b];
+      t[b] += work[b];
       work[b] = 0;
     }
   }
+  return t;
 }
 
 function nonFinite(name: string): SculptError {

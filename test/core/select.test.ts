@@ -175,3 +175,18 @@ test('unrolled histogram kernels equal a plain loop for every tail length', () =
     for (let i = 0; i < n; i++) assert.equal(m.get(i), (keys[i] & 0x7fffffff) > above);
   }
 });
+
+test('short single arrays (sorted copy) and sequences (radix) select identically', () => {
+  const rng = new Rng(21);
+  for (const distinct of [5, 1000, 0]) {
+    const n = 3000;
+    const keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) keys[i] = distinct > 0 ? rng.int(distinct) * 40000 : rng.nextUint32() & 0x3fffffff;
+    const one = { length: 1, name: () => 'a', keys: () => keys };
+    const halves = [keys.subarray(0, 1234), keys.subarray(1234)];
+    const two = { length: 2, name: (i: number) => `h${i}`, keys: (i: number) => halves[i] };
+    for (const k of [0, 1, 2, 17, 1499, 1500, 2999, 3000, 4000]) {
+      assert.deepEqual(selectSmallestKeys(one, k), selectSmallestKeys(two, k), `distinct=${distinct} k=${k}`);
+    }
+  }
+});
