@@ -97,6 +97,7 @@ export class SafetensorsFile implements TensorSource {
   private fd: number;
   private readonly cacheBytes: number;
   private cache: Uint8Array | undefined;
+  private cacheFailed = false;
   private rawBuf: Uint8Array | undefined;
   private floatBuf: Float32Array | undefined;
 
@@ -139,9 +140,15 @@ export class SafetensorsFile implements TensorSource {
   readBytes(name: string): Uint8Array {
     const e = this.entry(name);
     const length = e.end - e.begin;
-    if (this.cacheBytes > 0 && this.size - this.dataStart <= this.cacheBytes) {
+    if (this.cacheBytes > 0 && this.size - this.dataStart <= this.cacheBytes && !this.cacheFailed) {
       if (!this.cache) {
-        this.cache = new Uint8Array(this.size - this.dataStart);
+        try {
+          this.cache = new Uint8Array(this.size - this.dataStart);
+        } catch {
+          // Not enough memory for the cache: stream instead.
+          this.cacheFailed = true;
+          return this.readBytes(name);
+        }
         readExactly(this.fd, this.cache, this.cache.length, this.dataStart, this.path);
       }
       return this.cache.subarray(e.begin - this.dataStart, e.end - this.dataStart);
