@@ -7,6 +7,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// tfjs-layers registers every op's gradient function as a side effect.
+import '@tensorflow/tfjs-layers';
 import { SculptError } from '../core/errors.js';
 import { registerWasmGradientKernels } from './wasm-kernels.js';
 

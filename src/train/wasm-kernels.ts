@@ -4,7 +4,8 @@
  * when transposeA/transposeB is set, and backprop through Dense layers uses exactly those).
  *
  * Conv2DBackpropFilter runs as im2col (plain JS over the wasm heap) followed by the backend's
- * XNNPACK matrix product; the depthwise kernels are direct loops (they are cheap).
+ * XNNPACK matrix product; Conv2DBackpropInput (stride 1) as an XNNPACK convolution with the
+ * rotated filter; the depthwise kernels are direct loops (they are cheap).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
@@ -32,6 +33,14 @@ export function registerWasmGradientKernels(): void {
   for (const c of configs) {
     if (tf.getKernel(c.kernelName, 'wasm') === undefined) tf.registerKernel(c);
   }
+  const conv = tf.getKernel('Conv2D', 'wasm');
+  const backpropInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  if (conv !== undefined && backpropInput !== undefined) {
+    originalConv2D = conv.kernelFunc;
+    originalBackpropInput = backpropInput.kernelFunc;
+    tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+    tf.registerKernel({ ...backpropInput, kernelFunc: conv2DBackpropInput as unknown as KernelFunc });
+  }
   const matMul = tf.getKernel('BatchMatMul', 'wasm');
   if (matMul !== undefined) {
     originalMatMul = matMul.kernelFunc;
@@ -41,6 +50,8 @@ export function registerWasmGradientKernels(): void {
 }
 
 let originalMatMul: KernelFunc | undefined;
+let originalConv2D: KernelFunc | undefined;
+let originalBackpropInput: KernelFunc | undefined;
 
 /** Plain product on the backend's own kernel (XNNPACK), no transposes. */
 function plainMatMul(a: TensorInfo, b: TensorInfo, backend: WasmBackendLike): TensorInfo {
@@ -103,42 +114,87 @@ function conv2DBackpropFilter(args: Args): TensorInfo {
   for (let b0 = 0; b0 < batchSize; b0 += imagesPerChunk) {
     const nb = Math.min(imagesPerChunk, batchSize - b0);
     const N = nb * rowsPerImage;
-    // colsT[k, n]: k = (fh, fw, c), n = (image, oh, ow); dW = colsT · dy.
-    const colsT = backend.makeOutput([K, N], 'float32');
+    // dW [K, out] = colsT [K, N] · dy [N, out]; XNNPACK packs its right operand on every call,
+    // so the small dy goes on the right. Row k = (fh, fw, c), column n = (image, oh, ow).
+    const colsInfo = backend.makeOutput([K, N], 'float32');
     const dyChunk = backend.makeOutput([N, outChannels], 'float32');
-    const cols = backend.typedArrayFromHeap(colsT) as Float32Array;
+    const cols = backend.typedArrayFromHeap(colsInfo) as Float32Array;
     const xv = backend.typedArrayFromHeap(x) as Float32Array;
     const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
     (backend.typedArrayFromHeap(dyChunk) as Float32Array).set(dyv.subarray(b0 * rowsPerImage * outChannels, (b0 + nb) * rowsPerImage * outChannels));
-    cols.fill(0);
+    const imageSize = inHeight * inWidth * inChannels;
     for (let fh = 0; fh < filterHeight; fh++) {
       for (let fw = 0; fw < filterWidth; fw++) {
-        for (let bi = 0; bi < nb; bi++) {
-          const xImage = (b0 + bi) * inHeight * inWidth * inChannels;
-          for (let oh = 0; oh < outHeight; oh++) {
-            const ih = oh * strideHeight + fh - padTop;
-            if (ih < 0 || ih >= inHeight) continue;
-            for (let ow = 0; ow < outWidth; ow++) {
-              const iw = ow * strideWidth + fw - padLeft;
-              if (iw < 0 || iw >= inWidth) continue;
-              const n = bi * rowsPerImage + oh * outWidth + ow;
-              const xBase = xImage + (ih * inWidth + iw) * inChannels;
-              const kBase = (fh * filterWidth + fw) * inChannels;
-              for (let c = 0; c < inChannels; c++) cols[(kBase + c) * N + n] = xv[xBase + c];
+        for (let c = 0; c < inChannels; c++) {
+          const row = ((fh * filterWidth + fw) * inChannels + c) * N;
+          let n = row;
+          for (let bi = 0; bi < nb; bi++) {
+            const xImage = (b0 + bi) * imageSize + c;
+            for (let oh = 0; oh < outHeight; oh++) {
+              const ih = oh * strideHeight + fh - padTop;
+              if (ih < 0 || ih >= inHeight) {
+                cols.fill(0, n, n + outWidth);
+                n += outWidth;
+                continue;
+              }
+              const xRow = xImage + ih * inWidth * inChannels;
+              for (let ow = 0; ow < outWidth; ow++, n++) {
+                const iw = ow * strideWidth + fw - padLeft;
+                cols[n] = iw < 0 || iw >= inWidth ? 0 : xv[xRow + iw * inChannels];
+              }
             }
           }
         }
       }
     }
-    const part = plainMatMul(colsT, dyChunk, backend);
+    const part = plainMatMul(colsInfo, dyChunk, backend);
     const pv = backend.typedArrayFromHeap(part) as Float32Array;
     for (let i = 0; i < result.length; i++) result[i] += pv[i];
     backend.disposeData(part.dataId);
-    backend.disposeData(colsT.dataId);
+    backend.disposeData(colsInfo.dataId);
     backend.disposeData(dyChunk.dataId);
   }
   const out = backend.makeOutput(filterShape, 'float32');
   (backend.typedArrayFromHeap(out) as Float32Array).set(result);
+  return out;
+}
+
+/**
+ * dx of a stride-1 convolution is itself a convolution of dy with the filter rotated by 180° and
+ * its in/out axes swapped; run that on the backend's XNNPACK Conv2D (its own BackpropInput is a
+ * naive loop, ~10× slower). Other strides fall back to the original kernel.
+ */
+function conv2DBackpropInput(args: Args): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs;
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
+  const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+  const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight: kh, filterWidth: kw } = info;
+  const top = kh - 1 - info.padInfo.top;
+  const left = kw - 1 - info.padInfo.left;
+  const bottom = inHeight - outHeight - top + kh - 1;
+  const right = inWidth - outWidth - left + kw - 1;
+  const plain = (dataFormat === undefined || dataFormat === 'NHWC' || dataFormat === 'channelsLast') && info.strideHeight === 1 && info.strideWidth === 1;
+  if (!plain || top < 0 || left < 0 || bottom < 0 || right < 0 || originalConv2D === undefined) {
+    return (originalBackpropInput as KernelFunc)(args as never) as TensorInfo;
+  }
+  const rotated = backend.makeOutput([kh, kw, outChannels, inChannels], 'float32');
+  const rv = backend.typedArrayFromHeap(rotated) as Float32Array;
+  const wv = backend.typedArrayFromHeap(filter) as Float32Array;
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      const src = ((kh - 1 - a) * kw + (kw - 1 - b)) * inChannels * outChannels;
+      const dst = (a * kw + b) * outChannels * inChannels;
+      for (let c = 0; c < inChannels; c++) {
+        for (let o = 0; o < outChannels; o++) rv[dst + o * inChannels + c] = wv[src + c * outChannels + o];
+      }
+    }
+  }
+  const out = originalConv2D({
+    inputs: { x: dy, filter: rotated }, backend: backend as never,
+    attrs: { strides: 1, dilations: 1, pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC', dimRoundingMode },
+  }) as TensorInfo;
+  backend.disposeData(rotated.dataId);
   return out;
 }
 

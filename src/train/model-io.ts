@@ -1,0 +1,95 @@
+/**
+ * TF.js layers model folders (`model.json` + `weights.bin`) read and written with sculpt's own
+ * IO handler: tfjs's `file://` scheme needs tfjs-node, which sculpt does not require.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { SculptError } from '../core/errors.js';
+
+export const WEIGHTS_FILE = 'weights.bin';
+
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+function weightBytes(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8Array {
+  if (data === undefined) return new Uint8Array(0);
+  if (Array.isArray(data)) return new Uint8Array(tf.io.concatenateArrayBuffers(data));
+  return new Uint8Array(data);
+}
+
+/** An IOHandler writing `dir/model.json` and `dir/weights.bin` (created if missing). */
+export function folderSaveHandler(dir: string): tf.io.IOHandler {
+  return {
+    save: async (artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> => {
+      mkdirSync(dir, { recursive: true });
+      const bytes = weightBytes(artifacts.weightData as ArrayBuffer | ArrayBuffer[] | undefined);
+      writeAtomic(join(dir, WEIGHTS_FILE), bytes);
+      const json = {
+        modelTopology: artifacts.modelTopology,
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: 'sculpt',
+        weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs ?? [] }],
+        ...(artifacts.userDefinedMetadata !== undefined ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
+      };
+      writeAtomic(join(dir, 'model.json'), JSON.stringify(json));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+  };
+}
+
+/** An IOHandler reading a layers model folder (model.json and the weight files it names). */
+export function folderLoadHandler(dirOrJson: string): tf.io.IOHandler {
+  const jsonPath = dirOrJson.endsWith('.json') ? resolve(dirOrJson) : resolve(dirOrJson, 'model.json');
+  const dir = resolve(jsonPath, '..');
+  return {
+    load: async (): Promise<tf.io.ModelArtifacts> => {
+      if (!existsSync(jsonPath)) throw new SculptError(`${jsonPath}: not found; --model takes a zoo name (lenet-300-100, conv-2, conv-4, conv-6) or a TF.js layers model folder`);
+      let json: any;
+      try {
+        json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+      } catch (e) {
+        throw new SculptError(`${jsonPath}: not valid JSON (${(e as Error).message})`);
+      }
+      if (json.modelTopology === undefined || !Array.isArray(json.weightsManifest)) {
+        throw new SculptError(`${jsonPath}: not a TF.js layers model (needs modelTopology and weightsManifest)`);
+      }
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: Uint8Array[] = [];
+      for (const group of json.weightsManifest as tf.io.WeightsManifestConfig) {
+        specs.push(...group.weights);
+        for (const p of group.paths) {
+          const file = join(dir, p);
+          if (!existsSync(file)) throw new SculptError(`${jsonPath}: weight file ${p} is missing next to model.json`);
+          buffers.push(readFileSync(file));
+        }
+      }
+      const total = buffers.reduce((n, b) => n + b.length, 0);
+      const weightData = new Uint8Array(total);
+      let off = 0;
+      for (const b of buffers) {
+        weightData.set(b, off);
+        off += b.length;
+      }
+      return { modelTopology: json.modelTopology, format: json.format, generatedBy: json.generatedBy, weightSpecs: specs, weightData: weightData.buffer };
+    },
+  };
+}
+
+export async function saveModelFolder(model: tfl.LayersModel, dir: string): Promise<void> {
+  await model.save(folderSaveHandler(dir));
+}
+
+export async function loadModelFolder(dir: string): Promise<tfl.LayersModel> {
+  try {
+    return await tfl.loadLayersModel(folderLoadHandler(dir));
+  } catch (e) {
+    if (e instanceof SculptError) throw e;
+    throw new SculptError(`${dir}: cannot load the TF.js layers model (${(e as Error).message})`);
+  }
+}
