@@ -52,6 +52,8 @@ interface Prepared {
   readonly kernels: LinearKernel[];
   /** Gemm: bias folded into the kernel. */
   readonly biasFolded: boolean;
+  /** A following Relu applied by the kernel as it stores results. */
+  relu: boolean;
 }
 
 export class SparseExecutor {
@@ -60,6 +62,9 @@ export class SparseExecutor {
   private readonly k = new Kernels();
   private readonly constants = new Map<string, Tensor>();
   private readonly prepared = new Map<GraphNode, Prepared>();
+  /** Nodes folded into a preceding weight node: their output is that node's output. */
+  private readonly folded = new Map<GraphNode, string>();
+  private consumers = new Map<string, GraphNode[]>();
 
   constructor(graph: Graph, options: ExecutorOptions = {}) {
     this.graph = graph;
@@ -77,6 +82,12 @@ export class SparseExecutor {
     for (const n of graph.nodes) {
       if (n.opType === 'Identity' && this.constants.has(n.inputs[0])) this.constants.set(n.outputs[0], this.constants.get(n.inputs[0])!);
     }
+    for (const n of graph.nodes) {
+      for (const i of n.inputs) {
+        if (!this.consumers.has(i)) this.consumers.set(i, []);
+        this.consumers.get(i)!.push(n);
+      }
+    }
     const engine = options.engine ?? 'auto';
     const machine = engine === 'auto' ? options.machine ?? defaultMachine() : undefined;
     const batch = options.batchHint ?? 1;
@@ -85,6 +96,37 @@ export class SparseExecutor {
         const p = this.prepare(n, engine, machine, batch);
         if (p) this.prepared.set(n, p);
       }
+    }
+  }
+
+  /** Names of the Add and Relu nodes folded into the kernels of the weight nodes before them. */
+  foldedNodes(): string[] {
+    return [...this.folded.keys()].map((n) => n.name);
+  }
+
+  /** The single node reading `value`, if exactly one does and `value` is not a graph output. */
+  private soleConsumer(value: string): GraphNode | undefined {
+    const c = this.consumers.get(value);
+    if (!c || c.length !== 1 || this.graph.outputs.some((o) => o.name === value)) return undefined;
+    return c[0];
+  }
+
+  /** A MatMul's following `Add(bias [N])`, if it can be folded into the kernel. */
+  private foldableBias(n: GraphNode, cols: number): { add: GraphNode; bias: Float32Array } | undefined {
+    const add = this.soleConsumer(n.outputs[0]);
+    if (!add || add.opType !== 'Add') return undefined;
+    const other = add.inputs[0] === n.outputs[0] ? add.inputs[1] : add.inputs[0];
+    const c = this.constants.get(other);
+    if (!c || c.dtype !== 'float32' || c.dims.length !== 1 || c.dims[0] !== cols) return undefined;
+    return { add, bias: c.data as Float32Array };
+  }
+
+  /** Marks a Relu reading `value` (sole consumer) as done by the kernel. */
+  private foldRelu(value: string, p: Prepared): void {
+    const relu = this.soleConsumer(value);
+    if (relu && relu.opType === 'Relu' && p.biasFolded) {
+      p.relu = true;
+      this.folded.set(relu, value);
     }
   }
 
@@ -113,7 +155,11 @@ export class SparseExecutor {
       if (wt.dims.length !== 2) return undefined;
       const [kk, nn] = wt.dims;
       const t = transpose2d(w, kk, nn);
-      return { kernels: [this.upload(n, n.inputs[1], t, nn, kk, undefined, this.pick(nn, kk, t, engine, machine, batch))], biasFolded: false };
+      const fold = this.foldableBias(n, nn);
+      if (fold) this.folded.set(fold.add, n.outputs[0]);
+      const p: Prepared = { kernels: [this.upload(n, n.inputs[1], t, nn, kk, fold?.bias, this.pick(nn, kk, t, engine, machine, batch))], biasFolded: true, relu: false };
+      this.foldRelu(fold ? fold.add.outputs[0] : n.outputs[0], p);
+      return p;
     }
     if (n.opType === 'Gemm') {
       if (wt.dims.length !== 2) return undefined;
@@ -129,7 +175,9 @@ export class SparseExecutor {
         bias = (c.data as Float32Array).map((v) => v * beta);
       }
       const kernel = this.upload(n, n.inputs[1], m, rows, cols, bias, this.pick(rows, cols, m, engine, machine, batch));
-      return { kernels: [kernel], biasFolded: bias !== undefined || !n.inputs[2] };
+      const p: Prepared = { kernels: [kernel], biasFolded: bias !== undefined || !n.inputs[2], relu: false };
+      this.foldRelu(n.outputs[0], p);
+      return p;
     }
     // Conv: W [M, C/g, kh, kw] → per group a [M/g, C/g·kh·kw] matrix; bias folded per group.
     if (wt.dims.length !== 4) return undefined;
@@ -144,7 +192,9 @@ export class SparseExecutor {
       const bg = bt ? (bt.data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
       kernels.push(this.upload(n, n.inputs[1], wg, rows, cols, bg, this.pick(rows, cols, wg, engine, machine, Math.max(batch, 16))));
     }
-    return { kernels, biasFolded: true };
+    const p: Prepared = { kernels, biasFolded: true, relu: false };
+    this.foldRelu(n.outputs[0], p);
+    return p;
   }
 
   /** Runs the graph; inputs by name (a bare Float32Array takes the shape from `dims`). */
@@ -161,6 +211,11 @@ export class SparseExecutor {
       values.set(info.name, t);
     }
     for (const n of this.graph.nodes) {
+      const source = this.folded.get(n);
+      if (source !== undefined) {
+        values.set(n.outputs[0], values.get(source)!);
+        continue;
+      }
       const ins = n.inputs.map((name) => (name === '' ? undefined : values.get(name)));
       ins.forEach((t, i) => {
         if (t === undefined && n.inputs[i] !== '') throw new SculptError(`sparse executor: node ${n.name} (${n.opType}) reads ${n.inputs[i]}, which nothing produced`);
@@ -188,14 +243,14 @@ export class SparseExecutor {
       const layer = p.kernels[0];
       if (a.dims[a.dims.length - 1] !== layer.cols) throw new SculptError(`sparse executor: node ${n.name} (MatMul) input has last dim ${a.dims[a.dims.length - 1]}, the weight has ${layer.cols} rows`);
       const m = size(a.dims) / layer.cols;
-      return floatTensor([...a.dims.slice(0, -1), layer.rows], applyLinear(this.k, layer, a.data as Float32Array, m));
+      return floatTensor([...a.dims.slice(0, -1), layer.rows], applyLinear(this.k, layer, a.data as Float32Array, m, p.relu));
     }
     // Gemm
     const transA = attrInt(n.attributes, 'transA', 0) === 1;
     const aa = transA ? transposeTensor(a, [1, 0]) : a;
     let y: Tensor;
     if (p) {
-      y = floatTensor([aa.dims[0], p.kernels[0].rows], applyLinear(this.k, p.kernels[0], aa.data as Float32Array, aa.dims[0]));
+      y = floatTensor([aa.dims[0], p.kernels[0].rows], applyLinear(this.k, p.kernels[0], aa.data as Float32Array, aa.dims[0], p.relu));
     } else {
       const b = need(ins[1], n, 1);
       const bb = attrInt(n.attributes, 'transB', 0) === 1 ? transposeTensor(b, [1, 0]) : b;
@@ -242,15 +297,15 @@ export class SparseExecutor {
           const bias = ins[2] ? (ins[2].data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
           kernels.push(uploadDense(this.k, (wt.data as Float32Array).subarray(g * rows * cols, (g + 1) * rows * cols), rows, cols, bias));
         }
-        return this.convWith(x, kernels, batch, c, h, w, m, cg, kh, kw, group, st, dil, begin, oh, ow, positions);
+        return this.convWith(x, kernels, false, batch, c, h, w, m, cg, kh, kw, group, st, dil, begin, oh, ow, positions);
       } finally {
         this.k.release(mark);
       }
     }
-    return this.convWith(x, kernels, batch, c, h, w, m, cg, kh, kw, group, st, dil, begin, oh, ow, positions);
+    return this.convWith(x, kernels, p.relu, batch, c, h, w, m, cg, kh, kw, group, st, dil, begin, oh, ow, positions);
   }
 
-  private convWith(x: Tensor, kernels: LinearKernel[], batch: number, c: number, h: number, w: number, m: number, cg: number, kh: number, kw: number, group: number, st: number[], dil: number[], begin: number[], oh: number, ow: number, positions: number): Tensor {
+  private convWith(x: Tensor, kernels: LinearKernel[], relu: boolean, batch: number, c: number, h: number, w: number, m: number, cg: number, kh: number, kw: number, group: number, st: number[], dil: number[], begin: number[], oh: number, ow: number, positions: number): Tensor {
     const xd = x.data as Float32Array;
     const out = new Float32Array(batch * m * positions);
     const rows = m / group;
@@ -276,7 +331,7 @@ export class SparseExecutor {
             }
           }
         }
-        const y = applyLinearTransposed(this.k, kernels[g], col, positions);
+        const y = applyLinearTransposed(this.k, kernels[g], col, positions, relu);
         out.set(y, (b * m + g * rows) * positions);
       }
     }

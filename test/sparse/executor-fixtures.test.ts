@@ -71,3 +71,13 @@ test('mlp.onnx pruned to 90%: auto engine stores the weights as CSR and agrees w
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('bias Adds and Relus after weight nodes are folded into the kernels', () => {
+  const mlp = new SparseExecutor(readOnnx(`${FIX}/mlp.onnx`).graph(), { engine: 'sparse' });
+  assert.deepEqual(mlp.foldedNodes().sort(), ['/Relu', '/Relu_1']);
+  const transformer = new SparseExecutor(readOnnx(`${FIX}/transformer.onnx`).graph(), { engine: 'dense' });
+  const folded = transformer.foldedNodes();
+  assert.equal(folded.filter((n) => n.endsWith('/Add')).length, 12);
+  assert.equal(folded.filter((n) => n.includes('Relu')).length, 2);
+  assert.equal(folded.length, 14);
+});
