@@ -17,15 +17,12 @@
  */
 import * as fs from 'node:fs';
 import { SculptError } from '../core/errors.js';
+import type { TensorSource } from '../core/plan.js';
 import { numel, WeightSet, type Role, type WeightTensor } from '../core/types.js';
 import { AtomicFile, assertNotInput, BufferedWriter, readExactly } from './fsutil.js';
 import { decodeFloats, encodeFloats, FLOAT_DTYPE_BYTES, isFloatDType, type FloatDType } from './safetensors-dtypes.js';
 
-/** Structurally identical to `TensorSource` in src/core/plan.ts. */
-export interface TensorSource {
-  readonly tensors: readonly WeightTensor[];
-  read(name: string): Float32Array;
-}
+export type { TensorSource } from '../core/plan.js';
 
 /** Anything with `get(i)`: true keeps element i. sculpt's `Mask` also has `length` and `words`
  * (32 elements per word, bit i & 31 of word i >>> 5), which makes zeroing word-at-a-time. */
