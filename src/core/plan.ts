@@ -230,7 +230,7 @@ class Planner implements StreamingPlan {
     }
     const scores = this.scoresFor(t, values);
     if (p.kind === 'nm') {
-      assertFinite(t.name, scores);
+      if (this.criterion.scoresAreMagnitudes !== true) assertFinite(t.name, scores);
       nmMaskInto(t, scores, mask, p.n, p.m, mask);
     } else if (p.kind === 'channel') {
       const sums = channelSums(t, scores, mask, p.norm);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { channelLayout, formatPattern, parsePattern } from '../../src/core/patterns.js';
+import { channelLayout, formatPattern, nmMaskInto, parsePattern } from '../../src/core/patterns.js';
+import { Rng } from '../../src/core/rng.js';
 import { prune } from '../../src/core/plan.js';
 import { countToPrune } from '../../src/core/counting.js';
 import { Mask } from '../../src/core/mask.js';
@@ -149,4 +150,36 @@ test('channels already all zero count toward round(s*C); nothing is restored', (
   // IMP on channels: 2 dead + round(0.5 * 8) = 6.
   assert.equal(prunedChannels(0.5, { fractionOfRemaining: true }).length, 6);
   assert.equal(prunedChannels(0, { count: 3 }).length, 3);
+});
+
+test('the N:4 fast path equals the generic N:M loop (random data, ties, pruned elements, both layouts)', () => {
+  const rng = new Rng(77);
+  for (const [shape, axis] of [[[12, 16], 0], [[16, 12], 1], [[3, 3, 4, 6], 3], [[6, 4, 2, 2], 0]] as [number[], number][]) {
+    const t = tensor('w', shape, 5, { outputAxis: axis });
+    const scores = new Float32Array(t.data.length);
+    for (let i = 0; i < scores.length; i++) scores[i] = rng.int(4) / 2; // many ties
+    const alive = Mask.full(scores.length);
+    for (let i = 0; i < scores.length; i++) if (rng.next() < 0.25) alive.set(i, false);
+    for (const n of [1, 2, 3]) {
+      const fast = new Mask(scores.length);
+      nmMaskInto(t, scores, alive, n, 4, fast);
+      // Reference: the documented rule, group by group.
+      const L = channelLayout(t);
+      const want = new Mask(scores.length);
+      for (let o = 0; o < L.channels; o++) {
+        for (let r0 = 0; r0 < L.reduction; r0 += 4) {
+          const g = [0, 1, 2, 3].map((j) => (Math.floor((r0 + j) / L.post) * L.channels + o) * L.post + ((r0 + j) % L.post));
+          for (let j = 0; j < 4; j++) {
+            if (!alive.get(g[j])) continue;
+            let beaten = 0;
+            for (let l = 0; l < 4; l++) {
+              if (l !== j && alive.get(g[l]) && (scores[g[l]] > scores[g[j]] || (scores[g[l]] === scores[g[j]] && l > j))) beaten++;
+            }
+            want.set(g[j], beaten < n);
+          }
+        }
+      }
+      assert.ok(fast.equals(want), `${shape} axis ${axis} ${n}:4`);
+    }
+  }
 });
