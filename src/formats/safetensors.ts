@@ -50,7 +50,7 @@ export interface SafetensorsOptions {
   /**
    * Keep the whole data section in memory when it is at most this many bytes (default 0: never).
    * Worth it when the same tensors are read several times (global selection reads each 2–3
-   * times); float32 reads then return views into the cache without copying.
+   * times): later reads are a memory copy instead of a read from the file.
    */
   readonly cacheBytes?: number;
 }
@@ -132,7 +132,7 @@ export class SafetensorsFile implements TensorSource {
 
   /**
    * The stored bytes of one tensor. The array is reused: it is valid until the next `read`,
-   * `readBytes` or `close` on this file.
+   * `readBytes` or `close` on this file. With the cache it is a view of the cache: do not modify.
    */
   readBytes(name: string): Uint8Array {
     const e = this.entry(name);
@@ -158,14 +158,16 @@ export class SafetensorsFile implements TensorSource {
   /**
    * Values of one floating tensor as float32 (F16/BF16/F64 converted). The array is reused:
    * it is valid until the next `read`, `readBytes` or `close`; copy it (`.slice()`) to keep it.
-   * Do not modify it when the file is cached (`cacheBytes`): it may be a view of the cache.
+   * Modifying it is harmless: it is never a view of the cache.
    */
   read(name: string): Float32Array {
     const e = this.entry(name);
     if (!isFloatDType(e.dtype)) throw new SculptError(`${this.path}: tensor ${name} has dtype ${e.dtype}, not a floating-point type`);
     const bytes = this.readBytes(name);
     const n = numel(e.shape);
-    if (e.dtype === 'F32' && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+    // Straight from the read buffer when streaming; from the cache, a copy (a caller that
+    // modified a view would silently change what the writer copies later).
+    if (e.dtype === 'F32' && !this.cache && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
     if (!this.floatBuf || this.floatBuf.length < n) this.floatBuf = new Float32Array(maxElements(this.entries, n));
     const out = this.floatBuf.subarray(0, n);
     decodeFloats(bytes, e.dtype, out);

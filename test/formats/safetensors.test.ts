@@ -320,3 +320,17 @@ test('a folder as input or output is a SculptError, not a crash', () => {
   }
   assert.deepEqual(fs.readdirSync(dir), ['sub']);
 });
+
+test('with the cache, a caller modifying read() results cannot change what is written', () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'o.safetensors');
+  const src = openSafetensors(FIXTURE, { cacheBytes: 1 << 20 });
+  try {
+    for (const t of src.tensors) src.read(t.name).fill(7);
+    assert.notEqual(src.read('layers.0.weight')[0], 7);
+    writeSafetensorsStreaming(src, out, () => undefined);
+  } finally {
+    src.close();
+  }
+  assert.ok(fs.readFileSync(out).equals(fs.readFileSync(FIXTURE)));
+});
