@@ -14,6 +14,7 @@ export interface ScoreContext {
   gradients?: Map<string, Float32Array>;
 }
 
+/** A named importance measure: one non-negative score per element, larger = more important. */
 export interface Criterion {
   /** Registry key, as typed on the command line (`--criterion magnitude`). */
   readonly name: string;

@@ -4,6 +4,7 @@
  */
 import { SculptError } from './errors.js';
 
+/** Bitset over a tensor's elements: bit 1 = kept, 0 = pruned. */
 export class Mask {
   /** Number of elements the mask covers. */
   readonly length: number;
