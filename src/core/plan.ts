@@ -250,7 +250,7 @@ class Planner implements StreamingPlan {
     return { stats, total: sumStats(stats), targetTotal: sumStats(stats.filter((s) => s.pruned)) };
   }
 
-  /** One threshold over all global tensors: two (three with partial ties) passes via `read`. */
+  /** One threshold over all global tensors: two passes via `read` (one more first for fractionOfRemaining). */
   private planGlobalThreshold(global: TargetEntry[]): void {
     const names = global.map((e) => e.tensor.name);
     const keysOf = (i: number): Uint32Array => this.keysFor(global[i].tensor, this.source.read(names[i]));
