@@ -12,9 +12,8 @@ import * as ort from 'onnxruntime-node';
 
 register();
 const { Rng } = await import('../src/core/rng.ts');
-const { denseToCsr } = await import('../src/sparse/formats.ts');
-const { Kernels, applyChain, uploadCsr, uploadDense, batchStride } = await import('../src/sparse/kernels.ts');
-const { measureMachine, predictLayer, crossoverDensity, timeMedian } = await import('../src/sparse/roofline.ts');
+const { Kernels, applyChain, uploadDense } = await import('../src/sparse/kernels.ts');
+const { measureMachine } = await import('../src/sparse/roofline.ts');
 const { mlpModel } = await import('./sparse-onnx-writer.ts');
 const { SparseExecutor } = await import('../src/sparse/executor.ts');
 const { OnnxModel } = await import('../src/formats/onnx.ts');
@@ -94,7 +93,6 @@ const summary = [];
 const layerRows = [];
 for (const s of sparsities) {
   const pruned = weights.map((_, l) => prune(l, s));
-  const nnz = pruned.map((w) => { let n = 0; for (let i = 0; i < w.length; i++) if (w[i] !== 0) n++; return n; });
   const sessions = {};
   let gemmBytes;
   for (const style of ['gemm', 'matmul']) {
@@ -105,7 +103,6 @@ for (const s of sparsities) {
   const graph = new OnnxModel('mlp.onnx', gemmBytes).graph();
   const k = new Kernels();
   const dense = pruned.map((w, l) => uploadDense(k, w, sizes[l + 1], sizes[l], biases[l]));
-  const sparse = pruned.map((w, l) => uploadCsr(k, denseToCsr(w, sizes[l + 1], sizes[l]), biases[l]));
   const relu = pruned.map((_, l) => l + 1 < layerCount);
 
   for (const batch of batches) {
@@ -114,7 +111,6 @@ for (const s of sparsities) {
     // sculpt's engine: the graph executor, each layer CSR or dense as the roofline chooses.
     const executor = new SparseExecutor(graph, { engine: 'auto', machine, batchHint: batch });
     const runSculpt = () => executor.run({ x: { dtype: 'float32', dims: [batch, sizes[0]], data: x } }).y.data;
-    const chosen = executor.layers.map((info, l) => (info.kind === 'csr' ? sparse[l] : dense[l]));
 
     // Pick onnxruntime's faster graph form (Gemm transB=1 or MatMul+Add) as the baseline.
     const ortTimes = {};
@@ -147,37 +143,25 @@ for (const s of sparsities) {
     for (let i = 0; i < ySparse.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(ySparse[i] - ortOut[i])); maxRef = Math.max(maxRef, Math.abs(ortOut[i])); }
 
     // Per layer: measured dense and sparse kernel times beside the roofline's predictions.
-    const ld = batch === 1 ? 1 : batchStride(batch);
-    const mark = k.mark();
-    const xb = k.alloc(Math.max(...sizes) * ld * 4);
-    k.f32(xb, Math.max(...sizes) * ld).fill(0.25);
-    const yb = k.alloc(Math.max(...sizes) * ld * 4);
     let predictedSparse = 0, predictedDense = 0;
-    for (let l = 0; l < layerCount; l++) {
-      const shape = { rows: sizes[l + 1], cols: sizes[l], batch };
-      const p = predictLayer(shape, nnz[l], machine);
-      const run = (layer) => () => (batch === 1 ? layer.runVector(xb, yb, false) : layer.runBatch(xb, ld, yb, false));
-      const mDense = timeMedian(run(dense[l]), Math.max(5, repeats >> 1), 2);
-      const mSparse = timeMedian(run(sparse[l]), Math.max(5, repeats >> 1), 2);
-      const kind = chosen[l].kind;
-      predictedDense += p.dense.seconds;
-      predictedSparse += kind === 'csr' ? p.sparse.seconds : p.dense.seconds;
+    for (const r of executor.profile(batch, machine, Math.max(5, repeats >> 1))) {
+      predictedDense += r.predictedDenseMs;
+      predictedSparse += r.kind === 'csr' ? r.predictedSparseMs : r.predictedDenseMs;
       layerRows.push({
-        sparsity: s, batch, layer: `${sizes[l + 1]}×${sizes[l]}`, density: nnz[l] / pruned[l].length,
-        denseMB: p.dense.bytes / 1e6, sparseMB: p.sparse.bytes / 1e6,
-        predDenseMs: p.dense.seconds * 1e3, predSparseMs: p.sparse.seconds * 1e3, bound: p.sparse.bound,
-        measDenseMs: mDense * 1e3, measSparseMs: mSparse * 1e3,
-        predSpeedup: p.speedup, measSpeedup: mDense / mSparse, flopSpeedup: p.flopSpeedup,
-        crossover: crossoverDensity(shape, machine), kind,
-        chosenVsDense: (kind === 'csr' ? mSparse : mDense) / mDense,
+        sparsity: s, batch, layer: `${r.rows}×${r.cols}`, density: r.density,
+        denseMB: r.denseBytes / 1e6, sparseMB: r.sparseBytes / 1e6,
+        predDenseMs: r.predictedDenseMs, predSparseMs: r.predictedSparseMs, bound: r.sparseBound,
+        measDenseMs: r.measuredDenseMs, measSparseMs: r.measuredSparseMs,
+        predSpeedup: r.predictedSpeedup, measSpeedup: r.measuredSpeedup, flopSpeedup: r.flopSpeedup,
+        crossover: r.crossoverDensity, kind: r.kind,
+        chosenVsDense: (r.kind === 'csr' ? r.measuredSparseMs : r.measuredDenseMs) / r.measuredDenseMs,
       });
     }
-    k.release(mark);
 
     const row = {
       sparsity: s, batch, ortStyle, ortMs: median(tOrt), sculptMs: median(tSparse), sculptDenseMs: median(tDense),
       bestSpeedup: Math.min(...tOrt) / Math.min(...tSparse),
-      kinds: chosen.map((c) => c.kind).join('/'), maxRelError: maxDiff / maxRef,
+      kinds: executor.layers.map((c) => c.kind).join('/'), maxRelError: maxDiff / maxRef,
       predictedSpeedupVsSculptDense: predictedDense / predictedSparse,
     };
     row.speedup = row.ortMs / row.sculptMs;

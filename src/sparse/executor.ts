@@ -6,9 +6,9 @@
 import { SculptError } from '../core/errors.js';
 import type { Graph, GraphNode } from '../core/graph.js';
 import { countNonzeros, denseToCsr } from './formats.js';
-import { Kernels, applyLinear, applyLinearTransposed, uploadCsr, uploadDense, type LinearKernel } from './kernels.js';
+import { Kernels, applyLinear, applyLinearTransposed, batchStride, uploadCsr, uploadDense, type LinearKernel } from './kernels.js';
 import { OPS, attrFloat, attrInt, attrInts, broadcastDims, need, resolvePads, spatialOut, transposeTensor } from './ops.js';
-import { chooseKernel, measureMachine, type MachineProfile } from './roofline.js';
+import { chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
 import { floatTensor, fromGraphTensor, size, strides, type Tensor } from './tensor.js';
 
 export interface ExecutorOptions {
@@ -32,6 +32,34 @@ export interface WeightLayer {
   /** Bytes of the stored weights, and what dense float32 storage would take. */
   readonly bytes: number;
   readonly denseBytes: number;
+}
+
+/** One weight layer's kernels timed in isolation beside the roofline's predictions. */
+export interface LayerProfile {
+  readonly node: string;
+  readonly weight: string;
+  readonly rows: number;
+  readonly cols: number;
+  readonly batch: number;
+  readonly density: number;
+  readonly kind: 'csr' | 'dense';
+  readonly denseFlops: number;
+  readonly denseBytes: number;
+  readonly sparseFlops: number;
+  readonly sparseBytes: number;
+  readonly predictedDenseMs: number;
+  readonly predictedSparseMs: number;
+  /** Which roofline limit the prediction hit (of the largest group, for grouped Conv). */
+  readonly denseBound: 'compute' | 'memory';
+  readonly sparseBound: 'compute' | 'memory';
+  readonly measuredDenseMs: number;
+  readonly measuredSparseMs: number;
+  /** Dense time over sparse time, predicted and measured; the FLOP ratio for contrast. */
+  readonly predictedSpeedup: number;
+  readonly measuredSpeedup: number;
+  readonly flopSpeedup: number;
+  /** Density below which sparse is predicted to win for this shape and batch. */
+  readonly crossoverDensity: number;
 }
 
 const WEIGHT_OPS = new Set(['MatMul', 'Gemm', 'Conv']);
@@ -65,6 +93,8 @@ export class SparseExecutor {
   /** Nodes folded into a preceding weight node: their output is that node's output. */
   private readonly folded = new Map<GraphNode, string>();
   private consumers = new Map<string, GraphNode[]>();
+  /** Per weight layer (by node name), how to rebuild each group's [rows, cols] matrix. */
+  private readonly matrices = new Map<string, (() => Float32Array)[]>();
 
   constructor(graph: Graph, options: ExecutorOptions = {}) {
     this.graph = graph;
@@ -97,6 +127,53 @@ export class SparseExecutor {
         if (p) this.prepared.set(n, p);
       }
     }
+  }
+
+  /**
+   * Times each weight layer's dense and CSR kernels in isolation at `batch` (median of `repeats`)
+   * beside the roofline's predictions. Uploads both forms temporarily, one layer at a time.
+   */
+  profile(batch: number, machine: MachineProfile, repeats = 9): LayerProfile[] {
+    const out: LayerProfile[] = [];
+    for (const info of this.layers) {
+      const groups = this.matrices.get(info.node) ?? [];
+      let measuredDense = 0, measuredSparse = 0, nnz = 0;
+      let pd = 0, ps = 0, df = 0, db = 0, sf = 0, sb = 0;
+      let denseBound: 'compute' | 'memory' = 'memory', sparseBound: 'compute' | 'memory' = 'memory';
+      const rows = info.rows / Math.max(groups.length, 1);
+      for (const rebuild of groups) {
+        const w = rebuild();
+        const mark = this.k.mark();
+        try {
+          const csr = denseToCsr(w, rows, info.cols);
+          const dense = uploadDense(this.k, w, rows, info.cols);
+          const sparse = uploadCsr(this.k, csr);
+          const ld = batch === 1 ? 1 : batchStride(batch);
+          const x = this.k.alloc(info.cols * ld * 4);
+          this.k.f32(x, info.cols * ld).fill(0.5);
+          const y = this.k.alloc(rows * ld * 4);
+          const run = (l: LinearKernel) => () => (batch === 1 ? l.runVector(x, y, false) : l.runBatch(x, ld, y, false));
+          measuredDense += timeMedian(run(dense), repeats) * 1e3;
+          measuredSparse += timeMedian(run(sparse), repeats) * 1e3;
+          const p = predictLayer({ rows, cols: info.cols, batch }, csr.values.length, machine);
+          nnz += csr.values.length;
+          denseBound = p.dense.bound;
+          sparseBound = p.sparse.bound;
+          pd += p.dense.seconds * 1e3; ps += p.sparse.seconds * 1e3;
+          df += p.dense.flops; db += p.dense.bytes; sf += p.sparse.flops; sb += p.sparse.bytes;
+        } finally {
+          this.k.release(mark);
+        }
+      }
+      out.push({
+        node: info.node, weight: info.weight, rows: info.rows, cols: info.cols, batch, density: nnz / (info.rows * info.cols), kind: info.kind,
+        denseFlops: df, denseBytes: db, sparseFlops: sf, sparseBytes: sb,
+        predictedDenseMs: pd, predictedSparseMs: ps, denseBound, sparseBound, measuredDenseMs: measuredDense, measuredSparseMs: measuredSparse,
+        predictedSpeedup: pd / ps, measuredSpeedup: measuredDense / measuredSparse, flopSpeedup: nnz > 0 ? (info.rows * info.cols) / nnz : Infinity,
+        crossoverDensity: crossoverDensity({ rows, cols: info.cols, batch }, machine),
+      });
+    }
+    return out;
   }
 
   /** Names of the Add and Relu nodes folded into the kernels of the weight nodes before them. */
@@ -136,7 +213,9 @@ export class SparseExecutor {
     return chooseKernel({ rows, cols, batch }, countNonzeros(w), machine!);
   }
 
-  private upload(n: GraphNode, weightName: string, w: Float32Array, rows: number, cols: number, bias: Float32Array | undefined, kind: 'csr' | 'dense'): LinearKernel {
+  private upload(n: GraphNode, weightName: string, w: Float32Array, rows: number, cols: number, bias: Float32Array | undefined, kind: 'csr' | 'dense', rebuild: () => Float32Array): LinearKernel {
+    if (!this.matrices.has(n.name)) this.matrices.set(n.name, []);
+    this.matrices.get(n.name)!.push(rebuild);
     const layer = kind === 'csr' ? uploadCsr(this.k, denseToCsr(w, rows, cols), bias) : uploadDense(this.k, w, rows, cols, bias);
     const prev = this.layers.find((l) => l.node === n.name && l.weight === weightName);
     if (prev) {
@@ -157,7 +236,8 @@ export class SparseExecutor {
       const t = transpose2d(w, kk, nn);
       const fold = this.foldableBias(n, nn);
       if (fold) this.folded.set(fold.add, n.outputs[0]);
-      const p: Prepared = { kernels: [this.upload(n, n.inputs[1], t, nn, kk, fold?.bias, this.pick(nn, kk, t, engine, machine, batch))], biasFolded: true, relu: false };
+      const kernel = this.upload(n, n.inputs[1], t, nn, kk, fold?.bias, this.pick(nn, kk, t, engine, machine, batch), () => transpose2d(w, kk, nn));
+      const p: Prepared = { kernels: [kernel], biasFolded: true, relu: false };
       this.foldRelu(fold ? fold.add.outputs[0] : n.outputs[0], p);
       return p;
     }
@@ -167,14 +247,17 @@ export class SparseExecutor {
       const alpha = attrFloat(n.attributes, 'alpha', 1);
       const beta = attrFloat(n.attributes, 'beta', 1);
       const [rows, cols] = transB ? wt.dims : [wt.dims[1], wt.dims[0]];
-      let m = transB ? w : transpose2d(w, wt.dims[0], wt.dims[1]);
-      if (alpha !== 1) m = m.map((v) => v * alpha);
+      const matrix = () => {
+        const m = transB ? w : transpose2d(w, wt.dims[0], wt.dims[1]);
+        return alpha === 1 ? m : m.map((v) => v * alpha);
+      };
+      const m = matrix();
       const c = n.inputs[2] ? this.constants.get(n.inputs[2]) : undefined;
       let bias: Float32Array | undefined;
       if (c && c.dtype === 'float32' && (c.data.length === rows && c.dims[c.dims.length - 1] === rows) && (c.dims.length === 1 || c.dims[0] === 1)) {
         bias = (c.data as Float32Array).map((v) => v * beta);
       }
-      const kernel = this.upload(n, n.inputs[1], m, rows, cols, bias, this.pick(rows, cols, m, engine, machine, batch));
+      const kernel = this.upload(n, n.inputs[1], m, rows, cols, bias, this.pick(rows, cols, m, engine, machine, batch), matrix);
       const p: Prepared = { kernels: [kernel], biasFolded: bias !== undefined || !n.inputs[2], relu: false };
       this.foldRelu(n.outputs[0], p);
       return p;
@@ -190,7 +273,7 @@ export class SparseExecutor {
     for (let g = 0; g < group; g++) {
       const wg = w.subarray(g * rows * cols, (g + 1) * rows * cols);
       const bg = bt ? (bt.data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
-      kernels.push(this.upload(n, n.inputs[1], wg, rows, cols, bg, this.pick(rows, cols, wg, engine, machine, Math.max(batch, 16))));
+      kernels.push(this.upload(n, n.inputs[1], wg, rows, cols, bg, this.pick(rows, cols, wg, engine, machine, Math.max(batch, 16)), () => wg));
     }
     const p: Prepared = { kernels, biasFolded: true, relu: false };
     this.foldRelu(n.outputs[0], p);

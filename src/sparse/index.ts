@@ -10,7 +10,7 @@ export {
   chooseKernel, crossoverDensity, csrIndexBytes, measureMachine, predictLayer, timeBest, timeMedian,
   type KernelCost, type LayerPrediction, type LayerShape, type MachineProfile, type MeasureOptions,
 } from './roofline.js';
-export { SparseExecutor, supportedOps, matmulGeneric, type ExecutorOptions, type WeightLayer } from './executor.js';
+export { SparseExecutor, supportedOps, matmulGeneric, type ExecutorOptions, type LayerProfile, type WeightLayer } from './executor.js';
 export { erf } from './ops.js';
 export type { DType, Tensor } from './tensor.js';
 export {

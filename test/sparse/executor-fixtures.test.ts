@@ -81,3 +81,17 @@ test('bias Adds and Relus after weight nodes are folded into the kernels', () =>
   assert.equal(folded.filter((n) => n.includes('Relu')).length, 2);
   assert.equal(folded.length, 14);
 });
+
+test('profile times each weight layer in both forms beside the roofline prediction', () => {
+  const machine = { bandwidth: 10e9, cacheBandwidth: 50e9, cacheBytes: 512 * 1024, denseFlops: { vector: 8e9, batch: 25e9 }, sparseFlops: { vector: 4e9, batch: 15e9 } };
+  const ex = new SparseExecutor(readOnnx(`${FIX}/cnn.onnx`).graph(), { engine: 'dense' });
+  const rows = ex.profile(4, machine, 3);
+  assert.deepEqual(rows.map((r) => [r.rows, r.cols]), [[8, 9], [16, 72], [10, 784]]);
+  for (const r of rows) {
+    assert.ok(r.measuredDenseMs > 0 && r.measuredSparseMs > 0);
+    assert.equal(r.denseFlops, 2 * r.rows * r.cols * 4);
+    assert.ok(Math.abs(r.sparseFlops - 2 * r.density * r.rows * r.cols * 4) < 1e-6);
+    assert.ok(Math.abs(r.predictedSpeedup - r.predictedDenseMs / r.predictedSparseMs) < 1e-9);
+    assert.equal(r.kind, 'dense');
+  }
+});
