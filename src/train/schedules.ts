@@ -45,7 +45,9 @@ export function polynomialSchedule(o: PolynomialScheduleOptions): PruningSchedul
   return (step: number): PruningDecision => {
     const t = Math.min(Math.max(step, o.beginStep), o.endStep);
     const progress = span === 0 ? 1 : (t - o.beginStep) / span;
-    const sparsity = o.finalSparsity + (o.initialSparsity - o.finalSparsity) * Math.pow(1 - progress, power);
+    // The endpoints exactly, not up to rounding of the polynomial.
+    const sparsity = progress === 0 ? o.initialSparsity : progress === 1 ? o.finalSparsity
+      : o.finalSparsity + (o.initialSparsity - o.finalSparsity) * Math.pow(1 - progress, power);
     const inWindow = step >= o.beginStep && step <= o.endStep;
     const prune = inWindow && ((step - o.beginStep) % o.frequency === 0 || step === o.endStep);
     return { prune, sparsity: step < o.beginStep ? 0 : sparsity };
