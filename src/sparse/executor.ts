@@ -6,7 +6,7 @@
 import { SculptError } from '../core/errors.js';
 import type { Graph, GraphNode } from '../core/graph.js';
 import { countNonzeros, denseToCsr } from './formats.js';
-import { Kernels, applyLinear, applyLinearTransposed, batchStride, uploadCsr, uploadDense, type LinearKernel } from './kernels.js';
+import { Kernels, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { OPS, attrFloat, attrInt, attrInts, broadcastDims, need, resolvePads, spatialOut, transposeTensor } from './ops.js';
 import { chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
 import { floatTensor, fromGraphTensor, size, strides, type Tensor } from './tensor.js';
@@ -28,7 +28,7 @@ export interface WeightLayer {
   readonly rows: number;
   readonly cols: number;
   readonly nonzeros: number;
-  readonly kind: 'csr' | 'dense';
+  readonly kind: KernelKind;
   /** Bytes of the stored weights, and what dense float32 storage would take. */
   readonly bytes: number;
   readonly denseBytes: number;
@@ -42,7 +42,7 @@ export interface LayerProfile {
   readonly cols: number;
   readonly batch: number;
   readonly density: number;
-  readonly kind: 'csr' | 'dense';
+  readonly kind: KernelKind;
   readonly denseFlops: number;
   readonly denseBytes: number;
   readonly sparseFlops: number;
@@ -207,16 +207,16 @@ export class SparseExecutor {
     }
   }
 
-  private pick(rows: number, cols: number, w: Float32Array, engine: 'auto' | 'sparse' | 'dense', machine: MachineProfile | undefined, batch: number): 'csr' | 'dense' {
+  private pick(rows: number, cols: number, w: Float32Array, engine: 'auto' | 'sparse' | 'dense', machine: MachineProfile | undefined, batch: number): KernelKind {
     if (engine === 'sparse') return 'csr';
     if (engine === 'dense') return 'dense';
-    return chooseKernel({ rows, cols, batch }, countNonzeros(w), machine!);
+    return chooseKernel({ rows, cols, batch }, countNonzeros(w), machine!, 1.25, nonzeroRows(w, rows, cols).length);
   }
 
-  private upload(n: GraphNode, weightName: string, w: Float32Array, rows: number, cols: number, bias: Float32Array | undefined, kind: 'csr' | 'dense', rebuild: () => Float32Array): LinearKernel {
+  private upload(n: GraphNode, weightName: string, w: Float32Array, rows: number, cols: number, bias: Float32Array | undefined, kind: KernelKind, rebuild: () => Float32Array): LinearKernel {
     if (!this.matrices.has(n.name)) this.matrices.set(n.name, []);
     this.matrices.get(n.name)!.push(rebuild);
-    const layer = kind === 'csr' ? uploadCsr(this.k, denseToCsr(w, rows, cols), bias) : uploadDense(this.k, w, rows, cols, bias);
+    const layer = kind === 'csr' ? uploadCsr(this.k, denseToCsr(w, rows, cols), bias) : kind === 'rows' ? uploadRows(this.k, w, rows, cols, bias) : uploadDense(this.k, w, rows, cols, bias);
     const prev = this.layers.find((l) => l.node === n.name && l.weight === weightName);
     if (prev) {
       Object.assign(prev, { rows: prev.rows + rows, nonzeros: prev.nonzeros + layer.nonzeros, bytes: prev.bytes + layer.weightBytes, denseBytes: prev.denseBytes + w.byteLength });

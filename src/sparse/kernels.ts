@@ -110,8 +110,11 @@ function align(n: number, a: number): number {
  * y = W·x + b (optionally ReLU) for W [rows, cols] held in kernel memory, in one of two storages.
  * Pointer-level calls (`runVector`, `runBatch`) let a caller chain layers without copies.
  */
+export type KernelKind = 'csr' | 'dense' | 'rows';
+
 export interface LinearKernel {
-  readonly kind: 'csr' | 'dense';
+  /** csr: CSR kernel; dense: dense kernel; rows: dense kernel over the rows that have nonzeros. */
+  readonly kind: KernelKind;
   readonly rows: number;
   readonly cols: number;
   /** Stored nonzeros (rows·cols for dense). */
@@ -162,6 +165,67 @@ export function uploadDense(k: Kernels, weight: Float32Array, rows: number, cols
     weightBytes: weight.byteLength,
     runVector: (x, y, relu) => e.gemv(rows, cols, w, x, y, b, relu ? 1 : 0),
     runBatch: (xt, ld, yt, relu) => e.gemm(rows, cols, w, xt, ld, yt, b, relu ? 1 : 0),
+  };
+}
+
+/** Indices of the rows of W [rows, cols] that hold a nonzero. */
+export function nonzeroRows(weight: Float32Array, rows: number, cols: number): Uint32Array {
+  const kept: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      if (weight[r * cols + c] !== 0) {
+        kept.push(r);
+        break;
+      }
+    }
+  }
+  return Uint32Array.from(kept);
+}
+
+/**
+ * Channel-pruned W (whole rows zero): a dense kernel over the kept rows only, whose results are
+ * scattered back; a pruned row's output is its bias (then ReLU), as in the dense product.
+ */
+export function uploadRows(k: Kernels, weight: Float32Array, rows: number, cols: number, bias?: Float32Array): LinearKernel {
+  if (weight.length !== rows * cols) {
+    throw new SculptError(`sparse: ${weight.length} weights do not fill a [${rows}, ${cols}] matrix`);
+  }
+  checkBias(bias, rows);
+  const kept = nonzeroRows(weight, rows, cols);
+  const compact = new Float32Array(kept.length * cols);
+  kept.forEach((r, i) => compact.set(weight.subarray(r * cols, (r + 1) * cols), i * cols));
+  const keptBias = bias ? Float32Array.from(kept, (r) => bias[r]) : undefined;
+  const inner = uploadDense(k, compact, kept.length, cols, keptBias);
+  const fill = new Float32Array(rows);
+  if (bias) fill.set(bias);
+  const fillRelu = fill.map((v) => (v > 0 ? v : 0));
+  const scatter = (tmp: number, y: number, width: number, relu: boolean) => {
+    const t = k.f32(tmp, kept.length * width);
+    const out = k.f32(y, rows * width);
+    const base = relu ? fillRelu : fill;
+    for (let r = 0; r < rows; r++) out.fill(base[r], r * width, (r + 1) * width);
+    for (let i = 0; i < kept.length; i++) out.set(t.subarray(i * width, (i + 1) * width), kept[i] * width);
+  };
+  return {
+    kind: 'rows',
+    rows,
+    cols,
+    nonzeros: kept.length * cols,
+    weightBytes: compact.byteLength + kept.byteLength,
+    runVector: (x, y, relu) => {
+      const mark = k.mark();
+      const tmp = k.alloc(kept.length * 4);
+      inner.runVector(x, tmp, relu);
+      scatter(tmp, y, 1, relu);
+      k.release(mark);
+    },
+    runBatch: (xt, ld, yt, relu) => {
+      const mark = k.mark();
+      const tmp = k.alloc(kept.length * ld * 4);
+      inner.runBatch(xt, ld, tmp, relu);
+      scatter(tmp, yt, ld, relu);
+      k.release(mark);
+    },
   };
 }
 

@@ -96,12 +96,21 @@ export function crossoverDensity(shape: LayerShape, machine: MachineProfile): nu
 }
 
 /**
- * Which kernel the engine should run: sparse only where it is predicted to win by `margin`
- * (default 1.25×), so that prediction error near the crossover falls back to dense, not to a loss.
+ * Which kernel the engine should run: CSR only where it is predicted to beat dense by `margin`
+ * (default 1.25×), so that prediction error near the crossover falls back to dense, not to a
+ * loss. With `keptRows` (rows holding any nonzero) below `rows`, a dense kernel over those rows
+ * alone ('rows': channel pruning) is a third candidate, and it needs no margin: it does strictly
+ * less of the dense kernel's work.
  */
-export function chooseKernel(shape: LayerShape, nonzeros: number, machine: MachineProfile, margin = 1.25): 'csr' | 'dense' {
+export function chooseKernel(shape: LayerShape, nonzeros: number, machine: MachineProfile, margin = 1.25, keptRows = shape.rows): 'csr' | 'dense' | 'rows' {
   const p = predictLayer(shape, nonzeros, machine);
-  return p.sparse.seconds * margin < p.dense.seconds ? 'csr' : 'dense';
+  let best: 'dense' | 'rows' = 'dense';
+  let bestSeconds = p.dense.seconds;
+  if (keptRows < shape.rows) {
+    const r = predictLayer({ ...shape, rows: keptRows }, keptRows * shape.cols, machine).dense.seconds;
+    if (r < bestSeconds) { best = 'rows'; bestSeconds = r; }
+  }
+  return p.sparse.seconds * margin < bestSeconds ? 'csr' : best;
 }
 
 function median(values: number[]): number {

@@ -95,3 +95,26 @@ test('profile times each weight layer in both forms beside the roofline predicti
     assert.equal(r.kind, 'dense');
   }
 });
+
+test('channel-pruned mlp.onnx: auto engine runs the kept rows densely and agrees with onnxruntime', async () => {
+  const model = readOnnx(`${FIX}/mlp.onnx`);
+  const w1 = model.read('fc1.weight'); // [300, 784]: prune 240 of the 300 output rows
+  for (let r = 0; r < 300; r++) if (r % 5 !== 0) w1.fill(0, r * 784, (r + 1) * 784);
+  const dir = mkdtempSync(join(tmpdir(), 'sculpt-sparse-'));
+  try {
+    const path = join(dir, 'mlp-channels.onnx');
+    writeOnnx(model, path, new Map([['fc1.weight', w1]]));
+    const x = readNpy(`${FIX}/mlp.input.npy`);
+    const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const ref = (await session.run({ input: new ort.Tensor('float32', x.data, x.shape) })).output.data as Float32Array;
+    await session.release();
+    const machine = { bandwidth: 10e9, cacheBandwidth: 10e9, cacheBytes: 0, denseFlops: { vector: 8e9, batch: 25e9 }, sparseFlops: { vector: 4e9, batch: 15e9 } };
+    const ex = new SparseExecutor(readOnnx(path).graph(), { engine: 'auto', machine });
+    assert.deepEqual(ex.layers.map((l) => l.kind), ['rows', 'dense', 'dense']);
+    assert.equal(ex.layers[0].bytes, 60 * 784 * 4 + 60 * 4);
+    const y = ex.run({ input: { dtype: 'float32', dims: x.shape, data: x.data } }).output;
+    assert.ok(maxRelError(y.data, ref) <= 1e-4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.js';
 import { denseToCsr } from '../../src/sparse/formats.js';
-import { Kernels, applyChain, applyLinear, uploadCsr, uploadDense } from '../../src/sparse/kernels.js';
+import { Kernels, applyChain, applyLinear, nonzeroRows, uploadCsr, uploadDense, uploadRows } from '../../src/sparse/kernels.js';
 
 function uniform(rng: Rng): number {
   return rng.nextUint32() / 2 ** 32;
@@ -112,5 +112,23 @@ test('applyChain equals layer-by-layer application, sparse and dense mixed, batc
     const chained = applyChain(k, layers, relu, x, batch);
     assert.equal(chained.length, batch * 9);
     for (let i = 0; i < h.length; i++) assert.ok(Math.abs(chained[i] - h[i]) <= 1e-6 * (1 + Math.abs(h[i])), `element ${i}`);
+  }
+});
+
+test('row-compacted kernel for channel-pruned weights: pruned rows give ReLU(bias), the rest the product', () => {
+  const k = new Kernels();
+  const rows = 23, cols = 41;
+  const w = randomMatrix(rows, cols, 0.6, 500);
+  for (const r of [0, 3, 4, 17, 22]) w.fill(0, r * cols, (r + 1) * cols);
+  const bias = randomMatrix(1, rows, 1, 501);
+  assert.equal(nonzeroRows(w, rows, cols).length, rows - 5);
+  const layer = uploadRows(k, w, rows, cols, bias);
+  assert.equal(layer.kind, 'rows');
+  assert.equal(layer.nonzeros, (rows - 5) * cols);
+  for (const batch of [1, 6]) {
+    const x = randomMatrix(batch, cols, 1, 502 + batch);
+    for (const relu of [false, true]) {
+      assertClose(applyLinear(k, layer, x, batch, relu), reference(w, rows, cols, x, batch, bias, relu), `rows batch ${batch} relu ${relu}`);
+    }
   }
 });
