@@ -152,8 +152,11 @@ function tensorName(payload: Uint8Array, what: string): string | undefined {
   return undefined;
 }
 
-/** Rewrites ModelProto bytes: drops initializers named in `drop`, appends `extra` TensorProtos. */
-function editInitializers(model: Uint8Array, drop: ReadonlySet<string>, extra: readonly Uint8Array[], what: string): Uint8Array {
+/**
+ * Rewrites ModelProto bytes: drops initializers named in `drop`, appends `extra` TensorProtos as
+ * initializers and `extraSparse` SparseTensorProtos as sparse initializers.
+ */
+function editInitializers(model: Uint8Array, drop: ReadonlySet<string>, extra: readonly Uint8Array[], what: string, extraSparse: readonly Uint8Array[] = []): Uint8Array {
   const top = fields(model, what);
   const graphField = top.find((f) => f.field === 7);
   if (!graphField?.payload) throw new SculptError(`${what}: the ONNX model has no graph`);
@@ -170,7 +173,7 @@ function editInitializers(model: Uint8Array, drop: ReadonlySet<string>, extra: r
     kept.push(graphField.payload.subarray(f.start, f.end));
   }
   for (const name of drop) if (!found.has(name)) throw new SculptError(`${what}: the ONNX model has no initializer named ${name}`);
-  const graph = concat([...kept, ...extra.map((t) => lengthDelimited(5, t))]);
+  const graph = concat([...kept, ...extra.map((t) => lengthDelimited(5, t)), ...extraSparse.map((t) => lengthDelimited(15, t))]);
   return concat(top.map((f) => (f === graphField ? lengthDelimited(7, graph) : model.subarray(f.start, f.end))));
 }
 
@@ -179,6 +182,35 @@ function floatTensorProto(name: string, dims: readonly number[], data: Float32Ar
   for (const d of dims) head.push(...varint(1 * 8 + 0), ...varint(d));
   head.push(...varint(2 * 8 + 0), 1);
   return concat([Uint8Array.from(head), lengthDelimited(8, utf8.encode(name)), lengthDelimited(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))]);
+}
+
+/** SparseTensorProto in ONNX's COO form: values [NNZ] float32, linear int64 indices [NNZ], dims. */
+function sparseTensorProto(name: string, dims: readonly number[], data: Float32Array): Uint8Array {
+  let nnz = 0;
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) nnz++;
+  const values = new Float32Array(nnz);
+  const indices = new BigInt64Array(nnz);
+  for (let i = 0, k = 0; i < data.length; i++) {
+    if (data[i] !== 0) {
+      values[k] = data[i];
+      indices[k++] = BigInt(i);
+    }
+  }
+  const valuesProto = concat([Uint8Array.from([...varint(1 * 8), ...varint(nnz), ...varint(2 * 8), 1]), lengthDelimited(8, utf8.encode(name)), lengthDelimited(9, new Uint8Array(values.buffer))]);
+  const indicesProto = concat([Uint8Array.from([...varint(1 * 8), ...varint(nnz), ...varint(2 * 8), 7]), lengthDelimited(8, utf8.encode(`${name}_indices`)), lengthDelimited(9, new Uint8Array(indices.buffer))]);
+  const dimsBytes: number[] = [];
+  for (const d of dims) dimsBytes.push(...varint(3 * 8), ...varint(d));
+  return concat([lengthDelimited(1, valuesProto), lengthDelimited(2, indicesProto), Uint8Array.from(dimsBytes)]);
+}
+
+/**
+ * The standard ONNX form of a pruned model: the given initializers become `sparse_initializer`
+ * entries (COO, int64 linear indices), which onnxruntime loads. Portable but not compact: each
+ * nonzero costs 12 bytes, so it beats dense only below a third of the weights.
+ */
+export function toOnnxSparse(onnx: Uint8Array, weights: ReadonlyMap<string, WeightInput>): Uint8Array {
+  const sparse = [...weights].map(([name, w]) => sparseTensorProto(name, w.dims, w.data));
+  return editInitializers(onnx, new Set(weights.keys()), [], 'toOnnxSparse', sparse);
 }
 
 // ---- float16 ----------------------------------------------------------------------------------

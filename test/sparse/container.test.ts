@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { Rng } from '../../src/core/rng.js';
 import { SculptError } from '../../src/core/errors.js';
-import { fromFloat16Bits, packSculpt, readSculptHeader, toFloat16Bits, unpackSculpt, unpackWeights, type WeightInput } from '../../src/sparse/container.js';
+import { fromFloat16Bits, packSculpt, readSculptHeader, toFloat16Bits, toOnnxSparse, unpackSculpt, unpackWeights, type WeightInput } from '../../src/sparse/container.js';
 import { mlpModel } from '../../bench/sparse-onnx-writer.js';
 
 const sizes = [784, 300, 100, 10];
@@ -87,4 +87,15 @@ test('damaged or future containers are refused with a SculptError', () => {
   assert.throws(() => readSculptHeader(bytes.slice(0, bytes.length - 100)), (e: unknown) => e instanceof SculptError && /outside the file/.test(e.message));
   assert.throws(() => readSculptHeader(onnx), (e: unknown) => e instanceof SculptError && /magic/.test(e.message));
   assert.throws(() => packSculpt(onnx, new Map([['nope', { dims: [1], data: new Float32Array(1) }]])), (e: unknown) => e instanceof SculptError && /nope/.test(e.message));
+});
+
+test('onnx-sparse: pruned initializers become sparse_initializer entries that onnxruntime loads', async () => {
+  const { onnx, map } = prunedMlp(0.9);
+  const sparse = toOnnxSparse(onnx, map);
+  // 12 bytes per nonzero (float32 value + int64 index) against 4 per dense weight.
+  const nnz = [...map.values()].reduce((s, w) => s + w.data.filter((v) => v !== 0).length, 0);
+  const dense = [...map.values()].reduce((s, w) => s + w.data.byteLength, 0);
+  assert.ok(Math.abs(onnx.length - sparse.length - (dense - 12 * nnz)) < 400);
+  const x = Float32Array.from({ length: 2 * 784 }, (_, i) => ((i * 7) % 23) / 23);
+  assert.deepEqual(Array.from(await runOrt(sparse, x)), Array.from(await runOrt(onnx, x)));
 });
