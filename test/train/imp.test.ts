@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { runGmp, runImp, runOneShot, runTrain } from '../../src/train/methods.js';
 import { loadModelFolder } from '../../src/train/model-io.js';
 import { toWeightSet } from '../../src/train/weights.js';
+import type { RunResult } from '../../src/train/session.js';
 import { tinyOptions } from './helpers.js';
 
 async function kernelZeros(dir: string): Promise<Map<string, Uint8Array>> {
@@ -50,7 +51,7 @@ test('IMP: densities 1, 0.8, 0.64 in metrics.json and in the saved weights; prun
 });
 
 test('same seed, same numbers (two tiny training runs); another seed differs', async () => {
-  const strip = (r: { metrics: { rounds: Array<Record<string, unknown>> } }): unknown => r.metrics.rounds.map(({ trainSeconds: _t, ...rest }) => rest);
+  const strip = (r: RunResult): unknown => r.metrics.rounds.map(({ trainSeconds: _t, ...rest }) => rest);
   const o = tinyOptions({ trainLimit: 300, train: { ...tinyOptions().train, dropout: 0.1 } });
   const a = await runTrain(o);
   const b = await runTrain(o);
