@@ -23,12 +23,14 @@ export interface PruneFileHooks {
   onProgress?: (done: number, total: number) => void;
   /**
    * safetensors only: keep the data section in memory between the selection passes when it is at
-   * most this many bytes (default 2 GiB); above it every pass re-reads the file.
+   * most this many bytes. Default 0: every pass re-reads the file, which the page cache makes
+   * cheaper than filling a fresh buffer (measured: 1.9 s vs 2.5 s CPU, 96 MB vs 647 MB peak RSS
+   * on the 566 MB bench:select checkpoint).
    */
   cacheBytes?: number;
 }
 
-const DEFAULT_CACHE_BYTES = 2 * 1024 ** 3;
+const DEFAULT_CACHE_BYTES = 0;
 
 /** Prunes `input` into `output` (same format); never touches the input. */
 export function pruneFile(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks = {}): PruneFileResult {
