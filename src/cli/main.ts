@@ -6,11 +6,13 @@ import { Command, CommanderError } from 'commander';
 import { SculptError } from '../core/errors.js';
 import { registerPrune } from './prune.js';
 import { registerInspect } from './inspect.js';
+import { registerExperiment } from './experiment.js';
+import { registerAnalyze } from './analyze.js';
 
 /** Each command file exports one of these; `main` calls them in order to build the program. */
 export type CommandRegistrar = (program: Command) => void;
 
-const registrars: CommandRegistrar[] = [registerPrune, registerInspect];
+const registrars: CommandRegistrar[] = [registerPrune, registerInspect, registerExperiment, registerAnalyze];
 
 /** Adds a command module (used by command files that load lazily or by embedding programs). */
 export function addCommand(registrar: CommandRegistrar): void {

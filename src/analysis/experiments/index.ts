@@ -1,0 +1,24 @@
+/** The registry of experiments, keyed by the names `sculpt experiment NAME` takes. */
+import { SculptError } from '../../core/errors.js';
+import { impDensityExperiment, lotteryProbabilityExperiment, sensorSelectionExperiment } from './cheap.js';
+import type { Experiment } from './types.js';
+
+export type { Experiment, ExperimentContext, ExperimentOutput } from './types.js';
+
+const registry = new Map<string, Experiment>();
+
+export function registerExperiment(e: Experiment): void {
+  registry.set(e.name, e);
+}
+
+export function getExperiment(name: string): Experiment {
+  const e = registry.get(name);
+  if (e === undefined) throw new SculptError(`unknown experiment '${name}'; known: ${experimentNames().join(', ')}`);
+  return e;
+}
+
+export function experimentNames(): string[] {
+  return [...registry.keys()];
+}
+
+for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment]) registerExperiment(e);
