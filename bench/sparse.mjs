@@ -85,7 +85,7 @@ const ortVersion = require('onnxruntime-node/package.json').version;
 const machine = measureMachine();
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(`machine: ${cpu}, ${os.cpus().length} cores, node ${process.version}, onnxruntime-node ${ortVersion}`);
-console.log(`measured: bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s, cache ${fmt(machine.cacheBandwidth / 1e9, 1)} GB/s; dense ${fmt(machine.denseFlops.vector / 1e9, 1)} / ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batch 1 / 16); sparse ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s`);
+console.log(`measured: bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s (stream ${fmt(machine.streamBandwidth / 1e9, 1)}), cache ${fmt(machine.cacheBandwidth / 1e9, 1)} GB/s; dense ${fmt(machine.denseFlops.vector / 1e9, 1)} / ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batch 1 / 16); sparse ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s`);
 
 const sessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
 
@@ -193,7 +193,7 @@ if (append) {
     `Command: \`npm run bench:sparse${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\`  `,
     `Machine: ${cpu}, ${os.cpus().length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}, onnxruntime-node ${ortVersion}; one thread each  `,
     `Model: MLP ${sizes.join('-')} (Gemm + Relu), per-layer unstructured magnitude pruning; medians of ${repeats} interleaved runs after ${warmup} warm-ups; onnxruntime baseline = the faster of its Gemm and MatMul+Add forms; max rel error = max|sculpt − ort| / max|ort|.  `,
-    `Measured machine: stream bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s (cache ${fmt(machine.cacheBandwidth / 1e9, 1)} GB/s); dense kernel ${fmt(machine.denseFlops.vector / 1e9, 1)} GFLOP/s (batch 1), ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batched); CSR kernel ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s.`,
+    `Measured machine: bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s sustained by the dense matrix-vector kernel (pure stream ${fmt(machine.streamBandwidth / 1e9, 1)} GB/s, cache ${fmt(machine.cacheBandwidth / 1e9, 1)} GB/s); dense kernel ${fmt(machine.denseFlops.vector / 1e9, 1)} GFLOP/s (batch 1), ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batched); CSR kernel ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s.`,
     '',
     ...table1,
     '',

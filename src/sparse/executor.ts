@@ -8,7 +8,7 @@ import type { Graph, GraphNode } from '../core/graph.js';
 import { countNonzeros, denseToCsr } from './formats.js';
 import { Kernels, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { OPS, attrFloat, attrInt, attrInts, broadcastDims, need, resolvePads, spatialOut, transposeTensor } from './ops.js';
-import { chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
+import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
 import { floatTensor, fromGraphTensor, size, strides, type Tensor } from './tensor.js';
 
 export interface ExecutorOptions {
@@ -210,7 +210,7 @@ export class SparseExecutor {
   private pick(rows: number, cols: number, w: Float32Array, engine: 'auto' | 'sparse' | 'dense', machine: MachineProfile | undefined, batch: number): KernelKind {
     if (engine === 'sparse') return 'csr';
     if (engine === 'dense') return 'dense';
-    return chooseKernel({ rows, cols, batch }, countNonzeros(w), machine!, 1.25, nonzeroRows(w, rows, cols).length);
+    return chooseKernel({ rows, cols, batch }, countNonzeros(w), machine!, KERNEL_MARGIN, nonzeroRows(w, rows, cols).length);
   }
 
   private upload(n: GraphNode, weightName: string, w: Float32Array, rows: number, cols: number, bias: Float32Array | undefined, kind: KernelKind, rebuild: () => Float32Array): LinearKernel {

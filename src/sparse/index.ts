@@ -7,7 +7,7 @@ export {
   Kernels, applyChain, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel,
 } from './kernels.js';
 export {
-  chooseKernel, crossoverDensity, csrIndexBytes, measureMachine, predictLayer, timeBest, timeMedian,
+  KERNEL_MARGIN, chooseKernel, crossoverDensity, csrIndexBytes, measureMachine, predictLayer, timeBest, timeMedian,
   type KernelCost, type LayerPrediction, type LayerShape, type MachineProfile, type MeasureOptions,
 } from './roofline.js';
 export { SparseExecutor, supportedOps, matmulGeneric, type ExecutorOptions, type LayerProfile, type WeightLayer } from './executor.js';

@@ -10,8 +10,13 @@ import { Kernels, uploadCsr, uploadDense, batchStride } from './kernels.js';
 
 /** Measured machine constants (one thread). */
 export interface MachineProfile {
-  /** Streaming read bandwidth from memory, bytes per second. */
+  /**
+   * Memory bandwidth a weight-streaming kernel sustains, bytes per second: the lower of a pure
+   * streaming read and the dense matrix-vector kernel over a matrix far larger than the caches.
+   */
   readonly bandwidth: number;
+  /** The pure streaming read's bandwidth (for reference; may be absent in hand-made profiles). */
+  readonly streamBandwidth?: number;
   /** Streaming read bandwidth from cache (a 128 KiB buffer read over and over), bytes per second. */
   readonly cacheBandwidth: number;
   /** Working sets up to this many bytes are assumed to stay in cache between runs (default 512 KiB). */
@@ -96,13 +101,18 @@ export function crossoverDensity(shape: LayerShape, machine: MachineProfile): nu
 }
 
 /**
- * Which kernel the engine should run: CSR only where it is predicted to beat dense by `margin`
- * (default 1.25×), so that prediction error near the crossover falls back to dense, not to a
- * loss. With `keptRows` (rows holding any nonzero) below `rows`, a dense kernel over those rows
+ * How much faster CSR must be predicted to be before the engine picks it: near the crossover both
+ * roofline limits are close and the real time exceeds their maximum.
+ */
+export const KERNEL_MARGIN = 1.4;
+
+/**
+ * Which kernel the engine should run: CSR only where it is predicted to beat dense by `margin`,
+ * so that prediction error falls back to dense, not to a loss. With `keptRows` (rows holding any nonzero) below `rows`, a dense kernel over those rows
  * alone ('rows': channel pruning) is a third candidate, and it needs no margin: it does strictly
  * less of the dense kernel's work.
  */
-export function chooseKernel(shape: LayerShape, nonzeros: number, machine: MachineProfile, margin = 1.25, keptRows = shape.rows): 'csr' | 'dense' | 'rows' {
+export function chooseKernel(shape: LayerShape, nonzeros: number, machine: MachineProfile, margin = KERNEL_MARGIN, keptRows = shape.rows): 'csr' | 'dense' | 'rows' {
   const p = predictLayer(shape, nonzeros, machine);
   let best: 'dense' | 'rows' = 'dense';
   let bestSeconds = p.dense.seconds;
@@ -156,28 +166,38 @@ export interface MeasureOptions {
 export function measureMachine(options: MeasureOptions = {}): MachineProfile {
   const k = new Kernels();
   const repeats = options.repeats ?? 9;
-  const streamFloats = Math.floor((options.streamBytes ?? 64 * 2 ** 20) / 64) * 16;
+  const wide = 4096;
+  const streamRows = Math.max(1, Math.floor((options.streamBytes ?? 64 * 2 ** 20) / (4 * wide)));
+  const streamFloats = streamRows * wide;
   const buf = k.alloc(streamFloats * 4);
   // Write every page first: untouched pages all map to one zero page and would read from cache.
   k.f32(buf, streamFloats).fill(1);
   const streamSeconds = timeBest(() => k.exports.streamSum(buf, streamFloats), repeats);
-  const bandwidth = (streamFloats * 4) / streamSeconds;
+  const streamBandwidth = (streamFloats * 4) / streamSeconds;
+  // The bandwidth a weight-streaming kernel sustains: the dense matrix-vector product over the
+  // same buffer read as a [rows, 4096] matrix (it issues more than the pure stream's loads).
+  const xv = k.alloc(wide * 4);
+  k.f32(xv, wide).fill(0.5);
+  const yv = k.alloc(streamRows * 4);
+  const gemvSeconds = timeBest(() => k.exports.gemv(streamRows, wide, buf, xv, yv, 0, 0), repeats);
+  const bandwidth = Math.min(streamBandwidth, (streamFloats * 4) / gemvSeconds);
   const cacheFloats = 32 * 1024;
   const cacheSeconds = timeBest(() => { for (let i = 0; i < 64; i++) k.exports.streamSum(buf, cacheFloats); }, repeats);
   const cacheBandwidth = (64 * cacheFloats * 4) / cacheSeconds;
 
-  // Cache-resident problems: 256×256 dense (256 KiB), 512×512 at 10% CSR.
+  // Arithmetic rates on cache-resident problems: 256×256 dense (256 KiB); CSR 256×4096 at 20%
+  // (rows of ~800 nonzeros, like the large layers the engine cares about).
   const rows = 256, cols = 256;
   const w = new Float32Array(rows * cols);
   for (let i = 0; i < w.length; i++) w[i] = ((i * 7919) % 1000) / 1000 - 0.5;
   const dense = uploadDense(k, w, rows, cols);
-  const sr = 512, sc = 512;
+  const sr = 256, sc = wide;
   const ws = new Float32Array(sr * sc);
   let state = 12345;
   let nnz = 0;
   for (let i = 0; i < ws.length; i++) {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    if (state % 10 === 0) { ws[i] = (state >>> 8) / 2 ** 24 - 0.5; nnz++; }
+    if ((state >>> 16) % 5 === 0) { ws[i] = (state >>> 8) / 2 ** 24 - 0.5; nnz++; }
   }
   const sparse = uploadCsr(k, denseToCsr(ws, sr, sc));
   const batch = 16;
@@ -185,14 +205,14 @@ export function measureMachine(options: MeasureOptions = {}): MachineProfile {
   const x = k.alloc(Math.max(cols, sc) * ld * 4);
   k.f32(x, Math.max(cols, sc) * ld).fill(0.5);
   const y = k.alloc(Math.max(rows, sr) * ld * 4);
-  const inner = 20;
-  const loop = (f: () => void) => () => { for (let i = 0; i < inner; i++) f(); };
-  const dv = timeBest(loop(() => dense.runVector(x, y, false)), repeats) / inner;
-  const db = timeBest(loop(() => dense.runBatch(x, ld, y, false)), repeats) / inner;
-  const sv = timeBest(loop(() => sparse.runVector(x, y, false)), repeats) / inner;
-  const sb = timeBest(loop(() => sparse.runBatch(x, ld, y, false)), repeats) / inner;
+  const loop = (inner: number, f: () => void) => () => { for (let i = 0; i < inner; i++) f(); };
+  const dv = timeBest(loop(20, () => dense.runVector(x, y, false)), repeats) / 20;
+  const db = timeBest(loop(4, () => dense.runBatch(x, ld, y, false)), repeats) / 4;
+  const sv = timeBest(loop(4, () => sparse.runVector(x, y, false)), repeats) / 4;
+  const sb = timeBest(loop(1, () => sparse.runBatch(x, ld, y, false)), repeats);
   return {
     bandwidth,
+    streamBandwidth,
     cacheBandwidth,
     cacheBytes: 512 * 1024,
     denseFlops: { vector: (2 * rows * cols) / dv, batch: (2 * rows * cols * batch) / db },
