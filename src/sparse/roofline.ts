@@ -108,9 +108,9 @@ export const KERNEL_MARGIN = 1.4;
 
 /**
  * Which kernel the engine should run: CSR only where it is predicted to beat dense by `margin`,
- * so that prediction error falls back to dense, not to a loss. With `keptRows` (rows holding any nonzero) below `rows`, a dense kernel over those rows
- * alone ('rows': channel pruning) is a third candidate, and it needs no margin: it does strictly
- * less of the dense kernel's work.
+ * so that prediction error falls back to dense, not to a loss. With `keptRows` (rows holding any
+ * nonzero) below `rows`, a dense kernel over those rows alone ('rows': channel pruning) is a third
+ * candidate, and it needs no margin: it does strictly less of the dense kernel's work.
  */
 export function chooseKernel(shape: LayerShape, nonzeros: number, machine: MachineProfile, margin = KERNEL_MARGIN, keptRows = shape.rows): 'csr' | 'dense' | 'rows' {
   const p = predictLayer(shape, nonzeros, machine);
