@@ -1,7 +1,8 @@
 /**
  * The training loop: a custom loop rather than `model.fit` (no per-batch callbacks, history or
  * validation machinery), batches assembled in JS from the in-memory dataset, gradients through
- * `tf.variableGrads`, masks enforced around each optimizer step, everything inside `tf.tidy`.
+ * `tf.variableGrads`, a fused optimizer step that also applies the masks, everything inside
+ * `tf.tidy`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -9,6 +10,7 @@ import { SculptError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { Split } from './data.js';
 import type { MaskState } from './masking.js';
+import { FusedOptimizer } from './optimizer.js';
 import { lrSchedule, type LrScheduleSpec } from './schedules.js';
 import { classifyWeight, modelWeights } from './weights.js';
 
@@ -48,7 +50,7 @@ export interface BatchProgress {
 /** Given to `onStep` before each optimizer step. */
 export interface StepContext {
   readonly model: tfl.LayersModel;
-  readonly optimizer: tf.Optimizer;
+  readonly optimizer: FusedOptimizer;
   readonly masks: MaskState | undefined;
   /** Replaces the live masks (disposing the old ones) and zeros weights and optimizer state. */
   setMasks(masks: MaskState): void;
@@ -84,16 +86,8 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new SculptError(`--dropout ${c.dropout}: must be in [0, 1)`);
 }
 
-export function makeOptimizer(c: TrainConfig): tf.Optimizer {
-  if (c.optimizer === 'adam') return tf.train.adam(c.lr);
-  return c.momentum > 0 ? tf.train.momentum(c.lr, c.momentum) : tf.train.sgd(c.lr);
-}
-
-function setLearningRate(opt: tf.Optimizer, lr: number): void {
-  const o = opt as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
-  if (o.learningRate === lr) return;
-  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-  else o.learningRate = lr;
+export function makeOptimizer(c: TrainConfig): FusedOptimizer {
+  return new FusedOptimizer({ kind: c.optimizer, lr: c.lr, momentum: c.momentum });
 }
 
 /** Input shape the model expects per example (without the batch dimension). */
@@ -209,7 +203,7 @@ export function trainModel(model: tfl.LayersModel, data: Split, config: TrainCon
     let seen = 0;
     for (let b = 0; b < batches; b++) {
       hooks.onStep?.(step, ctx);
-      setLearningRate(optimizer, lrAt(step));
+      optimizer.learningRate = lrAt(step);
       const start = b * B;
       const n = Math.min(B, data.count - start);
       yb.fill(0, 0, n * classes);
@@ -229,12 +223,11 @@ export function trainModel(model: tfl.LayersModel, data: Split, config: TrainCon
           if (config.l2 > 0) loss = tf.add(loss, tf.mul(config.l2, tf.addN(penalised.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
           return loss;
         }, trainable);
-        optimizer.applyGradients(live !== undefined ? live.maskGradients(grads) : grads);
+        optimizer.apply(trainable, grads, live?.byVariable);
         const l = (logits as tf.Tensor).dataSync() as Float32Array;
         (logits as tf.Tensor).dispose();
         return { loss: value.dataSync()[0], logits: l };
       });
-      live?.afterStep(optimizer);
       lossSum += stepOut.loss * n;
       for (let j = 0; j < n; j++) {
         const lg = stepOut.logits;
@@ -256,6 +249,5 @@ export function trainModel(model: tfl.LayersModel, data: Split, config: TrainCon
     lastAcc = correct / Math.max(seen, 1);
   }
   const trainSeconds = (performance.now() - t0) / 1000;
-  optimizer.dispose();
   return { steps: step, trainSeconds, loss: lastLoss, trainAccuracy: lastAcc, masks: live };
 }

@@ -25,7 +25,7 @@ interface RoundOutcome {
 function trainRound(s: Session, o: SessionOptions, model: tfl.LayersModel, masks: Map<string, Mask> | undefined, round: number, run: RunKind, extra: TrainHooks = {}, epochs = o.train.epochs): RoundOutcome {
   const density = overallDensity(model, masks);
   s.emit({ kind: 'start', round, run, density, epochs });
-  const state = masks === undefined ? undefined : new MaskState(model, masks, o.enforcement ?? 'gradient');
+  const state = masks === undefined ? undefined : new MaskState(model, masks);
   const train = trainModel(model, s.data.train, { ...o.train, epochs, seed: o.seed + 101 * round }, state, {
     ...extra,
     onProgress: (progress) => s.emit({ kind: 'batch', round, run, progress }),
@@ -227,7 +227,7 @@ export async function runGmp(o: GmpOptions, onEvent?: ProgressFn): Promise<RunRe
       const d = schedule(step);
       if (!d.prune) return;
       masks = pruneModel(model, o, d.sparsity, o.seed, masks);
-      ctx.setMasks(new MaskState(model, masks, o.enforcement ?? 'gradient'));
+      ctx.setMasks(new MaskState(model, masks));
     },
   };
   const r = trainRound(s, o, model, undefined, 0, 'train', hooks);

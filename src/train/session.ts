@@ -12,7 +12,6 @@ import { prune } from '../core/plan.js';
 import { setupBackend, type BackendInfo, type BackendRequest } from './backend.js';
 import { loadDataset, type Dataset } from './data.js';
 import type { BatchProgress, TrainConfig } from './loop.js';
-import type { MaskEnforcement } from './masking.js';
 import { saveModelFolder } from './model-io.js';
 import { toWeightSet } from './weights.js';
 import { buildModel } from './zoo.js';
@@ -31,7 +30,6 @@ export interface SessionOptions {
   /** Output folder; nothing is written when undefined. */
   readonly out?: string;
   readonly train: TrainConfig;
-  readonly enforcement?: MaskEnforcement;
 }
 
 /** Pruning settings shared by one-shot, IMP and GMP. */

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../../src/core/rng.js';
+import { setupBackend } from '../../src/train/backend.js';
+import { FusedOptimizer } from '../../src/train/optimizer.js';
+
+/** Minimises Σ(w·x − y)² for 20 steps with `step` and returns the final weights. */
+function descend(step: (v: tf.Variable, g: tf.NamedTensorMap) => void, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const w0 = Float32Array.from({ length: 64 }, () => rng.normal());
+  const x = tf.tensor(Float32Array.from({ length: 8 * 64 }, () => rng.normal()), [8, 64]);
+  const y = tf.tensor(Float32Array.from({ length: 8 }, () => rng.normal()), [8, 1]);
+  const v = tf.variable(tf.tensor(w0, [64, 1]), true);
+  for (let i = 0; i < 20; i++) {
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.sub(tf.matMul(x, v), y))) as tf.Scalar, [v]);
+      step(v, grads);
+    });
+  }
+  const out = v.dataSync() as Float32Array;
+  v.dispose(); x.dispose(); y.dispose();
+  return out.slice();
+}
+
+for (const [kind, momentum] of [['adam', 0], ['sgd', 0.9], ['sgd', 0]] as const) {
+  test(`fused ${kind}${momentum ? ' + momentum' : ''} matches tfjs's optimizer within 1e-5`, async () => {
+    await setupBackend('wasm');
+    const lr = kind === 'adam' ? 0.05 : 0.002;
+    const ref = kind === 'adam' ? tf.train.adam(lr) : momentum > 0 ? tf.train.momentum(lr, momentum) : tf.train.sgd(lr);
+    const a = descend((_v, g) => ref.applyGradients(g), 1);
+    const fused = new FusedOptimizer({ kind, lr, momentum });
+    const b = descend((v, g) => fused.apply([v], g), 1);
+    let worst = 0;
+    let moved = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    const start = descend(() => {}, 1);
+    for (let i = 0; i < a.length; i++) moved = Math.max(moved, Math.abs(a[i] - start[i]));
+    assert.ok(moved > 0.01, 'the reference did move');
+    assert.ok(worst < 1e-5, `max difference ${worst}`);
+    assert.equal(fused.step, 20);
+  });
+}
