@@ -32,6 +32,8 @@ export interface PruneOptions {
   count?: number;
   /** Gradients by tensor name for criteria that need data. */
   gradients?: Map<string, Float32Array>;
+  /** Calibration statistics for criteria that need activations or curvature (`obd`, `wanda`). */
+  calibration?: import('./criteria.js').ScoreContext['calibration'];
 }
 
 /** Checks ranges and names; throws a SculptError naming the flag. */

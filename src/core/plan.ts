@@ -137,7 +137,7 @@ class Planner implements StreamingPlan {
     this.source = source;
     this.existing = existing;
     this.criterion = getCriterion(opts.criterion);
-    this.ctx = { seed: opts.seed, gradients: opts.gradients };
+    this.ctx = { seed: opts.seed, gradients: opts.gradients, calibration: opts.calibration };
     for (const t of source.tensors) this.byName.set(t.name, t);
     for (const [name, m] of existing) {
       const t = this.byName.get(name);
