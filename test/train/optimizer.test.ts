@@ -28,7 +28,7 @@ for (const [kind, momentum] of [['adam', 0], ['sgd', 0.9], ['sgd', 0]] as const)
     await setupBackend('wasm');
     const lr = kind === 'adam' ? 0.05 : 0.002;
     const ref = kind === 'adam' ? tf.train.adam(lr) : momentum > 0 ? tf.train.momentum(lr, momentum) : tf.train.sgd(lr);
-    const a = descend((_v, g) => ref.applyGradients(g), 1);
+    const a = descend((_v, g) => ref.applyGradients(g as never), 1);
     const fused = new FusedOptimizer({ kind, lr, momentum });
     const b = descend((v, g) => fused.apply([v], g), 1);
     let worst = 0;
