@@ -96,7 +96,7 @@ export function inverseHessianDiagonal(h: Float64Array, n: number, dampening = 0
 export function sparseGptLayer(w: Float32Array, rows: number, cols: number, hessian: Float64Array, o: SparseGptOptions): { weights: Float32Array; mask: Mask } {
   if (w.length !== rows * cols) throw new SculptError(`sparsegpt: weight has ${w.length} values, expected ${rows}×${cols}`);
   if (hessian.length !== cols * cols) throw new SculptError(`sparsegpt: Hessian has ${hessian.length} values, expected ${cols}×${cols}`);
-  if (!(o.sparsity >= 0 && o.sparsity < 1)) throw new SculptError(`sparsegpt: --sparsity must be in [0, 1), got ${o.sparsity}`);
+  if (!(o.sparsity >= 0 && o.sparsity <= 1)) throw new SculptError(`sparsegpt: --sparsity must be in [0, 1], got ${o.sparsity}`);
   const { h, dead } = dampedHessian(hessian, cols, o.dampening ?? 0.01);
   // U = upper Cholesky factor of H⁻¹, stored as its transpose's lower factor: H⁻¹ = L·Lᵀ, U = Lᵀ.
   const hinvL = choleskyLower(inverseFromCholesky(choleskyLower(h, cols), cols), cols);

@@ -1,6 +1,7 @@
 /** The registry of experiments, keyed by the names `sculpt experiment NAME` takes. */
 import { SculptError } from '../../core/errors.js';
 import { impDensityExperiment, lotteryProbabilityExperiment, sensorSelectionExperiment } from './cheap.js';
+import { criteriaExperiment } from './criteria.js';
 import type { Experiment } from './types.js';
 
 export type { Experiment, ExperimentContext, ExperimentOutput } from './types.js';
@@ -21,4 +22,4 @@ export function experimentNames(): string[] {
   return [...registry.keys()];
 }
 
-for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment]) registerExperiment(e);
+for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment, criteriaExperiment]) registerExperiment(e);
