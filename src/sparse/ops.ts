@@ -599,6 +599,141 @@ const leakyRelu: OpFn = (inputs, attrs, node) => {
 
 const identity: OpFn = (inputs, _attrs, node) => [need(inputs[0], node, 0)];
 
+function withAttrs(make: (attrs: Attrs) => (x: number) => number): OpFn {
+  return (inputs, attrs, node) => unary(make(attrs))(inputs, attrs, node);
+}
+
+/** Sum / Mean / Max / Min over any number of inputs, broadcasting. */
+function variadic(f: Binary, mean = false): OpFn {
+  const pair = binary(f);
+  return (inputs, attrs, node) => {
+    const parts = inputs.filter((t): t is Tensor => t !== undefined);
+    if (parts.length === 0) throw new SculptError(`sparse executor: node ${node.name} (${node.opType}) has no inputs`);
+    let acc = parts[0];
+    for (let i = 1; i < parts.length; i++) acc = pair([acc, parts[i]], attrs, node)[0];
+    if (mean) {
+      const out = allocLike(acc.dtype, acc.dims);
+      for (let i = 0; i < out.data.length; i++) out.data[i] = acc.data[i] / parts.length;
+      return [out];
+    }
+    return [parts.length === 1 ? { ...acc } : acc];
+  };
+}
+
+const split: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${node.name} (Split)`);
+  const n = node.outputs.length;
+  const d = a.dims[axis];
+  let sizes = attrInts(attrs, 'split') ?? (inputs[1] ? intValues(inputs[1], `${node.name} split`) : undefined);
+  if (!sizes) {
+    const numOutputs = attrInt(attrs, 'num_outputs', n);
+    const chunk = Math.ceil(d / numOutputs);
+    sizes = Array.from({ length: numOutputs }, (_, i) => Math.max(0, Math.min(chunk, d - i * chunk)));
+  }
+  if (sizes.reduce((p, q) => p + q, 0) !== d) throw new SculptError(`sparse executor: node ${node.name} (Split) sizes [${sizes.join(', ')}] do not add up to ${d}`);
+  const outer = size(a.dims.slice(0, axis));
+  const inner = size(a.dims.slice(axis + 1));
+  let start = 0;
+  return sizes.map((len) => {
+    const dims = [...a.dims];
+    dims[axis] = len;
+    const out = allocLike(a.dtype, dims);
+    for (let p = 0; p < outer; p++) {
+      const src = (p * d + start) * inner;
+      for (let j = 0; j < len * inner; j++) out.data[p * len * inner + j] = a.data[src + j];
+    }
+    start += len;
+    return out;
+  });
+};
+
+const pad: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const mode = attrString(attrs, 'mode', 'constant');
+  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge') throw new SculptError(`sparse executor: node ${node.name} (Pad) mode ${mode} is not supported; run it with --engine onnxruntime`);
+  const rank = a.dims.length;
+  const raw = attrInts(attrs, 'pads') ?? intValues(need(inputs[1], node, 1), `${node.name} pads`);
+  const value = inputs[2] && inputs[2].data.length > 0 ? inputs[2].data[0] : attrFloat(attrs, 'value', 0);
+  const axes = inputs[3] ? intValues(inputs[3], `${node.name} axes`).map((v) => normAxis(v, rank, `${node.name} (Pad)`)) : a.dims.map((_, i) => i);
+  const begin = new Array<number>(rank).fill(0), end = new Array<number>(rank).fill(0);
+  axes.forEach((ax, i) => { begin[ax] = raw[i]; end[ax] = raw[i + axes.length]; });
+  const dims = a.dims.map((d, i) => d + begin[i] + end[i]);
+  const out = allocLike(a.dtype, dims);
+  const inStr = strides(a.dims);
+  const counter = new Array<number>(rank).fill(0);
+  for (let k = 0; k < out.data.length; k++) {
+    let off = 0, inside = true;
+    for (let d = 0; d < rank; d++) {
+      let i = counter[d] - begin[d];
+      const n = a.dims[d];
+      if (i < 0 || i >= n) {
+        if (mode === 'constant') { inside = false; break; }
+        if (mode === 'edge') i = i < 0 ? 0 : n - 1;
+        else { while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i; }
+      }
+      off += i * inStr[d];
+    }
+    out.data[k] = inside ? a.data[off] : value;
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++counter[d] < dims[d]) break;
+      counter[d] = 0;
+    }
+  }
+  return [out];
+};
+
+const tile: OpFn = (inputs, _attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const reps = intValues(need(inputs[1], node, 1), `${node.name} repeats`);
+  const rank = a.dims.length;
+  const dims = a.dims.map((d, i) => d * reps[i]);
+  const out = allocLike(a.dtype, dims);
+  const inStr = strides(a.dims);
+  const counter = new Array<number>(rank).fill(0);
+  for (let k = 0; k < out.data.length; k++) {
+    let off = 0;
+    for (let d = 0; d < rank; d++) off += (counter[d] % a.dims[d]) * inStr[d];
+    out.data[k] = a.data[off];
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++counter[d] < dims[d]) break;
+      counter[d] = 0;
+    }
+  }
+  return [out];
+};
+
+const argMax: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${node.name} (ArgMax)`);
+  const keep = attrInt(attrs, 'keepdims', 1) === 1;
+  const last = attrInt(attrs, 'select_last_index', 0) === 1;
+  const n = a.dims[axis];
+  const outer = size(a.dims.slice(0, axis));
+  const inner = size(a.dims.slice(axis + 1));
+  const values = new Float64Array(outer * inner);
+  for (let p = 0; p < outer; p++) {
+    for (let q = 0; q < inner; q++) {
+      let best = 0, bv = -Infinity;
+      for (let j = 0; j < n; j++) {
+        const v = a.data[(p * n + j) * inner + q];
+        if (v > bv || (last && v === bv)) { bv = v; best = j; }
+      }
+      values[p * inner + q] = best;
+    }
+  }
+  const dims = keep ? a.dims.map((d, i) => (i === axis ? 1 : d)) : a.dims.filter((_, i) => i !== axis);
+  return [{ dtype: 'int64', dims, data: values }];
+};
+
+const prelu: OpFn = binary((x, slope) => (x >= 0 ? x : slope * x));
+const logicalNot: OpFn = (inputs, _attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const out = allocLike('bool', a.dims);
+  for (let i = 0; i < a.data.length; i++) out.data[i] = a.data[i] ? 0 : 1;
+  return [out];
+};
+
 /** Operators by ONNX op type (default domain; Gelu also from com.microsoft). */
 export const OPS: Readonly<Record<string, OpFn>> = {
   Add: binary((x, y) => x + y),
@@ -606,8 +741,8 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   Mul: binary((x, y) => x * y),
   Div: binary((x, y) => x / y, (x, y) => Math.trunc(x / y)),
   Pow: binary((x, y) => Math.pow(x, y)),
-  Max: binary((x, y) => Math.max(x, y)),
-  Min: binary((x, y) => Math.min(x, y)),
+  Max: variadic((x, y) => Math.max(x, y)),
+  Min: variadic((x, y) => Math.min(x, y)),
   Equal: binary((x, y) => (x === y ? 1 : 0), undefined, true),
   Less: binary((x, y) => (x < y ? 1 : 0), undefined, true),
   Greater: binary((x, y) => (x > y ? 1 : 0), undefined, true),
@@ -652,4 +787,30 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   Shape: shape,
   Identity: identity,
   Dropout: identity,
+  Elu: withAttrs((a) => { const alpha = attrFloat(a, 'alpha', 1); return (x) => (x >= 0 ? x : alpha * (Math.exp(x) - 1)); }),
+  Selu: withAttrs((a) => {
+    const alpha = attrFloat(a, 'alpha', 1.6732632423543772), gamma = attrFloat(a, 'gamma', 1.0507009873554805);
+    return (x) => gamma * (x > 0 ? x : alpha * (Math.exp(x) - 1));
+  }),
+  Softplus: unary((x) => (x > 20 ? x : Math.log1p(Math.exp(x)))),
+  Softsign: unary((x) => x / (1 + Math.abs(x))),
+  HardSigmoid: withAttrs((a) => { const al = attrFloat(a, 'alpha', 0.2), be = attrFloat(a, 'beta', 0.5); return (x) => Math.max(0, Math.min(1, al * x + be)); }),
+  HardSwish: unary((x) => x * Math.max(0, Math.min(1, x / 6 + 0.5))),
+  Floor: unary(Math.floor),
+  Ceil: unary(Math.ceil),
+  Round: unary((x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r; }),
+  Sign: unary(Math.sign),
+  Sin: unary(Math.sin),
+  Cos: unary(Math.cos),
+  PRelu: prelu,
+  Mod: (inputs, attrs, node) => (attrInt(attrs, 'fmod', 0) === 1 ? binary((x, y) => x % y) : binary((x, y) => x - Math.floor(x / y) * y))(inputs, attrs, node),
+  Sum: variadic((x, y) => x + y),
+  Mean: variadic((x, y) => x + y, true),
+  And: binary((x, y) => (x && y ? 1 : 0), undefined, true),
+  Or: binary((x, y) => (x || y ? 1 : 0), undefined, true),
+  Not: logicalNot,
+  Split: split,
+  Pad: pad,
+  Tile: tile,
+  ArgMax: argMax,
 };

@@ -156,6 +156,57 @@ test('shape operators as PyTorch exports them', async () => {
   ], { x: [2, 3] }, [i64('shape', [2, 3]), { name: 'r0', dims: [], data: Float32Array.of(1) }, { name: 'r1', dims: [], data: Float32Array.of(2.5) }, { name: 'r2', dims: [], data: Float32Array.of(0.5) }]);
 });
 
+test('more activations, variadic and logical operators', async () => {
+  const nodes: NodeSpec[] = [
+    { op: 'Elu', inputs: ['x'], outputs: ['e'], attrs: { alpha: { float: 0.7 } } },
+    { op: 'Selu', inputs: ['x'], outputs: ['se'] },
+    { op: 'Softplus', inputs: ['x'], outputs: ['sp'] },
+    { op: 'Softsign', inputs: ['x'], outputs: ['ss'] },
+    { op: 'HardSigmoid', inputs: ['x'], outputs: ['hs'] },
+    { op: 'HardSwish', inputs: ['x'], outputs: ['hw'] },
+    { op: 'PRelu', inputs: ['x', 'slope'], outputs: ['pr'] },
+    { op: 'Sum', inputs: ['e', 'se', 'sp'], outputs: ['s1'] },
+    { op: 'Mean', inputs: ['ss', 'hs', 'hw', 'pr'], outputs: ['s2'] },
+    { op: 'Max', inputs: ['s1', 's2', 'x'], outputs: ['mx'] },
+    { op: 'Min', inputs: ['s1', 's2'], outputs: ['mn'] },
+    { op: 'Floor', inputs: ['mx'], outputs: ['fl'] },
+    { op: 'Round', inputs: ['mn'], outputs: ['rd'] },
+    { op: 'Sin', inputs: ['x'], outputs: ['sn'] },
+    { op: 'Cos', inputs: ['x'], outputs: ['cs'] },
+    { op: 'Mod', inputs: ['sn', 'cs'], outputs: ['md'], attrs: { fmod: { int: 1 } } },
+    { op: 'Greater', inputs: ['x', 'zero'], outputs: ['g'] },
+    { op: 'Less', inputs: ['x', 'zero'], outputs: ['l'] },
+    { op: 'Or', inputs: ['g', 'l'], outputs: ['o'] },
+    { op: 'Not', inputs: ['o'], outputs: ['n'] },
+    { op: 'And', inputs: ['g', 'o'], outputs: ['a'] },
+    { op: 'Where', inputs: ['a', 'fl', 'rd'], outputs: ['w1'] },
+    { op: 'Where', inputs: ['n', 'md', 'w1'], outputs: ['w2'] },
+    { op: 'Sign', inputs: ['x'], outputs: ['sg'] },
+    { op: 'Add', inputs: ['w2', 'sg'], outputs: ['y'] },
+  ];
+  await check('activations', nodes, { x: [3, 5] }, [f32('slope', [5]), { name: 'zero', dims: [], data: Float32Array.of(0) }]);
+});
+
+test('Split, Pad (constant, reflect, edge), Tile and ArgMax', async () => {
+  await check('split', [
+    { op: 'Split', inputs: ['x', 'sizes'], outputs: ['a', 'b', 'c'], attrs: { axis: { int: 1 } } },
+    { op: 'Concat', inputs: ['c', 'a', 'b'], outputs: ['y'], attrs: { axis: { int: 1 } } },
+  ], { x: [2, 7, 3] }, [i64('sizes', [2, 4, 1])]);
+  await check('split-even', [
+    { op: 'Split', inputs: ['x'], outputs: ['a', 'b'], attrs: { axis: { int: -1 } } },
+    { op: 'Sub', inputs: ['a', 'b'], outputs: ['y'] },
+  ], { x: [3, 8] });
+  for (const mode of ['constant', 'reflect', 'edge']) {
+    await check(`pad-${mode}`, [{ op: 'Pad', inputs: ['x', 'pads', 'v'], outputs: ['y'], attrs: { mode: { string: mode } } }],
+      { x: [2, 3, 4] }, [i64('pads', [0, 1, 2, 0, 2, 1]), { name: 'v', dims: [], data: Float32Array.of(1.5) }]);
+  }
+  await check('tile', [{ op: 'Tile', inputs: ['x', 'reps'], outputs: ['y'] }], { x: [2, 3] }, [i64('reps', [2, 3])]);
+  await check('argmax', [
+    { op: 'ArgMax', inputs: ['x'], outputs: ['i'], attrs: { axis: { int: 1 }, keepdims: { int: 0 } } },
+    { op: 'Cast', inputs: ['i'], outputs: ['y'], attrs: { to: { int: 1 } } },
+  ], { x: [4, 6, 2] });
+});
+
 test('an unsupported operator is a SculptError naming it and suggesting onnxruntime', () => {
   const bytes = writeOnnx({
     nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['r'] }, { op: 'TopK', inputs: ['r', 'k'], outputs: ['y', 'i'] }],
