@@ -17,3 +17,4 @@ export {
   SCULPT_VERSION, fromFloat16Bits, packSculpt, toOnnxSparse, packedMatrix, readSculptHeader, toFloat16Bits, unpackSculpt, unpackWeights,
   type PackOptions, type PackReport, type PackedTensor, type SculptHeader, type SectionRef, type WeightInput,
 } from './container.js';
+export { parseNpy, writeNpy } from './npy.js';
