@@ -97,14 +97,30 @@ export class FusedOptimizer {
         const m = (slot.m ??= new Float32Array(n));
         const v = (slot.v ??= new Float32Array(n));
         const eps = this.epsilon;
-        for (let i = 0; i < n; i++) {
-          if (masked && keep[i] === 0) { m[i] = 0; v[i] = 0; w[i] = 0; continue; }
-          const gi = gv[i];
-          const mi = b1 * m[i] + (1 - b1) * gi;
-          const vi = b2 * v[i] + (1 - b2) * gi * gi;
-          m[i] = mi;
-          v[i] = vi;
-          w[i] -= (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps);
+        // w −= lr·(m/c1) / (sqrt(v/c2) + ε), with the constant factors hoisted out of the loop.
+        const stepSize = lr / c1;
+        const invSqrtC2 = 1 / Math.sqrt(c2);
+        const g1 = 1 - b1;
+        const g2 = 1 - b2;
+        if (masked) {
+          for (let i = 0; i < n; i++) {
+            if (keep[i] === 0) { m[i] = 0; v[i] = 0; w[i] = 0; continue; }
+            const gi = gv[i];
+            const mi = b1 * m[i] + g1 * gi;
+            const vi = b2 * v[i] + g2 * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            w[i] -= (stepSize * mi) / (Math.sqrt(vi) * invSqrtC2 + eps);
+          }
+        } else {
+          for (let i = 0; i < n; i++) {
+            const gi = gv[i];
+            const mi = b1 * m[i] + g1 * gi;
+            const vi = b2 * v[i] + g2 * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            w[i] -= (stepSize * mi) / (Math.sqrt(vi) * invSqrtC2 + eps);
+          }
         }
       } else if (this.momentum > 0) {
         const m = (slot.m ??= new Float32Array(n));
