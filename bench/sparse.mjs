@@ -2,7 +2,8 @@
 // npm run bench:sparse — sculpt's sparse engine against onnxruntime-node dense, one thread, on a
 // 4096-4096-4096-1024 MLP (Gemm + Relu) at 50/70/90/95% unstructured magnitude sparsity, batch 1
 // and 16; medians over interleaved runs after warm-up; the roofline table beside the measured one.
-// Appends a dated section to BENCHMARKS.md (skip with --no-append).
+// Appends a dated section to BENCHMARKS.md (skip with --no-append); --json prints one JSON object
+// (machine, per-configuration denseMs/sparseMs/speedup/predictedSpeedup/maxRelError, per-layer rows).
 // Options: --sizes 4096,4096,4096,1024  --sparsity 0.5,0.7,0.9,0.95  --batch 1,16  --repeats 31
 import { register } from 'tsx/esm/api';
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
@@ -29,6 +30,7 @@ const batches = list(option('batch', '1,16'));
 const repeats = Number(option('repeats', '31'));
 const warmup = 3;
 const append = !process.argv.includes('--no-append');
+const json = process.argv.includes('--json');
 const layerCount = sizes.length - 1;
 
 const median = (a) => {
@@ -183,6 +185,16 @@ const table2 = [
   ...layerRows.map((r) => `| ${r.sparsity * 100}% | ${r.batch} | ${r.layer} | ${fmt(r.density, 3)} | ${fmt(r.denseMB, 1)} | ${fmt(r.sparseMB, 1)} | ${fmt(r.predDenseMs, 3)} | ${fmt(r.predSparseMs, 3)} (${r.bound}) | ${fmt(r.measDenseMs, 3)} | ${fmt(r.measSparseMs, 3)} | ${fmt(r.flopSpeedup, 1)}× | ${fmt(r.predSpeedup)}× | ${fmt(r.measSpeedup)}× | ${fmt(r.crossover, 3)} | ${r.kind} | ${fmt(r.chosenVsDense)} |`),
 ];
 console.log(['', ...table1, '', ...table2].join('\n'));
+if (json) {
+  console.log(JSON.stringify({
+    model: sizes, machine, onnxruntime: ortVersion,
+    runs: summary.map((r) => ({
+      sparsity: r.sparsity, batch: r.batch, denseMs: r.ortMs, sparseMs: r.sculptMs, speedup: r.speedup, bestRunSpeedup: r.bestSpeedup,
+      sculptDenseMs: r.sculptDenseMs, predictedSpeedup: r.predictedSpeedupVsSculptDense, maxRelError: r.maxRelError, kernels: r.kinds.split('/'),
+      layers: layerRows.filter((l) => l.sparsity === r.sparsity && l.batch === r.batch),
+    })),
+  }));
+}
 
 if (append) {
   const date = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
