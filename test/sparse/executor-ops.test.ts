@@ -207,6 +207,33 @@ test('Split, Pad (constant, reflect, edge), Tile and ArgMax', async () => {
   ], { x: [4, 6, 2] });
 });
 
+test('the remaining unary, reduction and utility operators', async () => {
+  await check('unary-rest', [
+    { op: 'Exp', inputs: ['x'], outputs: ['e'] },
+    { op: 'Abs', inputs: ['x'], outputs: ['a'] },
+    { op: 'Add', inputs: ['a', 'one'], outputs: ['a1'] },
+    { op: 'Log', inputs: ['a1'], outputs: ['l'] },
+    { op: 'Neg', inputs: ['l'], outputs: ['n'] },
+    { op: 'Reciprocal', inputs: ['a1'], outputs: ['r'] },
+    { op: 'Clip', inputs: ['x', 'lo', 'hi'], outputs: ['c'] },
+    { op: 'LeakyRelu', inputs: ['x'], outputs: ['lr'], attrs: { alpha: { float: 0.2 } } },
+    { op: 'Dropout', inputs: ['lr'], outputs: ['d'] },
+    { op: 'Identity', inputs: ['d'], outputs: ['i'] },
+    { op: 'Equal', inputs: ['c', 'x'], outputs: ['eq'] },
+    { op: 'Cast', inputs: ['eq'], outputs: ['eqf'], attrs: { to: { int: 1 } } },
+    { op: 'Sum', inputs: ['e', 'n', 'r', 'c', 'i', 'eqf'], outputs: ['y'] },
+  ], { x: [4, 5] }, [
+    { name: 'one', dims: [], data: Float32Array.of(1) }, { name: 'lo', dims: [], data: Float32Array.of(-0.5) }, { name: 'hi', dims: [], data: Float32Array.of(0.75) },
+  ]);
+  for (const op of ['ReduceMax', 'ReduceMin', 'ReduceMean']) {
+    await check(op, [{ op, inputs: ['x'], outputs: ['y'], attrs: { axes: { ints: [0, 2] }, keepdims: { int: 1 } } }], { x: [3, 4, 5] });
+    await check(`${op}-all`, [{ op, inputs: ['x'], outputs: ['y'], attrs: { keepdims: { int: 0 } } }], { x: [3, 4] });
+  }
+  // ReduceSum takes its axes as an input from opset 13 on.
+  await check('ReduceSum', [{ op: 'ReduceSum', inputs: ['x', 'axes'], outputs: ['y'], attrs: { keepdims: { int: 0 } } }], { x: [3, 4, 5] }, [i64('axes', [-1, 0])]);
+  await check('ReduceSum-all', [{ op: 'ReduceSum', inputs: ['x'], outputs: ['y'] }], { x: [3, 4] });
+});
+
 test('an unsupported operator is a SculptError naming it and suggesting onnxruntime', () => {
   const bytes = writeOnnx({
     nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['r'] }, { op: 'TopK', inputs: ['r', 'k'], outputs: ['y', 'i'] }],
