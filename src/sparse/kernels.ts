@@ -63,6 +63,8 @@ export class Kernels {
     const ptr = this.top;
     const end = align(ptr + bytes, 64);
     const have = this.memory.buffer.byteLength;
+    // Released scratch may hold old values; freshly grown pages are zero already.
+    if (ptr < have) new Uint8Array(this.memory.buffer, ptr, Math.min(end, have) - ptr).fill(0);
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
       try {
@@ -70,8 +72,6 @@ export class Kernels {
       } catch {
         throw new SculptError(`sparse: cannot grow kernel memory to ${Math.ceil(end / 2 ** 20)} MiB (WebAssembly allows at most 4096 MiB); run the model with --engine onnxruntime`, 1);
       }
-    } else {
-      new Uint8Array(this.memory.buffer, ptr, end - ptr).fill(0);
     }
     this.top = end;
     return ptr;

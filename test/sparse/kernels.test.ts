@@ -132,3 +132,15 @@ test('row-compacted kernel for channel-pruned weights: pruned rows give ReLU(bia
     }
   }
 });
+
+test('alloc hands out zeroed memory, also where released scratch meets newly grown pages', () => {
+  const k = new Kernels();
+  const mark = k.mark();
+  const have = k.memory.buffer.byteLength;
+  const p = k.alloc(have - mark); // up to the current end
+  k.f32(p, (have - mark) >> 2).fill(7);
+  k.release(mark);
+  const q = k.alloc(have - mark + 200_000); // spans old and grown memory
+  const v = k.f32(q, (have - mark + 200_000) >> 2);
+  assert.equal(v.findIndex((x) => x !== 0), -1);
+});
