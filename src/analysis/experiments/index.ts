@@ -3,6 +3,7 @@ import { SculptError } from '../../core/errors.js';
 import { impDensityExperiment, lotteryProbabilityExperiment, sensorSelectionExperiment } from './cheap.js';
 import { criteriaExperiment } from './criteria.js';
 import { globalVsLayerExperiment, lrScheduleExperiment, randomLabelsExperiment, regularizationExperiment } from './trained-pruning.js';
+import { fairnessExperiment, lipschitzExperiment, privateMasksExperiment } from './trained-analysis.js';
 import type { Experiment } from './types.js';
 
 export type { Experiment, ExperimentContext, ExperimentOutput } from './types.js';
@@ -23,4 +24,4 @@ export function experimentNames(): string[] {
   return [...registry.keys()];
 }
 
-for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment, criteriaExperiment, globalVsLayerExperiment, regularizationExperiment, lrScheduleExperiment, randomLabelsExperiment]) registerExperiment(e);
+for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment, criteriaExperiment, globalVsLayerExperiment, regularizationExperiment, lrScheduleExperiment, randomLabelsExperiment, lipschitzExperiment, fairnessExperiment, privateMasksExperiment]) registerExperiment(e);
