@@ -1,0 +1,348 @@
+/** The shape operators PyTorch's exporter emits, and data movement (gather, slice, pad, …). */
+import { SculptError } from '../core/errors.js';
+import type { GraphNode } from '../core/graph.js';
+import { attrFloat, attrInt, attrInts, attrString, need, type Attrs, type OpFn } from './ops-common.js';
+import { broadcastDims, broadcastIndex } from './ops-elementwise.js';
+import { allocLike, floatTensor, fromGraphTensor, intTensor, intValues, normAxis, size, strides, type Tensor } from './tensor.js';
+
+
+function reshapeTo(a: Tensor, dims: number[]): Tensor {
+  return { dtype: a.dtype, dims, data: a.data };
+}
+
+export const reshape: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const target = intValues(need(inputs[1], node, 1), `${node.name} shape`);
+  const allowZero = attrInt(attrs, 'allowzero', 0) === 1;
+  const dims = target.map((d, i) => (d === 0 && !allowZero ? a.dims[i] : d));
+  const known = dims.reduce((p, d) => (d === -1 ? p : p * d), 1);
+  const total = size(a.dims);
+  const out = dims.map((d) => (d === -1 ? total / known : d));
+  if (size(out) !== total) throw new SculptError(`sparse executor: node ${node.name} cannot reshape [${a.dims.join(', ')}] to [${target.join(', ')}]`);
+  return [reshapeTo(a, out)];
+};
+
+export const flatten: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const axis = attrInt(attrs, 'axis', 1);
+  const ax = axis < 0 ? axis + a.dims.length : axis;
+  return [reshapeTo(a, [size(a.dims.slice(0, ax)), size(a.dims.slice(ax))])];
+};
+
+export function transposeTensor(a: Tensor, perm: readonly number[]): Tensor {
+  const rank = a.dims.length;
+  const outDims = perm.map((p) => a.dims[p]);
+  const inStr = strides(a.dims);
+  const permStr = perm.map((p) => inStr[p]);
+  const out = allocLike(a.dtype, outDims);
+  const o = out.data, x = a.data;
+  const counter = new Array<number>(rank).fill(0);
+  let off = 0;
+  for (let k = 0; k < o.length; k++) {
+    o[k] = x[off];
+    for (let d = rank - 1; d >= 0; d--) {
+      counter[d]++;
+      off += permStr[d];
+      if (counter[d] < outDims[d]) break;
+      off -= permStr[d] * counter[d];
+      counter[d] = 0;
+    }
+  }
+  return out;
+}
+
+export const transpose: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const perm = attrInts(attrs, 'perm') ?? a.dims.map((_, i) => a.dims.length - 1 - i);
+  return [transposeTensor(a, perm)];
+};
+
+function axesFrom(inputs: readonly (Tensor | undefined)[], attrs: Attrs, node: GraphNode): number[] | undefined {
+  return attrInts(attrs, 'axes') ?? (inputs[1] ? intValues(inputs[1], `${node.name} axes`) : undefined);
+}
+
+export const unsqueeze: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const axes = axesFrom(inputs, attrs, node) ?? [];
+  const rank = a.dims.length + axes.length;
+  const ax = axes.map((v) => normAxis(v, rank, `${node.name} (Unsqueeze)`));
+  const dims: number[] = [];
+  let j = 0;
+  for (let i = 0; i < rank; i++) dims.push(ax.includes(i) ? 1 : a.dims[j++]);
+  return [reshapeTo(a, dims)];
+};
+
+export const squeeze: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const axes = axesFrom(inputs, attrs, node);
+  const ax = axes?.map((v) => normAxis(v, a.dims.length, `${node.name} (Squeeze)`));
+  return [reshapeTo(a, a.dims.filter((d, i) => (ax ? !ax.includes(i) : d !== 1)))];
+};
+
+export const concat: OpFn = (inputs, attrs, node) => {
+  const parts = inputs.filter((t): t is Tensor => t !== undefined);
+  if (parts.length === 0) throw new SculptError(`sparse executor: node ${node.name} (Concat) has no inputs`);
+  const rank = parts[0].dims.length;
+  const axis = normAxis(attrInt(attrs, 'axis', 0), rank, `${node.name} (Concat)`);
+  const dtype = parts.some((p) => p.dtype === 'float32') ? 'float32' : parts[0].dtype;
+  const dims = [...parts[0].dims];
+  dims[axis] = parts.reduce((s, p) => s + p.dims[axis], 0);
+  const out = allocLike(dtype, dims);
+  const outer = size(dims.slice(0, axis));
+  const inner = size(dims.slice(axis + 1));
+  let off = 0;
+  for (const p of parts) {
+    const chunk = p.dims[axis] * inner;
+    for (let q = 0; q < outer; q++) {
+      for (let j = 0; j < chunk; j++) out.data[q * dims[axis] * inner + off + j] = p.data[q * chunk + j];
+    }
+    off += chunk;
+  }
+  return [out];
+};
+
+export const gather: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const idxT = need(inputs[1], node, 1);
+  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${node.name} (Gather)`);
+  const idx = intValues(idxT, `${node.name} indices`);
+  const n = a.dims[axis];
+  const outer = size(a.dims.slice(0, axis));
+  const inner = size(a.dims.slice(axis + 1));
+  const dims = [...a.dims.slice(0, axis), ...idxT.dims, ...a.dims.slice(axis + 1)];
+  const out = allocLike(a.dtype, dims);
+  let k = 0;
+  for (let p = 0; p < outer; p++) {
+    for (const i0 of idx) {
+      const i = i0 < 0 ? i0 + n : i0;
+      if (i < 0 || i >= n) throw new SculptError(`sparse executor: node ${node.name} (Gather) index ${i0} is out of range for size ${n}`);
+      const base = (p * n + i) * inner;
+      for (let j = 0; j < inner; j++) out.data[k++] = a.data[base + j];
+    }
+  }
+  return [out];
+};
+
+export const slice: OpFn = (inputs, _attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const starts = intValues(need(inputs[1], node, 1), `${node.name} starts`);
+  const ends = intValues(need(inputs[2], node, 2), `${node.name} ends`);
+  const axes = inputs[3] ? intValues(inputs[3], `${node.name} axes`) : starts.map((_, i) => i);
+  const steps = inputs[4] ? intValues(inputs[4], `${node.name} steps`) : starts.map(() => 1);
+  const rank = a.dims.length;
+  const begin = a.dims.map(() => 0);
+  const step = a.dims.map(() => 1);
+  const outDims = [...a.dims];
+  axes.forEach((axis0, i) => {
+    const axis = normAxis(axis0, rank, `${node.name} (Slice)`);
+    const d = a.dims[axis];
+    const s = steps[i];
+    if (s === 0) throw new SculptError(`sparse executor: node ${node.name} (Slice) has step 0`);
+    const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+    let st = starts[i] < 0 ? starts[i] + d : starts[i];
+    let en = ends[i] < 0 ? ends[i] + d : ends[i];
+    if (s > 0) { st = clamp(st, 0, d); en = clamp(en, 0, d); } else { st = clamp(st, 0, d - 1); en = clamp(en, -1, d - 1); }
+    begin[axis] = st;
+    step[axis] = s;
+    outDims[axis] = Math.max(0, Math.ceil((en - st) / s));
+  });
+  const out = allocLike(a.dtype, outDims);
+  const inStr = strides(a.dims);
+  const counter = new Array<number>(rank).fill(0);
+  for (let k = 0; k < out.data.length; k++) {
+    let off = 0;
+    for (let d = 0; d < rank; d++) off += (begin[d] + counter[d] * step[d]) * inStr[d];
+    out.data[k] = a.data[off];
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++counter[d] < outDims[d]) break;
+      counter[d] = 0;
+    }
+  }
+  return [out];
+};
+
+export const expand: OpFn = (inputs, _attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const shape = intValues(need(inputs[1], node, 1), `${node.name} shape`);
+  const dims = broadcastDims(a.dims, shape, node);
+  const out = allocLike(a.dtype, dims);
+  const idx = broadcastIndex(a.dims, dims);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = a.data[idx ? idx[i] : i];
+  return [out];
+};
+
+export const where: OpFn = (inputs, _attrs, node) => {
+  const c = need(inputs[0], node, 0), x = need(inputs[1], node, 1), y = need(inputs[2], node, 2);
+  const dims = broadcastDims(broadcastDims(c.dims, x.dims, node), y.dims, node);
+  const out = allocLike(x.dtype, dims);
+  const ic = broadcastIndex(c.dims, dims), ix = broadcastIndex(x.dims, dims), iy = broadcastIndex(y.dims, dims);
+  for (let i = 0; i < out.data.length; i++) {
+    out.data[i] = c.data[ic ? ic[i] : i] ? x.data[ix ? ix[i] : i] : y.data[iy ? iy[i] : i];
+  }
+  return [out];
+};
+
+export const cast: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const to = attrInt(attrs, 'to', 1);
+  if (to === 1 || to === 10 || to === 11 || to === 16) {
+    return [floatTensor(a.dims, Float32Array.from(a.data))];
+  }
+  if (to === 9) {
+    const out = allocLike('bool', a.dims);
+    for (let i = 0; i < a.data.length; i++) out.data[i] = a.data[i] !== 0 ? 1 : 0;
+    return [out];
+  }
+  if ([2, 3, 4, 5, 6, 7, 12, 13].includes(to)) {
+    const out = allocLike('int64', a.dims);
+    for (let i = 0; i < a.data.length; i++) out.data[i] = Math.trunc(a.data[i]);
+    return [out];
+  }
+  throw new SculptError(`sparse executor: node ${node.name} casts to ONNX type ${to}, which is not supported; run it with --engine onnxruntime`);
+};
+
+export const constant: OpFn = (_inputs, attrs, node) => {
+  const v = attrs.get('value');
+  if (v && typeof v === 'object' && 'dims' in v) return [fromGraphTensor(v)];
+  const f = attrs.get('value_float'), fs = attrs.get('value_floats'), i = attrs.get('value_int'), is = attrs.get('value_ints');
+  if (typeof f === 'number') return [floatTensor([], Float32Array.of(f))];
+  if (fs instanceof Float32Array || Array.isArray(fs)) return [floatTensor([fs.length], Float32Array.from(fs as ArrayLike<number>))];
+  if (typeof i === 'number') return [intTensor([], [i])];
+  if (Array.isArray(is)) return [intTensor([is.length], is as number[])];
+  throw new SculptError(`sparse executor: Constant node ${node.name} has no value the executor understands`);
+};
+
+export const constantOfShape: OpFn = (inputs, attrs, node) => {
+  const dims = intValues(need(inputs[0], node, 0), `${node.name} shape`);
+  const v = attrs.get('value');
+  const fill = v && typeof v === 'object' && 'dims' in v ? fromGraphTensor(v) : floatTensor([1], Float32Array.of(0));
+  const out = allocLike(fill.dtype, dims);
+  out.data.fill(fill.data[0]);
+  return [out];
+};
+
+export const range: OpFn = (inputs, _attrs, node) => {
+  const [s, l, d] = [0, 1, 2].map((i) => need(inputs[i], node, i));
+  const start = s.data[0], limit = l.data[0], delta = d.data[0];
+  const n = Math.max(Math.ceil((limit - start) / delta), 0);
+  const out = allocLike(s.dtype, [n]);
+  for (let i = 0; i < n; i++) out.data[i] = start + i * delta;
+  return [out];
+};
+
+export const shape: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const r = a.dims.length;
+  let start = attrInt(attrs, 'start', 0), end = attrInt(attrs, 'end', r);
+  if (start < 0) start += r;
+  if (end < 0) end += r;
+  const dims = a.dims.slice(Math.max(0, start), Math.min(r, end));
+  return [intTensor([dims.length], dims)];
+};
+
+export const split: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${node.name} (Split)`);
+  const n = node.outputs.length;
+  const d = a.dims[axis];
+  let sizes = attrInts(attrs, 'split') ?? (inputs[1] ? intValues(inputs[1], `${node.name} split`) : undefined);
+  if (!sizes) {
+    const numOutputs = attrInt(attrs, 'num_outputs', n);
+    const chunk = Math.ceil(d / numOutputs);
+    sizes = Array.from({ length: numOutputs }, (_, i) => Math.max(0, Math.min(chunk, d - i * chunk)));
+  }
+  if (sizes.reduce((p, q) => p + q, 0) !== d) throw new SculptError(`sparse executor: node ${node.name} (Split) sizes [${sizes.join(', ')}] do not add up to ${d}`);
+  const outer = size(a.dims.slice(0, axis));
+  const inner = size(a.dims.slice(axis + 1));
+  let start = 0;
+  return sizes.map((len) => {
+    const dims = [...a.dims];
+    dims[axis] = len;
+    const out = allocLike(a.dtype, dims);
+    for (let p = 0; p < outer; p++) {
+      const src = (p * d + start) * inner;
+      for (let j = 0; j < len * inner; j++) out.data[p * len * inner + j] = a.data[src + j];
+    }
+    start += len;
+    return out;
+  });
+};
+
+export const pad: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const mode = attrString(attrs, 'mode', 'constant');
+  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge') throw new SculptError(`sparse executor: node ${node.name} (Pad) mode ${mode} is not supported; run it with --engine onnxruntime`);
+  const rank = a.dims.length;
+  const raw = attrInts(attrs, 'pads') ?? intValues(need(inputs[1], node, 1), `${node.name} pads`);
+  const value = inputs[2] && inputs[2].data.length > 0 ? inputs[2].data[0] : attrFloat(attrs, 'value', 0);
+  const axes = inputs[3] ? intValues(inputs[3], `${node.name} axes`).map((v) => normAxis(v, rank, `${node.name} (Pad)`)) : a.dims.map((_, i) => i);
+  const begin = new Array<number>(rank).fill(0), end = new Array<number>(rank).fill(0);
+  axes.forEach((ax, i) => { begin[ax] = raw[i]; end[ax] = raw[i + axes.length]; });
+  const dims = a.dims.map((d, i) => d + begin[i] + end[i]);
+  const out = allocLike(a.dtype, dims);
+  const inStr = strides(a.dims);
+  const counter = new Array<number>(rank).fill(0);
+  for (let k = 0; k < out.data.length; k++) {
+    let off = 0, inside = true;
+    for (let d = 0; d < rank; d++) {
+      let i = counter[d] - begin[d];
+      const n = a.dims[d];
+      if (i < 0 || i >= n) {
+        if (mode === 'constant') { inside = false; break; }
+        if (mode === 'edge') i = i < 0 ? 0 : n - 1;
+        else { while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i; }
+      }
+      off += i * inStr[d];
+    }
+    out.data[k] = inside ? a.data[off] : value;
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++counter[d] < dims[d]) break;
+      counter[d] = 0;
+    }
+  }
+  return [out];
+};
+
+export const tile: OpFn = (inputs, _attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const reps = intValues(need(inputs[1], node, 1), `${node.name} repeats`);
+  const rank = a.dims.length;
+  const dims = a.dims.map((d, i) => d * reps[i]);
+  const out = allocLike(a.dtype, dims);
+  const inStr = strides(a.dims);
+  const counter = new Array<number>(rank).fill(0);
+  for (let k = 0; k < out.data.length; k++) {
+    let off = 0;
+    for (let d = 0; d < rank; d++) off += (counter[d] % a.dims[d]) * inStr[d];
+    out.data[k] = a.data[off];
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++counter[d] < dims[d]) break;
+      counter[d] = 0;
+    }
+  }
+  return [out];
+};
+
+export const argMax: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${node.name} (ArgMax)`);
+  const keep = attrInt(attrs, 'keepdims', 1) === 1;
+  const last = attrInt(attrs, 'select_last_index', 0) === 1;
+  const n = a.dims[axis];
+  const outer = size(a.dims.slice(0, axis));
+  const inner = size(a.dims.slice(axis + 1));
+  const values = new Float64Array(outer * inner);
+  for (let p = 0; p < outer; p++) {
+    for (let q = 0; q < inner; q++) {
+      let best = 0, bv = -Infinity;
+      for (let j = 0; j < n; j++) {
+        const v = a.data[(p * n + j) * inner + q];
+        if (v > bv || (last && v === bv)) { bv = v; best = j; }
+      }
+      values[p * inner + q] = best;
+    }
+  }
+  const dims = keep ? a.dims.map((d, i) => (i === axis ? 1 : d)) : a.dims.filter((_, i) => i !== axis);
+  return [{ dtype: 'int64', dims, data: values }];
+};
+
