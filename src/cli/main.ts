@@ -8,11 +8,17 @@ import { registerPrune } from './prune.js';
 import { registerInspect } from './inspect.js';
 import { registerExperiment } from './experiment.js';
 import { registerAnalyze } from './analyze.js';
+import { registerTrain } from './train.js';
+import { registerImp } from './imp.js';
+import { registerGmp } from './gmp.js';
+import { registerDemo } from './demo.js';
 
 /** Each command file exports one of these; `main` calls them in order to build the program. */
 export type CommandRegistrar = (program: Command) => void;
 
-const registrars: CommandRegistrar[] = [registerPrune, registerInspect, registerExperiment, registerAnalyze];
+const registrars: CommandRegistrar[] = [
+  registerDemo, registerPrune, registerInspect, registerTrain, registerImp, registerGmp, registerExperiment, registerAnalyze,
+];
 
 /** Adds a command module (used by command files that load lazily or by embedding programs). */
 export function addCommand(registrar: CommandRegistrar): void {
