@@ -12,8 +12,12 @@ import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictL
 import { floatTensor, fromGraphTensor, size, strides, type Tensor } from './tensor.js';
 
 export interface ExecutorOptions {
-  /** Weight kernels: 'auto' (default) picks CSR or dense per layer by predicted time. */
-  readonly engine?: 'auto' | 'sparse' | 'dense';
+  /**
+   * Weight kernels: 'auto' (default) picks CSR, dense or kept-rows-dense per layer by predicted
+   * time; 'measure' times the candidates on each layer at load and keeps the fastest (slower to
+   * load, immune to model error); 'sparse' and 'dense' force one kernel.
+   */
+  readonly engine?: 'auto' | 'measure' | 'sparse' | 'dense';
   /** Batch size (rows of a MatMul input) the per-layer choice is made for; default 1. */
   readonly batchHint?: number;
   /** Machine numbers for 'auto'; measured once per process when omitted. */
@@ -63,6 +67,8 @@ export interface LayerProfile {
 }
 
 const WEIGHT_OPS = new Set(['MatMul', 'Gemm', 'Conv']);
+
+type Engine = NonNullable<ExecutorOptions['engine']>;
 
 /** ONNX operator types the executor runs. */
 export function supportedOps(): string[] {
@@ -209,10 +215,34 @@ export class SparseExecutor {
     }
   }
 
-  private pick(rows: number, cols: number, w: Float32Array, engine: 'auto' | 'sparse' | 'dense', machine: MachineProfile | undefined, batch: number): KernelKind {
+  private pick(rows: number, cols: number, w: Float32Array, engine: Engine, machine: MachineProfile | undefined, batch: number): KernelKind {
     if (engine === 'sparse') return 'csr';
     if (engine === 'dense') return 'dense';
+    if (engine === 'measure') return this.fastest(rows, cols, w, batch);
     return chooseKernel({ rows, cols, batch }, countNonzeros(w), machine!, KERNEL_MARGIN, nonzeroRows(w, rows, cols).length);
+  }
+
+  /** Times each candidate kernel on this weight at `batch` (after a warm-up) and names the fastest. */
+  private fastest(rows: number, cols: number, w: Float32Array, batch: number): KernelKind {
+    const mark = this.k.mark();
+    try {
+      const kept = nonzeroRows(w, rows, cols).length;
+      const candidates: LinearKernel[] = [uploadDense(this.k, w, rows, cols), uploadCsr(this.k, denseToCsr(w, rows, cols))];
+      if (kept < rows) candidates.push(uploadRows(this.k, w, rows, cols));
+      const ld = batch === 1 ? 1 : batchStride(batch);
+      const x = this.k.alloc(cols * ld * 4);
+      const y = this.k.alloc(rows * ld * 4);
+      let best: KernelKind = 'dense', bestTime = Infinity;
+      for (const c of candidates) {
+        const run = () => (batch === 1 ? c.runVector(x, y, false) : c.runBatch(x, ld, y, false));
+        for (const end = performance.now() + 20; performance.now() < end;) run();
+        const t = timeMedian(run, 5, 0);
+        if (t < bestTime) { best = c.kind; bestTime = t; }
+      }
+      return best;
+    } finally {
+      this.k.release(mark);
+    }
   }
 
   private upload(n: GraphNode, weightName: string, w: Float32Array, rows: number, cols: number, bias: Float32Array | undefined, kind: KernelKind, rebuild: () => Float32Array): LinearKernel {
@@ -228,7 +258,7 @@ export class SparseExecutor {
     return layer;
   }
 
-  private prepare(n: GraphNode, engine: 'auto' | 'sparse' | 'dense', machine: MachineProfile | undefined, batch: number): Prepared | undefined {
+  private prepare(n: GraphNode, engine: Engine, machine: MachineProfile | undefined, batch: number): Prepared | undefined {
     const wt = this.constants.get(n.inputs[1]);
     if (!wt || wt.dtype !== 'float32') return undefined;
     const w = wt.data as Float32Array;

@@ -65,6 +65,10 @@ test('mlp.onnx pruned to 90%: auto engine stores the weights as CSR and agrees w
     assert.equal(fc1.bytes, 301 * 4 + fc1.nonzeros * 6);
     const y = ex.run({ input: { dtype: 'float32', dims: x.shape, data: x.data } }).output;
     assert.ok(maxRelError(y.data, ref) <= 1e-4);
+    // 'measure' times the candidates instead; whichever it keeps, the answers are the same.
+    const measured = new SparseExecutor(readOnnx(path).graph(), { engine: 'measure', batchHint: 4 });
+    assert.ok(measured.layers.every((l) => ['csr', 'dense', 'rows'].includes(l.kind)));
+    assert.ok(maxRelError(measured.run({ input: { dtype: 'float32', dims: x.shape, data: x.data } }).output.data, ref) <= 1e-4);
     // Unpruned weights: the same profile keeps them dense.
     assert.ok(new SparseExecutor(model.graph(), { engine: 'auto', machine }).layers.every((l) => l.kind === 'dense'));
   } finally {
