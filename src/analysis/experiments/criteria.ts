@@ -1,8 +1,8 @@
 /**
  * `criteria`: a trained LeNet-300-100, pruned one-shot (no fine-tuning) at 50–98 % by each
  * criterion, globally. Calibration statistics come from the first `calibrationSamples` training
- * examples of the dense model. `sparsegpt` takes its per-layer sparsities from a global ranking
- * of its OBS saliency w²/[H⁻¹]_jj, then prunes and reconstructs each layer at that sparsity.
+ * examples of the dense model. `sparsegpt` takes its per-layer sparsities from global magnitude
+ * pruning, then prunes and reconstructs each layer at that sparsity (see below why).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -63,12 +63,15 @@ export const criteriaExperiment: Experiment = {
     for (const sparsity of SPARSITIES) {
       for (const criterion of CRITERIA) {
         restoreWeights(model, trained);
-        const masks = masksOf(model, pruneOptions(sparsity, 'global', criterion, ctx.seed, { gradients: stats.gradients, calibration }));
         if (criterion === 'sparsegpt') {
-          const layerSparsity = new Map([...masks].map(([n, m]) => [n, m.prunedCount() / m.length]));
+          // SparseGPT's saliency is not comparable across layers (it scales with each layer's
+          // inputs; ranked globally it empties whole layers), so it takes global magnitude's
+          // per-layer sparsities and chooses and reconstructs within each layer.
+          const allocation = masksOf(model, pruneOptions(sparsity, 'global'));
+          const layerSparsity = new Map([...allocation].map(([n, m]) => [n, m.prunedCount() / m.length]));
           applySparseGpt(model, stats, layerSparsity);
         } else {
-          applyMasksToModel(model, masks);
+          applyMasksToModel(model, masksOf(model, pruneOptions(sparsity, 'global', criterion, ctx.seed, { gradients: stats.gradients, calibration })));
         }
         const testAccuracy = evaluate(model, data.test);
         rows.push({ criterion, sparsity, testAccuracy });
