@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SculptError } from '../../src/core/errors.js';
 import { runGmp, runImp, runOneShot, runTrain } from '../../src/train/methods.js';
 import { loadModelFolder } from '../../src/train/model-io.js';
 import { toWeightSet } from '../../src/train/weights.js';
@@ -83,4 +84,16 @@ test('one-shot: prune the trained model at several sparsities, fine-tune each', 
   assert.ok(Math.abs(r[1].density - 0.5) < 1e-5 && Math.abs(r[2].density - 0.1) < 1e-5);
   assert.ok(r[2].controls['before-fine-tune'].testAccuracy >= 0);
   assert.equal(res.details.layers.length, 3);
+});
+
+test('IMP late rewinding (--rewind-to K) and no rewinding run; K past round 0 is a SculptError', async () => {
+  const late = await runImp({ ...tinyOptions({ trainLimit: 300, testLimit: 100 }), rounds: 2, rate: 0.5, rewindTo: 3, controls: [], scope: 'layer' });
+  assert.ok(Math.abs(late.metrics.rounds[1].density - 0.5) < 1e-5);
+  const none = await runImp({ ...tinyOptions({ trainLimit: 300, testLimit: 100 }), rounds: 2, rate: 0.5, rewindTo: 'none', controls: [], scope: 'global' });
+  assert.ok(none.metrics.rounds[1].testAccuracy > 0.3);
+  await assert.rejects(
+    runImp({ ...tinyOptions({ trainLimit: 120, testLimit: 50 }), rounds: 2, rate: 0.5, rewindTo: 50, controls: [], scope: 'global' }),
+    (e: unknown) => e instanceof SculptError && /--rewind-to 50: round 0 has only 2 iterations/.test(e.message),
+  );
+  await assert.rejects(runImp({ ...tinyOptions(), rounds: 2, rate: 1.5, rewindTo: 0, controls: [], scope: 'global' }), /--rate 1.5/);
 });
