@@ -4,6 +4,7 @@ import { impDensityExperiment, lotteryProbabilityExperiment, sensorSelectionExpe
 import { criteriaExperiment } from './criteria.js';
 import { globalVsLayerExperiment, lrScheduleExperiment, randomLabelsExperiment, regularizationExperiment } from './trained-pruning.js';
 import { fairnessExperiment, lipschitzExperiment, privateMasksExperiment } from './trained-analysis.js';
+import { rooflineExperiment } from './roofline.js';
 import type { Experiment } from './types.js';
 
 export type { Experiment, ExperimentContext, ExperimentOutput } from './types.js';
@@ -24,4 +25,4 @@ export function experimentNames(): string[] {
   return [...registry.keys()];
 }
 
-for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment, criteriaExperiment, globalVsLayerExperiment, regularizationExperiment, lrScheduleExperiment, randomLabelsExperiment, lipschitzExperiment, fairnessExperiment, privateMasksExperiment]) registerExperiment(e);
+for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment, criteriaExperiment, globalVsLayerExperiment, regularizationExperiment, lrScheduleExperiment, randomLabelsExperiment, lipschitzExperiment, fairnessExperiment, privateMasksExperiment, rooflineExperiment]) registerExperiment(e);
