@@ -272,3 +272,69 @@ export function streamSum(p: usize, n: i32): f32 {
   }
   return hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
 }
+
+// ---- 2:4 (N:M with N = 2, M = 4) × vector ----------------------------------------------------
+// Per group of 4 columns two values and two 2-bit in-group positions; one byte holds the four
+// positions of two groups. The x vector of each group is loaded whole and the two kept lanes
+// picked with i8x16.swizzle through a 16-entry table of byte masks (`lut`, 2 × 16 × 16 bytes:
+// first table puts the pair into lanes 0-1, second into lanes 2-3, zeros elsewhere).
+
+/** y = W·x for 2:4-sparse W (cols a multiple of 8). */
+export function spmvNm24(rows: i32, cols: i32, values: usize, indices: usize, lut: usize, x: usize, y: usize, bias: usize, relu: i32): void {
+  const pairs = cols >> 3; // group pairs per row
+  let vp = values;
+  let ip = indices;
+  for (let r = 0; r < rows; r++) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let xp = x;
+    let p = 0;
+    for (; p + 2 <= pairs; p += 2) {
+      const b0 = <usize>load<u8>(ip);
+      const b1 = <usize>load<u8>(ip, 1);
+      const g0 = v128.or(i8x16.swizzle(v128.load(xp), v128.load(lut + ((b0 & 15) << 4))), i8x16.swizzle(v128.load(xp, 16), v128.load(lut + 256 + ((b0 >> 4) << 4))));
+      const g1 = v128.or(i8x16.swizzle(v128.load(xp, 32), v128.load(lut + ((b1 & 15) << 4))), i8x16.swizzle(v128.load(xp, 48), v128.load(lut + 256 + ((b1 >> 4) << 4))));
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(vp), g0));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(vp, 16), g1));
+      vp += 32;
+      ip += 2;
+      xp += 64;
+    }
+    for (; p < pairs; p++) {
+      const b0 = <usize>load<u8>(ip);
+      const g0 = v128.or(i8x16.swizzle(v128.load(xp), v128.load(lut + ((b0 & 15) << 4))), i8x16.swizzle(v128.load(xp, 16), v128.load(lut + 256 + ((b0 >> 4) << 4))));
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(vp), g0));
+      vp += 16;
+      ip += 1;
+      xp += 32;
+    }
+    store<f32>(y + (<usize>r << 2), finish(hsum(f32x4.add(a0, a1)), bias, r, relu));
+  }
+}
+
+/** Y^T = W·X^T for 2:4-sparse W (cols a multiple of 8); X^T [cols, ld], ld a multiple of 4. */
+export function spmmNm24(rows: i32, cols: i32, values: usize, indices: usize, xt: usize, ld: i32, yt: usize, bias: usize, relu: i32): void {
+  const ldBytes = <usize>ld << 2;
+  const ld4 = ld >> 2;
+  const slots = cols >> 1;
+  for (let r = 0; r < rows; r++) {
+    const v0 = values + <usize>r * (<usize>slots << 2);
+    const i0 = indices + <usize>r * (<usize>slots >> 2);
+    const yRow = yt + <usize>r * ldBytes;
+    for (let c = 0; c < ld4; c++) {
+      const off = <usize>c << 4;
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      for (let s = 0; s < slots; s += 2) {
+        const byte = <usize>load<u8>(i0 + (<usize>s >> 2));
+        const shift = <usize>(s & 2) << 1;
+        const col = <usize>(s << 1); // group start column = (s / 2) · 4
+        const ca = col + ((byte >> shift) & 3);
+        const cb = col + ((byte >> (shift + 2)) & 3);
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(v0 + (<usize>s << 2))), v128.load(xt + ca * ldBytes + off)));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.splat(load<f32>(v0 + (<usize>s << 2), 4)), v128.load(xt + cb * ldBytes + off)));
+      }
+      v128.store(yRow + off, finish4(f32x4.add(a0, a1), bias, r, relu));
+    }
+  }
+}
