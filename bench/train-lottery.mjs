@@ -46,7 +46,8 @@ console.log(`\ndense ${(100 * dense).toFixed(2)}%, ticket at ${(100 * last.densi
 if (last.controls.reinit) {
   const gap = 100 * (last.testAccuracy - last.controls.reinit.testAccuracy);
   console.log(`reinit ${(100 * last.controls.reinit.testAccuracy).toFixed(2)}% (ticket − reinit = ${gap.toFixed(2)} points)`);
-  const holds = Math.abs(last.testAccuracy - dense) <= 0.01 && gap >= 2;
-  console.log(`claim (ticket within 1 point of dense, reinit ≥ 2 points below): ${holds ? 'HOLDS' : 'DOES NOT HOLD'}`);
+  // "Within 1 point" of the dense network: not more than 1 point below it (above is fine).
+  const holds = last.testAccuracy >= dense - 0.01 && gap >= 2;
+  console.log(`claim (ticket at most 1 point below dense, reinit ≥ 2 points below the ticket): ${holds ? 'HOLDS' : 'DOES NOT HOLD'}`);
 }
 console.log(`wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);

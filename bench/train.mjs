@@ -3,7 +3,7 @@
 // batch 60): the whole sculpt training process (start-up, data loading, training, test
 // evaluation, saving the model) against the same in PyTorch 1.13 (Debian's /usr/bin/python3,
 // 2 threads), interleaved in the same run. Appends a dated section to BENCHMARKS.md.
-// Options: --runs N (3)  --backend wasm|cpu|auto  --skip-torch  --no-append
+// Options: --runs N (3)  --backend wasm|cpu|auto  --torch-threads 2[,1]  --skip-torch  --no-append
 import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ const opt = (name, dflt) => {
 const runs = Number(opt('runs', '3'));
 const backend = opt('backend', 'auto');
 const append = !args.includes('--no-append');
+const torchThreads = opt('torch-threads', '2').split(',').map(Number);
 
 if (!existsSync(join(DATA, 'train-images-idx3-ubyte.gz'))) {
   console.error(`bench:train needs the full Fashion-MNIST in ${DATA} (apt-get install dataset-fashion-mnist)`);
@@ -33,13 +34,13 @@ if (torch) {
     torch = false;
     torchNote = `PyTorch peer skipped: ${PYTHON} cannot import torch (apt-get install python3-torch)`;
     console.log(torchNote);
-  } else torchNote = `PyTorch ${probe.stdout.trim()} (${PYTHON}), torch.set_num_threads(2)`;
+  } else torchNote = `PyTorch ${probe.stdout.trim()} (${PYTHON}), torch.set_num_threads(${torchThreads.join(' and ')})`;
 }
 
 const sculpt = [];
-const peer = [];
+const peer = new Map(torchThreads.map((t) => [t, []]));
+const torchLines = new Map();
 let sculptLine = '';
-let torchLine = '';
 for (let i = 0; i < runs; i++) {
   const out = mkdtempSync(join(tmpdir(), 'sculpt-bench-train-'));
   const s = await measure(process.execPath, ['bench/train-run.mjs', out, backend]);
@@ -48,19 +49,22 @@ for (let i = 0; i < runs; i++) {
   sculptLine = s.stdout.trim().split('\n').pop();
   sculpt.push(s.seconds);
   console.log(`run ${i + 1}: sculpt ${s.seconds.toFixed(2)} s (${sculptLine})`);
-  if (torch) {
-    const t = await measure(PYTHON, ['bench/train_torch.py', DATA, '2']);
+  for (const threads of torch ? torchThreads : []) {
+    const t = await measure(PYTHON, ['bench/train_torch.py', DATA, String(threads)]);
     if (t.code !== 0) throw new Error(`torch run failed: ${t.stderr}`);
-    torchLine = t.stdout.trim().split('\n').pop();
-    peer.push(t.seconds);
-    console.log(`run ${i + 1}: torch  ${t.seconds.toFixed(2)} s (${torchLine})`);
+    torchLines.set(threads, t.stdout.trim().split('\n').pop());
+    peer.get(threads).push(t.seconds);
+    console.log(`run ${i + 1}: torch  ${t.seconds.toFixed(2)} s (${torchLines.get(threads)})`);
   }
 }
 const m = machine();
 const load = (await import('node:os')).loadavg()[0].toFixed(2);
 const rows = [`| sculpt (TF.js ${backend}, whole process) | ${median(sculpt).toFixed(2)} s | ${sculpt.map((x) => x.toFixed(2)).join(', ')} | ${sculptLine} |`];
-if (torch) rows.push(`| PyTorch, 2 threads (whole process) | ${median(peer).toFixed(2)} s | ${peer.map((x) => x.toFixed(2)).join(', ')} | ${torchLine} |`);
-const verdict = torch ? `sculpt / PyTorch = ${(median(sculpt) / median(peer)).toFixed(2)} (target ≤ 1).` : torchNote;
+for (const [threads, xs] of torch ? peer : []) {
+  rows.push(`| PyTorch, ${threads} thread${threads === 1 ? '' : 's'} (whole process) | ${median(xs).toFixed(2)} s | ${xs.map((x) => x.toFixed(2)).join(', ')} | ${torchLines.get(threads)} |`);
+}
+const ref = torch ? median(peer.get(torchThreads[0])) : NaN;
+const verdict = torch ? `sculpt / PyTorch (${torchThreads[0]} threads) = ${(median(sculpt) / ref).toFixed(2)} (target ≤ 1).` : torchNote;
 const section = [
   '',
   `## Training: one epoch of LeNet-300-100 on Fashion-MNIST — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
