@@ -5,7 +5,7 @@
  * so that each nonzero weight multiplies a contiguous SIMD row.
  */
 import { SculptError } from '../core/errors.js';
-import type { CsrMatrix, NmMatrix } from './formats.js';
+import type { CsrMatrix } from './formats.js';
 import { KERNELS_WASM_BASE64 } from './wasm/build/kernels-wasm.js';
 
 interface KernelExports {
@@ -19,8 +19,6 @@ interface KernelExports {
   transposeIn(src: number, rows: number, cols: number, dst: number, ld: number): void;
   transposeOut(src: number, rows: number, cols: number, ld: number, dst: number): void;
   streamSum(p: number, n: number): number;
-  spmvNm24(rows: number, cols: number, values: number, indices: number, lut: number, x: number, y: number, bias: number, relu: number): void;
-  spmmNm24(rows: number, cols: number, values: number, indices: number, xt: number, ld: number, yt: number, bias: number, relu: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -112,13 +110,10 @@ function align(n: number, a: number): number {
  * y = W·x + b (optionally ReLU) for W [rows, cols] held in kernel memory, in one of two storages.
  * Pointer-level calls (`runVector`, `runBatch`) let a caller chain layers without copies.
  */
-export type KernelKind = 'csr' | 'dense' | 'rows' | 'nm24';
+export type KernelKind = 'csr' | 'dense' | 'rows';
 
 export interface LinearKernel {
-  /**
-   * csr: CSR kernel; dense: dense kernel; rows: dense kernel over the rows that have nonzeros;
-   * nm24: 2:4 kernel (two values and two 2-bit positions per group of four columns).
-   */
+  /** csr: CSR kernel; dense: dense kernel; rows: dense kernel over the rows that have nonzeros. */
   readonly kind: KernelKind;
   readonly rows: number;
   readonly cols: number;
@@ -231,54 +226,6 @@ export function uploadRows(k: Kernels, weight: Float32Array, rows: number, cols:
       scatter(tmp, yt, ld, relu);
       k.release(mark);
     },
-  };
-}
-
-const nm24Tables = new WeakMap<Kernels, number>();
-
-/** The swizzle masks of the 2:4 kernel, uploaded once per kernel instance. */
-function nm24Lut(k: Kernels): number {
-  let ptr = nm24Tables.get(k);
-  if (ptr === undefined) {
-    const lut = new Uint8Array(512).fill(0x80);
-    for (let e = 0; e < 16; e++) {
-      const i0 = e & 3, i1 = e >> 2;
-      for (let b = 0; b < 4; b++) {
-        lut[e * 16 + b] = 4 * i0 + b;
-        lut[e * 16 + 4 + b] = 4 * i1 + b;
-        lut[256 + e * 16 + 8 + b] = 4 * i0 + b;
-        lut[256 + e * 16 + 12 + b] = 4 * i1 + b;
-      }
-    }
-    ptr = k.alloc(512);
-    new Uint8Array(k.memory.buffer, ptr, 512).set(lut);
-    nm24Tables.set(k, ptr);
-  }
-  return ptr;
-}
-
-/** Whether the 2:4 kernel can run this N:M matrix (2:4 with a multiple of 8 columns). */
-export function fitsNm24Kernel(m: NmMatrix): boolean {
-  return m.n === 2 && m.m === 4 && m.indexBits === 2 && m.cols % 8 === 0;
-}
-
-export function uploadNm24(k: Kernels, nm: NmMatrix, bias?: Float32Array): LinearKernel {
-  if (!fitsNm24Kernel(nm)) throw new SculptError(`sparse: the 2:4 kernel needs 2:4 storage with a multiple of 8 columns (got ${nm.n}:${nm.m}, ${nm.cols} columns); use CSR`);
-  checkBias(bias, nm.rows);
-  const lut = nm24Lut(k);
-  const values = k.upload(nm.values);
-  const indices = k.upload(nm.indices);
-  const b = bias ? k.upload(bias) : 0;
-  const e = k.exports;
-  const { rows, cols } = nm;
-  return {
-    kind: 'nm24',
-    rows,
-    cols,
-    nonzeros: nm.values.length,
-    weightBytes: nm.values.byteLength + nm.indices.byteLength,
-    runVector: (x, y, relu) => e.spmvNm24(rows, cols, values, indices, lut, x, y, b, relu ? 1 : 0),
-    runBatch: (xt, ld, yt, relu) => e.spmmNm24(rows, cols, values, indices, xt, ld, yt, b, relu ? 1 : 0),
   };
 }
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.js';
-import { denseToCsr, denseToNm } from '../../src/sparse/formats.js';
-import { Kernels, applyChain, applyLinear, nonzeroRows, uploadCsr, uploadDense, uploadNm24, uploadRows } from '../../src/sparse/kernels.js';
+import { denseToCsr } from '../../src/sparse/formats.js';
+import { Kernels, applyChain, applyLinear, nonzeroRows, uploadCsr, uploadDense, uploadRows } from '../../src/sparse/kernels.js';
 
 function uniform(rng: Rng): number {
   return rng.nextUint32() / 2 ** 32;
@@ -143,30 +143,4 @@ test('alloc hands out zeroed memory, also where released scratch meets newly gro
   const q = k.alloc(have - mark + 200_000); // spans old and grown memory
   const v = k.f32(q, (have - mark + 200_000) >> 2);
   assert.equal(v.findIndex((x) => x !== 0), -1);
-});
-
-test('2:4 kernel matches the naive product, with groups holding 0, 1 or 2 values', () => {
-  const k = new Kernels();
-  const rows = 19, cols = 72;
-  const rng = new Rng(600);
-  const w = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let g = 0; g < cols; g += 4) {
-      const keep = rng.nextUint32() % 3;
-      const a = rng.nextUint32() % 4;
-      const b = (a + 1 + (rng.nextUint32() % 3)) % 4;
-      if (keep >= 1) w[r * cols + g + a] = uniform(rng) * 2 - 1;
-      if (keep === 2) w[r * cols + g + b] = uniform(rng) * 2 - 1;
-    }
-  }
-  const bias = randomMatrix(1, rows, 1, 601);
-  const layer = uploadNm24(k, denseToNm(w, rows, cols, 2, 4), bias);
-  assert.equal(layer.weightBytes, rows * (cols / 2) * 4 + rows * (cols / 8));
-  for (const batch of [1, 3, 16]) {
-    const x = randomMatrix(batch, cols, 1, 602 + batch);
-    for (const relu of [false, true]) {
-      assertClose(applyLinear(k, layer, x, batch, relu), reference(w, rows, cols, x, batch, bias, relu), `nm24 batch ${batch} relu ${relu}`);
-    }
-  }
-  assert.throws(() => uploadNm24(k, denseToNm(new Float32Array(12), 1, 12, 2, 4)), /multiple of 8/);
 });
