@@ -67,7 +67,7 @@ export const regularizationExperiment: Experiment = {
   description: 'plain, L2, L1, dropout and soft-thresholded (ISTA) training, then one-shot magnitude pruning to 80/90/95%',
   needsTraining: true,
   async run(ctx) {
-    const sz = sizes(ctx);
+    const sz = sizes(ctx, 3);
     const data = ctx.loadData(sz.trainLimit, sz.testLimit);
     const variants: { name: string; extra: Record<string, number>; softThreshold?: number }[] = [
       { name: 'plain', extra: {} },
@@ -139,7 +139,7 @@ export const lrScheduleExperiment: Experiment = {
   description: 'gradual magnitude pruning with smooth exponential LR decay vs step decay (and constant)',
   needsTraining: true,
   async run(ctx) {
-    const sz = sizes(ctx);
+    const sz = sizes(ctx, 3);
     const data = ctx.loadData(sz.trainLimit, sz.testLimit);
     const total = Math.ceil(data.train.count / 60) * sz.epochs;
     // Both decays end at 0.1·lr: exponential smoothly, step in two drops of √0.1 at 1/3 and 2/3.
@@ -180,7 +180,7 @@ export const randomLabelsExperiment: Experiment = {
   description: 'dense and pruned nets trained on randomly relabelled data: memorisation without generalisation',
   needsTraining: true,
   async run(ctx) {
-    const trainCount = ctx.quick ? 500 : 5000;
+    const trainCount = ctx.quick ? 500 : 3000;
     const epochs = ctx.quick ? 40 : 100;
     const sparsity = 0.9;
     const data = ctx.loadData(trainCount, ctx.quick ? 2000 : 10000);
