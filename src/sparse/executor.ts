@@ -98,7 +98,7 @@ export class SparseExecutor {
   private readonly prepared = new Map<GraphNode, Prepared>();
   /** Nodes folded into a preceding weight node: their output is that node's output. */
   private readonly folded = new Map<GraphNode, string>();
-  private consumers = new Map<string, GraphNode[]>();
+  private readonly consumers = new Map<string, GraphNode[]>();
   /** Per weight layer (by node name), how to rebuild each group's [rows, cols] matrix. */
   private readonly matrices = new Map<string, (() => Float32Array)[]>();
 
@@ -106,7 +106,7 @@ export class SparseExecutor {
     this.graph = graph;
     const unsupported = new Set<string>();
     for (const n of graph.nodes) {
-      const known = WEIGHT_OPS.has(n.opType) || n.opType in OPS;
+      const known = WEIGHT_OPS.has(n.opType) || Object.hasOwn(OPS, n.opType);
       const domainOk = n.domain === '' || n.domain === 'ai.onnx' || (n.domain === 'com.microsoft' && n.opType === 'Gelu');
       if (!known || !domainOk) unsupported.add(n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType);
     }

@@ -243,6 +243,8 @@ test('an unsupported operator is a SculptError naming it and suggesting onnxrunt
   });
   const graph = new OnnxModel('topk.onnx', bytes).graph();
   assert.throws(() => new SparseExecutor(graph, { engine: 'dense' }), (e: unknown) => e instanceof SculptError && /TopK/.test(e.message) && /--engine onnxruntime/.test(e.message));
+  const sneaky = new OnnxModel('tostring.onnx', writeOnnx({ nodes: [{ op: 'toString', inputs: ['x'], outputs: ['y'] }], initializers: [], inputs: [{ name: 'x', dims: [1] }], outputs: [{ name: 'y' }] })).graph();
+  assert.throws(() => new SparseExecutor(sneaky, { engine: 'dense' }), (e: unknown) => e instanceof SculptError && /toString/.test(e.message));
   assert.ok(supportedOps().includes('Conv') && supportedOps().includes('Softmax') && !supportedOps().includes('TopK'));
 });
 
