@@ -71,14 +71,17 @@ export const impDensityExperiment: Experiment = {
     const ws = lenetShapedWeights(ctx.seed);
     const rounds = ctx.quick ? 10 : 25;
     const rows = [0.1, 0.2, 0.5].flatMap((rate) => impDensity(ws, rate, rounds, 'global', ctx.seed));
-    const maxRelErr = Math.max(...rows.map((r) => Math.abs(r.density - r.expected) / r.expected));
+    const relErr = (r: (typeof rows)[number]): number => Math.abs(r.density - r.expected) / r.expected;
+    const maxRelErr = Math.max(...rows.map(relErr));
+    // Once only a handful of weights survive, rounding each round's count dominates (round(0.5·1) = 0).
+    const maxRelErrAlive100 = Math.max(...rows.filter((r) => r.expected * ws.parameterCount >= 100).map(relErr));
     return {
-      result: { experiment: 'imp-density', parameters: ws.parameterCount, rounds, maxRelativeError: maxRelErr, rows },
+      result: { experiment: 'imp-density', parameters: ws.parameterCount, rounds, maxRelativeError: maxRelErr, maxRelativeErrorWhile100Alive: maxRelErrAlive100, rows },
       report: {
         title: 'IMP density law',
         subtitle: 'density after R rounds of pruning a fraction `rate` of the survivors, counted from real masks',
         settings: { weights: 'LeNet-300-100 kernel shapes, seeded N(0,1)', parameters: ws.parameterCount, rounds, seed: ctx.seed },
-        summary: [`largest relative deviation from (1 − rate)^R: ${maxRelErr.toExponential(2)} (rounding of each round's count)`],
+        summary: [`largest relative deviation from (1 − rate)^R while ≥ 100 weights survive: ${maxRelErrAlive100.toExponential(2)}; overall ${maxRelErr.toExponential(2)} (rounding of each round's count once few survive)`],
         charts: [{
           title: 'Measured density (points) and (1 − rate)^R',
           spec: lineChart(rows.map((r) => ({ round: r.round, density: r.density, rate: String(r.rate) })), 'round', 'density', 'rate', { yLog: true }),
