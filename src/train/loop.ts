@@ -164,6 +164,10 @@ export function trainModel(model: tfl.LayersModel, data: Split, config: TrainCon
   const per = shape.reduce((a, b) => a * b, 1);
   if (per * data.count !== data.images.length) throw new SculptError(`model expects ${per} values per example, the dataset has ${data.images.length / data.count}`);
   const classes = 10;
+  const outShape = model.outputs[0].shape;
+  if (outShape.length !== 2 || outShape[1] !== classes) {
+    throw new SculptError(`model output shape [${outShape.join(', ')}] does not fit ${classes}-class labels; the model must end in ${classes} logits`);
+  }
   const B = config.batchSize;
   const optimizer = makeOptimizer(config);
   const lrAt = lrSchedule(config.lr, config.lrSchedule);
