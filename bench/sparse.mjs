@@ -84,6 +84,7 @@ function prune(l, s) {
 // ---- machine ----
 const require = createRequire(import.meta.url);
 const ortVersion = require('onnxruntime-node/package.json').version;
+const loadAtStart = os.loadavg().map((v) => v.toFixed(1)).join(' / ');
 const machine = measureMachine();
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(`machine: ${cpu}, ${os.cpus().length} cores, node ${process.version}, onnxruntime-node ${ortVersion}`);
@@ -203,7 +204,7 @@ if (append) {
     `## Sparse engine vs onnxruntime dense — ${date}`,
     '',
     `Command: \`npm run bench:sparse${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\`  `,
-    `Machine: ${cpu}, ${os.cpus().length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}, onnxruntime-node ${ortVersion}; one thread each  `,
+    `Machine: ${cpu}, ${os.cpus().length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}, onnxruntime-node ${ortVersion}; one thread each; load average at start ${loadAtStart} (above ~1 per core means other work shared the CPU)  `,
     `Model: MLP ${sizes.join('-')} (Gemm + Relu), per-layer unstructured magnitude pruning; medians of ${repeats} interleaved runs after ${warmup} warm-ups; onnxruntime baseline = the faster of its Gemm and MatMul+Add forms; max rel error = max|sculpt − ort| / max|ort|.  `,
     `Measured machine: bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s sustained by the dense matrix-vector kernel (pure stream ${fmt(machine.streamBandwidth / 1e9, 1)} GB/s, cache ${fmt(machine.cacheBandwidth / 1e9, 1)} GB/s); dense kernel ${fmt(machine.denseFlops.vector / 1e9, 1)} GFLOP/s (batch 1), ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batched); CSR kernel ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s.`,
     '',
