@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 register();
 const { Rng } = await import('../src/core/rng.ts');
 const { Kernels, applyChain, uploadDense } = await import('../src/sparse/kernels.ts');
-const { measureMachine } = await import('../src/sparse/roofline.ts');
+const { measureMachine, crossoverDensity } = await import('../src/sparse/roofline.ts');
 const { mlpModel } = await import('./sparse-onnx-writer.ts');
 const { SparseExecutor } = await import('../src/sparse/executor.ts');
 const { OnnxModel } = await import('../src/formats/onnx.ts');
@@ -185,7 +185,14 @@ const table2 = [
   '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
   ...layerRows.map((r) => `| ${r.sparsity * 100}% | ${r.batch} | ${r.layer} | ${fmt(r.density, 3)} | ${fmt(r.denseMB, 1)} | ${fmt(r.sparseMB, 1)} | ${fmt(r.predDenseMs, 3)} | ${fmt(r.predSparseMs, 3)} (${r.bound}) | ${fmt(r.measDenseMs, 3)} | ${fmt(r.measSparseMs, 3)} | ${fmt(r.flopSpeedup, 1)}× | ${fmt(r.predSpeedup)}× | ${fmt(r.measSpeedup)}× | ${fmt(r.crossover, 3)} | ${r.kind} | ${fmt(r.chosenVsDense)} |`),
 ];
-console.log(['', ...table1, '', ...table2].join('\n'));
+const shapes = [...new Map(sizes.slice(1).map((out, l) => [`${out}×${sizes[l]}`, { rows: out, cols: sizes[l] }])).entries()];
+const crossBatches = [1, 4, 16, 64];
+const table3 = [
+  `| layer shape | ${crossBatches.map((b) => `batch ${b}`).join(' | ')} |`,
+  `| --- | ${crossBatches.map(() => '---:').join(' | ')} |`,
+  ...shapes.map(([name, sh]) => `| ${name} | ${crossBatches.map((b) => `${(100 * (1 - crossoverDensity({ ...sh, batch: b }, machine))).toFixed(0)}%`).join(' | ')} |`),
+];
+console.log(['', ...table1, '', ...table2, '', 'Predicted crossover sparsity (sparse wins above it):', '', ...table3].join('\n'));
 if (json) {
   console.log(JSON.stringify({
     model: sizes, machine, onnxruntime: ortVersion,
@@ -213,6 +220,10 @@ if (append) {
     'Roofline (predicted time = max(flops / kernel rate, bytes / bandwidth); sparse bytes = values + 16-bit indices + row pointers + x + y):',
     '',
     ...table2,
+    '',
+    'Predicted crossover sparsity, above which the CSR kernel beats the dense one (1 − crossover density):',
+    '',
+    ...table3,
     '',
   ].join('\n');
   if (!existsSync('BENCHMARKS.md')) writeFileSync('BENCHMARKS.md', '# sculpt benchmarks\n');
