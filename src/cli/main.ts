@@ -4,28 +4,35 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SculptError } from '../core/errors.js';
-import { registerPrune } from './prune.js';
-import { registerInspect } from './inspect.js';
-import { registerExperiment } from './experiment.js';
-import { registerAnalyze } from './analyze.js';
-import { registerTrain } from './train.js';
-import { registerImp } from './imp.js';
-import { registerGmp } from './gmp.js';
-import { registerDemo } from './demo.js';
-
-/** Each command file exports one of these; `main` calls them in order to build the program. */
+/** Each command file exports one of these; `main` calls it to add the command to the program. */
 export type CommandRegistrar = (program: Command) => void;
 
-const registrars: CommandRegistrar[] = [
-  registerDemo, registerPrune, registerInspect, registerTrain, registerImp, registerGmp, registerExperiment, registerAnalyze,
+/**
+ * The commands, in help order, each loaded on demand: a command's file imports what it needs
+ * (TensorFlow.js, vega, onnxruntime), and `sculpt prune` should not pay a second of start-up
+ * for libraries it never calls. Only `--help` and unknown commands load them all.
+ */
+const COMMANDS: ReadonlyArray<readonly [string, () => Promise<CommandRegistrar>]> = [
+  ['demo', async () => (await import('./demo.js')).registerDemo],
+  ['prune', async () => (await import('./prune.js')).registerPrune],
+  ['inspect', async () => (await import('./inspect.js')).registerInspect],
+  ['train', async () => (await import('./train.js')).registerTrain],
+  ['imp', async () => (await import('./imp.js')).registerImp],
+  ['gmp', async () => (await import('./gmp.js')).registerGmp],
+  ['experiment', async () => (await import('./experiment.js')).registerExperiment],
+  ['analyze', async () => (await import('./analyze.js')).registerAnalyze],
 ];
 
-/** Adds a command module (used by command files that load lazily or by embedding programs). */
-export function addCommand(registrar: CommandRegistrar): void {
-  registrars.push(registrar);
+/** The registrars `argv` needs: the named command's alone when there is one, else all. */
+async function registrarsFor(argv: readonly string[]): Promise<CommandRegistrar[]> {
+  const args = argv.slice(2);
+  const name = args[0] === 'help' ? args[1] : args[0];
+  const one = COMMANDS.find(([n]) => n === name);
+  const chosen = one ? [one] : COMMANDS;
+  return Promise.all(chosen.map(([, load]) => load()));
 }
 
-export function buildProgram(): Command {
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command();
   program
     .name('sculpt')
@@ -34,15 +41,20 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const register of registrars) register(program);
+  for (const register of await registrarsFor(argv)) register(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
 
 /** Runs the CLI on `argv` (as in `process.argv`) and resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  // `sculpt ... | head` closes the pipe early: stop quietly instead of throwing EPIPE.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
