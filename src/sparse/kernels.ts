@@ -23,14 +23,24 @@ interface KernelExports {
 
 let compiled: WebAssembly.Module | undefined;
 
+function kernelBytes(): Uint8Array {
+  const text = atob(KERNELS_WASM_BASE64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
 function kernelModule(): WebAssembly.Module {
-  if (!compiled) {
-    const text = atob(KERNELS_WASM_BASE64);
-    const bytes = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    compiled = new WebAssembly.Module(bytes);
-  }
+  compiled ??= new WebAssembly.Module(kernelBytes());
   return compiled;
+}
+
+/**
+ * Compiles the kernels asynchronously. Browsers may refuse synchronous compilation on the main
+ * thread, so call this once before the first `new Kernels()` there; in Node it is optional.
+ */
+export async function prepareKernels(): Promise<void> {
+  compiled ??= await WebAssembly.compile(kernelBytes());
 }
 
 const PAGE = 65536;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.js';
 import { denseToCsr } from '../../src/sparse/formats.js';
-import { Kernels, applyChain, applyLinear, nonzeroRows, uploadCsr, uploadDense, uploadRows } from '../../src/sparse/kernels.js';
+import { Kernels, prepareKernels, applyChain, applyLinear, nonzeroRows, uploadCsr, uploadDense, uploadRows } from '../../src/sparse/kernels.js';
 
 function uniform(rng: Rng): number {
   return rng.nextUint32() / 2 ** 32;
@@ -143,4 +143,11 @@ test('alloc hands out zeroed memory, also where released scratch meets newly gro
   const q = k.alloc(have - mark + 200_000); // spans old and grown memory
   const v = k.f32(q, (have - mark + 200_000) >> 2);
   assert.equal(v.findIndex((x) => x !== 0), -1);
+});
+
+test('prepareKernels compiles asynchronously and instances still work after it', async () => {
+  await prepareKernels();
+  const k = new Kernels();
+  const layer = uploadDense(k, Float32Array.of(1, 2, 3, 4), 2, 2);
+  assert.deepEqual(Array.from(applyLinear(k, layer, Float32Array.of(1, 1), 1)), [3, 7]);
 });
