@@ -23,7 +23,7 @@ interface KernelExports {
 
 let compiled: WebAssembly.Module | undefined;
 
-function kernelBytes(): Uint8Array {
+function kernelBytes(): Uint8Array<ArrayBuffer> {
   const text = atob(KERNELS_WASM_BASE64);
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
