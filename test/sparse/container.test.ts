@@ -5,6 +5,8 @@ import { Rng } from '../../src/core/rng.js';
 import { SculptError } from '../../src/core/errors.js';
 import { fromFloat16Bits, packSculpt, readSculptHeader, toFloat16Bits, toOnnxSparse, unpackSculpt, unpackWeights, type WeightInput } from '../../src/sparse/container.js';
 import { mlpModel } from '../../bench/sparse-onnx-writer.js';
+import { OnnxModel } from '../../src/formats/onnx.js';
+import { SparseExecutor } from '../../src/sparse/executor.js';
 
 const sizes = [784, 300, 100, 10];
 
@@ -98,4 +100,18 @@ test('onnx-sparse: pruned initializers become sparse_initializer entries that on
   assert.ok(Math.abs(onnx.length - sparse.length - (dense - 12 * nnz)) < 400);
   const x = Float32Array.from({ length: 2 * 784 }, (_, i) => ((i * 7) % 23) / 23);
   assert.deepEqual(Array.from(await runOrt(sparse, x)), Array.from(await runOrt(onnx, x)));
+});
+
+test('a .sculpt file runs on the sparse executor with onnxruntime\'s answers (the `sculpt run` path)', async () => {
+  const { onnx, map } = prunedMlp(0.9);
+  const { bytes } = packSculpt(onnx, map);
+  const graph = new OnnxModel('mlp.sculpt', unpackSculpt(bytes)).graph();
+  const ex = new SparseExecutor(graph, { engine: 'sparse' });
+  const x = Float32Array.from({ length: 2 * 784 }, (_, i) => ((i * 5) % 29) / 29);
+  const ref = await runOrt(onnx, x);
+  const y = ex.run({ x: { dtype: 'float32', dims: [2, 784], data: x } }).y.data;
+  let d = 0, m = 0;
+  for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(y[i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
+  assert.ok(d <= 1e-4 * m, `difference ${d}`);
+  assert.equal(ex.layers[0].nonzeros, 784 * 300 - Math.round(0.9 * 784 * 300));
 });
