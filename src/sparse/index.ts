@@ -7,7 +7,7 @@ export {
   Kernels, prepareKernels, applyChain, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel,
 } from './kernels.js';
 export {
-  KERNEL_MARGIN, chooseKernel, crossoverDensity, csrIndexBytes, measureMachine, predictLayer, timeBest, timeMedian,
+  KERNEL_MARGIN, chooseKernel, crossoverDensity, speedupCurve, type CurvePoint, csrIndexBytes, measureMachine, predictLayer, timeBest, timeMedian,
   type KernelCost, type LayerPrediction, type LayerShape, type MachineProfile, type MeasureOptions,
 } from './roofline.js';
 export { SparseExecutor, supportedOps, matmulGeneric, type ExecutorOptions, type LayerProfile, type WeightLayer } from './executor.js';

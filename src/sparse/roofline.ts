@@ -123,6 +123,25 @@ export function chooseKernel(shape: LayerShape, nonzeros: number, machine: Machi
   return p.sparse.seconds * margin < bestSeconds ? 'csr' : best;
 }
 
+export interface CurvePoint {
+  readonly sparsity: number;
+  /** Dense time over the faster kernel's predicted time (never below 1: dense is the fallback). */
+  readonly predictedSpeedup: number;
+  /** Dense time over CSR time, whether or not CSR would be chosen. */
+  readonly sparseSpeedup: number;
+  /** What a FLOP count promises: 1 / density. */
+  readonly flopSpeedup: number;
+}
+
+/** Predicted speed-up against sparsity for one layer shape and batch, for plots beside measurements. */
+export function speedupCurve(shape: LayerShape, machine: MachineProfile, sparsities: readonly number[] = [0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98]): CurvePoint[] {
+  const n = shape.rows * shape.cols;
+  return sparsities.map((sparsity) => {
+    const p = predictLayer(shape, Math.round((1 - sparsity) * n), machine);
+    return { sparsity, predictedSpeedup: Math.max(1, p.speedup), sparseSpeedup: p.speedup, flopSpeedup: p.flopSpeedup };
+  });
+}
+
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;

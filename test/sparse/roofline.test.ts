@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseKernel, crossoverDensity, measureMachine, predictLayer, type MachineProfile } from '../../src/sparse/roofline.js';
+import { chooseKernel, crossoverDensity, measureMachine, predictLayer, speedupCurve, type MachineProfile } from '../../src/sparse/roofline.js';
 
 const machine: MachineProfile = {
   bandwidth: 10e9, cacheBandwidth: 100e9, cacheBytes: 512 * 1024,
@@ -53,4 +53,15 @@ test('measureMachine returns positive finite rates', () => {
   for (const v of [m.bandwidth, m.cacheBandwidth, m.denseFlops.vector, m.denseFlops.batch, m.sparseFlops.vector, m.sparseFlops.batch]) {
     assert.ok(Number.isFinite(v) && v > 0, String(v));
   }
+});
+
+test('speedupCurve rises with sparsity, stays under the FLOP line, and floors at 1 (dense fallback)', () => {
+  const curve = speedupCurve({ rows: 4096, cols: 4096, batch: 1 }, machine);
+  assert.equal(curve[0].predictedSpeedup, 1);
+  assert.ok(curve[0].sparseSpeedup < 1);
+  for (let i = 1; i < curve.length; i++) assert.ok(curve[i].sparseSpeedup > curve[i - 1].sparseSpeedup);
+  for (const p of curve) assert.ok(p.sparseSpeedup < p.flopSpeedup);
+  const at90 = curve.find((p) => p.sparsity === 0.9)!;
+  assert.ok(Math.abs(at90.flopSpeedup - 10) < 1e-6);
+  assert.ok(at90.predictedSpeedup > 6 && at90.predictedSpeedup < 7); // 4 bytes per weight against 0.6
 });
