@@ -62,6 +62,6 @@ test('speedupCurve rises with sparsity, stays under the FLOP line, and floors at
   for (let i = 1; i < curve.length; i++) assert.ok(curve[i].sparseSpeedup > curve[i - 1].sparseSpeedup);
   for (const p of curve) assert.ok(p.sparseSpeedup < p.flopSpeedup);
   const at90 = curve.find((p) => p.sparsity === 0.9)!;
-  assert.ok(Math.abs(at90.flopSpeedup - 10) < 1e-6);
+  assert.ok(Math.abs(at90.flopSpeedup - 10) < 1e-4);
   assert.ok(at90.predictedSpeedup > 6 && at90.predictedSpeedup < 7); // 4 bytes per weight against 0.6
 });
