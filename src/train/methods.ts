@@ -14,6 +14,7 @@ import {
   type LayerDensity, type ProgressFn, type PruneSettings, type RoundMetrics, type RunKind, type RunResult, type Session, type SessionOptions,
 } from './session.js';
 import { restoreWeights, snapshotWeights, type WeightSnapshot } from './weights.js';
+import { initialiseWeights, isZooModel } from './zoo.js';
 
 interface RoundOutcome {
   readonly train: TrainResult;
@@ -178,6 +179,8 @@ export async function runImp(o: ImpOptions, onEvent?: ProgressFn): Promise<RunRe
 
 async function runControl(s: Session, o: ImpOptions, c: Control, round: number, masks: Map<string, Mask>, rewind: WeightSnapshot | undefined): Promise<number> {
   const model = await s.build(c === 'reinit' ? reinitSeed(o.seed, round) : o.seed);
+  // A model folder loads its own weights whatever the seed: draw the fresh ones explicitly.
+  if (c === 'reinit' && !isZooModel(o.model)) initialiseWeights(model, reinitSeed(o.seed, round));
   let m = masks;
   if (c === 'random-mask') {
     if (rewind !== undefined) restoreWeights(model, rewind);

@@ -97,3 +97,14 @@ test('IMP late rewinding (--rewind-to K) and no rewinding run; K past round 0 is
   );
   await assert.rejects(runImp({ ...tinyOptions(), rounds: 2, rate: 1.5, rewindTo: 0, controls: [], scope: 'global' }), /--rate 1.5/);
 });
+
+test('IMP on a TF.js layers folder: the reinit control really starts from fresh weights', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'folder-model-'));
+  await runTrain({ ...tinyOptions({ trainLimit: 120, testLimit: 60, out: dir }) });
+  const events: string[] = [];
+  const res = await runImp({ ...tinyOptions({ model: join(dir, 'round-0'), trainLimit: 300, testLimit: 200 }), rounds: 2, rate: 0.5, rewindTo: 0, controls: ['reinit'], scope: 'global' },
+    (e) => { if (e.kind === 'result') events.push(`${e.run}:${e.testAccuracy}`); });
+  assert.equal(res.metrics.rounds.length, 2);
+  assert.deepEqual(events.map((e) => e.split(':')[0]), ['ticket', 'ticket', 'reinit']);
+  assert.notEqual(res.metrics.rounds[1].controls.reinit.testAccuracy, res.metrics.rounds[1].testAccuracy);
+});
