@@ -95,6 +95,8 @@ function batchMatMulTransposing(args: Args): TensorInfo {
 
 /** Largest im2col block, in floats, before the batch is processed in chunks. */
 const IM2COL_BLOCK = 8 * 1024 * 1024;
+/** Input channels gathered per im2col pass (64: all channels of a pixel for the zoo's convs). */
+const CTILE = 64;
 
 function conv2DBackpropFilter(args: Args): TensorInfo {
   const { inputs, backend, attrs } = args;
@@ -123,24 +125,26 @@ function conv2DBackpropFilter(args: Args): TensorInfo {
     const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
     (backend.typedArrayFromHeap(dyChunk) as Float32Array).set(dyv.subarray(b0 * rowsPerImage * outChannels, (b0 + nb) * rowsPerImage * outChannels));
     const imageSize = inHeight * inWidth * inChannels;
+    // Channels in tiles of CTILE: each pass reads CTILE contiguous floats per pixel and writes
+    // CTILE sequential row streams, instead of re-reading x once per row with a large stride.
     for (let fh = 0; fh < filterHeight; fh++) {
       for (let fw = 0; fw < filterWidth; fw++) {
-        for (let c = 0; c < inChannels; c++) {
-          const row = ((fh * filterWidth + fw) * inChannels + c) * N;
-          let n = row;
+        const kBase = (fh * filterWidth + fw) * inChannels;
+        for (let c0 = 0; c0 < inChannels; c0 += CTILE) {
+          const c1 = Math.min(c0 + CTILE, inChannels);
+          let n = 0;
           for (let bi = 0; bi < nb; bi++) {
-            const xImage = (b0 + bi) * imageSize + c;
+            const xImage = (b0 + bi) * imageSize;
             for (let oh = 0; oh < outHeight; oh++) {
               const ih = oh * strideHeight + fh - padTop;
-              if (ih < 0 || ih >= inHeight) {
-                cols.fill(0, n, n + outWidth);
-                n += outWidth;
-                continue;
-              }
-              const xRow = xImage + ih * inWidth * inChannels;
               for (let ow = 0; ow < outWidth; ow++, n++) {
                 const iw = ow * strideWidth + fw - padLeft;
-                cols[n] = iw < 0 || iw >= inWidth ? 0 : xv[xRow + iw * inChannels];
+                if (ih < 0 || ih >= inHeight || iw < 0 || iw >= inWidth) {
+                  for (let c = c0; c < c1; c++) cols[(kBase + c) * N + n] = 0;
+                } else {
+                  const src = xImage + (ih * inWidth + iw) * inChannels;
+                  for (let c = c0; c < c1; c++) cols[(kBase + c) * N + n] = xv[src + c];
+                }
               }
             }
           }
