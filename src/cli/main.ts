@@ -21,6 +21,9 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<CommandRegistrar>]
   ['gmp', async () => (await import('./gmp.js')).registerGmp],
   ['experiment', async () => (await import('./experiment.js')).registerExperiment],
   ['analyze', async () => (await import('./analyze.js')).registerAnalyze],
+  ['pack', async () => (await import('./pack.js')).registerPack],
+  ['run', async () => (await import('./run.js')).registerRun],
+  ['bench', async () => (await import('./bench.js')).registerBench],
 ];
 
 /** The registrars `argv` needs: the named command's alone when there is one, else all. */
