@@ -1,0 +1,74 @@
+/** onnxruntime-node as sculpt's dense reference: sessions, tensor conversion, timing. */
+import type * as Ort from 'onnxruntime-node';
+import { SculptError } from '../core/errors.js';
+import type { Tensor } from '../sparse/tensor.js';
+
+type OrtModule = typeof Ort;
+let ortModule: Promise<OrtModule> | undefined;
+
+/** Loaded on first use: commands that never call onnxruntime do not pay for its start-up. */
+export function loadOrt(): Promise<OrtModule> {
+  ortModule ??= import('onnxruntime-node');
+  return ortModule;
+}
+
+export interface OrtSession {
+  readonly run: (inputs: Readonly<Record<string, Tensor>>) => Promise<Record<string, Tensor>>;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly release: () => Promise<void>;
+}
+
+/** A single-threaded (or `threads`-threaded) sequential session, full graph optimisation. */
+export async function createOrtSession(source: string | Uint8Array, what: string, threads = 1): Promise<OrtSession> {
+  const ort = await loadOrt();
+  const options: Ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+  let session: Ort.InferenceSession;
+  try {
+    session = typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
+  } catch (e) {
+    throw new SculptError(`${what}: onnxruntime cannot load the model (${firstLine(e)})`);
+  }
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    release: () => session.release(),
+    run: async (inputs) => {
+      const feeds: Record<string, Ort.Tensor> = {};
+      for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(ort, t);
+      let out: Ort.InferenceSession.OnnxValueMapType;
+      try {
+        out = await session.run(feeds);
+      } catch (e) {
+        throw new SculptError(`${what}: onnxruntime failed (${firstLine(e)})`);
+      }
+      const result: Record<string, Tensor> = {};
+      for (const name of session.outputNames) result[name] = fromOrt(out[name] as Ort.Tensor, name, what);
+      return result;
+    },
+  };
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}
+
+function toOrt(ort: OrtModule, t: Tensor): Ort.Tensor {
+  const dims = [...t.dims];
+  if (t.dtype === 'float32') return new ort.Tensor('float32', t.data as Float32Array, dims);
+  if (t.dtype === 'bool') return new ort.Tensor('bool', t.data as Uint8Array, dims);
+  return new ort.Tensor('int64', BigInt64Array.from(t.data as Float64Array, (v) => BigInt(v)), dims);
+}
+
+function fromOrt(t: Ort.Tensor, name: string, what: string): Tensor {
+  const dims = [...t.dims];
+  switch (t.type) {
+    case 'float32': return { dtype: 'float32', dims, data: t.data as Float32Array };
+    case 'float64': return { dtype: 'float32', dims, data: Float32Array.from(t.data as Float64Array) };
+    case 'bool': return { dtype: 'bool', dims, data: t.data as Uint8Array };
+    case 'int64': case 'uint64': return { dtype: 'int64', dims, data: Float64Array.from(t.data as BigInt64Array, Number) };
+    case 'int32': case 'int16': case 'int8': case 'uint8': case 'uint16': case 'uint32':
+      return { dtype: 'int64', dims, data: Float64Array.from(t.data as Int32Array) };
+    default: throw new SculptError(`${what}: output ${name} has type ${t.type}, which sculpt cannot write as .npy`);
+  }
+}
