@@ -126,7 +126,7 @@ export async function runFile(modelPath: string, inputSpecs: readonly string[], 
   for (const t of targets) assertNotInput(t, [modelPath, ...Object.values(files)]);
   // Sparse engine: unsupported operators fail here, before anything is written.
   const { outputs, ms, layers } = await runModel(model, tensors, engine);
-  if (targets.length > 1 && !existsSync(output)) mkdirSync(output);
+  if (extname(output).toLowerCase() !== '.npy' && !existsSync(output)) mkdirSync(output);
   const written = targets.map((file, i) => {
     const t = outputs[names[i]];
     if (!t) throw new SculptError(`${modelPath}: the run produced no output ${names[i]}`, 1);

@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeOnnx } from '../../bench/sparse-onnx-writer.js';
+import { writeNpy } from '../../src/sparse/npy.js';
+import { readNpy } from '../fixtures/npy.js';
+import { FIXTURES, sculpt, tempDir } from './helpers.js';
+
+function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  assert.equal(actual.length, expected.length);
+  let d = 0, m = 0;
+  for (let i = 0; i < expected.length; i++) {
+    d = Math.max(d, Math.abs(actual[i] - expected[i]));
+    m = Math.max(m, Math.abs(expected[i]));
+  }
+  return d / m;
+}
+
+for (const name of ['mlp', 'cnn', 'transformer']) {
+  test(`run ${name}.onnx: both engines match the fixture output and onnxruntime within 1e-4 relative`, async () => {
+    const dir = tempDir();
+    try {
+      const x = readNpy(join(FIXTURES, `${name}.input.npy`));
+      const expected = readNpy(join(FIXTURES, `${name}.output.npy`));
+      const session = await ort.InferenceSession.create(join(FIXTURES, `${name}.onnx`), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+      const ref = (await session.run({ input: new ort.Tensor('float32', x.data, x.shape) })).output.data as Float32Array;
+      await session.release();
+      for (const engine of ['sparse', 'onnxruntime']) {
+        const out = join(dir, `${engine}.npy`);
+        const r = sculpt(['run', join(FIXTURES, `${name}.onnx`), '--input', join(FIXTURES, `${name}.input.npy`), '-o', out, '--engine', engine, '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        const info = JSON.parse(r.stdout);
+        assert.equal(info.engine, engine);
+        assert.deepEqual(info.outputs.map((o: { name: string }) => o.name), ['output']);
+        if (engine === 'sparse') assert.ok(info.layers.length > 0);
+        const y = readNpy(out);
+        assert.deepEqual(y.shape, expected.shape);
+        assert.ok(maxRelError(y.data, expected.data) <= 1e-4, `${engine} vs fixture: ${maxRelError(y.data, expected.data)}`);
+        assert.ok(maxRelError(y.data, ref) <= 1e-4, `${engine} vs onnxruntime: ${maxRelError(y.data, ref)}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('run: NAME=X.npy inputs, and a folder output receives every output as NAME.npy', () => {
+  const dir = tempDir();
+  try {
+    const r = sculpt(['run', join(FIXTURES, 'mlp.onnx'), '--input', `input=${join(FIXTURES, 'mlp.input.npy')}`, '-o', join(dir, 'outs')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /output output \[4,10\] -> /);
+    assert.deepEqual(readdirSync(join(dir, 'outs')), ['output.npy']);
+    const y = readNpy(join(dir, 'outs', 'output.npy'));
+    assert.ok(maxRelError(y.data, readNpy(join(FIXTURES, 'mlp.output.npy')).data) <= 1e-4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run: bad input fails with one line, a non-zero exit and no output file', () => {
+  const dir = tempDir();
+  try {
+    // A model with an operator the sparse executor lacks (Hardmax), which onnxruntime runs.
+    const odd = join(dir, 'hardmax.onnx');
+    writeFileSync(odd, writeOnnx({
+      nodes: [{ op: 'Hardmax', inputs: ['x'], outputs: ['y'], attrs: { axis: { int: -1 } } }],
+      initializers: [], inputs: [{ name: 'x', dims: ['batch', 4] }], outputs: [{ name: 'y', dims: ['batch', 4] }], opset: 13,
+    }));
+    const xs = join(dir, 'x4.npy');
+    writeFileSync(xs, writeNpy({ dtype: 'float32', dims: [2, 4], data: Float32Array.from([1, 3, 2, 0, -1, -2, 5, 4]) }));
+    const ints = join(dir, 'ints.npy');
+    writeFileSync(ints, writeNpy({ dtype: 'int64', dims: [4, 784], data: new Float64Array(4 * 784) }));
+    const out = join(dir, 'y.npy');
+    const mlp = join(FIXTURES, 'mlp.onnx');
+    const cases: [string[], RegExp][] = [
+      [['run', mlp, '--input', join(dir, 'missing.npy'), '-o', out], /missing\.npy: no such file/],
+      [['run', mlp, '--input', join(FIXTURES, 'cnn.input.npy'), '-o', out], /cnn\.input\.npy: shape \(2, 1, 28, 28\) does not fit model input input \[\?, 784\]/],
+      [['run', mlp, '--input', ints, '-o', out], /ints\.npy: holds int64 values, model input input takes float32/],
+      [['run', mlp, '--input', join(FIXTURES, 'mlp.onnx'), '-o', out], /not a NumPy \.npy file/],
+      [['run', mlp, '--input', `nope=${join(FIXTURES, 'mlp.input.npy')}`, '-o', out], /the model has no input named nope/],
+      [['run', mlp, '-o', out], /--input: missing/],
+      [['run', mlp, '--input', join(FIXTURES, 'mlp.input.npy')], /missing -o/],
+      [['run', mlp, '--input', join(FIXTURES, 'mlp.input.npy'), '-o', out, '--engine', 'gpu'], /--engine: unknown value 'gpu'/],
+      [['run', join(dir, 'model.pt'), '--input', join(FIXTURES, 'mlp.input.npy'), '-o', out], /unknown model format '\.pt'/],
+      [['run', odd, '--input', xs, '-o', out], /operator Hardmax not supported; run the model with --engine onnxruntime/],
+      [['run', mlp, '--input', join(FIXTURES, 'mlp.input.npy'), '-o', join(FIXTURES, 'mlp.input.npy')], /would overwrite the input/],
+    ];
+    for (const [args, message] of cases) {
+      const r = sculpt(args);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/);
+    }
+    assert.deepEqual(readdirSync(dir).sort(), ['hardmax.onnx', 'ints.npy', 'x4.npy']);
+    // onnxruntime runs what the sparse engine cannot.
+    const r = sculpt(['run', odd, '--input', xs, '-o', out, '--engine', 'onnxruntime']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(Array.from(readNpy(out).data), [0, 1, 0, 0, 0, 0, 1, 0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
