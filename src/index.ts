@@ -14,3 +14,19 @@ export { pruneFile, type PruneFileResult, type PruneFileHooks } from './api/prun
 export { inspectFile, type ModelInfo, type TensorInfo } from './api/inspect-file.js';
 export { formatOf, type ModelFormat } from './api/model-file.js';
 export * from './report/index.js';
+export { parseIdx, readIdxFile, type IdxArray } from './formats/idx.js';
+
+// Training on TensorFlow.js (loading these pulls in TF.js).
+export { runTrain, runImp, runGmp, runOneShot, CONTROLS, type Control, type ImpOptions, type GmpOptions, type OneShotOptions } from './train/methods.js';
+export type {
+  SessionOptions, PruneSettings, RunResult, RunDetails, Metrics, RoundMetrics, TrainEvent, ProgressFn, RunKind,
+  LayerDensity as TrainLayerDensity,
+} from './train/session.js';
+export { setupBackend, parseBackend, type BackendInfo, type BackendRequest } from './train/backend.js';
+export { loadDataset, type Dataset, type DatasetOptions, type Split } from './train/data.js';
+export { buildModel, ZOO_MODELS, type ZooModelName } from './train/zoo.js';
+export { saveModelFolder, loadModelFolder } from './train/model-io.js';
+export { toWeightSet } from './train/weights.js';
+export { trainModel, evaluate, DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainResult } from './train/loop.js';
+export { MaskState } from './train/masking.js';
+export { polynomialSchedule, constantSchedule, lrSchedule, parseLrSchedule, type PruningSchedule, type PruningDecision } from './train/schedules.js';
