@@ -1,6 +1,140 @@
 /** `sculpt bench MODEL`: onnxruntime dense against sculpt's sparse engine, with the roofline's prediction. */
 import type { Command } from 'commander';
+import { extname } from 'node:path';
+import { benchFile, benchSweep, type BenchResult, type SweepPoint } from '../api/sparse-bench.js';
+import { machineProfile, type MachineResult } from '../api/sparse-machine.js';
+import { SculptError } from '../core/errors.js';
+import { assertNotInput, writeFileAtomic } from '../formats/fsutil.js';
+import { renderReport } from '../report/html.js';
+import { collectList, parseInteger, parseSparsity } from './args.js';
+import { ProgressBar, formatFraction, formatTable } from './output.js';
+
+interface BenchFlags {
+  machine?: boolean;
+  remeasure?: boolean;
+  batch?: string;
+  threads: string;
+  runs: string;
+  warmup: string;
+  seed: string;
+  plot?: string;
+  sparsities: string[];
+  json?: boolean;
+}
+
+const DEFAULT_SWEEP = ['0.5', '0.7', '0.8', '0.9', '0.95'];
 
 export function registerBench(program: Command): void {
-  program.command('bench').description('time a model on onnxruntime (dense) and sculpt (sparse)');
+  program
+    .command('bench')
+    .description('time a model on onnxruntime (dense) and on sculpt\'s sparse engine, beside the roofline\'s prediction')
+    .argument('[model]', 'model file (.onnx or .sculpt)')
+    .option('--machine', 'measure this machine\'s bandwidth and kernel rates once and cache them (no model needed)')
+    .option('--remeasure', 'measure the machine again instead of using the cache')
+    .option('--batch <b>', 'rows of the random input batch (default: the model\'s fixed batch, else 1)')
+    .option('--threads <t>', 'onnxruntime intra-op threads (sculpt runs on one)', '1')
+    .option('--runs <n>', 'timed runs per engine; the medians are reported', '20')
+    .option('--warmup <n>', 'untimed runs per engine first', '5')
+    .option('--seed <n>', 'seed of the random input', '0')
+    .option('--plot <file.html>', 'also prune the model in memory to several sparsities, measure each, and write a report page')
+    .option('--sparsities <list>', 'sparsities for --plot (comma-separated)', collectList, [])
+    .option('--json', 'print one JSON object instead of the tables')
+    .addHelpText('after', `
+The machine profile is cached in $XDG_CACHE_HOME/sculpt/machine.json (default ~/.cache/sculpt).
+Examples:
+  sculpt bench --machine
+  sculpt bench mlp-90.onnx --batch 1 --threads 1 --runs 50
+  sculpt bench mlp.onnx --plot speedup.html --sparsities 0.5,0.8,0.9,0.95`)
+    .action(async (model: string | undefined, flags: BenchFlags) => {
+      if (flags.machine) {
+        if (model) throw new SculptError('bench: give either MODEL or --machine, not both');
+        const m = machineProfile({ remeasure: flags.remeasure === true });
+        process.stdout.write((flags.json ? JSON.stringify(m) : machineText(m)) + '\n');
+        return;
+      }
+      if (!model) throw new SculptError('bench: missing MODEL (an .onnx or .sculpt file), or --machine to measure the machine');
+      const options = {
+        batch: flags.batch === undefined ? undefined : parseInteger('--batch', flags.batch, 1),
+        threads: parseInteger('--threads', flags.threads, 1),
+        runs: parseInteger('--runs', flags.runs, 1),
+        warmup: parseInteger('--warmup', flags.warmup, 0),
+        seed: parseInteger('--seed', flags.seed),
+      };
+      const sparsities = (flags.sparsities.length > 0 ? flags.sparsities : DEFAULT_SWEEP).map((s) => parseSparsity('--sparsities', s));
+      if (flags.plot !== undefined) {
+        if (extname(flags.plot).toLowerCase() !== '.html') throw new SculptError(`--plot ${flags.plot}: the report is an HTML page; name it X.html`);
+        assertNotInput(flags.plot, [model]);
+      }
+      const m = machineProfile({ remeasure: flags.remeasure === true });
+      const result = await benchFile(model, { ...options, machine: m.machine });
+      let sweep: SweepPoint[] | undefined;
+      if (flags.plot !== undefined) {
+        const bar = new ProgressBar('sweep', sparsities.length);
+        sweep = await benchSweep(model, sparsities, { ...options, machine: m.machine }, (done, total) => bar.update(done, `${done}/${total} sparsities`));
+        bar.finish();
+        writeFileAtomic(flags.plot, new TextEncoder().encode(await plotPage(result, sweep)));
+      }
+      const json = { ...result, machine: { source: m.source, path: m.path, measuredAt: m.measuredAt, ...m.machine }, sweep, plot: flags.plot };
+      process.stdout.write((flags.json ? JSON.stringify(json) : benchText(result, m, sweep, flags.plot)) + '\n');
+    });
+}
+
+const gb = (v: number) => (v / 1e9).toFixed(1);
+const ms = (v: number) => v.toFixed(3);
+const times = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'inf');
+
+function machineText(m: MachineResult): string {
+  const p = m.machine;
+  return [
+    `machine profile (${m.source === 'cache' ? `cached ${m.measuredAt}` : 'measured now'}; ${m.path})`,
+    `  bandwidth ${gb(p.bandwidth)} GB/s (stream ${p.streamBandwidth ? gb(p.streamBandwidth) : '?'}), cache ${gb(p.cacheBandwidth)} GB/s`,
+    `  dense kernel ${gb(p.denseFlops.vector)} / ${gb(p.denseFlops.batch)} GFLOP/s (batch 1 / batched)`,
+    `  CSR kernel   ${gb(p.sparseFlops.vector)} / ${gb(p.sparseFlops.batch)} GFLOP/s (batch 1 / batched)`,
+  ].join('\n');
+}
+
+function benchText(r: BenchResult, m: MachineResult, sweep: SweepPoint[] | undefined, plot: string | undefined): string {
+  const rows = r.layers.map((l) => [
+    l.name, `${l.shape[0]}x${l.shape[1]}`, formatFraction(l.density, 3), l.kernel, ms(l.measuredDenseMs), ms(l.measuredSparseMs), times(l.measuredSpeedup),
+    ms(l.predictedDenseMs), ms(l.predictedSparseMs), times(l.predictedSpeedup), formatFraction(l.crossoverDensity, 3),
+  ]);
+  const lines = [
+    `${r.model}: batch ${r.batch}, onnxruntime ${r.threads} thread${r.threads > 1 ? 's' : ''} vs sculpt 1 thread, medians of ${r.runs} runs`,
+    `  onnxruntime dense ${ms(r.denseMs)} ms, sculpt sparse ${ms(r.sparseMs)} ms: speed-up ${times(r.speedup)} (roofline predicts ${times(r.predictedSpeedup)} for the weight layers)`,
+    `  max relative error ${r.maxRelError.toExponential(2)}; machine profile ${m.source === 'cache' ? 'from cache' : 'measured now'} (${m.path})`,
+    '',
+    formatTable(['layer', 'matrix', 'density', 'kernel', 'dense ms', 'csr ms', 'meas. x', 'pred. dense', 'pred. csr', 'pred. x', 'crossover'], rows,
+      [false, false, true, false, true, true, true, true, true, true, true]),
+  ];
+  if (sweep) {
+    lines.push('', formatTable(['sparsity', 'onnxruntime ms', 'sculpt ms', 'speed-up', 'predicted', 'FLOP count', 'kernels'],
+      sweep.map((p) => [formatFraction(p.sparsity, 2), ms(p.denseMs), ms(p.sparseMs), times(p.speedup), times(p.predictedSpeedup), times(1 / (1 - p.sparsity)), p.kernels.join('/')]),
+      [true, true, true, true, true, true, false]));
+  }
+  if (plot) lines.push(`wrote ${plot}`);
+  return lines.join('\n');
+}
+
+async function plotPage(r: BenchResult, sweep: SweepPoint[]): Promise<string> {
+  return renderReport({
+    title: `sculpt bench: ${r.model}`,
+    subtitle: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, batch ${r.batch}, onnxruntime ${r.threads} thread(s) vs sculpt 1 thread, medians of ${r.runs} runs`,
+    summary: [
+      `As given: onnxruntime ${ms(r.denseMs)} ms, sculpt ${ms(r.sparseMs)} ms, speed-up ${times(r.speedup)}, max relative error ${r.maxRelError.toExponential(2)}.`,
+      'Sweep: every prunable weight pruned in memory to each sparsity (per layer, unstructured magnitude). Measured = onnxruntime dense time / sculpt time; ' +
+        'predicted = roofline time of sculpt\'s dense kernels / its chosen kernels (weight layers only); FLOP count = 1 / density.',
+    ],
+    speedup: {
+      points: sweep.flatMap((p) => [
+        { kind: 'measured', sparsity: p.sparsity, speedup: p.speedup },
+        { kind: 'predicted', sparsity: p.sparsity, speedup: p.predictedSpeedup },
+      ]),
+      flopLine: true,
+    },
+    tables: [{
+      title: 'Sweep',
+      columns: ['sparsity', 'onnxruntime ms', 'sculpt ms', 'measured speed-up', 'predicted speed-up', 'max rel error', 'kernels'],
+      rows: sweep.map((p) => [p.sparsity, Number(p.denseMs.toFixed(3)), Number(p.sparseMs.toFixed(3)), Number(p.speedup.toFixed(2)), Number(p.predictedSpeedup.toFixed(2)), p.maxRelError.toExponential(2), p.kernels.join('/')]),
+    }],
+  });
 }

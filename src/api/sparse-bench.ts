@@ -1,0 +1,227 @@
+/**
+ * `benchFile`: onnxruntime (dense, `threads` intra-op threads) against sculpt's sparse engine
+ * (auto: CSR or dense per layer, one thread) on the same model and a seeded random input; medians
+ * of interleaved runs after warm-up, as in `npm run bench:sparse`. Per weight layer: both kernels
+ * timed in isolation beside the roofline's prediction. `benchSweep` prunes the model in memory to
+ * several sparsities and measures each, for the speed-up-versus-sparsity plot.
+ */
+import { SculptError } from '../core/errors.js';
+import type { Graph } from '../core/graph.js';
+import { applyMasks, prune } from '../core/plan.js';
+import { parsePattern } from '../core/patterns.js';
+import { Rng } from '../core/rng.js';
+import { OnnxModel } from '../formats/onnx.js';
+import { packSculpt, unpackSculpt, type WeightInput } from '../sparse/container.js';
+import { SparseExecutor } from '../sparse/executor.js';
+import { predictLayer, type MachineProfile } from '../sparse/roofline.js';
+import type { Tensor } from '../sparse/tensor.js';
+import { createOrtSession } from './sparse-ort.js';
+import { loadSparseModel } from './sparse-model.js';
+import { modelInputs } from './sparse-run.js';
+
+export interface BenchOptions {
+  readonly machine: MachineProfile;
+  /** Rows of the input batch (the model's first axis); default: its fixed size, else 1. */
+  readonly batch?: number;
+  /** onnxruntime intra-op threads (sculpt runs on one); default 1. */
+  readonly threads?: number;
+  /** Timed runs per engine (medians); default 20. */
+  readonly runs?: number;
+  /** Untimed runs per engine first; default 5. */
+  readonly warmup?: number;
+  /** Seed of the random input; default 0. */
+  readonly seed?: number;
+  /** Time each weight layer's kernels in isolation (default true). */
+  readonly layers?: boolean;
+}
+
+export interface BenchLayer {
+  readonly name: string;
+  readonly weight: string;
+  /** The kernel's matrix [outputs, inputs per output]. */
+  readonly shape: readonly [number, number];
+  readonly density: number;
+  readonly kernel: string;
+  readonly measuredDenseMs: number;
+  readonly measuredSparseMs: number;
+  readonly measuredSpeedup: number;
+  readonly predictedDenseMs: number;
+  readonly predictedSparseMs: number;
+  readonly predictedSpeedup: number;
+  readonly flopSpeedup: number;
+  readonly crossoverDensity: number;
+  readonly bound: 'compute' | 'memory';
+}
+
+export interface BenchResult {
+  readonly model: string;
+  readonly batch: number;
+  readonly threads: number;
+  readonly runs: number;
+  readonly inputs: readonly { readonly name: string; readonly dims: readonly number[] }[];
+  /** onnxruntime, median ms per inference. */
+  readonly denseMs: number;
+  /** sculpt's sparse engine, median ms per inference. */
+  readonly sparseMs: number;
+  /** denseMs / sparseMs. */
+  readonly speedup: number;
+  /**
+   * The roofline's speed-up of the weight layers: sculpt's dense kernels over the kernels the
+   * engine chose (the rest of the graph is not modelled).
+   */
+  readonly predictedSpeedup: number;
+  /** max |sculpt − onnxruntime| / max |onnxruntime| over the float outputs. */
+  readonly maxRelError: number;
+  readonly kernels: readonly string[];
+  readonly layers: readonly BenchLayer[];
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Seeded standard-normal float inputs (integer inputs zero) for the model's inputs at `batch`. */
+export function benchInputs(graph: Graph, batch: number | undefined, seed: number): Record<string, Tensor> {
+  const rng = new Rng(seed);
+  const out: Record<string, Tensor> = {};
+  for (const info of modelInputs(graph)) {
+    const dims = info.dims.map((d, i) => {
+      if (i === 0 && batch !== undefined) {
+        if (d >= 0 && d !== batch) throw new SculptError(`--batch ${batch}: model input ${info.name} has a fixed first dimension ${d}; omit --batch or give ${d}`);
+        return batch;
+      }
+      return d >= 0 ? d : 1;
+    });
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (info.dtype === 'float32' || info.dtype === 'float16' || info.dtype === 'float64') {
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = rng.normal();
+      out[info.name] = { dtype: 'float32', dims, data };
+    } else if (info.dtype === 'bool') out[info.name] = { dtype: 'bool', dims, data: new Uint8Array(n) };
+    else out[info.name] = { dtype: 'int64', dims, data: new Float64Array(n) };
+  }
+  return out;
+}
+
+function relError(ours: Record<string, Tensor>, ref: Record<string, Tensor>): number {
+  let worst = 0;
+  for (const [name, r] of Object.entries(ref)) {
+    const o = ours[name];
+    if (!o || o.data.length !== r.data.length) throw new SculptError(`bench: output ${name} differs in shape between sculpt and onnxruntime`, 1);
+    if (r.dtype !== 'float32') continue;
+    let d = 0, m = 0;
+    for (let i = 0; i < r.data.length; i++) {
+      d = Math.max(d, Math.abs(o.data[i] - r.data[i]));
+      m = Math.max(m, Math.abs(r.data[i]));
+    }
+    worst = Math.max(worst, m > 0 ? d / m : d);
+  }
+  return worst;
+}
+
+/** Benchmarks one graph; `ortSource` is the same model for onnxruntime (path or bytes). */
+export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, what: string, options: BenchOptions): Promise<BenchResult> {
+  const runs = options.runs ?? 20, warmup = options.warmup ?? 5, threads = options.threads ?? 1;
+  const inputs = benchInputs(graph, options.batch, options.seed ?? 0);
+  const first = Object.values(inputs)[0];
+  const batch = first && first.dims.length > 0 ? first.dims[0] : 1;
+  const executor = withModel(what, () => new SparseExecutor(graph, { engine: 'auto', machine: options.machine, batchHint: batch }));
+  const session = await createOrtSession(ortSource, what, threads);
+  try {
+    const runSparse = () => withModel(what, () => executor.run(inputs));
+    // Interleaved, so that noise from other processes hits both engines alike.
+    for (let i = 0; i < warmup; i++) {
+      await session.run(inputs);
+      runSparse();
+    }
+    const tDense: number[] = [], tSparse: number[] = [];
+    let ref: Record<string, Tensor> = {}, ours: Record<string, Tensor> = {};
+    for (let i = 0; i < runs; i++) {
+      let t0 = performance.now();
+      ref = await session.run(inputs);
+      tDense.push(performance.now() - t0);
+      t0 = performance.now();
+      ours = runSparse();
+      tSparse.push(performance.now() - t0);
+    }
+    const denseMs = median(tDense), sparseMs = median(tSparse);
+    let predDense = 0, predChosen = 0;
+    for (const l of executor.layers) {
+      const p = predictLayer({ rows: l.rows, cols: l.cols, batch }, l.nonzeros, options.machine);
+      predDense += p.dense.seconds;
+      // 'rows' (dense over the kept rows) is charged as dense: an upper bound.
+      predChosen += l.kind === 'csr' ? p.sparse.seconds : p.dense.seconds;
+    }
+    const layers: BenchLayer[] = options.layers === false ? [] : executor.profile(batch, options.machine, Math.max(5, runs)).map((r) => ({
+      name: r.node, weight: r.weight, shape: [r.rows, r.cols], density: r.density, kernel: r.kind,
+      measuredDenseMs: r.measuredDenseMs, measuredSparseMs: r.measuredSparseMs, measuredSpeedup: r.measuredSpeedup,
+      predictedDenseMs: r.predictedDenseMs, predictedSparseMs: r.predictedSparseMs, predictedSpeedup: r.predictedSpeedup,
+      flopSpeedup: r.flopSpeedup, crossoverDensity: r.crossoverDensity, bound: r.sparseBound,
+    }));
+    return {
+      model: what, batch, threads, runs, inputs: Object.entries(inputs).map(([name, t]) => ({ name, dims: t.dims })),
+      denseMs, sparseMs, speedup: denseMs / sparseMs, predictedSpeedup: predChosen > 0 ? predDense / predChosen : 1,
+      maxRelError: relError(ours, ref), kernels: executor.layers.map((l) => l.kind), layers,
+    };
+  } finally {
+    await session.release();
+  }
+}
+
+function withModel<T>(file: string, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof SculptError && !e.message.startsWith(file)) throw new SculptError(`${file}: ${e.message}`, e.exitCode);
+    throw e;
+  }
+}
+
+export function benchFile(path: string, options: BenchOptions): Promise<BenchResult> {
+  const model = withModel(path, () => loadSparseModel(path));
+  return benchGraph(model.onnx.graph(), model.ortSource, path, options);
+}
+
+export interface SweepPoint {
+  readonly sparsity: number;
+  readonly denseMs: number;
+  readonly sparseMs: number;
+  /** Measured: onnxruntime dense over sculpt's engine. */
+  readonly speedup: number;
+  /** Roofline: sculpt's dense kernels over the chosen kernels, weight layers only. */
+  readonly predictedSpeedup: number;
+  readonly maxRelError: number;
+  readonly kernels: readonly string[];
+}
+
+/**
+ * The model's prunable weights pruned in memory to each sparsity (each layer on its own,
+ * unstructured magnitude) and benchmarked; the file is not touched.
+ */
+export async function benchSweep(path: string, sparsities: readonly number[], options: BenchOptions, onPoint?: (done: number, total: number) => void): Promise<SweepPoint[]> {
+  const model = withModel(path, () => loadSparseModel(path));
+  const onnx = model.onnx;
+  const out: SweepPoint[] = [];
+  for (const sparsity of sparsities) {
+    const ws = onnx.weights();
+    const { masks } = withModel(path, () => prune(ws, {
+      sparsity, scope: 'layer', pattern: parsePattern('unstructured'), criterion: 'magnitude', exclude: [], overrides: new Map(), seed: 0,
+    }));
+    applyMasks(ws, masks);
+    const weights = new Map<string, WeightInput>();
+    for (const name of masks.keys()) {
+      const t = ws.get(name);
+      if (t && onnx.floatDType(name) === 'F32') weights.set(name, { dims: t.shape, data: t.data });
+    }
+    if (weights.size === 0) throw new SculptError(`${path}: no prunable float32 weights to sweep for --plot`);
+    // The pruned model as plain ONNX bytes, for both engines (pack then unpack restores float32).
+    const bytes = unpackSculpt(packSculpt(onnx.bytes, weights).bytes);
+    const graph = new OnnxModel(path, bytes).graph();
+    const r = await benchGraph(graph, bytes, path, { ...options, layers: false });
+    out.push({ sparsity, denseMs: r.denseMs, sparseMs: r.sparseMs, speedup: r.speedup, predictedSpeedup: r.predictedSpeedup, maxRelError: r.maxRelError, kernels: r.kernels });
+    onPoint?.(out.length, sparsities.length);
+  }
+  return out;
+}
