@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { runGmp } from '../train/methods.js';
 import { collectList, parseChoice, parseInteger, parseSparsity } from './args.js';
-import { addTrainingFlags, finish, progressPrinter, sessionOptionsFromFlags, type TrainingFlags } from './train.js';
+import { addTrainingFlags, finish, progressPrinter, sessionOptionsFromFlags, trainingPattern, type TrainingFlags } from './train.js';
 
 interface GmpFlags extends TrainingFlags {
   finalSparsity: string;
@@ -12,6 +12,7 @@ interface GmpFlags extends TrainingFlags {
   frequency: string;
   schedule: string;
   scope: string;
+  pattern: string;
   exclude: string[];
 }
 
@@ -26,6 +27,7 @@ export function registerGmp(program: Command): void {
     .option('--frequency <n>', 'steps between mask updates', '100')
     .option('--schedule <name>', 'polynomial (s_f + (s_i − s_f)(1 − t)^3) or constant', 'polynomial')
     .option('--scope <scope>', 'global or layer', 'global')
+    .option('--pattern <p>', 'unstructured, or channel / channel:l1 (whole output neurons and filters)', 'unstructured')
     .option('--exclude <names>', 'weights (names or globs) never pruned', collectList, []);
   addTrainingFlags(cmd, 'out/gmp', '2')
     .addHelpText('after', `
@@ -43,6 +45,7 @@ Examples:
         schedule: parseChoice('--schedule', flags.schedule, ['polynomial', 'constant'] as const),
         scope: parseChoice('--scope', flags.scope, ['global', 'layer'] as const),
         exclude: flags.exclude,
+        pattern: trainingPattern(flags.pattern),
       };
       const r = await runGmp(o, progressPrinter());
       await finish(flags.out, `GMP on ${o.model} to ${o.finalSparsity} sparsity`, r, flags.json);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { SculptError } from '../core/errors.js';
 import { CONTROLS, runImp, type Control } from '../train/methods.js';
 import { collectList, parseChoice, parseInteger, parseNumber } from './args.js';
-import { addTrainingFlags, finish, progressPrinter, sessionOptionsFromFlags, type TrainingFlags } from './train.js';
+import { addTrainingFlags, finish, progressPrinter, sessionOptionsFromFlags, trainingPattern, type TrainingFlags } from './train.js';
 
 interface ImpFlags extends TrainingFlags {
   rounds: string;
@@ -11,6 +11,7 @@ interface ImpFlags extends TrainingFlags {
   rewindTo: string;
   control: string[];
   scope: string;
+  pattern: string;
   exclude: string[];
 }
 
@@ -29,6 +30,7 @@ export function registerImp(program: Command): void {
     .option('--rewind-to <0|K|none>', '0: initial weights (lottery ticket); K: weights after K iterations; none: keep training', '0')
     .option('--control <names>', 'reinit and/or random-mask (comma-separated), trained the same way each round', collectList, [])
     .option('--scope <scope>', 'global: one threshold over all prunable kernels; layer: each on its own', 'global')
+    .option('--pattern <p>', 'unstructured, or channel / channel:l1 (whole output neurons and filters)', 'unstructured')
     .option('--exclude <names>', 'weights (names or globs) never pruned, e.g. fc3/kernel', collectList, []);
   addTrainingFlags(cmd, 'out/imp')
     .addHelpText('after', `
@@ -46,6 +48,7 @@ Examples:
         controls,
         scope: parseChoice('--scope', flags.scope, ['global', 'layer'] as const),
         exclude: flags.exclude,
+        pattern: trainingPattern(flags.pattern),
       };
       const r = await runImp(o, progressPrinter());
       await finish(flags.out, `IMP on ${o.model}: ${o.rounds} rounds at ${o.rate} per round`, r, flags.json);

@@ -6,6 +6,8 @@ import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { renderReport, type AccuracyPoint, type ReportData } from '../report/index.js';
+import { SculptError } from '../core/errors.js';
+import { formatPattern, parsePattern } from '../core/patterns.js';
 import { parseBackend } from '../train/backend.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/loop.js';
 import { runTrain } from '../train/methods.js';
@@ -58,6 +60,13 @@ export function addTrainingFlags(cmd: Command, defaultOut: string, defaultEpochs
     .option('--backend <name>', 'auto (tfjs-node, else wasm, else cpu), tensorflow, wasm or cpu', 'auto')
     .option('--out <dir>', 'output folder: metrics.json, run.json, round-K/, report.html', defaultOut)
     .option('--json', 'print metrics.json on stdout at the end instead of the summary');
+}
+
+/** --pattern of imp and gmp: unstructured or channel; N:M fixes its own sparsity, so it has no schedule. */
+export function trainingPattern(text: string): string {
+  const p = parsePattern(text);
+  if (p.kind === 'nm') throw new SculptError(`--pattern ${text}: N:M fixes the sparsity at ${1 - p.n / p.m}; use sculpt prune --pattern ${text} on a trained model`);
+  return formatPattern(p);
 }
 
 export function trainConfigFromFlags(f: TrainingFlags): TrainConfig {
