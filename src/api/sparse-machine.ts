@@ -38,7 +38,7 @@ function cpuModel(): string {
 function isProfile(m: unknown): m is MachineProfile {
   const p = m as MachineProfile;
   const pos = (v: unknown) => typeof v === 'number' && v > 0 && Number.isFinite(v);
-  return !!p && pos(p.bandwidth) && pos(p.cacheBandwidth) && pos(p.cacheBytes) && !!p.denseFlops && !!p.sparseFlops &&
+  return !!p && pos(p.bandwidth) && pos(p.cacheBandwidth) && typeof p.cacheBytes === 'number' && p.cacheBytes >= 0 && !!p.denseFlops && !!p.sparseFlops &&
     pos(p.denseFlops.vector) && pos(p.denseFlops.batch) && pos(p.sparseFlops.vector) && pos(p.sparseFlops.batch);
 }
 

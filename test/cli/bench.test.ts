@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { FIXTURES, sculpt, tempDir } from './helpers.js';
+
+// Every bench run in this file reads and writes its machine cache under a temporary folder.
+const cacheHome = tempDir('sculpt-cache-');
+process.env.XDG_CACHE_HOME = cacheHome;
+const cacheFile = join(cacheHome, 'sculpt', 'machine.json');
+
+/** A fixed profile keeps the kernel choice deterministic (CSR wins clearly at 90%). */
+const FIXED = { bandwidth: 10e9, cacheBandwidth: 10e9, cacheBytes: 0, denseFlops: { vector: 8e9, batch: 25e9 }, sparseFlops: { vector: 4e9, batch: 15e9 } };
+function writeFixedCache(): void {
+  mkdirSync(join(cacheHome, 'sculpt'), { recursive: true });
+  writeFileSync(cacheFile, JSON.stringify({ version: 1, cpu: cpus()[0]?.model ?? 'unknown CPU', measuredAt: '2026-01-01T00:00:00.000Z', machine: FIXED }));
+}
+
+test.after(() => rmSync(cacheHome, { recursive: true, force: true }));
+
+test('bench --machine measures once, writes the cache, then reuses it; --remeasure refreshes it', () => {
+  rmSync(join(cacheHome, 'sculpt'), { recursive: true, force: true });
+  const first = sculpt(['bench', '--machine']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /measured now/);
+  assert.ok(first.stdout.includes(cacheFile));
+  const cached = JSON.parse(readFileSync(cacheFile, 'utf8'));
+  assert.equal(cached.version, 1);
+  assert.ok(cached.machine.bandwidth > 1e8 && cached.machine.sparseFlops.vector > 1e7);
+  const second = sculpt(['bench', '--machine', '--json']);
+  assert.equal(second.code, 0, second.stderr);
+  const j = JSON.parse(second.stdout);
+  assert.equal(j.source, 'cache');
+  assert.equal(j.measuredAt, cached.measuredAt);
+  assert.deepEqual(j.machine, cached.machine);
+  const third = JSON.parse(sculpt(['bench', '--machine', '--remeasure', '--json']).stdout);
+  assert.equal(third.source, 'measured');
+  assert.ok(third.measuredAt > cached.measuredAt);
+  assert.equal(JSON.parse(readFileSync(cacheFile, 'utf8')).measuredAt, third.measuredAt);
+  // A damaged cache is measured again, not an error.
+  writeFileSync(cacheFile, '{ not json');
+  assert.equal(JSON.parse(sculpt(['bench', '--machine', '--json']).stdout).source, 'measured');
+});
+
+test('bench MODEL --json: fields present and consistent on a 90% pruned mlp, machine profile from the cache', () => {
+  const dir = tempDir();
+  try {
+    const pruned = join(dir, 'mlp-90.onnx');
+    assert.equal(sculpt(['prune', join(FIXTURES, 'mlp.onnx'), '-o', pruned, '--sparsity', '0.9', '--scope', 'layer']).code, 0);
+    writeFixedCache();
+    const r = sculpt(['bench', pruned, '--runs', '3', '--batch', '2', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const b = JSON.parse(r.stdout);
+    assert.equal(b.machine.source, 'cache');
+    assert.equal(b.machine.bandwidth, FIXED.bandwidth);
+    assert.equal(b.batch, 2);
+    assert.equal(b.runs, 3);
+    assert.deepEqual(b.inputs, [{ name: 'input', dims: [2, 784] }]);
+    assert.ok(b.denseMs > 0 && b.sparseMs > 0);
+    assert.ok(Math.abs(b.speedup - b.denseMs / b.sparseMs) <= 1e-9 * b.speedup);
+    assert.ok(Number.isFinite(b.predictedSpeedup) && b.predictedSpeedup > 1, `predicted ${b.predictedSpeedup}`);
+    assert.ok(b.maxRelError < 1e-4, `max rel error ${b.maxRelError}`);
+    assert.deepEqual(b.kernels, ['csr', 'csr', 'csr']);
+    assert.deepEqual(b.layers.map((l: { name: string }) => l.name), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm']);
+    assert.deepEqual(b.layers.map((l: { shape: number[] }) => l.shape), [[300, 784], [100, 300], [10, 100]]);
+    for (const l of b.layers) {
+      assert.ok(Math.abs(l.density - 0.1) < 1e-3, `${l.name} density ${l.density}`);
+      assert.equal(l.kernel, 'csr');
+      assert.ok(l.measuredDenseMs > 0 && l.measuredSparseMs > 0 && l.predictedDenseMs > 0 && l.predictedSparseMs > 0);
+      assert.ok(Math.abs(l.measuredSpeedup - l.measuredDenseMs / l.measuredSparseMs) <= 1e-9 * l.measuredSpeedup);
+      assert.ok(Math.abs(l.predictedSpeedup - l.predictedDenseMs / l.predictedSparseMs) <= 1e-9 * l.predictedSpeedup);
+      assert.ok(l.crossoverDensity > 0.1 && l.crossoverDensity <= 1, `${l.name} crossover ${l.crossoverDensity}`);
+    }
+    // The table says the same.
+    const t = sculpt(['bench', pruned, '--runs', '3']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /onnxruntime dense [\d.]+ ms, sculpt sparse [\d.]+ ms: speed-up [\d.]+x/);
+    assert.match(t.stdout, /\/fc1\/Gemm\s+300x784\s+0\.100\s+csr/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench --plot: a report page with an <svg> chart of measured and predicted speed-up per sparsity', () => {
+  const dir = tempDir();
+  try {
+    writeFixedCache();
+    const page = join(dir, 'speedup.html');
+    const r = sculpt(['bench', join(FIXTURES, 'mlp.onnx'), '--runs', '2', '--warmup', '1', '--plot', page, '--sparsities', '0.5,0.9', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const b = JSON.parse(r.stdout);
+    assert.deepEqual(b.sweep.map((p: { sparsity: number }) => p.sparsity), [0.5, 0.9]);
+    for (const p of b.sweep) {
+      assert.ok(Math.abs(p.speedup - p.denseMs / p.sparseMs) <= 1e-9 * p.speedup);
+      assert.ok(p.maxRelError < 1e-4);
+    }
+    // The fixed profile keeps 50% dense (predicted 1×) and runs 90% on CSR.
+    assert.equal(b.sweep[0].predictedSpeedup, 1);
+    assert.deepEqual(b.sweep[1].kernels, ['csr', 'csr', 'csr']);
+    const html = readFileSync(page, 'utf8');
+    assert.match(html, /<svg/);
+    assert.match(html, /measured/);
+    assert.match(html, /predicted/);
+    assert.match(html, /FLOP count/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench: bad requests fail with one line and write nothing', () => {
+  const dir = tempDir();
+  try {
+    writeFixedCache();
+    const mlp = join(FIXTURES, 'mlp.onnx');
+    const cases: [string[], RegExp][] = [
+      [['bench'], /missing MODEL/],
+      [['bench', mlp, '--machine'], /either MODEL or --machine/],
+      [['bench', join(dir, 'missing.onnx')], /missing\.onnx: no such file/],
+      [['bench', mlp, '--batch', '0'], /--batch: '0' is not a whole number ≥ 1/],
+      [['bench', mlp, '--runs', 'many'], /--runs: 'many' is not a number/],
+      [['bench', mlp, '--plot', join(dir, 'p.png')], /the report is an HTML page/],
+      [['bench', mlp, '--plot', join(dir, 'p.html'), '--sparsities', '1.5'], /--sparsities: 1\.5 is outside \[0, 1\)/],
+    ];
+    for (const [args, message] of cases) {
+      const r = sculpt(args);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    assert.deepEqual(readdirSync(dir), []);
+    assert.ok(existsSync(cacheFile));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
