@@ -181,7 +181,7 @@ function withModel<T>(file: string, run: () => T): T {
 
 export function benchFile(path: string, options: BenchOptions): Promise<BenchResult> {
   const model = withModel(path, () => loadSparseModel(path));
-  return benchGraph(model.onnx.graph(), model.ortSource, path, options);
+  return benchGraph(model.graph, model.ortSource, path, options);
 }
 
 export interface SweepPoint {

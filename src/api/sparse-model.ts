@@ -5,15 +5,19 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { SculptError } from '../core/errors.js';
+import type { Graph } from '../core/graph.js';
 import { OnnxModel, readOnnx } from '../formats/onnx.js';
 import { unpackSculpt } from '../sparse/container.js';
 import { checkInput } from './model-file.js';
+import { readSparseInitializers } from './sparse-initializers.js';
 
 export interface SparseModelFile {
   readonly path: string;
   readonly kind: 'onnx' | 'sculpt';
   /** The plain ONNX model (for `.sculpt`, its packed weights restored as float32). */
   readonly onnx: OnnxModel;
+  /** The graph the sparse executor runs: `sparse_initializer` entries included, densified. */
+  readonly graph: Graph;
   /** What onnxruntime should load: the path of an `.onnx` file (external data resolves), or bytes. */
   readonly ortSource: string | Uint8Array;
 }
@@ -28,8 +32,20 @@ export function modelKind(path: string): 'onnx' | 'sculpt' {
 export function loadSparseModel(path: string): SparseModelFile {
   const kind = modelKind(path);
   checkInput(path);
-  if (kind === 'onnx') return { path, kind, onnx: readOnnx(path), ortSource: path };
+  if (kind === 'onnx') {
+    const onnx = readOnnx(path);
+    return { path, kind, onnx, graph: withSparseInitializers(onnx), ortSource: path };
+  }
   const buf = readFileSync(path);
   const onnxBytes = unpackSculpt(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-  return { path, kind, onnx: new OnnxModel(path, onnxBytes), ortSource: onnxBytes };
+  const onnx = new OnnxModel(path, onnxBytes);
+  return { path, kind, onnx, graph: withSparseInitializers(onnx), ortSource: onnxBytes };
+}
+
+/** The model's graph with its sparse initializers (which the ONNX reader leaves out) as dense tensors. */
+export function withSparseInitializers(onnx: OnnxModel): Graph {
+  const graph = onnx.graph();
+  const sparse = readSparseInitializers(onnx.bytes, onnx.path);
+  if (sparse.size === 0) return graph;
+  return { ...graph, initializers: new Map([...graph.initializers, ...sparse]) };
 }

@@ -87,7 +87,7 @@ export async function runModel(model: SparseModelFile, inputs: Readonly<Record<s
       await session.release();
     }
   }
-  const ex = new SparseExecutor(model.onnx.graph(), { engine: 'auto', batchHint: batchOf(inputs) });
+  const ex = new SparseExecutor(model.graph, { engine: 'auto', batchHint: batchOf(inputs) });
   const start = performance.now();
   const outputs = withModel(model.path, () => ex.run(inputs));
   return { outputs, ms: performance.now() - start, layers: ex.layers };
@@ -119,7 +119,7 @@ export function outputFiles(output: string, names: readonly string[]): string[] 
 
 export async function runFile(modelPath: string, inputSpecs: readonly string[], output: string, engine: RunEngine = 'sparse'): Promise<RunFileResult> {
   const model = withModel(modelPath, () => loadSparseModel(modelPath));
-  const graph = model.onnx.graph();
+  const graph = model.graph;
   const { tensors, files } = readInputs(graph, inputSpecs);
   const names = graph.outputs.map((o) => o.name);
   const targets = outputFiles(output, names);

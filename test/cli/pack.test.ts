@@ -89,6 +89,11 @@ test('pack --format onnx-sparse: onnxruntime loads the sparse initializers and g
     const run = sculpt(['run', out, '--input', join(FIXTURES, 'mlp.input.npy'), '-o', join(dir, 'y.npy'), '--engine', 'onnxruntime']);
     assert.equal(run.code, 0, run.stderr);
     assert.ok(maxRelError(readNpy(join(dir, 'y.npy')).data, ref) <= 1e-6);
+    // sculpt's own engine densifies the sparse initializers too.
+    const own = sculpt(['run', out, '--input', join(FIXTURES, 'mlp.input.npy'), '-o', join(dir, 'y2.npy'), '--json']);
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(JSON.parse(own.stdout).layers.length, 3);
+    assert.ok(maxRelError(readNpy(join(dir, 'y2.npy')).data, ref) <= 1e-4);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
