@@ -21,6 +21,8 @@ export interface RunFileResult {
   readonly engine: RunEngine;
   readonly inputs: readonly { readonly name: string; readonly file: string; readonly dims: readonly number[] }[];
   readonly outputs: readonly { readonly name: string; readonly file: string; readonly dims: readonly number[]; readonly dtype: string }[];
+  /** Outputs computed but not written (`-o Y.npy` takes the first; a folder takes all). */
+  readonly notWritten: readonly string[];
   /** Wall-clock milliseconds of the inference itself (model loading excluded). */
   readonly ms: number;
   /** Sparse engine: the kernel chosen for each weight layer. */
@@ -137,5 +139,6 @@ export async function runFile(modelPath: string, inputSpecs: readonly string[], 
     model: modelPath, engine, ms, layers,
     inputs: Object.entries(files).map(([name, file]) => ({ name, file, dims: tensors[name].dims })),
     outputs: written,
+    notWritten: names.slice(written.length),
   };
 }

@@ -48,5 +48,6 @@ function runSummary(r: RunFileResult): string {
     lines.push(`weight layers: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}`);
   }
   for (const o of r.outputs) lines.push(`output ${o.name} ${formatShape(o.dims)} -> ${o.file}`);
+  if (r.notWritten.length > 0) lines.push(`not written: ${r.notWritten.join(', ')} (give -o a folder to write every output)`);
   return lines.join('\n');
 }

@@ -60,6 +60,31 @@ test('run: NAME=X.npy inputs, and a folder output receives every output as NAME.
   }
 });
 
+test('run: a model with two outputs: -o Y.npy writes the first and says so; a folder gets both', () => {
+  const dir = tempDir();
+  try {
+    const model = join(dir, 'two.onnx');
+    writeFileSync(model, writeOnnx({
+      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['pos'] }, { op: 'Sigmoid', inputs: ['x'], outputs: ['prob'] }],
+      initializers: [], inputs: [{ name: 'x', dims: ['batch', 3] }], outputs: [{ name: 'pos', dims: ['batch', 3] }, { name: 'prob', dims: ['batch', 3] }], opset: 13,
+    }));
+    const x = join(dir, 'x.npy');
+    writeFileSync(x, writeNpy({ dtype: 'float32', dims: [1, 3], data: Float32Array.from([-1, 0, 2]) }));
+    const one = sculpt(['run', model, '--input', x, '-o', join(dir, 'y.npy')]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /not written: prob \(give -o a folder/);
+    assert.deepEqual(Array.from(readNpy(join(dir, 'y.npy')).data), [0, 0, 2]);
+    const all = sculpt(['run', model, '--input', x, '-o', join(dir, 'out'), '--engine', 'onnxruntime', '--json']);
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(JSON.parse(all.stdout).notWritten, []);
+    assert.deepEqual(readdirSync(join(dir, 'out')).sort(), ['pos.npy', 'prob.npy']);
+    const p = readNpy(join(dir, 'out', 'prob.npy')).data;
+    assert.ok(Math.abs(p[2] - 1 / (1 + Math.exp(-2))) < 1e-6);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('run: bad input fails with one line, a non-zero exit and no output file', () => {
   const dir = tempDir();
   try {
