@@ -11,6 +11,7 @@ import { SparseExecutor, type WeightLayer } from '../sparse/executor.js';
 import { parseNpy, writeNpy } from '../sparse/npy.js';
 import type { Tensor } from '../sparse/tensor.js';
 import { checkInput } from './model-file.js';
+import { readMachineCache } from './sparse-machine.js';
 import { createOrtSession } from './sparse-ort.js';
 import { loadSparseModel, type SparseModelFile } from './sparse-model.js';
 
@@ -89,7 +90,8 @@ export async function runModel(model: SparseModelFile, inputs: Readonly<Record<s
       await session.release();
     }
   }
-  const ex = new SparseExecutor(model.graph, { engine: 'auto', batchHint: batchOf(inputs) });
+  // The cached machine profile (sculpt bench --machine) when there is one; else a quick measurement.
+  const ex = new SparseExecutor(model.graph, { engine: 'auto', batchHint: batchOf(inputs), machine: readMachineCache()?.machine });
   const start = performance.now();
   const outputs = withModel(model.path, () => ex.run(inputs));
   return { outputs, ms: performance.now() - start, layers: ex.layers };
