@@ -27,7 +27,7 @@ export interface BenchOptions {
   readonly threads?: number;
   /** Timed runs per engine (medians); default 20. */
   readonly runs?: number;
-  /** Untimed runs per engine first; default 5. */
+  /** Untimed runs per engine first; default 10. */
   readonly warmup?: number;
   /** Seed of the random input; default 0. */
   readonly seed?: number;
@@ -123,7 +123,7 @@ function relError(ours: Record<string, Tensor>, ref: Record<string, Tensor>): nu
 
 /** Benchmarks one graph; `ortSource` is the same model for onnxruntime (path or bytes). */
 export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, what: string, options: BenchOptions): Promise<BenchResult> {
-  const runs = options.runs ?? 20, warmup = options.warmup ?? 5, threads = options.threads ?? 1;
+  const runs = options.runs ?? 20, warmup = options.warmup ?? 10, threads = options.threads ?? 1;
   const inputs = benchInputs(graph, options.batch, options.seed ?? 0);
   const first = Object.values(inputs)[0];
   const batch = first && first.dims.length > 0 ? first.dims[0] : 1;

@@ -34,7 +34,7 @@ export function registerBench(program: Command): void {
     .option('--batch <b>', 'rows of the random input batch (default: the model\'s fixed batch, else 1)')
     .option('--threads <t>', 'onnxruntime intra-op threads (sculpt runs on one)', '1')
     .option('--runs <n>', 'timed runs per engine; the medians are reported', '20')
-    .option('--warmup <n>', 'untimed runs per engine first', '5')
+    .option('--warmup <n>', 'untimed runs per engine first', '10')
     .option('--seed <n>', 'seed of the random input', '0')
     .option('--plot <file.html>', 'also prune the model in memory to several sparsities, measure each, and write a report page')
     .option('--sparsities <list>', 'sparsities for --plot (comma-separated)', collectList, [])
