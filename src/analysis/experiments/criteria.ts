@@ -19,7 +19,7 @@ export const CRITERIA = ['magnitude', 'random', 'taylor', 'obd', 'wanda', 'spars
 export const SPARSITIES = [0.5, 0.8, 0.9, 0.95, 0.98] as const;
 
 /** SparseGPT over every kernel of `model` in place, with per-layer sparsities from `masks` (global choice). */
-export function applySparseGpt(model: tfl.LayersModel, stats: CalibrationStats, layerSparsity: Map<string, number>): Map<string, Mask> {
+export function applySparseGpt(model: tfl.LayersModel, stats: CalibrationStats, layerSparsity: Map<string, number>, nm?: { n: number; m: number }, identityHessian = false): Map<string, Mask> {
   const out = new Map<string, Mask>();
   for (const w of modelWeights(model)) {
     const s = layerSparsity.get(w.name);
@@ -29,7 +29,9 @@ export function applySparseGpt(model: tfl.LayersModel, stats: CalibrationStats, 
     const kernel = w.variable.dataSync() as Float32Array;
     const t = new Float32Array(nIn * nOut);
     for (let i = 0; i < nIn; i++) for (let o = 0; o < nOut; o++) t[o * nIn + i] = kernel[i * nOut + o];
-    const r = sparseGptLayer(t, nOut, nIn, h, { sparsity: s });
+    // With H = I there is no cross-column update and the saliency is w²: plain magnitude, same grouping.
+    const hh = identityHessian ? Float64Array.from({ length: nIn * nIn }, (_, i) => (i % (nIn + 1) === 0 ? 1 : 0)) : h;
+    const r = sparseGptLayer(t, nOut, nIn, hh, { sparsity: s, nm, dampening: identityHessian ? 0 : undefined });
     const back = new Float32Array(nIn * nOut);
     const mask = new Mask(nIn * nOut);
     for (let i = 0; i < nIn; i++) {
@@ -78,13 +80,22 @@ export const criteriaExperiment: Experiment = {
         ctx.log(`criteria: ${criterion} at ${sparsity}: ${testAccuracy.toFixed(4)}`);
       }
     }
+    // 2:4 (keep 2 of every 4 consecutive inputs of each neuron): magnitude vs SparseGPT, all three kernels.
+    const all = new Map([...stats.inputHessians.keys()].map((n) => [n, 0.5]));
+    const patternRows: { criterion: string; pattern: string; sparsity: number; testAccuracy: number }[] = [];
+    for (const [criterion, identity] of [['magnitude', true], ['sparsegpt', false]] as const) {
+      restoreWeights(model, trained);
+      applySparseGpt(model, stats, all, { n: 2, m: 4 }, identity);
+      patternRows.push({ criterion, pattern: '2:4', sparsity: 0.5, testAccuracy: evaluate(model, data.test) });
+      ctx.log(`criteria: ${criterion} 2:4: ${patternRows[patternRows.length - 1].testAccuracy.toFixed(4)}`);
+    }
     model.dispose();
     const at = (c: string, s: number): number => rows.find((r) => r.criterion === c && r.sparsity === s)?.testAccuracy ?? NaN;
     const best = (s: number): string => CRITERIA.reduce((b, c) => (at(c, s) > at(b, s) ? c : b), CRITERIA[0] as string);
     return {
       result: {
         experiment: 'criteria', model: MODEL, train: data.train.count, test: data.test.count, epochs: sz.epochs, calibrationSamples,
-        hessian: 'Fisher diagonal, labels drawn from the model softmax (Gauss-Newton)', denseTestAccuracy: dense.testAccuracy, rows,
+        hessian: 'Fisher diagonal, labels drawn from the model softmax (Gauss-Newton)', denseTestAccuracy: dense.testAccuracy, rows, patternRows,
         bestBySparsity: Object.fromEntries(SPARSITIES.map((s) => [String(s), best(s)])),
       },
       report: {
@@ -93,7 +104,10 @@ export const criteriaExperiment: Experiment = {
         settings: { denseTestAccuracy: round(dense.testAccuracy), calibrationSamples, seed: ctx.seed },
         summary: SPARSITIES.map((s) => `${Math.round(s * 100)}%: best ${best(s)} (${at(best(s), s).toFixed(4)}), magnitude ${at('magnitude', s).toFixed(4)}, random ${at('random', s).toFixed(4)}`),
         charts: [{ title: 'Test accuracy against sparsity by criterion', spec: lineChart(rows, 'sparsity', 'testAccuracy', 'criterion', { yTitle: 'test accuracy' }) }],
-        tables: [{ title: 'Test accuracy', columns: ['sparsity', ...CRITERIA], rows: SPARSITIES.map((s) => [s, ...CRITERIA.map((c) => round(at(c, s)))]) }],
+        tables: [
+          { title: 'Test accuracy', columns: ['sparsity', ...CRITERIA], rows: SPARSITIES.map((s) => [s, ...CRITERIA.map((c) => round(at(c, s)))]) },
+          { title: '2:4 along each neuron\'s inputs (50%)', columns: ['criterion', 'test accuracy'], rows: patternRows.map((r) => [r.criterion, round(r.testAccuracy)]) },
+        ],
       },
     };
   },
