@@ -36,3 +36,6 @@ export { runFile, runModel, readInputs, type RunEngine, type RunFileResult } fro
 export { loadSparseModel, type SparseModelFile } from './api/sparse-model.js';
 export { benchFile, benchGraph, benchSweep, benchInputs, type BenchOptions, type BenchResult, type BenchLayer, type SweepPoint } from './api/sparse-bench.js';
 export { machineProfile, machineCachePath, readMachineCache, type MachineResult, type MachineCache } from './api/sparse-machine.js';
+
+// Analyses of what pruning does (robustness, privacy, lottery probability, sensor selection).
+export * from './analysis/index.js';
