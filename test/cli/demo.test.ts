@@ -43,7 +43,7 @@ test('sculpt demo: IMP densities, accuracy above chance, one-shot densities, rep
     page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(pathToFileURL(join(out, 'report.html')).href, { waitUntil: 'load' });
-    const sizes = await page.evaluate(() => [...document.querySelectorAll('svg')].map((e) => e.getBoundingClientRect().width * e.getBoundingClientRect().height));
+    const sizes = await page.evaluate(() => Array.from(document.querySelectorAll("svg")).map((e) => e.getBoundingClientRect().width * e.getBoundingClientRect().height));
     assert.equal(sizes.length, 3);
     for (const a of sizes) assert.ok(a > 10_000, `chart area ${a}`);
     assert.deepEqual(problems, []);
