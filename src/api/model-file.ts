@@ -35,3 +35,13 @@ export function checkOutput(input: string, output: string): void {
     throw new SculptError(`${output}: folder ${dir} does not exist`);
   }
 }
+
+/** Runs `run`, prefixing SculptErrors that do not name `file` (core errors name a tensor) with it. */
+export function withFileContext<T>(file: string, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof SculptError && !e.message.startsWith(file)) throw new SculptError(`${file}: ${e.message}`, e.exitCode);
+    throw e;
+  }
+}

@@ -3,14 +3,13 @@
  * ONNX is pruned in memory (the file's bytes are copied and only pruned payloads change);
  * safetensors is streamed tensor by tensor, so a checkpoint larger than memory is fine.
  */
-import { SculptError } from '../core/errors.js';
 import { prune, planStreaming, type PruneSummary, type TensorStats } from '../core/plan.js';
 import type { PruneOptions } from '../core/options.js';
 import { validatePruneOptions } from '../core/options.js';
 import { assertFinite } from '../formats/index.js';
 import { readOnnx, writeOnnxMasked } from '../formats/onnx.js';
 import { openSafetensors, writeSafetensorsStreaming } from '../formats/safetensors.js';
-import { checkInput, checkOutput, formatOf, type ModelFormat } from './model-file.js';
+import { checkInput, checkOutput, formatOf, withFileContext, type ModelFormat } from './model-file.js';
 
 export interface PruneFileResult extends PruneSummary {
   readonly input: string;
@@ -68,16 +67,6 @@ function pruneSafetensors(input: string, output: string, opts: PruneOptions, hoo
     return plan.stats();
   } finally {
     src.close();
-  }
-}
-
-/** Prefixes core errors (which name a tensor) with the file they came from. */
-function withFileContext<T>(file: string, run: () => T): T {
-  try {
-    return run();
-  } catch (e) {
-    if (e instanceof SculptError && !e.message.startsWith(file)) throw new SculptError(`${file}: ${e.message}`, e.exitCode);
-    throw e;
   }
 }
 

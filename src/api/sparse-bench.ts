@@ -18,6 +18,7 @@ import type { Tensor } from '../sparse/tensor.js';
 import { createOrtSession } from './sparse-ort.js';
 import { loadSparseModel } from './sparse-model.js';
 import { modelInputs } from './sparse-run.js';
+import { withFileContext } from './model-file.js';
 
 export interface BenchOptions {
   readonly machine: MachineProfile;
@@ -127,10 +128,10 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
   const inputs = benchInputs(graph, options.batch, options.seed ?? 0);
   const first = Object.values(inputs)[0];
   const batch = first && first.dims.length > 0 ? first.dims[0] : 1;
-  const executor = withModel(what, () => new SparseExecutor(graph, { engine: 'auto', machine: options.machine, batchHint: batch }));
+  const executor = withFileContext(what, () => new SparseExecutor(graph, { engine: 'auto', machine: options.machine, batchHint: batch }));
   const session = await createOrtSession(ortSource, what, threads);
   try {
-    const runSparse = () => withModel(what, () => executor.run(inputs));
+    const runSparse = () => withFileContext(what, () => executor.run(inputs));
     // Interleaved, so that noise from other processes hits both engines alike.
     for (let i = 0; i < warmup; i++) {
       await session.run(inputs);
@@ -170,17 +171,9 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
   }
 }
 
-function withModel<T>(file: string, run: () => T): T {
-  try {
-    return run();
-  } catch (e) {
-    if (e instanceof SculptError && !e.message.startsWith(file)) throw new SculptError(`${file}: ${e.message}`, e.exitCode);
-    throw e;
-  }
-}
 
 export function benchFile(path: string, options: BenchOptions): Promise<BenchResult> {
-  const model = withModel(path, () => loadSparseModel(path));
+  const model = withFileContext(path, () => loadSparseModel(path));
   return benchGraph(model.graph, model.ortSource, path, options);
 }
 
@@ -201,12 +194,12 @@ export interface SweepPoint {
  * unstructured magnitude) and benchmarked; the file is not touched.
  */
 export async function benchSweep(path: string, sparsities: readonly number[], options: BenchOptions, onPoint?: (done: number, total: number) => void): Promise<SweepPoint[]> {
-  const model = withModel(path, () => loadSparseModel(path));
+  const model = withFileContext(path, () => loadSparseModel(path));
   const onnx = model.onnx;
   const out: SweepPoint[] = [];
   for (const sparsity of sparsities) {
     const ws = onnx.weights();
-    const { masks } = withModel(path, () => prune(ws, {
+    const { masks } = withFileContext(path, () => prune(ws, {
       sparsity, scope: 'layer', pattern: parsePattern('unstructured'), criterion: 'magnitude', exclude: [], overrides: new Map(), seed: 0,
     }));
     applyMasks(ws, masks);

@@ -14,6 +14,7 @@ import { checkInput } from './model-file.js';
 import { readMachineCache } from './sparse-machine.js';
 import { createOrtSession } from './sparse-ort.js';
 import { loadSparseModel, type SparseModelFile } from './sparse-model.js';
+import { withFileContext } from './model-file.js';
 
 export type RunEngine = 'sparse' | 'onnxruntime';
 
@@ -93,7 +94,7 @@ export async function runModel(model: SparseModelFile, inputs: Readonly<Record<s
   // The cached machine profile (sculpt bench --machine) when there is one; else a quick measurement.
   const ex = new SparseExecutor(model.graph, { engine: 'auto', batchHint: batchOf(inputs), machine: readMachineCache()?.machine });
   const start = performance.now();
-  const outputs = withModel(model.path, () => ex.run(inputs));
+  const outputs = withFileContext(model.path, () => ex.run(inputs));
   return { outputs, ms: performance.now() - start, layers: ex.layers };
 }
 
@@ -102,14 +103,6 @@ function batchOf(inputs: Readonly<Record<string, Tensor>>): number {
   return first && first.dims.length >= 2 ? first.dims[0] : 1;
 }
 
-function withModel<T>(file: string, run: () => T): T {
-  try {
-    return run();
-  } catch (e) {
-    if (e instanceof SculptError && !e.message.startsWith(file)) throw new SculptError(`${file}: ${e.message}`, e.exitCode);
-    throw e;
-  }
-}
 
 /**
  * Where outputs go: `-o Y.npy` takes the first output; any other `-o` is a folder (created if
@@ -122,7 +115,7 @@ export function outputFiles(output: string, names: readonly string[]): string[] 
 }
 
 export async function runFile(modelPath: string, inputSpecs: readonly string[], output: string, engine: RunEngine = 'sparse'): Promise<RunFileResult> {
-  const model = withModel(modelPath, () => loadSparseModel(modelPath));
+  const model = withFileContext(modelPath, () => loadSparseModel(modelPath));
   const graph = model.graph;
   const { tensors, files } = readInputs(graph, inputSpecs);
   const names = graph.outputs.map((o) => o.name);
