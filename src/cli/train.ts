@@ -33,6 +33,7 @@ export interface TrainingFlags {
   l1: string;
   l2: string;
   dropout: string;
+  softThreshold: string;
   lrSchedule: string;
   seed: string;
   backend: string;
@@ -55,6 +56,7 @@ export function addTrainingFlags(cmd: Command, defaultOut: string, defaultEpochs
     .option('--l1 <x>', 'L1 penalty on prunable kernels', '0')
     .option('--l2 <x>', 'L2 penalty on prunable kernels', '0')
     .option('--dropout <x>', 'dropout rate after each hidden Dense layer', '0')
+    .option('--soft-threshold <λ>', 'proximal L1 (ISTA): after each step shrink prunable weights by lr·λ towards exact zero', '0')
     .option('--lr-schedule <s>', 'constant, step:SIZE:GAMMA or exp:STEPS:RATE (in optimizer steps)', 'constant')
     .option('--seed <n>', 'seed of the initial weights, shuffling, dropout and random masks', '0')
     .option('--backend <name>', 'auto (tfjs-node, else wasm, else cpu), tensorflow, wasm or cpu', 'auto')
@@ -80,6 +82,7 @@ export function trainConfigFromFlags(f: TrainingFlags): TrainConfig {
     l1: parseNumber('--l1', f.l1),
     l2: parseNumber('--l2', f.l2),
     dropout: parseNumber('--dropout', f.dropout),
+    softThreshold: parseNumber('--soft-threshold', f.softThreshold),
     lrSchedule: parseLrSchedule(f.lrSchedule),
     seed: parseInteger('--seed', f.seed),
   };

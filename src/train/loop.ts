@@ -28,6 +28,12 @@ export interface TrainConfig {
   readonly l2: number;
   /** Dropout rate after each hidden Dense layer of a sequential model (0: none). */
   readonly dropout: number;
+  /**
+   * Soft-thresholding (proximal L1, ISTA): after every step each prunable kernel weight moves
+   * lr·λ towards zero and stops there, w ← sign(w)·max(|w| − lr·λ, 0), so weights reach exact
+   * zeros during training, unlike the L1 penalty's subgradient. 0 or absent: off.
+   */
+  readonly softThreshold?: number;
   /** Seeds shuffling and dropout. */
   readonly seed: number;
 }
@@ -77,6 +83,7 @@ export interface TrainResult {
 
 export function validateTrainConfig(c: TrainConfig): void {
   if (!Number.isInteger(c.epochs) || c.epochs < 0) throw new SculptError(`--epochs ${c.epochs}: must be a non-negative integer`);
+  if (c.softThreshold !== undefined && !(c.softThreshold >= 0)) throw new SculptError(`--soft-threshold ${c.softThreshold}: must be a number ≥ 0`);
   if (!Number.isInteger(c.batchSize) || c.batchSize < 1) throw new SculptError(`--batch-size ${c.batchSize}: must be a positive integer`);
   if (!(c.lr > 0)) throw new SculptError(`--lr ${c.lr}: must be positive`);
   if (c.optimizer !== 'adam' && c.optimizer !== 'sgd') throw new SculptError(`--optimizer ${String(c.optimizer)}: use adam or sgd`);
@@ -158,6 +165,13 @@ export function evaluate(model: tfl.LayersModel, split: Split, batchSize = 1000)
  * Trains `model` in place on `data` for `config.epochs` epochs with a fresh optimizer. With
  * `masks`, pruned weights are zeroed before the first step and stay exactly zero.
  */
+/** Proximal step of τ‖w‖₁: w ← sign(w)·max(|w| − τ, 0) on each variable (zeros stay zero). */
+export function softThreshold(vars: readonly tf.Variable[], tau: number): void {
+  tf.tidy(() => {
+    for (const v of vars) v.assign(tf.mul(tf.sign(v), tf.relu(tf.sub(tf.abs(v), tau))));
+  });
+}
+
 export function trainModel(model: tfl.LayersModel, data: Split, config: TrainConfig, masks?: MaskState, hooks: TrainHooks = {}): TrainResult {
   validateTrainConfig(config);
   const shape = exampleShape(model);
@@ -228,6 +242,7 @@ export function trainModel(model: tfl.LayersModel, data: Split, config: TrainCon
           return loss;
         }, trainable);
         optimizer.apply(trainable, grads, live?.byVariable);
+        if (config.softThreshold !== undefined && config.softThreshold > 0) softThreshold(penalised, optimizer.learningRate * config.softThreshold);
         const l = (logits as tf.Tensor).dataSync() as Float32Array;
         (logits as tf.Tensor).dispose();
         return { loss: value.dataSync()[0], logits: l };

@@ -1,10 +1,9 @@
 /** Trained experiments about how to prune: global vs layer, regularisation, LR schedule, random labels. */
-import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Mask } from '../../core/mask.js';
 import { Rng } from '../../core/rng.js';
 import type { Dataset, Split } from '../../train/data.js';
-import { trainModel, type TrainHooks } from '../../train/loop.js';
+import { softThreshold, trainModel, type TrainHooks } from '../../train/loop.js';
 import { MaskState } from '../../train/masking.js';
 import { polynomialSchedule, type LrScheduleSpec } from '../../train/schedules.js';
 import { classifyWeight, modelWeights } from '../../train/weights.js';
@@ -58,7 +57,7 @@ export const globalVsLayerExperiment: Experiment = {
 /** Soft-thresholding (the proximal step of L1, as in ISTA) of every prunable kernel: w ← sign(w)·max(|w| − τ, 0). */
 export function softThresholdHooks(model: tfl.LayersModel, tau: number): { hooks: TrainHooks; finish: () => void } {
   const vars = modelWeights(model).filter((w) => w.trainable && classifyWeight(w.layerClass, w.name, w.variable.shape.length).prunable).map((w) => w.variable);
-  const prox = (): void => tf.tidy(() => { for (const v of vars) v.assign(tf.mul(tf.sign(v), tf.relu(tf.sub(tf.abs(v), tau)))); });
+  const prox = (): void => softThreshold(vars, tau);
   return { hooks: { onStep: (step) => { if (step > 0) prox(); } }, finish: prox };
 }
 
