@@ -1,6 +1,7 @@
 /** `sculpt prune IN -o OUT --sparsity S ...`: one-shot pruning of an ONNX or safetensors file. */
 import type { Command } from 'commander';
 import { pruneFile, type PruneFileResult } from '../api/prune-file.js';
+import { needsData, pruneFileWithCalibration } from '../api/calibration-prune.js';
 import { SculptError } from '../core/errors.js';
 import { parsePattern, formatPattern } from '../core/patterns.js';
 import type { PruneOptions } from '../core/options.js';
@@ -18,6 +19,8 @@ interface PruneFlags {
   override: string[];
   seed: string;
   ofRemaining?: boolean;
+  calibration?: string;
+  calibrationSamples: string;
   json?: boolean;
 }
 
@@ -30,7 +33,9 @@ export function registerPrune(program: Command): void {
     .option('-s, --sparsity <s>', 'fraction of the chosen weights to remove, in [0, 1) (N:M patterns imply it)')
     .option('--scope <scope>', 'global: one threshold over all chosen tensors; layer: each tensor on its own', 'global')
     .option('--pattern <p>', 'unstructured, N:M (e.g. 2:4) or channel (also channel:l1, channel:l2)', 'unstructured')
-    .option('--criterion <name>', 'importance criterion: magnitude or random', 'magnitude')
+    .option('--criterion <name>', 'importance criterion: magnitude, random, or with --calibration (ONNX) wanda, sparsegpt', 'magnitude')
+    .option('--calibration <data>', 'calibration images for wanda/sparsegpt: fashion-mnist or a folder of MNIST-format IDX files')
+    .option('--calibration-samples <n>', 'how many calibration images (the first N training images)', '128')
     .option('--exclude <names>', 'tensors (names or globs, comma-separated) to leave untouched', collectList, [])
     .option('--include <names>', 'tensors to prune although not prunable by default (e.g. embeddings)', collectList, [])
     .option('--override <name=s>', 'per-tensor sparsity, e.g. fc1.weight=0.5 (comma-separated or repeated)', collectList, [])
@@ -41,14 +46,30 @@ export function registerPrune(program: Command): void {
 Examples:
   sculpt prune model.onnx -o model-90.onnx --sparsity 0.9
   sculpt prune model.onnx -o model-24.onnx --pattern 2:4 --scope layer
-  sculpt prune ckpt.safetensors -o ckpt-80.safetensors --sparsity 0.8 --exclude 'lm_head*' --override fc1.weight=0.5`)
-    .action((input: string, flags: PruneFlags) => {
+  sculpt prune ckpt.safetensors -o ckpt-80.safetensors --sparsity 0.8 --exclude 'lm_head*' --override fc1.weight=0.5
+  sculpt prune mlp.onnx -o mlp-wanda.onnx --sparsity 0.5 --criterion wanda --calibration fashion-mnist --calibration-samples 128
+
+Data criteria on ONNX run the model in onnxruntime on the calibration images (flattened to the
+model's input shape, values in [0, 1]) and read the input of every MatMul/Gemm weight: wanda
+scores |w|·‖x_j‖, sparsegpt selects by w²/[H⁻¹]_jj and then reconstructs the kept weights.
+taylor and obd need gradients: use them with sculpt imp/gmp on TF.js models.`)
+    .action(async (input: string, flags: PruneFlags) => {
       const opts = pruneOptionsFromFlags(flags);
       if (!flags.output) throw new SculptError('prune: missing -o/--output: name the file to write the pruned model to');
+      const data = needsData(opts.criterion);
+      if (data && flags.calibration === undefined) {
+        throw new SculptError(`--criterion ${opts.criterion} needs calibration data: pass --calibration fashion-mnist (or a folder of IDX files) with --calibration-samples N`);
+      }
+      if (!data && flags.calibration !== undefined) {
+        throw new SculptError(`--calibration is only used by data criteria (wanda, sparsegpt); drop it or pass --criterion wanda`);
+      }
       const bar = new ProgressBar('pruning', 1);
-      const result = pruneFile(input, flags.output, opts, {
-        onProgress: (done, total) => bar.update(done / total, `${done}/${total} tensors`),
-      });
+      const hooks = { onProgress: (done: number, total: number) => bar.update(done / total, `${done}/${total} tensors`) };
+      const result = data
+        ? await pruneFileWithCalibration(input, flags.output, opts, {
+          calibration: flags.calibration!, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1),
+        }, hooks)
+        : pruneFile(input, flags.output, opts, hooks);
       bar.finish();
       process.stdout.write(flags.json ? JSON.stringify(pruneJson(result, opts)) + '\n' : pruneTable(result, opts) + '\n');
     });

@@ -1,0 +1,235 @@
+/**
+ * Calibration statistics of an ONNX model from onnxruntime, for the data criteria (`wanda`,
+ * `sparsegpt`): an in-memory copy of the model also outputs the input activation of every pruned
+ * MatMul/Gemm weight, runs on the first N calibration images, and per weight yields the ℓ2 norm of
+ * each input feature (wanda) and, when asked, H = XᵀX over the examples (sparsegpt). Activations of
+ * rank > 2 ([batch, seq, K]) count every leading position as one example row.
+ */
+import { existsSync, statSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import type { GraphNode } from '../core/graph.js';
+import { SculptError } from '../core/errors.js';
+import { resolveTargets, type PruneOptions } from '../core/options.js';
+import type { WeightTensor } from '../core/types.js';
+import { inputStride } from '../core/criteria-wanda.js';
+import type { OnnxModel } from '../formats/onnx.js';
+import { failer } from '../formats/onnx-decode.js';
+import { encodeVarint, spliceWithLengthFixup, WIRE_LEN, WireReader } from '../formats/protobuf.js';
+import { loadDataset } from '../train/data.js';
+
+/** Where calibration images come from and how many. */
+export interface CalibrationSource {
+  /** `fashion-mnist` (Debian's copy, else the bundled subset) or a folder of MNIST-format IDX files. */
+  readonly calibration: string;
+  /** Use the first N training images. */
+  readonly samples: number;
+}
+
+/** Statistics of the activation entering one weight. */
+export interface LayerActivations {
+  /** Input features (K). */
+  readonly features: number;
+  /** Example rows seen. */
+  readonly rows: number;
+  /** Σ x_j² per input feature (float64). */
+  readonly sumSquares: Float64Array;
+  /** XᵀX (K×K, row-major), when asked for. */
+  readonly gram?: Float64Array;
+}
+
+/** One weight of the target set and the activation value that multiplies it. */
+export interface CalibratedWeight {
+  readonly tensor: WeightTensor;
+  /** Name of the graph value holding the weight's input activation. */
+  readonly activation: string;
+}
+
+const MODEL_GRAPH = 7;
+const GRAPH_OUTPUT = 12;
+const BATCH = 256;
+const PASS_THROUGH = new Set(['Identity', 'Cast']);
+
+/** Calibration images as float32 [N, H·W·C] in [0, 1], with the SculptErrors naming `--calibration`. */
+export function loadCalibrationImages(src: CalibrationSource): { images: Float32Array; count: number; perImage: number; notes: string[] } {
+  if (!Number.isInteger(src.samples) || src.samples < 1) {
+    throw new SculptError(`--calibration-samples must be a positive integer, got ${src.samples}`);
+  }
+  const isName = src.calibration === 'fashion-mnist';
+  if (!isName && !(existsSync(src.calibration) && statSync(src.calibration).isDirectory())) {
+    throw new SculptError(`--calibration ${src.calibration}: no such dataset or folder; use fashion-mnist or a folder with MNIST-format IDX files`);
+  }
+  let ds;
+  try {
+    ds = loadDataset({ dataset: 'fashion-mnist', dataDir: isName ? undefined : src.calibration, trainLimit: src.samples, testLimit: 1 });
+  } catch (e) {
+    if (e instanceof SculptError && e.message.startsWith('--data ')) throw new SculptError(`--calibration ${e.message.slice('--data '.length)}`);
+    throw e;
+  }
+  const [h, w, c] = ds.imageShape;
+  return { images: ds.train.images, count: ds.train.count, perImage: h * w * c, notes: ds.notes };
+}
+
+/**
+ * The activation value of every target weight. A weight reaches MatMul as B or Gemm as B (through
+ * Identity/Cast); anything else (Conv, a weight as MatMul's A, Gemm with transA) is a SculptError
+ * naming the tensor, as calibration from onnxruntime covers only those.
+ */
+export function calibratedWeights(model: OnnxModel, opts: PruneOptions, criterion: string): CalibratedWeight[] {
+  const consumers = new Map<string, { node: GraphNode; index: number }[]>();
+  for (const node of model.decoded.nodes) {
+    node.inputs.forEach((input, index) => {
+      const list = consumers.get(input) ?? [];
+      list.push({ node, index });
+      consumers.set(input, list);
+    });
+  }
+  const out: CalibratedWeight[] = [];
+  for (const { tensor } of resolveTargets(model.tensors, opts)) {
+    const uses: { node: GraphNode; index: number }[] = [];
+    const frontier = [tensor.name];
+    const seen = new Set(frontier);
+    while (frontier.length) {
+      for (const use of consumers.get(frontier.pop()!) ?? []) {
+        if (PASS_THROUGH.has(use.node.opType)) {
+          for (const o of use.node.outputs) if (!seen.has(o)) { seen.add(o); frontier.push(o); }
+        } else uses.push(use);
+      }
+    }
+    const activations = new Set<string>();
+    for (const { node, index } of uses) {
+      const linear = (node.opType === 'MatMul' || (node.opType === 'Gemm' && node.attributes.get('transA') !== 1)) && index === 1;
+      if (!linear || tensor.shape.length !== 2) {
+        throw new SculptError(
+          `--criterion ${criterion}: tensor '${tensor.name}' is input ${index} of a ${node.opType} node; ONNX calibration supports MatMul/Gemm weights (input B) only; add --exclude '${tensor.name}'`,
+        );
+      }
+      activations.add(node.inputs[0]);
+    }
+    if (activations.size !== 1) {
+      throw new SculptError(`--criterion ${criterion}: tensor '${tensor.name}' multiplies ${activations.size} different activations; add --exclude '${tensor.name}'`);
+    }
+    out.push({ tensor, activation: [...activations][0] });
+  }
+  return out;
+}
+
+/** The model's bytes with `names` appended to the graph's outputs (float tensors, shape left to onnxruntime). */
+export function withExtraOutputs(model: OnnxModel, names: readonly string[]): Uint8Array {
+  const r = new WireReader(model.bytes, failer(model.path));
+  const graph = r.fields(0, model.bytes.length).find((f) => f.field === MODEL_GRAPH && f.wireType === WIRE_LEN);
+  if (!graph) throw new SculptError(`${model.path}: not a valid ONNX model (no graph found); is this really an .onnx file?`);
+  const parts: Uint8Array[] = [];
+  for (const name of names) parts.push(lenField(GRAPH_OUTPUT, valueInfo(name)));
+  const bytes = concat(parts);
+  const prefix = { lenStart: graph.lenStart, start: graph.start, end: graph.end };
+  return spliceWithLengthFixup(model.bytes, [{ start: graph.end, end: graph.end, bytes, enclosing: [prefix] }]);
+}
+
+/** ValueInfoProto { name, type { tensor_type { elem_type: FLOAT } } }. */
+function valueInfo(name: string): Uint8Array {
+  const tensorType = Uint8Array.from([0x08, 0x01]);
+  const type = lenField(1, tensorType);
+  return concat([lenField(1, new TextEncoder().encode(name)), lenField(2, type)]);
+}
+
+function lenField(field: number, payload: Uint8Array): Uint8Array {
+  return concat([encodeVarint((field << 3) | WIRE_LEN), encodeVarint(payload.length), payload]);
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+/**
+ * Runs the model on `count` images and accumulates, per activation value, Σx² per feature and
+ * (with `gram`) XᵀX. The model's single float input takes the images reshaped to its own shape.
+ */
+export async function collectActivations(
+  model: OnnxModel,
+  activations: readonly string[],
+  images: Float32Array,
+  count: number,
+  perImage: number,
+  gram: boolean,
+): Promise<Map<string, LayerActivations>> {
+  const inputs = model.decoded.inputs;
+  if (inputs.length !== 1) throw new SculptError(`${model.path}: calibration needs a model with one input, this one has ${inputs.length}`);
+  const input = inputs[0];
+  const rest = input.dims.slice(1);
+  const per = rest.reduce((a, b) => a * b, 1);
+  if (input.dtype !== 'float32' || rest.some((d) => d <= 0) || per !== perImage) {
+    throw new SculptError(
+      `${model.path}: input '${input.name}' has shape [${input.dims.join(', ')}] (${input.dtype}); --calibration images have ${perImage} values each, so it must be [N, ${perImage}] or [N, 1, H, W] float32`,
+    );
+  }
+  const unique = [...new Set(activations)];
+  const graphOutputs = new Set(model.decoded.outputs.map((o) => o.name));
+  const fetch = unique.filter((n) => n !== input.name);
+  const extra = fetch.filter((n) => !graphOutputs.has(n));
+  const session = await ort.InferenceSession.create(withExtraOutputs(model, extra), { intraOpNumThreads: 2, interOpNumThreads: 1 });
+  const stats = new Map<string, { k: number; rows: number; sumSquares: Float64Array; gram?: Float64Array }>();
+  try {
+    for (let start = 0; start < count; start += BATCH) {
+      const n = Math.min(BATCH, count - start);
+      const x = images.subarray(start * perImage, (start + n) * perImage);
+      const feed = new ort.Tensor('float32', Float32Array.from(x), [n, ...rest]);
+      const result = fetch.length > 0 ? await session.run({ [input.name]: feed }, fetch) : {};
+      for (const name of unique) {
+        const t = name === input.name ? feed : result[name];
+        if (t === undefined || t.type !== 'float32') throw new SculptError(`${model.path}: activation '${name}' is not a float32 tensor in onnxruntime's outputs`);
+        accumulate(stats, name, t.data as Float32Array, t.dims[t.dims.length - 1], gram);
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  const out = new Map<string, LayerActivations>();
+  for (const [name, s] of stats) {
+    // Only the upper triangle was accumulated; mirror it.
+    const g = s.gram;
+    if (g) for (let i = 0; i < s.k; i++) for (let j = i + 1; j < s.k; j++) g[j * s.k + i] = g[i * s.k + j];
+    out.set(name, { features: s.k, rows: s.rows, sumSquares: s.sumSquares, gram: g });
+  }
+  return out;
+}
+
+function accumulate(
+  stats: Map<string, { k: number; rows: number; sumSquares: Float64Array; gram?: Float64Array }>,
+  name: string,
+  data: Float32Array,
+  k: number,
+  gram: boolean,
+): void {
+  let s = stats.get(name);
+  if (!s) {
+    s = { k, rows: 0, sumSquares: new Float64Array(k), gram: gram ? new Float64Array(k * k) : undefined };
+    stats.set(name, s);
+  }
+  if (s.k !== k) throw new SculptError(`activation '${name}' changed width between batches (${s.k} then ${k})`);
+  const rows = data.length / k;
+  const sq = s.sumSquares;
+  const g = s.gram;
+  for (let r = 0; r < rows; r++) {
+    const o = r * k;
+    for (let i = 0; i < k; i++) {
+      const v = data[o + i];
+      sq[i] += v * v;
+      if (g && v !== 0) {
+        const gi = i * k;
+        for (let j = i; j < k; j++) g[gi + j] += v * data[o + j];
+      }
+    }
+  }
+  s.rows += rows;
+}
+
+/** Checks that the activation's width matches the weight's input axis. */
+export function checkWidth(w: CalibratedWeight, a: LayerActivations): void {
+  const { size } = inputStride(w.tensor);
+  if (a.features !== size) {
+    throw new SculptError(`tensor '${w.tensor.name}': its input axis has ${size} features but activation '${w.activation}' has ${a.features}; add --exclude '${w.tensor.name}'`);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * `pruneFile` for the criteria that need data. ONNX: calibration activations from onnxruntime
+ * (see calibration-onnx.ts) feed `wanda` (input-feature norms) and `sparsegpt` (mask by the OBS
+ * saliency w²/[H⁻¹]_jj, then SparseGPT's reconstruction of the kept weights). `taylor` and `obd`
+ * need gradients, which inference does not give; safetensors has no graph to run: both are errors.
+ */
+import { getCriterion } from '../core/criteria.js';
+import { inverseHessianDiagonal } from '../core/criteria-sparsegpt.js';
+import '../core/criteria-data.js';
+import { SculptError } from '../core/errors.js';
+import { validatePruneOptions, type PruneOptions } from '../core/options.js';
+import { prune } from '../core/plan.js';
+import type { WeightTensor } from '../core/types.js';
+import { assertFinite } from '../formats/index.js';
+import { readOnnx, writeOnnx } from '../formats/onnx.js';
+import { calibratedWeights, checkWidth, collectActivations, loadCalibrationImages, type CalibrationSource } from './calibration-onnx.js';
+import { reconstructWithMask } from './calibration-sparsegpt.js';
+import { checkInput, checkOutput, formatOf } from './model-file.js';
+import type { PruneFileHooks, PruneFileResult } from './prune-file.js';
+
+/** Criteria this flow computes calibration for. */
+export const ONNX_DATA_CRITERIA = ['wanda', 'sparsegpt'] as const;
+
+export interface CalibratedPruneResult extends PruneFileResult {
+  /** Calibration images used and where they came from. */
+  readonly calibration: { readonly samples: number; readonly notes: string[] };
+  /** Whether kept weights were changed (sparsegpt's reconstruction). */
+  readonly reconstructed: boolean;
+}
+
+/** Whether `criterion` is a registered criterion that needs data (registers the data criteria). */
+export function needsData(criterion: string): boolean {
+  return getCriterion(criterion).needsData === true;
+}
+
+/** Prunes `input` into `output` with a data criterion, calibrating on `source`. */
+export async function pruneFileWithCalibration(
+  input: string,
+  output: string,
+  opts: PruneOptions,
+  source: CalibrationSource,
+  hooks: PruneFileHooks = {},
+): Promise<CalibratedPruneResult> {
+  validatePruneOptions(opts);
+  checkInput(input);
+  const format = formatOf(input);
+  checkOutput(input, output);
+  const c = opts.criterion;
+  if (format !== 'onnx') {
+    throw new SculptError(`${input}: --criterion ${c} needs activations, and a ${format} file has no graph to run; export the model to ONNX or use --criterion magnitude`);
+  }
+  if (!(ONNX_DATA_CRITERIA as readonly string[]).includes(c)) {
+    throw new SculptError(`${input}: --criterion ${c} needs gradients, which onnxruntime inference does not give: use sculpt imp/gmp --criterion on a TF.js model, or wanda/sparsegpt here`);
+  }
+  if (opts.pattern.kind !== 'unstructured') {
+    throw new SculptError(`--criterion ${c} on ONNX supports --pattern unstructured only; drop --pattern or use --criterion magnitude`);
+  }
+  const model = readOnnx(input);
+  const weights = calibratedWeights(model, opts, c);
+  const imgs = loadCalibrationImages(source);
+  const acts = await collectActivations(model, weights.map((w) => w.activation), imgs.images, imgs.count, imgs.perImage, c === 'sparsegpt');
+  const inputNorms = new Map<string, Float32Array>();
+  const inverseHessianDiag = new Map<string, Float32Array>();
+  for (const w of weights) {
+    const a = acts.get(w.activation)!;
+    checkWidth(w, a);
+    if (c === 'wanda') inputNorms.set(w.tensor.name, Float32Array.from(a.sumSquares, Math.sqrt));
+    else inverseHessianDiag.set(w.tensor.name, inverseHessianDiagonal(a.gram!, a.features));
+  }
+  const ws = model.weights();
+  assertFinite(ws, input);
+  const result = prune(ws, { ...opts, calibration: { inputNorms, inverseHessianDiag } });
+  const updates = new Map<string, Float32Array>();
+  for (const [name, mask] of result.masks) {
+    const values = Float32Array.from(ws.get(name)!.data);
+    mask.applyTo(values);
+    updates.set(name, values);
+  }
+  if (c === 'sparsegpt') {
+    for (const w of weights) {
+      const mask = result.masks.get(w.tensor.name);
+      if (mask === undefined) continue;
+      const a = acts.get(w.activation)!;
+      updates.set(w.tensor.name, reconstructed(w.tensor, ws.get(w.tensor.name)!.data, a.gram!, mask));
+    }
+  }
+  writeOnnx(model, output, updates);
+  hooks.onProgress?.(ws.size, ws.size);
+  return {
+    input, output, format, stats: result.stats, total: result.total, targetTotal: result.targetTotal,
+    calibration: { samples: imgs.count, notes: imgs.notes }, reconstructed: c === 'sparsegpt',
+  };
+}
+
+/** SparseGPT reconstruction in rows = outputs layout: Gemm transB=1 [N,K] as is, MatMul/Gemm [K,N] transposed. */
+function reconstructed(t: WeightTensor, values: Float32Array, gram: Float64Array, mask: { get(i: number): boolean }): Float32Array {
+  const [a, b] = t.shape;
+  if (t.outputAxis === 0) return reconstructWithMask(values, a, b, gram, mask, `'${t.name}'`);
+  // [K, N]: transpose to [N, K], reconstruct, transpose back.
+  const k = a;
+  const n = b;
+  const wt = new Float32Array(n * k);
+  for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) wt[j * k + i] = values[i * n + j];
+  const mt = { get: (idx: number) => mask.get((idx % k) * n + Math.floor(idx / k)) };
+  const rt = reconstructWithMask(wt, n, k, gram, mt, `'${t.name}'`);
+  const out = new Float32Array(k * n);
+  for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) out[i * n + j] = rt[j * k + i];
+  return out;
+}
