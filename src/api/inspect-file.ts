@@ -3,7 +3,8 @@ import type { Role, WeightTensor } from '../core/types.js';
 import { numel } from '../core/types.js';
 import { readOnnx } from '../formats/onnx.js';
 import { openSafetensors } from '../formats/safetensors.js';
-import { checkInput, formatOf, type ModelFormat } from './model-file.js';
+import { openTfjsFolder } from '../formats/tfjs-folder.js';
+import { checkModelInput, formatOf, type ModelFormat } from './model-file.js';
 
 export interface TensorInfo {
   readonly name: string;
@@ -30,7 +31,7 @@ export interface ModelInfo {
 }
 
 export function inspectFile(file: string): ModelInfo {
-  checkInput(file);
+  checkModelInput(file);
   const format = formatOf(file);
   const tensors: TensorInfo[] = [];
   const add = (t: WeightTensor, data: Float32Array): void => {
@@ -44,6 +45,9 @@ export function inspectFile(file: string): ModelInfo {
   };
   if (format === 'onnx') {
     for (const t of readOnnx(file).weights().tensors) add(t, t.data);
+  } else if (format === 'tfjs') {
+    const src = openTfjsFolder(file);
+    for (const t of src.tensors) add(t, src.read(t.name));
   } else {
     const src = openSafetensors(file);
     try {

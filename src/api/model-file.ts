@@ -2,14 +2,17 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { SculptError } from '../core/errors.js';
+import { checkTfjsOutput, tfjsPaths } from '../formats/tfjs-folder.js';
 
-export type ModelFormat = 'onnx' | 'safetensors';
+export type ModelFormat = 'onnx' | 'safetensors' | 'tfjs';
 
+/** By extension; a folder or a .json file is a TF.js layers model (model.json and its shards). */
 export function formatOf(path: string): ModelFormat {
   const ext = extname(path).toLowerCase();
   if (ext === '.onnx') return 'onnx';
   if (ext === '.safetensors') return 'safetensors';
-  throw new SculptError(`${path}: unknown model format '${ext || '(no extension)'}'; sculpt reads .onnx and .safetensors files`);
+  if (ext === '.json' || (existsSync(path) && statSync(path).isDirectory())) return 'tfjs';
+  throw new SculptError(`${path}: unknown model format '${ext || '(no extension)'}'; sculpt reads .onnx and .safetensors files and TF.js model folders (model.json)`);
 }
 
 /** The input must be a readable regular file. */
@@ -19,8 +22,22 @@ export function checkInput(path: string): void {
   if (!st.isFile()) throw new SculptError(`${path}: not a regular file`);
 }
 
+/** A model input: a regular file, or a folder (a TF.js layers model). */
+export function checkModelInput(path: string): void {
+  if (!existsSync(path)) throw new SculptError(`${path}: no such file or folder`);
+  const st = statSync(path);
+  if (!st.isFile() && !st.isDirectory()) throw new SculptError(`${path}: not a regular file or folder`);
+}
+
 /** The output must have the input's format, must not be the input, and its folder must exist. */
 export function checkOutput(input: string, output: string): void {
+  if (formatOf(input) === 'tfjs') {
+    if (/\.(onnx|safetensors)$/i.test(output)) {
+      throw new SculptError(`${output}: output format must match the input's (a TF.js model folder); name a new folder with -o`);
+    }
+    checkTfjsOutput(tfjsPaths(input).dir, output);
+    return;
+  }
   if (formatOf(output) !== formatOf(input)) {
     throw new SculptError(`${output}: output format must match the input's (${extname(input)}); convert formats separately`);
   }

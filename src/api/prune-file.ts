@@ -1,7 +1,8 @@
 /**
  * File-level pruning: read a model, plan and apply masks, write the pruned copy in the same format.
  * ONNX is pruned in memory (the file's bytes are copied and only pruned payloads change);
- * safetensors is streamed tensor by tensor, so a checkpoint larger than memory is fine.
+ * safetensors is streamed tensor by tensor, so a checkpoint larger than memory is fine;
+ * a TF.js folder is read into memory and written as a new folder (model.json verbatim, shards re-zeroed).
  */
 import { prune, planStreaming, type PruneSummary, type TensorStats } from '../core/plan.js';
 import type { PruneOptions } from '../core/options.js';
@@ -9,7 +10,8 @@ import { validatePruneOptions } from '../core/options.js';
 import { assertFinite } from '../formats/index.js';
 import { readOnnx, writeOnnxMasked } from '../formats/onnx.js';
 import { openSafetensors, writeSafetensorsStreaming } from '../formats/safetensors.js';
-import { checkInput, checkOutput, formatOf, withFileContext, type ModelFormat } from './model-file.js';
+import { openTfjsFolder, writeTfjsFolder } from '../formats/tfjs-folder.js';
+import { checkModelInput, checkOutput, formatOf, withFileContext, type ModelFormat } from './model-file.js';
 
 export interface PruneFileResult extends PruneSummary {
   readonly input: string;
@@ -34,11 +36,13 @@ const DEFAULT_CACHE_BYTES = 0;
 /** Prunes `input` into `output` (same format); never touches the input. */
 export function pruneFile(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks = {}): PruneFileResult {
   validatePruneOptions(opts);
-  checkInput(input);
+  checkModelInput(input);
   const format = formatOf(input);
   checkOutput(input, output);
   const summary = withFileContext(input, () =>
-    format === 'onnx' ? pruneOnnx(input, output, opts, hooks) : pruneSafetensors(input, output, opts, hooks),
+    format === 'onnx' ? pruneOnnx(input, output, opts, hooks)
+      : format === 'tfjs' ? pruneTfjs(input, output, opts, hooks)
+        : pruneSafetensors(input, output, opts, hooks),
   );
   return { input, output, format, ...summary };
 }
@@ -51,6 +55,23 @@ function pruneOnnx(input: string, output: string, opts: PruneOptions, hooks: Pru
   hooks.onProgress?.(ws.size, ws.size);
   writeOnnxMasked(model, output, result.masks);
   return { stats: result.stats, total: result.total, targetTotal: result.targetTotal };
+}
+
+/** Masks are computed and applied in memory before anything is written: a refusal writes nothing. */
+function pruneTfjs(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks): PruneSummary {
+  const src = openTfjsFolder(input);
+  assertFinite(src, src.jsonPath);
+  const plan = planStreaming(src, opts);
+  const total = src.tensors.length;
+  let done = 0;
+  for (const t of src.tensors) {
+    const mask = plan.maskFor(t.name, src.read(t.name));
+    if (mask) src.zero(t.name, mask);
+    hooks.onProgress?.(++done, total);
+  }
+  const summary = plan.stats();
+  writeTfjsFolder(src, output);
+  return summary;
 }
 
 function pruneSafetensors(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks): PruneSummary {

@@ -1,4 +1,4 @@
-/** Model formats: ONNX and safetensors (read, write, stream). */
+/** Model formats: ONNX, safetensors and TF.js layers model folders (read, write, stream). */
 import { SculptError } from '../core/errors.js';
 import { numel, type WeightSet } from '../core/types.js';
 import type { TensorSource } from './safetensors.js';
@@ -15,6 +15,8 @@ export {
 } from './safetensors.js';
 export type { MaskLike, SafetensorsEntry, SafetensorsOptions, TensorSource, TensorTransform } from './safetensors.js';
 export type { FloatDType } from './safetensors-dtypes.js';
+export { openTfjsFolder, writeTfjsFolder, checkTfjsOutput, classifyTfjsWeight, TfjsFolder } from './tfjs-folder.js';
+export type { TfjsQuantization, TfjsWeightEntry, TfjsWeightGroup } from './tfjs-folder.js';
 export { writeFileAtomic, writeAtomically, assertNotInput } from './fsutil.js';
 
 /**

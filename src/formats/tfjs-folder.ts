@@ -1,0 +1,385 @@
+/**
+ * TF.js layers model folders: `model.json` (`modelTopology` + `weightsManifest`
+ * [{paths: [shards], weights: [{name, shape, dtype, quantization?}]}]) and the binary shards it names.
+ * Within one manifest group the weights lie back to back over the concatenated shards, so a weight
+ * may span a shard boundary. Parsed directly (no TensorFlow.js): each group's shards are read into
+ * one buffer, pruned weights' bytes are zeroed there, and the shards are written back at their
+ * original sizes; model.json is copied byte for byte.
+ *
+ * Roles come from the Keras layer configs in `modelTopology` (weight `fc1/kernel` → layer `fc1`).
+ * The rule is a copy of `classifyWeight` in src/train/weights.ts, which cannot be imported here:
+ * that module imports TensorFlow.js, and formats may import only core.
+ * Only float32, unquantized weights are prunable; quantized float weights are listed (dequantized
+ * for reading) but never pruned; int32, bool, string and complex weights are copied untouched.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SculptError } from '../core/errors.js';
+import type { TensorSource } from '../core/plan.js';
+import { numel, type Role, type WeightOp, type WeightTensor } from '../core/types.js';
+import { decodeFloats } from './safetensors-dtypes.js';
+import { zeroPruned, type MaskLike } from './safetensors.js';
+
+const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+const QUANT_BYTES: Readonly<Record<string, number>> = { uint8: 1, uint16: 2, float16: 2 };
+
+export interface TfjsQuantization {
+  readonly dtype: 'uint8' | 'uint16' | 'float16';
+  readonly scale?: number;
+  readonly min?: number;
+}
+
+/** One weight as the manifest describes it; `begin`/`end` are offsets in its group's concatenated shards. */
+export interface TfjsWeightEntry {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype: string;
+  readonly quantization?: TfjsQuantization;
+  readonly group: number;
+  readonly begin: number;
+  readonly end: number;
+  /** Keras class of the layer owning the weight, when model.json says. */
+  readonly layerClass?: string;
+}
+
+/** One manifest group: its shard paths (as written in model.json), their sizes and their bytes. */
+export interface TfjsWeightGroup {
+  readonly paths: readonly string[];
+  readonly sizes: readonly number[];
+  readonly data: Uint8Array;
+}
+
+interface Classified {
+  role: Role;
+  op: WeightOp;
+  prunable: boolean;
+  reason: string;
+  outputAxis: number;
+}
+
+/** Role, prunability and output axis of a weight from its layer class and short name (copy of train/weights.ts). */
+export function classifyTfjsWeight(layerClass: string, name: string, rank: number): Classified {
+  const short = (name.split('/').pop() ?? name).replace(/:\d+$/, '');
+  if (short === 'bias') return { role: 'bias', op: 'Other', prunable: false, reason: 'bias', outputAxis: 0 };
+  if (short === 'gamma' || short === 'beta' || short.startsWith('moving_')) {
+    return { role: 'norm', op: 'Other', prunable: false, reason: 'normalisation parameter', outputAxis: 0 };
+  }
+  if (short === 'embeddings') return { role: 'embedding', op: 'Embedding', prunable: false, reason: 'embedding table', outputAxis: 1 };
+  if (short === 'kernel' && layerClass === 'Dense') return { role: 'weight', op: 'Dense', prunable: true, reason: 'Dense kernel [in, out]', outputAxis: rank - 1 };
+  if (short === 'kernel' && /^Conv[123]D$/.test(layerClass)) {
+    return { role: 'weight', op: 'Conv', prunable: true, reason: `${layerClass} kernel [..., in, out]`, outputAxis: rank - 1 };
+  }
+  if (short === 'kernel' && /Transpose$/.test(layerClass)) {
+    return { role: 'weight', op: 'ConvTranspose', prunable: true, reason: `${layerClass} kernel [..., out, in]`, outputAxis: rank - 2 };
+  }
+  if (short === 'depthwise_kernel') {
+    return { role: 'weight', op: 'Conv', prunable: true, reason: 'depthwise kernel [kh, kw, in, multiplier]', outputAxis: rank - 2 };
+  }
+  if (short === 'pointwise_kernel') return { role: 'weight', op: 'Conv', prunable: true, reason: 'pointwise kernel [1, 1, in, out]', outputAxis: rank - 1 };
+  if (short === 'kernel' && rank >= 2) return { role: 'weight', op: 'Other', prunable: true, reason: `${layerClass} kernel`, outputAxis: rank - 1 };
+  return { role: 'other', op: 'Other', prunable: false, reason: `${layerClass} ${short}`, outputAxis: 0 };
+}
+
+interface LayerInfo {
+  readonly className: string;
+  readonly trainable: boolean;
+}
+
+/** Layer name → class, over every layer config in the topology (nested models and wrappers too). */
+function layerClasses(topology: unknown): Map<string, LayerInfo> {
+  const out = new Map<string, LayerInfo>();
+  const visit = (node: unknown, depth: number): void => {
+    if (depth > 64 || typeof node !== 'object' || node === null) return;
+    if (Array.isArray(node)) {
+      for (const x of node) visit(x, depth + 1);
+      return;
+    }
+    const o = node as Record<string, unknown>;
+    const config = o.config as Record<string, unknown> | undefined;
+    if (typeof o.class_name === 'string' && typeof config === 'object' && config !== null && typeof config.name === 'string') {
+      if (!out.has(config.name)) out.set(config.name, { className: o.class_name, trainable: config.trainable !== false });
+    }
+    for (const v of Object.values(o)) if (typeof v === 'object') visit(v, depth + 1);
+  };
+  visit(topology, 0);
+  return out;
+}
+
+/** The layer owning `weightName`: the innermost name component that is a layer (`model/fc1/kernel` → fc1). */
+function layerOf(weightName: string, layers: Map<string, LayerInfo>): LayerInfo | undefined {
+  const parts = weightName.split('/');
+  for (let i = parts.length - 2; i >= 0; i--) {
+    const l = layers.get(parts[i]);
+    if (l) return l;
+  }
+  return undefined;
+}
+
+/** `input` may be the folder or its model.json; returns both paths as the user spelled them. */
+export function tfjsPaths(input: string): { dir: string; jsonPath: string } {
+  const isDir = fs.existsSync(input) && fs.statSync(input).isDirectory();
+  return isDir ? { dir: input, jsonPath: path.join(input, 'model.json') } : { dir: path.dirname(input), jsonPath: input };
+}
+
+/** A TF.js layers model folder read into memory (model.json bytes and every shard). */
+export class TfjsFolder implements TensorSource {
+  readonly dir: string;
+  readonly jsonPath: string;
+  /** model.json exactly as read. */
+  readonly jsonBytes: Uint8Array;
+  readonly groups: readonly TfjsWeightGroup[];
+  /** Every weight in manifest order (floating or not). */
+  readonly entries: readonly TfjsWeightEntry[];
+  /** Floating weights (float32, possibly quantized) in manifest order, with empty `data`. */
+  readonly tensors: readonly WeightTensor[];
+  private readonly byName: Map<string, TfjsWeightEntry>;
+  private floatBuf: Float32Array | undefined;
+
+  constructor(input: string) {
+    const { dir, jsonPath } = tfjsPaths(input);
+    this.dir = dir;
+    this.jsonPath = jsonPath;
+    if (!fs.existsSync(jsonPath)) {
+      throw new SculptError(`${input}: no model.json here; give a TF.js layers model folder (model.json and its weight shards) or the model.json path`);
+    }
+    const bad: (why: string) => never = (why) => {
+      throw new SculptError(`${jsonPath}: not a TF.js layers model (${why}); re-save the model with tf.LayersModel.save or sculpt train`);
+    };
+    try {
+      this.jsonBytes = fs.readFileSync(jsonPath);
+    } catch (e) {
+      throw new SculptError(`${jsonPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)}); check the path and permissions`);
+    }
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(this.jsonBytes)) as Record<string, unknown>;
+    } catch (e) {
+      throw bad(`not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) bad('not a JSON object');
+    if (typeof json.modelTopology !== 'object' || json.modelTopology === null) bad('no modelTopology');
+    if (!Array.isArray(json.weightsManifest)) bad('no weightsManifest array');
+    const layers = layerClasses(json.modelTopology);
+
+    const groups: TfjsWeightGroup[] = [];
+    const entries: TfjsWeightEntry[] = [];
+    const seen = new Set<string>();
+    (json.weightsManifest as unknown[]).forEach((g, gi) => {
+      const group = g as { paths?: unknown; weights?: unknown };
+      if (typeof group !== 'object' || group === null) bad(`weightsManifest[${gi}] is not an object`);
+      if (!Array.isArray(group.paths) || !group.paths.every((p) => typeof p === 'string')) bad(`weightsManifest[${gi}].paths is not a list of file names`);
+      if (!Array.isArray(group.weights)) bad(`weightsManifest[${gi}].weights is not a list`);
+      const paths = group.paths as string[];
+      const sizes: number[] = [];
+      const files = paths.map((p) => {
+        const norm = path.normalize(p);
+        if (path.isAbsolute(p) || norm.startsWith('..')) bad(`shard path ${p} leaves the model folder`);
+        const file = path.join(dir, norm);
+        let size: number;
+        try {
+          const st = fs.statSync(file);
+          if (!st.isFile()) throw new Error('ENOTFILE');
+          size = st.size;
+        } catch {
+          throw new SculptError(`${jsonPath}: weight shard ${p} is missing next to model.json; copy the whole model folder`);
+        }
+        sizes.push(size);
+        return file;
+      });
+      const data = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+      let at = 0;
+      files.forEach((file, i) => {
+        const fd = fs.openSync(file, 'r');
+        try {
+          let off = 0;
+          while (off < sizes[i]) {
+            const n = fs.readSync(fd, data, at + off, sizes[i] - off, off);
+            if (n === 0) throw new SculptError(`${file}: shard shrank while being read; retry`);
+            off += n;
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
+        at += sizes[i];
+      });
+      let offset = 0;
+      for (const w of group.weights as unknown[]) {
+        const spec = w as { name?: unknown; shape?: unknown; dtype?: unknown; quantization?: { dtype?: unknown; scale?: unknown; min?: unknown } };
+        if (typeof spec !== 'object' || spec === null || typeof spec.name !== 'string') bad(`a weight of weightsManifest[${gi}] has no name`);
+        const name = spec.name as string;
+        if (seen.has(name)) bad(`weight ${name} is listed twice`);
+        seen.add(name);
+        if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`weight ${name} has an invalid shape ${JSON.stringify(spec.shape)}`);
+        const shape = spec.shape as number[];
+        const dtype = spec.dtype;
+        if (typeof dtype !== 'string' || (DTYPE_BYTES[dtype] === undefined && dtype !== 'string')) bad(`weight ${name} has unknown dtype ${JSON.stringify(dtype)}`);
+        let quantization: TfjsQuantization | undefined;
+        let width = DTYPE_BYTES[dtype as string];
+        if (spec.quantization !== undefined) {
+          const q = spec.quantization;
+          const qw = typeof q?.dtype === 'string' ? QUANT_BYTES[q.dtype] : undefined;
+          if (qw === undefined) bad(`weight ${name} has unknown quantization dtype ${JSON.stringify(q?.dtype)}`);
+          if (q.dtype !== 'float16' && (typeof q.scale !== 'number' || typeof q.min !== 'number')) bad(`weight ${name} is ${String(q.dtype)}-quantized without numeric scale and min`);
+          quantization = { dtype: q.dtype as TfjsQuantization['dtype'], scale: q.scale as number | undefined, min: q.min as number | undefined };
+          width = qw!;
+        }
+        const n = numel(shape);
+        let bytes: number;
+        if (dtype === 'string' && !quantization) {
+          // Each string: a uint32 byte length, then the bytes.
+          bytes = 0;
+          const view = new DataView(data.buffer, data.byteOffset, data.length);
+          for (let i = 0; i < n; i++) {
+            if (offset + bytes + 4 > data.length) break;
+            bytes += 4 + view.getUint32(offset + bytes, true);
+          }
+        } else bytes = n * width!;
+        if (offset + bytes > data.length) {
+          throw new SculptError(
+            `${path.join(dir, paths[paths.length - 1] ?? '(no shard)')}: weight group ${gi} holds ${data.length} bytes but its weights need at least ${offset + bytes} (up to ${name}); the shard is truncated, re-copy the model folder`,
+          );
+        }
+        const info = layerOf(name, layers);
+        entries.push({ name, shape, dtype: dtype as string, quantization, group: gi, begin: offset, end: offset + bytes, layerClass: info?.className });
+        offset += bytes;
+      }
+      groups.push({ paths, sizes, data });
+    });
+    this.groups = groups;
+    this.entries = entries;
+    this.byName = new Map(entries.map((e) => [e.name, e]));
+    this.tensors = entries.filter((e) => e.dtype === 'float32').map((e) => {
+      const info = layerOf(e.name, layers);
+      const c = classifyTfjsWeight(info?.className ?? 'unknown layer', e.name, e.shape.length);
+      let { prunable, reason } = c;
+      if (e.quantization) {
+        prunable = false;
+        reason = `${e.quantization.dtype}-quantized; not prunable`;
+      } else if (info && !info.trainable && prunable) {
+        prunable = false;
+        reason = `${c.reason} of a frozen layer`;
+      }
+      return { name: e.name, shape: e.shape, data: new Float32Array(0), role: c.role, op: c.op, prunable, reason, outputAxis: c.outputAxis };
+    });
+  }
+
+  entry(name: string): TfjsWeightEntry {
+    const e = this.byName.get(name);
+    if (!e) throw new SculptError(`${this.jsonPath}: no weight named ${name}`);
+    return e;
+  }
+
+  /** The stored bytes of one weight (a view into its group's buffer). */
+  bytes(name: string): Uint8Array {
+    const e = this.entry(name);
+    return this.groups[e.group].data.subarray(e.begin, e.end);
+  }
+
+  /**
+   * Values of one float32 weight (quantized ones dequantized). The array is reused: valid until the
+   * next `read`; copy it (`.slice()`) to keep it. Modifying it does not change the folder.
+   */
+  read(name: string): Float32Array {
+    const e = this.entry(name);
+    if (e.dtype !== 'float32') throw new SculptError(`${this.jsonPath}: weight ${name} has dtype ${e.dtype}, not float32`);
+    const n = numel(e.shape);
+    if (!this.floatBuf || this.floatBuf.length < n) this.floatBuf = new Float32Array(Math.max(n, this.largest()));
+    const out = this.floatBuf.subarray(0, n);
+    const src = this.bytes(name);
+    const q = e.quantization;
+    if (!q) new Uint8Array(out.buffer, 0, n * 4).set(src);
+    else if (q.dtype === 'float16') {
+      const aligned = src.byteOffset % 2 === 0 ? src : src.slice();
+      decodeFloats(aligned, 'F16', out);
+    } else {
+      const dv = new DataView(src.buffer, src.byteOffset, src.length);
+      const scale = q.scale ?? 1;
+      const min = q.min ?? 0;
+      for (let i = 0; i < n; i++) out[i] = (q.dtype === 'uint8' ? dv.getUint8(i) : dv.getUint16(i * 2, true)) * scale + min;
+    }
+    return out;
+  }
+
+  /** Zeroes the bytes of the elements `mask` prunes in weight `name` (float32, unquantized only). */
+  zero(name: string, mask: MaskLike): void {
+    const e = this.entry(name);
+    if (e.dtype !== 'float32' || e.quantization) {
+      const what = e.quantization ? `${e.quantization.dtype}-quantized` : e.dtype;
+      throw new SculptError(`${this.jsonPath}: weight ${name} is ${what}; sculpt prunes only float32 weights, drop it from --include`);
+    }
+    const bytes = this.bytes(name);
+    if (bytes.byteOffset % 4 === 0) zeroPruned(bytes, 'F32', numel(e.shape), mask, name, this.jsonPath);
+    else {
+      const copy = bytes.slice();
+      zeroPruned(copy, 'F32', numel(e.shape), mask, name, this.jsonPath);
+      bytes.set(copy);
+    }
+  }
+
+  private largest(): number {
+    let m = 0;
+    for (const e of this.entries) if (e.dtype === 'float32') m = Math.max(m, numel(e.shape));
+    return m;
+  }
+}
+
+export function openTfjsFolder(input: string): TfjsFolder {
+  return new TfjsFolder(input);
+}
+
+/**
+ * Refuses an output folder that exists and is not empty, is not a folder, or is the input's folder.
+ * Nothing is created.
+ */
+export function checkTfjsOutput(inputDir: string, output: string): void {
+  if (output.toLowerCase().endsWith('.json')) {
+    throw new SculptError(`${output}: -o names the folder to write the pruned TF.js model to, not a .json file; drop the file name`);
+  }
+  const outAbs = path.resolve(output);
+  if (fs.existsSync(outAbs)) {
+    if (fs.realpathSync(outAbs) === fs.realpathSync(inputDir)) {
+      throw new SculptError(`${output}: the output is the input folder; sculpt never overwrites its input, choose a new -o folder`);
+    }
+    if (!fs.statSync(outAbs).isDirectory()) throw new SculptError(`${output}: exists and is not a folder; choose a new -o folder`);
+    if (fs.readdirSync(outAbs).length > 0) throw new SculptError(`${output}: folder exists and is not empty; choose a new -o folder or empty it`);
+  }
+  const parent = path.dirname(outAbs);
+  if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) {
+    throw new SculptError(`${output}: folder ${parent} does not exist; create it first`);
+  }
+}
+
+let counter = 0;
+
+/**
+ * Writes the folder's model.json (verbatim) and its shards (current bytes, original sizes) to a
+ * temporary sibling of `output`, then renames it into place.
+ */
+export function writeTfjsFolder(src: TfjsFolder, output: string): void {
+  checkTfjsOutput(src.dir, output);
+  const outAbs = path.resolve(output);
+  const tmp = path.join(path.dirname(outAbs), `.${path.basename(outAbs)}.${process.pid}.${++counter}.tmp`);
+  try {
+    fs.mkdirSync(tmp);
+  } catch (e) {
+    throw new SculptError(`${output}: cannot write in ${path.dirname(outAbs)} (${(e as NodeJS.ErrnoException).code ?? String(e)}); choose a writable output folder`);
+  }
+  try {
+    fs.writeFileSync(path.join(tmp, path.basename(src.jsonPath)), src.jsonBytes);
+    for (const g of src.groups) {
+      let at = 0;
+      g.paths.forEach((p, i) => {
+        const file = path.join(tmp, path.normalize(p));
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, g.data.subarray(at, at + g.sizes[i]));
+        at += g.sizes[i];
+      });
+    }
+    if (fs.existsSync(outAbs)) fs.rmdirSync(outAbs); // checked empty above; rename needs it gone on some systems
+    fs.renameSync(tmp, outAbs);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (e instanceof SculptError) throw e;
+    throw new SculptError(`${output}: write failed (${(e as NodeJS.ErrnoException).code ?? String(e)}); check free space and permissions`, 1);
+  }
+}
