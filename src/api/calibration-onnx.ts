@@ -40,8 +40,8 @@ export interface LayerActivations {
 /** One weight of the target set and the activation value that multiplies it. */
 export interface CalibratedWeight {
   readonly tensor: WeightTensor;
-  /** Name of the graph value holding the weight's input activation. */
-  readonly activation: string;
+  /** Graph values holding the weight's input activations (several when the weight is shared). */
+  readonly activations: readonly string[];
 }
 
 const MODEL_GRAPH = 7;
@@ -105,10 +105,8 @@ export function calibratedWeights(model: OnnxModel, opts: PruneOptions, criterio
       }
       activations.add(node.inputs[0]);
     }
-    if (activations.size !== 1) {
-      throw new SculptError(`--criterion ${criterion}: tensor '${tensor.name}' multiplies ${activations.size} different activations; add --exclude '${tensor.name}'`);
-    }
-    out.push({ tensor, activation: [...activations][0] });
+    if (activations.size === 0) throw new SculptError(`--criterion ${criterion}: tensor '${tensor.name}' feeds no node; add --exclude '${tensor.name}'`);
+    out.push({ tensor, activations: [...activations] });
   }
   return out;
 }
@@ -226,10 +224,28 @@ function accumulate(
   s.rows += rows;
 }
 
-/** Checks that the activation's width matches the weight's input axis. */
-export function checkWidth(w: CalibratedWeight, a: LayerActivations): void {
+/**
+ * The statistics of everything `w` multiplies: a shared weight (ALBERT-style) sums those of all
+ * its inputs. Fails naming the tensor when an activation's width is not the weight's input axis.
+ */
+export function weightActivations(w: CalibratedWeight, acts: ReadonlyMap<string, LayerActivations>): LayerActivations {
   const { size } = inputStride(w.tensor);
-  if (a.features !== size) {
-    throw new SculptError(`tensor '${w.tensor.name}': its input axis has ${size} features but activation '${w.activation}' has ${a.features}; add --exclude '${w.tensor.name}'`);
+  for (const name of w.activations) {
+    const a = acts.get(name)!;
+    if (a.features !== size) {
+      throw new SculptError(`tensor '${w.tensor.name}': its input axis has ${size} features but activation '${name}' has ${a.features}; add --exclude '${w.tensor.name}'`);
+    }
   }
+  if (w.activations.length === 1) return acts.get(w.activations[0])!;
+  const sumSquares = new Float64Array(size);
+  const first = acts.get(w.activations[0])!;
+  const gram = first.gram ? new Float64Array(size * size) : undefined;
+  let rows = 0;
+  for (const name of w.activations) {
+    const a = acts.get(name)!;
+    rows += a.rows;
+    for (let i = 0; i < size; i++) sumSquares[i] += a.sumSquares[i];
+    if (gram && a.gram) for (let i = 0; i < gram.length; i++) gram[i] += a.gram[i];
+  }
+  return { features: size, rows, sumSquares, gram };
 }

@@ -13,7 +13,7 @@ import { prune } from '../core/plan.js';
 import type { WeightTensor } from '../core/types.js';
 import { assertFinite } from '../formats/index.js';
 import { readOnnx, writeOnnx } from '../formats/onnx.js';
-import { calibratedWeights, checkWidth, collectActivations, loadCalibrationImages, type CalibrationSource } from './calibration-onnx.js';
+import { calibratedWeights, collectActivations, weightActivations, loadCalibrationImages, type CalibrationSource } from './calibration-onnx.js';
 import { reconstructWithMask } from './calibration-sparsegpt.js';
 import { checkInput, checkOutput, formatOf } from './model-file.js';
 import type { PruneFileHooks, PruneFileResult } from './prune-file.js';
@@ -33,6 +33,21 @@ export function needsData(criterion: string): boolean {
   return getCriterion(criterion).needsData === true;
 }
 
+/** Fails with one line when `opts.criterion` cannot be calibrated for the file `input` (no reading). */
+export function checkDataCriterion(input: string, opts: PruneOptions): void {
+  const c = opts.criterion;
+  const format = formatOf(input);
+  if (format !== 'onnx') {
+    throw new SculptError(`${input}: --criterion ${c} needs activations, and a ${format} file has no graph to run; export the model to ONNX or use --criterion magnitude`);
+  }
+  if (!(ONNX_DATA_CRITERIA as readonly string[]).includes(c)) {
+    throw new SculptError(`${input}: --criterion ${c} needs gradients, which onnxruntime inference does not give: use sculpt imp/gmp --criterion on a TF.js model, or wanda/sparsegpt here`);
+  }
+  if (opts.pattern.kind !== 'unstructured') {
+    throw new SculptError(`--criterion ${c} on ONNX supports --pattern unstructured only; drop --pattern or use --criterion magnitude`);
+  }
+}
+
 /** Prunes `input` into `output` with a data criterion, calibrating on `source`. */
 export async function pruneFileWithCalibration(
   input: string,
@@ -46,24 +61,16 @@ export async function pruneFileWithCalibration(
   const format = formatOf(input);
   checkOutput(input, output);
   const c = opts.criterion;
-  if (format !== 'onnx') {
-    throw new SculptError(`${input}: --criterion ${c} needs activations, and a ${format} file has no graph to run; export the model to ONNX or use --criterion magnitude`);
-  }
-  if (!(ONNX_DATA_CRITERIA as readonly string[]).includes(c)) {
-    throw new SculptError(`${input}: --criterion ${c} needs gradients, which onnxruntime inference does not give: use sculpt imp/gmp --criterion on a TF.js model, or wanda/sparsegpt here`);
-  }
-  if (opts.pattern.kind !== 'unstructured') {
-    throw new SculptError(`--criterion ${c} on ONNX supports --pattern unstructured only; drop --pattern or use --criterion magnitude`);
-  }
+  checkDataCriterion(input, opts);
   const model = readOnnx(input);
   const weights = calibratedWeights(model, opts, c);
   const imgs = loadCalibrationImages(source);
-  const acts = await collectActivations(model, weights.map((w) => w.activation), imgs.images, imgs.count, imgs.perImage, c === 'sparsegpt');
+  const acts = await collectActivations(model, weights.flatMap((w) => w.activations), imgs.images, imgs.count, imgs.perImage, c === 'sparsegpt');
   const inputNorms = new Map<string, Float32Array>();
   const inverseHessianDiag = new Map<string, Float32Array>();
+  const perWeight = new Map(weights.map((w) => [w.tensor.name, weightActivations(w, acts)]));
   for (const w of weights) {
-    const a = acts.get(w.activation)!;
-    checkWidth(w, a);
+    const a = perWeight.get(w.tensor.name)!;
     if (c === 'wanda') inputNorms.set(w.tensor.name, Float32Array.from(a.sumSquares, Math.sqrt));
     else inverseHessianDiag.set(w.tensor.name, inverseHessianDiagonal(a.gram!, a.features));
   }
@@ -80,7 +87,7 @@ export async function pruneFileWithCalibration(
     for (const w of weights) {
       const mask = result.masks.get(w.tensor.name);
       if (mask === undefined) continue;
-      const a = acts.get(w.activation)!;
+      const a = perWeight.get(w.tensor.name)!;
       updates.set(w.tensor.name, reconstructed(w.tensor, ws.get(w.tensor.name)!.data, a.gram!, mask));
     }
   }

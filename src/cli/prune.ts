@@ -1,7 +1,7 @@
 /** `sculpt prune IN -o OUT --sparsity S ...`: one-shot pruning of an ONNX or safetensors file. */
 import type { Command } from 'commander';
 import { pruneFile, type PruneFileResult } from '../api/prune-file.js';
-import { needsData, pruneFileWithCalibration } from '../api/calibration-prune.js';
+import { checkDataCriterion, needsData, pruneFileWithCalibration } from '../api/calibration-prune.js';
 import { SculptError } from '../core/errors.js';
 import { parsePattern, formatPattern } from '../core/patterns.js';
 import type { PruneOptions } from '../core/options.js';
@@ -57,6 +57,7 @@ taylor and obd need gradients: use them with sculpt imp/gmp on TF.js models.`)
       const opts = pruneOptionsFromFlags(flags);
       if (!flags.output) throw new SculptError('prune: missing -o/--output: name the file to write the pruned model to');
       const data = needsData(opts.criterion);
+      if (data) checkDataCriterion(input, opts);
       if (data && flags.calibration === undefined) {
         throw new SculptError(`--criterion ${opts.criterion} needs calibration data: pass --calibration fashion-mnist (or a folder of IDX files) with --calibration-samples N`);
       }
@@ -71,7 +72,9 @@ taylor and obd need gradients: use them with sculpt imp/gmp on TF.js models.`)
         }, hooks)
         : pruneFile(input, flags.output, opts, hooks);
       bar.finish();
-      process.stdout.write(flags.json ? JSON.stringify(pruneJson(result, opts)) + '\n' : pruneTable(result, opts) + '\n');
+      const cal = 'calibration' in result ? { samples: result.calibration.samples, source: flags.calibration, reconstructed: result.reconstructed } : undefined;
+      if ('calibration' in result && !flags.json) for (const n of result.calibration.notes) process.stderr.write(n + '\n');
+      process.stdout.write(flags.json ? JSON.stringify({ ...pruneJson(result, opts), ...(cal && { calibration: cal }) }) + '\n' : pruneTable(result, opts) + '\n');
     });
 }
 
