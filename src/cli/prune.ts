@@ -66,14 +66,15 @@ taylor and obd need gradients: use them with sculpt imp/gmp on TF.js models.`)
       }
       const bar = new ProgressBar('pruning', 1);
       const hooks = { onProgress: (done: number, total: number) => bar.update(done / total, `${done}/${total} tensors`) };
-      const result = data
+      const calibrated = data
         ? await pruneFileWithCalibration(input, flags.output, opts, {
           calibration: flags.calibration!, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1),
         }, hooks)
-        : pruneFile(input, flags.output, opts, hooks);
+        : undefined;
+      const result = calibrated ?? pruneFile(input, flags.output, opts, hooks);
       bar.finish();
-      const cal = 'calibration' in result ? { samples: result.calibration.samples, source: flags.calibration, reconstructed: result.reconstructed } : undefined;
-      if ('calibration' in result && !flags.json) for (const n of result.calibration.notes) process.stderr.write(n + '\n');
+      const cal = calibrated && { samples: calibrated.calibration.samples, source: flags.calibration, reconstructed: calibrated.reconstructed };
+      if (calibrated && !flags.json) for (const n of calibrated.calibration.notes) process.stderr.write(n + '\n');
       process.stdout.write(flags.json ? JSON.stringify({ ...pruneJson(result, opts), ...(cal && { calibration: cal }) }) + '\n' : pruneTable(result, opts) + '\n');
     });
 }
