@@ -1,6 +1,6 @@
 /** Which model format a path is, and the checks every command makes before writing a file. */
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { SculptError } from '../core/errors.js';
 import { checkTfjsOutput, tfjsPaths } from '../formats/tfjs-folder.js';
 
@@ -27,6 +27,9 @@ export function checkModelInput(path: string): void {
   if (!existsSync(path)) throw new SculptError(`${path}: no such file or folder`);
   const st = statSync(path);
   if (!st.isFile() && !st.isDirectory()) throw new SculptError(`${path}: not a regular file or folder`);
+  if (st.isDirectory() && !existsSync(join(path, 'model.json'))) {
+    throw new SculptError(`${path}: not a regular file and no model.json here; give an .onnx or .safetensors file, or a TF.js layers model folder (model.json and its shards)`);
+  }
 }
 
 /** The output must have the input's format, must not be the input, and its folder must exist. */

@@ -140,7 +140,7 @@ export class TfjsFolder implements TensorSource {
     this.dir = dir;
     this.jsonPath = jsonPath;
     if (!fs.existsSync(jsonPath)) {
-      throw new SculptError(`${input}: no model.json here; give a TF.js layers model folder (model.json and its weight shards) or the model.json path`);
+      throw new SculptError(`${input}: no model.json here; give a TF.js layers model folder (model.json and its weight shards) or its model.json`);
     }
     const bad: (why: string) => never = (why) => {
       throw new SculptError(`${jsonPath}: not a TF.js layers model (${why}); re-save the model with tf.LayersModel.save or sculpt train`);
