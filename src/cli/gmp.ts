@@ -1,5 +1,6 @@
 /** `sculpt gmp`: gradual magnitude pruning during training (Zhu & Gupta's polynomial schedule). */
 import type { Command } from 'commander';
+import { tfjsCriterion } from '../api/calibration-tfjs.js';
 import { runGmp } from '../train/methods.js';
 import { collectList, parseChoice, parseInteger, parseSparsity } from './args.js';
 import { addTrainingFlags, finish, progressPrinter, sessionOptionsFromFlags, trainingPattern, type TrainingFlags } from './train.js';
@@ -14,6 +15,8 @@ interface GmpFlags extends TrainingFlags {
   scope: string;
   pattern: string;
   exclude: string[];
+  criterion: string;
+  calibrationSamples: string;
 }
 
 export function registerGmp(program: Command): void {
@@ -28,7 +31,9 @@ export function registerGmp(program: Command): void {
     .option('--schedule <name>', 'polynomial (s_f + (s_i − s_f)(1 − t)^3) or constant', 'polynomial')
     .option('--scope <scope>', 'global or layer', 'global')
     .option('--pattern <p>', 'unstructured, or channel / channel:l1 (whole output neurons and filters)', 'unstructured')
-    .option('--exclude <names>', 'weights (names or globs) never pruned', collectList, []);
+    .option('--exclude <names>', 'weights (names or globs) never pruned', collectList, [])
+    .option('--criterion <name>', 'importance: magnitude, random, or from the first --calibration-samples training images taylor, obd, wanda, sparsegpt (Dense nets)', 'magnitude')
+    .option('--calibration-samples <n>', 'training images the data criteria are computed on, at each pruning step', '128');
   addTrainingFlags(cmd, 'out/gmp', '2')
     .addHelpText('after', `
 Examples:
@@ -46,6 +51,9 @@ Examples:
         scope: parseChoice('--scope', flags.scope, ['global', 'layer'] as const),
         exclude: flags.exclude,
         pattern: trainingPattern(flags.pattern),
+        ...tfjsCriterion(flags.criterion, {
+          dataset: flags.dataset, dataDir: flags.data, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1),
+        }),
       };
       const r = await runGmp(o, progressPrinter());
       await finish(flags.out, `GMP on ${o.model} to ${o.finalSparsity} sparsity`, r, flags.json);

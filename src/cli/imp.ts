@@ -1,5 +1,6 @@
 /** `sculpt imp`: iterative magnitude pruning with rewinding (lottery tickets) and controls. */
 import type { Command } from 'commander';
+import { tfjsCriterion } from '../api/calibration-tfjs.js';
 import { SculptError } from '../core/errors.js';
 import { CONTROLS, runImp, type Control } from '../train/methods.js';
 import { collectList, parseChoice, parseInteger, parseNumber } from './args.js';
@@ -13,6 +14,8 @@ interface ImpFlags extends TrainingFlags {
   scope: string;
   pattern: string;
   exclude: string[];
+  criterion: string;
+  calibrationSamples: string;
 }
 
 export function parseRewind(text: string): number | 'none' {
@@ -31,7 +34,9 @@ export function registerImp(program: Command): void {
     .option('--control <names>', 'reinit and/or random-mask (comma-separated), trained the same way each round', collectList, [])
     .option('--scope <scope>', 'global: one threshold over all prunable kernels; layer: each on its own', 'global')
     .option('--pattern <p>', 'unstructured, or channel / channel:l1 (whole output neurons and filters)', 'unstructured')
-    .option('--exclude <names>', 'weights (names or globs) never pruned, e.g. fc3/kernel', collectList, []);
+    .option('--exclude <names>', 'weights (names or globs) never pruned, e.g. fc3/kernel', collectList, [])
+    .option('--criterion <name>', 'importance: magnitude, random, or from the first --calibration-samples training images taylor, obd, wanda, sparsegpt (Dense nets)', 'magnitude')
+    .option('--calibration-samples <n>', 'training images the data criteria are computed on, at each pruning step', '128');
   addTrainingFlags(cmd, 'out/imp')
     .addHelpText('after', `
 Examples:
@@ -49,6 +54,9 @@ Examples:
         scope: parseChoice('--scope', flags.scope, ['global', 'layer'] as const),
         exclude: flags.exclude,
         pattern: trainingPattern(flags.pattern),
+        ...tfjsCriterion(flags.criterion, {
+          dataset: flags.dataset, dataDir: flags.data, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1),
+        }),
       };
       const r = await runImp(o, progressPrinter());
       await finish(flags.out, `IMP on ${o.model}: ${o.rounds} rounds at ${o.rate} per round`, r, flags.json);

@@ -9,6 +9,7 @@ import type { Mask } from '../core/mask.js';
 import { SculptError } from '../core/errors.js';
 import { parsePattern, type PatternSpec } from '../core/patterns.js';
 import { prune } from '../core/plan.js';
+import type { PruneOptions } from '../core/options.js';
 import { setupBackend, type BackendInfo, type BackendRequest } from './backend.js';
 import { loadDataset, type Dataset } from './data.js';
 import type { BatchProgress, TrainConfig } from './loop.js';
@@ -39,6 +40,10 @@ export interface PruneSettings {
   readonly pattern?: string;
   /** Tensor names or globs never pruned. */
   readonly exclude?: readonly string[];
+  /** Registered criterion (default `magnitude`). */
+  readonly criterion?: string;
+  /** Statistics a data criterion needs, computed on the model as it is when pruned. */
+  readonly calibrate?: (model: tfl.LayersModel) => Pick<PruneOptions, 'calibration' | 'gradients'>;
 }
 
 /** Which training run of a round an event belongs to. */
@@ -116,7 +121,8 @@ export async function openSession(o: SessionOptions, onEvent: ProgressFn = () =>
 export function pruneModel(model: tfl.LayersModel, s: PruneSettings, sparsity: number, seed: number, existing?: Map<string, Mask>, ofRemaining = false): Map<string, Mask> {
   const pattern: PatternSpec = parsePattern(s.pattern ?? 'unstructured');
   const res = prune(toWeightSet(model), {
-    sparsity, scope: s.scope, pattern, criterion: 'magnitude', exclude: [...(s.exclude ?? [])], overrides: new Map(), seed, fractionOfRemaining: ofRemaining,
+    sparsity, scope: s.scope, pattern, criterion: s.criterion ?? 'magnitude', exclude: [...(s.exclude ?? [])], overrides: new Map(), seed, fractionOfRemaining: ofRemaining,
+    ...s.calibrate?.(model),
   }, existing);
   return res.masks;
 }
