@@ -5,6 +5,7 @@
  * a TF.js folder is read into memory and written as a new folder (model.json verbatim, shards re-zeroed).
  */
 import { prune, planStreaming, type PruneSummary, type TensorStats } from '../core/plan.js';
+import type { Mask } from '../core/mask.js';
 import type { PruneOptions } from '../core/options.js';
 import { validatePruneOptions } from '../core/options.js';
 import { assertFinite } from '../formats/index.js';
@@ -64,12 +65,15 @@ function pruneTfjs(input: string, output: string, opts: PruneOptions, hooks: Pru
   const plan = planStreaming(src, opts);
   const total = src.tensors.length;
   let done = 0;
+  // Zeroing waits until every mask is chosen: the plan may re-read tensors it has already seen.
+  const masks = new Map<string, Mask>();
   for (const t of src.tensors) {
     const mask = plan.maskFor(t.name, src.read(t.name));
-    if (mask) src.zero(t.name, mask);
+    if (mask) masks.set(t.name, mask);
     hooks.onProgress?.(++done, total);
   }
   const summary = plan.stats();
+  for (const [name, mask] of masks) src.zero(name, mask);
   writeTfjsFolder(src, output);
   return summary;
 }
