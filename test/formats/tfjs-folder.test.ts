@@ -164,3 +164,18 @@ test('refuses quantized weights, missing and truncated shards, and existing or i
   writeFileSync(join(d4, 'model.json'), '{"modelTopology": {}, ');
   assert.throws(() => openTfjsFolder(d4), /not a TF\.js layers model \(not valid JSON/);
 });
+
+test('an existing empty output folder is filled; a .json or a file as -o is refused', () => {
+  const { dir } = makeFolder();
+  const f = openTfjsFolder(dir);
+  const parent = mkdtempSync(join(tmpdir(), 'tfjs-empty-'));
+  const empty = join(parent, 'out');
+  mkdirSync(empty);
+  writeTfjsFolder(f, empty);
+  assert.deepEqual(readdirSync(empty).sort(), ['model.json', ...SHARDS].sort());
+  assert.deepEqual(readdirSync(parent), ['out'], 'no temporary folder left behind');
+  assert.throws(() => writeTfjsFolder(f, join(parent, 'model.json')), /not a \.json file/);
+  writeFileSync(join(parent, 'file'), 'x');
+  assert.throws(() => writeTfjsFolder(f, join(parent, 'file')), /exists and is not a folder/);
+  assert.deepEqual(readdirSync(parent).sort(), ['file', 'out']);
+});
