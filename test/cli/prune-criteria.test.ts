@@ -3,7 +3,7 @@
 // onnxruntime's logits), SparseGPT's reconstruction lowering the layer error, and bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readIdxFile } from '../../src/formats/idx.js';
@@ -199,4 +199,52 @@ test('data criteria: bad input is one line naming the flag, and no file is writt
   const conv = sculpt(['prune', join(FIXTURES, 'cnn.onnx'), '-o', out, '--sparsity', '0.5', '--criterion', 'sparsegpt', ...CAL]);
   assert.equal(conv.code, 2);
   assert.match(conv.stderr, /tensor 'onnx::Conv_28' is input 1 of a Conv node.*--exclude 'onnx::Conv_28'/);
+});
+
+/** Kernels of a saved TF.js folder (float32 weights.bin), by name. */
+function kernels(dir: string): Map<string, Float32Array> {
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[]; weights: { name: string; shape: number[] }[] }[] };
+  const out = new Map<string, Float32Array>();
+  for (const group of json.weightsManifest) {
+    const buf = readFileSync(join(dir, group.paths[0]));
+    const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    let at = 0;
+    for (const w of group.weights) {
+      const n = w.shape.reduce((a, b) => a * b, 1);
+      if (w.name.endsWith('/kernel')) out.set(w.name, all.slice(at, at + n));
+      at += n;
+    }
+  }
+  return out;
+}
+
+test('imp --criterion wanda|taylor on LeNet-300-100: exact counts, masks unlike magnitude\'s; bad names fail fast', () => {
+  const dir = tempDir();
+  const masks = new Map<string, Map<string, Float32Array>>();
+  for (const c of ['magnitude', 'wanda', 'taylor']) {
+    const r = sculpt(['imp', '--model', 'lenet-300-100', '--rounds', '2', '--rate', '0.5', '--epochs', '1', '--train-limit', '256', '--test-limit', '100',
+      '--data', SUBSET, '--criterion', c, '--calibration-samples', '64', '--out', join(dir, c), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const k = kernels(join(dir, c, 'round-1'));
+    let zeros = 0;
+    for (const v of k.values()) for (const x of v) if (x === 0) zeros++;
+    assert.equal(zeros, 133100, c);
+    masks.set(c, k);
+  }
+  const differ = (a: string, b: string): number => {
+    let d = 0;
+    for (const [n, v] of masks.get(a)!) {
+      const w = masks.get(b)!.get(n)!;
+      for (let i = 0; i < v.length; i++) if ((v[i] === 0) !== (w[i] === 0)) d++;
+    }
+    return d;
+  };
+  assert.ok(differ('magnitude', 'wanda') > 5000, `wanda vs magnitude: ${differ('magnitude', 'wanda')}`);
+  assert.ok(differ('magnitude', 'taylor') > 5000, `taylor vs magnitude: ${differ('magnitude', 'taylor')}`);
+  const bad = sculpt(['gmp', '--model', 'lenet-300-100', '--final-sparsity', '0.5', '--criterion', 'nope', '--out', join(dir, 'g')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown --criterion 'nope'; known criteria: .*wanda/);
+  const zero = sculpt(['gmp', '--model', 'lenet-300-100', '--final-sparsity', '0.5', '--criterion', 'obd', '--calibration-samples', '0', '--out', join(dir, 'g')]);
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /--calibration-samples: '0' is not a whole number ≥ 1/);
 });
