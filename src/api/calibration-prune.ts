@@ -37,8 +37,11 @@ export function needsData(criterion: string): boolean {
 export function checkDataCriterion(input: string, opts: PruneOptions): void {
   const c = opts.criterion;
   const format = formatOf(input);
+  if (format === 'safetensors') {
+    throw new SculptError(`${input}: --criterion ${c} needs activations, and a safetensors file has no graph to run; export the model to ONNX or use --criterion magnitude`);
+  }
   if (format !== 'onnx') {
-    throw new SculptError(`${input}: --criterion ${c} needs activations, and a ${format} file has no graph to run; export the model to ONNX or use --criterion magnitude`);
+    throw new SculptError(`${input}: --criterion ${c} on a ${format} model: use sculpt imp/gmp --criterion ${c} (TF.js Dense nets), or prune an ONNX export here`);
   }
   if (!(ONNX_DATA_CRITERIA as readonly string[]).includes(c)) {
     throw new SculptError(`${input}: --criterion ${c} needs gradients, which onnxruntime inference does not give: use sculpt imp/gmp --criterion on a TF.js model, or wanda/sparsegpt here`);
