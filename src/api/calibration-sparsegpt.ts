@@ -5,49 +5,8 @@
  * H⁻¹ (H = XᵀX + λ·mean(diag)·I), W[:, k] −= (w_j − q_j)/U_jj · U_jk — the update of
  * `sparseGptLayer`, without its block-wise re-selection of the mask.
  */
-import { dampedHessian } from '../core/criteria-sparsegpt.js';
-import { SculptError } from '../core/errors.js';
+import { choleskyLower, dampedHessian, inverseFromCholesky } from '../core/criteria-sparsegpt.js';
 import type { MaskLike } from '../formats/onnx.js';
-
-function choleskyLower(a: Float64Array, n: number, what: string): Float64Array {
-  const l = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    let d = a[j * n + j];
-    for (let k = 0; k < j; k++) d -= l[j * n + k] * l[j * n + k];
-    if (!(d > 0)) throw new SculptError(`sparsegpt: calibration Hessian of ${what} is not positive definite (pivot ${j}); use more --calibration-samples`);
-    const ljj = Math.sqrt(d);
-    l[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let s = a[i * n + j];
-      for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
-      l[i * n + j] = s / ljj;
-    }
-  }
-  return l;
-}
-
-/** H⁻¹ from the lower Cholesky factor L of H. */
-function inverseFromCholesky(l: Float64Array, n: number): Float64Array {
-  const li = new Float64Array(n * n);
-  for (let c = 0; c < n; c++) {
-    li[c * n + c] = 1 / l[c * n + c];
-    for (let i = c + 1; i < n; i++) {
-      let s = 0;
-      for (let k = c; k < i; k++) s -= l[i * n + k] * li[k * n + c];
-      li[i * n + c] = s / l[i * n + i];
-    }
-  }
-  const inv = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let k = i; k < n; k++) s += li[k * n + i] * li[k * n + j];
-      inv[i * n + j] = s;
-      inv[j * n + i] = s;
-    }
-  }
-  return inv;
-}
 
 /**
  * Reconstructs the rows×cols matrix `w` (rows = outputs, row-major) whose pruned entries are given

@@ -26,13 +26,13 @@ export interface SparseGptOptions {
   readonly dampening?: number;
 }
 
-/** Lower-triangular Cholesky factor of an n×n SPD matrix (float64), or throws. */
-function choleskyLower(a: Float64Array, n: number): Float64Array {
+/** Lower-triangular Cholesky factor of an n×n SPD matrix (float64), or throws naming `what`. */
+export function choleskyLower(a: Float64Array, n: number, what = 'the layer'): Float64Array {
   const l = new Float64Array(n * n);
   for (let j = 0; j < n; j++) {
     let d = a[j * n + j];
     for (let k = 0; k < j; k++) d -= l[j * n + k] * l[j * n + k];
-    if (!(d > 0)) throw new SculptError(`sparsegpt: calibration Hessian is not positive definite (pivot ${j}); raise the dampening`, 1);
+    if (!(d > 0)) throw new SculptError(`sparsegpt: calibration Hessian of ${what} is not positive definite (pivot ${j}); use more calibration samples or raise the dampening`);
     const ljj = Math.sqrt(d);
     l[j * n + j] = ljj;
     for (let i = j + 1; i < n; i++) {
@@ -45,7 +45,7 @@ function choleskyLower(a: Float64Array, n: number): Float64Array {
 }
 
 /** H⁻¹ from its lower Cholesky factor L (H = L·Lᵀ). */
-function inverseFromCholesky(l: Float64Array, n: number): Float64Array {
+export function inverseFromCholesky(l: Float64Array, n: number): Float64Array {
   const li = new Float64Array(n * n);
   for (let c = 0; c < n; c++) {
     li[c * n + c] = 1 / l[c * n + c];
