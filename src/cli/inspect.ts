@@ -6,8 +6,8 @@ import { formatCount, formatFraction, formatShape, formatTable } from './output.
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('list the tensors of an ONNX or safetensors model: shapes, roles, prunable or not, sparsity')
-    .argument('<model>', 'model file (.onnx or .safetensors)')
+    .description('list the tensors of an ONNX, safetensors or TF.js model: shapes, roles, prunable or not, sparsity')
+    .argument('<model>', 'model file (.onnx, .safetensors) or TF.js layers folder (model.json)')
     .option('--json', 'print one JSON object instead of the table')
     .action((model: string, flags: { json?: boolean }) => {
       const info = inspectFile(model);

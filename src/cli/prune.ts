@@ -1,4 +1,4 @@
-/** `sculpt prune IN -o OUT --sparsity S ...`: one-shot pruning of an ONNX or safetensors file. */
+/** `sculpt prune IN -o OUT --sparsity S ...`: one-shot pruning of an ONNX, safetensors or TF.js model. */
 import type { Command } from 'commander';
 import { pruneFile, type PruneFileResult } from '../api/prune-file.js';
 import { checkDataCriterion, needsData, pruneFileWithCalibration } from '../api/calibration-prune.js';
@@ -27,8 +27,8 @@ interface PruneFlags {
 export function registerPrune(program: Command): void {
   program
     .command('prune')
-    .description('prune an ONNX or safetensors model and write the pruned copy (same format)')
-    .argument('<input>', 'model file (.onnx or .safetensors)')
+    .description('prune an ONNX, safetensors or TF.js layers model and write the pruned copy (same format)')
+    .argument('<input>', 'model file (.onnx, .safetensors) or TF.js layers folder (model.json)')
     .option('-o, --output <file>', 'where to write the pruned model (never the input)')
     .option('-s, --sparsity <s>', 'fraction of the chosen weights to remove, in [0, 1) (N:M patterns imply it)')
     .option('--scope <scope>', 'global: one threshold over all chosen tensors; layer: each tensor on its own', 'global')
