@@ -46,8 +46,9 @@ export function checkDataCriterion(input: string, opts: PruneOptions): void {
   if (!(ONNX_DATA_CRITERIA as readonly string[]).includes(c)) {
     throw new SculptError(`${input}: --criterion ${c} needs gradients, which onnxruntime inference does not give: use sculpt imp/gmp --criterion on a TF.js model, or wanda/sparsegpt here`);
   }
-  if (opts.pattern.kind !== 'unstructured') {
-    throw new SculptError(`--criterion ${c} on ONNX supports --pattern unstructured only; drop --pattern or use --criterion magnitude`);
+  // N:M ranks each group of M inputs by the criterion's scores: Wanda's and SparseGPT's 2:4 recipes.
+  if (opts.pattern.kind === 'channel') {
+    throw new SculptError(`--criterion ${c} on ONNX supports --pattern unstructured or N:M; use --criterion magnitude for channel pruning`);
   }
 }
 

@@ -184,7 +184,7 @@ test('data criteria: bad input is one line naming the flag, and no file is writt
     [['--criterion', 'taylor', ...CAL], /--criterion taylor needs gradients.*sculpt imp\/gmp/],
     [['--criterion', 'obd'], /--criterion obd needs gradients/],
     [['--criterion', 'magnitude', ...CAL], /--calibration is only used by data criteria/],
-    [['--criterion', 'wanda', '--pattern', '2:4', ...CAL], /supports --pattern unstructured only/],
+    [['--criterion', 'wanda', '--pattern', 'channel', ...CAL], /supports --pattern unstructured or N:M/],
   ];
   for (const [flags, re] of cases) {
     const r = sculpt(['prune', MLP, '-o', out, '--sparsity', '0.5', ...flags]);
@@ -247,4 +247,28 @@ test('imp --criterion wanda|taylor on LeNet-300-100: exact counts, masks unlike 
   const zero = sculpt(['gmp', '--model', 'lenet-300-100', '--final-sparsity', '0.5', '--criterion', 'obd', '--calibration-samples', '0', '--out', join(dir, 'g')]);
   assert.equal(zero.code, 2);
   assert.match(zero.stderr, /--calibration-samples: '0' is not a whole number ≥ 1/);
+});
+
+test('2:4 with wanda and sparsegpt: two of every four inputs kept per neuron; sparsegpt also updates the kept weights', () => {
+  const dir = tempDir();
+  const before = readOnnx(MLP).weights();
+  for (const c of ['wanda', 'sparsegpt']) {
+    const out = join(dir, `${c}-24.onnx`);
+    const r = sculpt(['prune', MLP, '-o', out, '--pattern', '2:4', '--criterion', c, ...CAL, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const after = readOnnx(out).weights();
+    let changedKept = 0;
+    for (const name of ['fc1.weight', 'fc2.weight', 'fc3.weight']) {
+      const w = after.get(name)!.data; // Gemm transB=1: [out, in], groups of 4 along each row
+      const w0 = before.get(name)!.data;
+      for (let g = 0; g < w.length; g += 4) {
+        let kept = 0;
+        for (let j = 0; j < 4; j++) if (w[g + j] !== 0) kept++;
+        assert.equal(kept, 2, `${c} ${name} group at ${g}`);
+      }
+      for (let i = 0; i < w.length; i++) if (w[i] !== 0 && w[i] !== w0[i]) changedKept++;
+    }
+    if (c === 'wanda') assert.equal(changedKept, 0, 'wanda only masks');
+    else assert.ok(changedKept > 100_000, `sparsegpt reconstructed ${changedKept} kept weights`);
+  }
 });
