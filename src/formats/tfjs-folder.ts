@@ -7,8 +7,7 @@
  * original sizes; model.json is copied byte for byte.
  *
  * Roles come from the Keras layer configs in `modelTopology` (weight `fc1/kernel` → layer `fc1`).
- * The rule is a copy of `classifyWeight` in src/train/weights.ts, which cannot be imported here:
- * that module imports TensorFlow.js, and formats may import only core.
+ * The rule lives here (no TensorFlow.js needed); src/train/weights.ts uses it for live models.
  * Only float32, unquantized weights are prunable; quantized float weights are listed (dequantized
  * for reading) but never pruned; int32, bool, string and complex weights are copied untouched.
  */
@@ -57,7 +56,7 @@ interface Classified {
   outputAxis: number;
 }
 
-/** Role, prunability and output axis of a weight from its layer class and short name (copy of train/weights.ts). */
+/** Role, prunability and output axis of a weight from its layer class and short name (also used by src/train). */
 export function classifyTfjsWeight(layerClass: string, name: string, rank: number): Classified {
   const short = (name.split('/').pop() ?? name).replace(/:\d+$/, '');
   if (short === 'bias') return { role: 'bias', op: 'Other', prunable: false, reason: 'bias', outputAxis: 0 };

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { WeightSet, type Role, type WeightOp, type WeightTensor } from '../core/types.js';
+import { WeightSet, type WeightTensor } from '../core/types.js';
+import { classifyTfjsWeight } from '../formats/tfjs-folder.js';
 
 /** One weight of the model: its stable name (the name saved in model.json) and its variable. */
 export interface ModelWeight {
@@ -26,36 +27,8 @@ export function modelWeights(model: tfl.LayersModel): ModelWeight[] {
   return out;
 }
 
-interface Classified {
-  role: Role;
-  op: WeightOp;
-  prunable: boolean;
-  reason: string;
-  outputAxis: number;
-}
-
-/** Role, prunability and output axis of a weight from its layer class and short name. */
-export function classifyWeight(layerClass: string, name: string, rank: number): Classified {
-  const short = name.split('/').pop() ?? name;
-  if (short === 'bias') return { role: 'bias', op: 'Other', prunable: false, reason: 'bias', outputAxis: 0 };
-  if (short === 'gamma' || short === 'beta' || short.startsWith('moving_')) {
-    return { role: 'norm', op: 'Other', prunable: false, reason: 'normalisation parameter', outputAxis: 0 };
-  }
-  if (short === 'embeddings') return { role: 'embedding', op: 'Embedding', prunable: false, reason: 'embedding table', outputAxis: 1 };
-  if (short === 'kernel' && layerClass === 'Dense') return { role: 'weight', op: 'Dense', prunable: true, reason: 'Dense kernel [in, out]', outputAxis: rank - 1 };
-  if (short === 'kernel' && /^Conv[123]D$/.test(layerClass)) {
-    return { role: 'weight', op: 'Conv', prunable: true, reason: `${layerClass} kernel [..., in, out]`, outputAxis: rank - 1 };
-  }
-  if (short === 'kernel' && /Transpose$/.test(layerClass)) {
-    return { role: 'weight', op: 'ConvTranspose', prunable: true, reason: `${layerClass} kernel [..., out, in]`, outputAxis: rank - 2 };
-  }
-  if (short === 'depthwise_kernel') {
-    return { role: 'weight', op: 'Conv', prunable: true, reason: 'depthwise kernel [kh, kw, in, multiplier]', outputAxis: rank - 2 };
-  }
-  if (short === 'pointwise_kernel') return { role: 'weight', op: 'Conv', prunable: true, reason: 'pointwise kernel [1, 1, in, out]', outputAxis: rank - 1 };
-  if (short === 'kernel' && rank >= 2) return { role: 'weight', op: 'Other', prunable: true, reason: `${layerClass} kernel`, outputAxis: rank - 1 };
-  return { role: 'other', op: 'Other', prunable: false, reason: `${layerClass} ${short}`, outputAxis: 0 };
-}
+/** Role, prunability and output axis of a weight (shared with the TF.js folder reader, which needs no TF.js). */
+export const classifyWeight = classifyTfjsWeight;
 
 /** The model's weights as a WeightSet (values copied out of the backend). */
 export function toWeightSet(model: tfl.LayersModel): WeightSet {
