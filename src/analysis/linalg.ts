@@ -2,7 +2,7 @@
  * Dense linear algebra on small row-major Float64Array matrices: the exact references the
  * analyses are checked against (Jacobi eigenvalues) and the factorizations they need (Cholesky).
  */
-import { SculptError } from '../core/errors.js';
+import { choleskyLower, inverseFromCholesky } from '../core/linalg.js';
 
 /** Aᵀ·A of a row-major rows×cols matrix, as a cols×cols Float64Array. */
 export function gram(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
@@ -63,45 +63,12 @@ export function jacobiEigenvalues(sym: ArrayLike<number>, n: number, maxSweeps =
 
 /** Lower-triangular L with L·Lᵀ = A (A symmetric positive definite, n×n); throws if it is not. */
 export function cholesky(a: ArrayLike<number>, n: number): Float64Array {
-  const l = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    let d = a[j * n + j];
-    for (let k = 0; k < j; k++) d -= l[j * n + k] * l[j * n + k];
-    if (!(d > 0)) throw new SculptError(`matrix is not positive definite at pivot ${j} (${d}); add damping`, 1);
-    const ljj = Math.sqrt(d);
-    l[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let s = a[i * n + j];
-      for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
-      l[i * n + j] = s / ljj;
-    }
-  }
-  return l;
+  return choleskyLower(a, n);
 }
 
 /** A⁻¹ of a symmetric positive definite n×n matrix through its Cholesky factor. */
 export function spdInverse(a: ArrayLike<number>, n: number): Float64Array {
-  const l = cholesky(a, n);
-  // L⁻¹ by forward substitution, then A⁻¹ = L⁻ᵀ·L⁻¹.
-  const li = new Float64Array(n * n);
-  for (let c = 0; c < n; c++) {
-    li[c * n + c] = 1 / l[c * n + c];
-    for (let i = c + 1; i < n; i++) {
-      let s = 0;
-      for (let k = c; k < i; k++) s -= l[i * n + k] * li[k * n + c];
-      li[i * n + c] = s / l[i * n + i];
-    }
-  }
-  const inv = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let k = i; k < n; k++) s += li[k * n + i] * li[k * n + j];
-      inv[i * n + j] = s;
-      inv[j * n + i] = s;
-    }
-  }
-  return inv;
+  return inverseFromCholesky(choleskyLower(a, n), n);
 }
 
 /** Trace of a square n×n matrix. */

@@ -5,7 +5,8 @@
  * H⁻¹ (H = XᵀX + λ·mean(diag)·I), W[:, k] −= (w_j − q_j)/U_jj · U_jk — the update of
  * `sparseGptLayer`, without its block-wise re-selection of the mask.
  */
-import { choleskyLower, dampedHessian, inverseFromCholesky } from '../core/criteria-sparsegpt.js';
+import { dampedHessian, hessianCholesky } from '../core/criteria-sparsegpt.js';
+import { inverseFromCholesky } from '../core/linalg.js';
 import type { MaskLike } from '../formats/onnx.js';
 
 /**
@@ -14,7 +15,7 @@ import type { MaskLike } from '../formats/onnx.js';
  */
 export function reconstructWithMask(w: Float32Array, rows: number, cols: number, hessian: Float64Array, mask: MaskLike, what: string, dampening = 0.01): Float32Array {
   const { h } = dampedHessian(hessian, cols, dampening);
-  const hinvL = choleskyLower(inverseFromCholesky(choleskyLower(h, cols, what), cols), cols, what);
+  const hinvL = hessianCholesky(inverseFromCholesky(hessianCholesky(h, cols, what), cols), cols, what);
   // U = Lᵀ where H⁻¹ = L·Lᵀ: U(j, k) = L(k, j).
   const W = Float64Array.from(w);
   const err = new Float64Array(rows);

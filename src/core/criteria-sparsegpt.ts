@@ -14,6 +14,7 @@ import { SculptError } from './errors.js';
 import { Mask } from './mask.js';
 import { missingCalibration } from './criteria-obd.js';
 import { inputStride } from './criteria-wanda.js';
+import { choleskyLower, inverseFromCholesky } from './linalg.js';
 
 export interface SparseGptOptions {
   /** Fraction of each block's weights to prune (unstructured); ignored with `nm`. */
@@ -26,45 +27,9 @@ export interface SparseGptOptions {
   readonly dampening?: number;
 }
 
-/** Lower-triangular Cholesky factor of an n×n SPD matrix (float64), or throws naming `what`. */
-export function choleskyLower(a: Float64Array, n: number, what = 'the layer'): Float64Array {
-  const l = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    let d = a[j * n + j];
-    for (let k = 0; k < j; k++) d -= l[j * n + k] * l[j * n + k];
-    if (!(d > 0)) throw new SculptError(`sparsegpt: calibration Hessian of ${what} is not positive definite (pivot ${j}); use more calibration samples or raise the dampening`);
-    const ljj = Math.sqrt(d);
-    l[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let s = a[i * n + j];
-      for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
-      l[i * n + j] = s / ljj;
-    }
-  }
-  return l;
-}
-
-/** H⁻¹ from its lower Cholesky factor L (H = L·Lᵀ). */
-export function inverseFromCholesky(l: Float64Array, n: number): Float64Array {
-  const li = new Float64Array(n * n);
-  for (let c = 0; c < n; c++) {
-    li[c * n + c] = 1 / l[c * n + c];
-    for (let i = c + 1; i < n; i++) {
-      let s = 0;
-      for (let k = c; k < i; k++) s -= l[i * n + k] * li[k * n + c];
-      li[i * n + c] = s / l[i * n + i];
-    }
-  }
-  const inv = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      for (let k = i; k < n; k++) s += li[k * n + i] * li[k * n + j];
-      inv[i * n + j] = s;
-      inv[j * n + i] = s;
-    }
-  }
-  return inv;
+/** Cholesky factor of a calibration Hessian; a failure names the layer and what to change. */
+export function hessianCholesky(h: Float64Array, n: number, what = 'the layer'): Float64Array {
+  return choleskyLower(h, n, (j) => `sparsegpt: calibration Hessian of ${what} is not positive definite (pivot ${j}); use more calibration samples or raise the dampening`);
 }
 
 /** H + λ·mean(diag H)·I, with dead inputs (zero diagonal) set to 1 so H stays invertible. */
@@ -83,7 +48,7 @@ export function dampedHessian(h: Float64Array, n: number, dampening = 0.01): { h
 
 /** diag((H + λ·mean(diag H)·I)⁻¹): the denominator of the OBS saliency w²/[H⁻¹]_jj per input. */
 export function inverseHessianDiagonal(h: Float64Array, n: number, dampening = 0.01): Float32Array {
-  const inv = inverseFromCholesky(choleskyLower(dampedHessian(h, n, dampening).h, n), n);
+  const inv = inverseFromCholesky(hessianCholesky(dampedHessian(h, n, dampening).h, n), n);
   const d = new Float32Array(n);
   for (let i = 0; i < n; i++) d[i] = inv[i * n + i];
   return d;
@@ -99,7 +64,7 @@ export function sparseGptLayer(w: Float32Array, rows: number, cols: number, hess
   if (!(o.sparsity >= 0 && o.sparsity <= 1)) throw new SculptError(`sparsegpt: --sparsity must be in [0, 1], got ${o.sparsity}`);
   const { h, dead } = dampedHessian(hessian, cols, o.dampening ?? 0.01);
   // U = upper Cholesky factor of H⁻¹, stored as its transpose's lower factor: H⁻¹ = L·Lᵀ, U = Lᵀ.
-  const hinvL = choleskyLower(inverseFromCholesky(choleskyLower(h, cols), cols), cols);
+  const hinvL = hessianCholesky(inverseFromCholesky(hessianCholesky(h, cols), cols), cols);
   const U = (j: number, k: number): number => hinvL[k * cols + j];
   const W = Float64Array.from(w);
   for (let j = 0; j < cols; j++) if (dead[j]) for (let r = 0; r < rows; r++) W[r * cols + j] = 0;

@@ -57,6 +57,7 @@ export {
   type StatsTotal,
 } from './plan.js';
 export { SculptError } from './errors.js';
+export { choleskyLower, inverseFromCholesky } from './linalg.js';
 export { Rng } from './rng.js';
 export { WeightSet, numel, type WeightTensor, type Role, type WeightOp } from './types.js';
 export type { Graph, GraphNode, GraphTensor, GraphValueInfo, GraphDType, AttributeValue } from './graph.js';
