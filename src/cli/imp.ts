@@ -1,21 +1,15 @@
 /** `sculpt imp`: iterative magnitude pruning with rewinding (lottery tickets) and controls. */
 import type { Command } from 'commander';
-import { tfjsCriterion } from '../api/calibration-tfjs.js';
 import { SculptError } from '../core/errors.js';
 import { CONTROLS, runImp, type Control } from '../train/methods.js';
 import { collectList, parseChoice, parseInteger, parseNumber } from './args.js';
-import { addTrainingFlags, finish, progressPrinter, sessionOptionsFromFlags, trainingPattern, type TrainingFlags } from './train.js';
+import { addPruningFlags, addTrainingFlags, finish, progressPrinter, pruneSettingsFromFlags, sessionOptionsFromFlags, type PruningFlags, type TrainingFlags } from './train.js';
 
-interface ImpFlags extends TrainingFlags {
+interface ImpFlags extends TrainingFlags, PruningFlags {
   rounds: string;
   rate: string;
   rewindTo: string;
   control: string[];
-  scope: string;
-  pattern: string;
-  exclude: string[];
-  criterion: string;
-  calibrationSamples: string;
 }
 
 export function parseRewind(text: string): number | 'none' {
@@ -31,13 +25,8 @@ export function registerImp(program: Command): void {
     .requiredOption('--rounds <n>', 'number of trainings; round 0 is dense, round k has density (1 − rate)^k')
     .option('--rate <p>', 'fraction of the surviving weights removed before each round', '0.2')
     .option('--rewind-to <0|K|none>', '0: initial weights (lottery ticket); K: weights after K iterations; none: keep training', '0')
-    .option('--control <names>', 'reinit and/or random-mask (comma-separated), trained the same way each round', collectList, [])
-    .option('--scope <scope>', 'global: one threshold over all prunable kernels; layer: each on its own', 'global')
-    .option('--pattern <p>', 'unstructured, or channel / channel:l1 (whole output neurons and filters)', 'unstructured')
-    .option('--exclude <names>', 'weights (names or globs) never pruned, e.g. fc3/kernel', collectList, [])
-    .option('--criterion <name>', 'importance: magnitude, random, or from the first --calibration-samples training images taylor, obd, wanda, sparsegpt (Dense nets)', 'magnitude')
-    .option('--calibration-samples <n>', 'training images the data criteria are computed on, at each pruning step', '128');
-  addTrainingFlags(cmd, 'out/imp')
+    .option('--control <names>', 'reinit and/or random-mask (comma-separated), trained the same way each round', collectList, []);
+  addTrainingFlags(addPruningFlags(cmd), 'out/imp')
     .addHelpText('after', `
 Examples:
   sculpt imp --model lenet-300-100 --rounds 3 --rate 0.2 --epochs 1 --train-limit 6000 --test-limit 2000 --out out/imp
@@ -51,12 +40,7 @@ Examples:
         rate: parseNumber('--rate', flags.rate),
         rewindTo: parseRewind(flags.rewindTo),
         controls,
-        scope: parseChoice('--scope', flags.scope, ['global', 'layer'] as const),
-        exclude: flags.exclude,
-        pattern: trainingPattern(flags.pattern),
-        ...tfjsCriterion(flags.criterion, {
-          dataset: flags.dataset, dataDir: flags.data, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1),
-        }),
+        ...pruneSettingsFromFlags(flags),
       };
       const r = await runImp(o, progressPrinter());
       await finish(flags.out, `IMP on ${o.model}: ${o.rounds} rounds at ${o.rate} per round`, r, flags.json);

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { renderReport, type AccuracyPoint, type ReportData } from '../report/index.js';
 import { SculptError } from '../core/errors.js';
 import { formatPattern, parsePattern } from '../core/patterns.js';
+import { tfjsCriterion } from '../api/calibration-tfjs.js';
 import { parseBackend } from '../train/backend.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/loop.js';
 import { runTrain } from '../train/methods.js';
@@ -15,7 +16,7 @@ import { loadModelFolder } from '../train/model-io.js';
 import { parseLrSchedule } from '../train/schedules.js';
 import type { ProgressFn, RunResult, SessionOptions } from '../train/session.js';
 import { toWeightSet } from '../train/weights.js';
-import { parseChoice, parseInteger, parseNumber } from './args.js';
+import { collectList, parseChoice, parseInteger, parseNumber } from './args.js';
 import { ProgressBar } from './output.js';
 
 /** Flags every training command takes (commander's camel-cased names). */
@@ -69,6 +70,34 @@ export function trainingPattern(text: string): string {
   const p = parsePattern(text);
   if (p.kind === 'nm') throw new SculptError(`--pattern ${text}: N:M fixes the sparsity at ${1 - p.n / p.m}; use sculpt prune --pattern ${text} on a trained model`);
   return formatPattern(p);
+}
+
+/** Flags of the pruning step that imp and gmp share. */
+export interface PruningFlags {
+  scope: string;
+  pattern: string;
+  exclude: string[];
+  criterion: string;
+  calibrationSamples: string;
+}
+
+export function addPruningFlags(cmd: Command): Command {
+  return cmd
+    .option('--scope <scope>', 'global: one threshold over all prunable kernels; layer: each on its own', 'global')
+    .option('--pattern <p>', 'unstructured, or channel / channel:l1 (whole output neurons and filters)', 'unstructured')
+    .option('--exclude <names>', 'weights (names or globs) never pruned, e.g. fc3/kernel', collectList, [])
+    .option('--criterion <name>', 'importance: magnitude, random, or from the first --calibration-samples training images taylor, obd, wanda, sparsegpt (Dense nets)', 'magnitude')
+    .option('--calibration-samples <n>', 'training images the data criteria are computed on, at each pruning step', '128');
+}
+
+/** The pruning settings of imp and gmp from their flags (dataset flags feed the data criteria). */
+export function pruneSettingsFromFlags(f: PruningFlags & TrainingFlags) {
+  return {
+    scope: parseChoice('--scope', f.scope, ['global', 'layer'] as const),
+    exclude: f.exclude,
+    pattern: trainingPattern(f.pattern),
+    ...tfjsCriterion(f.criterion, { dataset: f.dataset, dataDir: f.data, samples: parseInteger('--calibration-samples', f.calibrationSamples, 1) }),
+  };
 }
 
 export function trainConfigFromFlags(f: TrainingFlags): TrainConfig {
