@@ -5,16 +5,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { join } from 'node:path';
 import { readNpy } from '../fixtures/npy.js';
 import { FIXTURES, sculpt, tempDir } from './helpers.js';
-
-function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let d = 0, m = 0;
-  for (let i = 0; i < expected.length; i++) {
-    d = Math.max(d, Math.abs(actual[i] - expected[i]));
-    m = Math.max(m, Math.abs(expected[i]));
-  }
-  return d / m;
-}
+import { maxRelError } from '../fixtures/compare.js';
 
 async function ortOutput(model: string | Uint8Array, x: { shape: number[]; data: Float32Array }): Promise<Float32Array> {
   const session = typeof model === 'string'

@@ -7,16 +7,7 @@ import { writeOnnx } from '../../bench/sparse-onnx-writer.js';
 import { writeNpy } from '../../src/sparse/npy.js';
 import { readNpy } from '../fixtures/npy.js';
 import { FIXTURES, sculpt, tempDir } from './helpers.js';
-
-function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let d = 0, m = 0;
-  for (let i = 0; i < expected.length; i++) {
-    d = Math.max(d, Math.abs(actual[i] - expected[i]));
-    m = Math.max(m, Math.abs(expected[i]));
-  }
-  return d / m;
-}
+import { maxRelError } from '../fixtures/compare.js';
 
 for (const name of ['mlp', 'cnn', 'transformer']) {
   test(`run ${name}.onnx: both engines match the fixture output and onnxruntime within 1e-4 relative`, async () => {

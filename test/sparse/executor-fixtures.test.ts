@@ -7,18 +7,9 @@ import { join } from 'node:path';
 import { OnnxModel, readOnnx, writeOnnx } from '../../src/formats/onnx.js';
 import { SparseExecutor } from '../../src/sparse/executor.js';
 import { readNpy } from '../fixtures/npy.js';
+import { maxRelError } from '../fixtures/compare.js';
 
 const FIX = 'test/fixtures';
-
-function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let d = 0, m = 0;
-  for (let i = 0; i < expected.length; i++) {
-    d = Math.max(d, Math.abs(actual[i] - expected[i]));
-    m = Math.max(m, Math.abs(expected[i]));
-  }
-  return d / m;
-}
 
 for (const name of ['mlp', 'cnn', 'transformer', 'mlp-external']) {
   test(`${name}.onnx: sparse and dense engines agree with onnxruntime within 1e-4 relative`, async () => {
