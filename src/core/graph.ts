@@ -3,7 +3,8 @@
  * for working out tensor roles. `formats` builds it from ONNX; `sparse` runs it.
  */
 
-export type AttributeValue = number | string | number[] | string[] | Float32Array | GraphTensor;
+/** An attribute's value; a `Graph` is a subgraph (the bodies of If, Loop and Scan). */
+export type AttributeValue = number | string | number[] | string[] | Float32Array | GraphTensor | Graph;
 
 export interface GraphNode {
   readonly name: string;
@@ -35,9 +36,16 @@ export interface GraphValueInfo {
 }
 
 export interface Graph {
+  /** The graph's name ('' when the file gives none). */
+  readonly name?: string;
   readonly nodes: readonly GraphNode[];
   readonly initializers: ReadonlyMap<string, GraphTensor>;
   readonly inputs: readonly GraphValueInfo[];
   readonly outputs: readonly GraphValueInfo[];
   readonly opsetVersion: number;
+}
+
+/** Whether an attribute value is a subgraph. */
+export function isGraph(v: AttributeValue | undefined): v is Graph {
+  return typeof v === 'object' && v !== null && 'nodes' in v;
 }

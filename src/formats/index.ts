@@ -5,6 +5,7 @@ import type { TensorSource } from './safetensors.js';
 
 export { readOnnx, writeOnnx, writeOnnxMasked, OnnxModel } from './onnx.js';
 export type { OnnxInitializer, OnnxStorage } from './onnx-decode.js';
+export { readTensorProto } from './onnx-decode.js';
 export type { RoleInfo } from './onnx-roles.js';
 export {
   openSafetensors,

@@ -503,3 +503,16 @@ export function graphTensor(
   if (!data) return undefined;
   return { name: init.name, dtype, dims: init.dims, data };
 }
+
+/**
+ * One serialized TensorProto (the `.pb` files of the ONNX test suites) as a graph tensor.
+ * External data is not supported here.
+ */
+export function readTensorProto(bytes: Uint8Array, file: string): GraphTensor {
+  const r = new WireReader(bytes, failer(file));
+  const whole: WireField = { field: 0, wireType: WIRE_LEN, tagStart: 0, lenStart: 0, start: 0, end: bytes.length, value: bytes.length };
+  const init = decodeTensorProto(r, whole, file, [], 0);
+  const t = graphTensor(init, bytes, file, undefined);
+  if (!t) throw new SculptError(`${file}: tensor ${init.name || '(unnamed)'} has ONNX data type ${init.dataType}, which sculpt does not read`);
+  return t;
+}
