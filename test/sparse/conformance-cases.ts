@@ -1,0 +1,156 @@
+/**
+ * The ONNX backend conformance cases (Debian's libonnx-testdata: data/node/<case>/model.onnx with
+ * test_data_set_0/input_N.pb and output_N.pb) run on the sparse executor.
+ *
+ * A case is *claimed* when every node of its graph (subgraphs included) is an operator the
+ * executor lists in supportedOps(), in the default domain, and every input and expected output is
+ * a tensor of a type sculpt reads (floats, signed/unsigned 8/32/64-bit integers, bool; not
+ * strings, 16-bit integers or sequences). A claimed case passes when every output has the
+ * expected dims and values within onnx's own backend-test tolerance (|got − want| ≤ atol + rtol·|want|,
+ * rtol 1e-3, atol 1e-7; NaN matches NaN). A SculptError from a claimed case is a failure; any
+ * other exception is a crash.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SculptError } from '../../src/core/errors.js';
+import { isGraph, type Graph, type GraphTensor } from '../../src/core/graph.js';
+import { readTensorProto } from '../../src/formats/onnx-decode.js';
+import { readOnnx } from '../../src/formats/onnx.js';
+import { SparseExecutor, supportedOps } from '../../src/sparse/executor.js';
+import { fromGraphTensor, type Tensor } from '../../src/sparse/tensor.js';
+
+export const RTOL = 1e-3;
+export const ATOL = 1e-7;
+
+/** Where the cases are: $SCULPT_ONNX_TESTDATA (the `node` folder or the package root), else Debian's path. */
+export function conformanceDir(): string | undefined {
+  const candidates = [process.env.SCULPT_ONNX_TESTDATA, '/usr/share/libonnx-testdata/data/node'].filter((p): p is string => !!p);
+  for (const c of candidates) {
+    for (const p of [c, path.join(c, 'node'), path.join(c, 'data', 'node'), path.join(c, 'usr/share/libonnx-testdata/data/node')]) {
+      if (fs.existsSync(path.join(p, 'test_abs', 'model.onnx'))) return p;
+    }
+  }
+  return undefined;
+}
+
+export type Outcome =
+  | { readonly kind: 'unclaimed'; readonly why: string }
+  | { readonly kind: 'pass' }
+  | { readonly kind: 'fail'; readonly why: string }
+  | { readonly kind: 'crash'; readonly why: string };
+
+/** Operator types of a graph and its subgraphs, as `domain.op` outside the default domain. */
+export function graphOps(g: Graph, into = new Set<string>()): Set<string> {
+  for (const n of g.nodes) {
+    into.add(n.domain === '' || n.domain === 'ai.onnx' ? n.opType : `${n.domain}.${n.opType}`);
+    for (const v of n.attributes.values()) if (isGraph(v)) graphOps(v, into);
+  }
+  return into;
+}
+
+function pbFiles(dir: string, prefix: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith('.pb'))
+    .sort((a, b) => Number(a.slice(prefix.length, -3)) - Number(b.slice(prefix.length, -3)))
+    .map((f) => path.join(dir, f));
+}
+
+function readPb(file: string): GraphTensor {
+  const buf = fs.readFileSync(file);
+  return readTensorProto(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file);
+}
+
+/** Why `got` differs from `want`, or undefined when it matches. */
+export function compare(got: Tensor, want: GraphTensor): string | undefined {
+  if (got.dims.length !== want.dims.length || got.dims.some((d, i) => d !== want.dims[i])) {
+    return `dims [${got.dims.join(', ')}], expected [${want.dims.join(', ')}]`;
+  }
+  const w = fromGraphTensor(want).data;
+  const exact = want.dtype !== 'float32' && want.dtype !== 'float16' && want.dtype !== 'float64';
+  if (exact && got.dtype === 'float32') return `float32 values, expected ${want.dtype}`;
+  if (!exact && got.dtype !== 'float32') return `${got.dtype} values, expected ${want.dtype}`;
+  let worst = -1, worstExcess = 0;
+  for (let i = 0; i < w.length; i++) {
+    const a = got.data[i], b = w[i];
+    if (Number.isNaN(b) ? Number.isNaN(a) : exact ? a === b : a === b || Math.abs(a - b) <= ATOL + RTOL * Math.abs(b)) continue;
+    const excess = Number.isNaN(a - b) ? Infinity : Math.abs(a - b);
+    if (worst < 0 || excess > worstExcess) { worst = i; worstExcess = excess; }
+  }
+  return worst < 0 ? undefined : `element ${worst} is ${got.data[worst]}, expected ${w[worst]}`;
+}
+
+export function runCase(caseDir: string, claimed: ReadonlySet<string> = new Set(supportedOps())): Outcome {
+  let graph: Graph;
+  try {
+    graph = readOnnx(path.join(caseDir, 'model.onnx')).graph();
+  } catch (e) {
+    if (e instanceof SculptError) return { kind: 'unclaimed', why: `model not readable: ${e.message}` };
+    return { kind: 'crash', why: `reading the model: ${String((e as Error).stack ?? e)}` };
+  }
+  const missing = [...graphOps(graph)].filter((op) => !claimed.has(op));
+  if (missing.length > 0) return { kind: 'unclaimed', why: `operators ${missing.join(', ')}` };
+  const data = path.join(caseDir, 'test_data_set_0');
+  const inputFiles = pbFiles(data, 'input_'), outputFiles = pbFiles(data, 'output_');
+  let inputs: GraphTensor[], outputs: GraphTensor[];
+  try {
+    inputs = inputFiles.map(readPb);
+    outputs = outputFiles.map(readPb);
+  } catch (e) {
+    if (e instanceof SculptError) return { kind: 'unclaimed', why: `data type: ${e.message}` };
+    return { kind: 'crash', why: `reading test data: ${String((e as Error).stack ?? e)}` };
+  }
+  const feedInfos = graph.inputs.filter((i) => !graph.initializers.has(i.name));
+  if (outputs.length !== graph.outputs.length || inputs.length > feedInfos.length) {
+    return { kind: 'unclaimed', why: `test data holds ${inputs.length} inputs/${outputs.length} outputs for a graph of ${feedInfos.length}/${graph.outputs.length} (sequences or optionals)` };
+  }
+  try {
+    const feeds: Record<string, Tensor> = {};
+    inputs.forEach((t, i) => { feeds[feedInfos[i].name] = fromGraphTensor(t); });
+    const result = new SparseExecutor(graph, { engine: 'dense' }).run(feeds);
+    for (let i = 0; i < outputs.length; i++) {
+      const why = compare(result[graph.outputs[i].name], outputs[i]);
+      if (why) return { kind: 'fail', why: `output ${graph.outputs[i].name}: ${why}` };
+    }
+    return { kind: 'pass' };
+  } catch (e) {
+    if (e instanceof SculptError) return { kind: 'fail', why: e.message };
+    return { kind: 'crash', why: String((e as Error).stack ?? e) };
+  }
+}
+
+export interface Summary {
+  readonly total: number;
+  readonly claimed: number;
+  readonly passed: number;
+  readonly outcomes: ReadonlyMap<string, Outcome>;
+}
+
+export function runAll(dir: string): Summary {
+  const outcomes = new Map<string, Outcome>();
+  const claimed = new Set(supportedOps());
+  for (const name of fs.readdirSync(dir).sort()) {
+    const caseDir = path.join(dir, name);
+    if (!fs.existsSync(path.join(caseDir, 'model.onnx'))) continue;
+    outcomes.set(name, runCase(caseDir, claimed));
+  }
+  const all = [...outcomes.values()];
+  return {
+    total: all.length,
+    claimed: all.filter((o) => o.kind !== 'unclaimed').length,
+    passed: all.filter((o) => o.kind === 'pass').length,
+    outcomes,
+  };
+}
+
+// `npx tsx test/sparse/conformance-cases.ts [filter]` lists every case's outcome.
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+  const dir = conformanceDir();
+  if (!dir) throw new Error('no conformance data: set SCULPT_ONNX_TESTDATA or install libonnx-testdata');
+  const filter = process.argv[2];
+  const s = runAll(dir);
+  for (const [name, o] of s.outcomes) {
+    if (filter && !name.includes(filter) && o.kind !== filter) continue;
+    console.log(`${o.kind.padEnd(9)} ${name}${'why' in o ? `: ${o.why.split('\n').slice(0, 3).join(' | ')}` : ''}`);
+  }
+  console.log(`${s.passed}/${s.claimed} claimed cases pass (${s.total} cases)`);
+}
