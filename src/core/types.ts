@@ -7,7 +7,7 @@
 export type Role = 'weight' | 'bias' | 'norm' | 'embedding' | 'other';
 
 /** The operator that consumes a weight, where the format knows it (ONNX graph, TF.js layer). */
-export type WeightOp = 'MatMul' | 'Gemm' | 'Conv' | 'ConvTranspose' | 'Dense' | 'Embedding' | 'Other';
+export type WeightOp = 'MatMul' | 'Gemm' | 'Conv' | 'ConvTranspose' | 'Dense' | 'Embedding' | 'Recurrent' | 'Einsum' | 'Attention' | 'Other';
 
 export interface WeightTensor {
   /** Name as in the file (ONNX initializer name, safetensors key, TF.js weight name). */

@@ -106,26 +106,63 @@ export type OnnxStorage =
     }
   | { readonly kind: 'empty' };
 
+/** Where a stored tensor sits in the model. */
+export type TensorPlace = 'initializer' | 'constant' | 'sparse-initializer';
+
 export interface OnnxInitializer {
+  /** Initializer name, or for a Constant node the name of its output. */
   readonly name: string;
   /** TensorProto.DataType number. */
   readonly dataType: number;
+  /** Dimensions of the (dense) tensor. */
   readonly dims: readonly number[];
+  /** Where the values live; for a sparse initializer, its non-zero values. */
   readonly storage: OnnxStorage;
-  /** Position in the graph's initializer list (the file order). */
+  /** Position among all stored tensors of the model, in file order (the tie-break order). */
   readonly index: number;
-  /** The graph field and the TensorProto field around this tensor, for splicing. */
+  /** Every length-delimited field around this tensor's TensorProto (outermost first), for splicing. */
   readonly enclosing: readonly LenPrefix[];
+  readonly place: TensorPlace;
+  /** '' in the main graph; inside a subgraph, the path of nodes and attributes, e.g. `If_0/then_branch`. */
+  readonly scope: string;
+  /** sparse_initializer: the int64 indices, flat [NNZ] or coordinates [NNZ, rank]. */
+  readonly sparseIndices?: OnnxInitializer;
+  /** sparse_initializer: number of stored values. */
+  readonly sparseCount?: number;
+}
+
+/** A graph with its own stored tensors; subgraphs hang off their nodes. */
+export interface DecodedGraph {
+  readonly name: string;
+  readonly scope: string;
+  readonly nodes: DecodedNode[];
+  /** This graph's initializers and sparse initializers (not its Constant nodes' tensors). */
+  readonly initializers: OnnxInitializer[];
+  readonly inputs: GraphValueInfo[];
+  readonly outputs: GraphValueInfo[];
+}
+
+export interface DecodedNode extends GraphNode {
+  /** Graph-valued attributes (If's branches, Loop's and Scan's bodies), by attribute name. */
+  readonly subgraphs: ReadonlyMap<string, DecodedGraph>;
 }
 
 export interface DecodedOnnx {
   readonly irVersion: number;
   readonly opsetVersion: number;
   readonly graphName: string;
-  readonly nodes: GraphNode[];
-  readonly initializers: OnnxInitializer[];
+  /** The main graph's nodes, inputs and outputs. */
+  readonly nodes: DecodedNode[];
   readonly inputs: GraphValueInfo[];
   readonly outputs: GraphValueInfo[];
+  readonly graph: DecodedGraph;
+  /**
+   * Every stored tensor of the model in file order: initializers, sparse initializers and Constant
+   * nodes' `value` tensors, of the main graph and of every subgraph.
+   */
+  readonly initializers: OnnxInitializer[];
+  /** Nodes of the main graph and of every subgraph, outer before inner. */
+  readonly allNodes: DecodedNode[];
   readonly sparseInitializerCount: number;
 }
 
@@ -136,8 +173,28 @@ export function failer(file: string): (offset: number, why: string) => never {
   };
 }
 
-/** Decodes the model structure; tensor values stay where they are (see `OnnxStorage`). */
-export function decodeOnnx(bytes: Uint8Array, file: string): DecodedOnnx {
+type ReadExternal = (location: string, offset: number, length: number, tensor: string) => Uint8Array;
+
+/** Shared state of one decode: every stored tensor and node, in file order. */
+interface DecodeContext {
+  readonly r: WireReader;
+  readonly file: string;
+  readonly tensors: OnnxInitializer[];
+  readonly allNodes: DecodedNode[];
+  readonly readExternal: ReadExternal | undefined;
+  depth: number;
+}
+
+const prefixOf = (f: WireField): LenPrefix => ({ lenStart: f.lenStart, start: f.start, end: f.end });
+
+/** Subgraphs nested deeper than this are refused (a hostile file could recurse without end). */
+const MAX_GRAPH_DEPTH = 64;
+
+/**
+ * Decodes the model structure; tensor values stay where they are (see `OnnxStorage`).
+ * `readExternal` lets Constant nodes whose value is stored externally be decoded.
+ */
+export function decodeOnnx(bytes: Uint8Array, file: string, readExternal?: ReadExternal): DecodedOnnx {
   const fail = failer(file);
   const r = new WireReader(bytes, fail);
   const model = r.fields(0, bytes.length);
@@ -164,27 +221,52 @@ export function decodeOnnx(bytes: Uint8Array, file: string): DecodedOnnx {
   }
   if (!graphField) throw new SculptError(`${file}: not a valid ONNX model (no graph found); is this really an .onnx file?`);
   if (irVersion <= 0 || irVersion > 100) throw new SculptError(`${file}: not a valid ONNX model (ir_version ${irVersion}); is this really an .onnx file?`);
-  const graphPrefix: LenPrefix = { lenStart: graphField.lenStart, start: graphField.start, end: graphField.end };
+  const ctx: DecodeContext = { r, file, tensors: [], allNodes: [], readExternal, depth: 0 };
+  const graph = decodeGraph(ctx, graphField, [], '');
+  const names = new Map<string, OnnxInitializer>();
+  for (const t of ctx.tensors) {
+    const other = names.get(t.name);
+    if (other && t.name !== '') {
+      throw new SculptError(`${file}: two stored tensors are both named ${t.name} (${describePlace(other)} and ${describePlace(t)}); the model is malformed, re-export it`);
+    }
+    names.set(t.name, t);
+  }
+  const sparseInitializerCount = ctx.tensors.filter((t) => t.place === 'sparse-initializer').length;
+  return {
+    irVersion, opsetVersion, graphName: graph.name, nodes: graph.nodes, inputs: graph.inputs, outputs: graph.outputs,
+    graph, initializers: ctx.tensors, allNodes: ctx.allNodes, sparseInitializerCount,
+  };
+}
 
-  const nodes: GraphNode[] = [];
+/** "initializer", "Constant node", "sparse initializer", with the subgraph when there is one. */
+export function describePlace(t: OnnxInitializer): string {
+  const what = t.place === 'constant' ? 'Constant node' : t.place === 'sparse-initializer' ? 'sparse initializer' : 'initializer';
+  return t.scope ? `${what} in subgraph ${t.scope}` : what;
+}
+
+function decodeGraph(ctx: DecodeContext, graphField: WireField, outer: readonly LenPrefix[], scope: string): DecodedGraph {
+  const { r, file } = ctx;
+  if (++ctx.depth > MAX_GRAPH_DEPTH) throw new SculptError(`${file}: subgraphs nested more than ${MAX_GRAPH_DEPTH} deep; the model is malformed`);
+  const enclosing = [...outer, prefixOf(graphField)];
+  const nodes: DecodedNode[] = [];
   const initializers: OnnxInitializer[] = [];
   const inputs: GraphValueInfo[] = [];
   const outputs: GraphValueInfo[] = [];
-  let graphName = '';
-  let sparseInitializerCount = 0;
+  let name = '';
   for (const f of r.fields(graphField.start, graphField.end)) {
     switch (f.field) {
       case GRAPH_NODE:
         r.expect(f, WIRE_LEN);
-        nodes.push(decodeNode(r, f, file));
+        nodes.push(decodeNode(ctx, f, enclosing, scope, nodes.length));
         break;
       case GRAPH_NAME:
-        graphName = r.string(f);
+        name = r.string(f);
         break;
       case GRAPH_INITIALIZER: {
         r.expect(f, WIRE_LEN);
-        const enclosing = [graphPrefix, { lenStart: f.lenStart, start: f.start, end: f.end }];
-        initializers.push(decodeTensorProto(r, f, file, enclosing, initializers.length));
+        const t = decodeTensorProto(r, f, file, [...enclosing, prefixOf(f)], ctx.tensors.length, 'initializer', scope);
+        ctx.tensors.push(t);
+        initializers.push(t);
         break;
       }
       case GRAPH_INPUT:
@@ -195,21 +277,28 @@ export function decodeOnnx(bytes: Uint8Array, file: string): DecodedOnnx {
         r.expect(f, WIRE_LEN);
         outputs.push(decodeValueInfo(r, f));
         break;
-      case GRAPH_SPARSE_INITIALIZER:
-        sparseInitializerCount++;
+      case GRAPH_SPARSE_INITIALIZER: {
+        r.expect(f, WIRE_LEN);
+        const t = decodeSparseTensor(ctx, f, [...enclosing, prefixOf(f)], scope);
+        ctx.tensors.push(t);
+        initializers.push(t);
         break;
+      }
     }
   }
+  ctx.depth--;
   // Before IR 4 initializers were also listed as inputs; the IR keeps only the real inputs.
   const initNames = new Set(initializers.map((t) => t.name));
-  const realInputs = inputs.filter((i) => !initNames.has(i.name));
-  return { irVersion, opsetVersion, graphName, nodes, initializers, inputs: realInputs, outputs, sparseInitializerCount };
+  return { name, scope, nodes, initializers, inputs: inputs.filter((i) => !initNames.has(i.name)), outputs };
 }
 
-function decodeNode(r: WireReader, f: WireField, file: string): GraphNode {
+function decodeNode(ctx: DecodeContext, f: WireField, outer: readonly LenPrefix[], scope: string, position: number): DecodedNode {
+  const { r } = ctx;
   const inputs: string[] = [];
   const outputs: string[] = [];
   const attributes = new Map<string, AttributeValue>();
+  const subgraphs = new Map<string, DecodedGraph>();
+  const attributeFields: WireField[] = [];
   let name = '';
   let opType = '';
   let domain = '';
@@ -220,26 +309,56 @@ function decodeNode(r: WireReader, f: WireField, file: string): GraphNode {
       case NODE_NAME: name = r.string(g); break;
       case NODE_OP_TYPE: opType = r.string(g); break;
       case NODE_DOMAIN: domain = r.string(g); break;
-      case NODE_ATTRIBUTE: {
-        r.expect(g, WIRE_LEN);
-        const a = decodeAttribute(r, g, file);
-        if (a) attributes.set(a[0], a[1]);
-        break;
-      }
+      case NODE_ATTRIBUTE: r.expect(g, WIRE_LEN); attributeFields.push(g); break;
     }
   }
-  return { name, opType, inputs, outputs, attributes, domain };
+  // Attributes after the node's fields are known: a subgraph's scope and a Constant's name need them.
+  const label = name || `${opType}#${position}`;
+  const enclosing = [...outer, prefixOf(f)];
+  const isConstant = opType === 'Constant' && (domain === '' || domain === 'ai.onnx');
+  for (const g of attributeFields) {
+    const a = decodeAttribute(ctx, g, [...enclosing, prefixOf(g)], {
+      scope: scope ? `${scope}/${label}` : label,
+      constantName: isConstant ? outputs[0] ?? '' : undefined,
+      parentScope: scope,
+    });
+    if (!a) continue;
+    if (a.kind === 'graph') subgraphs.set(a.name, a.graph);
+    else attributes.set(a.name, a.value);
+  }
+  const node: DecodedNode = { name, opType, inputs, outputs, attributes, domain, subgraphs };
+  // Outer nodes come before the nodes of their subgraphs.
+  ctx.allNodes.splice(ctx.allNodes.length - countNested(subgraphs), 0, node);
+  return node;
 }
 
-/** Returns [name, value], or undefined for attributes the IR cannot hold (subgraphs). */
-function decodeAttribute(r: WireReader, f: WireField, file: string): [string, AttributeValue] | undefined {
+function countNested(subgraphs: ReadonlyMap<string, DecodedGraph>): number {
+  let n = 0;
+  for (const g of subgraphs.values()) for (const node of g.nodes) n += 1 + countNested(node.subgraphs);
+  return n;
+}
+
+interface AttributeContext {
+  /** Scope of subgraphs this attribute holds: the node's path. */
+  readonly scope: string;
+  /** For a Constant node: its output name, which names the stored tensor. */
+  readonly constantName: string | undefined;
+  /** The scope the node itself is in. */
+  readonly parentScope: string;
+}
+
+type DecodedAttribute = { kind: 'value'; name: string; value: AttributeValue } | { kind: 'graph'; name: string; graph: DecodedGraph };
+
+/** An attribute's value, a subgraph, or undefined for kinds sculpt does not use (lists of graphs). */
+function decodeAttribute(ctx: DecodeContext, f: WireField, enclosing: readonly LenPrefix[], at: AttributeContext): DecodedAttribute | undefined {
+  const { r, file } = ctx;
   let name = '';
   let type = 0;
   let f32: number | undefined;
   let int: number | undefined;
   let s: string | undefined;
-  let t: GraphTensor | undefined;
-  let hasGraph = false;
+  let tensorField: WireField | undefined;
+  let graphField: WireField | undefined;
   const floats: number[] = [];
   const ints: number[] = [];
   const strings: string[] = [];
@@ -250,13 +369,8 @@ function decodeAttribute(r: WireReader, f: WireField, file: string): [string, At
       case ATTR_F: f32 = r.float32(g); break;
       case ATTR_I: r.expect(g, WIRE_VARINT); int = g.value; break;
       case ATTR_S: s = r.string(g); break;
-      case ATTR_T: {
-        r.expect(g, WIRE_LEN);
-        const init = decodeTensorProto(r, g, file, [], -1);
-        t = graphTensor(init, r.bytes, file, undefined);
-        break;
-      }
-      case ATTR_G: hasGraph = true; break;
+      case ATTR_T: r.expect(g, WIRE_LEN); tensorField = g; break;
+      case ATTR_G: r.expect(g, WIRE_LEN); graphField = g; break;
       case ATTR_FLOATS:
         if (g.wireType === WIRE_FIXED32) floats.push(r.float32(g));
         else {
@@ -265,29 +379,67 @@ function decodeAttribute(r: WireReader, f: WireField, file: string): [string, At
           for (let p = 0; p + 4 <= g.end - g.start; p += 4) floats.push(dv.getFloat32(p, true));
         }
         break;
-      case ATTR_INTS: ints.push(...r.varints(g)); break;
+      case ATTR_INTS: for (const v of r.varints(g)) ints.push(v); break;
       case ATTR_STRINGS: strings.push(r.string(g)); break;
     }
   }
+  const tensor = (): AttributeValue | undefined => {
+    if (!tensorField) return undefined;
+    const constant = at.constantName !== undefined && name === 'value';
+    const init = decodeTensorProto(r, tensorField, file, [...enclosing, prefixOf(tensorField)], ctx.tensors.length, 'constant', at.parentScope);
+    const stored = constant ? { ...init, name: at.constantName! } : init;
+    if (constant) ctx.tensors.push(stored);
+    return graphTensor(stored, r.bytes, file, ctx.readExternal);
+  };
+  const graph = (): DecodedAttribute => ({ kind: 'graph', name, graph: decodeGraph(ctx, graphField!, enclosing, `${at.scope}/${name}`) });
+  const value = (v: AttributeValue | undefined): DecodedAttribute | undefined => (v === undefined ? undefined : { kind: 'value', name, value: v });
   switch (type) {
-    case 1: return [name, f32 ?? 0];
-    case 2: return [name, int ?? 0];
-    case 3: return [name, s ?? ''];
-    case 4: return t ? [name, t] : undefined;
-    case 5: return undefined;
-    case 6: return [name, Float32Array.from(floats)];
-    case 7: return [name, ints];
-    case 8: return [name, strings];
+    case 1: return value(f32 ?? 0);
+    case 2: return value(int ?? 0);
+    case 3: return value(s ?? '');
+    case 4: return value(tensor());
+    case 5: return graphField ? graph() : undefined;
+    case 6: return value(Float32Array.from(floats));
+    case 7: return value(ints);
+    case 8: return value(strings);
+    case 0: break;
+    default: return undefined;
   }
   // IR 1 had no type field: go by what is present.
-  if (hasGraph) return undefined;
-  if (f32 !== undefined) return [name, f32];
-  if (int !== undefined) return [name, int];
-  if (s !== undefined) return [name, s];
-  if (t) return [name, t];
-  if (floats.length) return [name, Float32Array.from(floats)];
-  if (strings.length) return [name, strings];
-  return [name, ints];
+  if (graphField) return graph();
+  if (f32 !== undefined) return value(f32);
+  if (int !== undefined) return value(int);
+  if (s !== undefined) return value(s);
+  if (tensorField) return value(tensor());
+  if (floats.length) return value(Float32Array.from(floats));
+  if (strings.length) return value(strings);
+  return value(ints);
+}
+
+/** A SparseTensorProto: values (a TensorProto of NNZ elements), indices, and the dense dims. */
+function decodeSparseTensor(ctx: DecodeContext, f: WireField, enclosing: readonly LenPrefix[], scope: string): OnnxInitializer {
+  const { r, file } = ctx;
+  let valuesField: WireField | undefined;
+  let indicesField: WireField | undefined;
+  const dims: number[] = [];
+  for (const g of r.fields(f.start, f.end)) {
+    if (g.field === 1) { r.expect(g, WIRE_LEN); valuesField = g; }
+    else if (g.field === 2) { r.expect(g, WIRE_LEN); indicesField = g; }
+    else if (g.field === 3) for (const v of r.varints(g)) dims.push(v);
+  }
+  if (!valuesField || !indicesField) throw new SculptError(`${file}: a sparse initializer lacks its values or indices; the model is malformed`);
+  const values = decodeTensorProto(r, valuesField, file, [...enclosing, prefixOf(valuesField)], ctx.tensors.length, 'sparse-initializer', scope);
+  const indices = decodeTensorProto(r, indicesField, file, [...enclosing, prefixOf(indicesField)], -1, 'sparse-initializer', scope);
+  const label = values.name || '(unnamed)';
+  for (const d of dims) if (!(d >= 0)) throw new SculptError(`${file}: sparse initializer ${label} has a negative dimension ${d}; the model is malformed`);
+  if (indices.dataType !== ONNX_DTYPE.INT64) throw new SculptError(`${file}: sparse initializer ${label} has indices of ONNX type ${indices.dataType}, not int64; the model is malformed`);
+  const nnz = numel(values.dims);
+  const coordinates = indices.dims.length === 2;
+  if (values.dims.length !== 1 || numel(indices.dims) !== (coordinates ? nnz * dims.length : nnz) || (coordinates && indices.dims[1] !== dims.length)) {
+    throw new SculptError(`${file}: sparse initializer ${label} has values [${values.dims.join(', ')}] and indices [${indices.dims.join(', ')}], which do not fit its shape [${dims.join(', ')}]; the model is malformed`);
+  }
+  if (nnz > numel(dims)) throw new SculptError(`${file}: sparse initializer ${label} stores ${nnz} values but its shape [${dims.join(', ')}] has only ${numel(dims)} elements; the model is malformed`);
+  return { ...values, dims, sparseIndices: indices, sparseCount: nnz };
 }
 
 function decodeValueInfo(r: WireReader, f: WireField): GraphValueInfo {
@@ -316,7 +468,7 @@ function decodeValueInfo(r: WireReader, f: WireField): GraphValueInfo {
   return { name, dtype: GRAPH_DTYPE.get(elemType) ?? 'float32', dims };
 }
 
-function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing: LenPrefix[], index: number): OnnxInitializer {
+function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing: readonly LenPrefix[], index: number, place: TensorPlace, scope: string): OnnxInitializer {
   const dims: number[] = [];
   let dataType = 0;
   let name = '';
@@ -328,7 +480,7 @@ function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing:
   const entries: { key: string; value: string; entry: WireField; valueField: WireField | undefined }[] = [];
   for (const g of r.fields(f.start, f.end)) {
     switch (g.field) {
-      case TENSOR_DIMS: dims.push(...r.varints(g)); break;
+      case TENSOR_DIMS: for (const v of r.varints(g)) dims.push(v); break;
       case TENSOR_DATA_TYPE: dataType = g.value; break;
       case TENSOR_NAME: name = r.string(g); break;
       case TENSOR_RAW_DATA: r.expect(g, WIRE_LEN); raw = g; break;
@@ -413,7 +565,7 @@ function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing:
       throw new SculptError(`${file}: tensor ${label} holds ${have} values but its shape [${dims.join(', ')}] needs ${count}; the model is malformed`);
     }
   }
-  return { name, dataType, dims, storage, index, enclosing };
+  return { name, dataType, dims, storage, index, enclosing, place, scope };
 }
 
 /** Number of varints in a field: one if unpacked, else the bytes that end a varint. */
@@ -432,8 +584,9 @@ export function tensorValues(
   init: OnnxInitializer,
   bytes: Uint8Array,
   file: string,
-  readExternal: ((location: string, offset: number, length: number, tensor: string) => Uint8Array) | undefined,
+  readExternal: ReadExternal | undefined,
 ): GraphTensor['data'] | undefined {
+  if (init.sparseIndices) return sparseValues(init, bytes, file, readExternal);
   const n = numel(init.dims);
   const floatDType = ONNX_FLOAT_DTYPE.get(init.dataType);
   const s = init.storage;
@@ -484,6 +637,52 @@ export function tensorValues(
   }
 }
 
+/** Largest dense tensor sculpt materialises (elements): beyond it a typed array cannot be made. */
+const MAX_DENSE_ELEMENTS = 2 ** 31 - 1;
+
+/** A sparse initializer's values scattered into a dense array. */
+function sparseValues(init: OnnxInitializer, bytes: Uint8Array, file: string, readExternal: ReadExternal | undefined): GraphTensor['data'] | undefined {
+  const n = numel(init.dims);
+  if (n > MAX_DENSE_ELEMENTS) throw new SculptError(`${file}: sparse initializer ${init.name} has shape [${init.dims.join(', ')}], too large to hold densely`);
+  const nnz = init.sparseCount ?? 0;
+  const values = tensorValues({ ...init, dims: [nnz], sparseIndices: undefined }, bytes, file, readExternal);
+  if (!values) return undefined;
+  const idx = tensorValues(init.sparseIndices!, bytes, file, readExternal) as BigInt64Array;
+  const rank = init.dims.length;
+  const coordinates = init.sparseIndices!.dims.length === 2;
+  const Dense = values.constructor as new (length: number) => typeof values;
+  const out = new Dense(n);
+  for (let k = 0; k < nnz; k++) {
+    let at = 0;
+    if (coordinates) {
+      for (let d = 0; d < rank; d++) {
+        const c = Number(idx[k * rank + d]);
+        if (!(c >= 0 && c < init.dims[d])) throw new SculptError(`${file}: sparse initializer ${init.name} has index ${c} outside dimension ${d} of [${init.dims.join(', ')}]; the model is malformed`);
+        at = at * init.dims[d] + c;
+      }
+    } else at = Number(idx[k]);
+    if (!(at >= 0 && at < n)) throw new SculptError(`${file}: sparse initializer ${init.name} has index ${at} outside its ${n} elements; the model is malformed`);
+    (out as Float32Array)[at] = (values as Float32Array)[k];
+  }
+  return out;
+}
+
+/** Flat positions in the dense tensor of a sparse initializer's stored values, in storage order. */
+export function sparsePositions(init: OnnxInitializer, bytes: Uint8Array, file: string, readExternal: ReadExternal | undefined): Float64Array {
+  const nnz = init.sparseCount ?? 0;
+  const idx = tensorValues(init.sparseIndices!, bytes, file, readExternal) as BigInt64Array;
+  const rank = init.dims.length;
+  const coordinates = init.sparseIndices!.dims.length === 2;
+  const out = new Float64Array(nnz);
+  for (let k = 0; k < nnz; k++) {
+    let at = 0;
+    if (coordinates) for (let d = 0; d < rank; d++) at = at * init.dims[d] + Number(idx[k * rank + d]);
+    else at = Number(idx[k]);
+    out[k] = at;
+  }
+  return out;
+}
+
 function varintValues(fields: readonly WireField[], bytes: Uint8Array, file: string): number[] {
   const r = new WireReader(bytes, failer(file));
   const out: number[] = [];
@@ -511,7 +710,7 @@ export function graphTensor(
 export function readTensorProto(bytes: Uint8Array, file: string): GraphTensor {
   const r = new WireReader(bytes, failer(file));
   const whole: WireField = { field: 0, wireType: WIRE_LEN, tagStart: 0, lenStart: 0, start: 0, end: bytes.length, value: bytes.length };
-  const init = decodeTensorProto(r, whole, file, [], 0);
+  const init = decodeTensorProto(r, whole, file, [], 0, 'initializer', '');
   const t = graphTensor(init, bytes, file, undefined);
   if (!t) throw new SculptError(`${file}: tensor ${init.name || '(unnamed)'} has ONNX data type ${init.dataType}, which sculpt does not read`);
   return t;

@@ -2,7 +2,9 @@
  * Works out what each ONNX initializer is (weight, bias, norm, embedding, other) from the nodes
  * that consume it, looking through chains of Identity nodes (PyTorch's way of sharing a weight).
  *
- * Rule: MatMul A/B and Gemm A/B → weight; Conv/ConvTranspose W → weight; Gemm C and the third
+ * Rule: MatMul A/B and Gemm A/B → weight; Conv/ConvTranspose W → weight; LSTM/GRU/RNN W and R,
+ * Einsum operands, com.microsoft Attention weights, and the weights of the quantized ops
+ * (MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv) → weight; Gemm C and the third
  * input of Conv/ConvTranspose → bias, as is an initializer of rank ≤ 1 added (Add) to the output
  * of MatMul/Gemm/Conv; scale, bias and statistics of Batch/Layer/Instance/GroupNormalization →
  * norm; Gather's data → embedding; anything else → other. When uses disagree, the first of
@@ -28,7 +30,7 @@ interface Use {
 }
 
 const NORM_OPS = new Set(['BatchNormalization', 'LayerNormalization', 'InstanceNormalization', 'GroupNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization']);
-const PRODUCES_LINEAR = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose']);
+const PRODUCES_LINEAR = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'MatMulInteger', 'QLinearMatMul', 'FusedMatMul']);
 const ROLE_ORDER: readonly Role[] = ['embedding', 'weight', 'bias', 'norm', 'other'];
 
 function intAttr(node: GraphNode, name: string, fallback: number): number {
@@ -36,36 +38,105 @@ function intAttr(node: GraphNode, name: string, fallback: number): number {
   return typeof v === 'number' ? v : fallback;
 }
 
+const DEFAULT_DOMAIN = (node: GraphNode): boolean => node.domain === '' || node.domain === 'ai.onnx';
+
 /**
  * Nodes a weight passes through on its way to its real consumer: Identity (PyTorch's shared
- * weights), Cast (float16 models) and Transpose. Returns the axis permutation after the node
- * (relative to the initializer), or undefined if the node is a real consumer.
+ * weights), Cast (float16 models), Transpose, Reshape/Flatten/Squeeze/Unsqueeze (exporters'
+ * reshaping of biases and weights) and DequantizeLinear (QDQ models), each on its data input.
+ * Returns the axis permutation after the node (axis k of the value is axis perm[k] of the
+ * initializer, -1 for an axis the initializer does not have), or undefined if the node is a real
+ * consumer.
  */
-function passThrough(node: GraphNode, perm: number[]): number[] | undefined {
-  if (node.domain !== '' && node.domain !== 'ai.onnx') return undefined;
-  if (node.opType === 'Identity' || node.opType === 'Cast') return perm;
-  if (node.opType === 'Transpose') {
-    const p = node.attributes.get('perm');
-    const order = Array.isArray(p) && p.length === perm.length ? (p as number[]) : perm.map((_, k) => perm.length - 1 - k);
-    return order.map((k) => perm[k]);
+function passThrough(node: GraphNode, index: number, perm: number[]): number[] | undefined {
+  if (index !== 0) return undefined;
+  if (!DEFAULT_DOMAIN(node) && !(node.domain === 'com.microsoft' && node.opType === 'DequantizeLinear')) return undefined;
+  switch (node.opType) {
+    case 'Identity':
+    case 'Cast':
+    case 'DequantizeLinear':
+    case 'Reshape':
+    case 'Flatten':
+      return perm;
+    case 'Transpose': {
+      const p = node.attributes.get('perm');
+      const order = Array.isArray(p) && p.length === perm.length ? (p as number[]) : perm.map((_, k) => perm.length - 1 - k);
+      return order.map((k) => perm[k]);
+    }
+    case 'Unsqueeze': {
+      const axes = node.attributes.get('axes');
+      if (!Array.isArray(axes)) return perm;
+      const rank = perm.length + axes.length;
+      const inserted = new Set((axes as number[]).map((a) => (a < 0 ? a + rank : a)));
+      const out: number[] = [];
+      let k = 0;
+      for (let d = 0; d < rank; d++) out.push(inserted.has(d) ? -1 : perm[k++] ?? -1);
+      return out;
+    }
+    case 'Squeeze': {
+      const axes = node.attributes.get('axes');
+      if (!Array.isArray(axes)) return perm;
+      const removed = new Set((axes as number[]).map((a) => (a < 0 ? a + perm.length : a)));
+      return perm.filter((_, d) => !removed.has(d));
+    }
   }
   return undefined;
 }
 
+/** Axis of an Einsum operand that survives into the output and no other operand has. */
+function einsumOutputAxis(node: GraphNode, index: number): number {
+  const eq = node.attributes.get('equation');
+  if (typeof eq !== 'string') return 0;
+  const [lhs, rhs = ''] = eq.replace(/\s/g, '').split('->');
+  const terms = lhs.split(',');
+  const mine = terms[index] ?? '';
+  const others = terms.filter((_, k) => k !== index).join('');
+  for (let a = 0; a < mine.length; a++) if (rhs.includes(mine[a]) && !others.includes(mine[a])) return a;
+  return 0;
+}
+
 function classifyUse(node: GraphNode, index: number, rank: number, producer: (value: string) => GraphNode | undefined): Use {
   const op = node.opType;
-  if (node.domain === '' || node.domain === 'ai.onnx') {
+  if (DEFAULT_DOMAIN(node) || node.domain === 'com.microsoft') {
     switch (op) {
       case 'MatMul':
-        return { role: 'weight', op: 'MatMul', outputAxis: index === 1 ? Math.max(0, rank - 1) : Math.max(0, rank - 2), reason: 'MatMul weight' };
+      case 'FusedMatMul':
+        return { role: 'weight', op: 'MatMul', outputAxis: index === 1 ? Math.max(0, rank - 1) : Math.max(0, rank - 2), reason: `${op} weight` };
+      case 'MatMulInteger':
+        if (index <= 1) return { role: 'weight', op: 'MatMul', outputAxis: index === 1 ? Math.max(0, rank - 1) : Math.max(0, rank - 2), reason: 'MatMulInteger weight (quantized)' };
+        break;
+      case 'QLinearMatMul':
+        if (index === 0 || index === 3) return { role: 'weight', op: 'MatMul', outputAxis: index === 3 ? Math.max(0, rank - 1) : Math.max(0, rank - 2), reason: 'QLinearMatMul weight (quantized)' };
+        break;
       case 'Gemm':
         if (index === 1) return { role: 'weight', op: 'Gemm', outputAxis: intAttr(node, 'transB', 0) === 1 ? 0 : 1, reason: 'Gemm weight' };
         if (index === 0) return { role: 'weight', op: 'Gemm', outputAxis: intAttr(node, 'transA', 0) === 1 ? 1 : 0, reason: 'Gemm weight' };
         return { role: 'bias', op: 'Gemm', outputAxis: 0, reason: 'bias of Gemm' };
       case 'Conv':
       case 'ConvTranspose':
-        if (index === 1) return { role: 'weight', op, outputAxis: op === 'Conv' ? 0 : 1, reason: `${op} weight` };
-        if (index === 2) return { role: 'bias', op, outputAxis: 0, reason: `bias of ${op}` };
+      case 'FusedConv':
+        if (index === 1) return { role: 'weight', op: op === 'ConvTranspose' ? op : 'Conv', outputAxis: op === 'ConvTranspose' ? 1 : 0, reason: `${op} weight` };
+        if (index === 2) return { role: 'bias', op: op === 'ConvTranspose' ? op : 'Conv', outputAxis: 0, reason: `bias of ${op}` };
+        break;
+      case 'ConvInteger':
+        if (index === 1) return { role: 'weight', op: 'Conv', outputAxis: 0, reason: 'ConvInteger weight (quantized)' };
+        break;
+      case 'QLinearConv':
+        if (index === 3) return { role: 'weight', op: 'Conv', outputAxis: 0, reason: 'QLinearConv weight (quantized)' };
+        if (index === 8) return { role: 'bias', op: 'Conv', outputAxis: 0, reason: 'bias of QLinearConv' };
+        break;
+      case 'LSTM':
+      case 'GRU':
+      case 'RNN':
+        // W [directions, gates·hidden, input], R [directions, gates·hidden, hidden], B [directions, 2·gates·hidden].
+        if (index === 1 || index === 2) return { role: 'weight', op: 'Recurrent', outputAxis: 1, reason: `${op} ${index === 1 ? 'input' : 'recurrent'} weight` };
+        if (index === 3) return { role: 'bias', op: 'Recurrent', outputAxis: 1, reason: `bias of ${op}` };
+        break;
+      case 'Einsum':
+        return { role: 'weight', op: 'Einsum', outputAxis: einsumOutputAxis(node, index), reason: 'Einsum weight' };
+      case 'Attention':
+        if (node.domain === 'com.microsoft' && index === 1) return { role: 'weight', op: 'Attention', outputAxis: 1, reason: 'Attention QKV weight' };
+        if (node.domain === 'com.microsoft' && index === 2) return { role: 'bias', op: 'Attention', outputAxis: 0, reason: 'bias of Attention' };
         break;
       case 'Gather':
         if (index === 0) return { role: 'embedding', op: 'Embedding', outputAxis: 0, reason: 'embedding (Gather data)' };
@@ -113,7 +184,7 @@ export function initializerRoles(
     while (frontier.length) {
       const { value, perm } = frontier.pop()!;
       for (const { node, index } of consumers.get(value) ?? []) {
-        const passPerm = passThrough(node, perm);
+        const passPerm = passThrough(node, index, perm);
         if (passPerm) {
           via.add(node.opType);
           for (const out of node.outputs) if (!seen.has(out)) {
@@ -122,7 +193,8 @@ export function initializerRoles(
           }
         } else {
           const use = classifyUse(node, index, init.rank, producer);
-          uses.push({ ...use, outputAxis: perm[use.outputAxis] ?? use.outputAxis });
+          const mapped = perm[use.outputAxis];
+          uses.push({ ...use, outputAxis: mapped === undefined || mapped < 0 ? use.outputAxis : mapped });
         }
       }
     }

@@ -6,14 +6,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SculptError } from '../core/errors.js';
-import type { Graph, GraphTensor } from '../core/graph.js';
+import type { Graph, GraphNode, GraphTensor } from '../core/graph.js';
 import { numel, WeightSet, type WeightTensor } from '../core/types.js';
 import { AtomicFile, assertNotInput, readExactly, sameFile } from './fsutil.js';
-import { decodeOnnx, graphTensor, ONNX_FLOAT_DTYPE, tensorValues, type DecodedOnnx, type OnnxInitializer } from './onnx-decode.js';
+import { decodeOnnx, describePlace, graphTensor, ONNX_FLOAT_DTYPE, sparsePositions, tensorValues, type DecodedGraph, type DecodedOnnx, type OnnxInitializer } from './onnx-decode.js';
+import { dequantize, quantizedWeights, requantize, type QuantParams } from './onnx-quant.js';
 import { initializerRoles, type RoleInfo } from './onnx-roles.js';
-import { encodeVarint, spliceWithLengthFixup, WIRE_LEN, WireReader, type SpliceEdit } from './protobuf.js';
+import { encodeSignedVarint, spliceWithLengthFixup, WIRE_LEN, WireReader, type SpliceEdit } from './protobuf.js';
 import { zeroPruned, type MaskLike } from './safetensors.js';
-import { encodeChangedFloats, FLOAT_DTYPE_BYTES, float32ToBfloat16, float32ToFloat16, type FloatDType } from './safetensors-dtypes.js';
+import { encodeChangedFloats, encodeFloats, FLOAT_DTYPE_BYTES, type FloatDType } from './safetensors-dtypes.js';
 
 export type { MaskLike } from './safetensors.js';
 
@@ -23,34 +24,51 @@ export class OnnxModel {
   /** The file's bytes; never modified. */
   readonly bytes: Uint8Array;
   readonly decoded: DecodedOnnx;
-  /** Role, prunability and output axis of every initializer, by name. */
+  /** Role, prunability and output axis of every stored tensor, by name. */
   readonly roles: ReadonlyMap<string, RoleInfo>;
-  /** Floating initializers as WeightTensors with empty data (see `read`). */
+  /** Quantization of the integer weights that are read as quantized weights, by name. */
+  readonly quantized: ReadonlyMap<string, QuantParams>;
+  /**
+   * Floating stored tensors and quantized weights as WeightTensors with empty data (see `read`),
+   * wherever they live: initializers, Constant nodes, sparse initializers, subgraphs.
+   */
   readonly tensors: readonly WeightTensor[];
   private readonly byName: Map<string, OnnxInitializer>;
   private graphCache: Graph | undefined;
+  private readonly constantCache = new Map<string, GraphTensor | undefined>();
 
   constructor(file: string, bytes: Uint8Array) {
     this.path = file;
     this.bytes = bytes;
-    this.decoded = decodeOnnx(bytes, file);
+    this.decoded = decodeOnnx(bytes, file, this.readExternal);
     const inits = this.decoded.initializers;
     this.byName = new Map(inits.map((t) => [t.name, t]));
+    for (const t of inits) if (t.storage.kind === 'external') this.externalPath(t.storage.location, t.name);
+    this.quantized = quantizedWeights(this.decoded.allNodes, inits, (name) => this.constant(name), file);
     this.roles = initializerRoles(
-      this.decoded.nodes,
-      inits.map((t) => ({ name: t.name, rank: t.dims.length, floating: ONNX_FLOAT_DTYPE.has(t.dataType) })),
+      this.decoded.allNodes,
+      inits.map((t) => ({ name: t.name, rank: t.dims.length, floating: ONNX_FLOAT_DTYPE.has(t.dataType) || this.quantized.has(t.name) })),
     );
     this.tensors = inits
-      .filter((t) => ONNX_FLOAT_DTYPE.has(t.dataType))
+      .filter((t) => ONNX_FLOAT_DTYPE.has(t.dataType) || this.quantized.has(t.name))
       .map((t) => {
         const r = this.roles.get(t.name)!;
-        return { name: t.name, shape: t.dims, data: new Float32Array(0), role: r.role, op: r.op, prunable: r.prunable, reason: r.reason, outputAxis: r.outputAxis };
+        const q = this.quantized.get(t.name);
+        let reason = r.reason;
+        if (q) reason += `; ${q.signed ? 'int8' : 'uint8'} through ${q.via}${q.unscaled ? ', ranked by code minus zero point (the scale is applied after the op)' : ''}`;
+        if (t.place !== 'initializer' || t.scope) reason += `; ${describePlace(t)}`;
+        return { name: t.name, shape: t.dims, data: new Float32Array(0), role: r.role, op: r.op, prunable: r.prunable, reason, outputAxis: r.outputAxis };
       });
-    for (const t of inits) if (t.storage.kind === 'external') this.externalPath(t.storage.location, t.name);
   }
 
+  /** Every stored tensor: initializers, sparse initializers and Constant values, in all graphs. */
   get initializers(): readonly OnnxInitializer[] {
     return this.decoded.initializers;
+  }
+
+  /** The stored tensor named `name`, if there is one. */
+  stored(name: string): OnnxInitializer | undefined {
+    return this.byName.get(name);
   }
 
   /** Absolute paths of the external data files the model refers to. */
@@ -60,35 +78,56 @@ export class OnnxModel {
     return [...files];
   }
 
-  /** The stored floating type of an initializer, or undefined if it is not floating. */
+  /** The stored floating type of a tensor, or undefined if it is not floating (quantized weights included). */
   floatDType(name: string): FloatDType | undefined {
     const t = this.byName.get(name);
     return t ? ONNX_FLOAT_DTYPE.get(t.dataType) : undefined;
   }
 
-  /** Values of one floating initializer as a new float32 array. */
+  /** Values of one floating (or quantized, then dequantized) stored tensor as a new float32 array. */
   read(name: string): Float32Array {
     const t = this.byName.get(name);
-    if (!t || !ONNX_FLOAT_DTYPE.has(t.dataType)) throw new SculptError(`${this.path}: no floating-point initializer named ${name}`);
+    const q = this.quantized.get(name);
+    if (t && q) return dequantize(tensorValues(t, this.bytes, this.path, this.readExternal) as Int8Array | Uint8Array, t.dims, q);
+    if (!t || !ONNX_FLOAT_DTYPE.has(t.dataType)) throw new SculptError(`${this.path}: no floating-point tensor named ${name}`);
     return tensorValues(t, this.bytes, this.path, this.readExternal) as Float32Array;
   }
 
-  /** Every floating initializer with its values, in file order (a fresh copy on each call). */
+  /** Every floating tensor with its values, in file order (a fresh copy on each call). */
   weights(): WeightSet {
     return new WeightSet(this.tensors.map((t) => ({ ...t, data: this.read(t.name) })));
   }
 
+  /** The main graph, with its initializers (sparse ones densified) and every subgraph attached to its node. */
   graph(): Graph {
     if (!this.graphCache) {
-      const initializers = new Map<string, GraphTensor>();
-      for (const t of this.decoded.initializers) {
-        const g = graphTensor(t, this.bytes, this.path, this.readExternal);
-        if (g) initializers.set(t.name, g);
-      }
-      const d = this.decoded;
-      this.graphCache = { nodes: d.nodes, initializers, inputs: d.inputs, outputs: d.outputs, opsetVersion: d.opsetVersion };
+      this.graphCache = this.convertGraph(this.decoded.graph, this.decoded.opsetVersion);
     }
     return this.graphCache;
+  }
+
+  private convertGraph(g: DecodedGraph, opsetVersion: number): Graph {
+    const initializers = new Map<string, GraphTensor>();
+    for (const t of g.initializers) {
+      const gt = graphTensor(t, this.bytes, this.path, this.readExternal);
+      if (gt) initializers.set(t.name, gt);
+    }
+    const nodes = g.nodes.map((n): GraphNode => {
+      if (n.subgraphs.size === 0) return n;
+      const attributes = new Map(n.attributes);
+      for (const [name, sub] of n.subgraphs) attributes.set(name, this.convertGraph(sub, opsetVersion));
+      return { ...n, attributes };
+    });
+    return { name: g.name, nodes, initializers, inputs: g.inputs, outputs: g.outputs, opsetVersion };
+  }
+
+  /** Values of a stored tensor of any type (for quantization parameters). */
+  private constant(name: string): GraphTensor | undefined {
+    if (!this.constantCache.has(name)) {
+      const t = this.byName.get(name);
+      this.constantCache.set(name, t ? graphTensor(t, this.bytes, this.path, this.readExternal) : undefined);
+    }
+    return this.constantCache.get(name);
   }
 
   externalPath(location: string, tensor: string): string {
@@ -99,7 +138,8 @@ export class OnnxModel {
     return p;
   }
 
-  private readonly readExternal = (location: string, offset: number, length: number, tensor: string): Uint8Array => {
+  /** Bytes of an external tensor's payload. */
+  readonly readExternal = (location: string, offset: number, length: number, tensor: string): Uint8Array => {
     const file = this.externalPath(location, tensor);
     const size = fs.statSync(file).size;
     if (offset + length > size) {
@@ -131,27 +171,38 @@ export function readOnnx(file: string): OnnxModel {
 
 const utf8 = new TextEncoder();
 
+/** What a write changed beyond the requested values. */
+export interface OnnxWriteReport {
+  /** Quantized weights whose new values were rounded to codes: the largest error, by name. */
+  readonly quantizationError: ReadonlyMap<string, number>;
+}
+
 /**
- * Writes a copy of `model` to `outPath` in which the initializers named in `updates` hold the
- * new values (in their stored dtype; elements whose float32 value is unchanged keep their exact
- * bits). All other bytes are identical, except that external data goes to a new file next to
- * the output (`<out>.data`) and the model's `location` entries name it.
+ * Writes a copy of `model` to `outPath` in which the tensors named in `updates` hold the new values
+ * (in their stored dtype; elements whose float32 value is unchanged keep their exact bits; quantized
+ * weights get new codes, a zero becoming the zero point). Tensors may live anywhere: initializers,
+ * Constant nodes, sparse initializers (a value at a position the tensor does not store must be
+ * zero), subgraphs. All other bytes are identical, except that external data goes to a new file
+ * next to the output (`<out>.data`) and the model's `location` entries name it.
  */
-export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMap<string, Float32Array>): void {
+export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMap<string, Float32Array>): OnnxWriteReport {
   const externals = model.externalFiles();
   assertNotInput(outPath, [model.path, ...externals]);
-  const byName = new Map(model.initializers.map((t) => [t.name, t]));
+  const quantizationError = new Map<string, number>();
+  // The new stored payload of every updated tensor: bytes in its stored layout, or varint values.
+  const encoded = new Map<string, Encoded>();
   for (const [name, values] of updates) {
-    const t = byName.get(name);
-    if (!t || !ONNX_FLOAT_DTYPE.has(t.dataType)) throw new SculptError(`${model.path}: cannot update ${name}: no floating-point initializer has that name`);
+    const t = model.stored(name);
+    if (!t || (!ONNX_FLOAT_DTYPE.has(t.dataType) && !model.quantized.has(name))) throw new SculptError(`${model.path}: cannot update ${name}: no floating-point tensor has that name`);
     if (values.length !== numel(t.dims)) {
       throw new SculptError(`${model.path}: update for ${name} has ${values.length} values, but its shape [${t.dims.join(', ')}] needs ${numel(t.dims)}`);
     }
+    encoded.set(name, encodeUpdate(model, t, values, quantizationError));
   }
 
   // Same-length replacements of payload bytes (positions in the input file).
   const patches: { start: number; bytes: Uint8Array }[] = [];
-  // float16/bfloat16 bits kept in int32_data are varints: new values can change their length.
+  // Values kept in int32_data varints: new values can change their length.
   const varintEdits: SpliceEdit[] = [];
   // External tensors grouped by their data file.
   const byLocation = new Map<string, OnnxInitializer[]>();
@@ -163,26 +214,16 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
       byLocation.set(s.location, list);
       continue;
     }
-    const values = updates.get(t.name);
-    if (!values) continue;
-    const dtype = ONNX_FLOAT_DTYPE.get(t.dataType)!;
-    if (s.kind === 'raw') {
-      // float32 values are their own payload; other types keep unchanged elements' exact bits.
-      if (dtype === 'F32') patches.push({ start: s.start, bytes: new Uint8Array(values.buffer, values.byteOffset, values.length * 4) });
-      else {
-        const bytes = model.bytes.slice(s.start, s.end);
-        encodeChangedFloats(values, dtype, bytes);
-        patches.push({ start: s.start, bytes });
-      }
-    } else if (s.kind === 'fixed') {
-      let i = 0;
+    const e = encoded.get(t.name);
+    if (!e) continue;
+    if (s.kind === 'raw') patches.push({ start: s.start, bytes: e.bytes! });
+    else if (s.kind === 'fixed') {
+      let at = 0;
       for (const run of s.runs) {
-        const bytes = model.bytes.slice(run.start, run.start + run.count * s.width);
-        encodeChangedFloats(values.subarray(i, i + run.count), s.width === 4 ? 'F32' : 'F64', bytes);
-        patches.push({ start: run.start, bytes });
-        i += run.count;
+        patches.push({ start: run.start, bytes: e.bytes!.subarray(at, at + run.count * s.width) });
+        at += run.count * s.width;
       }
-    } else if (s.kind === 'varint') varintEdits.push(...float16VarintEdits(model, t, dtype, values));
+    } else if (s.kind === 'varint') varintEdits.push(...varintFieldEdits(model, t, e.ints!));
   }
   patches.sort((a, b) => a.start - b.start);
 
@@ -202,22 +243,8 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
         const s = t.storage;
         if (s.kind !== 'external') continue;
         edits.push({ start: s.locationValue.start, end: s.locationValue.end, bytes: utf8.encode(dataName), enclosing: [...s.enclosing, s.locationValue] });
-        const values = updates.get(t.name);
-        if (!values) continue;
-        const dtype = ONNX_FLOAT_DTYPE.get(t.dataType)!;
-        if (dtype === 'F32') {
-          file.write(new Uint8Array(values.buffer, values.byteOffset, values.length * 4), s.offset);
-          continue;
-        }
-        const stored = new Uint8Array(s.length);
-        const fd = fs.openSync(source, 'r');
-        try {
-          readExactly(fd, stored, s.length, s.offset, location);
-        } finally {
-          fs.closeSync(fd);
-        }
-        encodeChangedFloats(values, dtype, stored.subarray(0, values.length * FLOAT_DTYPE_BYTES[dtype]));
-        file.write(stored, s.offset);
+        const e = encoded.get(t.name);
+        if (e) file.write(e.bytes!, s.offset);
       }
     }
     const modelFile = new AtomicFile(outPath);
@@ -242,38 +269,94 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
     for (const f of files) f.abort();
     throw e;
   }
+  return { quantizationError };
 }
 
 /** Writes a copy of `model` with every element whose mask says "pruned" set to zero. */
-export function writeOnnxMasked(model: OnnxModel, outPath: string, masks: ReadonlyMap<string, MaskLike>): void {
+export function writeOnnxMasked(model: OnnxModel, outPath: string, masks: ReadonlyMap<string, MaskLike>): OnnxWriteReport {
   const updates = new Map<string, Float32Array>();
   for (const [name, mask] of masks) {
     const values = model.read(name);
     zeroPruned(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), 'F32', values.length, mask, name, model.path);
     updates.set(name, values);
   }
-  writeOnnx(model, outPath, updates);
+  return writeOnnx(model, outPath, updates);
 }
 
-/** Splice edits that store `values` as float16/bfloat16 bits in the tensor's int32_data varints. */
-function float16VarintEdits(model: OnnxModel, t: OnnxInitializer, dtype: FloatDType, values: Float32Array): SpliceEdit[] {
-  const s = t.storage;
-  if (s.kind !== 'varint' || (dtype !== 'F16' && dtype !== 'BF16')) {
-    throw new SculptError(`${model.path}: tensor ${t.name} stores ${dtype} values as integers, which sculpt cannot rewrite; re-export the model with raw_data`);
+/** A tensor's new payload: `bytes` in its stored layout (raw, fixed runs, external), or `ints` for varint fields. */
+interface Encoded {
+  readonly bytes?: Uint8Array;
+  readonly ints?: readonly number[];
+}
+
+function encodeUpdate(model: OnnxModel, t: OnnxInitializer, dense: Float32Array, quantizationError: Map<string, number>): Encoded {
+  let values = dense;
+  if (t.sparseIndices) {
+    // Only stored positions can hold values: gather them, and refuse a new non-zero elsewhere.
+    const positions = sparsePositions(t, model.bytes, model.path, model.readExternal);
+    const stored = new Uint8Array(dense.length);
+    values = new Float32Array(positions.length);
+    for (let k = 0; k < positions.length; k++) {
+      values[k] = dense[positions[k]];
+      stored[positions[k]] = 1;
+    }
+    for (let i = 0; i < dense.length; i++) {
+      if (dense[i] !== 0 && !stored[i]) throw new SculptError(`${model.path}: sparse initializer ${t.name} does not store element ${i}, which the update makes non-zero; sculpt can only change stored values`);
+    }
   }
+  const s = t.storage;
+  const payloadTensor = t.sparseIndices ? { ...t, dims: [values.length], sparseIndices: undefined } : t;
+  const q = model.quantized.get(t.name);
+  if (q) {
+    const codes = tensorValues(payloadTensor, model.bytes, model.path, model.readExternal) as Int8Array | Uint8Array;
+    quantizationError.set(t.name, requantize(values, codes, t.dims, q));
+    if (s.kind === 'varint') return { ints: Array.from(codes) };
+    return { bytes: new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength) };
+  }
+  const dtype = ONNX_FLOAT_DTYPE.get(t.dataType)!;
+  if (s.kind === 'varint') {
+    if (dtype !== 'F16' && dtype !== 'BF16') {
+      throw new SculptError(`${model.path}: tensor ${t.name} stores ${dtype} values as integers, which sculpt cannot rewrite; re-export the model with raw_data`);
+    }
+    const old = tensorValues(payloadTensor, model.bytes, model.path, model.readExternal) as Float32Array;
+    const bits = new Uint16Array(values.length);
+    encodeFloats(old, dtype, new Uint8Array(bits.buffer));
+    encodeChangedFloats(values, dtype, new Uint8Array(bits.buffer));
+    return { ints: Array.from(bits) };
+  }
+  if (dtype === 'F32' && s.kind !== 'fixed') return { bytes: new Uint8Array(values.buffer, values.byteOffset, values.length * 4) };
+  // Other float types keep unchanged elements' exact bits: start from the stored bytes.
+  const width = s.kind === 'fixed' ? s.width : FLOAT_DTYPE_BYTES[dtype];
+  const bytes = new Uint8Array(values.length * width);
+  if (s.kind === 'raw') bytes.set(model.bytes.subarray(s.start, s.start + bytes.length));
+  else if (s.kind === 'external') bytes.set(model.readExternal(s.location, s.offset, bytes.length, t.name));
+  else if (s.kind === 'fixed') {
+    let at = 0;
+    for (const run of s.runs) {
+      bytes.set(model.bytes.subarray(run.start, run.start + run.count * s.width), at);
+      at += run.count * s.width;
+    }
+  }
+  encodeChangedFloats(values, s.kind === 'fixed' ? (s.width === 4 ? 'F32' : 'F64') : dtype, bytes);
+  return { bytes };
+}
+
+/** Splice edits that store `ints` (one per element, in order) in the tensor's int32_data varints. */
+function varintFieldEdits(model: OnnxModel, t: OnnxInitializer, ints: readonly number[]): SpliceEdit[] {
+  const s = t.storage;
+  if (s.kind !== 'varint') return [];
   const reader = new WireReader(model.bytes, (offset, why) => {
     throw new SculptError(`${model.path}: tensor ${t.name} is malformed (${why} at byte ${offset})`);
   });
-  const old = model.read(t.name);
   const edits: SpliceEdit[] = [];
   let i = 0;
-  const bitsOf = (k: number, stored: number): number => {
-    if (Object.is(old[k], values[k])) return stored;
-    return dtype === 'F16' ? float32ToFloat16(values[k]) : float32ToBfloat16(values[k]);
-  };
   for (const f of s.fields) {
     const stored = reader.varints(f);
-    const parts = stored.map((v) => encodeVarint(bitsOf(i++, v & 0xffff)));
+    const parts = stored.map((v) => {
+      const next = ints[i++];
+      // Unchanged elements keep their exact encoding (float16 bits may carry high garbage bits).
+      return (v & 0xffff) === (next & 0xffff) || v === next ? encodeSignedVarint(v) : encodeSignedVarint(next);
+    });
     const bytes = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
     let o = 0;
     for (const p of parts) {

@@ -183,6 +183,19 @@ export function encodeVarint(value: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** Bytes of a signed integer as a protobuf int32/int64 varint (negative values take ten bytes). */
+export function encodeSignedVarint(value: number): Uint8Array {
+  if (value >= 0) return encodeVarint(value);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`varint out of range: ${value}`);
+  let v = BigInt.asUintN(64, BigInt(value));
+  const out = new Uint8Array(10);
+  for (let i = 0; i < 10; i++) {
+    out[i] = Number(v & 0x7fn) | (i < 9 ? 0x80 : 0);
+    v >>= 7n;
+  }
+  return out;
+}
+
 export function varintSize(value: number): number {
   let n = 1;
   let v = value;
