@@ -1,32 +1,46 @@
 /**
- * TF.js layers model folders: `model.json` (`modelTopology` + `weightsManifest`
- * [{paths: [shards], weights: [{name, shape, dtype, quantization?}]}]) and the binary shards it names.
- * Within one manifest group the weights lie back to back over the concatenated shards, so a weight
+ * TF.js models in all three forms the converter and `tf.LayersModel.save` write:
+ * - a layers model folder: `model.json` (`modelTopology` with Keras layer configs + `weightsManifest`);
+ * - a graph model: `model.json` (or any `*.json`) with `format: graph-model`, a GraphDef topology and
+ *   weights keyed by node names (roles from the consuming nodes: src/formats/tfjs-graph.ts);
+ * - a bare weights manifest: `*weights_manifest.json`, a JSON array of `{paths, weights}` groups with
+ *   its shards beside it and no topology (roles from names and shapes, as for safetensors).
+ * Each manifest group's weights lie back to back over the group's concatenated shards, so a weight
  * may span a shard boundary. Parsed directly (no TensorFlow.js): each group's shards are read into
- * one buffer, pruned weights' bytes are zeroed there, and the shards are written back at their
- * original sizes; model.json is copied byte for byte.
+ * one buffer, pruned weights' bytes are rewritten there, and the shards are written back at their
+ * original sizes; the JSON file is copied byte for byte.
  *
- * Roles come from the Keras layer configs in `modelTopology` (weight `fc1/kernel` → layer `fc1`).
- * The rule lives here (no TensorFlow.js needed); src/train/weights.ts uses it for live models.
- * Only float32, unquantized weights are prunable; quantized float weights are listed (dequantized
- * for reading) but never pruned; int32, bool, string and complex weights are copied untouched.
+ * float32 weights are read as float32; quantized ones (uint8/uint16 affine, float16) are dequantized
+ * for reading and pruned by writing the code that decodes to exactly 0 (src/formats/tfjs-quantization.ts);
+ * a quantized weight whose code grid has no exact 0 is not prunable. int32, bool, string and complex
+ * weights are copied untouched.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SculptError } from '../core/errors.js';
 import type { TensorSource } from '../core/plan.js';
-import { numel, type Role, type WeightOp, type WeightTensor } from '../core/types.js';
-import { decodeFloats } from './safetensors-dtypes.js';
-import { zeroPruned, type MaskLike } from './safetensors.js';
+import { numel, type WeightTensor } from '../core/types.js';
+import { safetensorsRole, zeroPruned, type MaskLike } from './safetensors.js';
+import { graphWeightRoles, type TfjsWeightRole } from './tfjs-graph.js';
+import { dequantize, parseQuantization, QUANT_BYTES, writeQuantizedZeros, zeroCode, type TfjsQuantization } from './tfjs-quantization.js';
+
+export type { TfjsQuantization } from './tfjs-quantization.js';
 
 const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
-const QUANT_BYTES: Readonly<Record<string, number>> = { uint8: 1, uint16: 2, float16: 2 };
 
-export interface TfjsQuantization {
-  readonly dtype: 'uint8' | 'uint16' | 'float16';
-  readonly scale?: number;
-  readonly min?: number;
-}
+/** Which of the three TF.js forms a path holds. */
+export type TfjsKind = 'layers-model' | 'graph-model' | 'weights-manifest';
+
+const KIND_LABEL: Readonly<Record<TfjsKind, string>> = {
+  'layers-model': 'TF.js layers model',
+  'graph-model': 'TF.js graph model',
+  'weights-manifest': 'TF.js weights manifest',
+};
+const KIND_FIX: Readonly<Record<TfjsKind, string>> = {
+  'layers-model': 're-save the model with tf.LayersModel.save or sculpt train',
+  'graph-model': 're-convert the model with tensorflowjs_converter',
+  'weights-manifest': 'it must be a JSON array of {paths, weights} groups, as tensorflowjs writes them',
+};
 
 /** One weight as the manifest describes it; `begin`/`end` are offsets in its group's concatenated shards. */
 export interface TfjsWeightEntry {
@@ -48,13 +62,7 @@ export interface TfjsWeightGroup {
   readonly data: Uint8Array;
 }
 
-interface Classified {
-  role: Role;
-  op: WeightOp;
-  prunable: boolean;
-  reason: string;
-  outputAxis: number;
-}
+type Classified = TfjsWeightRole;
 
 /** Role, prunability and output axis of a weight from its layer class and short name (also used by src/train). */
 export function classifyTfjsWeight(layerClass: string, name: string, rank: number): Classified {
@@ -114,17 +122,66 @@ function layerOf(weightName: string, layers: Map<string, LayerInfo>): LayerInfo 
   return undefined;
 }
 
-/** `input` may be the folder or its model.json; returns both paths as the user spelled them. */
+/**
+ * `input` may be the folder, its model.json (or another .json), or a `*weights_manifest.json`;
+ * returns the folder and the JSON file as the user spelled them.
+ */
 export function tfjsPaths(input: string): { dir: string; jsonPath: string } {
   const isDir = fs.existsSync(input) && fs.statSync(input).isDirectory();
   return isDir ? { dir: input, jsonPath: path.join(input, 'model.json') } : { dir: path.dirname(input), jsonPath: input };
 }
 
-/** A TF.js layers model folder read into memory (model.json bytes and every shard). */
+/** Whether `file` is named like a bare weights manifest (`*weights_manifest.json`). */
+export function isWeightsManifestName(file: string): boolean {
+  return /weights_manifest\.json$/i.test(path.basename(file));
+}
+
+/**
+ * Whether `input` looks like a TF.js model: a folder holding model.json, a file named model.json or
+ * `*weights_manifest.json`, or another .json file that mentions `weightsManifest` (a graph model
+ * such as `blazeface.json`). Reads no more than the file's first 64 MiB.
+ */
+export function isTfjsModelPath(input: string): boolean {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(input);
+  } catch {
+    return false;
+  }
+  if (st.isDirectory()) return fs.existsSync(path.join(input, 'model.json'));
+  if (!st.isFile()) return false;
+  const base = path.basename(input).toLowerCase();
+  if (base === 'model.json' || isWeightsManifestName(input)) return true;
+  if (!base.endsWith('.json') || st.size > 64 << 20) return false;
+  try {
+    return fs.readFileSync(input, 'utf8').includes('"weightsManifest"');
+  } catch {
+    return false;
+  }
+}
+
+/** A bare manifest's weight role: from its name and shape (TensorFlow layout: output axis last, depthwise axis 2). */
+export function manifestWeightRole(name: string, shape: readonly number[]): Classified {
+  const r = safetensorsRole(name.replace(/\//g, '.'), 'float32', shape);
+  const rank = shape.length;
+  if (r.role !== 'weight') return { ...r, op: r.role === 'embedding' ? 'Embedding' : 'Other', outputAxis: r.role === 'embedding' ? Math.max(0, rank - 1) : 0 };
+  const depthwise = /depthwise/i.test(name);
+  return {
+    role: 'weight', op: rank === 2 ? 'Dense' : rank >= 3 ? 'Conv' : 'Other', prunable: r.prunable,
+    reason: `${r.reason} (by name; ${depthwise ? 'depthwise: channel axis 2' : 'output axis last'})`,
+    outputAxis: depthwise && rank >= 3 ? rank - 2 : Math.max(0, rank - 1),
+  };
+}
+
+/**
+ * A TF.js model read into memory (its JSON file's bytes and every shard): a layers model folder, a
+ * graph model, or a bare weights manifest.
+ */
 export class TfjsFolder implements TensorSource {
   readonly dir: string;
   readonly jsonPath: string;
-  /** model.json exactly as read. */
+  readonly kind: TfjsKind;
+  /** The JSON file (model.json or the manifest) exactly as read. */
   readonly jsonBytes: Uint8Array;
   readonly groups: readonly TfjsWeightGroup[];
   /** Every weight in manifest order (floating or not). */
@@ -139,31 +196,49 @@ export class TfjsFolder implements TensorSource {
     this.dir = dir;
     this.jsonPath = jsonPath;
     if (!fs.existsSync(jsonPath)) {
-      throw new SculptError(`${input}: no model.json here; give a TF.js layers model folder (model.json and its weight shards) or its model.json`);
+      throw new SculptError(`${input}: no model.json here; give a TF.js model folder (model.json and its weight shards), a model.json, or a *weights_manifest.json`);
     }
+    let kind: TfjsKind | undefined = isWeightsManifestName(jsonPath) ? 'weights-manifest' : undefined;
     const bad: (why: string) => never = (why) => {
-      throw new SculptError(`${jsonPath}: not a TF.js layers model (${why}); re-save the model with tf.LayersModel.save or sculpt train`);
+      const what = kind ? KIND_LABEL[kind] : 'TF.js model';
+      const fix = kind ? KIND_FIX[kind] : 'give a TF.js model.json or *weights_manifest.json';
+      throw new SculptError(`${jsonPath}: not a ${what} (${why}); ${fix}`);
     };
     try {
       this.jsonBytes = fs.readFileSync(jsonPath);
     } catch (e) {
       throw new SculptError(`${jsonPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)}); check the path and permissions`);
     }
-    let json: Record<string, unknown>;
+    let json: unknown;
     try {
-      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(this.jsonBytes)) as Record<string, unknown>;
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(this.jsonBytes));
     } catch (e) {
       throw bad(`not valid JSON: ${(e as Error).message.split('\n')[0]}`);
     }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) bad('not a JSON object');
-    if (typeof json.modelTopology !== 'object' || json.modelTopology === null) bad('no modelTopology');
-    if (!Array.isArray(json.weightsManifest)) bad('no weightsManifest array');
-    const layers = layerClasses(json.modelTopology);
+    let manifest: unknown[];
+    let topology: unknown;
+    if (kind === 'weights-manifest' || Array.isArray(json)) {
+      kind = 'weights-manifest';
+      if (!Array.isArray(json)) bad('not a JSON array');
+      manifest = json as unknown[];
+    } else {
+      if (typeof json !== 'object' || json === null) bad('not a JSON object');
+      const o = json as Record<string, unknown>;
+      const graphTopology = typeof o.modelTopology === 'object' && o.modelTopology !== null && Array.isArray((o.modelTopology as { node?: unknown }).node);
+      kind = o.format === 'graph-model' || (o.format === undefined && graphTopology) ? 'graph-model' : 'layers-model';
+      if (typeof o.modelTopology !== 'object' || o.modelTopology === null) bad('no modelTopology');
+      if (kind === 'graph-model' && !graphTopology) bad('modelTopology has no node list');
+      if (!Array.isArray(o.weightsManifest)) bad('no weightsManifest array');
+      manifest = o.weightsManifest as unknown[];
+      topology = o.modelTopology;
+    }
+    this.kind = kind;
+    const layers = kind === 'layers-model' ? layerClasses(topology) : new Map<string, LayerInfo>();
 
     const groups: TfjsWeightGroup[] = [];
     const entries: TfjsWeightEntry[] = [];
     const seen = new Set<string>();
-    (json.weightsManifest as unknown[]).forEach((g, gi) => {
+    manifest.forEach((g, gi) => {
       const group = g as { paths?: unknown; weights?: unknown };
       if (typeof group !== 'object' || group === null) bad(`weightsManifest[${gi}] is not an object`);
       if (!Array.isArray(group.paths) || !group.paths.every((p) => typeof p === 'string')) bad(`weightsManifest[${gi}].paths is not a list of file names`);
@@ -180,7 +255,7 @@ export class TfjsFolder implements TensorSource {
           if (!st.isFile()) throw new Error('ENOTFILE');
           size = st.size;
         } catch {
-          throw new SculptError(`${jsonPath}: weight shard ${p} is missing next to model.json; copy the whole model folder`);
+          throw new SculptError(`${jsonPath}: weight shard ${p} is missing next to ${path.basename(jsonPath)}; copy the whole model folder`);
         }
         sizes.push(size);
         return file;
@@ -203,25 +278,21 @@ export class TfjsFolder implements TensorSource {
       });
       let offset = 0;
       for (const w of group.weights as unknown[]) {
-        const spec = w as { name?: unknown; shape?: unknown; dtype?: unknown; quantization?: { dtype?: unknown; scale?: unknown; min?: unknown } };
+        const spec = w as { name?: unknown; shape?: unknown; dtype?: unknown; quantization?: unknown };
         if (typeof spec !== 'object' || spec === null || typeof spec.name !== 'string') bad(`a weight of weightsManifest[${gi}] has no name`);
         const name = spec.name as string;
         if (seen.has(name)) bad(`weight ${name} is listed twice`);
         seen.add(name);
         if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`weight ${name} has an invalid shape ${JSON.stringify(spec.shape)}`);
         const shape = spec.shape as number[];
+        const quantization = spec.quantization === undefined ? undefined : parseQuantization(spec.quantization, name, bad);
         const dtype = spec.dtype;
         if (typeof dtype !== 'string' || (DTYPE_BYTES[dtype] === undefined && dtype !== 'string')) bad(`weight ${name} has unknown dtype ${JSON.stringify(dtype)}`);
-        let quantization: TfjsQuantization | undefined;
-        let width = DTYPE_BYTES[dtype as string];
-        if (spec.quantization !== undefined) {
-          const q = spec.quantization;
-          const qw = typeof q?.dtype === 'string' ? QUANT_BYTES[q.dtype] : undefined;
-          if (qw === undefined) bad(`weight ${name} has unknown quantization dtype ${JSON.stringify(q?.dtype)}`);
-          if (q.dtype !== 'float16' && (typeof q.scale !== 'number' || typeof q.min !== 'number')) bad(`weight ${name} is ${String(q.dtype)}-quantized without numeric scale and min`);
-          quantization = { dtype: q.dtype as TfjsQuantization['dtype'], scale: q.scale as number | undefined, min: q.min as number | undefined };
-          width = qw!;
+        if (quantization?.originalDtype !== undefined && quantization.originalDtype !== dtype) {
+          bad(`weight ${name} has dtype ${String(dtype)} but quantization.original_dtype ${quantization.originalDtype}`);
         }
+        if (quantization?.dtype === 'float16' && dtype !== 'float32') bad(`weight ${name} is float16-quantized but has dtype ${String(dtype)}, not float32`);
+        const width = quantization ? QUANT_BYTES[quantization.dtype] : DTYPE_BYTES[dtype as string];
         const n = numel(shape);
         let bytes: number;
         if (dtype === 'string' && !quantization) {
@@ -232,7 +303,7 @@ export class TfjsFolder implements TensorSource {
             if (offset + bytes + 4 > data.length) break;
             bytes += 4 + view.getUint32(offset + bytes, true);
           }
-        } else bytes = n * width!;
+        } else bytes = n * width;
         if (offset + bytes > data.length) {
           throw new SculptError(
             `${path.join(dir, paths[paths.length - 1] ?? '(no shard)')}: weight group ${gi} holds ${data.length} bytes but its weights need at least ${offset + bytes} (up to ${name}); the shard is truncated, re-copy the model folder`,
@@ -247,16 +318,24 @@ export class TfjsFolder implements TensorSource {
     this.groups = groups;
     this.entries = entries;
     this.byName = new Map(entries.map((e) => [e.name, e]));
+    const graphRoles = kind === 'graph-model' ? graphWeightRoles(topology, entries, (n) => this.int32(n)) : undefined;
     this.tensors = entries.filter((e) => e.dtype === 'float32').map((e) => {
-      const info = layerOf(e.name, layers);
-      const c = classifyTfjsWeight(info?.className ?? 'unknown layer', e.name, e.shape.length);
+      let c: Classified;
+      if (graphRoles) c = graphRoles.get(e.name)!;
+      else if (kind === 'weights-manifest') c = manifestWeightRole(e.name, e.shape);
+      else {
+        const info = layerOf(e.name, layers);
+        c = classifyTfjsWeight(info?.className ?? 'unknown layer', e.name, e.shape.length);
+        if (info && !info.trainable && c.prunable) c = { ...c, prunable: false, reason: `${c.reason} of a frozen layer` };
+      }
       let { prunable, reason } = c;
-      if (e.quantization) {
-        prunable = false;
-        reason = `${e.quantization.dtype}-quantized; not prunable`;
-      } else if (info && !info.trainable && prunable) {
-        prunable = false;
-        reason = `${c.reason} of a frozen layer`;
+      const q = e.quantization;
+      if (q) {
+        const z = zeroCode(q);
+        if ('why' in z) {
+          if (prunable) reason = `${c.reason}; ${q.dtype}-quantized and ${z.why}: pruned weights could not be exactly 0`;
+          prunable = false;
+        } else reason = `${c.reason}; ${q.dtype}-quantized${q.dtype === 'float16' ? '' : `, zero code ${z.code}`}`;
       }
       return { name: e.name, shape: e.shape, data: new Float32Array(0), role: c.role, op: c.op, prunable, reason, outputAxis: c.outputAxis };
     });
@@ -287,26 +366,32 @@ export class TfjsFolder implements TensorSource {
     const src = this.bytes(name);
     const q = e.quantization;
     if (!q) new Uint8Array(out.buffer, 0, n * 4).set(src);
-    else if (q.dtype === 'float16') {
-      const aligned = src.byteOffset % 2 === 0 ? src : src.slice();
-      decodeFloats(aligned, 'F16', out);
-    } else {
-      const dv = new DataView(src.buffer, src.byteOffset, src.length);
-      const scale = q.scale ?? 1;
-      const min = q.min ?? 0;
-      for (let i = 0; i < n; i++) out[i] = (q.dtype === 'uint8' ? dv.getUint8(i) : dv.getUint16(i * 2, true)) * scale + min;
-    }
+    else dequantize(src, q, n, out);
     return out;
   }
 
-  /** Zeroes the bytes of the elements `mask` prunes in weight `name` (float32, unquantized only). */
+  /** Values of an int32 weight (unquantized), or undefined if `name` is no such weight. */
+  int32(name: string): Int32Array | undefined {
+    const e = this.byName.get(name);
+    if (!e || e.dtype !== 'int32' || e.quantization) return undefined;
+    const b = this.groups[e.group].data.slice(e.begin, e.end);
+    return new Int32Array(b.buffer, 0, numel(e.shape));
+  }
+
+  /**
+   * Sets the elements `mask` prunes in weight `name` to exactly 0: zero bytes for float32, the
+   * zero code for quantized weights (refused when the quantization has none).
+   */
   zero(name: string, mask: MaskLike): void {
     const e = this.entry(name);
-    if (e.dtype !== 'float32' || e.quantization) {
-      const what = e.quantization ? `${e.quantization.dtype}-quantized` : e.dtype;
-      throw new SculptError(`${this.jsonPath}: weight ${name} is ${what}; sculpt prunes only float32 weights, drop it from --include`);
+    if (e.dtype !== 'float32') {
+      throw new SculptError(`${this.jsonPath}: weight ${name} is ${e.dtype}; sculpt prunes only floating weights, drop it from --include`);
     }
     const bytes = this.bytes(name);
+    if (e.quantization) {
+      writeQuantizedZeros(bytes, e.quantization, numel(e.shape), mask, name, this.jsonPath);
+      return;
+    }
     if (bytes.byteOffset % 4 === 0) zeroPruned(bytes, 'F32', numel(e.shape), mask, name, this.jsonPath);
     else {
       const copy = bytes.slice();
@@ -320,10 +405,24 @@ export class TfjsFolder implements TensorSource {
     for (const e of this.entries) if (e.dtype === 'float32') m = Math.max(m, numel(e.shape));
     return m;
   }
+
+  /** Writes the model as a new folder `output` (see writeTfjsFolder). */
+  write(output: string): void {
+    writeTfjsFolder(this, output);
+  }
 }
 
-export function openTfjsFolder(input: string): TfjsFolder {
+/**
+ * Opens any TF.js form: a layers or graph model folder, its model.json (or a graph model's other
+ * .json file), or a `*weights_manifest.json` with its shards beside it.
+ */
+export function openTfjs(input: string): TfjsFolder {
   return new TfjsFolder(input);
+}
+
+/** The same as openTfjs (kept for existing callers): every TF.js form, not only layers folders. */
+export function openTfjsFolder(input: string): TfjsFolder {
+  return openTfjs(input);
 }
 
 /**

@@ -1,5 +1,5 @@
 // TF.js layers model folders parsed without TensorFlow.js: roles from the topology, weights that
-// span shard boundaries or sit at unaligned offsets, quantized weights left alone, byte-exact writing.
+// span shard boundaries or sit at unaligned offsets, quantized weights pruned to their zero code, byte-exact writing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -89,7 +89,7 @@ test('roles and prunability come from the layer classes in modelTopology', () =>
   assert.equal(f.entries.length, specs.length, 'the int32 weight is an entry, not a floating tensor');
   const expect: [string, string, boolean, number][] = [
     ['conv/kernel', 'weight', true, 3], ['conv/bias', 'bias', false, 0],
-    ['dense_Dense1/kernel', 'weight', false, 1], ['dw/depthwise_kernel', 'weight', true, 2],
+    ['dense_Dense1/kernel', 'weight', true, 1], ['dw/depthwise_kernel', 'weight', true, 2],
     ['bn/gamma', 'norm', false, 0], ['bn/moving_mean', 'norm', false, 0],
     ['emb/embeddings', 'embedding', false, 1], ['dense_Dense2/kernel', 'weight', true, 1], ['dense_Dense2/bias', 'bias', false, 0],
   ];
@@ -100,7 +100,7 @@ test('roles and prunability come from the layer classes in modelTopology', () =>
     assert.equal(t.outputAxis, axis, name);
   }
   assert.equal(by.get('dense_Dense2/kernel')!.op, 'Dense');
-  assert.match(by.get('dense_Dense1/kernel')!.reason, /uint8-quantized/);
+  assert.match(by.get('dense_Dense1/kernel')!.reason, /uint8-quantized, zero code 2$/, 'min −1, scale 0.5: code 2 decodes to 0');
 });
 
 test('reads weights across shard boundaries, at unaligned offsets, and dequantizes uint8', () => {
@@ -144,10 +144,10 @@ test('writing zeroes exactly the masked elements; model.json and every other byt
   assert.notEqual(dw[0], 0);
 });
 
-test('refuses quantized weights, missing and truncated shards, and existing or input output folders', () => {
+test('refuses int32 weights, missing and truncated shards, and existing or input output folders', () => {
   const { dir } = makeFolder();
   const f = openTfjsFolder(dir);
-  assert.throws(() => f.zero('dense_Dense1/kernel', Mask.empty(6)), (e: unknown) => e instanceof SculptError && /uint8-quantized/.test(e.message));
+  assert.throws(() => f.zero('step', Mask.empty(1)), (e: unknown) => e instanceof SculptError && /weight step is int32; sculpt prunes only floating weights/.test(e.message));
   assert.throws(() => writeTfjsFolder(f, dir), /is the input folder/);
   const busy = mkdtempSync(join(tmpdir(), 'tfjs-busy-'));
   mkdirSync(join(busy, 'x'));
@@ -162,7 +162,7 @@ test('refuses quantized weights, missing and truncated shards, and existing or i
   assert.throws(() => openTfjsFolder(d3), /weight shard \.\/group1-shard2of3\.bin is missing next to model\.json/);
   const { dir: d4 } = makeFolder();
   writeFileSync(join(d4, 'model.json'), '{"modelTopology": {}, ');
-  assert.throws(() => openTfjsFolder(d4), /not a TF\.js layers model \(not valid JSON/);
+  assert.throws(() => openTfjsFolder(d4), /model\.json: not a TF\.js model \(not valid JSON/);
 });
 
 test('an existing empty output folder is filled; a .json or a file as -o is refused', () => {
