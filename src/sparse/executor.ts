@@ -4,10 +4,10 @@
  * forced by `engine`); everything else runs through the operators in ops.ts.
  */
 import { SculptError } from '../core/errors.js';
-import type { Graph, GraphNode } from '../core/graph.js';
+import { isGraph, type Graph, type GraphNode } from '../core/graph.js';
 import { countNonzeros, denseToCsr } from './formats.js';
 import { Kernels, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
-import { OPS, attrFloat, attrInt, attrInts, broadcastDims, need, resolvePads, spatialOut, transposeTensor } from './ops.js';
+import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, resolvePads, spatialOut, transposeTensor, type OpContext } from './ops.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
 import { floatTensor, fromGraphTensor, size, strides, type Tensor } from './tensor.js';
 
@@ -104,15 +104,7 @@ export class SparseExecutor {
 
   constructor(graph: Graph, options: ExecutorOptions = {}) {
     this.graph = graph;
-    const unsupported = new Set<string>();
-    for (const n of graph.nodes) {
-      const known = WEIGHT_OPS.has(n.opType) || Object.hasOwn(OPS, n.opType);
-      const domainOk = n.domain === '' || n.domain === 'ai.onnx' || (n.domain === 'com.microsoft' && n.opType === 'Gelu');
-      if (!known || !domainOk) unsupported.add(n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType);
-    }
-    if (unsupported.size > 0) {
-      throw new SculptError(`sparse executor: operator${unsupported.size > 1 ? 's' : ''} ${[...unsupported].join(', ')} not supported; run the model with --engine onnxruntime`);
-    }
+    checkSupported(graph);
     for (const [name, t] of graph.initializers) this.constants.set(name, fromGraphTensor(t));
     // Identity of a constant is that constant (PyTorch shares weights this way).
     for (const n of graph.nodes) {
@@ -314,7 +306,8 @@ export class SparseExecutor {
 
   /** Runs the graph; inputs by name (a bare Float32Array takes the shape from `dims`). */
   run(inputs: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
-    const values = new Map<string, Tensor>(this.constants);
+    const values = new Scope(undefined);
+    for (const [name, t] of this.constants) values.set(name, t);
     for (const info of this.graph.inputs) {
       if (this.constants.has(info.name) && !(info.name in inputs)) continue;
       const t = inputs[info.name];
@@ -325,21 +318,7 @@ export class SparseExecutor {
       }
       values.set(info.name, t);
     }
-    for (const n of this.graph.nodes) {
-      const source = this.folded.get(n);
-      if (source !== undefined) {
-        values.set(n.outputs[0], values.get(source)!);
-        continue;
-      }
-      const ins = n.inputs.map((name) => (name === '' ? undefined : values.get(name)));
-      ins.forEach((t, i) => {
-        if (t === undefined && n.inputs[i] !== '') throw new SculptError(`sparse executor: node ${n.name} (${n.opType}) reads ${n.inputs[i]}, which nothing produced`);
-      });
-      const outs = WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)] : OPS[n.opType](ins, n.attributes, n);
-      n.outputs.forEach((name, i) => {
-        if (name !== '' && outs[i]) values.set(name, outs[i]);
-      });
-    }
+    this.runNodes(this.graph.nodes, values);
     const result: Record<string, Tensor> = {};
     for (const o of this.graph.outputs) {
       const t = values.get(o.name);
@@ -349,6 +328,41 @@ export class SparseExecutor {
     return result;
   }
 
+  private runNodes(nodes: readonly GraphNode[], values: Scope): void {
+    const ctx: OpContext = {
+      opset: this.graph.opsetVersion,
+      runGraph: (g, feeds) => this.runSubgraph(g, feeds, values),
+    };
+    for (const n of nodes) {
+      const source = this.folded.get(n);
+      if (source !== undefined) {
+        values.set(n.outputs[0], values.get(source)!);
+        continue;
+      }
+      const ins = n.inputs.map((name) => (name === '' ? undefined : values.get(name)));
+      ins.forEach((t, i) => {
+        if (t === undefined && n.inputs[i] !== '') throw new SculptError(`${at(n)} reads ${n.inputs[i]}, which nothing produced`);
+      });
+      const outs = WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)] : OPS[n.opType](ins, n.attributes, n, ctx);
+      n.outputs.forEach((name, i) => {
+        if (name !== '' && outs[i]) values.set(name, outs[i]);
+      });
+    }
+  }
+
+  /** A subgraph (If branch, Loop or Scan body): its own initializers and `feeds` over the enclosing scope. */
+  private runSubgraph(g: Graph, feeds: ReadonlyMap<string, Tensor>, outer: Scope): Tensor[] {
+    const scope = new Scope(outer);
+    for (const [name, t] of g.initializers) scope.set(name, fromGraphTensor(t));
+    for (const [name, t] of feeds) scope.set(name, t);
+    this.runNodes(g.nodes, scope);
+    return g.outputs.map((o) => {
+      const t = scope.get(o.name);
+      if (!t) throw new SculptError(`sparse executor: subgraph ${g.name || '(unnamed)'} output ${o.name} was not produced`);
+      return t;
+    });
+  }
+
   private runWeightOp(n: GraphNode, ins: readonly (Tensor | undefined)[]): Tensor {
     const p = this.prepared.get(n);
     if (n.opType === 'Conv') return this.conv(n, ins, p);
@@ -356,7 +370,7 @@ export class SparseExecutor {
     if (n.opType === 'MatMul') {
       if (!p) return matmulGeneric(a, need(ins[1], n, 1), n);
       const layer = p.kernels[0];
-      if (a.dims[a.dims.length - 1] !== layer.cols) throw new SculptError(`sparse executor: node ${n.name} (MatMul) input has last dim ${a.dims[a.dims.length - 1]}, the weight has ${layer.cols} rows`);
+      if (a.dims[a.dims.length - 1] !== layer.cols) throw new SculptError(`${at(n)} input has last dim ${a.dims[a.dims.length - 1]}, the weight has ${layer.cols} rows`);
       const m = size(a.dims) / layer.cols;
       return floatTensor([...a.dims.slice(0, -1), layer.rows], applyLinear(this.k, layer, a.data as Float32Array, m, p.relu));
     }
@@ -377,7 +391,7 @@ export class SparseExecutor {
       const c = ins[2];
       const beta = attrFloat(n.attributes, 'beta', 1);
       const dims = broadcastDims(y.dims, c.dims, n);
-      if (dims.length !== 2 || dims[0] !== y.dims[0] || dims[1] !== y.dims[1]) throw new SculptError(`sparse executor: node ${n.name} (Gemm) bias of dims [${c.dims.join(', ')}] does not broadcast to the output`);
+      if (dims.length !== 2 || dims[0] !== y.dims[0] || dims[1] !== y.dims[1]) throw new SculptError(`${at(n)} bias of dims [${c.dims.join(', ')}] does not broadcast to the output`);
       const cr = c.dims.length === 2 ? c.dims[0] : 1, cc = c.dims[c.dims.length - 1] ?? 1;
       const cols = y.dims[1];
       for (let i = 0; i < y.data.length; i++) {
@@ -391,11 +405,11 @@ export class SparseExecutor {
   private conv(n: GraphNode, ins: readonly (Tensor | undefined)[], p: Prepared | undefined): Tensor {
     const x = need(ins[0], n, 0);
     const wt = need(ins[1], n, 1);
-    if (x.dims.length !== 4 || wt.dims.length !== 4) throw new SculptError(`sparse executor: node ${n.name} (Conv) supports 2-D convolution only (input rank ${x.dims.length}); run it with --engine onnxruntime`);
+    if (x.dims.length !== 4 || wt.dims.length !== 4) throw new SculptError(`${at(n)} supports 2-D convolution only (input rank ${x.dims.length}); run it with --engine onnxruntime`);
     const [batch, c, h, w] = x.dims;
     const [m, cg, kh, kw] = wt.dims;
     const group = attrInt(n.attributes, 'group', 1);
-    if (cg * group !== c) throw new SculptError(`sparse executor: node ${n.name} (Conv) weight expects ${cg * group} input channels, the input has ${c}`);
+    if (cg * group !== c) throw new SculptError(`${at(n)} weight expects ${cg * group} input channels, the input has ${c}`);
     const st = attrInts(n.attributes, 'strides') ?? [1, 1];
     const dil = attrInts(n.attributes, 'dilations') ?? [1, 1];
     const { begin, end } = resolvePads(n.attributes, [h, w], [kh, kw], st, dil, n);
@@ -465,7 +479,7 @@ export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode): Tensor {
   const ad = a.dims.length === 1 ? [1, a.dims[0]] : [...a.dims];
   const bd = b.dims.length === 1 ? [b.dims[0], 1] : [...b.dims];
   const m = ad[ad.length - 2], k = ad[ad.length - 1], k2 = bd[bd.length - 2], n = bd[bd.length - 1];
-  if (k !== k2) throw new SculptError(`sparse executor: node ${node.name} (${node.opType}) cannot multiply [${a.dims.join(', ')}] by [${b.dims.join(', ')}]`);
+  if (k !== k2) throw new SculptError(`${at(node)} cannot multiply [${a.dims.join(', ')}] by [${b.dims.join(', ')}]`);
   const batchDims = broadcastDims(ad.slice(0, -2), bd.slice(0, -2), node);
   const batches = size(batchDims);
   const out = new Float32Array(batches * m * n);
@@ -497,4 +511,36 @@ export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode): Tensor {
   if (a.dims.length === 1) dims = [...batchDims, n];
   if (b.dims.length === 1) dims = a.dims.length === 1 ? [...batchDims] : [...batchDims, m];
   return floatTensor(dims, out);
+}
+
+/** Values by name, falling back to the enclosing graph's (subgraphs read outer-scope values). */
+class Scope {
+  private readonly own = new Map<string, Tensor>();
+  constructor(private readonly parent: Scope | undefined) {}
+  get(name: string): Tensor | undefined {
+    return this.own.get(name) ?? this.parent?.get(name);
+  }
+  set(name: string, t: Tensor): void {
+    this.own.set(name, t);
+  }
+}
+
+const BENCH_HINT = '`sculpt bench` times only models whose every operator runs on sculpt\'s engine (`sculpt bench --machine` still profiles this machine)';
+
+/** Every node (subgraphs included) must be an operator the executor runs; otherwise one line naming the first such node per operator. */
+function checkSupported(graph: Graph): void {
+  const first = new Map<string, GraphNode>();
+  const visit = (g: Graph) => {
+    for (const n of g.nodes) {
+      const known = WEIGHT_OPS.has(n.opType) || Object.hasOwn(OPS, n.opType);
+      const domainOk = n.domain === '' || n.domain === 'ai.onnx' || (n.domain === 'com.microsoft' && n.opType === 'Gelu');
+      const op = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
+      if ((!known || !domainOk) && !first.has(op)) first.set(op, n);
+      for (const v of n.attributes.values()) if (isGraph(v)) visit(v);
+    }
+  };
+  visit(graph);
+  if (first.size === 0) return;
+  const nodes = [...first].map(([op, n]) => `node ${nodeLabel(n)} (${op})`).join(', ');
+  throw new SculptError(`sparse executor: ${nodes}: operator${first.size > 1 ? 's' : ''} not supported by sculpt's engine; run the model with \`sculpt run --engine onnxruntime\`; ${BENCH_HINT}`);
 }

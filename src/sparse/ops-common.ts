@@ -1,10 +1,18 @@
 /** What every operator file shares: attribute access and input checks. */
 import { SculptError } from '../core/errors.js';
-import type { AttributeValue, GraphNode } from '../core/graph.js';
+import type { AttributeValue, Graph, GraphNode } from '../core/graph.js';
 import type { Tensor } from './tensor.js';
 
 export type Attrs = ReadonlyMap<string, AttributeValue>;
-export type OpFn = (inputs: readonly (Tensor | undefined)[], attrs: Attrs, node: GraphNode) => Tensor[];
+
+/** What an operator may need beyond its inputs: the model's opset and a way to run subgraphs. */
+export interface OpContext {
+  readonly opset: number;
+  /** Runs `graph` with `feeds` (by name) on top of the enclosing scope; returns its outputs in order. */
+  runGraph(graph: Graph, feeds: ReadonlyMap<string, Tensor>): Tensor[];
+}
+
+export type OpFn = (inputs: readonly (Tensor | undefined)[], attrs: Attrs, node: GraphNode, ctx?: OpContext) => Tensor[];
 
 export function attrInt(attrs: Attrs, name: string, fallback: number): number {
   const v = attrs.get(name);
@@ -28,13 +36,29 @@ export function attrString(attrs: Attrs, name: string, fallback: string): string
   return typeof v === 'string' ? v : fallback;
 }
 
+/** A node's name for messages; exporters often leave it empty, so fall back to its first output. */
+export function nodeLabel(node: GraphNode): string {
+  return node.name !== '' ? node.name : `(output ${node.outputs[0] ?? '?'})`;
+}
+
+/** The start of every executor error about a node: `sparse executor: node NAME (OP)`. */
+export function at(node: GraphNode): string {
+  return `sparse executor: node ${nodeLabel(node)} (${node.opType})`;
+}
+
 export function need(t: Tensor | undefined, node: GraphNode, i: number): Tensor {
-  if (!t) throw new SculptError(`sparse executor: node ${node.name} (${node.opType}) is missing input ${i}`);
+  if (!t) throw new SculptError(`${at(node)} is missing input ${i}`);
   return t;
 }
 
 export function float(t: Tensor, node: GraphNode): Float32Array {
-  if (t.dtype !== 'float32') throw new SculptError(`sparse executor: node ${node.name} (${node.opType}) needs float32 input, got ${t.dtype}`);
+  if (t.dtype !== 'float32') throw new SculptError(`${at(node)} needs float input, got ${t.dtype}`);
   return t.data as Float32Array;
 }
 
+
+/** Floats or integers alike (ops whose maths is the same on both). */
+export function numeric(t: Tensor, node: GraphNode): Float32Array | Float64Array {
+  if (t.dtype === 'bool') throw new SculptError(`${at(node)} needs a numeric input, got bool`);
+  return t.data as Float32Array | Float64Array;
+}

@@ -1,7 +1,7 @@
 /** Elementwise operators with NumPy broadcasting, activations and erf. */
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
-import { attrFloat, attrString, float, need, type Attrs, type OpFn } from './ops-common.js';
+import { at, attrFloat, attrString, float, need, numeric, type Attrs, type OpFn } from './ops-common.js';
 import { allocLike, floatTensor, size, strides, type DType, type Tensor } from './tensor.js';
 
 
@@ -12,7 +12,7 @@ export function broadcastDims(a: readonly number[], b: readonly number[], node: 
     const da = a[a.length - rank + i] ?? 1;
     const db = b[b.length - rank + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new SculptError(`sparse executor: node ${node.name} (${node.opType}) cannot broadcast [${a.join(', ')}] with [${b.join(', ')}]`);
+      throw new SculptError(`${at(node)} cannot broadcast [${a.join(', ')}] with [${b.join(', ')}]`);
     }
     out[i] = da === 1 ? db : da;
   }
@@ -45,17 +45,18 @@ export function broadcastIndex(dims: readonly number[], outDims: readonly number
 
 export type Binary = (x: number, y: number) => number;
 
-export function binary(f: Binary, intF?: Binary, outBool = false): OpFn {
+/** `typeOfA`: the output takes the first input's type (Pow, PRelu), else float wins over integers. */
+export function binary(f: Binary, intF?: Binary, outBool = false, typeOfA = false): OpFn {
   return (inputs, _attrs, node) => {
     const a = need(inputs[0], node, 0);
     const b = need(inputs[1], node, 1);
     const dims = broadcastDims(a.dims, b.dims, node);
-    const isInt = a.dtype !== 'float32' && b.dtype !== 'float32';
-    const dtype: DType = outBool ? 'bool' : isInt ? 'int64' : 'float32';
+    const isInt = typeOfA ? a.dtype !== 'float32' : a.dtype !== 'float32' && b.dtype !== 'float32';
+    const dtype: DType = outBool ? 'bool' : isInt ? (a.dtype === 'bool' && b.dtype === 'bool' ? 'bool' : 'int64') : 'float32';
     const out = allocLike(dtype, dims);
     const o = out.data;
     const x = a.data, y = b.data;
-    const fn = isInt && intF ? intF : f;
+    const fn = isInt && intF ? intF : isInt && !outBool ? (p: number, q: number) => Math.trunc(f(p, q)) : f;
     const n = o.length;
     const ia = broadcastIndex(a.dims, dims), ib = broadcastIndex(b.dims, dims);
     if (!ia && !ib) for (let i = 0; i < n; i++) o[i] = fn(x[i], y[i]);
@@ -67,13 +68,30 @@ export function binary(f: Binary, intF?: Binary, outBool = false): OpFn {
   };
 }
 
-export function unary(f: (x: number) => number): OpFn {
+/** A function of each element; integer inputs stay integers (`intOk`), else they are refused. */
+export function unary(f: (x: number) => number, intOk = false): OpFn {
   return (inputs, _attrs, node) => {
     const a = need(inputs[0], node, 0);
+    if (intOk && a.dtype === 'int64') {
+      const x = a.data, out = allocLike('int64', a.dims), o = out.data;
+      for (let i = 0; i < x.length; i++) o[i] = f(x[i]);
+      return [out];
+    }
     const x = float(a, node);
     const o = new Float32Array(x.length);
     for (let i = 0; i < x.length; i++) o[i] = f(x[i]);
     return [floatTensor(a.dims, o)];
+  };
+}
+
+/** A boolean test of each float element (IsNaN, IsInf). */
+export function test(f: (x: number) => boolean, attrsF?: (attrs: Attrs) => (x: number) => boolean): OpFn {
+  return (inputs, attrs, node) => {
+    const a = need(inputs[0], node, 0);
+    const g = attrsF ? attrsF(attrs) : f;
+    const out = allocLike('bool', a.dims);
+    for (let i = 0; i < a.data.length; i++) out.data[i] = g(a.data[i]) ? 1 : 0;
+    return [out];
   };
 }
 
@@ -101,14 +119,16 @@ export function erf(x: number): number {
   return x > 0 ? 1 - erfc : erfc - 1;
 }
 
+/** Clip: bounds as inputs (opset ≥ 11) or the min/max attributes (before). */
 export const clip: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
   const lo = inputs[1] ? inputs[1].data[0] : attrFloat(attrs, 'min', -Infinity);
   const hi = inputs[2] ? inputs[2].data[0] : attrFloat(attrs, 'max', Infinity);
-  const x = float(a, node);
-  const o = new Float32Array(x.length);
+  const x = numeric(a, node);
+  const out = allocLike(a.dtype, a.dims);
+  const o = out.data;
   for (let i = 0; i < x.length; i++) o[i] = Math.min(Math.max(x[i], lo), hi);
-  return [floatTensor(a.dims, o)];
+  return [out];
 };
 
 export const gelu: OpFn = (inputs, attrs, node) => {
@@ -135,7 +155,7 @@ export function variadic(f: Binary, mean = false): OpFn {
   const pair = binary(f);
   return (inputs, attrs, node) => {
     const parts = inputs.filter((t): t is Tensor => t !== undefined);
-    if (parts.length === 0) throw new SculptError(`sparse executor: node ${node.name} (${node.opType}) has no inputs`);
+    if (parts.length === 0) throw new SculptError(`${at(node)} has no inputs`);
     let acc = parts[0];
     for (let i = 1; i < parts.length; i++) acc = pair([acc, parts[i]], attrs, node)[0];
     if (mean) {
@@ -147,7 +167,17 @@ export function variadic(f: Binary, mean = false): OpFn {
   };
 }
 
-export const prelu: OpFn = binary((x, slope) => (x >= 0 ? x : slope * x));
+const preluPair = binary((x, slope) => (x >= 0 ? x : slope * x), undefined, false, true);
+/** PRelu: slope broadcasts to x; a 1-D slope of x's channel count is per channel (as Keras and some exporters write it). */
+export const prelu: OpFn = (inputs, attrs, node) => {
+  const x = need(inputs[0], node, 0), slope = need(inputs[1], node, 1);
+  const r = x.dims.length;
+  if (slope.dims.length === 1 && r > 2 && slope.dims[0] === x.dims[1] && slope.dims[0] !== x.dims[r - 1] && slope.dims[0] !== 1) {
+    const perChannel = { ...slope, dims: [slope.dims[0], ...new Array<number>(r - 2).fill(1)] };
+    return preluPair([x, perChannel], attrs, node);
+  }
+  return preluPair(inputs, attrs, node);
+};
 export const logicalNot: OpFn = (inputs, _attrs, node) => {
   const a = need(inputs[0], node, 0);
   const out = allocLike('bool', a.dims);

@@ -1,7 +1,7 @@
 /** The shape operators PyTorch's exporter emits, and data movement (gather, slice, pad, …). */
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
-import { attrFloat, attrInt, attrInts, attrString, need, type Attrs, type OpFn } from './ops-common.js';
+import { at, attrFloat, attrInt, attrInts, attrString, need, type Attrs, type OpFn, nodeLabel } from './ops-common.js';
 import { broadcastDims, broadcastIndex } from './ops-elementwise.js';
 import { allocLike, floatTensor, fromGraphTensor, intTensor, intValues, normAxis, size, strides, type Tensor } from './tensor.js';
 
@@ -12,13 +12,13 @@ function reshapeTo(a: Tensor, dims: number[]): Tensor {
 
 export const reshape: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
-  const target = intValues(need(inputs[1], node, 1), `${node.name} shape`);
+  const target = intValues(need(inputs[1], node, 1), `${nodeLabel(node)} shape`);
   const allowZero = attrInt(attrs, 'allowzero', 0) === 1;
   const dims = target.map((d, i) => (d === 0 && !allowZero ? a.dims[i] : d));
   const known = dims.reduce((p, d) => (d === -1 ? p : p * d), 1);
   const total = size(a.dims);
   const out = dims.map((d) => (d === -1 ? total / known : d));
-  if (size(out) !== total) throw new SculptError(`sparse executor: node ${node.name} cannot reshape [${a.dims.join(', ')}] to [${target.join(', ')}]`);
+  if (size(out) !== total) throw new SculptError(`sparse executor: node ${nodeLabel(node)} cannot reshape [${a.dims.join(', ')}] to [${target.join(', ')}]`);
   return [reshapeTo(a, out)];
 };
 
@@ -58,14 +58,14 @@ export const transpose: OpFn = (inputs, attrs, node) => {
 };
 
 function axesFrom(inputs: readonly (Tensor | undefined)[], attrs: Attrs, node: GraphNode): number[] | undefined {
-  return attrInts(attrs, 'axes') ?? (inputs[1] ? intValues(inputs[1], `${node.name} axes`) : undefined);
+  return attrInts(attrs, 'axes') ?? (inputs[1] ? intValues(inputs[1], `${nodeLabel(node)} axes`) : undefined);
 }
 
 export const unsqueeze: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
   const axes = axesFrom(inputs, attrs, node) ?? [];
   const rank = a.dims.length + axes.length;
-  const ax = axes.map((v) => normAxis(v, rank, `${node.name} (Unsqueeze)`));
+  const ax = axes.map((v) => normAxis(v, rank, `${nodeLabel(node)} (${node.opType})`));
   const dims: number[] = [];
   let j = 0;
   for (let i = 0; i < rank; i++) dims.push(ax.includes(i) ? 1 : a.dims[j++]);
@@ -75,15 +75,15 @@ export const unsqueeze: OpFn = (inputs, attrs, node) => {
 export const squeeze: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
   const axes = axesFrom(inputs, attrs, node);
-  const ax = axes?.map((v) => normAxis(v, a.dims.length, `${node.name} (Squeeze)`));
+  const ax = axes?.map((v) => normAxis(v, a.dims.length, `${nodeLabel(node)} (${node.opType})`));
   return [reshapeTo(a, a.dims.filter((d, i) => (ax ? !ax.includes(i) : d !== 1)))];
 };
 
 export const concat: OpFn = (inputs, attrs, node) => {
   const parts = inputs.filter((t): t is Tensor => t !== undefined);
-  if (parts.length === 0) throw new SculptError(`sparse executor: node ${node.name} (Concat) has no inputs`);
+  if (parts.length === 0) throw new SculptError(`${at(node)} has no inputs`);
   const rank = parts[0].dims.length;
-  const axis = normAxis(attrInt(attrs, 'axis', 0), rank, `${node.name} (Concat)`);
+  const axis = normAxis(attrInt(attrs, 'axis', 0), rank, `${nodeLabel(node)} (${node.opType})`);
   const dtype = parts.some((p) => p.dtype === 'float32') ? 'float32' : parts[0].dtype;
   const dims = [...parts[0].dims];
   dims[axis] = parts.reduce((s, p) => s + p.dims[axis], 0);
@@ -104,8 +104,8 @@ export const concat: OpFn = (inputs, attrs, node) => {
 export const gather: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
   const idxT = need(inputs[1], node, 1);
-  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${node.name} (Gather)`);
-  const idx = intValues(idxT, `${node.name} indices`);
+  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${nodeLabel(node)} (${node.opType})`);
+  const idx = intValues(idxT, `${nodeLabel(node)} indices`);
   const n = a.dims[axis];
   const outer = size(a.dims.slice(0, axis));
   const inner = size(a.dims.slice(axis + 1));
@@ -115,7 +115,7 @@ export const gather: OpFn = (inputs, attrs, node) => {
   for (let p = 0; p < outer; p++) {
     for (const i0 of idx) {
       const i = i0 < 0 ? i0 + n : i0;
-      if (i < 0 || i >= n) throw new SculptError(`sparse executor: node ${node.name} (Gather) index ${i0} is out of range for size ${n}`);
+      if (i < 0 || i >= n) throw new SculptError(`${at(node)} index ${i0} is out of range for size ${n}`);
       const base = (p * n + i) * inner;
       for (let j = 0; j < inner; j++) out.data[k++] = a.data[base + j];
     }
@@ -123,21 +123,24 @@ export const gather: OpFn = (inputs, attrs, node) => {
   return [out];
 };
 
-export const slice: OpFn = (inputs, _attrs, node) => {
+/** Slice: starts/ends/axes/steps as inputs (opset ≥ 10) or starts/ends/axes as attributes (before). */
+export const slice: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
-  const starts = intValues(need(inputs[1], node, 1), `${node.name} starts`);
-  const ends = intValues(need(inputs[2], node, 2), `${node.name} ends`);
-  const axes = inputs[3] ? intValues(inputs[3], `${node.name} axes`) : starts.map((_, i) => i);
-  const steps = inputs[4] ? intValues(inputs[4], `${node.name} steps`) : starts.map(() => 1);
+  const old = attrInts(attrs, 'starts');
+  const starts = old ?? intValues(need(inputs[1], node, 1), `${nodeLabel(node)} starts`);
+  const ends = old ? attrInts(attrs, 'ends') ?? [] : intValues(need(inputs[2], node, 2), `${nodeLabel(node)} ends`);
+  const axesIn = old ? attrInts(attrs, 'axes') : inputs[3] ? intValues(inputs[3], `${nodeLabel(node)} axes`) : undefined;
+  const axes = axesIn ?? starts.map((_, i) => i);
+  const steps = !old && inputs[4] ? intValues(inputs[4], `${nodeLabel(node)} steps`) : starts.map(() => 1);
   const rank = a.dims.length;
   const begin = a.dims.map(() => 0);
   const step = a.dims.map(() => 1);
   const outDims = [...a.dims];
   axes.forEach((axis0, i) => {
-    const axis = normAxis(axis0, rank, `${node.name} (Slice)`);
+    const axis = normAxis(axis0, rank, `${nodeLabel(node)} (${node.opType})`);
     const d = a.dims[axis];
     const s = steps[i];
-    if (s === 0) throw new SculptError(`sparse executor: node ${node.name} (Slice) has step 0`);
+    if (s === 0) throw new SculptError(`${at(node)} has step 0`);
     const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
     let st = starts[i] < 0 ? starts[i] + d : starts[i];
     let en = ends[i] < 0 ? ends[i] + d : ends[i];
@@ -163,7 +166,7 @@ export const slice: OpFn = (inputs, _attrs, node) => {
 
 export const expand: OpFn = (inputs, _attrs, node) => {
   const a = need(inputs[0], node, 0);
-  const shape = intValues(need(inputs[1], node, 1), `${node.name} shape`);
+  const shape = intValues(need(inputs[1], node, 1), `${nodeLabel(node)} shape`);
   const dims = broadcastDims(a.dims, shape, node);
   const out = allocLike(a.dtype, dims);
   const idx = broadcastIndex(a.dims, dims);
@@ -198,7 +201,29 @@ export const cast: OpFn = (inputs, attrs, node) => {
     for (let i = 0; i < a.data.length; i++) out.data[i] = Math.trunc(a.data[i]);
     return [out];
   }
-  throw new SculptError(`sparse executor: node ${node.name} casts to ONNX type ${to}, which is not supported; run it with --engine onnxruntime`);
+  throw new SculptError(`${at(node)} casts to ONNX type ${to}, which is not supported; run the model with \`sculpt run --engine onnxruntime\``);
+};
+
+const ONNX_TYPE_OF: Readonly<Record<Tensor['dtype'], number>> = { float32: 1, int64: 7, bool: 9 };
+
+/** CastLike: Cast to the type of input 1. */
+export const castLike: OpFn = (inputs, attrs, node) => {
+  const like = need(inputs[1], node, 1);
+  return cast([inputs[0]], new Map([...attrs, ['to', ONNX_TYPE_OF[like.dtype]]]), node);
+};
+
+/**
+ * Dropout at inference is the identity (mask all true). In training mode with a nonzero ratio
+ * the output is random, which an inference engine does not reproduce: refused.
+ */
+export const dropout: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const ratio = inputs[1] ? inputs[1].data[0] : attrFloat(attrs, 'ratio', 0.5);
+  const training = inputs[2] ? inputs[2].data[0] !== 0 : false;
+  if (training && ratio > 0) throw new SculptError(`${at(node)} runs in training mode (random masks), which sculpt's engine does not do; export the model for inference`);
+  const mask = allocLike('bool', a.dims);
+  mask.data.fill(1);
+  return [a, mask];
 };
 
 export const constant: OpFn = (_inputs, attrs, node) => {
@@ -213,7 +238,7 @@ export const constant: OpFn = (_inputs, attrs, node) => {
 };
 
 export const constantOfShape: OpFn = (inputs, attrs, node) => {
-  const dims = intValues(need(inputs[0], node, 0), `${node.name} shape`);
+  const dims = intValues(need(inputs[0], node, 0), `${nodeLabel(node)} shape`);
   const v = attrs.get('value');
   const fill = v && typeof v === 'object' && 'dims' in v ? fromGraphTensor(v) : floatTensor([1], Float32Array.of(0));
   const out = allocLike(fill.dtype, dims);
@@ -242,16 +267,16 @@ export const shape: OpFn = (inputs, attrs, node) => {
 
 export const split: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
-  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${node.name} (Split)`);
+  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${nodeLabel(node)} (${node.opType})`);
   const n = node.outputs.length;
   const d = a.dims[axis];
-  let sizes = attrInts(attrs, 'split') ?? (inputs[1] ? intValues(inputs[1], `${node.name} split`) : undefined);
+  let sizes = attrInts(attrs, 'split') ?? (inputs[1] ? intValues(inputs[1], `${nodeLabel(node)} split`) : undefined);
   if (!sizes) {
     const numOutputs = attrInt(attrs, 'num_outputs', n);
     const chunk = Math.ceil(d / numOutputs);
     sizes = Array.from({ length: numOutputs }, (_, i) => Math.max(0, Math.min(chunk, d - i * chunk)));
   }
-  if (sizes.reduce((p, q) => p + q, 0) !== d) throw new SculptError(`sparse executor: node ${node.name} (Split) sizes [${sizes.join(', ')}] do not add up to ${d}`);
+  if (sizes.reduce((p, q) => p + q, 0) !== d) throw new SculptError(`${at(node)} sizes [${sizes.join(', ')}] do not add up to ${d}`);
   const outer = size(a.dims.slice(0, axis));
   const inner = size(a.dims.slice(axis + 1));
   let start = 0;
@@ -271,11 +296,11 @@ export const split: OpFn = (inputs, attrs, node) => {
 export const pad: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
   const mode = attrString(attrs, 'mode', 'constant');
-  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge') throw new SculptError(`sparse executor: node ${node.name} (Pad) mode ${mode} is not supported; run it with --engine onnxruntime`);
+  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge') throw new SculptError(`${at(node)} mode ${mode} is not supported; run it with --engine onnxruntime`);
   const rank = a.dims.length;
-  const raw = attrInts(attrs, 'pads') ?? intValues(need(inputs[1], node, 1), `${node.name} pads`);
+  const raw = attrInts(attrs, 'pads') ?? intValues(need(inputs[1], node, 1), `${nodeLabel(node)} pads`);
   const value = inputs[2] && inputs[2].data.length > 0 ? inputs[2].data[0] : attrFloat(attrs, 'value', 0);
-  const axes = inputs[3] ? intValues(inputs[3], `${node.name} axes`).map((v) => normAxis(v, rank, `${node.name} (Pad)`)) : a.dims.map((_, i) => i);
+  const axes = inputs[3] ? intValues(inputs[3], `${nodeLabel(node)} axes`).map((v) => normAxis(v, rank, `${nodeLabel(node)} (${node.opType})`)) : a.dims.map((_, i) => i);
   const begin = new Array<number>(rank).fill(0), end = new Array<number>(rank).fill(0);
   axes.forEach((ax, i) => { begin[ax] = raw[i]; end[ax] = raw[i + axes.length]; });
   const dims = a.dims.map((d, i) => d + begin[i] + end[i]);
@@ -305,7 +330,7 @@ export const pad: OpFn = (inputs, attrs, node) => {
 
 export const tile: OpFn = (inputs, _attrs, node) => {
   const a = need(inputs[0], node, 0);
-  const reps = intValues(need(inputs[1], node, 1), `${node.name} repeats`);
+  const reps = intValues(need(inputs[1], node, 1), `${nodeLabel(node)} repeats`);
   const rank = a.dims.length;
   const dims = a.dims.map((d, i) => d * reps[i]);
   const out = allocLike(a.dtype, dims);
@@ -322,27 +347,3 @@ export const tile: OpFn = (inputs, _attrs, node) => {
   }
   return [out];
 };
-
-export const argMax: OpFn = (inputs, attrs, node) => {
-  const a = need(inputs[0], node, 0);
-  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${node.name} (ArgMax)`);
-  const keep = attrInt(attrs, 'keepdims', 1) === 1;
-  const last = attrInt(attrs, 'select_last_index', 0) === 1;
-  const n = a.dims[axis];
-  const outer = size(a.dims.slice(0, axis));
-  const inner = size(a.dims.slice(axis + 1));
-  const values = new Float64Array(outer * inner);
-  for (let p = 0; p < outer; p++) {
-    for (let q = 0; q < inner; q++) {
-      let best = 0, bv = -Infinity;
-      for (let j = 0; j < n; j++) {
-        const v = a.data[(p * n + j) * inner + q];
-        if (v > bv || (last && v === bv)) { bv = v; best = j; }
-      }
-      values[p * inner + q] = best;
-    }
-  }
-  const dims = keep ? a.dims.map((d, i) => (i === axis ? 1 : d)) : a.dims.filter((_, i) => i !== axis);
-  return [{ dtype: 'int64', dims, data: values }];
-};
-

@@ -3,24 +3,35 @@
  * op type: elementwise maths (ops-elementwise.ts), reductions, normalisation and pooling
  * (ops-nn.ts) and shape operators (ops-shape.ts). Each is a pure function of inputs and attributes.
  */
-import { attrFloat, attrInt, type OpFn } from './ops-common.js';
-import { binary, clip, gelu, identity, leakyRelu, logicalNot, prelu, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
-import { batchNorm, globalAveragePool, layerNorm, pool, reduce, softmax } from './ops-nn.js';
+import { attrFloat, attrInt, attrString, type OpFn } from './ops-common.js';
+import { binary, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
 import {
-  argMax, cast, concat, constant, constantOfShape, expand, flatten, gather, pad, range, reshape, shape, slice, split, squeeze, tile, transpose, unsqueeze, where,
+  compress, depthToSpace, eyeLike, gatherElements, gatherND, nonZero, oneHot, reverseSequence, scatterElements, scatterND, sizeOp, spaceToDepth, topK, trilu,
+} from './ops-index.js';
+import { negativeLogLikelihoodLoss, softmaxCrossEntropyLoss } from './ops-loss.js';
+import { softmax } from './ops-nn.js';
+import { batchNorm, instanceNorm, layerNorm, lrn, meanVarianceNorm } from './ops-norm.js';
+import { globalPool, maxUnpool, pool } from './ops-pool.js';
+import { argExtreme, cumSum, hardmax, reduce } from './ops-reduce.js';
+import {
+  cast, castLike, concat, constant, constantOfShape, dropout, expand, flatten, gather, pad, range, reshape, shape, slice, split, squeeze, tile, transpose, unsqueeze, where,
 } from './ops-shape.js';
 
-export { attrFloat, attrInt, attrInts, need, type Attrs, type OpFn } from './ops-common.js';
+export { at, attrFloat, attrInt, attrInts, need, nodeLabel, type Attrs, type OpContext, type OpFn } from './ops-common.js';
 export { broadcastDims, erf } from './ops-elementwise.js';
 export { resolvePads, spatialOut } from './ops-nn.js';
 export { transposeTensor } from './ops-shape.js';
 
 export const OPS: Readonly<Record<string, OpFn>> = {
   Add: binary((x, y) => x + y),
+  Xor: binary((x, y) => (!x !== !y ? 1 : 0), undefined, true),
+  BitShift: (inputs, attrs, node) => (attrString(attrs, 'direction', 'LEFT') === 'LEFT' ? binary((x, y) => x * 2 ** y) : binary((x, y) => Math.floor(x / 2 ** y)))(inputs, attrs, node),
+  GreaterOrEqual: binary((x, y) => (x >= y ? 1 : 0), undefined, true),
+  LessOrEqual: binary((x, y) => (x <= y ? 1 : 0), undefined, true),
   Sub: binary((x, y) => x - y),
   Mul: binary((x, y) => x * y),
   Div: binary((x, y) => x / y, (x, y) => Math.trunc(x / y)),
-  Pow: binary((x, y) => Math.pow(x, y)),
+  Pow: binary((x, y) => Math.pow(x, y), undefined, false, true),
   Max: variadic((x, y) => Math.max(x, y)),
   Min: variadic((x, y) => Math.min(x, y)),
   Equal: binary((x, y) => (x === y ? 1 : 0), undefined, true),
@@ -33,23 +44,78 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   Exp: unary(Math.exp),
   Log: unary(Math.log),
   Sqrt: unary(Math.sqrt),
-  Neg: unary((x) => -x),
-  Abs: unary(Math.abs),
+  Neg: unary((x) => -x, true),
+  Abs: unary(Math.abs, true),
+  Tan: unary(Math.tan),
+  Asin: unary(Math.asin),
+  Acos: unary(Math.acos),
+  Atan: unary(Math.atan),
+  Sinh: unary(Math.sinh),
+  Cosh: unary(Math.cosh),
+  Asinh: unary(Math.asinh),
+  Acosh: unary(Math.acosh),
+  Atanh: unary(Math.atanh),
+  IsNaN: test(Number.isNaN),
+  IsInf: test(() => false, (a) => {
+    const pos = attrInt(a, 'detect_positive', 1) === 1, neg = attrInt(a, 'detect_negative', 1) === 1;
+    return (x) => (x === Infinity && pos) || (x === -Infinity && neg);
+  }),
+  Celu: withAttrs((a) => { const alpha = attrFloat(a, 'alpha', 1); return (x) => Math.max(0, x) + Math.min(0, alpha * (Math.exp(x / alpha) - 1)); }),
+  ThresholdedRelu: withAttrs((a) => { const alpha = attrFloat(a, 'alpha', 1); return (x) => (x > alpha ? x : 0); }),
+  Shrink: (inputs, attrs, node) => {
+    const bias = attrFloat(attrs, 'bias', 0), lambd = attrFloat(attrs, 'lambd', 0.5);
+    return unary((x) => (x < -lambd ? x + bias : x > lambd ? x - bias : 0), true)(inputs, attrs, node);
+  },
   Reciprocal: unary((x) => 1 / x),
   Gelu: gelu,
   LeakyRelu: leakyRelu,
   Clip: clip,
   Softmax: softmax(false),
   LogSoftmax: softmax(true),
-  ReduceMean: (i, a, n) => reduce(i, a, n, 'mean'),
-  ReduceSum: (i, a, n) => reduce(i, a, n, 'sum'),
-  ReduceMax: (i, a, n) => reduce(i, a, n, 'max'),
-  ReduceMin: (i, a, n) => reduce(i, a, n, 'min'),
+  Hardmax: hardmax,
+  ReduceMean: reduce('mean'),
+  ReduceSum: reduce('sum'),
+  ReduceMax: reduce('max'),
+  ReduceMin: reduce('min'),
+  ReduceProd: reduce('prod'),
+  ReduceL1: reduce('l1'),
+  ReduceL2: reduce('l2'),
+  ReduceLogSum: reduce('logsum'),
+  ReduceLogSumExp: reduce('logsumexp'),
+  ReduceSumSquare: reduce('sumsquare'),
+  ArgMax: argExtreme(true),
+  ArgMin: argExtreme(false),
+  CumSum: cumSum,
   LayerNormalization: layerNorm,
   BatchNormalization: batchNorm,
+  InstanceNormalization: instanceNorm,
+  LRN: lrn,
+  MeanVarianceNormalization: meanVarianceNorm,
   MaxPool: pool('max'),
   AveragePool: pool('avg'),
-  GlobalAveragePool: globalAveragePool,
+  LpPool: pool('lp'),
+  GlobalAveragePool: globalPool('avg'),
+  GlobalMaxPool: globalPool('max'),
+  GlobalLpPool: globalPool('lp'),
+  MaxUnpool: maxUnpool,
+  NegativeLogLikelihoodLoss: negativeLogLikelihoodLoss,
+  SoftmaxCrossEntropyLoss: softmaxCrossEntropyLoss,
+  GatherElements: gatherElements,
+  ScatterElements: scatterElements,
+  Scatter: scatterElements,
+  ScatterND: scatterND,
+  GatherND: gatherND,
+  OneHot: oneHot,
+  Trilu: trilu,
+  Compress: compress,
+  NonZero: nonZero,
+  TopK: topK,
+  EyeLike: eyeLike,
+  ReverseSequence: reverseSequence,
+  Size: sizeOp,
+  DepthToSpace: depthToSpace,
+  SpaceToDepth: spaceToDepth,
+  CastLike: castLike,
   Reshape: reshape,
   Flatten: flatten,
   Transpose: transpose,
@@ -66,7 +132,7 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   Range: range,
   Shape: shape,
   Identity: identity,
-  Dropout: identity,
+  Dropout: dropout,
   Elu: withAttrs((a) => { const alpha = attrFloat(a, 'alpha', 1); return (x) => (x >= 0 ? x : alpha * (Math.exp(x) - 1)); }),
   Selu: withAttrs((a) => {
     const alpha = attrFloat(a, 'alpha', 1.6732632423543772), gamma = attrFloat(a, 'gamma', 1.0507009873554805);
@@ -79,7 +145,7 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   Floor: unary(Math.floor),
   Ceil: unary(Math.ceil),
   Round: unary((x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : r; }),
-  Sign: unary(Math.sign),
+  Sign: unary(Math.sign, true),
   Sin: unary(Math.sin),
   Cos: unary(Math.cos),
   PRelu: prelu,
@@ -92,6 +158,5 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   Split: split,
   Pad: pad,
   Tile: tile,
-  ArgMax: argMax,
 };
 

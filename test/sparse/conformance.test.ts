@@ -1,0 +1,21 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { conformanceDir, runAll } from './conformance-cases.js';
+
+// The ONNX conformance cases (see conformance-cases.ts for what "claimed" and "pass" mean).
+// CI installs Debian's libonnx-testdata (.ci/run); elsewhere the test skips without it.
+const dir = conformanceDir();
+const required = process.env.CI === 'true' || process.env.CI === '1' || process.env.SCULPT_REQUIRE_CONFORMANCE === '1';
+
+test('ONNX conformance: ≥ 98% of the cases whose operators the executor claims pass, none crashes', { skip: !dir && !required ? 'no ONNX test data: install libonnx-testdata or set SCULPT_ONNX_TESTDATA' : false }, () => {
+  assert.ok(dir, 'ONNX conformance data not found: .ci/run installs libonnx-testdata, or set SCULPT_ONNX_TESTDATA');
+  const s = runAll(dir);
+  const failed = [...s.outcomes].filter(([, o]) => o.kind === 'fail' || o.kind === 'crash');
+  console.log(`ONNX conformance: ${s.passed} of ${s.claimed} claimed cases pass (${s.total} cases in ${dir})`);
+  for (const [name, o] of failed) console.log(`  ${o.kind} ${name}: ${'why' in o ? o.why.split('\n')[0] : ''}`);
+  const crashes = failed.filter(([, o]) => o.kind === 'crash');
+  assert.equal(crashes.length, 0, `cases crashed with a non-SculptError: ${crashes.map(([n, o]) => `${n}: ${'why' in o ? o.why.split('\n').slice(0, 2).join(' ') : ''}`).join('; ')}`);
+  // The data is ~930 cases; far fewer claimed would mean the reader or the claim check broke.
+  assert.ok(s.total > 900 && s.claimed > 400, `only ${s.claimed} of ${s.total} cases claimed`);
+  assert.ok(s.passed >= 0.98 * s.claimed, `${s.passed} of ${s.claimed} claimed cases pass, below 98%`);
+});
