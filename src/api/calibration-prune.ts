@@ -12,11 +12,11 @@ import { validatePruneOptions, type PruneOptions } from '../core/options.js';
 import { prune } from '../core/plan.js';
 import type { WeightTensor } from '../core/types.js';
 import { assertFinite } from '../formats/index.js';
-import { readOnnx, writeOnnx } from '../formats/onnx.js';
+import { detectFormat, openModel, type ModelFormat } from '../formats/registry.js';
 import { calibratedWeights, collectActivations, weightActivations, loadCalibrationImages, type CalibrationSource } from './calibration-onnx.js';
 import { reconstructWithMask } from './calibration-sparsegpt.js';
-import { checkInput, checkOutput, formatOf } from './model-file.js';
-import type { PruneFileHooks, PruneFileResult } from './prune-file.js';
+import { withFileContextAsync } from './model-file.js';
+import { prunePipeline, type PruneFileHooks, type PruneFileResult } from './prune-file.js';
 
 /** Criteria this flow computes calibration for. */
 export const ONNX_DATA_CRITERIA = ['wanda', 'sparsegpt'] as const;
@@ -33,10 +33,13 @@ export function needsData(criterion: string): boolean {
   return getCriterion(criterion).needsData === true;
 }
 
-/** Fails with one line when `opts.criterion` cannot be calibrated for the file `input` (no reading). */
+/** Fails with one line when `opts.criterion` cannot be calibrated for the model at `input` (no weights read). */
 export function checkDataCriterion(input: string, opts: PruneOptions): void {
+  checkCriterionFor(detectFormat(input).id, input, opts);
+}
+
+function checkCriterionFor(format: ModelFormat, input: string, opts: PruneOptions): void {
   const c = opts.criterion;
-  const format = formatOf(input);
   if (format === 'safetensors') {
     throw new SculptError(`${input}: --criterion ${c} needs activations, and a safetensors file has no graph to run; export the model to ONNX or use --criterion magnitude`);
   }
@@ -61,46 +64,38 @@ export async function pruneFileWithCalibration(
   hooks: PruneFileHooks = {},
 ): Promise<CalibratedPruneResult> {
   validatePruneOptions(opts);
-  checkInput(input);
-  const format = formatOf(input);
-  checkOutput(input, output);
+  const file = openModel(input);
+  file.checkOutput(output);
   const c = opts.criterion;
-  checkDataCriterion(input, opts);
-  const model = readOnnx(input);
-  const weights = calibratedWeights(model, opts, c);
-  const imgs = loadCalibrationImages(source);
-  const acts = await collectActivations(model, weights.flatMap((w) => w.activations), imgs.images, imgs.count, imgs.perImage, c === 'sparsegpt');
-  const inputNorms = new Map<string, Float32Array>();
-  const inverseHessianDiag = new Map<string, Float32Array>();
-  const perWeight = new Map(weights.map((w) => [w.tensor.name, weightActivations(w, acts)]));
-  for (const w of weights) {
-    const a = perWeight.get(w.tensor.name)!;
-    if (c === 'wanda') inputNorms.set(w.tensor.name, Float32Array.from(a.sumSquares, Math.sqrt));
-    else inverseHessianDiag.set(w.tensor.name, inverseHessianDiagonal(a.gram!, a.features));
-  }
-  const ws = model.weights();
-  assertFinite(ws, input);
-  const result = prune(ws, { ...opts, calibration: { inputNorms, inverseHessianDiag } });
-  const updates = new Map<string, Float32Array>();
-  for (const [name, mask] of result.masks) {
-    const values = Float32Array.from(ws.get(name)!.data);
-    mask.applyTo(values);
-    updates.set(name, values);
-  }
-  if (c === 'sparsegpt') {
+  checkCriterionFor(file.format, input, opts);
+  const model = file.onnx!;
+  return withFileContextAsync(input, async () => {
+    const weights = calibratedWeights(model, opts, c);
+    const imgs = loadCalibrationImages(source);
+    const acts = await collectActivations(model, weights.flatMap((w) => w.activations), imgs.images, imgs.count, imgs.perImage, c === 'sparsegpt');
+    const inputNorms = new Map<string, Float32Array>();
+    const inverseHessianDiag = new Map<string, Float32Array>();
+    const perWeight = new Map(weights.map((w) => [w.tensor.name, weightActivations(w, acts)]));
     for (const w of weights) {
-      const mask = result.masks.get(w.tensor.name);
-      if (mask === undefined) continue;
       const a = perWeight.get(w.tensor.name)!;
-      updates.set(w.tensor.name, reconstructed(w.tensor, ws.get(w.tensor.name)!.data, a.gram!, mask));
+      if (c === 'wanda') inputNorms.set(w.tensor.name, Float32Array.from(a.sumSquares, Math.sqrt));
+      else inverseHessianDiag.set(w.tensor.name, inverseHessianDiagonal(a.gram!, a.features));
     }
-  }
-  writeOnnx(model, output, updates);
-  hooks.onProgress?.(ws.size, ws.size);
-  return {
-    input, output, format, stats: result.stats, total: result.total, targetTotal: result.targetTotal,
-    calibration: { samples: imgs.count, notes: imgs.notes }, reconstructed: c === 'sparsegpt',
-  };
+    const ws = model.weights();
+    assertFinite(ws, input);
+    const result = prune(ws, { ...opts, calibration: { inputNorms, inverseHessianDiag } });
+    const updates = new Map<string, Float32Array>();
+    if (c === 'sparsegpt') {
+      for (const w of weights) {
+        const mask = result.masks.get(w.tensor.name);
+        if (mask === undefined) continue;
+        const a = perWeight.get(w.tensor.name)!;
+        updates.set(w.tensor.name, reconstructed(w.tensor, ws.get(w.tensor.name)!.data, a.gram!, mask));
+      }
+    }
+    const pruned = prunePipeline(file, output, opts, hooks, { masks: result.masks, summary: result, updates });
+    return { ...pruned, calibration: { samples: imgs.count, notes: imgs.notes }, reconstructed: c === 'sparsegpt' };
+  });
 }
 
 /** SparseGPT reconstruction in rows = outputs layout: Gemm transB=1 [N,K] as is, MatMul/Gemm [K,N] transposed. */

@@ -1,23 +1,23 @@
 /**
- * File-level pruning: read a model, plan and apply masks, write the pruned copy in the same format.
- * ONNX is pruned in memory (the file's bytes are copied and only pruned payloads change);
- * safetensors is streamed tensor by tensor, so a checkpoint larger than memory is fine;
- * a TF.js folder is read into memory and written as a new folder (model.json verbatim, shards re-zeroed).
+ * File-level pruning, one pipeline for every format and criterion: open the model through the
+ * format registry, refuse what cannot be pruned, plan (streaming: safetensors checkpoints larger
+ * than memory are fine), and write the pruned copy in the same format. The data criteria
+ * (calibration-prune.ts) add their scores and SparseGPT's reconstruction to the same pipeline.
  */
-import { prune, planStreaming, type PruneSummary, type TensorStats } from '../core/plan.js';
+import { SculptError } from '../core/errors.js';
 import type { Mask } from '../core/mask.js';
-import type { PruneOptions } from '../core/options.js';
-import { validatePruneOptions } from '../core/options.js';
+import { resolveTargets, validatePruneOptions, type PruneOptions } from '../core/options.js';
+import { planStreaming, type PruneSummary, type TensorStats } from '../core/plan.js';
 import { assertFinite } from '../formats/index.js';
-import { readOnnx, writeOnnxMasked } from '../formats/onnx.js';
-import { openSafetensors, writeSafetensorsStreaming } from '../formats/safetensors.js';
-import { openTfjsFolder, writeTfjsFolder } from '../formats/tfjs-folder.js';
-import { checkModelInput, checkOutput, formatOf, withFileContext, type ModelFormat } from './model-file.js';
+import { openModel, type ModelFile, type ModelFormat } from '../formats/registry.js';
+import { withFileContext } from './model-file.js';
 
 export interface PruneFileResult extends PruneSummary {
   readonly input: string;
   readonly output: string;
   readonly format: ModelFormat;
+  /** Quantized weights written back with rounding: the largest error per tensor (absent when none). */
+  readonly quantizationError?: Readonly<Record<string, number>>;
 }
 
 export interface PruneFileHooks {
@@ -32,66 +32,61 @@ export interface PruneFileHooks {
   cacheBytes?: number;
 }
 
-const DEFAULT_CACHE_BYTES = 0;
+/** What a criterion that needs data hands to the pipeline. */
+export interface PipelineExtras {
+  /** Masks already chosen (in memory, with calibration scores): written as they are. */
+  readonly masks?: ReadonlyMap<string, Mask>;
+  readonly summary?: PruneSummary;
+  /** New values for kept weights (SparseGPT's reconstruction). */
+  readonly updates?: ReadonlyMap<string, Float32Array>;
+}
 
 /** Prunes `input` into `output` (same format); never touches the input. */
 export function pruneFile(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks = {}): PruneFileResult {
   validatePruneOptions(opts);
-  checkModelInput(input);
-  const format = formatOf(input);
-  checkOutput(input, output);
-  const summary = withFileContext(input, () =>
-    format === 'onnx' ? pruneOnnx(input, output, opts, hooks)
-      : format === 'tfjs' ? pruneTfjs(input, output, opts, hooks)
-        : pruneSafetensors(input, output, opts, hooks),
-  );
-  return { input, output, format, ...summary };
-}
-
-function pruneOnnx(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks): PruneSummary {
-  const model = readOnnx(input);
-  const ws = model.weights();
-  assertFinite(ws, input);
-  const result = prune(ws, opts);
-  hooks.onProgress?.(ws.size, ws.size);
-  writeOnnxMasked(model, output, result.masks);
-  return { stats: result.stats, total: result.total, targetTotal: result.targetTotal };
-}
-
-/** Masks are computed and applied in memory before anything is written: a refusal writes nothing. */
-function pruneTfjs(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks): PruneSummary {
-  const src = openTfjsFolder(input);
-  assertFinite(src, src.jsonPath);
-  const plan = planStreaming(src, opts);
-  const total = src.tensors.length;
-  let done = 0;
-  // Zeroing waits until every mask is chosen: the plan may re-read tensors it has already seen.
-  const masks = new Map<string, Mask>();
-  for (const t of src.tensors) {
-    const mask = plan.maskFor(t.name, src.read(t.name));
-    if (mask) masks.set(t.name, mask);
-    hooks.onProgress?.(++done, total);
-  }
-  const summary = plan.stats();
-  for (const [name, mask] of masks) src.zero(name, mask);
-  writeTfjsFolder(src, output);
-  return summary;
-}
-
-function pruneSafetensors(input: string, output: string, opts: PruneOptions, hooks: PruneFileHooks): PruneSummary {
-  const src = openSafetensors(input, { cacheBytes: hooks.cacheBytes ?? DEFAULT_CACHE_BYTES });
+  const model = openModel(input, { cacheBytes: hooks.cacheBytes ?? 0 });
   try {
-    const plan = planStreaming(src, opts);
-    const total = src.tensors.length;
-    let done = 0;
-    writeSafetensorsStreaming(src, output, (name, values) => {
-      const mask = plan.maskFor(name, values);
-      hooks.onProgress?.(++done, total);
-      return mask;
-    });
-    return plan.stats();
+    model.checkOutput(output);
+    return withFileContext(input, () => prunePipeline(model, output, opts, hooks));
   } finally {
-    src.close();
+    model.close();
+  }
+}
+
+/** Checks, plans and writes: the part every prune shares once the model is open and the output checked. */
+export function prunePipeline(model: ModelFile, output: string, opts: PruneOptions, hooks: PruneFileHooks, extras: PipelineExtras = {}): PruneFileResult {
+  assertFinite(model, model.path);
+  refuseUnscaledGlobal(model, opts);
+  let summary: () => PruneSummary;
+  let maskFor: (name: string, values: Float32Array) => Mask | undefined;
+  if (extras.masks) {
+    const masks = extras.masks;
+    maskFor = (name) => masks.get(name);
+    summary = () => extras.summary!;
+  } else {
+    const plan = planStreaming(model, opts);
+    maskFor = (name, values) => plan.maskFor(name, values);
+    summary = () => plan.stats();
+  }
+  const report = model.write(output, { maskFor, updates: extras.updates, onProgress: hooks.onProgress });
+  const s = summary();
+  const quantizationError = report.quantizationError.size ? Object.fromEntries(report.quantizationError) : undefined;
+  return { input: model.path, output, format: model.format, stats: s.stats, total: s.total, targetTotal: s.targetTotal, ...(quantizationError && { quantizationError }) };
+}
+
+/**
+ * MatMulInteger/ConvInteger weights carry no scale of their own, so their values cannot be ranked
+ * against other tensors': global selection over them would be arbitrary.
+ */
+function refuseUnscaledGlobal(model: ModelFile, opts: PruneOptions): void {
+  const onnx = model.onnx;
+  if (!onnx || opts.scope !== 'global') return;
+  const global = resolveTargets(model.tensors, opts).filter((e) => e.scope === 'global').map((e) => e.tensor.name);
+  const unscaled = global.filter((n) => onnx.quantized.get(n)?.unscaled);
+  if (unscaled.length > 0 && global.length > 1) {
+    throw new SculptError(
+      `tensor ${unscaled[0]} is a ${onnx.quantized.get(unscaled[0])!.via} weight, whose scale is applied after the op, so its values cannot be ranked against other tensors; use --scope layer, or exclude it with --exclude ${unscaled[0]}`,
+    );
   }
 }
 

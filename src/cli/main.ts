@@ -21,6 +21,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<CommandRegistrar>]
   ['gmp', async () => (await import('./gmp.js')).registerGmp],
   ['experiment', async () => (await import('./experiment.js')).registerExperiment],
   ['analyze', async () => (await import('./analyze.js')).registerAnalyze],
+  ['export', async () => (await import('./export.js')).registerExport],
   ['pack', async () => (await import('./pack.js')).registerPack],
   ['run', async () => (await import('./run.js')).registerRun],
   ['bench', async () => (await import('./bench.js')).registerBench],

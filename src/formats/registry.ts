@@ -1,0 +1,198 @@
+/**
+ * One model-file interface: every format registers `detect` and `open`, and an opened model
+ * exposes its weights as a `TensorSource` and writes a copy with masks or new values applied,
+ * every other byte preserved. Commands go through `openModel` and never switch on the format.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SculptError } from '../core/errors.js';
+import type { TensorSource } from '../core/plan.js';
+import type { WeightTensor } from '../core/types.js';
+import { assertNotInput } from './fsutil.js';
+import { OnnxModel, readOnnx, writeOnnx, writeOnnxMasked } from './onnx.js';
+import { openSafetensors, writeSafetensorsStreaming, type MaskLike, type SafetensorsOptions } from './safetensors.js';
+import { checkTfjsOutput, isTfjsModelPath, openTfjs, tfjsPaths } from './tfjs-folder.js';
+
+export type ModelFormat = 'onnx' | 'safetensors' | 'tfjs';
+
+/** What to change in the copy. */
+export interface ModelEdits {
+  /**
+   * The mask of a tensor, given its current values; called once per tensor, in file order,
+   * before anything is written (a refusal thrown here writes nothing). Undefined: leave it.
+   */
+  readonly maskFor?: (name: string, values: Float32Array) => MaskLike | undefined;
+  /** New values of tensors (SparseGPT's reconstruction), applied after masks. */
+  readonly updates?: ReadonlyMap<string, Float32Array>;
+  /** Called as tensors are processed: (done, total). */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface WriteReport {
+  /** Quantized weights written back with rounding: the largest error per tensor. */
+  readonly quantizationError: ReadonlyMap<string, number>;
+}
+
+/** An opened model file. */
+export interface ModelFile extends TensorSource {
+  readonly format: ModelFormat;
+  /** The path as given. */
+  readonly path: string;
+  readonly tensors: readonly WeightTensor[];
+  /** The ONNX model, for the commands that run it (calibration, pack, run, bench). */
+  readonly onnx?: OnnxModel;
+  /** Refuses an output path this model cannot be written to (wrong kind, the input itself, no folder). */
+  checkOutput(output: string): void;
+  /** Writes a copy with `edits` applied to `output`, atomically. */
+  write(output: string, edits: ModelEdits): WriteReport;
+  close(): void;
+}
+
+export interface OpenOptions {
+  /** safetensors: keep the data section in memory between passes up to this many bytes. */
+  readonly cacheBytes?: number;
+}
+
+export interface FormatHandler {
+  readonly id: ModelFormat;
+  /** What the format is, for messages. */
+  readonly describe: string;
+  /** Whether `file` (which exists) is this format. */
+  detect(file: string): boolean;
+  open(file: string, options: OpenOptions): ModelFile;
+}
+
+const NO_REPORT: WriteReport = { quantizationError: new Map() };
+
+/** Collects every mask before writing: formats written in one piece. */
+function collectMasks(source: TensorSource, edits: ModelEdits): Map<string, MaskLike> {
+  const masks = new Map<string, MaskLike>();
+  if (!edits.maskFor) return masks;
+  let done = 0;
+  for (const t of source.tensors) {
+    const mask = edits.maskFor(t.name, source.read(t.name));
+    if (mask) masks.set(t.name, mask);
+    edits.onProgress?.(++done, source.tensors.length);
+  }
+  return masks;
+}
+
+function checkFileOutput(input: string, output: string, ext: string, what: string): void {
+  if (path.extname(output).toLowerCase() !== ext) {
+    throw new SculptError(`${output}: output format must match the input's (${what}, ${ext}); convert formats separately`);
+  }
+  const inReal = fs.realpathSync(input);
+  const outAbs = path.resolve(output);
+  if (inReal === (fs.existsSync(outAbs) ? fs.realpathSync(outAbs) : outAbs)) {
+    throw new SculptError(`${output}: the output is the input file; sculpt never overwrites its input, choose another -o path`);
+  }
+  assertNotInput(output, [input]);
+  const dir = path.dirname(path.resolve(output));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new SculptError(`${output}: folder ${dir} does not exist`);
+}
+
+const onnxFormat: FormatHandler = {
+  id: 'onnx',
+  describe: 'ONNX model (.onnx)',
+  detect: (file) => path.extname(file).toLowerCase() === '.onnx',
+  open(file) {
+    const model = readOnnx(file);
+    return {
+      format: 'onnx', path: file, tensors: model.tensors, onnx: model,
+      read: (name) => model.read(name),
+      checkOutput: (output) => checkFileOutput(file, output, '.onnx', 'ONNX'),
+      write(output, edits) {
+        const masks = collectMasks(model, edits);
+        if (!edits.updates?.size) return writeOnnxMasked(model, output, masks);
+        const updates = new Map(edits.updates);
+        for (const [name, mask] of masks) {
+          if (updates.has(name)) continue;
+          const values = model.read(name);
+          for (let i = 0; i < values.length; i++) if (!mask.get(i)) values[i] = 0;
+          updates.set(name, values);
+        }
+        return writeOnnx(model, output, updates);
+      },
+      close() {},
+    };
+  },
+};
+
+const safetensorsFormat: FormatHandler = {
+  id: 'safetensors',
+  describe: 'safetensors checkpoint (.safetensors)',
+  detect: (file) => path.extname(file).toLowerCase() === '.safetensors',
+  open(file, options) {
+    const src = openSafetensors(file, { cacheBytes: options.cacheBytes ?? 0 } satisfies SafetensorsOptions);
+    return {
+      format: 'safetensors', path: file, tensors: src.tensors,
+      read: (name) => src.read(name),
+      checkOutput: (output) => checkFileOutput(file, output, '.safetensors', 'safetensors'),
+      write(output, edits) {
+        if (edits.updates?.size) throw new SculptError(`${file}: safetensors output takes masks only, not new values`);
+        // Streamed: each tensor's mask is asked for as it is written, one tensor in memory at a time.
+        let done = 0;
+        writeSafetensorsStreaming(src, output, (name, values) => {
+          const mask = edits.maskFor?.(name, values);
+          edits.onProgress?.(++done, src.tensors.length);
+          return mask;
+        });
+        return NO_REPORT;
+      },
+      close: () => src.close(),
+    };
+  },
+};
+
+const tfjsFormat: FormatHandler = {
+  id: 'tfjs',
+  describe: 'TF.js model (a folder or model.json of a layers or graph model, or a *weights_manifest.json)',
+  detect: (file) => isTfjsModelPath(file),
+  open(file) {
+    const src = openTfjs(file);
+    return {
+      format: 'tfjs', path: file, tensors: src.tensors,
+      read: (name) => src.read(name),
+      checkOutput(output) {
+        if (/\.(onnx|safetensors)$/i.test(output)) {
+          throw new SculptError(`${output}: output format must match the input's (a TF.js model folder); name a new folder with -o`);
+        }
+        checkTfjsOutput(tfjsPaths(file).dir, output);
+      },
+      write(output, edits) {
+        if (edits.updates?.size) throw new SculptError(`${file}: TF.js output takes masks only, not new values`);
+        // Zeroing waits until every mask is chosen: the plan may re-read tensors it has already seen.
+        const masks = collectMasks(src, edits);
+        for (const [name, mask] of masks) src.zero(name, mask);
+        src.write(output);
+        return NO_REPORT;
+      },
+      close() {},
+    };
+  },
+};
+
+const FORMATS: FormatHandler[] = [onnxFormat, safetensorsFormat, tfjsFormat];
+
+/** Registers another format (checked before the built-in ones). */
+export function registerFormat(handler: FormatHandler): void {
+  FORMATS.unshift(handler);
+}
+
+/** The format of an existing model path, or a SculptError naming what sculpt reads. */
+export function detectFormat(file: string): FormatHandler {
+  if (!fs.existsSync(file)) throw new SculptError(`${file}: no such file or folder`);
+  const st = fs.statSync(file);
+  if (!st.isFile() && !st.isDirectory()) throw new SculptError(`${file}: not a regular file or folder`);
+  for (const f of FORMATS) if (f.detect(file)) return f;
+  if (st.isDirectory()) {
+    throw new SculptError(`${file}: not a regular file and no model.json here; give an .onnx or .safetensors file, or a TF.js model folder (model.json and its shards)`);
+  }
+  const ext = path.extname(file);
+  throw new SculptError(`${file}: unknown model format '${ext || '(no extension)'}'; sculpt reads ${FORMATS.map((f) => f.describe).join(', ')}`);
+}
+
+/** Opens a model file through the format registry. */
+export function openModel(file: string, options: OpenOptions = {}): ModelFile {
+  return detectFormat(file).open(file, options);
+}
