@@ -7,7 +7,8 @@ import { SculptError } from '../core/errors.js';
 import { isGraph, type Graph, type GraphNode } from '../core/graph.js';
 import { countNonzeros, denseToCsr } from './formats.js';
 import { Kernels, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
-import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, resolvePads, spatialOut, transposeTensor, type OpContext } from './ops.js';
+import { convGeometry, im2col, liftTo2d, type ConvGeometry } from './ops-conv.js';
+import { OPS, at, attrFloat, attrInt, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
 import { floatTensor, fromGraphTensor, size, strides, type Tensor } from './tensor.js';
 
@@ -286,11 +287,11 @@ export class SparseExecutor {
       this.foldRelu(n.outputs[0], p);
       return p;
     }
-    // Conv: W [M, C/g, kh, kw] → per group a [M/g, C/g·kh·kw] matrix; bias folded per group.
-    if (wt.dims.length !== 4) return undefined;
+    // Conv: W [M, C/g, k…] → per group a [M/g, C/g·Πk] matrix; bias folded per group.
+    if (wt.dims.length < 3) return undefined;
     const group = attrInt(n.attributes, 'group', 1);
-    const [m, cg, kh, kw] = wt.dims;
-    const rows = m / group, cols = cg * kh * kw;
+    const m = wt.dims[0];
+    const rows = m / group, cols = size(wt.dims.slice(1));
     const bt = n.inputs[2] ? this.constants.get(n.inputs[2]) : undefined;
     if (n.inputs[2] && !bt) return undefined;
     const kernels: LinearKernel[] = [];
@@ -405,66 +406,44 @@ export class SparseExecutor {
   private conv(n: GraphNode, ins: readonly (Tensor | undefined)[], p: Prepared | undefined): Tensor {
     const x = need(ins[0], n, 0);
     const wt = need(ins[1], n, 1);
-    if (x.dims.length !== 4 || wt.dims.length !== 4) throw new SculptError(`${at(n)} supports 2-D convolution only (input rank ${x.dims.length}); run it with --engine onnxruntime`);
-    const [batch, c, h, w] = x.dims;
-    const [m, cg, kh, kw] = wt.dims;
+    if (x.dims.length < 3 || wt.dims.length !== x.dims.length) throw new SculptError(`${at(n)} needs input and weight of the same rank ≥ 3 ([N, C, spatial…]), got ${x.dims.length} and ${wt.dims.length}`);
+    const [batch, c] = x.dims;
+    const [m, cg] = wt.dims;
     const group = attrInt(n.attributes, 'group', 1);
     if (cg * group !== c) throw new SculptError(`${at(n)} weight expects ${cg * group} input channels, the input has ${c}`);
-    const st = attrInts(n.attributes, 'strides') ?? [1, 1];
-    const dil = attrInts(n.attributes, 'dilations') ?? [1, 1];
-    const { begin, end } = resolvePads(n.attributes, [h, w], [kh, kw], st, dil, n);
-    const oh = spatialOut(h, kh, st[0], begin[0], end[0], dil[0], false);
-    const ow = spatialOut(w, kw, st[1], begin[1], end[1], dil[1], false);
-    const positions = oh * ow;
-    const rows = m / group, cols = cg * kh * kw;
-    const kernels = p?.kernels ?? [];
-    if (!p) {
-      // A weight computed at run time: upload for this call only.
-      const mark = this.k.mark();
-      try {
-        for (let g = 0; g < group; g++) {
-          const bias = ins[2] ? (ins[2].data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
-          kernels.push(uploadDense(this.k, (wt.data as Float32Array).subarray(g * rows * cols, (g + 1) * rows * cols), rows, cols, bias));
-        }
-        return this.convWith(x, kernels, false, batch, c, h, w, m, cg, kh, kw, group, st, dil, begin, oh, ow, positions);
-      } finally {
-        this.k.release(mark);
+    const geometry = convGeometry(n.attributes, x.dims.slice(2), wt.dims.slice(2), n);
+    const rows = m / group, cols = size(wt.dims.slice(1));
+    if (p) return this.convWith(x, p.kernels, p.relu, batch, m, cg, group, geometry);
+    // A weight computed at run time: upload for this call only.
+    const mark = this.k.mark();
+    try {
+      const kernels: LinearKernel[] = [];
+      for (let g = 0; g < group; g++) {
+        const bias = ins[2] ? (ins[2].data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
+        kernels.push(uploadDense(this.k, (wt.data as Float32Array).subarray(g * rows * cols, (g + 1) * rows * cols), rows, cols, bias));
       }
+      return this.convWith(x, kernels, false, batch, m, cg, group, geometry);
+    } finally {
+      this.k.release(mark);
     }
-    return this.convWith(x, kernels, p.relu, batch, c, h, w, m, cg, kh, kw, group, st, dil, begin, oh, ow, positions);
   }
 
-  private convWith(x: Tensor, kernels: LinearKernel[], relu: boolean, batch: number, c: number, h: number, w: number, m: number, cg: number, kh: number, kw: number, group: number, st: number[], dil: number[], begin: number[], oh: number, ow: number, positions: number): Tensor {
+  private convWith(x: Tensor, kernels: LinearKernel[], relu: boolean, batch: number, m: number, cg: number, group: number, geometry: ConvGeometry): Tensor {
+    const g2 = liftTo2d(geometry);
     const xd = x.data as Float32Array;
+    const positions = size(g2.outSp), planeIn = size(g2.inSp);
+    const c = cg * group;
     const out = new Float32Array(batch * m * positions);
     const rows = m / group;
-    const col = new Float32Array(cg * kh * kw * positions);
+    const col = new Float32Array(cg * size(g2.kernel) * positions);
     for (let b = 0; b < batch; b++) {
       for (let g = 0; g < group; g++) {
-        // im2col in transposed layout: row (ci, i, j) holds that tap for every output position.
-        let r = 0;
-        for (let ci = 0; ci < cg; ci++) {
-          const plane = (b * c + g * cg + ci) * h * w;
-          for (let i = 0; i < kh; i++) {
-            for (let j = 0; j < kw; j++, r++) {
-              const rowBase = r * positions;
-              for (let y = 0; y < oh; y++) {
-                const iy = y * st[0] - begin[0] + i * dil[0];
-                const dst = rowBase + y * ow;
-                if (iy < 0 || iy >= h) { col.fill(0, dst, dst + ow); continue; }
-                for (let xx = 0; xx < ow; xx++) {
-                  const ix = xx * st[1] - begin[1] + j * dil[1];
-                  col[dst + xx] = ix >= 0 && ix < w ? xd[plane + iy * w + ix] : 0;
-                }
-              }
-            }
-          }
-        }
+        im2col(xd, (b * c + g * cg) * planeIn, cg, g2, col);
         const y = applyLinearTransposed(this.k, kernels[g], col, positions, relu);
         out.set(y, (b * m + g * rows) * positions);
       }
     }
-    return floatTensor([batch, m, oh, ow], out);
+    return floatTensor([batch, m, ...geometry.outSp], out);
   }
 }
 

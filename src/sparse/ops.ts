@@ -4,6 +4,7 @@
  * (ops-nn.ts) and shape operators (ops-shape.ts). Each is a pure function of inputs and attributes.
  */
 import { attrFloat, attrInt, attrString, type OpFn } from './ops-common.js';
+import { convTranspose } from './ops-conv.js';
 import { binary, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
 import {
   compress, depthToSpace, eyeLike, gatherElements, gatherND, nonZero, oneHot, reverseSequence, scatterElements, scatterND, sizeOp, spaceToDepth, topK, trilu,
@@ -116,6 +117,7 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   DepthToSpace: depthToSpace,
   SpaceToDepth: spaceToDepth,
   CastLike: castLike,
+  ConvTranspose: convTranspose,
   Reshape: reshape,
   Flatten: flatten,
   Transpose: transpose,

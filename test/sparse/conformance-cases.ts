@@ -22,12 +22,18 @@ import { fromGraphTensor, type Tensor } from '../../src/sparse/tensor.js';
 export const RTOL = 1e-3;
 export const ATOL = 1e-7;
 
-/** Where the cases are: $SCULPT_ONNX_TESTDATA (the `node` folder or the package root), else Debian's path. */
+/** The suites run: onnx's operator cases and the ones converted from PyTorch's module and operator tests. */
+export const KINDS = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'] as const;
+
+/**
+ * The `data` folder holding `node/` and its siblings: $SCULPT_ONNX_TESTDATA (that folder, its
+ * `node/` folder, or where the .deb was unpacked), else Debian's path.
+ */
 export function conformanceDir(): string | undefined {
-  const candidates = [process.env.SCULPT_ONNX_TESTDATA, '/usr/share/libonnx-testdata/data/node'].filter((p): p is string => !!p);
+  const candidates = [process.env.SCULPT_ONNX_TESTDATA, '/usr/share/libonnx-testdata/data'].filter((p): p is string => !!p);
   for (const c of candidates) {
-    for (const p of [c, path.join(c, 'node'), path.join(c, 'data', 'node'), path.join(c, 'usr/share/libonnx-testdata/data/node')]) {
-      if (fs.existsSync(path.join(p, 'test_abs', 'model.onnx'))) return p;
+    for (const p of [c, path.dirname(c), path.join(c, 'data'), path.join(c, 'usr/share/libonnx-testdata/data')]) {
+      if (fs.existsSync(path.join(p, 'node', 'test_abs', 'model.onnx'))) return p;
     }
   }
   return undefined;
@@ -125,13 +131,18 @@ export interface Summary {
   readonly outcomes: ReadonlyMap<string, Outcome>;
 }
 
+/** Every case of every suite in KINDS under `dir`, by `kind/case`. */
 export function runAll(dir: string): Summary {
   const outcomes = new Map<string, Outcome>();
   const claimed = new Set(supportedOps());
-  for (const name of fs.readdirSync(dir).sort()) {
-    const caseDir = path.join(dir, name);
-    if (!fs.existsSync(path.join(caseDir, 'model.onnx'))) continue;
-    outcomes.set(name, runCase(caseDir, claimed));
+  for (const kind of KINDS) {
+    const kindDir = path.join(dir, kind);
+    if (!fs.existsSync(kindDir)) continue;
+    for (const name of fs.readdirSync(kindDir).sort()) {
+      const caseDir = path.join(kindDir, name);
+      if (!fs.existsSync(path.join(caseDir, 'model.onnx'))) continue;
+      outcomes.set(`${kind}/${name}`, runCase(caseDir, claimed));
+    }
   }
   const all = [...outcomes.values()];
   return {

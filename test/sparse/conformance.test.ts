@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { conformanceDir, runAll } from './conformance-cases.js';
+import { ATOL, RTOL, compare, conformanceDir, runAll } from './conformance-cases.js';
+import { floatTensor, intTensor } from '../../src/sparse/tensor.js';
 
 // The ONNX conformance cases (see conformance-cases.ts for what "claimed" and "pass" mean).
 // CI installs Debian's libonnx-testdata (.ci/run); elsewhere the test skips without it.
@@ -18,4 +19,17 @@ test('ONNX conformance: ≥ 98% of the cases whose operators the executor claims
   // The data is ~930 cases; far fewer claimed would mean the reader or the claim check broke.
   assert.ok(s.total > 900 && s.claimed > 400, `only ${s.claimed} of ${s.total} cases claimed`);
   assert.ok(s.passed >= 0.98 * s.claimed, `${s.passed} of ${s.claimed} claimed cases pass, below 98%`);
+});
+
+test('the conformance comparison accepts onnx\'s tolerance and rejects twice it, wrong dims and wrong types', () => {
+  const want = { name: 'y', dtype: 'float32' as const, dims: [3], data: Float32Array.of(1, -100, Number.NaN) };
+  const near = (f: number) => floatTensor([3], Float32Array.of(1 + f * (ATOL + RTOL), -100 - f * (ATOL + 100 * RTOL), Number.NaN));
+  assert.equal(compare(near(0.9), want), undefined);
+  assert.match(compare(near(2), want) ?? '', /element 1 is/);
+  assert.match(compare(floatTensor([3], Float32Array.of(1, -100, 0)), want) ?? '', /element 2/);
+  assert.match(compare(floatTensor([1, 3], near(0).data as Float32Array), want) ?? '', /dims/);
+  const ints = { name: 'i', dtype: 'int64' as const, dims: [2], data: BigInt64Array.of(3n, -4n) };
+  assert.equal(compare(intTensor([2], [3, -4]), ints), undefined);
+  assert.match(compare(intTensor([2], [3, -5]), ints) ?? '', /element 1/);
+  assert.match(compare(floatTensor([2], Float32Array.of(3, -4)), ints) ?? '', /float32 values/);
 });

@@ -1,0 +1,180 @@
+/**
+ * Convolution geometry for any number of spatial axes, the im2col that feeds Conv's weight kernels
+ * (executor.ts), and ConvTranspose (a scatter of each input pixel through the kernel).
+ */
+import { SculptError } from '../core/errors.js';
+import type { GraphNode } from '../core/graph.js';
+import { at, attrInt, attrInts, attrString, float, need, type Attrs, type OpFn } from './ops-common.js';
+import { resolvePads, spatialOut } from './ops-nn.js';
+import { floatTensor, size } from './tensor.js';
+
+/** Where a convolution's windows sit: per spatial axis input size, kernel, stride, dilation, begin pad, output size. */
+export interface ConvGeometry {
+  readonly inSp: readonly number[];
+  readonly kernel: readonly number[];
+  readonly strides: readonly number[];
+  readonly dilations: readonly number[];
+  readonly begin: readonly number[];
+  readonly outSp: readonly number[];
+}
+
+export function convGeometry(attrs: Attrs, inSp: readonly number[], kernel: readonly number[], node: GraphNode): ConvGeometry {
+  const r = inSp.length;
+  const ks = attrInts(attrs, 'kernel_shape') ?? kernel;
+  if (ks.length !== r || ks.some((k, i) => k !== kernel[i])) throw new SculptError(`${at(node)} kernel_shape [${ks.join(', ')}] does not match the weight's [${kernel.join(', ')}]`);
+  const strides = attrInts(attrs, 'strides') ?? new Array<number>(r).fill(1);
+  const dilations = attrInts(attrs, 'dilations') ?? new Array<number>(r).fill(1);
+  const { begin, end } = resolvePads(attrs, inSp, kernel, strides, dilations, node);
+  const outSp = inSp.map((d, i) => spatialOut(d, kernel[i], strides[i], begin[i], end[i], dilations[i], false));
+  return { inSp, kernel, strides, dilations, begin, outSp };
+}
+
+/** A 1-D convolution as a 2-D one of height 1, so it runs on the same im2col and kernels. */
+export function liftTo2d(g: ConvGeometry): ConvGeometry {
+  if (g.inSp.length !== 1) return g;
+  return { inSp: [1, g.inSp[0]], kernel: [1, g.kernel[0]], strides: [1, g.strides[0]], dilations: [1, g.dilations[0]], begin: [0, g.begin[0]], outSp: [1, g.outSp[0]] };
+}
+
+/**
+ * im2col in transposed layout for `cg` channels starting at plane offset `x0` (channel stride
+ * `planeIn`): row (ci, tap) holds that tap's input for every output position.
+ */
+export function im2col(xd: Float32Array, x0: number, cg: number, g: ConvGeometry, col: Float32Array): void {
+  const positions = size(g.outSp);
+  const planeIn = size(g.inSp);
+  if (g.inSp.length === 2) {
+    const [h, w] = g.inSp, [kh, kw] = g.kernel, [oh, ow] = g.outSp, st = g.strides, dil = g.dilations, begin = g.begin;
+    let r = 0;
+    for (let ci = 0; ci < cg; ci++) {
+      const plane = x0 + ci * planeIn;
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++, r++) {
+          const rowBase = r * positions;
+          for (let y = 0; y < oh; y++) {
+            const iy = y * st[0] - begin[0] + i * dil[0];
+            const dst = rowBase + y * ow;
+            if (iy < 0 || iy >= h) { col.fill(0, dst, dst + ow); continue; }
+            for (let xx = 0; xx < ow; xx++) {
+              const ix = xx * st[1] - begin[1] + j * dil[1];
+              col[dst + xx] = ix >= 0 && ix < w ? xd[plane + iy * w + ix] : 0;
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
+  // Any rank: walk taps and output positions with counters.
+  const rk = g.inSp.length;
+  const taps = size(g.kernel);
+  const inStr = new Array<number>(rk);
+  for (let d = rk - 1, s = 1; d >= 0; d--) { inStr[d] = s; s *= g.inSp[d]; }
+  const tap = new Array<number>(rk), pos = new Array<number>(rk);
+  for (let t = 0; t < taps; t++) {
+    let rem = t;
+    for (let d = rk - 1; d >= 0; d--) { tap[d] = rem % g.kernel[d]; rem = Math.floor(rem / g.kernel[d]); }
+    pos.fill(0);
+    for (let q = 0; q < positions; q++) {
+      let off = 0, inside = true;
+      for (let d = 0; d < rk; d++) {
+        const v = pos[d] * g.strides[d] - g.begin[d] + tap[d] * g.dilations[d];
+        if (v < 0 || v >= g.inSp[d]) { inside = false; break; }
+        off += v * inStr[d];
+      }
+      for (let ci = 0; ci < cg; ci++) col[(ci * taps + t) * positions + q] = inside ? xd[x0 + ci * planeIn + off] : 0;
+      for (let d = rk - 1; d >= 0; d--) {
+        if (++pos[d] < g.outSp[d]) break;
+        pos[d] = 0;
+      }
+    }
+  }
+}
+
+/**
+ * ConvTranspose, any number of spatial axes: W [C, M/g, k…]; output size from output_shape, or
+ * stride·(in − 1) + output_padding + (k − 1)·dilation + 1 − pads, with auto_pad SAME splitting the
+ * total padding as ONNX says.
+ */
+export const convTranspose: OpFn = (inputs, attrs, node) => {
+  const x = need(inputs[0], node, 0), wt = need(inputs[1], node, 1);
+  const xd = float(x, node), wd = float(wt, node);
+  const bias = inputs[2] ? float(inputs[2], node) : undefined;
+  const r = x.dims.length - 2;
+  if (r < 1 || wt.dims.length !== x.dims.length) throw new SculptError(`${at(node)} needs input and weight of the same rank ≥ 3, got ${x.dims.length} and ${wt.dims.length}`);
+  const [n, c] = x.dims;
+  const inSp = x.dims.slice(2);
+  const group = attrInt(attrs, 'group', 1);
+  const mg = wt.dims[1], m = mg * group, cg = c / group;
+  const kernel = wt.dims.slice(2);
+  const st = attrInts(attrs, 'strides') ?? new Array<number>(r).fill(1);
+  const dil = attrInts(attrs, 'dilations') ?? new Array<number>(r).fill(1);
+  const outPad = attrInts(attrs, 'output_padding') ?? new Array<number>(r).fill(0);
+  const outputShape = attrInts(attrs, 'output_shape');
+  const autoPad = attrString(attrs, 'auto_pad', 'NOTSET');
+  let pads = attrInts(attrs, 'pads') ?? new Array<number>(2 * r).fill(0);
+  const full = inSp.map((d, i) => st[i] * (d - 1) + outPad[i] + (kernel[i] - 1) * dil[i] + 1);
+  let outSp: number[];
+  if (outputShape || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    outSp = outputShape ? outputShape.slice(-r) : inSp.map((d, i) => d * st[i]);
+    pads = new Array<number>(2 * r).fill(0);
+    for (let i = 0; i < r; i++) {
+      const total = Math.max(0, full[i] - outSp[i]);
+      const small = Math.floor(total / 2);
+      // SAME_UPPER puts the extra on the end, as does an explicit output_shape (onnxruntime).
+      const upper = autoPad !== 'SAME_LOWER';
+      pads[i] = upper ? small : total - small;
+      pads[i + r] = total - pads[i];
+    }
+  } else {
+    outSp = full.map((f, i) => f - pads[i] - pads[i + r]);
+  }
+  const planeIn = size(inSp), planeOut = size(outSp), taps = size(kernel);
+  const out = new Float32Array(n * m * planeOut);
+  const tapOff = new Int32Array(taps * r);
+  for (let t = 0; t < taps; t++) {
+    let rem = t;
+    for (let d = r - 1; d >= 0; d--) { tapOff[t * r + d] = (rem % kernel[d]) * dil[d]; rem = Math.floor(rem / kernel[d]); }
+  }
+  const outStr = new Array<number>(r);
+  for (let d = r - 1, s = 1; d >= 0; d--) { outStr[d] = s; s *= outSp[d]; }
+  const pos = new Array<number>(r).fill(0);
+  // For each input position and tap: the output offset it lands on, or −1 outside.
+  const target = new Int32Array(planeIn * taps);
+  for (let q = 0; q < planeIn; q++) {
+    for (let t = 0; t < taps; t++) {
+      let off = 0;
+      for (let d = 0; d < r; d++) {
+        const v = pos[d] * st[d] - pads[d] + tapOff[t * r + d];
+        if (v < 0 || v >= outSp[d]) { off = -1; break; }
+        off += v * outStr[d];
+      }
+      target[q * taps + t] = off;
+    }
+    for (let d = r - 1; d >= 0; d--) {
+      if (++pos[d] < inSp[d]) break;
+      pos[d] = 0;
+    }
+  }
+  for (let b = 0; b < n; b++) {
+    for (let g = 0; g < group; g++) {
+      for (let ci = 0; ci < cg; ci++) {
+        const xin = (b * c + g * cg + ci) * planeIn;
+        for (let mo = 0; mo < mg; mo++) {
+          const w0 = ((g * cg + ci) * mg + mo) * taps;
+          const o0 = (b * m + g * mg + mo) * planeOut;
+          for (let q = 0; q < planeIn; q++) {
+            const v = xd[xin + q];
+            if (v === 0) continue;
+            const tq = q * taps;
+            for (let t = 0; t < taps; t++) {
+              const off = target[tq + t];
+              if (off >= 0) out[o0 + off] += v * wd[w0 + t];
+            }
+          }
+        }
+      }
+    }
+  }
+  if (bias) for (let b = 0; b < n; b++) for (let mo = 0; mo < m; mo++) for (let j = 0, o0 = (b * m + mo) * planeOut; j < planeOut; j++) out[o0 + j] += bias[mo];
+  return [floatTensor([n, m, ...outSp], out)];
+};
