@@ -333,7 +333,7 @@ export class TfjsFolder implements TensorSource {
       if (q) {
         const z = zeroCode(q);
         if ('why' in z) {
-          if (prunable) reason = `${c.reason}; ${q.dtype}-quantized and ${z.why}: pruned weights could not be exactly 0`;
+          if (prunable) reason = `${c.reason}; ${q.dtype}-quantized and ${z.why}: not prunable`;
           prunable = false;
         } else reason = `${c.reason}; ${q.dtype}-quantized${q.dtype === 'float16' ? '' : `, zero code ${z.code}`}`;
       }

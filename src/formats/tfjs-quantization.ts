@@ -44,12 +44,12 @@ export function zeroCode(q: TfjsQuantization): { code: number } | { why: string 
   const scale = q.scale ?? 1;
   const min = q.min ?? 0;
   const max = q.dtype === 'uint8' ? 0xff : 0xffff;
-  const guess = scale === 0 ? 0 : Math.round(-min / scale);
+  const guess = scale === 0 ? 0 : Math.round(-min / scale) + 0; // + 0: no -0 code
   for (const c of [guess, guess - 1, guess + 1]) {
     if (c >= 0 && c <= max && Math.fround(c * scale + min) === 0) return { code: c };
   }
-  const where = scale === 0 ? `every code decodes to min = ${min}` : `−min/scale = ${(-min / scale).toPrecision(8)} is not an integer code in 0..${max}`;
-  return { why: `0 is not on its ${q.dtype} grid (scale ${scale}, min ${min}: ${where})` };
+  const where = scale === 0 ? `scale 0, min ${min}` : `−min/scale = ${(-min / scale).toPrecision(6)}`;
+  return { why: `no ${q.dtype} code decodes to exactly 0 (${where})` };
 }
 
 /** Dequantizes `n` values from `src` (the stored bytes, any alignment) into `out`. */
@@ -66,7 +66,7 @@ export function dequantize(src: Uint8Array, q: TfjsQuantization, n: number, out:
 }
 
 /**
- * Writes the zero code into every element `mask` prunes. `why` is the tensor and file for errors.
+ * Writes the zero code into every element `mask` prunes (`name` and `file` name them in errors).
  * Refuses (SculptError) when the quantization has no exact zero.
  */
 export function writeQuantizedZeros(bytes: Uint8Array, q: TfjsQuantization, n: number, mask: MaskLike, name: string, file: string): void {
@@ -75,7 +75,7 @@ export function writeQuantizedZeros(bytes: Uint8Array, q: TfjsQuantization, n: n
   }
   const z = zeroCode(q);
   if ('why' in z) {
-    throw new SculptError(`${file}: weight ${name} is ${q.dtype}-quantized and ${z.why}, so pruned weights cannot be exactly 0; leave it out of --include`);
+    throw new SculptError(`${file}: weight ${name} is ${q.dtype}-quantized and ${z.why}, so it cannot be pruned exactly; leave it out of --include`);
   }
   if (q.dtype === 'uint8') {
     for (let i = 0; i < n; i++) if (!mask.get(i)) bytes[i] = z.code;
