@@ -62,3 +62,11 @@ export function numeric(t: Tensor, node: GraphNode): Float32Array | Float64Array
   if (t.dtype === 'bool') throw new SculptError(`${at(node)} needs a numeric input, got bool`);
   return t.data as Float32Array | Float64Array;
 }
+
+export function attrFloats(attrs: Attrs, name: string): number[] | undefined {
+  const v = attrs.get(name);
+  if (v instanceof Float32Array) return Array.from(v);
+  if (Array.isArray(v)) return v as number[];
+  if (typeof v === 'number') return [v];
+  return undefined;
+}

@@ -13,6 +13,7 @@ import { negativeLogLikelihoodLoss, softmaxCrossEntropyLoss } from './ops-loss.j
 import { softmax } from './ops-nn.js';
 import { batchNorm, instanceNorm, layerNorm, lrn, meanVarianceNorm } from './ops-norm.js';
 import { globalPool, maxUnpool, pool } from './ops-pool.js';
+import { resize, upsample } from './ops-resize.js';
 import { argExtreme, cumSum, hardmax, reduce } from './ops-reduce.js';
 import {
   cast, castLike, concat, constant, constantOfShape, dropout, expand, flatten, gather, pad, range, reshape, shape, slice, split, squeeze, tile, transpose, unsqueeze, where,
@@ -118,6 +119,8 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   SpaceToDepth: spaceToDepth,
   CastLike: castLike,
   ConvTranspose: convTranspose,
+  Resize: resize,
+  Upsample: upsample,
   Reshape: reshape,
   Flatten: flatten,
   Transpose: transpose,
