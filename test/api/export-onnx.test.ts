@@ -1,0 +1,166 @@
+// exportTfjsToOnnx: zoo models and hand-built layers models (depthwise/separable convs, batch norm,
+// pooling with odd sizes and 'same' padding, dropout, merges, 1-D convs, many activations) as ONNX
+// files whose onnxruntime outputs match TF.js model.predict on the same NHWC arrays within 1e-5.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import * as ort from 'onnxruntime-node';
+import { exportTfjsToOnnx, type ExportOnnxResult } from '../../src/api/export-onnx.js';
+import { Rng } from '../../src/core/rng.js';
+import { openTfjsFolder } from '../../src/formats/tfjs-folder.js';
+import { setupBackend } from '../../src/train/backend.js';
+import { saveModelFolder } from '../../src/train/model-io.js';
+import { buildModel } from '../../src/train/zoo.js';
+import { tempDir } from '../cli/helpers.js';
+import { maxRelError } from '../fixtures/compare.js';
+
+const TOLERANCE = 1e-5;
+const BACKEND = 'cpu';
+let dir: string;
+
+before(async () => {
+  await setupBackend(BACKEND);
+  dir = tempDir('sculpt-export-');
+});
+
+function uniform(n: number, rng: Rng, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * rng.next();
+  return out;
+}
+
+/** Every weight random (variances positive), so batch norm and biases matter. */
+function randomiseAll(model: tfl.LayersModel, seed: number): void {
+  const rng = new Rng(seed);
+  for (const w of model.weights) {
+    const v = w.read() as tf.Variable;
+    const n = v.size;
+    const values = w.originalName.endsWith('moving_variance') ? uniform(n, rng, 0.5, 2) : uniform(n, rng, -0.8, 0.8);
+    tf.tidy(() => v.assign(tf.tensor(values, v.shape, 'float32')));
+  }
+}
+
+/** Runs the ONNX bytes in onnxruntime and TF.js's predict on the same inputs; returns the max relative error per output. */
+async function compare(model: tfl.LayersModel, r: ExportOnnxResult, batch: number, seed: number): Promise<number[]> {
+  const rng = new Rng(seed);
+  const feeds: Record<string, ort.Tensor> = {};
+  const xs: tf.Tensor[] = [];
+  for (const i of r.inputs) {
+    const dims = i.dims.map((d) => (typeof d === 'number' ? d : batch));
+    const data = uniform(dims.reduce((a, b) => a * b, 1), rng, 0, 1);
+    feeds[i.name] = new ort.Tensor('float32', data, dims);
+    xs.push(tf.tensor(data, dims));
+  }
+  const session = await ort.InferenceSession.create(r.bytes);
+  const got = await session.run(feeds);
+  const predicted = model.predict(xs.length === 1 ? xs[0] : xs);
+  const refs = Array.isArray(predicted) ? predicted : [predicted];
+  const errors = r.outputs.map((o, k) => {
+    const y = got[o.name];
+    assert.deepEqual([...y.dims], refs[k].shape, `output ${o.name} shape`);
+    return maxRelError(y.data as Float32Array, refs[k].dataSync());
+  });
+  tf.dispose([...xs, ...refs]);
+  return errors;
+}
+
+async function saved(model: tfl.LayersModel, name: string): Promise<string> {
+  const folder = join(dir, name);
+  await saveModelFolder(model, folder);
+  return folder;
+}
+
+test('lenet-300-100: no Transpose, Dense kernels byte for byte, outputs match TF.js', async (t) => {
+  const model = await buildModel('lenet-300-100', { inputShape: [28, 28, 1], classes: 10, seed: 3 });
+  randomiseAll(model, 11);
+  const folder = await saved(model, 'lenet');
+  const r = exportTfjsToOnnx(folder);
+  assert.equal(r.transposes, 0);
+  assert.deepEqual(r.inputs, [{ name: 'flatten_input', dims: ['N', 28, 28, 1] }]);
+  assert.deepEqual(r.outputs, [{ name: 'fc3', dims: ['N', 10] }]);
+  assert.equal(r.parameters, 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10);
+  const onnx = Buffer.from(r.bytes);
+  const src = openTfjsFolder(folder);
+  for (const w of ['fc1/kernel', 'fc2/kernel', 'fc3/kernel']) assert.ok(onnx.indexOf(Buffer.from(src.bytes(w))) > 0, `${w} bytes in the ONNX file`);
+  const [err] = await compare(model, r, 5, 1);
+  t.diagnostic(`max relative error vs TF.js ${err.toExponential(2)}`);
+  assert.ok(err <= TOLERANCE, `max relative error ${err}`);
+  model.dispose();
+});
+
+test('conv-2: NHWC input, one Transpose after the input and one before Flatten, outputs match TF.js', async (t) => {
+  const model = await buildModel('conv-2', { inputShape: [28, 28, 1], classes: 10, seed: 4 });
+  randomiseAll(model, 12);
+  const r = exportTfjsToOnnx(await saved(model, 'conv2'));
+  assert.equal(r.transposes, 2);
+  assert.deepEqual(r.inputs[0].dims, ['N', 28, 28, 1]);
+  assert.deepEqual(r.weights.find((w) => w.name === 'conv2/kernel')?.onnxShape, [64, 64, 3, 3]);
+  const [err] = await compare(model, r, 3, 2);
+  t.diagnostic(`max relative error vs TF.js ${err.toExponential(2)}`);
+  assert.ok(err <= TOLERANCE, `max relative error ${err}`);
+  model.dispose();
+});
+
+test('hand-built functional model: depthwise, separable, batch norm, pooling, dropout, merges, two outputs', async (t) => {
+  const input = tfl.input({ shape: [9, 11, 3], name: 'image' });
+  const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]) => layer.apply(x) as tfl.SymbolicTensor;
+  let x = apply(tfl.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]] }), input);
+  x = apply(tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }), x);
+  x = apply(tfl.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same' }), x);
+  x = apply(tfl.layers.batchNormalization({ epsilon: 0.01 }), x);
+  x = apply(tfl.layers.reLU({ maxValue: 6 }), x);
+  const pooled = apply(tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }), x);
+  const a = apply(tfl.layers.separableConv2d({ filters: 16, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'swish' }), pooled);
+  const b = apply(tfl.layers.conv2d({ filters: 16, kernelSize: 1, dilationRate: 1 }), pooled);
+  let y = apply(tfl.layers.add(), [a, b]);
+  y = apply(tfl.layers.dropout({ rate: 0.4 }), y);
+  const avg = apply(tfl.layers.averagePooling2d({ poolSize: 2, strides: 1, padding: 'same' }), y);
+  y = apply(tfl.layers.concatenate(), [avg, y]);
+  y = apply(tfl.layers.batchNormalization({ center: false }), y);
+  y = apply(tfl.layers.leakyReLU({ alpha: 0.2 }), y);
+  const classes = apply(tfl.layers.dense({ units: 5, activation: 'softmax', name: 'classes' }), apply(tfl.layers.globalAveragePooling2d({}), y));
+  const flat = apply(tfl.layers.dense({ units: 3, name: 'box' }), apply(tfl.layers.flatten(), apply(tfl.layers.gaussianNoise({ stddev: 0.5 }), y)));
+  const model = tfl.model({ inputs: input, outputs: [classes, flat] });
+  randomiseAll(model, 13);
+  const r = exportTfjsToOnnx(await saved(model, 'functional'));
+  assert.deepEqual(r.outputs.map((o) => o.name), ['classes', 'box']);
+  const ops = new Set(r.layers.flatMap((l) => l.ops));
+  for (const op of ['Pad', 'Conv', 'BatchNormalization', 'Clip', 'MaxPool', 'AveragePool', 'Concat', 'LeakyRelu', 'ReduceMean', 'Flatten', 'Softmax']) assert.ok(ops.has(op), op);
+  assert.deepEqual(r.layers.filter((l) => l.className === 'Dropout' || l.className === 'GaussianNoise').map((l) => l.ops), [[], []]);
+  const errors = await compare(model, r, 4, 3);
+  t.diagnostic(`max relative errors vs TF.js ${errors.map((e) => e.toExponential(2)).join(', ')}`);
+  for (const e of errors) assert.ok(e <= TOLERANCE, `max relative errors ${errors}`);
+  model.dispose();
+});
+
+test('hand-built sequential model: crop, upsample, PReLU, permute, reshape, dilated Conv1D, 1-D pooling, activations', async (t) => {
+  const acts = ['elu', 'selu', 'gelu', 'gelu_new', 'hardSigmoid', 'softplus', 'softsign', 'mish', 'relu6', 'sigmoid', 'tanh', 'linear'] as const;
+  const layers: tfl.layers.Layer[] = [
+    tfl.layers.conv2d({ inputShape: [7, 6, 2], filters: 3, kernelSize: 2, activation: 'elu' }),
+    tfl.layers.cropping2D({ cropping: [[1, 0], [0, 1]] }),
+    tfl.layers.upSampling2d({ size: [2, 1] }),
+    tfl.layers.prelu({}),
+    tfl.layers.permute({ dims: [2, 1, 3] }),
+    tfl.layers.reshape({ targetShape: [40, 3] }),
+    tfl.layers.conv1d({ filters: 4, kernelSize: 3, padding: 'same', dilationRate: 2, activation: 'selu' }),
+    tfl.layers.maxPooling1d({ poolSize: 2 }),
+    tfl.layers.averagePooling1d({ poolSize: 2, padding: 'same' }),
+    tfl.layers.flatten(),
+    ...acts.map((activation) => tfl.layers.dense({ units: 6, activation })),
+    tfl.layers.batchNormalization({}),
+    tfl.layers.elu({}),
+    tfl.layers.thresholdedReLU({ theta: 0.1 }),
+    tfl.layers.dense({ units: 4 }),
+    tfl.layers.softmax({}),
+  ];
+  const model = tfl.sequential({ layers });
+  randomiseAll(model, 14);
+  const r = exportTfjsToOnnx(await saved(model, 'sequential'), { opset: 17 });
+  assert.equal(r.opset, 17);
+  const [err] = await compare(model, r, 3, 4);
+  t.diagnostic(`max relative error vs TF.js ${err.toExponential(2)}`);
+  assert.ok(err <= TOLERANCE, `max relative error ${err}`);
+  model.dispose();
+});
