@@ -5,6 +5,7 @@
  */
 import { attrFloat, attrInt, attrString, type OpFn } from './ops-common.js';
 import { convTranspose } from './ops-conv.js';
+import { einsum } from './ops-einsum.js';
 import { binary, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
 import {
   compress, depthToSpace, eyeLike, gatherElements, gatherND, nonZero, oneHot, reverseSequence, scatterElements, scatterND, sizeOp, spaceToDepth, topK, trilu,
@@ -13,6 +14,7 @@ import { negativeLogLikelihoodLoss, softmaxCrossEntropyLoss } from './ops-loss.j
 import { softmax } from './ops-nn.js';
 import { batchNorm, instanceNorm, layerNorm, lrn, meanVarianceNorm } from './ops-norm.js';
 import { globalPool, maxUnpool, pool } from './ops-pool.js';
+import { gru, lstm, rnn } from './ops-recurrent.js';
 import { resize, upsample } from './ops-resize.js';
 import { argExtreme, cumSum, hardmax, reduce } from './ops-reduce.js';
 import {
@@ -120,6 +122,10 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   CastLike: castLike,
   ConvTranspose: convTranspose,
   Resize: resize,
+  Einsum: einsum,
+  LSTM: lstm,
+  GRU: gru,
+  RNN: rnn,
   Upsample: upsample,
   Reshape: reshape,
   Flatten: flatten,
