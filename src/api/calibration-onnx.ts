@@ -13,8 +13,7 @@ import { resolveTargets, type PruneOptions } from '../core/options.js';
 import type { WeightTensor } from '../core/types.js';
 import { inputStride } from '../core/criteria-wanda.js';
 import type { OnnxModel } from '../formats/onnx.js';
-import { failer } from '../formats/onnx-decode.js';
-import { encodeVarint, spliceWithLengthFixup, WIRE_LEN, WireReader } from '../formats/protobuf.js';
+import { editGraph } from '../formats/onnx-edit.js';
 import { loadDataset } from '../train/data.js';
 
 /** Where calibration images come from and how many. */
@@ -44,8 +43,6 @@ export interface CalibratedWeight {
   readonly activations: readonly string[];
 }
 
-const MODEL_GRAPH = 7;
-const GRAPH_OUTPUT = 12;
 const BATCH = 256;
 const PASS_THROUGH = new Set(['Identity', 'Cast']);
 
@@ -113,32 +110,7 @@ export function calibratedWeights(model: OnnxModel, opts: PruneOptions, criterio
 
 /** The model's bytes with `names` appended to the graph's outputs (float tensors, shape left to onnxruntime). */
 export function withExtraOutputs(model: OnnxModel, names: readonly string[]): Uint8Array {
-  const r = new WireReader(model.bytes, failer(model.path));
-  const graph = r.fields(0, model.bytes.length).find((f) => f.field === MODEL_GRAPH && f.wireType === WIRE_LEN);
-  if (!graph) throw new SculptError(`${model.path}: not a valid ONNX model (no graph found); is this really an .onnx file?`);
-  const parts: Uint8Array[] = [];
-  for (const name of names) parts.push(lenField(GRAPH_OUTPUT, valueInfo(name)));
-  const bytes = concat(parts);
-  const prefix = { lenStart: graph.lenStart, start: graph.start, end: graph.end };
-  return spliceWithLengthFixup(model.bytes, [{ start: graph.end, end: graph.end, bytes, enclosing: [prefix] }]);
-}
-
-/** ValueInfoProto { name, type { tensor_type { elem_type: FLOAT } } }. */
-function valueInfo(name: string): Uint8Array {
-  const tensorType = Uint8Array.from([0x08, 0x01]);
-  const type = lenField(1, tensorType);
-  return concat([lenField(1, new TextEncoder().encode(name)), lenField(2, type)]);
-}
-
-function lenField(field: number, payload: Uint8Array): Uint8Array {
-  return concat([encodeVarint((field << 3) | WIRE_LEN), encodeVarint(payload.length), payload]);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
+  return editGraph(model.bytes, model.path, { addOutputs: names.map((name) => ({ name })) });
 }
 
 /**

@@ -1,22 +1,23 @@
 /**
  * Model files for sparse execution: `.onnx` as it is, `.sculpt` unpacked in memory to the plain
- * ONNX model it stands for. Both give a graph for the sparse executor and a source onnxruntime loads.
+ * ONNX model it stands for. Both give a graph for the sparse executor (sparse initializers,
+ * Constant nodes and subgraphs included, as the ONNX reader decodes them) and a source onnxruntime loads.
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { SculptError } from '../core/errors.js';
 import type { Graph } from '../core/graph.js';
 import { OnnxModel, readOnnx } from '../formats/onnx.js';
-import { unpackSculpt } from '../sparse/container.js';
+import { isTfjsModelPath } from '../formats/tfjs-folder.js';
 import { checkInput } from './model-file.js';
-import { readSparseInitializers } from './sparse-initializers.js';
+import { unpackSculpt } from './sculpt-file.js';
 
 export interface SparseModelFile {
   readonly path: string;
   readonly kind: 'onnx' | 'sculpt';
   /** The plain ONNX model (for `.sculpt`, its packed weights restored as float32). */
   readonly onnx: OnnxModel;
-  /** The graph the sparse executor runs: `sparse_initializer` entries included, densified. */
+  /** The graph the sparse executor runs. */
   readonly graph: Graph;
   /** What onnxruntime should load: the path of an `.onnx` file (external data resolves), or bytes. */
   readonly ortSource: string | Uint8Array;
@@ -26,6 +27,9 @@ export function modelKind(path: string): 'onnx' | 'sculpt' {
   const ext = extname(path).toLowerCase();
   if (ext === '.onnx') return 'onnx';
   if (ext === '.sculpt') return 'sculpt';
+  if (isTfjsModelPath(path)) {
+    throw new SculptError(`${path}: a TF.js model; export it to ONNX first (sculpt export ${path} -o model.onnx), then pack, run or bench the .onnx file`);
+  }
   throw new SculptError(`${path}: unknown model format '${ext || '(no extension)'}'; give an .onnx or .sculpt file`);
 }
 
@@ -34,18 +38,10 @@ export function loadSparseModel(path: string): SparseModelFile {
   checkInput(path);
   if (kind === 'onnx') {
     const onnx = readOnnx(path);
-    return { path, kind, onnx, graph: withSparseInitializers(onnx), ortSource: path };
+    return { path, kind, onnx, graph: onnx.graph(), ortSource: path };
   }
   const buf = readFileSync(path);
   const onnxBytes = unpackSculpt(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
   const onnx = new OnnxModel(path, onnxBytes);
-  return { path, kind, onnx, graph: withSparseInitializers(onnx), ortSource: onnxBytes };
-}
-
-/** The model's graph with its sparse initializers (which the ONNX reader leaves out) as dense tensors. */
-export function withSparseInitializers(onnx: OnnxModel): Graph {
-  const graph = onnx.graph();
-  const sparse = readSparseInitializers(onnx.bytes, onnx.path);
-  if (sparse.size === 0) return graph;
-  return { ...graph, initializers: new Map([...graph.initializers, ...sparse]) };
+  return { path, kind, onnx, graph: onnx.graph(), ortSource: onnxBytes };
 }

@@ -8,7 +8,8 @@ import { SculptError } from '../core/errors.js';
 import { assertNotInput, writeFileAtomic } from '../formats/fsutil.js';
 import { readOnnx } from '../formats/onnx.js';
 import { countNonzeros } from '../sparse/formats.js';
-import { packSculpt, toOnnxSparse, type WeightInput } from '../sparse/container.js';
+import type { WeightInput } from '../sparse/container.js';
+import { packSculpt, toOnnxSparse } from './sculpt-file.js';
 import { checkInput } from './model-file.js';
 
 export type PackFormat = 'sculpt' | 'onnx-sparse';

@@ -200,3 +200,32 @@ export function encodeOnnx(spec: ModelSpec): Uint8Array {
   }
   return model.toBytes();
 }
+
+/** One TensorProto's bytes (float32 or int64 raw_data). */
+export function encodeTensorProto(t: TensorSpec): Uint8Array {
+  return tensorProto(t).toBytes();
+}
+
+/** One ValueInfoProto's bytes. */
+export function encodeValueInfo(v: ValueSpec): Uint8Array {
+  return valueInfoProto(v).toBytes();
+}
+
+/** A SparseTensorProto in ONNX's COO form: the non-zeros of `data` as float32 values [NNZ], int64 linear indices [NNZ], and the dense dims. */
+export function encodeSparseTensorProto(name: string, dims: readonly number[], data: Float32Array): Uint8Array {
+  let nnz = 0;
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) nnz++;
+  const values = new Float32Array(nnz);
+  const indices = new BigInt64Array(nnz);
+  for (let i = 0, k = 0; i < data.length; i++) {
+    if (data[i] !== 0) {
+      values[k] = data[i];
+      indices[k++] = BigInt(i);
+    }
+  }
+  const m = new Message()
+    .message(F.SPARSE_VALUES, tensorProto({ name, dims: [nnz], data: values }))
+    .message(F.SPARSE_INDICES, tensorProto({ name: `${name}_indices`, dims: [nnz], data: indices }));
+  for (const d of dims) m.int(F.SPARSE_DIMS, d);
+  return m.toBytes();
+}

@@ -72,3 +72,7 @@ export const DIM_PARAM = 2;
 export const ATTR_TYPE_VALUE = {
   FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8,
 } as const;
+// SparseTensorProto
+export const SPARSE_VALUES = 1;
+export const SPARSE_INDICES = 2;
+export const SPARSE_DIMS = 3;

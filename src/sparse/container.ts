@@ -75,142 +75,18 @@ export interface WeightInput {
 
 // ---- protobuf (just enough to remove and append ModelProto.graph.initializer entries) -----------
 
-interface Field {
-  readonly field: number;
-  readonly start: number;
-  readonly end: number;
-  /** Payload of a length-delimited field. */
-  readonly payload?: Uint8Array;
-}
 
-function readVarint(buf: Uint8Array, pos: number, what: string): [number, number] {
-  let result = 0, mul = 1;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= buf.length) throw new SculptError(`${what}: truncated protobuf varint`);
-    const b = buf[pos++];
-    result += (b & 0x7f) * mul;
-    if (b < 0x80) return [result, pos];
-    mul *= 128;
-  }
-  throw new SculptError(`${what}: malformed protobuf varint`);
-}
-
-function fields(buf: Uint8Array, what: string): Field[] {
-  const out: Field[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    const start = pos;
-    const [tag, p1] = readVarint(buf, pos, what);
-    pos = p1;
-    const wire = tag % 8;
-    const field = Math.floor(tag / 8);
-    if (wire === 0) pos = readVarint(buf, pos, what)[1];
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else if (wire === 2) {
-      const [len, p2] = readVarint(buf, pos, what);
-      pos = p2 + len;
-      if (pos > buf.length) throw new SculptError(`${what}: truncated protobuf field ${field}`);
-      out.push({ field, start, end: pos, payload: buf.subarray(p2, pos) });
-      continue;
-    } else throw new SculptError(`${what}: unsupported protobuf wire type ${wire}`);
-    if (pos > buf.length) throw new SculptError(`${what}: truncated protobuf field ${field}`);
-    out.push({ field, start, end: pos });
-  }
-  return out;
-}
-
-function varint(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
+const utf8 = new TextEncoder();
+const utf8Decode = new TextDecoder();
 
 function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
     out.set(p, o);
     o += p.length;
   }
   return out;
-}
-
-function lengthDelimited(field: number, payload: Uint8Array): Uint8Array {
-  return concat([Uint8Array.from([...varint(field * 8 + 2), ...varint(payload.length)]), payload]);
-}
-
-const utf8 = new TextEncoder();
-const utf8Decode = new TextDecoder();
-
-function tensorName(payload: Uint8Array, what: string): string | undefined {
-  for (const f of fields(payload, what)) if (f.field === 8 && f.payload) return utf8Decode.decode(f.payload);
-  return undefined;
-}
-
-/**
- * Rewrites ModelProto bytes: drops initializers named in `drop`, appends `extra` TensorProtos as
- * initializers and `extraSparse` SparseTensorProtos as sparse initializers.
- */
-function editInitializers(model: Uint8Array, drop: ReadonlySet<string>, extra: readonly Uint8Array[], what: string, extraSparse: readonly Uint8Array[] = []): Uint8Array {
-  const top = fields(model, what);
-  const graphField = top.find((f) => f.field === 7);
-  if (!graphField?.payload) throw new SculptError(`${what}: the ONNX model has no graph`);
-  const found = new Set<string>();
-  const kept: Uint8Array[] = [];
-  for (const f of fields(graphField.payload, what)) {
-    if (f.field === 5 && f.payload) {
-      const name = tensorName(f.payload, what);
-      if (name !== undefined && drop.has(name)) {
-        found.add(name);
-        continue;
-      }
-    }
-    kept.push(graphField.payload.subarray(f.start, f.end));
-  }
-  for (const name of drop) if (!found.has(name)) throw new SculptError(`${what}: the ONNX model has no initializer named ${name}`);
-  const graph = concat([...kept, ...extra.map((t) => lengthDelimited(5, t)), ...extraSparse.map((t) => lengthDelimited(15, t))]);
-  return concat(top.map((f) => (f === graphField ? lengthDelimited(7, graph) : model.subarray(f.start, f.end))));
-}
-
-function floatTensorProto(name: string, dims: readonly number[], data: Float32Array): Uint8Array {
-  const head: number[] = [];
-  for (const d of dims) head.push(...varint(1 * 8 + 0), ...varint(d));
-  head.push(...varint(2 * 8 + 0), 1);
-  return concat([Uint8Array.from(head), lengthDelimited(8, utf8.encode(name)), lengthDelimited(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))]);
-}
-
-/** SparseTensorProto in ONNX's COO form: values [NNZ] float32, linear int64 indices [NNZ], dims. */
-function sparseTensorProto(name: string, dims: readonly number[], data: Float32Array): Uint8Array {
-  let nnz = 0;
-  for (let i = 0; i < data.length; i++) if (data[i] !== 0) nnz++;
-  const values = new Float32Array(nnz);
-  const indices = new BigInt64Array(nnz);
-  for (let i = 0, k = 0; i < data.length; i++) {
-    if (data[i] !== 0) {
-      values[k] = data[i];
-      indices[k++] = BigInt(i);
-    }
-  }
-  const valuesProto = concat([Uint8Array.from([...varint(1 * 8), ...varint(nnz), ...varint(2 * 8), 1]), lengthDelimited(8, utf8.encode(name)), lengthDelimited(9, new Uint8Array(values.buffer))]);
-  const indicesProto = concat([Uint8Array.from([...varint(1 * 8), ...varint(nnz), ...varint(2 * 8), 7]), lengthDelimited(8, utf8.encode(`${name}_indices`)), lengthDelimited(9, new Uint8Array(indices.buffer))]);
-  const dimsBytes: number[] = [];
-  for (const d of dims) dimsBytes.push(...varint(3 * 8), ...varint(d));
-  return concat([lengthDelimited(1, valuesProto), lengthDelimited(2, indicesProto), Uint8Array.from(dimsBytes)]);
-}
-
-/**
- * The standard ONNX form of a pruned model: the given initializers become `sparse_initializer`
- * entries (COO, int64 linear indices), which onnxruntime loads. Portable but not compact: each
- * nonzero costs 12 bytes, so it beats dense only below a third of the weights.
- */
-export function toOnnxSparse(onnx: Uint8Array, weights: ReadonlyMap<string, WeightInput>): Uint8Array {
-  const sparse = [...weights].map(([name, w]) => sparseTensorProto(name, w.dims, w.data));
-  return editInitializers(onnx, new Set(weights.keys()), [], 'toOnnxSparse', sparse);
 }
 
 // ---- float16 ----------------------------------------------------------------------------------
@@ -277,11 +153,11 @@ function typeOf(a: Float32Array | Uint32Array | Uint16Array | Uint8Array): Array
 }
 
 /**
- * Packs an ONNX model: each tensor in `weights` leaves the ONNX initializers and is stored in the
- * format that takes the fewest bytes for it (dense included). `onnx` is the model's bytes.
+ * Packs a container: `stripped` is the ONNX model with the tensors of `weights` removed from its
+ * initializers (api/sculpt-file.ts does that edit); each tensor is stored in the format that takes
+ * the fewest bytes for it (dense included).
  */
-export function packSculpt(onnx: Uint8Array, weights: ReadonlyMap<string, WeightInput>, options: PackOptions = {}): { bytes: Uint8Array; report: PackReport } {
-  const stripped = editInitializers(onnx, new Set(weights.keys()), [], 'packSculpt');
+export function packContainer(stripped: Uint8Array, weights: ReadonlyMap<string, WeightInput>, options: PackOptions = {}): { bytes: Uint8Array; report: PackReport } {
   const sections: Uint8Array[] = [];
   let cursor = 0; // offsets relative to the first section; fixed up once the header size is known
   const place = (bytes: Uint8Array, type: ArrayType): SectionRef => {
@@ -298,7 +174,7 @@ export function packSculpt(onnx: Uint8Array, weights: ReadonlyMap<string, Weight
   let fp16MaxError = 0;
   for (const [name, w] of weights) {
     const [rows, cols] = matrixShape(w.dims);
-    if (w.data.length !== rows * cols) throw new SculptError(`packSculpt: tensor ${name} has ${w.data.length} values for dims [${w.dims.join(', ')}]`);
+    if (w.data.length !== rows * cols) throw new SculptError(`pack: tensor ${name} has ${w.data.length} values for dims [${w.dims.join(', ')}]`);
     const choice = chooseFormat(w.data, rows, cols, options);
     const matrix = choice.kind === 'dense' ? w.data : toSparse(w.data, rows, cols, choice.kind, options);
     const arrays: Record<string, SectionRef> = {};
@@ -413,10 +289,8 @@ export function unpackWeights(bytes: Uint8Array): Map<string, WeightInput> {
   return out;
 }
 
-/** A plain ONNX model equivalent to the container (packed weights restored as float32). */
-export function unpackSculpt(bytes: Uint8Array): Uint8Array {
+/** The container's ONNX model without its packed weights (as `packContainer` was given it). */
+export function containerOnnx(bytes: Uint8Array): Uint8Array {
   const header = readSculptHeader(bytes);
-  const onnx = bytes.subarray(header.onnx.offset, header.onnx.offset + header.onnx.length);
-  const extra = [...unpackWeights(bytes)].map(([name, w]) => floatTensorProto(name, w.dims, w.data));
-  return editInitializers(onnx, new Set(), extra, '.sculpt file');
+  return bytes.subarray(header.onnx.offset, header.onnx.offset + header.onnx.length);
 }

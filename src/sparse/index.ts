@@ -14,7 +14,7 @@ export { SparseExecutor, supportedOps, matmulGeneric, type ExecutorOptions, type
 export { erf } from './ops.js';
 export type { DType, Tensor } from './tensor.js';
 export {
-  SCULPT_VERSION, fromFloat16Bits, packSculpt, toOnnxSparse, packedMatrix, readSculptHeader, toFloat16Bits, unpackSculpt, unpackWeights,
+  SCULPT_VERSION, containerOnnx, fromFloat16Bits, packContainer, packedMatrix, readSculptHeader, toFloat16Bits, unpackWeights,
   type PackOptions, type PackReport, type PackedTensor, type SculptHeader, type SectionRef, type WeightInput,
 } from './container.js';
 export { parseNpy, writeNpy } from './npy.js';
