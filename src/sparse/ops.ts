@@ -4,6 +4,7 @@
  * (ops-nn.ts) and shape operators (ops-shape.ts). Each is a pure function of inputs and attributes.
  */
 import { attrFloat, attrInt, attrString, type OpFn } from './ops-common.js';
+import { ifOp, loop, scan } from './ops-control.js';
 import { convTranspose } from './ops-conv.js';
 import { einsum } from './ops-einsum.js';
 import { binary, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
@@ -122,6 +123,9 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   CastLike: castLike,
   ConvTranspose: convTranspose,
   Resize: resize,
+  If: ifOp,
+  Loop: loop,
+  Scan: scan,
   Einsum: einsum,
   LSTM: lstm,
   GRU: gru,
