@@ -123,6 +123,22 @@ for (const v of ['float32', 'uint8', 'uint16', 'float16'] as const) {
   });
 }
 
+test('channel pruning of a graph model zeroes whole channels on each weight\'s output axis (depthwise: the input channel)', () => {
+  const { report, out } = run([join(GRAPH, 'uint8'), '--pattern', 'channel', '--scope', 'layer', '--sparsity', '0.5']);
+  const f = openTfjs(out);
+  const axes: Record<string, number> = { 'c1/filter': 3, 'dw/filter': 2, 'c2/filter': 3, 'fc1/weights': 0, 'fc2/weights': 1, 'head/kernel': 1 };
+  for (const t of report.tensors.filter((x: any) => x.pruned)) {
+    const w = f.tensors.find((x) => x.name === t.name)!;
+    assert.equal(w.outputAxis, axes[t.name], t.name);
+    const v = f.read(t.name);
+    const channels = w.shape[w.outputAxis];
+    const stride = w.shape.slice(w.outputAxis + 1).reduce((a, b) => a * b, 1);
+    const alive = new Uint8Array(channels);
+    for (let i = 0; i < v.length; i++) if (v[i] !== 0) alive[Math.floor(i / stride) % channels] = 1;
+    assert.equal(channels - alive.reduce((a, b) => a + b, 0), countToPrune(0.5, channels), `${t.name}: whole channels removed`);
+  }
+});
+
 test('blazeface (real converter output): prune 0.5 per layer, exact counts, runs in TF.js like the masked original', async () => {
   const { report, out } = run([BLAZE, '--sparsity', '0.5', '--scope', 'layer']);
   const targets = report.tensors.filter((t: any) => t.pruned);
