@@ -120,8 +120,8 @@ export const convTranspose: OpFn = (inputs, attrs, node) => {
     for (let i = 0; i < r; i++) {
       const total = Math.max(0, full[i] - outSp[i]);
       const small = Math.floor(total / 2);
-      // SAME_UPPER puts the extra on the end, as does an explicit output_shape (onnxruntime).
-      const upper = autoPad !== 'SAME_LOWER';
+      // SAME_UPPER puts the odd pixel of padding at the end; SAME_LOWER and output_shape at the start (spec, onnxruntime).
+      const upper = autoPad === 'SAME_UPPER';
       pads[i] = upper ? small : total - small;
       pads[i + r] = total - pads[i];
     }
