@@ -12,7 +12,7 @@
  *
  * float32 weights are read as float32; quantized ones (uint8/uint16 affine, float16) are dequantized
  * for reading and pruned by writing the code that decodes to exactly 0 (src/formats/tfjs-quantization.ts);
- * a quantized weight whose code grid has no exact 0 is not prunable. int32, bool, string and complex
+ * pruning a quantized weight whose code grid has no exact 0 is refused. int32, bool, string and complex
  * weights are copied untouched.
  */
 import * as fs from 'node:fs';
@@ -328,16 +328,14 @@ export class TfjsFolder implements TensorSource {
         c = classifyTfjsWeight(info?.className ?? 'unknown layer', e.name, e.shape.length);
         if (info && !info.trainable && c.prunable) c = { ...c, prunable: false, reason: `${c.reason} of a frozen layer` };
       }
-      let { prunable, reason } = c;
+      let reason = c.reason;
       const q = e.quantization;
       if (q) {
         const z = zeroCode(q);
-        if ('why' in z) {
-          if (prunable) reason = `${c.reason}; ${q.dtype}-quantized and ${z.why}: not prunable`;
-          prunable = false;
-        } else reason = `${c.reason}; ${q.dtype}-quantized${q.dtype === 'float16' ? '' : `, zero code ${z.code}`}`;
+        if ('why' in z) reason = `${c.reason}; ${q.dtype}-quantized and ${z.why}${c.prunable ? ': prune refuses it, --exclude it' : ''}`;
+        else reason = `${c.reason}; ${q.dtype}-quantized${q.dtype === 'float16' ? '' : `, zero code ${z.code}`}`;
       }
-      return { name: e.name, shape: e.shape, data: new Float32Array(0), role: c.role, op: c.op, prunable, reason, outputAxis: c.outputAxis };
+      return { name: e.name, shape: e.shape, data: new Float32Array(0), role: c.role, op: c.op, prunable: c.prunable, reason, outputAxis: c.outputAxis };
     });
   }
 

@@ -4,7 +4,8 @@
  * stored as float32, exactly as tfjs-core's decodeWeight does) and `{dtype: 'float16'}`; newer
  * converters add `original_dtype: 'float32'`. Pruning writes the code that dequantizes to exactly
  * 0 (float16: +0; affine: q = −min/scale when that is an integer code), so kept weights keep their
- * bytes and the quantization error of the pruned model is the original model's.
+ * bytes and the quantization error of the pruned model is the original model's. A grid without an
+ * exact 0 (un-nudged quantization) is refused rather than rounded: a pruned weight is exactly 0.
  */
 import { SculptError } from '../core/errors.js';
 import { decodeFloats } from './safetensors-dtypes.js';
@@ -67,7 +68,7 @@ export function dequantize(src: Uint8Array, q: TfjsQuantization, n: number, out:
 
 /**
  * Writes the zero code into every element `mask` prunes (`name` and `file` name them in errors).
- * Refuses (SculptError) when the quantization has no exact zero.
+ * Refuses (SculptError) when the mask prunes something and the quantization has no exact zero.
  */
 export function writeQuantizedZeros(bytes: Uint8Array, q: TfjsQuantization, n: number, mask: MaskLike, name: string, file: string): void {
   if (mask.length !== undefined && mask.length !== n) {
@@ -75,7 +76,10 @@ export function writeQuantizedZeros(bytes: Uint8Array, q: TfjsQuantization, n: n
   }
   const z = zeroCode(q);
   if ('why' in z) {
-    throw new SculptError(`${file}: weight ${name} is ${q.dtype}-quantized and ${z.why}, so it cannot be pruned exactly; leave it out of --include`);
+    let pruned = 0;
+    for (let i = 0; i < n && pruned === 0; i++) if (!mask.get(i)) pruned++;
+    if (pruned === 0) return;
+    throw new SculptError(`${file}: weight ${name} is ${q.dtype}-quantized and ${z.why}, so its pruned weights cannot be written as 0; leave it out with --exclude ${name}`);
   }
   if (q.dtype === 'uint8') {
     for (let i = 0; i < n; i++) if (!mask.get(i)) bytes[i] = z.code;

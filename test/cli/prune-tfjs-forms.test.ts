@@ -195,7 +195,7 @@ test('inspect reads every form: folder, model.json, another .json graph model, a
   }
   const r = sculpt(['inspect', join(GRAPH, 'uint8-unnudged')]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /fc1\/weights .* no {2,}MatMul b \[out, in\] \(transpose_b\); uint8-quantized and no uint8 code decodes to exactly 0 \(−min\/scale = 127\.472\): not prunable/);
+  assert.match(r.stdout, /fc1\/weights .* yes {2,}MatMul b \[out, in\] \(transpose_b\); uint8-quantized and no uint8 code decodes to exactly 0 \(−min\/scale = 127\.472\): prune refuses it, --exclude it/);
 });
 
 /** Runs a prune that must fail: one line on stderr matching `why`, non-zero exit, nothing written. */
@@ -211,7 +211,9 @@ function assertRefused(args: string[], why: RegExp): void {
 }
 
 test('refusals: a weight with no exact-zero code, truncated or missing shards, the input folder as output', () => {
-  assertRefused([join(GRAPH, 'uint8-unnudged'), '--include', 'fc1/weights'], /weight fc1\/weights is uint8-quantized and no uint8 code decodes to exactly 0 \(−min\/scale = 127\.472\), so it cannot be pruned exactly; leave it out of --include$/);
+  // Un-nudged uint8: the first pruned target in file order is named; excluding it names the next.
+  assertRefused([join(GRAPH, 'uint8-unnudged')], /uint8-unnudged\/model\.json: weight c1\/filter is uint8-quantized and no uint8 code decodes to exactly 0 \(−min\/scale = 124\.563\), so its pruned weights cannot be written as 0; leave it out with --exclude c1\/filter$/);
+  assertRefused([join(GRAPH, 'uint8-unnudged'), '--exclude', 'c1/filter,dw/filter'], /weight c2\/filter is uint8-quantized .* --exclude c2\/filter$/);
 
   const dir = join(tempDir(), 'face');
   cpSync(dirname(MANIFEST), dir, { recursive: true });

@@ -137,12 +137,17 @@ test('zero codes: nudged affine grids and float16 have one, un-nudged grids do n
   assert.match((zeroCode({ dtype: 'uint8', scale: 0.1, min: -0.25 }) as { why: string }).why, /no uint8 code decodes to exactly 0 \(−min\/scale = 2\.50000\)/);
   assert.ok('why' in zeroCode({ dtype: 'uint8', scale: 0.01, min: 0.5 }), 'all values positive: 0 below the grid');
   const f = openTfjs(join(GRAPH, 'uint8-unnudged'));
-  for (const t of f.tensors) assert.equal(t.prunable, false, t.name);
-  assert.match(f.tensors.find((t) => t.name === 'fc1/weights')!.reason, /^MatMul b .*; uint8-quantized and no uint8 code decodes to exactly 0 \(−min\/scale = 127\.472\): not prunable$/);
+  assert.equal(f.tensors.filter((t) => t.prunable).length, 6, 'still targets by role: prune refuses them rather than skipping them');
+  assert.match(f.tensors.find((t) => t.name === 'fc1/weights')!.reason, /^MatMul b .*; uint8-quantized and no uint8 code decodes to exactly 0 \(−min\/scale = 127\.472\): prune refuses it, --exclude it$/);
+  const one = Mask.full(2304);
+  one.set(7, false);
   assert.throws(
-    () => f.zero('fc1/weights', Mask.full(2304)),
-    (e: unknown) => e instanceof SculptError && /weight fc1\/weights is uint8-quantized and no uint8 code decodes to exactly 0 .* leave it out of --include$/.test(e.message),
+    () => f.zero('fc1/weights', one),
+    (e: unknown) => e instanceof SculptError && /weight fc1\/weights is uint8-quantized and no uint8 code decodes to exactly 0 .*cannot be written as 0; leave it out with --exclude fc1\/weights$/.test(e.message),
   );
+  const before = f.bytes('fc1/weights').slice();
+  f.zero('fc1/weights', Mask.full(2304));
+  assert.deepEqual(f.bytes('fc1/weights'), before, 'a mask that prunes nothing is no refusal and changes nothing');
 });
 
 /** Prunes every other element of every prunable tensor, writes, and checks bytes and TF.js's decoding. */
