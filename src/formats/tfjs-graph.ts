@@ -2,7 +2,10 @@
  * Roles of the weights of a TF.js graph model (`format: graph-model`: `modelTopology` is a
  * GraphDef in JSON, weights are keyed by the names of their `Const` nodes). A weight's role comes
  * from the node that consumes it, found through the pass-through nodes exporters insert
- * (Identity, Cast, Reshape, ExpandDims, Squeeze, Transpose…). Axes are TensorFlow's:
+ * (Identity, IdentityN, Cast, Reshape, ExpandDims, Squeeze, Transpose…) and into the function
+ * bodies of `modelTopology.library` that call nodes (PartitionedCall, If, While) pass it to.
+ * A weight whose consumers disagree (two roles or two output axes) is not pruned by default.
+ * Axes are TensorFlow's:
  * Conv2D filter [kh, kw, in, out] → output axis 3; DepthwiseConv2dNative filter
  * [kh, kw, in, multiplier] → axis 2 (the input channel, as for Keras DepthwiseConv2D: a channel
  * there is a group of `multiplier` outputs); MatMul b [in, out] → axis 1, or 0 with transpose_b.
@@ -74,10 +77,63 @@ function parseNodes(topology: unknown): GraphNode[] {
   return out;
 }
 
-/** `node:1` → node; control inputs (`^node`) are not data and are dropped by the caller. */
-function sourceOf(input: string): string {
-  const i = input.lastIndexOf(':');
-  return i > 0 && /^\d+$/.test(input.slice(i + 1)) ? input.slice(0, i) : input;
+/**
+ * The producing node and output index of an input reference: `node` and `node:1` in the main
+ * graph, `node:output:1` or an argument name inside a function body. Control inputs (`^node`) are
+ * not data and are dropped by the caller.
+ */
+function sourceOf(input: string): { node: string; output: number } {
+  const parts = input.split(':');
+  const last = Number(parts[parts.length - 1]);
+  return { node: parts[0], output: parts.length > 1 && Number.isInteger(last) ? last : 0 };
+}
+
+interface Graph {
+  readonly byName: ReadonlyMap<string, GraphNode>;
+  readonly consumers: ReadonlyMap<string, readonly { node: GraphNode; k: number; output: number }[]>;
+  /** Names of the function's arguments, in order (a function body only). */
+  readonly args: readonly string[];
+}
+
+function graphOf(nodes: readonly GraphNode[], args: readonly string[] = []): Graph {
+  const consumers = new Map<string, { node: GraphNode; k: number; output: number }[]>();
+  for (const n of nodes) {
+    n.input.forEach((inp, k) => {
+      if (inp.startsWith('^')) return;
+      const src = sourceOf(inp);
+      let list = consumers.get(src.node);
+      if (!list) consumers.set(src.node, (list = []));
+      list.push({ node: n, k, output: src.output });
+    });
+  }
+  return { byName: new Map(nodes.map((n) => [n.name, n])), consumers, args };
+}
+
+/** The converter's `modelTopology.library.function` list: name → body. */
+function parseFunctions(topology: unknown): Map<string, { nodes: GraphNode[]; args: string[] }> {
+  const out = new Map<string, { nodes: GraphNode[]; args: string[] }>();
+  const list = (topology as { library?: { function?: unknown } } | null)?.library?.function;
+  if (!Array.isArray(list)) return out;
+  for (const f of list) {
+    const sig = (f as { signature?: { name?: unknown; inputArg?: unknown } })?.signature;
+    if (typeof sig?.name !== 'string') continue;
+    const args = Array.isArray(sig.inputArg) ? sig.inputArg.map((a) => String((a as { name?: unknown })?.name ?? '')) : [];
+    out.set(sig.name, { nodes: parseNodes({ node: (f as { nodeDef?: unknown }).nodeDef }), args });
+  }
+  return out;
+}
+
+/** Function bodies a call node runs with its input `k`, and which of their arguments that input becomes. */
+function calleesOf(n: GraphNode, k: number): { fn: string; arg: number }[] {
+  const fn = (key: string): string | undefined => {
+    const name = (n.attr[key] as { func?: { name?: unknown } } | undefined)?.func?.name;
+    return typeof name === 'string' ? name : undefined;
+  };
+  const keys = n.op === 'If' || n.op === 'StatelessIf' ? ['then_branch', 'else_branch']
+    : n.op === 'While' || n.op === 'StatelessWhile' ? ['body', 'cond'] : ['f'];
+  const arg = keys[0] === 'then_branch' ? k - 1 : k; // If's input 0 is the condition
+  if (arg < 0) return [];
+  return keys.map(fn).filter((f): f is string => f !== undefined).map((f) => ({ fn: f, arg }));
 }
 
 /** The role a consumer gives its data input `k` (the weight, seen with rank `rank` if known). */
@@ -136,7 +192,7 @@ function useOf(n: GraphNode, k: number, rank: number | undefined): Omit<Use, 'co
     case 'Prelu':
       return other('PReLU alpha');
     default:
-      if (FUNCTION_CALLS.has(n.op)) return other(`argument of ${n.op} (a function body; roles inside are not traced)`);
+      if (FUNCTION_CALLS.has(n.op)) return other(`argument of ${n.op} whose function body is not in the model`);
       return other(`input ${k} of ${n.op}`);
   }
 }
@@ -150,35 +206,42 @@ export function graphWeightRoles(
   weights: readonly { name: string; shape: readonly number[] }[],
   int32Of: (name: string) => Int32Array | undefined,
 ): Map<string, TfjsWeightRole> {
-  const nodes = parseNodes(topology);
-  const byName = new Map(nodes.map((n) => [n.name, n]));
-  const consumers = new Map<string, { node: GraphNode; k: number }[]>();
-  for (const n of nodes) {
-    n.input.forEach((inp, k) => {
-      if (inp.startsWith('^')) return;
-      const src = sourceOf(inp);
-      let list = consumers.get(src);
-      if (!list) consumers.set(src, (list = []));
-      list.push({ node: n, k });
-    });
-  }
+  const main = graphOf(parseNodes(topology));
+  const bodies = parseFunctions(topology);
+  const graphs = new Map<string, Graph>();
+  const bodyGraph = (fn: string): Graph | undefined => {
+    let g = graphs.get(fn);
+    const b = bodies.get(fn);
+    if (!g && b) graphs.set(fn, (g = graphOf(b.nodes, b.args)));
+    return g;
+  };
 
   const usesOf = (start: string, rank: number): Use[] => {
     const uses: Use[] = [];
     const seen = new Set<string>();
-    const visit = (name: string, view: View, depth: number): void => {
-      if (depth > 32 || seen.has(name)) return;
-      seen.add(name);
-      for (const { node, k } of consumers.get(name) ?? []) {
+    const visit = (g: Graph, scope: string, name: string, output: number | undefined, view: View, depth: number): void => {
+      const key = `${scope}\u0000${name}\u0000${output ?? '*'}`;
+      if (depth > 32 || seen.has(key)) return;
+      seen.add(key);
+      for (const { node, k, output: o } of g.consumers.get(name) ?? []) {
+        if (output !== undefined && o !== output) continue;
+        const via = (op: string): readonly string[] => [...view.via, op];
         if (SHAPE_ONLY.has(node.op)) continue;
-        if (PASS_THROUGH.has(node.op) && k === 0) visit(node.name, { ...view, via: [...view.via, node.op] }, depth + 1);
-        else if (node.op === 'IdentityN') visit(node.name, { ...view, via: [...view.via, node.op] }, depth + 1);
-        else if (RESHAPING.has(node.op) && k === 0) visit(node.name, { via: [...view.via, node.op] }, depth + 1);
+        if (PASS_THROUGH.has(node.op) && k === 0) visit(g, scope, node.name, undefined, { ...view, via: via(node.op) }, depth + 1);
+        else if (node.op === 'IdentityN') visit(g, scope, node.name, k, { ...view, via: via(node.op) }, depth + 1);
+        else if (RESHAPING.has(node.op) && k === 0) visit(g, scope, node.name, undefined, { via: via(node.op) }, depth + 1);
         else if (node.op === 'Transpose' && k === 0) {
-          const permNode = sourceOf(node.input[1] ?? '');
-          const perm = byName.has(permNode) ? int32Of(permNode) : undefined;
+          const permNode = sourceOf(node.input[1] ?? '').node;
+          const perm = g === main && main.byName.has(permNode) ? int32Of(permNode) : undefined;
           const ok = perm && view.toStored && perm.length === view.toStored.length;
-          visit(node.name, { toStored: ok ? Array.from(perm, (p) => view.toStored![p]) : undefined, rank: view.rank, via: [...view.via, 'Transpose'] }, depth + 1);
+          visit(g, scope, node.name, undefined, { toStored: ok ? Array.from(perm, (p) => view.toStored![p]) : undefined, rank: view.rank, via: via('Transpose') }, depth + 1);
+        } else if (FUNCTION_CALLS.has(node.op) && calleesOf(node, k).some((c) => bodyGraph(c.fn)?.args[c.arg])) {
+          // Into the function body: the input becomes the body's argument of the same position.
+          for (const c of calleesOf(node, k)) {
+            const body = bodyGraph(c.fn);
+            const arg = body?.args[c.arg];
+            if (body && arg) visit(body, c.fn, arg, undefined, { ...view, via: via(`${node.op} ${c.fn}`) }, depth + 1);
+          }
         } else {
           const u = useOf(node, k, view.rank);
           const through = view.via.length > 0 ? ` (through ${view.via.join(', ')})` : '';
@@ -187,15 +250,15 @@ export function graphWeightRoles(
       }
     };
     const identity = Array.from({ length: rank }, (_, i) => i);
-    visit(start, { toStored: identity, rank, via: [] }, 0);
+    visit(main, '', start, undefined, { toStored: identity, rank, via: [] }, 0);
     return uses;
   };
 
   const out = new Map<string, TfjsWeightRole>();
   for (const w of weights) {
     const rank = w.shape.length;
-    if (!byName.has(w.name)) {
-      out.set(w.name, { role: 'other', op: 'Other', prunable: false, reason: 'no graph node of this name (used inside a function body?)', outputAxis: 0 });
+    if (!main.byName.has(w.name)) {
+      out.set(w.name, { role: 'other', op: 'Other', prunable: false, reason: 'no graph node of this name', outputAxis: 0 });
       continue;
     }
     const uses = usesOf(w.name, rank);

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SculptError } from '../../src/core/errors.js';
 import { Mask } from '../../src/core/mask.js';
 import { isTfjsModelPath, openTfjs, type TfjsFolder } from '../../src/formats/tfjs-folder.js';
+import { graphWeightRoles } from '../../src/formats/tfjs-graph.js';
 import { zeroCode } from '../../src/formats/tfjs-quantization.js';
 import { setupBackend } from '../../src/train/backend.js';
 
@@ -74,6 +75,51 @@ test('graph model: roles and output axes from the consuming nodes, through Ident
   assert.equal(f.tensors.length, 16, 'the four int32 constants are entries, not floating tensors');
   assert.equal(f.entries.length, 20);
   assert.equal(f.tensors.filter((t) => t.prunable).reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0), 2700);
+});
+
+test('graph roles inside function bodies (PartitionedCall, If branches), per IdentityN output, and conflicting uses', () => {
+  const c = (name: string) => ({ name, op: 'Const', attr: {} });
+  const topology = {
+    node: [
+      c('w_call'), c('w_if'), c('w_a'), c('w_b'), c('w_shared'), c('w_unused'),
+      { name: 'x', op: 'Placeholder' },
+      { name: 'call', op: 'StatefulPartitionedCall', input: ['x', 'w_call'], attr: { f: { func: { name: 'dense_fn' } } } },
+      { name: 'cond', op: 'Placeholder' },
+      { name: 'branch', op: 'StatelessIf', input: ['cond', 'x', 'w_if'], attr: { then_branch: { func: { name: 'conv_fn' } }, else_branch: { func: { name: 'conv_fn' } } } },
+      { name: 'idn', op: 'IdentityN', input: ['w_a', 'w_b'] },
+      { name: 'mm', op: 'MatMul', input: ['x', 'idn'] },
+      { name: 'bias', op: 'BiasAdd', input: ['mm', 'idn:1'] },
+      { name: 'mm1', op: 'MatMul', input: ['x', 'w_shared'] },
+      { name: 'mm2', op: 'MatMul', input: ['x', 'w_shared'], attr: { transpose_b: { b: true } } },
+    ],
+    library: {
+      function: [
+        {
+          signature: { name: 'dense_fn', inputArg: [{ name: 'inp' }, { name: 'kernel' }] },
+          nodeDef: [
+            { name: 'kernel_read', op: 'Identity', input: ['kernel'] },
+            { name: 'matmul', op: 'MatMul', input: ['inp', 'kernel_read:output:0'], attr: { transpose_b: { b: true } } },
+          ],
+        },
+        {
+          signature: { name: 'conv_fn', inputArg: [{ name: 'inp' }, { name: 'filter' }] },
+          nodeDef: [{ name: 'conv', op: 'Conv2D', input: ['inp', 'filter'] }],
+        },
+      ],
+    },
+  };
+  const shapes: Record<string, number[]> = { w_call: [8, 4], w_if: [3, 3, 2, 5], w_a: [4, 6], w_b: [6], w_shared: [4, 4], w_unused: [2, 2] };
+  const roles = graphWeightRoles(topology, Object.entries(shapes).map(([name, shape]) => ({ name, shape })), () => undefined);
+  const r = (n: string) => roles.get(n)!;
+  assert.deepEqual([r('w_call').role, r('w_call').prunable, r('w_call').outputAxis], ['weight', true, 0]);
+  assert.match(r('w_call').reason, /MatMul b \[out, in\] \(transpose_b\) \(through StatefulPartitionedCall dense_fn, Identity\)/);
+  assert.deepEqual([r('w_if').role, r('w_if').prunable, r('w_if').outputAxis], ['weight', true, 3]);
+  assert.match(r('w_if').reason, /through StatelessIf conv_fn/);
+  assert.deepEqual([r('w_a').role, r('w_a').outputAxis], ['weight', 1], 'IdentityN output 0 feeds only the MatMul');
+  assert.equal(r('w_b').role, 'bias', 'IdentityN output 1 feeds only the BiasAdd');
+  assert.deepEqual([r('w_shared').role, r('w_shared').prunable], ['other', false]);
+  assert.match(r('w_shared').reason, /MatMul b \[in, out\] of mm1 and MatMul b \[out, in\] \(transpose_b\) of mm2; prune it with --include/);
+  assert.equal(r('w_unused').reason, 'not consumed by any graph node');
 });
 
 test('blazeface (a real converter output): every conv filter prunable on the right axis, every bias a bias', () => {
