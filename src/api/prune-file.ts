@@ -9,7 +9,7 @@ import type { Mask } from '../core/mask.js';
 import { resolveTargets, validatePruneOptions, type PruneOptions } from '../core/options.js';
 import { planStreaming, type PruneSummary, type TensorStats } from '../core/plan.js';
 import { assertFinite } from '../formats/index.js';
-import { openModel, type ModelFile, type ModelFormat } from '../formats/registry.js';
+import { openModel, type CompanionEdit, type ModelFile, type ModelFormat } from '../formats/registry.js';
 import { withFileContext } from './model-file.js';
 
 export interface PruneFileResult extends PruneSummary {
@@ -18,6 +18,8 @@ export interface PruneFileResult extends PruneSummary {
   readonly format: ModelFormat;
   /** Quantized weights written back with rounding: the largest error per tensor (absent when none). */
   readonly quantizationError?: Readonly<Record<string, number>>;
+  /** Channel pruning: biases and norm parameters zeroed with the channels their weights lost. */
+  readonly companions?: readonly CompanionEdit[];
 }
 
 export interface PruneFileHooks {
@@ -68,10 +70,11 @@ export function prunePipeline(model: ModelFile, output: string, opts: PruneOptio
     maskFor = (name, values) => plan.maskFor(name, values);
     summary = () => plan.stats();
   }
-  const report = model.write(output, { maskFor, updates: extras.updates, onProgress: hooks.onProgress });
+  const removeChannels = opts.pattern.kind === 'channel';
+  const report = model.write(output, { maskFor, updates: extras.updates, onProgress: hooks.onProgress, removeChannels });
   const s = summary();
   const quantizationError = report.quantizationError.size ? Object.fromEntries(report.quantizationError) : undefined;
-  return { input: model.path, output, format: model.format, stats: s.stats, total: s.total, targetTotal: s.targetTotal, ...(quantizationError && { quantizationError }) };
+  return { input: model.path, output, format: model.format, stats: s.stats, total: s.total, targetTotal: s.targetTotal, ...(quantizationError && { quantizationError }), ...(report.companions?.length && { companions: report.companions }) };
 }
 
 /**

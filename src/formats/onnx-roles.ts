@@ -223,3 +223,63 @@ function combine(uses: readonly Use[], rank: number, floating: boolean, via: str
   } else if (!prunable && best.role === 'other' && rank < 2) reason = `rank ${rank}`;
   return { role: best.role, op: best.op, prunable, reason, outputAxis: best.outputAxis };
 }
+
+/** A tensor whose entries along `axis` belong to the output channels of a weight. */
+export interface ChannelCompanion {
+  readonly name: string;
+  readonly axis: number;
+  /** 'bias', 'norm scale', 'norm shift'. */
+  readonly what: string;
+}
+
+/**
+ * What else an output channel of `weight` owns, so that removing the channel removes its whole
+ * contribution: the bias of its Conv/ConvTranspose/Gemm (or the rank-1 Add after its MatMul), and
+ * the scale and shift of a BatchNormalization that reads the result (scale = shift = 0 makes the
+ * channel exactly 0 whatever its running statistics). Tensors used by more than one node are left out.
+ */
+export function channelCompanions(nodes: readonly GraphNode[], weight: string, isStored: (name: string, rank: number) => boolean): ChannelCompanion[] {
+  const consumers = new Map<string, { node: GraphNode; index: number }[]>();
+  for (const node of nodes) {
+    node.inputs.forEach((input, index) => {
+      if (input === '') return;
+      let list = consumers.get(input);
+      if (!list) consumers.set(input, (list = []));
+      list.push({ node, index });
+    });
+  }
+  const sole = (value: string): { node: GraphNode; index: number } | undefined => {
+    const c = consumers.get(value);
+    return c && c.length === 1 ? c[0] : undefined;
+  };
+  const ownBias = (name: string): boolean => name !== '' && isStored(name, 1) && (consumers.get(name)?.length ?? 0) === 1;
+  // Follow the weight through pass-through nodes to the one node that uses it.
+  let use = sole(weight);
+  for (let hops = 0; use && hops < 8 && passThrough(use.node, use.index, [0, 1]); hops++) use = sole(use.node.outputs[0]);
+  if (!use) return [];
+  const { node, index } = use;
+  const out: ChannelCompanion[] = [];
+  let value = node.outputs[0];
+  const op = node.opType;
+  if ((op === 'Conv' || op === 'ConvTranspose') && index === 1) {
+    if (ownBias(node.inputs[2] ?? '')) out.push({ name: node.inputs[2], axis: 0, what: 'bias' });
+  } else if (op === 'Gemm' && index === 1) {
+    if (ownBias(node.inputs[2] ?? '')) out.push({ name: node.inputs[2], axis: 0, what: 'bias' });
+  } else if (op === 'MatMul' && index === 1) {
+    const add = sole(value);
+    if (add && add.node.opType === 'Add') {
+      const other = add.node.inputs[1 - add.index] ?? '';
+      if (ownBias(other)) {
+        out.push({ name: other, axis: 0, what: 'bias' });
+        value = add.node.outputs[0];
+      }
+    }
+  } else return [];
+  const bn = sole(value);
+  if (bn && bn.node.opType === 'BatchNormalization' && bn.index === 0) {
+    const [, scale, shift] = bn.node.inputs;
+    if (ownBias(scale ?? '')) out.push({ name: scale, axis: 0, what: 'norm scale' });
+    if (ownBias(shift ?? '')) out.push({ name: shift, axis: 0, what: 'norm shift' });
+  }
+  return out;
+}

@@ -10,6 +10,7 @@ import type { TensorSource } from '../core/plan.js';
 import type { WeightTensor } from '../core/types.js';
 import { assertNotInput } from './fsutil.js';
 import { OnnxModel, readOnnx, writeOnnx, writeOnnxMasked } from './onnx.js';
+import { channelCompanions } from './onnx-roles.js';
 import { openSafetensors, writeSafetensorsStreaming, type MaskLike, type SafetensorsOptions } from './safetensors.js';
 import { checkTfjsOutput, isTfjsModelPath, openTfjs, tfjsPaths } from './tfjs-folder.js';
 
@@ -26,11 +27,28 @@ export interface ModelEdits {
   readonly updates?: ReadonlyMap<string, Float32Array>;
   /** Called as tensors are processed: (done, total). */
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * Channel pruning: an output channel whose weights are all pruned loses its bias and its
+   * normalisation scale and shift too, so the model equals the model without that channel.
+   */
+  readonly removeChannels?: boolean;
+}
+
+/** A tensor zeroed along with the output channels its weight lost. */
+export interface CompanionEdit {
+  readonly tensor: string;
+  readonly weight: string;
+  /** 'bias', 'norm scale', 'norm shift'. */
+  readonly what: string;
+  /** Entries set to zero. */
+  readonly channels: number;
 }
 
 export interface WriteReport {
   /** Quantized weights written back with rounding: the largest error per tensor. */
   readonly quantizationError: ReadonlyMap<string, number>;
+  /** With `removeChannels`: what else was zeroed. */
+  readonly companions?: readonly CompanionEdit[];
 }
 
 /** An opened model file. */
@@ -103,7 +121,8 @@ const onnxFormat: FormatHandler = {
       checkOutput: (output) => checkFileOutput(file, output, '.onnx', 'ONNX'),
       write(output, edits) {
         const masks = collectMasks(model, edits);
-        if (!edits.updates?.size) return writeOnnxMasked(model, output, masks);
+        const companions = edits.removeChannels ? companionMasks(model, masks) : [];
+        if (!edits.updates?.size) return { ...writeOnnxMasked(model, output, masks), companions };
         const updates = new Map(edits.updates);
         for (const [name, mask] of masks) {
           if (updates.has(name)) continue;
@@ -111,12 +130,47 @@ const onnxFormat: FormatHandler = {
           for (let i = 0; i < values.length; i++) if (!mask.get(i)) values[i] = 0;
           updates.set(name, values);
         }
-        return writeOnnx(model, output, updates);
+        return { ...writeOnnx(model, output, updates), companions };
       },
       close() {},
     };
   },
 };
+
+/** Adds to `masks` the entries of biases and norms whose channel lost all its weights; returns what it zeroed. */
+function companionMasks(model: OnnxModel, masks: Map<string, MaskLike>): CompanionEdit[] {
+  const out: CompanionEdit[] = [];
+  const isStored = (name: string, rank: number): boolean => {
+    const t = model.tensors.find((x) => x.name === name);
+    return t !== undefined && t.shape.length === rank;
+  };
+  for (const t of model.tensors) {
+    const mask = masks.get(t.name);
+    if (!mask || t.shape.length < 2) continue;
+    const axis = t.outputAxis;
+    const channels = t.shape[axis];
+    let post = 1;
+    for (let d = axis + 1; d < t.shape.length; d++) post *= t.shape[d];
+    const alive = new Uint8Array(channels);
+    const n = mask.length ?? t.shape.reduce((a, b) => a * b, 1);
+    for (let i = 0; i < n; i++) if (mask.get(i)) alive[Math.floor(i / post) % channels] = 1;
+    if (alive.every((a) => a === 1)) continue;
+    for (const c of channelCompanions(model.decoded.allNodes, t.name, isStored)) {
+      const size = model.tensors.find((x) => x.name === c.name)!.shape[0];
+      if (size !== channels) continue;
+      const prior = masks.get(c.name);
+      const keep = new Uint8Array(size);
+      let zeroed = 0;
+      for (let i = 0; i < size; i++) {
+        keep[i] = alive[i] && (!prior || prior.get(i)) ? 1 : 0;
+        if (!alive[i]) zeroed++;
+      }
+      masks.set(c.name, { length: size, get: (i: number) => keep[i] === 1 });
+      out.push({ tensor: c.name, weight: t.name, what: c.what, channels: zeroed });
+    }
+  }
+  return out;
+}
 
 const safetensorsFormat: FormatHandler = {
   id: 'safetensors',

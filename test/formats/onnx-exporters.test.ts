@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readOnnx, type OnnxModel } from '../../src/formats/onnx.js';
+import { editGraph } from '../../src/formats/onnx-edit.js';
 import { FIXTURES, sculpt, tempDir } from '../cli/helpers.js';
 import { readNpy } from '../fixtures/npy.js';
 
@@ -37,6 +38,7 @@ const EXPECTED: Record<string, Record<string, number>> = {
   'sparse-initializer': { w: 1 },
   qdq: { 'conv.weight_quantized': 0, 'fc.weight_quantized': 1 },
   qoperator: { 'fc1.weight_quantized': 1, 'fc2.weight_quantized': 1 },
+  'conv-bn': { 'conv.weight': 0, 'fc.weight': 0 },
 };
 
 /** Byte ranges of a stored tensor's values in the model file. */
@@ -156,4 +158,50 @@ test('inspect lists Constant-node and subgraph weights with where they live', ()
   assert.match(reasons.w_then, /initializer in subgraph gate\/then_branch/);
   assert.match(reasons.w_else, /Constant node in subgraph gate\/else_branch/);
   assert.match(reasons.bias, /bias/);
+});
+
+test('channel pruning removes a filter\'s whole contribution: its bias and its BatchNormalization scale and shift are zeroed too, so the channel is exactly 0', async () => {
+  const file = path.join(DIR, 'conv-bn.onnx');
+  const o = out('conv-bn-ch.onnx');
+  const r = sculpt(['prune', file, '-o', o, '--pattern', 'channel', '--scope', 'layer', '--sparsity', '0.5', '--exclude', 'fc.weight', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.deepEqual(result.companions, [
+    { tensor: 'conv.bias', weight: 'conv.weight', what: 'bias', channels: 4 },
+    { tensor: 'bn.weight', weight: 'conv.weight', what: 'norm scale', channels: 4 },
+    { tensor: 'bn.bias', weight: 'conv.weight', what: 'norm shift', channels: 4 },
+  ]);
+  const m = readOnnx(o);
+  const w = m.read('conv.weight');
+  const removed = [...Array(8).keys()].filter((c) => w.subarray(c * 27, (c + 1) * 27).every((v) => v === 0));
+  assert.equal(removed.length, 4);
+  const before = readOnnx(file);
+  for (const t of ['conv.bias', 'bn.weight', 'bn.bias']) {
+    const was = before.read(t);
+    const now = m.read(t);
+    for (let c = 0; c < 8; c++) assert.equal(now[c], removed.includes(c) ? 0 : was[c], `${t}[${c}]`);
+  }
+  // onnxruntime: the normalised activation of every removed channel is exactly 0, of every kept one not.
+  const bytes = editGraph(new Uint8Array(fs.readFileSync(o)), o, { addOutputs: [{ name: 'n' }] });
+  const session = await ort.InferenceSession.create(bytes);
+  const x = readNpy(path.join(DIR, 'conv-bn.input.npy'));
+  const n = (await session.run({ input: new ort.Tensor('float32', x.data, x.shape) })).n;
+  const [batch, ch, h, wd] = n.dims as number[];
+  const data = n.data as Float32Array;
+  for (let c = 0; c < ch; c++) {
+    let nonzero = 0;
+    for (let b = 0; b < batch; b++) for (let i = 0; i < h * wd; i++) if (data[(b * ch + c) * h * wd + i] !== 0) nonzero++;
+    if (removed.includes(c)) assert.equal(nonzero, 0, `channel ${c}`);
+    else assert.ok(nonzero > 0, `channel ${c}`);
+  }
+});
+
+test('unstructured pruning leaves biases alone even where a whole row happens to be pruned', () => {
+  const file = path.join(DIR, 'conv-bn.onnx');
+  const o = out('conv-bn-u.onnx');
+  const r = sculpt(['prune', file, '-o', o, '--sparsity', '0.99', '--scope', 'layer', '--exclude', 'fc.weight', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(result.companions, undefined);
+  assert.deepEqual(Array.from(readOnnx(o).read('conv.bias')), Array.from(readOnnx(file).read('conv.bias')));
 });
