@@ -39,7 +39,7 @@ export function liftTo2d(g: ConvGeometry): ConvGeometry {
  * im2col in transposed layout for `cg` channels starting at plane offset `x0` (channel stride
  * `planeIn`): row (ci, tap) holds that tap's input for every output position.
  */
-export function im2col(xd: Float32Array, x0: number, cg: number, g: ConvGeometry, col: Float32Array): void {
+export function im2col(xd: Float32Array | Float64Array, x0: number, cg: number, g: ConvGeometry, col: Float32Array | Float64Array): void {
   const positions = size(g.outSp);
   const planeIn = size(g.inSp);
   if (g.inSp.length === 2) {
@@ -178,3 +178,35 @@ export const convTranspose: OpFn = (inputs, attrs, node) => {
   if (bias) for (let b = 0; b < n; b++) for (let mo = 0; mo < m; mo++) for (let j = 0, o0 = (b * m + mo) * planeOut; j < planeOut; j++) out[o0 + j] += bias[mo];
   return [floatTensor([n, m, ...outSp], out)];
 };
+
+/**
+ * A convolution computed in plain JavaScript with float64 sums, for ops whose values are not the
+ * weight kernels' float32 (ConvInteger, QLinearConv): x [N, C, sp…] and w [M, C/g, k…], both
+ * already shifted by their zero points. Returns the output values and dims.
+ */
+export function convPlain(x: Float64Array, xDims: readonly number[], w: Float64Array, wDims: readonly number[], attrs: Attrs, node: GraphNode): { data: Float64Array; dims: number[] } {
+  const [n, c] = xDims;
+  const [m, cg] = wDims;
+  const group = attrInt(attrs, 'group', 1);
+  if (cg * group !== c) throw new SculptError(`${at(node)} weight expects ${cg * group} input channels, the input has ${c}`);
+  const geometry = liftTo2d(convGeometry(attrs, xDims.slice(2), wDims.slice(2), node));
+  const positions = size(geometry.outSp), planeIn = size(geometry.inSp);
+  const rows = m / group, cols = cg * size(geometry.kernel);
+  const col = new Float64Array(cols * positions);
+  const out = new Float64Array(n * m * positions);
+  for (let b = 0; b < n; b++) {
+    for (let g = 0; g < group; g++) {
+      im2col(x, (b * c + g * cg) * planeIn, cg, geometry, col);
+      for (let r = 0; r < rows; r++) {
+        const o = (b * m + g * rows + r) * positions, wr = (g * rows + r) * cols;
+        for (let k = 0; k < cols; k++) {
+          const wv = w[wr + k];
+          if (wv === 0) continue;
+          const ck = k * positions;
+          for (let q = 0; q < positions; q++) out[o + q] += wv * col[ck + q];
+        }
+      }
+    }
+  }
+  return { data: out, dims: [n, m, ...convGeometry(attrs, xDims.slice(2), wDims.slice(2), node).outSp] };
+}

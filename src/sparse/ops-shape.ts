@@ -199,17 +199,19 @@ export const cast: OpFn = (inputs, attrs, node) => {
   if ([2, 3, 4, 5, 6, 7, 12, 13].includes(to)) {
     const out = allocLike('int64', a.dims);
     for (let i = 0; i < a.data.length; i++) out.data[i] = Math.trunc(a.data[i]);
-    return [out];
+    const intType = to === 2 ? 'uint8' : to === 3 ? 'int8' : to === 6 ? 'int32' : undefined;
+    return [intType ? { ...out, intType } : out];
   }
   throw new SculptError(`${at(node)} casts to ONNX type ${to}, which is not supported; run the model with \`sculpt run --engine onnxruntime\``);
 };
 
 const ONNX_TYPE_OF: Readonly<Record<Tensor['dtype'], number>> = { float32: 1, int64: 7, bool: 9 };
+const ONNX_INT_TYPE_OF: Readonly<Record<NonNullable<Tensor['intType']>, number>> = { uint8: 2, int8: 3, int32: 6 };
 
 /** CastLike: Cast to the type of input 1. */
 export const castLike: OpFn = (inputs, attrs, node) => {
   const like = need(inputs[1], node, 1);
-  return cast([inputs[0]], new Map([...attrs, ['to', ONNX_TYPE_OF[like.dtype]]]), node);
+  return cast([inputs[0]], new Map([...attrs, ['to', like.intType ? ONNX_INT_TYPE_OF[like.intType] : ONNX_TYPE_OF[like.dtype]]]), node);
 };
 
 /**

@@ -15,6 +15,7 @@ import { negativeLogLikelihoodLoss, softmaxCrossEntropyLoss } from './ops-loss.j
 import { softmax } from './ops-nn.js';
 import { batchNorm, instanceNorm, layerNorm, lrn, meanVarianceNorm } from './ops-norm.js';
 import { globalPool, maxUnpool, pool } from './ops-pool.js';
+import { convInteger, dequantizeLinear, dynamicQuantizeLinear, matMulInteger, qlinearConv, qlinearMatMul, quantizeLinear } from './ops-quant.js';
 import { gru, lstm, rnn } from './ops-recurrent.js';
 import { resize, upsample } from './ops-resize.js';
 import { argExtreme, cumSum, hardmax, reduce } from './ops-reduce.js';
@@ -123,6 +124,13 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   CastLike: castLike,
   ConvTranspose: convTranspose,
   Resize: resize,
+  QuantizeLinear: quantizeLinear,
+  DequantizeLinear: dequantizeLinear,
+  DynamicQuantizeLinear: dynamicQuantizeLinear,
+  MatMulInteger: matMulInteger,
+  ConvInteger: convInteger,
+  QLinearMatMul: qlinearMatMul,
+  QLinearConv: qlinearConv,
   If: ifOp,
   Loop: loop,
   Scan: scan,

@@ -11,6 +11,11 @@ export interface Tensor {
   readonly dtype: DType;
   readonly dims: readonly number[];
   readonly data: Float32Array | Float64Array | Uint8Array;
+  /**
+   * For int64-held tensors, the ONNX integer type they came as, where it matters (the range a
+   * QuantizeLinear saturates to follows its zero point's type). Absent: int64.
+   */
+  readonly intType?: 'int8' | 'uint8' | 'int32';
 }
 
 export function size(dims: readonly number[]): number {
@@ -46,7 +51,7 @@ export function fromGraphTensor(t: GraphTensor): Tensor {
       const src = t.data;
       const out = new Float64Array(src.length);
       for (let i = 0; i < src.length; i++) out[i] = Number(src[i]);
-      return { dtype: 'int64', dims, data: out };
+      return t.dtype === 'int64' ? { dtype: 'int64', dims, data: out } : { dtype: 'int64', dims, data: out, intType: t.dtype };
     }
   }
 }

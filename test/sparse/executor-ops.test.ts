@@ -336,6 +336,32 @@ test('Einsum, InstanceNormalization, LayerNormalization on an inner axis with it
   ], { x: [1, 8, 2, 3] });
 });
 
+test('quantized inference: Quantize/DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv', async () => {
+  const scalar = (name: string, v: number): TensorSpec => ({ name, dims: [], data: Float32Array.of(v) });
+  // uint8 tensors and zero points come from QuantizeLinear of float values (the writer stores float32/int64 only).
+  const q = (out: string, from: string, scale: string): NodeSpec => ({ op: 'QuantizeLinear', inputs: [from, scale], outputs: [out] });
+  const consts = [scalar('s', 0.02), scalar('one', 1), scalar('zf', 128), scalar('zf2', 100), scalar('sy', 0.05), f32('wf', [4, 3, 3, 3])];
+  await check('quant-dequant', [q('qx', 'x', 's'), { op: 'DequantizeLinear', inputs: ['qx', 's'], outputs: ['y'] }], { x: [3, 5] }, consts);
+  await check('dynamic-matmulinteger', [
+    { op: 'DynamicQuantizeLinear', inputs: ['x'], outputs: ['qx', 'sx', 'zx'] },
+    q('qw', 'wm', 's'), q('zw', 'zf2', 'one'),
+    { op: 'MatMulInteger', inputs: ['qx', 'qw', 'zx', 'zw'], outputs: ['acc'] },
+    { op: 'Cast', inputs: ['acc'], outputs: ['y'], attrs: { to: { int: 1 } } },
+  ], { x: [2, 3, 6], wm: [6, 4] }, consts);
+  await check('qlinearmatmul', [
+    q('qa', 'a', 's'), q('qb', 'b', 's'), q('za', 'zf', 'one'), q('zb', 'zf2', 'one'), q('zy', 'zf', 'one'),
+    { op: 'QLinearMatMul', inputs: ['qa', 's', 'za', 'qb', 's', 'zb', 'sy', 'zy'], outputs: ['qy'] },
+    { op: 'DequantizeLinear', inputs: ['qy', 'sy', 'zy'], outputs: ['y'] },
+  ], { a: [3, 7], b: [7, 5] }, consts);
+  await check('convinteger-qlinearconv', [
+    q('qx', 'x', 's'), q('qw', 'wf', 's'), q('zx', 'zf', 'one'), q('zw', 'zf2', 'one'), q('zy', 'zf', 'one'),
+    { op: 'ConvInteger', inputs: ['qx', 'qw', 'zx', 'zw'], outputs: ['ci'], attrs: { pads: { ints: [1, 1, 1, 1] } } },
+    { op: 'Cast', inputs: ['ci'], outputs: ['cif'], attrs: { to: { int: 1 } } },
+    { op: 'QLinearConv', inputs: ['qx', 's', 'zx', 'qw', 's', 'zw', 'sy', 'zy'], outputs: ['qc'], attrs: { pads: { ints: [1, 1, 1, 1] } } },
+    { op: 'DequantizeLinear', inputs: ['qc', 'sy', 'zy'], outputs: ['y'] },
+  ], { x: [1, 3, 5, 5] }, consts, 17, ['y', 'cif']);
+});
+
 test('an unsupported operator is a SculptError naming it and suggesting onnxruntime', () => {
   const bytes = writeOnnx({
     nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['r'] }, { op: 'Unique', inputs: ['r'], outputs: ['y'], name: 'uniq' }],
