@@ -16,8 +16,8 @@ export {
 } from './safetensors.js';
 export type { MaskLike, SafetensorsEntry, SafetensorsOptions, TensorSource, TensorTransform } from './safetensors.js';
 export type { FloatDType } from './safetensors-dtypes.js';
-export { openTfjsFolder, writeTfjsFolder, checkTfjsOutput, classifyTfjsWeight, TfjsFolder } from './tfjs-folder.js';
-export type { TfjsQuantization, TfjsWeightEntry, TfjsWeightGroup } from './tfjs-folder.js';
+export { openTfjs, isTfjsModelPath, openTfjsFolder, writeTfjsFolder, checkTfjsOutput, classifyTfjsWeight, TfjsFolder } from './tfjs-folder.js';
+export type { TfjsKind, TfjsQuantization, TfjsWeightEntry, TfjsWeightGroup } from './tfjs-folder.js';
 export { writeFileAtomic, writeAtomically, assertNotInput } from './fsutil.js';
 
 /**
