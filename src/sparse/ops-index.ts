@@ -266,3 +266,72 @@ export const spaceToDepth: OpFn = (inputs, attrs, node) => {
   }
   return [out];
 };
+
+/** Unique over the flattened input or over slices along `axis`; sorted ascending (lexicographic for slices) or by first occurrence. */
+export const unique: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const sorted = attrInt(attrs, 'sorted', 1) === 1;
+  const axisAttr = attrs.get('axis');
+  const axis = typeof axisAttr === 'number' ? normAxis(axisAttr, a.dims.length, `${nodeLabel(node)} (Unique)`) : undefined;
+  const n = axis === undefined ? a.data.length : a.dims[axis];
+  const outer = axis === undefined ? 1 : size(a.dims.slice(0, axis)), inner = axis === undefined ? 1 : size(a.dims.slice(axis + 1));
+  const sliceOf = (i: number) => {
+    const v: number[] = [];
+    for (let p = 0; p < outer; p++) for (let j = 0; j < inner; j++) v.push(a.data[(p * n + i) * inner + j]);
+    return v;
+  };
+  const slices = Array.from({ length: n }, (_, i) => sliceOf(i));
+  const key = (v: number[]) => v.join(',');
+  const first = new Map<string, number>();
+  const counts = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const k = key(slices[i]);
+    if (!first.has(k)) first.set(k, i);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  const order = [...first.values()];
+  if (sorted) {
+    order.sort((p, q) => {
+      const u = slices[p], v = slices[q];
+      for (let j = 0; j < u.length; j++) if (u[j] !== v[j]) return u[j] - v[j];
+      return 0;
+    });
+  }
+  const rank = new Map(order.map((i, r) => [key(slices[i]), r]));
+  const dims = axis === undefined ? [order.length] : a.dims.map((d, i) => (i === axis ? order.length : d));
+  const y = allocLike(a.dtype, dims);
+  order.forEach((i, r) => {
+    const v = slices[i];
+    for (let p = 0; p < outer; p++) for (let j = 0; j < inner; j++) y.data[(p * order.length + r) * inner + j] = v[p * inner + j];
+  });
+  const inverse = slices.map((v) => rank.get(key(v))!);
+  return [y, intTensor([order.length], order), intTensor([n], inverse), intTensor([order.length], order.map((i) => counts.get(key(slices[i]))!))];
+};
+
+/** Determinant of each trailing [M, M] matrix, by LU with partial pivoting in float64. */
+export const det: OpFn = (inputs, _attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const r = a.dims.length;
+  const m = a.dims[r - 1];
+  if (a.dims[r - 2] !== m) throw new SculptError(`${at(node)} needs square matrices, got [${a.dims.join(', ')}]`);
+  const count = size(a.dims.slice(0, -2));
+  const out = allocLike('float32', a.dims.slice(0, -2));
+  const lu = new Float64Array(m * m);
+  for (let p = 0; p < count; p++) {
+    for (let i = 0; i < m * m; i++) lu[i] = a.data[p * m * m + i];
+    let d = 1;
+    for (let k = 0; k < m; k++) {
+      let piv = k;
+      for (let i = k + 1; i < m; i++) if (Math.abs(lu[i * m + k]) > Math.abs(lu[piv * m + k])) piv = i;
+      if (lu[piv * m + k] === 0) { d = 0; break; }
+      if (piv !== k) { for (let j = 0; j < m; j++) { const t = lu[k * m + j]; lu[k * m + j] = lu[piv * m + j]; lu[piv * m + j] = t; } d = -d; }
+      d *= lu[k * m + k];
+      for (let i = k + 1; i < m; i++) {
+        const f = lu[i * m + k] / lu[k * m + k];
+        for (let j = k; j < m; j++) lu[i * m + j] -= f * lu[k * m + j];
+      }
+    }
+    out.data[p] = d;
+  }
+  return [out];
+};

@@ -6,10 +6,11 @@
 import { attrFloat, attrInt, attrString, type OpFn } from './ops-common.js';
 import { ifOp, loop, scan } from './ops-control.js';
 import { convTranspose } from './ops-conv.js';
+import { gridSample, nonMaxSuppression, roiAlign } from './ops-detect.js';
 import { einsum } from './ops-einsum.js';
 import { binary, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
 import {
-  compress, depthToSpace, eyeLike, gatherElements, gatherND, nonZero, oneHot, reverseSequence, scatterElements, scatterND, sizeOp, spaceToDepth, topK, trilu,
+  compress, depthToSpace, det, eyeLike, gatherElements, gatherND, nonZero, oneHot, reverseSequence, scatterElements, scatterND, sizeOp, spaceToDepth, topK, trilu, unique,
 } from './ops-index.js';
 import { negativeLogLikelihoodLoss, softmaxCrossEntropyLoss } from './ops-loss.js';
 import { softmax } from './ops-nn.js';
@@ -124,6 +125,11 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   CastLike: castLike,
   ConvTranspose: convTranspose,
   Resize: resize,
+  NonMaxSuppression: nonMaxSuppression,
+  RoiAlign: roiAlign,
+  GridSample: gridSample,
+  Unique: unique,
+  Det: det,
   QuantizeLinear: quantizeLinear,
   DequantizeLinear: dequantizeLinear,
   DynamicQuantizeLinear: dynamicQuantizeLinear,

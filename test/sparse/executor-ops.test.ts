@@ -362,20 +362,40 @@ test('quantized inference: Quantize/DequantizeLinear, DynamicQuantizeLinear, Mat
   ], { x: [1, 3, 5, 5] }, consts, 17, ['y', 'cif']);
 });
 
+test('detector tails: NonMaxSuppression (corner and center boxes), RoiAlign, GridSample', async () => {
+  const scalar = (name: string, v: number): TensorSpec => ({ name, dims: [], data: Float32Array.of(v) });
+  const abs: NodeSpec = { op: 'Abs', inputs: ['boxes'], outputs: ['b'] };
+  for (const center of [0, 1]) {
+    await check(`nms-${center}`, [abs,
+      { op: 'NonMaxSuppression', inputs: ['b', 'scores', 'k', 'iou', 'min'], outputs: ['sel'], attrs: { center_point_box: { int: center } } },
+      { op: 'Cast', inputs: ['sel'], outputs: ['y'], attrs: { to: { int: 1 } } },
+    ], { boxes: [2, 12, 4], scores: [2, 3, 12] }, [i64('k', [4]), scalar('iou', 0.3), scalar('min', -0.5)], 17);
+  }
+  await check('roialign', [
+    { op: 'Abs', inputs: ['r'], outputs: ['ra'] },
+    { op: 'Mul', inputs: ['ra', 'four'], outputs: ['rois'] },
+    { op: 'RoiAlign', inputs: ['x', 'rois', 'bi'], outputs: ['y'], attrs: { output_height: { int: 3 }, output_width: { int: 2 }, sampling_ratio: { int: 2 }, spatial_scale: { float: 0.5 } } },
+  ], { x: [2, 3, 8, 9], r: [4, 4] }, [scalar('four', 4), i64('bi', [0, 1, 1, 0])], 16);
+  for (const [mode, padding, align] of [['bilinear', 'zeros', 0], ['nearest', 'border', 1], ['bilinear', 'reflection', 0], ['bicubic', 'border', 0]] as const) {
+    await check(`gridsample-${mode}-${padding}`, [{ op: 'GridSample', inputs: ['x', 'g'], outputs: ['y'], attrs: { mode: { string: mode }, padding_mode: { string: padding }, align_corners: { int: align } } }],
+      { x: [1, 2, 4, 5], g: [1, 3, 6, 2] }, [], 16);
+  }
+});
+
 test('an unsupported operator is a SculptError naming it and suggesting onnxruntime', () => {
   const bytes = writeOnnx({
-    nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['r'] }, { op: 'Unique', inputs: ['r'], outputs: ['y'], name: 'uniq' }],
+    nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['r'] }, { op: 'Bernoulli', inputs: ['r'], outputs: ['y'], name: 'coin' }],
     initializers: [],
     inputs: [{ name: 'x', dims: [4] }],
     outputs: [{ name: 'y', dims: [1] }],
   });
-  const graph = new OnnxModel('unique.onnx', bytes).graph();
+  const graph = new OnnxModel('bernoulli.onnx', bytes).graph();
   // One line: the node, its op, the run command to use instead, and what bench can do.
   assert.throws(() => new SparseExecutor(graph, { engine: 'dense' }), (e: unknown) => e instanceof SculptError && !e.message.includes('\n')
-    && /node uniq \(Unique\)/.test(e.message) && /sculpt run --engine onnxruntime/.test(e.message) && /sculpt bench/.test(e.message));
+    && /node coin \(Bernoulli\)/.test(e.message) && /sculpt run --engine onnxruntime/.test(e.message) && /sculpt bench/.test(e.message));
   const sneaky = new OnnxModel('tostring.onnx', writeOnnx({ nodes: [{ op: 'toString', inputs: ['x'], outputs: ['y'] }], initializers: [], inputs: [{ name: 'x', dims: [1] }], outputs: [{ name: 'y' }] })).graph();
   assert.throws(() => new SparseExecutor(sneaky, { engine: 'dense' }), (e: unknown) => e instanceof SculptError && /toString/.test(e.message));
-  assert.ok(supportedOps().includes('Conv') && supportedOps().includes('Softmax') && !supportedOps().includes('Unique'));
+  assert.ok(supportedOps().includes('Conv') && supportedOps().includes('Softmax') && !supportedOps().includes('Bernoulli'));
 });
 
 test('erf matches tabulated values to 1e-12 on both sides of the series/continued-fraction switch', () => {
