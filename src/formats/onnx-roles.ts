@@ -38,6 +38,9 @@ function intAttr(node: GraphNode, name: string, fallback: number): number {
   return typeof v === 'number' ? v : fallback;
 }
 
+/** Values of a constant integer tensor (Unsqueeze/Squeeze axes given as an input, opset ≥ 13), if it is one. */
+export type ConstantInts = (name: string) => number[] | undefined;
+
 const DEFAULT_DOMAIN = (node: GraphNode): boolean => node.domain === '' || node.domain === 'ai.onnx';
 
 /**
@@ -48,7 +51,9 @@ const DEFAULT_DOMAIN = (node: GraphNode): boolean => node.domain === '' || node.
  * initializer, -1 for an axis the initializer does not have), or undefined if the node is a real
  * consumer.
  */
-function passThrough(node: GraphNode, index: number, perm: number[]): number[] | undefined {
+function passThrough(node: GraphNode, index: number, perm: number[], ints: ConstantInts = () => undefined): number[] | undefined {
+  // Concat joins slices of a weight (PyTorch reorders LSTM gates with Slice + Concat): every input passes.
+  if (node.opType === 'Concat' && DEFAULT_DOMAIN(node)) return perm;
   if (index !== 0) return undefined;
   if (!DEFAULT_DOMAIN(node) && !(node.domain === 'com.microsoft' && node.opType === 'DequantizeLinear')) return undefined;
   switch (node.opType) {
@@ -57,6 +62,8 @@ function passThrough(node: GraphNode, index: number, perm: number[]): number[] |
     case 'DequantizeLinear':
     case 'Reshape':
     case 'Flatten':
+    case 'Slice':
+    case 'Split':
       return perm;
     case 'Transpose': {
       const p = node.attributes.get('perm');
@@ -64,7 +71,7 @@ function passThrough(node: GraphNode, index: number, perm: number[]): number[] |
       return order.map((k) => perm[k]);
     }
     case 'Unsqueeze': {
-      const axes = node.attributes.get('axes');
+      const axes = node.attributes.get('axes') ?? ints(node.inputs[1] ?? '');
       if (!Array.isArray(axes)) return perm;
       const rank = perm.length + axes.length;
       const inserted = new Set((axes as number[]).map((a) => (a < 0 ? a + rank : a)));
@@ -74,7 +81,7 @@ function passThrough(node: GraphNode, index: number, perm: number[]): number[] |
       return out;
     }
     case 'Squeeze': {
-      const axes = node.attributes.get('axes');
+      const axes = node.attributes.get('axes') ?? ints(node.inputs[1] ?? '');
       if (!Array.isArray(axes)) return perm;
       const removed = new Set((axes as number[]).map((a) => (a < 0 ? a + perm.length : a)));
       return perm.filter((_, d) => !removed.has(d));
@@ -159,6 +166,7 @@ function classifyUse(node: GraphNode, index: number, rank: number, producer: (va
 export function initializerRoles(
   nodes: readonly GraphNode[],
   initializers: readonly { readonly name: string; readonly rank: number; readonly floating: boolean }[],
+  ints: ConstantInts = () => undefined,
 ): Map<string, RoleInfo> {
   const consumers = new Map<string, { node: GraphNode; index: number }[]>();
   const producers = new Map<string, GraphNode>();
@@ -184,7 +192,7 @@ export function initializerRoles(
     while (frontier.length) {
       const { value, perm } = frontier.pop()!;
       for (const { node, index } of consumers.get(value) ?? []) {
-        const passPerm = passThrough(node, index, perm);
+        const passPerm = passThrough(node, index, perm, ints);
         if (passPerm) {
           via.add(node.opType);
           for (const out of node.outputs) if (!seen.has(out)) {

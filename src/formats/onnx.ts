@@ -48,6 +48,12 @@ export class OnnxModel {
     this.roles = initializerRoles(
       this.decoded.allNodes,
       inits.map((t) => ({ name: t.name, rank: t.dims.length, floating: ONNX_FLOAT_DTYPE.has(t.dataType) || this.quantized.has(t.name) })),
+      (name) => {
+        const t = this.byName.get(name);
+        if (!t || t.dims.length > 1 || numel(t.dims) > 16 || ONNX_FLOAT_DTYPE.has(t.dataType)) return undefined;
+        const c = this.constant(name);
+        return c ? Array.from(c.data as ArrayLike<number | bigint>, Number) : undefined;
+      },
     );
     this.tensors = inits
       .filter((t) => ONNX_FLOAT_DTYPE.has(t.dataType) || this.quantized.has(t.name))
