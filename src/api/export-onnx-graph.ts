@@ -70,6 +70,7 @@ export class OnnxGraph {
   readonly initializers: TensorSpec[] = [];
   private readonly used = new Set<string>();
   private readonly converted = new Map<string, Val>();
+  private readonly renamed = new Map<string, string>();
   /** NHWC ↔ NCHW Transposes made so far. */
   layoutTransposes = 0;
 
@@ -152,6 +153,14 @@ export class OnnxGraph {
       this.nodes[i] = { ...n, inputs: n.inputs.map(swap), outputs: n.outputs.map(swap), name: n.name === from ? to : n.name };
     }
     this.used.add(to);
+    this.renamed.set(from, to);
+  }
+
+  /** `v` under its current name (after renames). */
+  current(v: Val): Val {
+    let name = v.name;
+    for (let to = this.renamed.get(name); to !== undefined; to = this.renamed.get(name)) name = to;
+    return name === v.name ? v : { ...v, name };
   }
 
   producer(name: string): NodeSpec | undefined {

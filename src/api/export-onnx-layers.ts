@@ -1,7 +1,8 @@
 /**
  * One converter per Keras layer class of a TF.js layers model: each reads the layer's config and
  * weights, adds ONNX nodes (opset 13) to the graph and returns the layer's output value. Every
- * option that would change the arithmetic and is not handled is refused, naming the layer.
+ * option that would change the arithmetic and is not handled is refused, naming the layer. The
+ * classes are those tfjs-layers can load itself (it has no Subtract, ZeroPadding1D, ...).
  */
 import type { AttrValue } from '../formats/onnx-build.js';
 import { type Dim, type OnnxGraph, type Val, permute, storedAxis } from './export-onnx-graph.js';
@@ -226,6 +227,48 @@ function convLike(kind: 'conv' | 'depthwise' | 'separable', nd: number): LayerCo
   };
 }
 
+function convTranspose(nd: number): LayerConverter {
+  return (c) => {
+    channelsLast(c);
+    const x = c.g.cf(c.inputs[0]);
+    spatialRank(c, x, nd);
+    const k = tuple(c, 'kernel_size', nd);
+    const s = tuple(c, 'strides', nd, 1);
+    const d = tuple(c, 'dilation_rate', nd, 1);
+    if (d.some((v) => v !== 1)) c.fail(`dilation_rate ${JSON.stringify(c.config.dilation_rate)} is not supported`);
+    const padding = c.config.padding ?? 'valid';
+    if (padding !== 'valid' && padding !== 'same') c.fail(`padding ${JSON.stringify(padding)} is not supported`);
+    const inC = known(c, x.shape[x.shape.length - 1], 'the number of input channels');
+    const w = required(c, 'kernel');
+    // TF.js kernel [k..., out, in] → ONNX ConvTranspose [in, out, k...].
+    if (w.shape.length !== nd + 2 || w.shape[nd + 1] !== inC) c.fail(`kernel [${w.shape.join(', ')}] does not fit ${inC} input channels`);
+    const outC = w.shape[nd];
+    const begins: number[] = [];
+    const ends: number[] = [];
+    const extra: number[] = [];
+    const out: Dim[] = [];
+    for (let i = 0; i < nd; i++) {
+      const size = known(c, x.shape[1 + i], `input size ${i + 1}`);
+      // As TF's conv2d_transpose: the output is the size of the conv input it is the gradient of.
+      const o = padding === 'same' ? size * s[i] : size * s[i] + Math.max(k[i] - s[i], 0);
+      const begin = padding === 'same' ? Math.floor(Math.max(k[i] - s[i], 0) / 2) : 0;
+      const end = (size - 1) * s[i] + k[i] - begin - o;
+      begins.push(begin);
+      ends.push(Math.max(end, 0));
+      extra.push(Math.max(-end, 0));
+      out.push(o);
+    }
+    const g = c.g;
+    const bias = c.config.use_bias === false ? undefined : c.weight('bias');
+    const wt = g.float(w.name, [inC, outC, ...w.shape.slice(0, nd)], permute(w.data, w.shape, [nd + 1, nd, ...Array.from({ length: nd }, (_, i) => i)]));
+    const ins = [x.name, wt, ...(bias ? [g.float(bias.name, bias.shape, bias.data)] : [])];
+    const y = g.node('ConvTranspose', ins, `${c.name}/conv_transpose`, {
+      kernel_shape: { ints: k }, strides: { ints: s }, pads: { ints: [...begins, ...ends] }, output_padding: { ints: extra },
+    });
+    return activate(c, { name: y, shape: [x.shape[0], ...out, outC], cf: true }, c.config.activation);
+  };
+}
+
 function pool(op: 'MaxPool' | 'AveragePool', nd: number): LayerConverter {
   return (c) => {
     channelsLast(c);
@@ -260,7 +303,8 @@ const batchNorm: LayerConverter = (c) => {
   if (Array.isArray(axis)) axis = axis.length === 1 ? axis[0] : c.fail(`axis ${JSON.stringify(axis)}: only one axis is supported`);
   if (!Number.isInteger(axis)) c.fail(`axis ${JSON.stringify(axis)} is not an integer`);
   const a = axis < 0 ? axis + r : axis;
-  if (a <= 0 || a >= r) c.fail(`axis ${axis} is not a feature axis of an input of rank ${r}`);
+  // TF.js broadcasts the statistics wrongly for any other axis of a rank ≥ 3 input; nothing to match.
+  if (a !== r - 1) c.fail(`axis ${axis}: only the last (channel) axis is supported`);
   const chans = known(c, x.shape[a], `the size of axis ${axis}`);
   const mean = required(c, 'moving_mean');
   const variance = required(c, 'moving_variance');
@@ -278,7 +322,7 @@ const batchNorm: LayerConverter = (c) => {
       `${c.name}/batchnorm`, { epsilon: { float: eps } });
     return { name: y, shape: x.shape, cf: true };
   }
-  // Any other axis (or a rank-2 input): y = x·m + b with m = γ/√(σ²+ε), b = β − μ·m, broadcast along the axis.
+  // A rank-2 input: y = x·m + b with m = γ/√(σ²+ε), b = β − μ·m.
   const xl = g.cl(x);
   const m = new Float32Array(chans);
   const b = new Float32Array(chans);
@@ -286,10 +330,8 @@ const batchNorm: LayerConverter = (c) => {
     m[i] = (gamma ? gamma.data[i] : 1) / Math.sqrt(variance.data[i] + eps);
     b[i] = (beta ? beta.data[i] : 0) - mean.data[i] * m[i];
   }
-  const dims = new Array<number>(r - 1).fill(1);
-  dims[a - 1] = chans;
-  const y1 = g.node('Mul', [xl.name, g.float(`${c.name}/scale`, dims, m)], `${c.name}/scale_mul`);
-  const y = g.node('Add', [y1, g.float(`${c.name}/shift`, dims, b)], `${c.name}/shift_add`);
+  const y1 = g.node('Mul', [xl.name, g.float(`${c.name}/scale`, [chans], m)], `${c.name}/scale_mul`);
+  const y = g.node('Add', [y1, g.float(`${c.name}/shift`, [chans], b)], `${c.name}/shift_add`);
   return { name: y, shape: x.shape, cf: false };
 };
 
@@ -383,10 +425,9 @@ function sameLayout(c: LayerCall): Val[] {
   return c.inputs.map((v) => (cf ? c.g.cf(v) : c.g.cl(v)));
 }
 
-function merge(op: 'Add' | 'Sub' | 'Mul' | 'Max' | 'Min' | 'Mean'): LayerConverter {
+function merge(op: 'Add' | 'Mul' | 'Max' | 'Min' | 'Mean'): LayerConverter {
   return (c) => {
     const xs = sameLayout(c);
-    if (op === 'Sub' && xs.length !== 2) c.fail(`Subtract takes exactly two inputs, got ${xs.length}`);
     let y: string;
     if (op === 'Max' || op === 'Min' || op === 'Mean') y = c.g.node(op, xs.map((v) => v.name), `${c.name}/${op.toLowerCase()}`);
     else {
@@ -407,6 +448,51 @@ const concatenate: LayerConverter = (c) => {
   const y = c.g.node('Concat', xs.map((v) => v.name), `${c.name}/concat`, { axis: { int: storedAxis(xs[0], a) } });
   const sum = xs.every((v) => v.shape[a] !== null) ? xs.reduce((s, v) => s + (v.shape[a] as number), 0) : null;
   return { name: y, shape: xs[0].shape.map((d, i) => (i === a ? sum : d)), cf: xs[0].cf };
+};
+
+const layerNorm: LayerConverter = (c) => {
+  const x = c.g.cl(c.inputs[0]);
+  const r = x.shape.length;
+  const raw = c.config.axis ?? -1;
+  const axes = (Array.isArray(raw) ? raw : [raw]).map((a: number) => (a < 0 ? a + r : a)).sort((a: number, b: number) => a - b);
+  if (axes.some((a: number, i: number) => a !== r - axes.length + i) || axes[0] < 1) c.fail(`axis ${JSON.stringify(raw)}: only trailing axes are supported`);
+  const dims = axes.map((a: number) => known(c, x.shape[a], `the size of axis ${a}`));
+  const n = dims.reduce((p: number, q: number) => p * q, 1);
+  const eps = typeof c.config.epsilon === 'number' ? c.config.epsilon : 1e-3;
+  const g = c.g;
+  const h = c.name;
+  // (x − mean)/√(var + ε)·γ + β over the trailing axes, from opset-13 operators.
+  const mean = g.node('ReduceMean', [x.name], `${h}/mean`, { axes: { ints: axes }, keepdims: { int: 1 } });
+  const centred = g.node('Sub', [x.name, mean], `${h}/centred`);
+  const variance = g.node('ReduceMean', [g.node('Mul', [centred, centred], `${h}/squared`)], `${h}/variance`, { axes: { ints: axes }, keepdims: { int: 1 } });
+  const std = g.node('Sqrt', [g.node('Add', [variance, g.scalar(`${h}/epsilon`, eps)], `${h}/variance_eps`)], `${h}/std`);
+  let y = g.node('Div', [centred, std], `${h}/normalised`);
+  const gamma = c.config.scale === false ? undefined : c.weight('gamma');
+  const beta = c.config.center === false ? undefined : c.weight('beta');
+  for (const w of [gamma, beta]) if (w && w.data.length !== n) c.fail(`weight ${w.name} has ${w.data.length} values for ${n}`);
+  if (gamma) y = g.node('Mul', [y, g.float(gamma.name, dims, gamma.data)], `${h}/scale`);
+  if (beta) y = g.node('Add', [y, g.float(beta.name, dims, beta.data)], `${h}/shift`);
+  return { name: y, shape: x.shape, cf: false };
+};
+
+const rescaling: LayerConverter = (c) => {
+  const x = c.inputs[0];
+  const scale = c.config.scale ?? 1;
+  const offset = c.config.offset ?? 0;
+  if (typeof scale !== 'number' || typeof offset !== 'number') c.fail(`scale and offset must be numbers`);
+  const y = c.g.node('Mul', [x.name, c.g.scalar(`${c.name}/scale`, scale)], `${c.name}/scale_mul`);
+  return { ...x, name: offset === 0 ? y : c.g.node('Add', [y, c.g.scalar(`${c.name}/offset`, offset)], `${c.name}/offset_add`) };
+};
+
+const repeatVector: LayerConverter = (c) => {
+  const x = c.inputs[0];
+  const n = c.config.n;
+  if (x.shape.length !== 2) c.fail(`expects a rank-2 input, got shape [${x.shape.join(', ')}]`);
+  if (!Number.isInteger(n) || n < 1) c.fail(`n ${JSON.stringify(n)} is not a positive integer`);
+  const g = c.g;
+  const u = g.node('Unsqueeze', [x.name, g.int64(`${c.name}/axes`, [1])], `${c.name}/unsqueeze`);
+  const y = g.node('Tile', [u, g.int64(`${c.name}/repeats`, [1, n, 1])], `${c.name}/tile`);
+  return { name: y, shape: [x.shape[0], n, x.shape[1]], cf: false };
 };
 
 const activationLayer: LayerConverter = (c) => activate(c, c.inputs[0], c.config.activation);
@@ -460,7 +546,8 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = {
   Conv2D: convLike('conv', 2),
   Conv3D: convLike('conv', 3),
   DepthwiseConv2D: convLike('depthwise', 2),
-  SeparableConv1D: convLike('separable', 1),
+  Conv2DTranspose: convTranspose(2),
+  Conv3DTranspose: convTranspose(3),
   SeparableConv2D: convLike('separable', 2),
   MaxPooling1D: pool('MaxPool', 1),
   MaxPooling2D: pool('MaxPool', 2),
@@ -473,6 +560,9 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = {
   GlobalMaxPooling1D: globalPool('ReduceMax', 1),
   GlobalMaxPooling2D: globalPool('ReduceMax', 2),
   BatchNormalization: batchNorm,
+  LayerNormalization: layerNorm,
+  Rescaling: rescaling,
+  RepeatVector: repeatVector,
   Activation: activationLayer,
   ReLU: reluLayer,
   LeakyReLU: unaryWithAlpha('LeakyRelu', 'alpha', 0.3),
@@ -490,15 +580,10 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = {
   GaussianNoise: identity,
   GaussianDropout: identity,
   AlphaDropout: identity,
-  ZeroPadding1D: zeroPadding(1),
   ZeroPadding2D: zeroPadding(2),
-  ZeroPadding3D: zeroPadding(3),
-  Cropping1D: cropping(1),
   Cropping2D: cropping(2),
-  Cropping3D: cropping(3),
   UpSampling2D: upSampling2d,
   Add: merge('Add'),
-  Subtract: merge('Sub'),
   Multiply: merge('Mul'),
   Maximum: merge('Max'),
   Minimum: merge('Min'),

@@ -275,8 +275,10 @@ function convert(src: TfjsFolder, folder: string, options: ExportOnnxOptions): E
 
   const outputs: ValueSpec[] = [];
   const seen = new Set<string>();
-  for (const ref of topo.outputs) {
-    const val = evaluate(ref);
+  // The whole graph first: renaming an output must not change what a later layer reads.
+  const results = topo.outputs.map(evaluate);
+  for (const [k, ref] of topo.outputs.entries()) {
+    const val = g.current(results[k]);
     let v = g.cl(val);
     const desired = seen.has(ref.layer) ? g.unique(ref.layer) : ref.layer;
     seen.add(ref.layer);

@@ -164,3 +164,88 @@ test('hand-built sequential model: crop, upsample, PReLU, permute, reshape, dila
   assert.ok(err <= TOLERANCE, `max relative error ${err}`);
   model.dispose();
 });
+
+test('hand-built model with two inputs: embedding, transposed and 3-D convs, layer norm, merges, repeat, rescaling', async (t) => {
+  const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]) => layer.apply(x) as tfl.SymbolicTensor;
+  const image = tfl.input({ shape: [5, 6, 2], name: 'image' });
+  const tokens = tfl.input({ shape: [7], name: 'tokens' });
+  // Image branch: transposed convs ('same' and 'valid', kernel larger and smaller than the stride).
+  let a = apply(tfl.layers.rescaling({ scale: 2, offset: -1 }), image);
+  a = apply(tfl.layers.conv2dTranspose({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }), a);
+  a = apply(tfl.layers.conv2dTranspose({ filters: 4, kernelSize: 1, strides: 2, padding: 'valid' }), a);
+  a = apply(tfl.layers.conv2dTranspose({ filters: 4, kernelSize: [3, 2], strides: [1, 2], padding: 'valid' }), a);
+  const peak = apply(tfl.layers.globalMaxPooling2d({}), a);
+  a = apply(tfl.layers.dense({ units: 4 }), apply(tfl.layers.flatten(), a));
+  // A 3-D branch on the same image, reshaped to a volume.
+  let v = apply(tfl.layers.reshape({ targetShape: [5, 6, 2, 1] }), image);
+  v = apply(tfl.layers.conv3d({ filters: 3, kernelSize: 2, padding: 'same', activation: 'tanh' }), v);
+  v = apply(tfl.layers.maxPooling3d({ poolSize: [2, 2, 1], padding: 'same' }), v);
+  v = apply(tfl.layers.conv3dTranspose({ filters: 2, kernelSize: 2, strides: 2, padding: 'valid' }), v);
+  v = apply(tfl.layers.averagePooling3d({ poolSize: 2, padding: 'valid' }), v);
+  v = apply(tfl.layers.dense({ units: 4 }), apply(tfl.layers.flatten(), v));
+  // Token branch: embedding, batch norm and layer norm on a sequence, 1-D conv and pooling.
+  let e = apply(tfl.layers.embedding({ inputDim: 10, outputDim: 5 }), tokens);
+  e = apply(tfl.layers.batchNormalization({}), e);
+  e = apply(tfl.layers.layerNormalization({}), e);
+  e = apply(tfl.layers.conv1d({ filters: 4, kernelSize: 2, activation: 'relu' }), e);
+  e = apply(tfl.layers.globalMaxPooling1d({}), e);
+  // Each merge sees independent branches, so no branch hides behind a max or min.
+  let m = apply(tfl.layers.concatenate(), [
+    apply(tfl.layers.multiply(), [a, e]), apply(tfl.layers.average(), [a, v, peak]),
+    apply(tfl.layers.maximum(), [e, v]), apply(tfl.layers.minimum(), [a, peak]),
+  ]);
+  m = apply(tfl.layers.repeatVector({ n: 3 }), m);
+  m = apply(tfl.layers.layerNormalization({ axis: [1, 2] }), m);
+  m = apply(tfl.layers.globalAveragePooling1d({}), m);
+  // logSoftmax is registered in tfjs-layers but missing from its ActivationIdentifier type.
+  const out = apply(tfl.layers.dense({ units: 3, activation: 'logSoftmax' as unknown as 'softmax', name: 'scores' }), m);
+  // `peak` is an output and also read by later layers: naming the outputs must not rewire them.
+  const model = tfl.model({ inputs: [image, tokens], outputs: [out, peak] });
+  randomiseAll(model, 15);
+  const r = exportTfjsToOnnx(await saved(model, 'two-inputs'));
+  assert.deepEqual(r.inputs.map((i) => i.name), ['image', 'tokens']);
+  const ops = new Set(r.layers.flatMap((l) => l.ops));
+  for (const op of ['ConvTranspose', 'Gather', 'Tile', 'Mean', 'Max', 'Min', 'LogSoftmax', 'ReduceMax']) assert.ok(ops.has(op), op);
+  // Token ids: integers in [0, 10) given as float32, as TF.js's Embedding takes them.
+  const rng = new Rng(9);
+  const img = uniform(2 * 5 * 6 * 2, rng, 0, 1);
+  const ids = Float32Array.from({ length: 2 * 7 }, () => Math.floor(rng.next() * 10));
+  const session = await ort.InferenceSession.create(r.bytes);
+  const got = await session.run({ image: new ort.Tensor('float32', img, [2, 5, 6, 2]), tokens: new ort.Tensor('float32', ids, [2, 7]) });
+  const refs = model.predict([tf.tensor(img, [2, 5, 6, 2]), tf.tensor(ids, [2, 7])]) as tf.Tensor[];
+  const errors = r.outputs.map((o, k) => maxRelError(got[o.name].data as Float32Array, refs[k].dataSync()));
+  t.diagnostic(`max relative errors vs TF.js ${errors.map((e) => e.toExponential(2)).join(', ')}`);
+  for (const e of errors) assert.ok(e <= TOLERANCE, `max relative errors ${errors}`);
+
+  // Batch norm over another axis than the last: TF.js broadcasts it inconsistently; refused.
+  const bn = tfl.sequential({ layers: [tfl.layers.batchNormalization({ inputShape: [3, 2], axis: 1 })] });
+  const folder = await saved(bn, 'bn-axis-1');
+  assert.throws(() => exportTfjsToOnnx(folder), /layer batch_normalization\w* \(BatchNormalization\): axis 1: only the last \(channel\) axis is supported/);
+  model.dispose();
+});
+
+test('every activation and activation layer, each compared as its own output', async (t) => {
+  const acts = ['relu', 'relu6', 'elu', 'selu', 'gelu', 'gelu_new', 'hardSigmoid', 'softplus', 'softsign', 'mish', 'swish', 'sigmoid', 'tanh', 'softmax', 'logSoftmax'];
+  const input = tfl.input({ shape: [4, 6], name: 'x' });
+  // Inputs of the activations spread over [-4, 4], where they differ most.
+  const pre = tfl.layers.dense({ units: 6, name: 'pre' }).apply(input) as tfl.SymbolicTensor;
+  const outputs = acts.map((a) => tfl.layers.activation({ activation: a as 'relu', name: `act_${a}` }).apply(pre) as tfl.SymbolicTensor);
+  outputs.push(
+    tfl.layers.reLU({ maxValue: 1.5, name: 'relu_max' }).apply(pre) as tfl.SymbolicTensor,
+    tfl.layers.leakyReLU({ alpha: 0.1, name: 'leaky' }).apply(pre) as tfl.SymbolicTensor,
+    tfl.layers.elu({ name: 'elu_layer' }).apply(pre) as tfl.SymbolicTensor,
+    tfl.layers.thresholdedReLU({ theta: 0.5, name: 'thresholded' }).apply(pre) as tfl.SymbolicTensor,
+    tfl.layers.softmax({ axis: -1, name: 'softmax_layer' }).apply(pre) as tfl.SymbolicTensor,
+    tfl.layers.prelu({ sharedAxes: [1], name: 'prelu_shared' }).apply(pre) as tfl.SymbolicTensor,
+  );
+  const model = tfl.model({ inputs: input, outputs });
+  randomiseAll(model, 16);
+  const k = model.getLayer('pre').getWeights()[0];
+  model.getLayer('pre').setWeights([tf.mul(k, 8), model.getLayer('pre').getWeights()[1]]);
+  const r = exportTfjsToOnnx(await saved(model, 'activations'));
+  assert.equal(r.outputs.length, outputs.length);
+  const errors = await compare(model, r, 3, 7);
+  t.diagnostic(`max relative errors vs TF.js: ${r.outputs.map((o, i) => `${o.name} ${errors[i].toExponential(1)}`).join(', ')}`);
+  errors.forEach((e, i) => assert.ok(e <= TOLERANCE, `${r.outputs[i].name}: ${e}`));
+  model.dispose();
+});
