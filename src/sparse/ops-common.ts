@@ -70,3 +70,10 @@ export function attrFloats(attrs: Attrs, name: string): number[] | undefined {
   if (typeof v === 'number') return [v];
   return undefined;
 }
+
+/** A possibly negative axis of a tensor of `rank`, checked. */
+export function normAxisOf(axis: number, rank: number, node: GraphNode): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= Math.max(rank, 1)) throw new SculptError(`${at(node)} axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}

@@ -19,6 +19,7 @@ import { globalPool, maxUnpool, pool } from './ops-pool.js';
 import { convInteger, dequantizeLinear, dynamicQuantizeLinear, matMulInteger, qlinearConv, qlinearMatMul, quantizeLinear } from './ops-quant.js';
 import { gru, lstm, rnn } from './ops-recurrent.js';
 import { resize, upsample } from './ops-resize.js';
+import { blackmanWindow, dft, hammingWindow, hannWindow, melWeightMatrix, stft } from './ops-signal.js';
 import { argExtreme, cumSum, hardmax, reduce } from './ops-reduce.js';
 import {
   cast, castLike, concat, constant, constantOfShape, dropout, expand, flatten, gather, pad, range, reshape, shape, slice, split, squeeze, tile, transpose, unsqueeze, where,
@@ -125,6 +126,12 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   CastLike: castLike,
   ConvTranspose: convTranspose,
   Resize: resize,
+  HannWindow: hannWindow,
+  HammingWindow: hammingWindow,
+  BlackmanWindow: blackmanWindow,
+  DFT: dft,
+  STFT: stft,
+  MelWeightMatrix: melWeightMatrix,
   NonMaxSuppression: nonMaxSuppression,
   RoiAlign: roiAlign,
   GridSample: gridSample,
