@@ -249,3 +249,28 @@ test('every activation and activation layer, each compared as its own output', a
   errors.forEach((e, i) => assert.ok(e <= TOLERANCE, `${r.outputs[i].name}: ${e}`));
   model.dispose();
 });
+
+test('unknown image size: symbolic dims, SAME_UPPER padding, right for any size', async (t) => {
+  const model = tfl.sequential({ layers: [
+    tfl.layers.conv2d({ inputShape: [null, null, 3], filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+    tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+    tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'valid' }),
+    tfl.layers.globalAveragePooling2d({}),
+    tfl.layers.dense({ units: 3 }),
+  ] });
+  randomiseAll(model, 17);
+  const r = exportTfjsToOnnx(await saved(model, 'any-size'));
+  assert.deepEqual(r.inputs[0].dims, ['N', `${r.inputs[0].name}_d1`, `${r.inputs[0].name}_d2`, 3]);
+  const session = await ort.InferenceSession.create(r.bytes);
+  for (const [h, w] of [[13, 17], [16, 9]]) {
+    const data = uniform(2 * h * w * 3, new Rng(h), 0, 1);
+    const got = (await session.run({ [r.inputs[0].name]: new ort.Tensor('float32', data, [2, h, w, 3]) }))[r.outputs[0].name].data as Float32Array;
+    const x = tf.tensor(data, [2, h, w, 3]);
+    const y = model.predict(x) as tf.Tensor;
+    const err = maxRelError(got, y.dataSync());
+    tf.dispose([x, y]);
+    t.diagnostic(`${h}×${w}: max relative error vs TF.js ${err.toExponential(2)}`);
+    assert.ok(err <= TOLERANCE, `${h}×${w}: ${err}`);
+  }
+  model.dispose();
+});
