@@ -3,6 +3,7 @@
 // files whose onnxruntime outputs match TF.js model.predict on the same NHWC arrays within 1e-5.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -11,7 +12,7 @@ import { exportTfjsToOnnx, type ExportOnnxResult } from '../../src/api/export-on
 import { Rng } from '../../src/core/rng.js';
 import { openTfjsFolder } from '../../src/formats/tfjs-folder.js';
 import { setupBackend } from '../../src/train/backend.js';
-import { saveModelFolder } from '../../src/train/model-io.js';
+import { loadModelFolder, saveModelFolder } from '../../src/train/model-io.js';
 import { buildModel } from '../../src/train/zoo.js';
 import { tempDir } from '../cli/helpers.js';
 import { maxRelError } from '../fixtures/compare.js';
@@ -272,5 +273,38 @@ test('unknown image size: symbolic dims, SAME_UPPER padding, right for any size'
     t.diagnostic(`${h}×${w}: max relative error vs TF.js ${err.toExponential(2)}`);
     assert.ok(err <= TOLERANCE, `${h}×${w}: ${err}`);
   }
+  model.dispose();
+});
+
+test('uint8-quantized weights are dequantized as TF.js loads them', async (t) => {
+  const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [6], units: 5, activation: 'tanh', name: 'fc' }), tfl.layers.dense({ units: 2, name: 'out' })] });
+  randomiseAll(model, 18);
+  const folder = await saved(model, 'dense-float');
+  // Rewrite fc/kernel as uint8 with scale and min, the way the TF.js converter quantizes.
+  const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+  const src = openTfjsFolder(folder);
+  const parts: Uint8Array[] = [];
+  for (const w of json.weightsManifest[0].weights) {
+    const v = src.read(w.name).slice();
+    if (w.name !== 'fc/kernel') {
+      parts.push(new Uint8Array(v.buffer));
+      continue;
+    }
+    let min = Infinity, max = -Infinity;
+    for (const x of v) { min = Math.min(min, x); max = Math.max(max, x); }
+    const scale = (max - min) / 255;
+    parts.push(Uint8Array.from(v, (x) => Math.round((x - min) / scale)));
+    w.quantization = { dtype: 'uint8', scale, min };
+  }
+  const quantized = join(dir, 'dense-uint8');
+  mkdirSync(quantized);
+  writeFileSync(join(quantized, 'model.json'), JSON.stringify(json));
+  writeFileSync(join(quantized, 'weights.bin'), Buffer.concat(parts));
+  const loaded = await loadModelFolder(quantized);
+  const r = exportTfjsToOnnx(quantized);
+  const [err] = await compare(loaded, r, 4, 8);
+  t.diagnostic(`max relative error vs TF.js ${err.toExponential(2)}`);
+  assert.ok(err <= TOLERANCE, `max relative error ${err}`);
+  loaded.dispose();
   model.dispose();
 });
