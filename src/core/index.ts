@@ -33,18 +33,20 @@ export {
 } from './select.js';
 export {
   parsePattern,
+  checkPattern,
   formatPattern,
   channelLayout,
   nmMaskInto,
   channelSums,
   selectChannels,
   clearChannels,
+  liveChannels,
   type PatternSpec,
   type ChannelLayout,
   type ChannelSums,
 } from './patterns.js';
 export { isGlob, globToRegExp, nameMatches, matchNames } from './names.js';
-export { validatePruneOptions, resolveTargets, type PruneOptions, type TargetEntry } from './options.js';
+export { pruneOptions, validatePruneOptions, resolveTargets, type PruneOptions, type PruneOptionsInput, type TargetEntry } from './options.js';
 export {
   prune,
   planStreaming,

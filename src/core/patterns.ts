@@ -28,11 +28,29 @@ export function parsePattern(text: string): PatternSpec {
     const n = Number(nm[1]);
     const m = Number(nm[2]);
     if (m < 1 || m > 1024 || n < 1 || n > m) {
-      throw new SculptError(`--pattern '${text}': N:M needs 1 <= N <= M <= 1024, e.g. '2:4'`);
+      throw new SculptError(`options.pattern '${text}': N:M needs 1 <= N <= M <= 1024, e.g. '2:4'`);
     }
     return { kind: 'nm', n, m };
   }
-  throw new SculptError(`unknown --pattern '${text}'; accepted: ${ACCEPTED}`);
+  throw new SculptError(`unknown options.pattern '${text}'; accepted: ${ACCEPTED}`);
+}
+
+/** `p` itself if it is a well-formed PatternSpec; otherwise a SculptError naming `options.pattern`. */
+export function checkPattern(p: unknown): PatternSpec {
+  if (typeof p === 'string') {
+    parsePattern(p); // an unknown text is reported as such
+    throw new SculptError(`options.pattern must be a PatternSpec, got the string '${p}'; use parsePattern('${p}') (or pass it to pruneOptions, which parses text)`);
+  }
+  const spec = p as Partial<{ kind: unknown; n: unknown; m: unknown; norm: unknown }> | null;
+  const ok = typeof spec === 'object' && spec !== null && (
+    spec.kind === 'unstructured'
+    || (spec.kind === 'channel' && (spec.norm === 1 || spec.norm === 2))
+    || (spec.kind === 'nm' && Number.isInteger(spec.n) && Number.isInteger(spec.m) && (spec.n as number) >= 1 && (spec.n as number) <= (spec.m as number) && (spec.m as number) <= 1024));
+  if (!ok) {
+    const shown = typeof spec === 'object' && spec !== null ? JSON.stringify(spec) : String(spec);
+    throw new SculptError(`options.pattern ${shown} is not a pattern: use { kind: 'unstructured' }, { kind: 'nm', n, m } with 1 <= n <= m <= 1024, { kind: 'channel', norm: 1 | 2 }, or text: ${ACCEPTED}`);
+  }
+  return p as PatternSpec;
 }
 
 /** The canonical text of a pattern (parsePattern(formatPattern(p)) equals p). */
@@ -78,7 +96,7 @@ export function channelLayout(t: WeightTensor): ChannelLayout {
 export function nmMaskInto(t: WeightTensor, scores: Float32Array, alive: Mask, n: number, m: number, out: Mask): void {
   const L = channelLayout(t);
   if (L.reduction % m !== 0) {
-    throw new SculptError(`tensor '${t.name}' has reduction length ${L.reduction} (shape [${t.shape.join(', ')}]), not divisible by M=${m}; exclude it or choose another --pattern`);
+    throw new SculptError(`tensor '${t.name}' has reduction length ${L.reduction} (shape [${t.shape.join(', ')}]), not divisible by M=${m}; exclude it (options.exclude) or choose another options.pattern`);
   }
   if (m === 4 && (L.post % 4 === 0 || L.post === 1)) {
     if (out !== alive) out.words.set(alive.words);
@@ -207,6 +225,28 @@ export function selectChannels(sums: ChannelSums, k: number): Uint8Array {
   order.sort((a, b) => sums.sums[a] - sums.sums[b] || a - b);
   for (let j = 0; j < k - dead && j < order.length; j++) prune[order[j]] = 1;
   return prune;
+}
+
+/** Number of output channels with at least one element kept in `mask`. */
+export function liveChannels(t: WeightTensor, mask: Mask): number {
+  const L = channelLayout(t);
+  const live = new Uint8Array(L.channels);
+  const w = mask.words;
+  for (let p = 0; p < L.pre; p++) {
+    for (let o = 0; o < L.channels; o++) {
+      if (live[o] === 1) continue;
+      const base = (p * L.channels + o) * L.post;
+      for (let i = base; i < base + L.post; i++) {
+        if (((w[i >>> 5] >>> (i & 31)) & 1) === 1) {
+          live[o] = 1;
+          break;
+        }
+      }
+    }
+  }
+  let n = 0;
+  for (let o = 0; o < L.channels; o++) n += live[o];
+  return n;
 }
 
 /** Clears, in `out`, every element of the channels flagged in `prune`. */

@@ -9,7 +9,8 @@ import { getCriterion, type Criterion, type ScoreContext } from './criteria.js';
 import { SculptError } from './errors.js';
 import { Mask, fillNonZero } from './mask.js';
 import { resolveTargets, validatePruneOptions, type PruneOptions, type TargetEntry } from './options.js';
-import { channelLayout, channelSums, clearChannels, nmMaskInto, selectChannels, type ChannelSums } from './patterns.js';
+import { matchNames } from './names.js';
+import { channelLayout, channelSums, clearChannels, liveChannels, nmMaskInto, selectChannels, type ChannelSums } from './patterns.js';
 import { PRUNE_ALL_KEY, countEqual, markAbove, markKept, scoresToKeys, selectSmallestKeys, type KeyThreshold } from './select.js';
 import { numel, type WeightSet, type WeightTensor } from './types.js';
 
@@ -35,6 +36,12 @@ export interface TensorStats {
   readonly zerosAfter: number;
   readonly densityBefore: number;
   readonly densityAfter: number;
+  /**
+   * Set when this run did something to the tensor that usually breaks a model and was let
+   * through: pruned to density 0 under `allowCollapse`, or output channels of the model's
+   * output layer removed by channel pruning. One line, naming options as `options.NAME`.
+   */
+  readonly warning?: string;
 }
 
 /** Sums of TensorStats over a set of tensors. */
@@ -73,13 +80,14 @@ export interface StreamingPlan {
  * `existing` masks (by name) mark elements already pruned; they only ever lose kept bits.
  */
 export function planStreaming(source: TensorSource, opts: PruneOptions, existing?: Map<string, Mask>): StreamingPlan {
-  return new Planner(source, opts, existing ?? new Map());
+  return new Planner(source, opts, existing ?? new Map(), false);
 }
 
 /** Plans and computes masks for a WeightSet in memory; does not modify the weights. */
 export function prune(ws: WeightSet, opts: PruneOptions, existing?: Map<string, Mask>): PruneResult {
   const source: TensorSource = { tensors: ws.tensors, read: (name) => (ws.get(name) as WeightTensor).data };
-  const plan = planStreaming(source, opts, existing);
+  // In memory every mask is cheap to finish, so a refused collapse names every tensor at once.
+  const plan = new Planner(source, opts, existing ?? new Map(), true);
   const masks = new Map<string, Mask>();
   for (const t of ws.tensors) {
     const m = plan.maskFor(t.name, t.data);
@@ -87,6 +95,7 @@ export function prune(ws: WeightSet, opts: PruneOptions, existing?: Map<string, 
     if (m !== undefined) masks.set(t.name, m);
     else if (old !== undefined) masks.set(t.name, old.clone());
   }
+  plan.refuseCollapse();
   return { masks, ...plan.stats() };
 }
 
@@ -130,9 +139,16 @@ class Planner implements StreamingPlan {
   /** Every global tensor's tie share, once an out-of-order maskFor made a counting pass. */
   private tieShares?: Map<string, number>;
   private globalChannels?: GlobalChannels;
+  /** Weights whose output channels are the model's outputs (channel pruning them warns). */
+  private readonly outputs: Set<string>;
+  /** Tensors this run would prune to density 0, refused unless allowCollapse. */
+  private readonly collapsed: string[] = [];
+  /** Whether a collapse is refused once every mask is made (refuseCollapse) rather than at once. */
+  private deferCollapse: boolean;
 
-  constructor(source: TensorSource, opts: PruneOptions, existing: Map<string, Mask>) {
+  constructor(source: TensorSource, opts: PruneOptions, existing: Map<string, Mask>, deferCollapse: boolean) {
     validatePruneOptions(opts);
+    this.deferCollapse = deferCollapse;
     this.opts = opts;
     this.source = source;
     this.existing = existing;
@@ -149,6 +165,7 @@ class Planner implements StreamingPlan {
     const targets = resolveTargets(source.tensors, opts);
     for (const e of targets) this.entries.set(e.tensor.name, e);
     this.targets = targets.map((e) => e.tensor.name);
+    this.outputs = outputWeights(source.tensors, opts);
     const global = targets.filter((e) => e.scope === 'global');
     if (global.length > 0 && opts.pattern.kind === 'unstructured') this.planGlobalThreshold(global);
     if (global.length > 0 && opts.pattern.kind === 'channel') this.planGlobalChannels(global, opts.pattern.norm);
@@ -168,9 +185,49 @@ class Planner implements StreamingPlan {
       this.record(t, false, zeros, zeros);
       return undefined;
     }
+    const channelsBefore = this.opts.pattern.kind === 'channel' && this.outputs.has(name) ? liveChannels(t, this.alive(name, values)) : 0;
     const { mask, zerosBefore } = this.opts.pattern.kind === 'unstructured' ? this.unstructuredMask(entry, values) : this.structuredMask(entry, values);
-    this.record(t, true, zerosBefore, mask.prunedCount());
+    const zerosAfter = mask.prunedCount();
+    let warning: string | undefined;
+    if (n > 0 && zerosAfter === n && zerosBefore < n) {
+      if (this.opts.allowCollapse === true) {
+        warning = `tensor '${name}' pruned to density 0 (options.allowCollapse): its layer now ignores its input`;
+      } else {
+        if (!this.collapsed.includes(name)) this.collapsed.push(name);
+        if (!this.deferCollapse) this.refuseCollapseAfterAll(name);
+      }
+    }
+    if (warning === undefined && channelsBefore > 0) {
+      const removed = channelsBefore - liveChannels(t, mask);
+      if (removed > 0) {
+        const which = this.opts.outputWeights === undefined ? 'the last weight layer, taken as the classifier' : 'an output layer';
+        warning = `channel pruning removed ${removed} of ${channelLayout(t).channels} output rows of '${name}' (${which}): those outputs become constant; keep it with options.exclude`;
+      }
+    }
+    this.record(t, true, zerosBefore, zerosAfter, warning);
     return mask;
+  }
+
+  /**
+   * A streaming caller (a writer) met a collapse: make the masks of the targets it has not
+   * reached yet, through `read`, so that the refusal names every collapsed tensor, not only the first.
+   */
+  private refuseCollapseAfterAll(first: string): void {
+    this.deferCollapse = true;
+    this.record(this.byName.get(first) as WeightTensor, true, 0, 0);
+    for (const n of this.targets) if (!this.collected.has(n)) this.maskFor(n, this.source.read(n));
+    this.refuseCollapse();
+  }
+
+  /** Throws, naming them, if masks made so far prune any tensor to density 0 (a layer collapse). */
+  refuseCollapse(): void {
+    const c = this.collapsed;
+    if (c.length === 0) return;
+    const list = c.slice(0, 6).map((x) => `'${x}'`).join(', ') + (c.length > 6 ? `, ... (${c.length} in all)` : '');
+    throw new SculptError(
+      `pruning would leave ${c.length === 1 ? 'tensor' : 'tensors'} ${list} with no weights (density 0, layer collapse: the layer would ignore its input); ` +
+      `lower options.sparsity, keep ${c.length === 1 ? 'it' : 'them'} with options.exclude or options.overrides, or pass options.allowCollapse: true to allow it`,
+    );
   }
 
   /** Unstructured: the global threshold, or this tensor's own selection in layer scope. */
@@ -378,9 +435,10 @@ class Planner implements StreamingPlan {
     return m;
   }
 
-  private record(t: WeightTensor, pruned: boolean, zerosBefore: number, zerosAfter: number): void {
+  private record(t: WeightTensor, pruned: boolean, zerosBefore: number, zerosAfter: number, warning?: string): void {
     const count = numel(t.shape);
     this.collected.set(t.name, {
+      ...(warning !== undefined && { warning }),
       name: t.name,
       shape: t.shape,
       count,
@@ -391,6 +449,27 @@ class Planner implements StreamingPlan {
       densityAfter: density(count, zerosAfter),
     });
   }
+}
+
+/** `options.outputWeights` matched against the tensors, or the last tensor prunable by default. */
+function outputWeights(tensors: readonly WeightTensor[], opts: PruneOptions): Set<string> {
+  const out = new Set<string>();
+  if (opts.outputWeights === undefined) {
+    for (let i = tensors.length - 1; i >= 0; i--) {
+      if (tensors[i].prunable) {
+        out.add(tensors[i].name);
+        break;
+      }
+    }
+    return out;
+  }
+  const all = tensors.map((t) => t.name);
+  for (const p of opts.outputWeights) {
+    const m = matchNames(p, all);
+    if (m.length === 0) throw new SculptError(`options.outputWeights '${p}' matches no tensor ('sculpt inspect' lists them)`);
+    for (const n of m) out.add(n);
+  }
+  return out;
 }
 
 function density(count: number, zeros: number): number {

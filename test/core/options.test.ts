@@ -19,16 +19,16 @@ test('globs: * spans dots, ? is one character, everything else is literal', () =
   assert.equal(globToRegExp('conv*').test('conv1/x'), true);
 });
 
-test('validatePruneOptions names the flag', () => {
+test('validatePruneOptions names the option', () => {
   for (const s of [1, -0.1, NaN, Infinity, 1.5]) {
-    assert.throws(() => validatePruneOptions(options({ sparsity: s })), isSculpt(/--sparsity/));
+    assert.throws(() => validatePruneOptions(options({ sparsity: s })), isSculpt(/^options\.sparsity must be a number in \[0, 1\)/));
   }
   validatePruneOptions(options({ sparsity: 0 }));
   validatePruneOptions(options({ sparsity: 0.999 }));
-  assert.throws(() => validatePruneOptions(options({ overrides: new Map([['fc1.weight', 1]]) })), isSculpt(/--override fc1.weight/));
-  assert.throws(() => validatePruneOptions(options({ criterion: 'magnitud' })), isSculpt(/'magnitud'.*magnitude, random/));
-  assert.throws(() => validatePruneOptions(options({ scope: 'model' as 'global' })), isSculpt(/--scope/));
-  assert.throws(() => validatePruneOptions(options({ count: 2.5 })), isSculpt(/--count/));
+  assert.throws(() => validatePruneOptions(options({ overrides: new Map([['fc1.weight', 1]]) })), isSculpt(/options\.overrides\['fc1\.weight'\]/));
+  assert.throws(() => validatePruneOptions(options({ criterion: 'magnitud' })), isSculpt(/unknown options\.criterion 'magnitud'.*magnitude, random/));
+  assert.throws(() => validatePruneOptions(options({ scope: 'model' as 'global' })), isSculpt(/options\.scope must be 'global' or 'layer', got 'model'/));
+  assert.throws(() => validatePruneOptions(options({ count: 2.5 })), isSculpt(/options\.count/));
 });
 
 test('exclude removes tensors; a pattern matching nothing is an error naming it', () => {
@@ -37,15 +37,15 @@ test('exclude removes tensors; a pattern matching nothing is an error naming it'
   assert.deepEqual([...r.masks.keys()], ['fc1.weight', 'fc2.weight']);
   assert.equal(r.stats.find((s) => s.name === 'conv1.weight')?.pruned, false);
   assert.equal(r.targetTotal.zerosAfter, countToPrune(0.5, 16 * 72 + 160));
-  assert.throws(() => prune(ws, options({ exclude: ['fc3.weight'] })), isSculpt(/--exclude 'fc3.weight' matches no tensor/));
-  assert.throws(() => prune(ws, options({ exclude: ['lstm*'] })), isSculpt(/--exclude 'lstm\*'/));
+  assert.throws(() => prune(ws, options({ exclude: ['fc3.weight'] })), isSculpt(/options\.exclude 'fc3.weight' matches no tensor/));
+  assert.throws(() => prune(ws, options({ exclude: ['lstm*'] })), isSculpt(/options\.exclude 'lstm\*'/));
 });
 
 test('include adds non-prunable tensors; unknown includes are errors', () => {
   const ws = model(2);
   const t = resolveTargets(ws.tensors, options({ include: ['*.bias'] })).map((e) => e.tensor.name);
   assert.deepEqual(t, ['conv1.weight', 'conv1.bias', 'fc1.weight', 'fc1.bias', 'fc2.weight']);
-  assert.throws(() => resolveTargets(ws.tensors, options({ include: ['nope'] })), isSculpt(/--include 'nope'/));
+  assert.throws(() => resolveTargets(ws.tensors, options({ include: ['nope'] })), isSculpt(/options\.include 'nope'/));
 });
 
 test('overrides: own sparsity, pruned on their own, rest global; errors name the override', () => {
@@ -62,6 +62,6 @@ test('overrides: own sparsity, pruned on their own, rest global; errors name the
   assert.equal((g.masks.get('fc1.weight') as Mask).prunedCount(), countToPrune(0.1, 1152));
   assert.equal((g.masks.get('fc2.weight') as Mask).prunedCount(), countToPrune(0.1, 160));
   assert.equal((g.masks.get('conv1.weight') as Mask).prunedCount(), countToPrune(0.5, 216));
-  assert.throws(() => prune(ws, options({ overrides: new Map([['fc3.weight', 0.5]]) })), isSculpt(/--override 'fc3.weight' matches no tensor/));
-  assert.throws(() => prune(ws, options({ overrides: new Map([['bn.weight', 0.5]]) })), isSculpt(/--include 'bn.weight'/));
+  assert.throws(() => prune(ws, options({ overrides: new Map([['fc3.weight', 0.5]]) })), isSculpt(/options\.overrides\['fc3\.weight'\] matches no tensor/));
+  assert.throws(() => prune(ws, options({ overrides: new Map([['bn.weight', 0.5]]) })), isSculpt(/options\.overrides\['bn\.weight'\] names only tensors that are not prunable.*options\.include/));
 });

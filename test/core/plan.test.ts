@@ -14,7 +14,8 @@ test('layer scope prunes exactly round(s*N) per tensor at many sparsities and si
   for (const n of SIZES) {
     const ws = new WeightSet([tensor('w', [n], n)]);
     for (const s of SPARSITIES) {
-      const r = prune(ws, options({ sparsity: s, scope: 'layer' }));
+      // Small tensors at 0.99 lose every weight: exact counts are under test here, not the collapse.
+      const r = prune(ws, options({ sparsity: s, scope: 'layer', allowCollapse: true }));
       const m = r.masks.get('w') as Mask;
       assert.equal(m.prunedCount(), countToPrune(s, n), `n=${n} s=${s}`);
       assert.equal(r.stats[0].zerosAfter, countToPrune(s, n));
@@ -62,7 +63,7 @@ test('global ties: many equal magnitudes across tensors, earlier tensor and inde
   const ws = new WeightSet([a, b]);
   const flat = concat([a.data, b.data]).map(Math.abs);
   for (const s of [0.1, 0.2, 0.3, 0.31, 0.5, 0.6, 0.9]) {
-    const r = prune(ws, options({ sparsity: s }));
+    const r = prune(ws, options({ sparsity: s, allowCollapse: true }));
     const k = countToPrune(s, 100);
     const want = referenceSmallest(flat, new Uint8Array(100).fill(1), k);
     const got = new Set<number>();
