@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SculptError } from '../core/errors.js';
+import { withFlagNames } from './option-flags.js';
 /** Each command file exports one of these; `main` calls it to add the command to the program. */
 export type CommandRegistrar = (program: Command) => void;
 
@@ -72,7 +73,7 @@ function reportError(err: unknown): number {
     return err.exitCode === 0 ? 0 : 2;
   }
   if (err instanceof SculptError) {
-    process.stderr.write(`sculpt: ${err.message}\n`);
+    process.stderr.write(`sculpt: ${withFlagNames(err.message)}\n`);
     return err.exitCode;
   }
   const e = err as NodeJS.ErrnoException;

@@ -4,8 +4,10 @@ import { pruneFile, type PruneFileResult } from '../api/prune-file.js';
 import { checkDataCriterion, needsData, pruneFileWithCalibration } from '../api/calibration-prune.js';
 import { SculptError } from '../core/errors.js';
 import { parsePattern, formatPattern } from '../core/patterns.js';
-import type { PruneOptions } from '../core/options.js';
+import { pruneOptions, type PruneOptions } from '../core/options.js';
+import type { TensorStats } from '../core/plan.js';
 import { collectList, parseChoice, parseInteger, parseOverrides, parseSparsity } from './args.js';
+import { withFlagNames } from './option-flags.js';
 import { ProgressBar, formatCount, formatFraction, formatShape, formatTable } from './output.js';
 
 interface PruneFlags {
@@ -19,6 +21,7 @@ interface PruneFlags {
   override: string[];
   seed: string;
   ofRemaining?: boolean;
+  allowCollapse?: boolean;
   calibration?: string;
   calibrationSamples: string;
   json?: boolean;
@@ -41,6 +44,7 @@ export function registerPrune(program: Command): void {
     .option('--override <name=s>', 'per-tensor sparsity, e.g. fc1.weight=0.5 (comma-separated or repeated)', collectList, [])
     .option('--seed <n>', 'seed for the random criterion', '0')
     .option('--of-remaining', 'remove the fraction of the weights still alive (an IMP step), not of all')
+    .option('--allow-collapse', 'let a tensor be pruned to density 0 (refused otherwise, naming the tensor)')
     .option('--json', 'print one JSON object instead of the table')
     .addHelpText('after', `
 Examples:
@@ -52,7 +56,11 @@ Examples:
 Data criteria on ONNX run the model in onnxruntime on the calibration images (flattened to the
 model's input shape, values in [0, 1]) and read the input of every MatMul/Gemm weight: wanda
 scores |w|·‖x_j‖, sparsegpt selects by w²/[H⁻¹]_jj and then reconstructs the kept weights.
-taylor and obd need gradients: use them with sculpt imp/gmp on TF.js models.`)
+taylor and obd need gradients: use them with sculpt imp/gmp on TF.js models.
+
+A model with nothing to prune (no weight of rank >= 2, or everything excluded) is an error, and so
+is a tensor pruned to density 0 unless --allow-collapse; channel pruning of the last weight layer
+(the classifier's output rows) warns.`)
     .action(async (input: string, flags: PruneFlags) => {
       const opts = pruneOptionsFromFlags(flags);
       if (!flags.output) throw new SculptError('prune: missing -o/--output: name the file to write the pruned model to');
@@ -75,6 +83,7 @@ taylor and obd need gradients: use them with sculpt imp/gmp on TF.js models.`)
       bar.finish();
       const cal = calibrated && { samples: calibrated.calibration.samples, source: flags.calibration, reconstructed: calibrated.reconstructed };
       if (calibrated && !flags.json) for (const n of calibrated.calibration.notes) process.stderr.write(n + '\n');
+      for (const w of warnings(result.stats)) process.stderr.write(`sculpt: warning: ${w}\n`);
       process.stdout.write(flags.json ? JSON.stringify({ ...pruneJson(result, opts), ...(cal && { calibration: cal }) }) + '\n' : pruneTable(result, opts) + '\n');
     });
 }
@@ -85,7 +94,7 @@ export function pruneOptionsFromFlags(flags: PruneFlags): PruneOptions {
   if (flags.sparsity !== undefined) sparsity = parseSparsity('--sparsity', flags.sparsity);
   else if (pattern.kind === 'nm') sparsity = 1 - pattern.n / pattern.m;
   else throw new SculptError('prune: missing --sparsity: give the fraction of weights to remove, e.g. --sparsity 0.9');
-  return {
+  return pruneOptions({
     sparsity,
     scope: parseChoice('--scope', flags.scope, ['global', 'layer'] as const),
     pattern,
@@ -95,7 +104,13 @@ export function pruneOptionsFromFlags(flags: PruneFlags): PruneOptions {
     overrides: parseOverrides('--override', flags.override),
     seed: parseInteger('--seed', flags.seed),
     fractionOfRemaining: flags.ofRemaining === true,
-  };
+    allowCollapse: flags.allowCollapse === true,
+  });
+}
+
+/** The plan's per-tensor warnings, with flags in place of option names. */
+function warnings(stats: readonly TensorStats[]): string[] {
+  return stats.flatMap((s) => (s.warning === undefined ? [] : [withFlagNames(s.warning)]));
 }
 
 function pruneJson(r: PruneFileResult, opts: PruneOptions): object {
@@ -106,15 +121,24 @@ function pruneJson(r: PruneFileResult, opts: PruneOptions): object {
     options: {
       sparsity: opts.sparsity, scope: opts.scope, pattern: formatPattern(opts.pattern), criterion: opts.criterion,
       exclude: opts.exclude, include: opts.include, overrides: Object.fromEntries(opts.overrides), seed: opts.seed,
-      ofRemaining: opts.fractionOfRemaining === true,
+      ofRemaining: opts.fractionOfRemaining === true, allowCollapse: opts.allowCollapse === true,
     },
+    warnings: warnings(r.stats),
     tensors: r.stats.map((s) => ({
       name: s.name, shape: s.shape, count: s.count, pruned: s.pruned,
       zerosBefore: s.zerosBefore, zerosAfter: s.zerosAfter, densityBefore: s.densityBefore, densityAfter: s.densityAfter,
     })),
     total: r.total,
     target: r.targetTotal,
+    ...(r.companions && { companions: r.companions }),
+    ...(r.quantizationError && { quantizationError: r.quantizationError }),
   };
+}
+
+/** Quantized weights whose new values had to be rounded to codes (never for plain pruning: a zero is the zero point). */
+function quantizationLine(r: PruneFileResult): string[] {
+  const rounded = Object.entries(r.quantizationError ?? {}).filter(([, e]) => e > 0);
+  return rounded.length ? [`quantized weights re-rounded, largest error: ${rounded.map(([n, e]) => `${n} ${e.toPrecision(3)}`).join(', ')}`] : [];
 }
 
 function pruneTable(r: PruneFileResult, opts: PruneOptions): string {
@@ -131,6 +155,8 @@ function pruneTable(r: PruneFileResult, opts: PruneOptions): string {
       `density ${formatFraction(t.densityBefore)} -> ${formatFraction(t.densityAfter)} ` +
       `(${opts.scope} scope, ${formatPattern(opts.pattern)}, ${opts.criterion})`,
     `whole model: ${formatCount(a.count)} parameters, density ${formatFraction(a.densityBefore)} -> ${formatFraction(a.densityAfter)}`,
+    ...(r.companions ? [`zeroed with the removed channels: ${r.companions.map((c) => `${c.tensor} (${c.what} of ${c.weight}, ${c.channels})`).join(', ')}`] : []),
+    ...quantizationLine(r),
     `wrote ${r.output}`,
   ].join('\n');
 }
