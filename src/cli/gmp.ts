@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { runGmp } from '../train/methods.js';
 import { parseChoice, parseInteger, parseSparsity } from './args.js';
+import { collapseWarnings } from './output.js';
 import { addPruningFlags, addTrainingFlags, finish, progressPrinter, pruneSettingsFromFlags, sessionOptionsFromFlags, type PruningFlags, type TrainingFlags } from './train.js';
 
 interface GmpFlags extends TrainingFlags, PruningFlags {
@@ -41,5 +42,6 @@ Examples:
       };
       const r = await runGmp(o, progressPrinter());
       await finish(flags.out, `GMP on ${o.model} to ${o.finalSparsity} sparsity`, r, flags.json);
+      for (const w of collapseWarnings('gmp', r.details.layers)) process.stderr.write(`sculpt: warning: ${w}\n`);
     });
 }

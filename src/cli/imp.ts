@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { SculptError } from '../core/errors.js';
 import { CONTROLS, runImp, type Control } from '../train/methods.js';
 import { collectList, parseChoice, parseInteger, parseNumber } from './args.js';
+import { collapseWarnings } from './output.js';
 import { addPruningFlags, addTrainingFlags, finish, progressPrinter, pruneSettingsFromFlags, sessionOptionsFromFlags, type PruningFlags, type TrainingFlags } from './train.js';
 
 interface ImpFlags extends TrainingFlags, PruningFlags {
@@ -44,5 +45,6 @@ Examples:
       };
       const r = await runImp(o, progressPrinter());
       await finish(flags.out, `IMP on ${o.model}: ${o.rounds} rounds at ${o.rate} per round`, r, flags.json);
+      for (const w of collapseWarnings('imp', r.details.layers)) process.stderr.write(`sculpt: warning: ${w}\n`);
     });
 }

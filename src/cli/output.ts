@@ -53,3 +53,23 @@ export class ProgressBar {
     if (this.drawn) this.stream.write('\r' + ' '.repeat(100) + '\r');
   }
 }
+
+/**
+ * Warnings for layers a training run left with no weights (density 0, layer collapse): imp and
+ * gmp let the plan collapse a layer rather than stop hours into training, and say so at the end.
+ * `layers` holds each round's per-layer densities; a layer empty from the first round on (all
+ * zero in the model given) is not a collapse of this run.
+ */
+export function collapseWarnings(command: string, layers: ReadonlyArray<ReadonlyArray<{ readonly name: string; readonly density: number }>>): string[] {
+  if (layers.length === 0) return [];
+  const last = layers[layers.length - 1]!;
+  const out: string[] = [];
+  for (const l of last) {
+    if (l.density !== 0) continue;
+    const round = layers.findIndex((r) => r.find((x) => x.name === l.name)?.density === 0);
+    if (round === 0 && layers.length > 1) continue;
+    const when = layers.length > 1 ? ` from round ${round} on` : '';
+    out.push(`${command} left layer '${l.name}' with no weights${when} (density 0, layer collapse: it ignores its input); prune less or keep it with --exclude '${l.name}'`);
+  }
+  return out;
+}
