@@ -27,7 +27,7 @@ export function impDensity(ws: WeightSet, rate: number, rounds: number, scope: '
   const total = ws.tensors.filter((t) => t.prunable).reduce((s, t) => s + t.data.length, 0);
   for (let r = 1; r <= rounds; r++) {
     const res = prune(ws, {
-      sparsity: rate, scope, pattern: parsePattern('unstructured'), criterion: 'magnitude', exclude: [], overrides: new Map(), seed, fractionOfRemaining: true,
+      sparsity: rate, scope, pattern: parsePattern('unstructured'), criterion: 'magnitude', exclude: [], overrides: new Map(), seed, fractionOfRemaining: true, allowCollapse: true,
     }, masks);
     masks = res.masks;
     let kept = 0;

@@ -117,11 +117,15 @@ export async function openSession(o: SessionOptions, onEvent: ProgressFn = () =>
   };
 }
 
-/** Masks after removing `sparsity` (of all prunable weights, or of those left when `ofRemaining`). */
+/**
+ * Masks after removing `sparsity` (of all prunable weights, or of those left when `ofRemaining`).
+ * A layer pruned to density 0 is let through (allowCollapse): a refusal hours into training
+ * would lose the run; imp and gmp warn about it from the per-round layer densities instead.
+ */
 export function pruneModel(model: tfl.LayersModel, s: PruneSettings, sparsity: number, seed: number, existing?: Map<string, Mask>, ofRemaining = false): Map<string, Mask> {
   const pattern: PatternSpec = parsePattern(s.pattern ?? 'unstructured');
   const res = prune(toWeightSet(model), {
-    sparsity, scope: s.scope, pattern, criterion: s.criterion ?? 'magnitude', exclude: [...(s.exclude ?? [])], overrides: new Map(), seed, fractionOfRemaining: ofRemaining,
+    sparsity, scope: s.scope, pattern, criterion: s.criterion ?? 'magnitude', exclude: [...(s.exclude ?? [])], overrides: new Map(), seed, fractionOfRemaining: ofRemaining, allowCollapse: true,
     ...s.calibrate?.(model),
   }, existing);
   return res.masks;
@@ -130,14 +134,16 @@ export function pruneModel(model: tfl.LayersModel, s: PruneSettings, sparsity: n
 /** Random masks with exactly the per-tensor densities of `like` (the random-mask control). */
 export function randomMasksLike(model: tfl.LayersModel, like: Map<string, Mask>, seed: number): Map<string, Mask> {
   const overrides = new Map<string, number>();
-  for (const [name, m] of like) overrides.set(name, m.prunedCount() / m.length);
+  // A collapsed tensor (density 0) has no random draw to make: its mask carries over as it is.
+  for (const [name, m] of like) if (m.keptCount() > 0) overrides.set(name, m.prunedCount() / m.length);
   const res = prune(toWeightSet(model), {
     sparsity: 0, scope: 'layer', pattern: { kind: 'unstructured' }, criterion: 'random', exclude: [], overrides, seed,
   });
   const out = new Map<string, Mask>();
-  for (const name of like.keys()) {
+  for (const [name, l] of like) {
     const m = res.masks.get(name);
-    if (m !== undefined) out.set(name, m);
+    if (m !== undefined && overrides.has(name)) out.set(name, m);
+    else if (l.keptCount() === 0) out.set(name, l.clone());
   }
   return out;
 }

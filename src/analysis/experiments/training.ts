@@ -41,9 +41,12 @@ export async function trainDense(ctx: ExperimentContext, data: Dataset, epochs: 
   return { model, trainAccuracy: r.trainAccuracy, testAccuracy, seconds: r.trainSeconds };
 }
 
-/** Options of a one-shot magnitude-style pruning step over the prunable kernels. */
+/**
+ * Options of a one-shot magnitude-style pruning step over the prunable kernels. Experiments
+ * measure what pruning does, an emptied layer included, so a layer collapse is allowed.
+ */
 export function pruneOptions(sparsity: number, scope: 'global' | 'layer', criterion = 'magnitude', seed = 0, extra: Partial<PruneOptions> = {}): PruneOptions {
-  return { sparsity, scope, pattern: parsePattern('unstructured'), criterion, exclude: [], overrides: new Map(), seed, ...extra };
+  return { sparsity, scope, pattern: parsePattern('unstructured'), criterion, exclude: [], overrides: new Map(), seed, allowCollapse: true, ...extra };
 }
 
 /** Masks of `model`'s current weights. */
