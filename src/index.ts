@@ -1,9 +1,11 @@
 /**
  * sculpt's library API. The command line is a thin layer over these functions.
  *
- *   import { pruneFile } from 'sculpt';
- *   pruneFile('model.onnx', 'model-90.onnx', { sparsity: 0.9, scope: 'global', pattern: parsePattern('unstructured'),
- *     criterion: 'magnitude', exclude: [], overrides: new Map(), seed: 0 });
+ *   import { pruneFile, pruneOptions } from 'sculpt';
+ *   pruneFile('model.onnx', 'model-90.onnx', pruneOptions({ sparsity: 0.9 }));
+ *
+ * `pruneOptions` (from core) fills the defaults and refuses wrong values with a SculptError naming
+ * the option (`options.pattern`), so JavaScript callers get no silent no-op.
  */
 export * from './core/index.js';
 export {
