@@ -65,12 +65,21 @@ export function permute(data: Float32Array, shape: readonly number[], perm: read
   return out;
 }
 
+function equalBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
 export class OnnxGraph {
   readonly nodes: NodeSpec[] = [];
   readonly initializers: TensorSpec[] = [];
   private readonly used = new Set<string>();
   private readonly converted = new Map<string, Val>();
   private readonly renamed = new Map<string, string>();
+  private readonly floats = new Map<string, TensorSpec[]>();
   /** NHWC ↔ NCHW Transposes made so far. */
   layoutTransposes = 0;
 
@@ -93,10 +102,17 @@ export class OnnxGraph {
     return out;
   }
 
-  /** Adds a float32 initializer; returns its (unique) name. */
+  /**
+   * Adds a float32 initializer; returns its (unique) name. The same values under the same name
+   * (a shared layer called again) reuse the first one.
+   */
   float(name: string, dims: readonly number[], data: Float32Array): string {
+    const same = this.floats.get(name)?.find((t) => t.dims.length === dims.length && t.dims.every((d, i) => d === dims[i]) && equalBits(t.data as Float32Array, data));
+    if (same) return same.name;
     const n = this.unique(name);
-    this.initializers.push({ name: n, dims, data });
+    const t = { name: n, dims, data };
+    this.initializers.push(t);
+    this.floats.set(name, [...(this.floats.get(name) ?? []), t]);
     return n;
   }
 

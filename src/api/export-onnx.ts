@@ -210,7 +210,7 @@ function convert(src: TfjsFolder, folder: string, options: ExportOnnxOptions): E
   for (const ref of topo.inputs) {
     const l = topo.layers.get(ref.layer) ?? fail(`input layer ${ref.layer} is not among the layers`);
     if (l.className !== 'InputLayer') fail(`input ${ref.layer} is a ${l.className}, not an InputLayer`);
-    const shape = l.config.batch_input_shape ?? l.config.batchInputShape ?? (Array.isArray(l.config.input_shape) ? [null, ...l.config.input_shape] : undefined);
+    const shape = l.config.batch_input_shape ?? l.config.batch_shape ?? l.config.batchInputShape ?? (Array.isArray(l.config.input_shape) ? [null, ...l.config.input_shape] : undefined);
     if (!Array.isArray(shape) || shape.length < 2) fail(`input ${ref.layer} has no batch_input_shape; build the model with an input shape`);
     const dtype = l.config.dtype ?? 'float32';
     if (dtype !== 'float32' && dtype !== 'int32') fail(`input ${ref.layer} has dtype ${dtype}; only float32 and int32 inputs are supported`);

@@ -308,3 +308,22 @@ test('uint8-quantized weights are dequantized as TF.js loads them', async (t) =>
   loaded.dispose();
   model.dispose();
 });
+
+test('a layer shared by two calls: one initializer per weight, both calls right', async (t) => {
+  const a = tfl.input({ shape: [5], name: 'a' });
+  const b = tfl.input({ shape: [5], name: 'b' });
+  const shared = tfl.layers.dense({ units: 4, activation: 'relu', name: 'shared' });
+  const sum = tfl.layers.add().apply([shared.apply(a) as tfl.SymbolicTensor, shared.apply(b) as tfl.SymbolicTensor]) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: [a, b], outputs: tfl.layers.dense({ units: 2, name: 'head' }).apply(sum) as tfl.SymbolicTensor });
+  randomiseAll(model, 19);
+  const r = exportTfjsToOnnx(await saved(model, 'shared'));
+  assert.deepEqual(r.layers.filter((l) => l.name === 'shared').map((l) => l.ops), [['MatMul', 'Add', 'Relu'], ['MatMul', 'Add', 'Relu']]);
+  assert.equal(r.weights.length, 4);
+  const onnx = Buffer.from(r.bytes);
+  const kernel = Buffer.from(openTfjsFolder(join(dir, 'shared')).bytes('shared/kernel'));
+  assert.equal(onnx.indexOf(kernel), onnx.lastIndexOf(kernel), 'the shared kernel is stored once');
+  const [err] = await compare(model, r, 3, 9);
+  t.diagnostic(`max relative error vs TF.js ${err.toExponential(2)}`);
+  assert.ok(err <= TOLERANCE, `max relative error ${err}`);
+  model.dispose();
+});
