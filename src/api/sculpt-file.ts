@@ -5,14 +5,18 @@
 import { editGraph } from '../formats/onnx-edit.js';
 import { containerOnnx, packContainer, unpackWeights, type PackOptions, type PackReport, type WeightInput } from '../sparse/container.js';
 
-/** Packs an ONNX model: each tensor in `weights` leaves the initializers and is stored sparse (or dense, if smaller). */
+/**
+ * Packs an ONNX model: each tensor in `weights` leaves the model (an initializer, or a Constant node,
+ * in any subgraph) and is stored sparse (or dense, if smaller); unpacking restores it as an
+ * initializer of the same graph.
+ */
 export function packSculpt(onnx: Uint8Array, weights: ReadonlyMap<string, WeightInput>, options: PackOptions = {}): { bytes: Uint8Array; report: PackReport } {
   return packContainer(editGraph(onnx, 'pack', { dropInitializers: new Set(weights.keys()) }), weights, options);
 }
 
 /** A plain ONNX model equivalent to the container (packed weights restored as float32 initializers). */
 export function unpackSculpt(bytes: Uint8Array): Uint8Array {
-  const addInitializers = [...unpackWeights(bytes)].map(([name, w]) => ({ name, dims: w.dims, data: w.data }));
+  const addInitializers = [...unpackWeights(bytes)].map(([name, w]) => ({ name, dims: w.dims, data: w.data, scope: w.scope }));
   return editGraph(containerOnnx(bytes), '.sculpt file', { addInitializers });
 }
 
@@ -22,6 +26,6 @@ export function unpackSculpt(bytes: Uint8Array): Uint8Array {
  * nonzero costs 12 bytes, so it beats dense only below a third of the weights.
  */
 export function toOnnxSparse(onnx: Uint8Array, weights: ReadonlyMap<string, WeightInput>): Uint8Array {
-  const addSparseInitializers = [...weights].map(([name, w]) => ({ name, dims: w.dims, data: w.data }));
+  const addSparseInitializers = [...weights].map(([name, w]) => ({ name, dims: w.dims, data: w.data, scope: w.scope }));
   return editGraph(onnx, 'toOnnxSparse', { dropInitializers: new Set(weights.keys()), addSparseInitializers });
 }

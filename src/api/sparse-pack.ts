@@ -66,7 +66,12 @@ export function packFile(input: string, output: string, options: PackFileOptions
 
   // Only float32 initializers: a restored tensor comes back as float32, which must be its stored type.
   const weights = new Map<string, WeightInput>();
-  for (const t of model.tensors) if (model.floatDType(t.name) === 'F32') weights.set(t.name, { dims: t.shape, data: model.read(t.name) });
+  for (const t of model.tensors) {
+    const stored = model.stored(t.name)!;
+    // Sparse initializers stay as they are: they are sparse already.
+    if (model.floatDType(t.name) !== 'F32' || stored.place === 'sparse-initializer') continue;
+    weights.set(t.name, { dims: t.shape, data: model.read(t.name), scope: stored.scope });
+  }
   for (const t of model.initializers) {
     if (t.storage.kind === 'external' && !weights.has(t.name)) {
       throw new SculptError(`${input}: tensor ${t.name} lives in external data and is not float32; pack needs such tensors inline (re-save the model without external data)`);

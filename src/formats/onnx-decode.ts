@@ -135,6 +135,8 @@ export interface OnnxInitializer {
 export interface DecodedGraph {
   readonly name: string;
   readonly scope: string;
+  /** The GraphProto field and every field around it, outermost first (for edits inside it). */
+  readonly enclosing: readonly LenPrefix[];
   readonly nodes: DecodedNode[];
   /** This graph's initializers and sparse initializers (not its Constant nodes' tensors). */
   readonly initializers: OnnxInitializer[];
@@ -289,7 +291,7 @@ function decodeGraph(ctx: DecodeContext, graphField: WireField, outer: readonly 
   ctx.depth--;
   // Before IR 4 initializers were also listed as inputs; the IR keeps only the real inputs.
   const initNames = new Set(initializers.map((t) => t.name));
-  return { name, scope, nodes, initializers, inputs: inputs.filter((i) => !initNames.has(i.name)), outputs };
+  return { name, scope, enclosing, nodes, initializers, inputs: inputs.filter((i) => !initNames.has(i.name)), outputs };
 }
 
 function decodeNode(ctx: DecodeContext, f: WireField, outer: readonly LenPrefix[], scope: string, position: number): DecodedNode {

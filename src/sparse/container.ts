@@ -33,6 +33,8 @@ export interface SectionRef {
 export interface PackedTensor {
   readonly name: string;
   readonly dims: readonly number[];
+  /** The subgraph the tensor is restored into (absent: the main graph). */
+  readonly scope?: string;
   readonly rows: number;
   readonly cols: number;
   readonly storage: StorageKind;
@@ -71,9 +73,9 @@ export interface PackReport {
 export interface WeightInput {
   readonly dims: readonly number[];
   readonly data: Float32Array;
+  /** The subgraph the tensor belongs to ('' or absent: the main graph), as the ONNX decoder names it. */
+  readonly scope?: string;
 }
-
-// ---- protobuf (just enough to remove and append ModelProto.graph.initializer entries) -----------
 
 
 const utf8 = new TextEncoder();
@@ -196,7 +198,7 @@ export function packContainer(stripped: Uint8Array, weights: ReadonlyMap<string,
       bytes += data.byteLength;
     }
     const extra = matrix instanceof Float32Array ? {} : matrix.kind === 'nm' ? { n: matrix.n, m: matrix.m, indexBits: matrix.indexBits } : matrix.kind === 'block' ? { blockRows: matrix.blockRows, blockCols: matrix.blockCols } : {};
-    tensors.push({ name, dims: [...w.dims], rows, cols, storage: choice.kind, valueType: options.fp16 ? 'float16' : 'float32', nonzeros: choice.nonzeros, ...extra, arrays });
+    tensors.push({ name, dims: [...w.dims], ...(w.scope && { scope: w.scope }), rows, cols, storage: choice.kind, valueType: options.fp16 ? 'float16' : 'float32', nonzeros: choice.nonzeros, ...extra, arrays });
     reportTensors.push({ name, storage: choice.kind, bytes, denseBytes: w.data.byteLength, nonzeros: choice.nonzeros });
   }
   const draft: SculptHeader = { format: 'sculpt', version: SCULPT_VERSION, producer: 'sculpt', onnx: onnxRef, tensors };
@@ -284,7 +286,7 @@ export function unpackWeights(bytes: Uint8Array): Map<string, WeightInput> {
   const out = new Map<string, WeightInput>();
   for (const t of header.tensors) {
     const m = packedMatrix(bytes, t);
-    out.set(t.name, { dims: t.dims, data: m instanceof Float32Array ? m : toDense(m) });
+    out.set(t.name, { dims: t.dims, data: m instanceof Float32Array ? m : toDense(m), ...(t.scope && { scope: t.scope }) });
   }
   return out;
 }
