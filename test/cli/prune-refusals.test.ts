@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readOnnx } from '../../src/formats/onnx.js';
 import { withFlagNames } from '../../src/cli/option-flags.js';
+import { collapseWarnings } from '../../src/cli/output.js';
 import { FIXTURES, sculpt, tempDir } from './helpers.js';
 
 const zeros = (a: Float32Array): number => a.reduce((n, v) => n + (v === 0 ? 1 : 0), 0);
@@ -87,4 +88,22 @@ test('imp lets a layer collapse rather than stop mid-training, and warns at the 
   const layers = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).layers as { name: string; density: number }[][];
   assert.deepEqual(layers[1].map((l) => l.density), [0, 0, 0.266]);
   assert.ok(existsSync(join(out, 'round-1', 'model.json')));
+});
+
+test('gmp to 0.999 warns the same way; collapseWarnings skips layers empty from the first round', { timeout: 120_000 }, () => {
+  const out = join(tempDir(), 'gmp-collapse');
+  const r = sculpt(['gmp', '--model', 'lenet-300-100', '--final-sparsity', '0.999', '--schedule', 'constant', '--frequency', '5',
+    '--epochs', '1', '--train-limit', '600', '--test-limit', '100', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stderr.split('\n').filter((l) => l.startsWith('sculpt: warning:')), ['fc1/kernel', 'fc2/kernel'].map((n) =>
+    `sculpt: warning: gmp left layer '${n}' with no weights (density 0, layer collapse: it ignores its input); prune less or keep it with --exclude '${n}'`));
+  const rounds = [
+    [{ name: 'a', density: 0 }, { name: 'b', density: 1 }, { name: 'c', density: 1 }],
+    [{ name: 'a', density: 0 }, { name: 'b', density: 0.5 }, { name: 'c', density: 0.2 }],
+    [{ name: 'a', density: 0 }, { name: 'b', density: 0 }, { name: 'c', density: 0.1 }],
+  ];
+  assert.deepEqual(collapseWarnings('imp', rounds), [
+    "imp left layer 'b' with no weights from round 2 on (density 0, layer collapse: it ignores its input); prune less or keep it with --exclude 'b'",
+  ]);
+  assert.deepEqual(collapseWarnings('imp', []), []);
 });
