@@ -12,6 +12,9 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readOnnx } from '../../src/formats/onnx.js';
 import { unpackSculpt } from '../../src/api/sculpt-file.js';
+import { writeNpy } from '../../src/sparse/npy.js';
+import { floatTensor, intTensor } from '../../src/sparse/tensor.js';
+import { readNpy } from '../fixtures/npy.js';
 import { FIXTURES, sculpt, tempDir } from '../cli/helpers.js';
 
 const DIR = path.join(FIXTURES, 'third-party');
@@ -129,6 +132,23 @@ for (const m of MODELS) {
     assert.equal(sculpt(['pack', out, '-o', coo, '--format', 'onnx-sparse']).code, 0);
     assert.ok(fs.statSync(packed).size < 0.75 * b.length, `${packed} is ${fs.statSync(packed).size} bytes`);
     assert.ok(fs.statSync(coo).size < b.length);
+    // sculpt's own executor runs the packed model too (sculpt run, default engine) and agrees with onnxruntime.
+    const inputs: string[] = [];
+    for (const [name, t] of Object.entries(feeds)) {
+      const f = path.join(d, `${name}.npy`);
+      const data = t.type === 'int64' ? Float64Array.from(t.data as BigInt64Array, Number) : (t.data as Float32Array);
+      fs.writeFileSync(f, writeNpy(t.type === 'int64' ? intTensor(t.dims, data) : floatTensor(t.dims, data as Float32Array)));
+      inputs.push('--input', `${name}=${f}`);
+    }
+    const outDir = path.join(d, 'run');
+    const run = sculpt(['run', packed, ...inputs, '-o', outDir]);
+    assert.equal(run.code, 0, run.stderr);
+    for (const name of session.outputNames) {
+      const x = res[name].data as Float32Array;
+      const y = readNpy(path.join(outDir, `${name}.npy`)).data;
+      assert.equal(y.length, x.length);
+      for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i] - y[i]) <= 1e-4 * (1 + Math.abs(x[i])), `sculpt run ${name}[${i}]: ${y[i]} vs ${x[i]}`);
+    }
     for (const source of [unpackSculpt(new Uint8Array(fs.readFileSync(packed))), coo]) {
       const s2 = await ort.InferenceSession.create(source as string);
       const res2 = await s2.run(feeds);
