@@ -39,6 +39,7 @@ const EXPECTED: Record<string, Record<string, number>> = {
   qdq: { 'conv.weight_quantized': 0, 'fc.weight_quantized': 1 },
   qoperator: { 'fc1.weight_quantized': 1, 'fc2.weight_quantized': 1 },
   'conv-bn': { 'conv.weight': 0, 'fc.weight': 0 },
+  'einsum-attention': { proj: 1, 'qkv.weight': 1 },
 };
 
 /** Byte ranges of a stored tensor's values in the model file. */
