@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readOnnx } from '../../src/formats/onnx.js';
+import { pruneFile, pruneOptions, SculptError, type PruneOptions } from '../../src/index.js';
 import { withFlagNames } from '../../src/cli/option-flags.js';
 import { collapseWarnings } from '../../src/cli/output.js';
 import { FIXTURES, sculpt, tempDir } from './helpers.js';
@@ -106,4 +107,23 @@ test('gmp to 0.999 warns the same way; collapseWarnings skips layers empty from 
     "imp left layer 'b' with no weights from round 2 on (density 0, layer collapse: it ignores its input); prune less or keep it with --exclude 'b'",
   ]);
   assert.deepEqual(collapseWarnings('imp', []), []);
+});
+
+test('pruneFile from JavaScript: a wrong option is a SculptError naming it, and nothing is written', () => {
+  const dir = tempDir();
+  const out = join(dir, 'out.onnx');
+  const input = join(FIXTURES, 'mlp.onnx');
+  const good = pruneOptions({ sparsity: 0.5 });
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ scope: 'Global' }, /^options\.scope must be 'global' or 'layer', got 'Global'$/],
+    [{ pattern: 'chanel' }, /^unknown options\.pattern 'chanel'/],
+    [{ sparsity: '0.5' }, /^options\.sparsity must be a number in \[0, 1\), got the string '0\.5'/],
+    [{ criterion: 'Magnitude' }, /^unknown options\.criterion 'Magnitude'/],
+  ];
+  for (const [over, re] of cases) {
+    assert.throws(() => pruneFile(input, out, { ...good, ...over } as unknown as PruneOptions), (e: unknown) => e instanceof SculptError && re.test(e.message), JSON.stringify(over));
+  }
+  assert.throws(() => pruneFile(input, out, pruneOptions({ sparsity: 0.999 })), (e: unknown) => e instanceof SculptError && /'fc1\.weight', 'fc2\.weight' with no weights/.test(e.message));
+  assert.deepEqual(readdirSync(dir), []);
+  assert.equal(pruneFile(input, out, pruneOptions({ sparsity: 0.999, allowCollapse: true })).stats.filter((x) => x.warning !== undefined).length, 2);
 });
