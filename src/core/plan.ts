@@ -69,7 +69,11 @@ export interface PruneResult extends PruneSummary {
 export interface StreamingPlan {
   /** Names of the tensors in the target set, in file order. */
   readonly targets: readonly string[];
-  /** The new mask of tensor `name` given its values, or undefined if the tensor is untouched. */
+  /**
+   * The new mask of tensor `name` given its values, or undefined if the tensor is untouched.
+   * Without `allowCollapse`, a mask of density 0 (a layer collapse) is a SculptError naming it and
+   * every later target that collapses too (read through the source), so a writer stops there.
+   */
   maskFor(name: string, values: Float32Array): Mask | undefined;
   /** Stats of every tensor; tensors not yet passed to maskFor are read from the source. */
   stats(): PruneSummary;
