@@ -161,3 +161,32 @@ export function readExactly(fd: number, into: Uint8Array, length: number, positi
     off += n;
   }
 }
+
+/**
+ * The one path policy for files a model names (ONNX external data, TF.js shards): `name` must be a
+ * relative path that resolves — symlinks followed — to a regular file inside `dir` (also resolved).
+ * Anything else (an absolute path, `..` out of the folder, a link to a file elsewhere, a device, a
+ * FIFO, a folder) is refused with one line naming `what` and the path. Returns the resolved path.
+ */
+export function resolveInside(dir: string, name: string, what: string): string {
+  const shown = printable(name);
+  if (name === '' || path.isAbsolute(name) || /^[a-zA-Z]:[\\/]/.test(name) || name.includes('\0')) {
+    throw new SculptError(`${what}: file '${shown}' must be a relative path inside the model's folder`);
+  }
+  const base = fs.realpathSync(path.resolve(dir));
+  const target = path.resolve(base, name);
+  if (!fs.existsSync(target)) throw new SculptError(`${what}: file '${shown}' not found in ${base}; keep the model's files together in its folder`);
+  const real = fs.realpathSync(target);
+  const rel = path.relative(base, real);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new SculptError(`${what}: file '${shown}' resolves to ${printable(real)}, outside the model's folder ${base}; sculpt reads only files inside it`);
+  }
+  const st = fs.statSync(real);
+  if (!st.isFile()) throw new SculptError(`${what}: '${shown}' is not a regular file; a model's data must be a plain file inside its folder`);
+  return real;
+}
+
+/** `s` with control characters and other unprintables escaped, for one-line messages. */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { SculptError } from '../core/errors.js';
 import type { Graph, GraphNode, GraphTensor } from '../core/graph.js';
 import { numel, WeightSet, type WeightTensor } from '../core/types.js';
-import { AtomicFile, assertNotInput, readExactly, sameFile } from './fsutil.js';
+import { AtomicFile, assertNotInput, printable, readExactly, resolveInside, sameFile } from './fsutil.js';
 import { decodeOnnx, describePlace, graphTensor, ONNX_FLOAT_DTYPE, sparsePositions, tensorValues, type DecodedGraph, type DecodedOnnx, type OnnxInitializer } from './onnx-decode.js';
 import { dequantize, quantizedWeights, requantize, type QuantParams } from './onnx-quant.js';
 import { initializerRoles, type RoleInfo } from './onnx-roles.js';
@@ -136,12 +136,9 @@ export class OnnxModel {
     return this.constantCache.get(name);
   }
 
+  /** The external data file of `tensor`, under the one path policy (inside the model's folder, a regular file). */
   externalPath(location: string, tensor: string): string {
-    const p = path.resolve(path.dirname(path.resolve(this.path)), location);
-    if (!fs.existsSync(p)) {
-      throw new SculptError(`${this.path}: external data file ${location} of tensor ${tensor} not found in ${path.dirname(p)}; keep the data file next to the model`);
-    }
-    return p;
+    return resolveInside(path.dirname(path.resolve(this.path)), location, `${this.path}: external data of tensor ${printable(tensor)}`);
   }
 
   /** Bytes of an external tensor's payload. */

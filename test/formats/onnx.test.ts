@@ -257,7 +257,7 @@ test('truncated, garbage and empty files fail with one line naming the file', ()
   expectError(() => readOnnx(path.join(dir, 'missing.onnx')), /missing\.onnx: cannot read \(ENOENT\)/);
   // External data missing or short.
   fs.copyFileSync(`${FIX}/mlp-external.onnx`, path.join(dir, 'ext.onnx'));
-  expectError(() => readOnnx(path.join(dir, 'ext.onnx')), /ext\.onnx: external data file mlp-external\.data of tensor fc1\.weight not found/);
+  expectError(() => readOnnx(path.join(dir, 'ext.onnx')), /ext\.onnx: external data of tensor fc1\.weight: file .mlp-external\.data. not found/);
   fs.writeFileSync(path.join(dir, 'mlp-external.data'), fs.readFileSync(`${FIX}/mlp-external.data`).subarray(0, 1000));
   expectError(() => readOnnx(path.join(dir, 'ext.onnx')).weights(), /ext\.onnx: tensor fc1\.weight needs bytes 0\.\.940800 of mlp-external\.data, which has only 1000 bytes/);
 });
