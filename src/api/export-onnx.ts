@@ -99,6 +99,22 @@ function modelConfig(json: Record<string, any>, fail: Fail): { className: string
 
 const isInputLayer = (l: { class_name?: unknown }) => l.class_name === 'InputLayer';
 
+/** The config holding the input shape of a layer that starts a model: nested models searched. */
+function firstInputConfig(layer: Record<string, any>, depth: number): Record<string, any> | undefined {
+  const config = asObject(layer.config) ?? (Array.isArray(layer.config) ? { layers: layer.config } : undefined);
+  if (!config || depth > 32) return undefined;
+  if (layer.class_name === 'Sequential') {
+    const first = asObject(Array.isArray(config.layers) ? config.layers[0] : undefined);
+    return first ? firstInputConfig(first, depth + 1) : undefined;
+  }
+  if (MODEL_CLASSES.has(String(layer.class_name))) {
+    const name = Array.isArray(config.input_layers) ? (Array.isArray(config.input_layers[0]) ? config.input_layers[0][0] : config.input_layers[0]) : undefined;
+    const input = (Array.isArray(config.layers) ? config.layers : []).find((l: any) => l?.name === name || l?.config?.name === name);
+    return input ? asObject(input.config) : undefined;
+  }
+  return config;
+}
+
 function sequentialTopology(config: any, fail: Fail): Topology {
   const list: any[] = Array.isArray(config) ? config : Array.isArray(config?.layers) ? config.layers : fail('Sequential config has no layers');
   if (list.length === 0) fail('the Sequential model has no layers');
@@ -112,9 +128,9 @@ function sequentialTopology(config: any, fail: Fail): Topology {
     inputName = String(inputConfig.name ?? 'input');
     rest = list.slice(1);
   } else {
-    inputConfig = first.config ?? {};
-    // TF.js names a Sequential model's input after its first layer.
-    inputName = `${String(inputConfig.name)}_input`;
+    // TF.js names a Sequential model's input after its first layer (which may be a model itself).
+    inputName = `${String(first.config?.name)}_input`;
+    inputConfig = firstInputConfig(first, 0) ?? first.config ?? {};
   }
   layers.set(inputName, { name: inputName, className: 'InputLayer', config: { ...inputConfig, name: inputName }, inbound: [] });
   let prev = inputName;
@@ -141,6 +157,8 @@ function functionalTopology(config: any, fail: Fail): Topology {
     const name = String(o.name ?? o.config?.name ?? fail(`a ${String(o.class_name)} layer has no name`));
     const nodes = Array.isArray(o.inbound_nodes) ? o.inbound_nodes : [];
     const inbound: Ref[][] = nodes.map((n: unknown) => (Array.isArray(n) ? n.map((r) => parseRef(r, fail)) : [parseRef(n, fail)]));
+    // A nested model's node 0 is the one that built it; the calls listed here are nodes 1, 2, ...
+    if (MODEL_CLASSES.has(String(o.class_name))) inbound.unshift([]);
     layers.set(name, { name, className: String(o.class_name), config: o.config ?? {}, inbound });
   }
   const refs = (v: unknown, what: string): Ref[] => {
@@ -149,6 +167,14 @@ function functionalTopology(config: any, fail: Fail): Topology {
     return typeof (v as unknown[])[0] === 'string' ? [parseRef(v, fail)] : (v as unknown[]).map((r) => parseRef(r, fail));
   };
   return { name: String(config?.name ?? 'model'), layers, inputs: refs(config.input_layers, 'input_layers'), outputs: refs(config.output_layers, 'output_layers') };
+}
+
+const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
+
+function topologyOf(className: string, config: any, fail: Fail): Topology {
+  if (className === 'Sequential') return sequentialTopology(config, fail);
+  if (className === 'Model' || className === 'Functional') return functionalTopology(config, fail);
+  return fail(`the model class is ${className}, not Sequential or Model`);
 }
 
 function symbolicDims(shape: readonly Dim[], base: string): (number | string)[] {
@@ -187,18 +213,14 @@ function convert(src: TfjsFolder, folder: string, options: ExportOnnxOptions): E
   };
   const json = JSON.parse(new TextDecoder().decode(src.jsonBytes)) as Record<string, any>;
   const { className, config } = modelConfig(json, fail);
-  let topo: Topology;
-  if (className === 'Sequential') topo = sequentialTopology(config, fail);
-  else if (className === 'Model' || className === 'Functional') topo = functionalTopology(config, fail);
-  else return fail(`the top-level model class is ${className}, not Sequential or Model`);
+  const topo = topologyOf(className, config, fail);
 
   const g = new OnnxGraph();
   const byName = new Map(src.entries.map((e) => [e.name, e]));
   const used = new Set<string>();
   const weights: ExportedWeight[] = [];
-  const values = new Map<string, Val>();
-  const visiting = new Set<string>();
   const inputs: ValueSpec[] = [];
+  const inputVals: Val[] = [];
   const layerOps: { name: string; className: string; ops: string[] }[] = [];
 
   const findWeight = (layer: string, short: string) => {
@@ -216,27 +238,46 @@ function convert(src: TfjsFolder, folder: string, options: ExportOnnxOptions): E
     if (dtype !== 'float32' && dtype !== 'int32') fail(`input ${ref.layer} has dtype ${dtype}; only float32 and int32 inputs are supported`);
     const keras: Dim[] = [null, ...(shape as Dim[]).slice(1)];
     g.reserve(l.name);
-    values.set(`${l.name}#0#0`, { name: l.name, shape: keras, cf: false });
+    inputVals.push({ name: l.name, shape: keras, cf: false });
     inputs.push({ name: l.name, dims: symbolicDims(keras, l.name), elemType: dtype === 'int32' ? 7 : 1 });
   }
 
-  const evaluate = (ref: Ref): Val => {
-    const key = `${ref.layer}#${ref.node}#${ref.tensor}`;
-    const done = values.get(key);
-    if (done) return done;
-    const layer = topo.layers.get(ref.layer) ?? fail(`a layer reads ${ref.layer}, which is not among the layers`);
-    if (layer.className === 'InputLayer') fail(`input layer ${layer.name} is not listed among the model's inputs`);
-    if (ref.tensor !== 0) fail(`layer ${layer.name} (${layer.className}) has one output, output ${ref.tensor} is read`);
-    if (visiting.has(key)) fail(`the layers form a cycle through ${layer.name}`);
-    visiting.add(key);
-    const inbound = layer.inbound[ref.node] ?? fail(`layer ${layer.name} has no call ${ref.node}`);
-    const ins = inbound.map(evaluate);
+  /** The outputs of `model` applied to `given` (its inputs, in order); nested models recurse. */
+  const walk = (model: Topology, given: readonly Val[], depth: number): Val[] => {
+    if (depth > 32) fail(`models are nested more than 32 deep`);
+    if (given.length !== model.inputs.length) fail(`model ${model.name} takes ${model.inputs.length} inputs, it is given ${given.length}`);
+    const values = new Map<string, Val>();
+    const visiting = new Set<string>();
+    model.inputs.forEach((ref, i) => values.set(`${ref.layer}#0#0`, given[i]));
+    const evaluate = (ref: Ref): Val => {
+      const key = `${ref.layer}#${ref.node}#${ref.tensor}`;
+      const done = values.get(key);
+      if (done) return done;
+      const layer = model.layers.get(ref.layer) ?? fail(`a layer reads ${ref.layer}, which is not among the layers`);
+      if (layer.className === 'InputLayer') fail(`input layer ${layer.name} is not listed among the model's inputs`);
+      if (visiting.has(key)) fail(`the layers form a cycle through ${layer.name}`);
+      visiting.add(key);
+      const inbound = layer.inbound[ref.node] ?? fail(`layer ${layer.name} has no call ${ref.node}`);
+      const ins = inbound.map(evaluate);
+      let out: Val;
+      if (MODEL_CLASSES.has(layer.className)) {
+        const outs = walk(topologyOf(layer.className, layer.config, fail), ins, depth + 1);
+        out = outs[ref.tensor] ?? fail(`model ${layer.name} has ${outs.length} outputs, output ${ref.tensor} is read`);
+      } else {
+        if (ref.tensor !== 0) fail(`layer ${layer.name} (${layer.className}) has one output, output ${ref.tensor} is read`);
+        out = apply(layer, ins);
+      }
+      visiting.delete(key);
+      values.set(key, out);
+      return out;
+    };
+    return model.outputs.map(evaluate);
+  };
+
+  const apply = (layer: KerasLayer, ins: Val[]): Val => {
     const convert = LAYER_CONVERTERS[layer.className];
     const where = `layer ${layer.name} (${layer.className})`;
-    if (!convert) {
-      const nested = ['Sequential', 'Model', 'Functional'].includes(layer.className) ? ' (a nested model: rebuild it as one flat model)' : '';
-      fail(`${where} is not supported${nested}; supported: ${Object.keys(LAYER_CONVERTERS).join(', ')}`);
-    }
+    if (!convert) fail(`${where} is not supported; supported: ${Object.keys(LAYER_CONVERTERS).join(', ')}`);
     const before = g.nodes.length;
     const call: LayerCall = {
       name: layer.name,
@@ -268,15 +309,13 @@ function convert(src: TfjsFolder, folder: string, options: ExportOnnxOptions): E
       out = { ...out, name };
     }
     layerOps.push({ name: layer.name, className: layer.className, ops: g.nodes.slice(before).map((n) => n.op) });
-    visiting.delete(key);
-    values.set(key, out);
     return out;
   };
 
   const outputs: ValueSpec[] = [];
   const seen = new Set<string>();
   // The whole graph first: renaming an output must not change what a later layer reads.
-  const results = topo.outputs.map(evaluate);
+  const results = walk(topo, inputVals, 0);
   for (const [k, ref] of topo.outputs.entries()) {
     const val = g.current(results[k]);
     let v = g.cl(val);
@@ -309,7 +348,8 @@ function convert(src: TfjsFolder, folder: string, options: ExportOnnxOptions): E
     irVersion,
     producer: 'sculpt export',
     graphName: topo.name,
-    docString: `TF.js layers model ${file} exported by sculpt; inputs and outputs are channels-last (NHWC) as in TF.js`,
+    // No paths in the file: the same model gives the same bytes wherever it lies.
+    docString: `TF.js layers model ${topo.name} exported by sculpt; inputs and outputs are channels-last (NHWC) as in TF.js`,
     metadata: { 'sculpt.source': 'tfjs-layers-model', 'sculpt.layout': 'NHWC inputs and outputs; Conv kernels stored [out, in, k...]' },
   });
   return {

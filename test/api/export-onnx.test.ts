@@ -327,3 +327,31 @@ test('a layer shared by two calls: one initializer per weight, both calls right'
   assert.ok(err <= TOLERANCE, `max relative error ${err}`);
   model.dispose();
 });
+
+test('nested models are inlined: a Sequential inside a Sequential, a functional block called twice', async (t) => {
+  const features = tfl.sequential({ name: 'features', layers: [
+    tfl.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: 'relu', name: 'c1' }),
+    tfl.layers.flatten({ name: 'fl' }),
+  ] });
+  const outer = tfl.sequential({ layers: [features, tfl.layers.dense({ units: 2, name: 'head' })] });
+  randomiseAll(outer, 20);
+  const r1 = exportTfjsToOnnx(await saved(outer, 'nested-sequential'));
+  assert.deepEqual(r1.inputs, [{ name: 'features_input', dims: ['N', 6, 6, 2] }]);
+  assert.deepEqual(r1.layers.map((l) => l.name), ['c1', 'fl', 'head']);
+  const [e1] = await compare(outer, r1, 2, 10);
+
+  const blockIn = tfl.input({ shape: [4] });
+  const block = tfl.model({ name: 'block', inputs: blockIn, outputs: tfl.layers.dense({ units: 4, activation: 'tanh', name: 'bd' }).apply(blockIn) as tfl.SymbolicTensor });
+  const x = tfl.input({ shape: [4], name: 'x' });
+  const twice = block.apply(block.apply(x) as tfl.SymbolicTensor) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: x, outputs: tfl.layers.dense({ units: 2, name: 'od' }).apply(twice) as tfl.SymbolicTensor });
+  randomiseAll(model, 21);
+  const r2 = exportTfjsToOnnx(await saved(model, 'nested-functional'));
+  assert.deepEqual(r2.layers.map((l) => l.name), ['bd', 'bd', 'od']);
+  assert.equal(r2.weights.length, 4, 'the block\'s weights once');
+  const [e2] = await compare(model, r2, 3, 11);
+  t.diagnostic(`max relative errors vs TF.js ${e1.toExponential(2)}, ${e2.toExponential(2)}`);
+  assert.ok(e1 <= TOLERANCE && e2 <= TOLERANCE, `max relative errors ${e1}, ${e2}`);
+  outer.dispose();
+  model.dispose();
+});
