@@ -128,6 +128,7 @@ test('export refuses bad input with one line and writes nothing', () => {
   refused([round, '-o', out, '--opset', '12'], out, /opset 12 is not supported/);
   refused([imp, '-o', out], out, /training run folder.*round-1/);
   refused([join(dir, 'nope'), '-o', out], out, /nope/);
+  refused([round, '-o', join(dir, 'no-such-dir', 'x.onnx')], join(dir, 'no-such-dir', 'x.onnx'), /does not exist/);
 
   // A layer class export does not know: named with its class.
   const lstm = join(dir, 'lstm');
@@ -150,4 +151,14 @@ test('export refuses bad input with one line and writes nothing', () => {
   new DataView(shard.buffer, shard.byteOffset).setFloat32(4 * 10, NaN, true);
   writeFileSync(join(nan, 'weights.bin'), shard);
   refused([nan, '-o', out], out, /fc1\/kernel holds NaN at index 10/);
+});
+
+test('the same model exported from two places gives the same bytes', () => {
+  const copy = join(dir, 'elsewhere', 'model');
+  cpSync(join(imp, 'round-1'), copy, { recursive: true });
+  const a = join(dir, 'a.onnx');
+  const b = join(dir, 'b.onnx');
+  assert.equal(sculpt(['export', join(imp, 'round-1'), '-o', a]).code, 0);
+  assert.equal(sculpt(['export', join(copy, 'model.json'), '-o', b]).code, 0);
+  assert.ok(readFileSync(a).equals(readFileSync(b)));
 });
