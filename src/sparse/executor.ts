@@ -100,16 +100,27 @@ export class SparseExecutor {
   /** Nodes folded into a preceding weight node: their output is that node's output. */
   private readonly folded = new Map<GraphNode, string>();
   private readonly consumers = new Map<string, GraphNode[]>();
+  /** Nodes whose outputs are computed at load (Constant, Identity of a constant). */
+  private readonly precomputed = new Set<GraphNode>();
   /** Per weight layer (by node name), how to rebuild each group's [rows, cols] matrix. */
   private readonly matrices = new Map<string, (() => Float32Array)[]>();
 
   constructor(graph: Graph, options: ExecutorOptions = {}) {
     this.graph = graph;
     checkSupported(graph);
-    for (const [name, t] of graph.initializers) this.constants.set(name, fromGraphTensor(t));
-    // Identity of a constant is that constant (PyTorch shares weights this way).
-    for (const n of graph.nodes) {
-      if (n.opType === 'Identity' && this.constants.has(n.inputs[0])) this.constants.set(n.outputs[0], this.constants.get(n.inputs[0])!);
+    // Initializers and Constant nodes (paddle2onnx and tf2onnx keep every weight in one), of the
+    // graph and its subgraphs (ONNX names are unique across them), are converted once, so their
+    // weights get kernels; an Identity of a constant is that constant (PyTorch shares weights so).
+    const all = allNodes(graph);
+    for (const g of all.graphs) for (const [name, t] of g.initializers) this.constants.set(name, fromGraphTensor(t));
+    for (const n of all.nodes) {
+      if (n.opType === 'Constant' && n.inputs.length === 0 && (n.domain === '' || n.domain === 'ai.onnx')) {
+        this.constants.set(n.outputs[0], OPS.Constant([], n.attributes, n)[0]);
+        this.precomputed.add(n);
+      } else if (n.opType === 'Identity' && this.constants.has(n.inputs[0])) {
+        this.constants.set(n.outputs[0], this.constants.get(n.inputs[0])!);
+        this.precomputed.add(n);
+      }
     }
     for (const n of graph.nodes) {
       for (const i of n.inputs) {
@@ -120,7 +131,7 @@ export class SparseExecutor {
     const engine = options.engine ?? 'auto';
     const machine = engine === 'auto' ? options.machine ?? defaultMachine() : undefined;
     const batch = options.batchHint ?? 1;
-    for (const n of graph.nodes) {
+    for (const n of all.nodes) {
       if (WEIGHT_OPS.has(n.opType)) {
         const p = this.prepare(n, engine, machine, batch);
         if (p) this.prepared.set(n, p);
@@ -335,6 +346,7 @@ export class SparseExecutor {
       runGraph: (g, feeds) => this.runSubgraph(g, feeds, values),
     };
     for (const n of nodes) {
+      if (this.precomputed.has(n)) continue;
       const source = this.folded.get(n);
       if (source !== undefined) {
         values.set(n.outputs[0], values.get(source)!);
@@ -353,8 +365,8 @@ export class SparseExecutor {
 
   /** A subgraph (If branch, Loop or Scan body): its own initializers and `feeds` over the enclosing scope. */
   private runSubgraph(g: Graph, feeds: ReadonlyMap<string, Tensor>, outer: Scope): Tensor[] {
+    // The subgraph's initializers are in the root scope already (converted at load).
     const scope = new Scope(outer);
-    for (const [name, t] of g.initializers) scope.set(name, fromGraphTensor(t));
     for (const [name, t] of feeds) scope.set(name, t);
     this.runNodes(g.nodes, scope);
     return g.outputs.map((o) => {
@@ -490,6 +502,20 @@ export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode): Tensor {
   if (a.dims.length === 1) dims = [...batchDims, n];
   if (b.dims.length === 1) dims = a.dims.length === 1 ? [...batchDims] : [...batchDims, m];
   return floatTensor(dims, out);
+}
+
+/** Every node of a graph and of its subgraphs, each graph's nodes in order, and the graphs themselves. */
+function allNodes(graph: Graph): { nodes: GraphNode[]; graphs: Graph[] } {
+  const nodes: GraphNode[] = [], graphs: Graph[] = [];
+  const visit = (g: Graph) => {
+    graphs.push(g);
+    for (const n of g.nodes) {
+      nodes.push(n);
+      for (const v of n.attributes.values()) if (isGraph(v)) visit(v);
+    }
+  };
+  visit(graph);
+  return { nodes, graphs };
 }
 
 /** Values by name, falling back to the enclosing graph's (subgraphs read outer-scope values). */

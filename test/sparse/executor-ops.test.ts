@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { Rng } from '../../src/core/rng.js';
 import { SculptError } from '../../src/core/errors.js';
-import { OnnxModel } from '../../src/formats/onnx.js';
+import { OnnxModel, readOnnx } from '../../src/formats/onnx.js';
+import type { Tensor } from '../../src/sparse/tensor.js';
 import { SparseExecutor, supportedOps } from '../../src/sparse/executor.js';
 import { erf } from '../../src/sparse/ops.js';
 import { writeOnnx, type ModelSpec, type NodeSpec, type TensorSpec } from '../../bench/sparse-onnx-writer.js';
@@ -379,6 +380,40 @@ test('detector tails: NonMaxSuppression (corner and center boxes), RoiAlign, Gri
   for (const [mode, padding, align] of [['bilinear', 'zeros', 0], ['nearest', 'border', 1], ['bilinear', 'reflection', 0], ['bicubic', 'border', 0]] as const) {
     await check(`gridsample-${mode}-${padding}`, [{ op: 'GridSample', inputs: ['x', 'g'], outputs: ['y'], attrs: { mode: { string: mode }, padding_mode: { string: padding }, align_corners: { int: align } } }],
       { x: [1, 2, 4, 5], g: [1, 3, 6, 2] }, [], 16);
+  }
+});
+
+test('exports no sculpt code made: paddle2onnx OCR classifier (opset 9, Constant-node weights) and Silero VAD (If, LSTM) match onnxruntime', async () => {
+  const dir = new URL('../fixtures/third-party/', import.meta.url).pathname;
+  const wave = (n: number) => Float32Array.from({ length: n }, (_, k) => Math.sin(k * 0.37) * 0.5);
+  const cases: [string, Record<string, Tensor>, number][] = [
+    ['ch_ppocr_mobile_v2.0_cls_infer.onnx', { x: { dtype: 'float32', dims: [1, 3, 48, 192], data: wave(3 * 48 * 192) } }, 54],
+    ['silero_vad_v5.onnx', {
+      input: { dtype: 'float32', dims: [1, 512], data: wave(512) },
+      state: { dtype: 'float32', dims: [2, 1, 128], data: wave(256).map((v) => v / 4) },
+      sr: { dtype: 'int64', dims: [], data: Float64Array.of(16000) },
+    }, 12],
+  ];
+  for (const [file, inputs, weightLayers] of cases) {
+    const model = readOnnx(dir + file);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(inputs)) {
+      feeds[name] = t.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(t.data, (v) => BigInt(v)), [...t.dims]) : new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
+    }
+    const session = await ort.InferenceSession.create(model.bytes, { intraOpNumThreads: 1 });
+    const refs = await session.run(feeds);
+    await session.release();
+    const ex = new SparseExecutor(model.graph(), { engine: 'sparse' });
+    // Weights held in Constant nodes get kernels like initializers, inside If branches too (the VAD's 1-D Convs, 6 per branch).
+    assert.equal(ex.layers.length, weightLayers, `${file}: weight layers`);
+    const got = ex.run(inputs);
+    for (const o of model.graph().outputs) {
+      const r = refs[o.name].data as Float32Array, y = got[o.name].data;
+      assert.deepEqual([...got[o.name].dims], [...refs[o.name].dims], `${file} ${o.name}: dims`);
+      let d = 0, m = 0;
+      for (let i = 0; i < r.length; i++) { d = Math.max(d, Math.abs(y[i] - r[i])); m = Math.max(m, Math.abs(r[i])); }
+      assert.ok(d <= 1e-5 * Math.max(m, 1), `${file} ${o.name}: max difference ${d}, max |ref| ${m}`);
+    }
   }
 });
 
