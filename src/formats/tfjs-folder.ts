@@ -23,6 +23,7 @@ import { numel, type WeightTensor } from '../core/types.js';
 import { safetensorsRole, zeroPruned, type MaskLike } from './safetensors.js';
 import { graphWeightRoles, type TfjsWeightRole } from './tfjs-graph.js';
 import { dequantize, parseQuantization, QUANT_BYTES, writeQuantizedZeros, zeroCode, type TfjsQuantization } from './tfjs-quantization.js';
+import { printable, resolveInside } from './fsutil.js';
 
 export type { TfjsQuantization } from './tfjs-quantization.js';
 
@@ -246,17 +247,11 @@ export class TfjsFolder implements TensorSource {
       const paths = group.paths as string[];
       const sizes: number[] = [];
       const files = paths.map((p) => {
-        const norm = path.normalize(p);
-        if (path.isAbsolute(p) || norm.startsWith('..')) bad(`shard path ${p} leaves the model folder`);
-        const file = path.join(dir, norm);
-        let size: number;
-        try {
-          const st = fs.statSync(file);
-          if (!st.isFile()) throw new Error('ENOTFILE');
-          size = st.size;
-        } catch {
-          throw new SculptError(`${jsonPath}: weight shard ${p} is missing next to ${path.basename(jsonPath)}; copy the whole model folder`);
+        if (!fs.existsSync(path.resolve(dir, p)) && !path.isAbsolute(p)) {
+          throw new SculptError(`${jsonPath}: weight shard ${printable(p)} is missing next to ${path.basename(jsonPath)}; copy the whole model folder`);
         }
+        const file = resolveInside(dir, p, `${jsonPath}: weight shard`);
+        const size = fs.statSync(file).size;
         sizes.push(size);
         return file;
       });

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { SculptError } from '../core/errors.js';
+import { printable, resolveInside } from '../formats/fsutil.js';
 
 export const WEIGHTS_FILE = 'weights.bin';
 
@@ -64,9 +65,8 @@ export function folderLoadHandler(dirOrJson: string): tf.io.IOHandler {
       for (const group of json.weightsManifest as tf.io.WeightsManifestConfig) {
         specs.push(...group.weights);
         for (const p of group.paths) {
-          const file = join(dir, p);
-          if (!existsSync(file)) throw new SculptError(`${jsonPath}: weight file ${p} is missing next to model.json`);
-          buffers.push(readFileSync(file));
+          if (!existsSync(join(dir, p))) throw new SculptError(`${jsonPath}: weight file ${printable(p)} is missing next to model.json`);
+          buffers.push(readFileSync(resolveInside(dir, p, `${jsonPath}: weight file`)));
         }
       }
       const total = buffers.reduce((n, b) => n + b.length, 0);

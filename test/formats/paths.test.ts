@@ -1,5 +1,5 @@
 /**
- * The one path policy for external data: a `location` must resolve, links followed, to a regular
+ * The one path policy for external data and TF.js shards: a `location` must resolve, links followed, to a regular
  * file inside the model's folder. Hostile locations (absolute paths, `..`, a link out of the folder,
  * a FIFO, a device, a folder) are refused with one line naming the tensor — by inspect and prune —
  * and nothing is written or copied.
@@ -67,3 +67,34 @@ test('a symlink to a data file inside the folder is fine', () => {
   const r = sculpt(['prune', model, '-o', path.join(dir, 'out.onnx'), '--sparsity', '0.5']);
   assert.equal(r.code, 0, r.stderr);
 });
+
+/** A copy of the float32 TF.js graph-model fixture whose shard path is `shard`. */
+function hostileTfjs(shard: string): string {
+  const dir = tempDir();
+  dirs.push(dir);
+  const src = path.join(FIXTURES, 'tfjs-graph-ops', 'float32');
+  const json = JSON.parse(fs.readFileSync(path.join(src, 'model.json'), 'utf8'));
+  const [real] = json.weightsManifest[0].paths;
+  fs.copyFileSync(path.join(src, real), path.join(outside, 'stolen.bin'));
+  json.weightsManifest[0].paths = [shard];
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+  return dir;
+}
+
+for (const [name, shard, setup, message] of [
+  ['a path out of the folder', `../${path.basename(outside)}/stolen.bin`, undefined, /outside the model's folder/],
+  ['an absolute path', path.join(outside, 'stolen.bin'), undefined, /must be a relative path/],
+  ['a symlink to a file outside', 'w.bin', (d: string) => fs.symlinkSync(path.join(outside, 'stolen.bin'), path.join(d, 'w.bin')), /outside the model's folder/],
+] as const) {
+  test(`TF.js shard at ${name} is refused by inspect and prune, nothing written`, () => {
+    const dir = hostileTfjs(shard);
+    (setup as ((d: string) => void) | undefined)?.(dir);
+    for (const args of [['inspect', dir], ['prune', dir, '-o', path.join(dir, 'out'), '--sparsity', '0.5']]) {
+      const r = sculpt(args);
+      assert.notEqual(r.code, 0);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, message);
+    }
+    assert.ok(!fs.existsSync(path.join(dir, 'out')));
+  });
+}
