@@ -247,6 +247,7 @@ function convert(src: TfjsFolder, folder: string, options: ExportOnnxOptions): E
     if (depth > 32) fail(`models are nested more than 32 deep`);
     if (given.length !== model.inputs.length) fail(`model ${model.name} takes ${model.inputs.length} inputs, it is given ${given.length}`);
     const values = new Map<string, Val>();
+    const nested = new Map<string, Val[]>();
     const visiting = new Set<string>();
     model.inputs.forEach((ref, i) => values.set(`${ref.layer}#0#0`, given[i]));
     const evaluate = (ref: Ref): Val => {
@@ -261,7 +262,10 @@ function convert(src: TfjsFolder, folder: string, options: ExportOnnxOptions): E
       const ins = inbound.map(evaluate);
       let out: Val;
       if (MODEL_CLASSES.has(layer.className)) {
-        const outs = walk(topologyOf(layer.className, layer.config, fail), ins, depth + 1);
+        // One inlined copy per call, whichever of its outputs are read.
+        const call = `${layer.name}#${ref.node}`;
+        const outs = nested.get(call) ?? walk(topologyOf(layer.className, layer.config, fail), ins, depth + 1);
+        nested.set(call, outs);
         out = outs[ref.tensor] ?? fail(`model ${layer.name} has ${outs.length} outputs, output ${ref.tensor} is read`);
       } else {
         if (ref.tensor !== 0) fail(`layer ${layer.name} (${layer.className}) has one output, output ${ref.tensor} is read`);
