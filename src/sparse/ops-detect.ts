@@ -116,7 +116,9 @@ export const gridSample: OpFn = (inputs, attrs, node) => {
   const x = float(xT, node), grid = float(gT, node);
   const [n, c, h, w] = xT.dims;
   const [, ho, wo] = gT.dims;
-  const mode = attrString(attrs, 'mode', 'bilinear');
+  // Opset 20 renamed bilinear/bicubic to linear/cubic.
+  const named = attrString(attrs, 'mode', 'bilinear');
+  const mode = named === 'linear' ? 'bilinear' : named === 'cubic' ? 'bicubic' : named;
   const padding = attrString(attrs, 'padding_mode', 'zeros');
   const align = attrInt(attrs, 'align_corners', 0) === 1;
   const unnormalize = (v: number, size: number) => (align ? ((v + 1) / 2) * (size - 1) : ((v + 1) * size - 1) / 2);
@@ -160,4 +162,40 @@ export const gridSample: OpFn = (inputs, attrs, node) => {
     }
   }
   return [floatTensor([n, c, ho, wo], out)];
+};
+
+/** AffineGrid (opset 20): the sampling grid of theta [N, 2, 3] (2-D) or [N, 3, 4] (3-D) for GridSample. */
+export const affineGrid: OpFn = (inputs, attrs, node) => {
+  const thetaT = need(inputs[0], node, 0);
+  const theta = float(thetaT, node);
+  const sizeT = need(inputs[1], node, 1);
+  const dims = Array.from(sizeT.data);
+  const align = attrInt(attrs, 'align_corners', 0) === 1;
+  const sp = dims.slice(2);
+  const r = sp.length;
+  if (r !== 2 && r !== 3) throw new SculptError(`${at(node)} supports 2-D and 3-D grids, got size [${dims.join(', ')}]`);
+  const n = dims[0];
+  // Base coordinates per axis in [-1, 1]; output order is (x, y[, z]) with x the last axis.
+  const base = sp.map((s) => Float64Array.from({ length: s }, (_, i) => (s === 1 ? 0 : align ? -1 + (2 * i) / (s - 1) : (2 * i + 1) / s - 1)));
+  const points = sp.reduce((p, s) => p * s, 1);
+  const out = new Float32Array(n * points * r);
+  const coord = new Array<number>(r + 1).fill(1);
+  const counter = new Array<number>(r).fill(0);
+  for (let b = 0; b < n; b++) {
+    counter.fill(0);
+    for (let q = 0; q < points; q++) {
+      // (x, y, z, 1): x from the last spatial axis.
+      for (let d = 0; d < r; d++) coord[d] = base[r - 1 - d][counter[r - 1 - d]];
+      for (let row = 0; row < r; row++) {
+        let v = 0;
+        for (let k = 0; k <= r; k++) v += theta[(b * r + row) * (r + 1) + k] * coord[k];
+        out[(b * points + q) * r + row] = v;
+      }
+      for (let d = r - 1; d >= 0; d--) {
+        if (++counter[d] < sp[d]) break;
+        counter[d] = 0;
+      }
+    }
+  }
+  return [floatTensor([n, ...sp, r], out)];
 };

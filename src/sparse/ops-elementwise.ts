@@ -186,3 +186,16 @@ export const logicalNot: OpFn = (inputs, _attrs, node) => {
 };
 
 /** Operators by ONNX op type (default domain; Gelu also from com.microsoft). */
+
+/** Two's-complement bitwise maths on integers held as doubles: 32-bit fast path, BigInt beyond. */
+export function bitwise(f: (x: bigint, y: bigint) => bigint, f32: (x: number, y: number) => number): Binary {
+  return (x, y) => (Math.abs(x) < 2 ** 31 && Math.abs(y) < 2 ** 31 ? f32(x, y) : Number(BigInt.asIntN(64, f(BigInt(x), BigInt(y)))));
+}
+
+/** BitwiseNot: ~x, within the range of the input's type (uint8 stays 0…255). */
+export const bitwiseNot: OpFn = (inputs, _attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const out = allocLike(a.dtype, a.dims);
+  for (let i = 0; i < a.data.length; i++) out.data[i] = a.intType === 'uint8' ? 255 - a.data[i] : -a.data[i] - 1;
+  return [a.intType ? { ...out, intType: a.intType } : out];
+};

@@ -154,3 +154,38 @@ export const meanVarianceNorm: OpFn = (inputs, attrs, node) => {
   }
   return [floatTensor(a.dims, o)];
 };
+
+/**
+ * GroupNormalization: statistics per (sample, group of C/num_groups channels). Scale and bias are
+ * per group (opset 18) or per channel (opset 21); their length says which.
+ */
+export const groupNorm: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const x = float(a, node);
+  const scale = float(need(inputs[1], node, 1), node), bias = float(need(inputs[2], node, 2), node);
+  const eps = attrFloat(attrs, 'epsilon', 1e-5);
+  const groups = attrInt(attrs, 'num_groups', 1);
+  const [n, c] = a.dims;
+  const inner = size(a.dims.slice(2));
+  const perGroup = c / groups;
+  const perChannel = scale.length === c && c !== groups;
+  const o = new Float32Array(x.length);
+  const span = perGroup * inner;
+  for (let b = 0; b < n; b++) {
+    for (let g = 0; g < groups; g++) {
+      const base = (b * groups + g) * span;
+      let m = 0;
+      for (let j = 0; j < span; j++) m += x[base + j];
+      m /= span;
+      let v = 0;
+      for (let j = 0; j < span; j++) v += (x[base + j] - m) ** 2;
+      const inv = 1 / Math.sqrt(v / span + eps);
+      for (let ch = 0; ch < perGroup; ch++) {
+        const k = perChannel ? g * perGroup + ch : g;
+        const s = scale[k], off = bias[k];
+        for (let j = 0, i = base + ch * inner; j < inner; j++, i++) o[i] = (x[i] - m) * inv * s + off;
+      }
+    }
+  }
+  return [floatTensor(a.dims, o)];
+};

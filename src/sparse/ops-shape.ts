@@ -298,7 +298,7 @@ export const split: OpFn = (inputs, attrs, node) => {
 export const pad: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
   const mode = attrString(attrs, 'mode', 'constant');
-  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge') throw new SculptError(`${at(node)} mode ${mode} is not supported; run it with --engine onnxruntime`);
+  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge' && mode !== 'wrap') throw new SculptError(`${at(node)} mode ${mode} is not supported; run it with --engine onnxruntime`);
   const rank = a.dims.length;
   const raw = attrInts(attrs, 'pads') ?? intValues(need(inputs[1], node, 1), `${nodeLabel(node)} pads`);
   const value = inputs[2] && inputs[2].data.length > 0 ? inputs[2].data[0] : attrFloat(attrs, 'value', 0);
@@ -317,6 +317,7 @@ export const pad: OpFn = (inputs, attrs, node) => {
       if (i < 0 || i >= n) {
         if (mode === 'constant') { inside = false; break; }
         if (mode === 'edge') i = i < 0 ? 0 : n - 1;
+        else if (mode === 'wrap') i = ((i % n) + n) % n;
         else { while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i; }
       }
       off += i * inStr[d];
@@ -342,6 +343,40 @@ export const tile: OpFn = (inputs, _attrs, node) => {
     let off = 0;
     for (let d = 0; d < rank; d++) off += (counter[d] % a.dims[d]) * inStr[d];
     out.data[k] = a.data[off];
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++counter[d] < dims[d]) break;
+      counter[d] = 0;
+    }
+  }
+  return [out];
+};
+
+
+/** CenterCropPad: each listed axis cropped or zero-padded to its target size, centred (the odd pixel at the end). */
+export const centerCropPad: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const target = intValues(need(inputs[1], node, 1), `${nodeLabel(node)} shape`);
+  const rank = a.dims.length;
+  const axes = (attrInts(attrs, 'axes') ?? a.dims.map((_, i) => i)).map((v) => normAxis(v, rank, `${nodeLabel(node)} (CenterCropPad)`));
+  const dims = [...a.dims];
+  const shift = new Array<number>(rank).fill(0);
+  axes.forEach((ax, i) => {
+    const d = a.dims[ax], t = target[i];
+    dims[ax] = t;
+    // Input index = output index + shift: cropping starts inside, padding starts before.
+    shift[ax] = t <= d ? Math.floor((d - t) / 2) : -Math.floor((t - d) / 2);
+  });
+  const out = allocLike(a.dtype, dims);
+  const inStr = strides(a.dims);
+  const counter = new Array<number>(rank).fill(0);
+  for (let k = 0; k < out.data.length; k++) {
+    let off = 0, inside = true;
+    for (let d = 0; d < rank; d++) {
+      const i = counter[d] + shift[d];
+      if (i < 0 || i >= a.dims[d]) { inside = false; break; }
+      off += i * inStr[d];
+    }
+    if (inside) out.data[k] = a.data[off];
     for (let d = rank - 1; d >= 0; d--) {
       if (++counter[d] < dims[d]) break;
       counter[d] = 0;

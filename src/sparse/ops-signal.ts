@@ -52,7 +52,9 @@ export const dft: OpFn = (inputs, attrs, node) => {
   const r = x.dims.length;
   const complex = x.dims[r - 1] === 2;
   if (x.dims[r - 1] !== 1 && !complex) throw new SculptError(`${at(node)} needs a last axis of 1 (real) or 2 (complex), got ${x.dims[r - 1]}`);
-  const axis = normAxisOf(attrInt(attrs, 'axis', 1), r - 1, node);
+  // Opset 20 moved axis from an attribute to input 2.
+  const axisIn = inputs[2] && inputs[2].data.length > 0 ? intValues(inputs[2], `${node.opType} axis`)[0] : attrInt(attrs, 'axis', 1);
+  const axis = normAxisOf(axisIn < 0 ? axisIn + r : axisIn, r - 1, node);
   const inverse = attrInt(attrs, 'inverse', 0) === 1;
   const onesided = attrInt(attrs, 'onesided', 0) === 1;
   const len = x.dims[axis];

@@ -6,15 +6,15 @@
 import { attrFloat, attrInt, attrString, type OpFn } from './ops-common.js';
 import { ifOp, loop, scan } from './ops-control.js';
 import { convTranspose } from './ops-conv.js';
-import { gridSample, nonMaxSuppression, roiAlign } from './ops-detect.js';
+import { affineGrid, gridSample, nonMaxSuppression, roiAlign } from './ops-detect.js';
 import { einsum } from './ops-einsum.js';
-import { binary, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
+import { binary, bitwise, bitwiseNot, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
 import {
   compress, depthToSpace, det, eyeLike, gatherElements, gatherND, nonZero, oneHot, reverseSequence, scatterElements, scatterND, sizeOp, spaceToDepth, topK, trilu, unique,
 } from './ops-index.js';
 import { negativeLogLikelihoodLoss, softmaxCrossEntropyLoss } from './ops-loss.js';
 import { softmax } from './ops-nn.js';
-import { batchNorm, instanceNorm, layerNorm, lrn, meanVarianceNorm } from './ops-norm.js';
+import { batchNorm, groupNorm, instanceNorm, layerNorm, lrn, meanVarianceNorm } from './ops-norm.js';
 import { globalPool, maxUnpool, pool } from './ops-pool.js';
 import { convInteger, dequantizeLinear, dynamicQuantizeLinear, matMulInteger, qlinearConv, qlinearMatMul, quantizeLinear } from './ops-quant.js';
 import { gru, lstm, rnn } from './ops-recurrent.js';
@@ -22,7 +22,7 @@ import { resize, upsample } from './ops-resize.js';
 import { blackmanWindow, dft, hammingWindow, hannWindow, melWeightMatrix, stft } from './ops-signal.js';
 import { argExtreme, cumSum, hardmax, reduce } from './ops-reduce.js';
 import {
-  cast, castLike, concat, constant, constantOfShape, dropout, expand, flatten, gather, pad, range, reshape, shape, slice, split, squeeze, tile, transpose, unsqueeze, where,
+  cast, castLike, centerCropPad, concat, constant, constantOfShape, dropout, expand, flatten, gather, pad, range, reshape, shape, slice, split, squeeze, tile, transpose, unsqueeze, where,
 } from './ops-shape.js';
 
 export { at, attrFloat, attrInt, attrInts, need, nodeLabel, type Attrs, type OpContext, type OpFn } from './ops-common.js';
@@ -126,6 +126,13 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   CastLike: castLike,
   ConvTranspose: convTranspose,
   Resize: resize,
+  GroupNormalization: groupNorm,
+  CenterCropPad: centerCropPad,
+  Mish: unary((x) => x * Math.tanh(x > 20 ? x : Math.log1p(Math.exp(x)))),
+  BitwiseAnd: binary(bitwise((x, y) => x & y, (x, y) => x & y)),
+  BitwiseOr: binary(bitwise((x, y) => x | y, (x, y) => x | y)),
+  BitwiseXor: binary(bitwise((x, y) => x ^ y, (x, y) => x ^ y)),
+  BitwiseNot: bitwiseNot,
   HannWindow: hannWindow,
   HammingWindow: hammingWindow,
   BlackmanWindow: blackmanWindow,
@@ -135,6 +142,7 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   NonMaxSuppression: nonMaxSuppression,
   RoiAlign: roiAlign,
   GridSample: gridSample,
+  AffineGrid: affineGrid,
   Unique: unique,
   Det: det,
   QuantizeLinear: quantizeLinear,

@@ -417,6 +417,31 @@ test('exports no sculpt code made: paddle2onnx OCR classifier (opset 9, Constant
   }
 });
 
+test('opset 18–20 operators: GroupNormalization, CenterCropPad, Mish, Pad wrap, Bitwise*, DFT with axis input, AffineGrid into GridSample', async () => {
+  await check('groupnorm18', [{ op: 'GroupNormalization', inputs: ['x', 's', 'b'], outputs: ['y'], attrs: { num_groups: { int: 2 }, epsilon: { float: 1e-3 } } }], { x: [2, 6, 3, 4] }, [f32('s', [2]), f32('b', [2])], 18);
+  await check('groupnorm21', [{ op: 'GroupNormalization', inputs: ['x', 's', 'b'], outputs: ['y'], attrs: { num_groups: { int: 3 } } }], { x: [2, 6, 5] }, [f32('s', [6]), f32('b', [6])], 21);
+  await check('centercroppad', [{ op: 'CenterCropPad', inputs: ['x', 'shape'], outputs: ['y'], attrs: { axes: { ints: [1, 2] } } }], { x: [2, 5, 4] }, [i64('shape', [2, 7])], 18);
+  await check('mish-wrap', [{ op: 'Mish', inputs: ['x'], outputs: ['m'] }, { op: 'Pad', inputs: ['m', 'pads'], outputs: ['y'], attrs: { mode: { string: 'wrap' } } }], { x: [2, 3, 4] }, [i64('pads', [0, 2, 1, 0, 1, 3])], 19);
+  await check('bitwise', [
+    { op: 'Cast', inputs: ['a'], outputs: ['ai'], attrs: { to: { int: 7 } } },
+    { op: 'Mul', inputs: ['ai', 'k'], outputs: ['ak'] },
+    { op: 'Cast', inputs: ['b'], outputs: ['bi'], attrs: { to: { int: 7 } } },
+    { op: 'BitwiseAnd', inputs: ['ak', 'bi'], outputs: ['and'] },
+    { op: 'BitwiseOr', inputs: ['and', 'bi'], outputs: ['or'] },
+    { op: 'BitwiseXor', inputs: ['or', 'ak'], outputs: ['xor'] },
+    { op: 'BitwiseNot', inputs: ['xor'], outputs: ['not'] },
+    { op: 'Cast', inputs: ['not'], outputs: ['y'], attrs: { to: { int: 1 } } },
+  ], { a: [3, 4], b: [3, 4] }, [i64('k', [1 << 20])], 18);
+  await check('dft20', [
+    { op: 'Unsqueeze', inputs: ['x', 'last'], outputs: ['xr'] },
+    { op: 'DFT', inputs: ['xr', '', 'axis'], outputs: ['y'], attrs: { onesided: { int: 1 } } },
+  ], { x: [2, 8, 3] }, [i64('last', [-1]), { name: 'axis', dims: [], data: BigInt64Array.of(-3n) }], 20);
+  await check('affinegrid-gridsample', [
+    { op: 'AffineGrid', inputs: ['theta', 'size'], outputs: ['g'], attrs: { align_corners: { int: 0 } } },
+    { op: 'GridSample', inputs: ['x', 'g'], outputs: ['y'], attrs: { mode: { string: 'linear' } } },
+  ], { theta: [2, 2, 3], x: [2, 3, 5, 6] }, [i64('size', [2, 3, 4, 7])], 20);
+});
+
 test('an unsupported operator is a SculptError naming it and suggesting onnxruntime', () => {
   const bytes = writeOnnx({
     nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['r'] }, { op: 'Bernoulli', inputs: ['r'], outputs: ['y'], name: 'coin' }],
