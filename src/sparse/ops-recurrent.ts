@@ -101,7 +101,8 @@ function recurrent(kind: Kind): OpFn {
       const xw = new Float64Array(seq * batch * G * H);
       matmulT(x, 0, w, wOff, seq * batch, G * H, inSize, xw);
       const gates = new Float64Array(batch * G * H);
-      const hzr = new Float64Array(batch * 2 * H);
+      const hzr = new Float64Array(batch * 2 * H), rh = new Float64Array(batch * H), masked = new Float64Array(batch * H);
+      const hrAll = new Float64Array(batch * G * H);
       for (let step = 0; step < seq; step++) {
         const t = reverse ? seq - 1 - step : step;
         gates.set(xw.subarray(t * batch * G * H, (t + 1) * batch * G * H));
@@ -127,7 +128,7 @@ function recurrent(kind: Kind): OpFn {
               gates[gi + H + j] = f(rr);
             }
           }
-          const rh = new Float64Array(batch * H);
+          rh.fill(0);
           if (linearBeforeReset) {
             matmulT(hState, 0, r, rOff + 2 * H * H, batch, H, H, rh);
             for (let b = 0; b < batch; b++) {
@@ -137,13 +138,12 @@ function recurrent(kind: Kind): OpFn {
               }
             }
           } else {
-            const masked = new Float64Array(batch * H);
             for (let b = 0; b < batch; b++) for (let j = 0; j < H; j++) masked[b * H + j] = gates[b * G * H + H + j] * hState[b * H + j];
             matmulT(masked, 0, r, rOff + 2 * H * H, batch, H, H, rh);
             for (let b = 0; b < batch; b++) for (let j = 0; j < H; j++) gates[b * G * H + 2 * H + j] += rh[b * H + j];
           }
         } else {
-          const hrAll = new Float64Array(batch * G * H);
+          hrAll.fill(0);
           matmulT(hState, 0, r, rOff, batch, G * H, H, hrAll);
           for (let i = 0; i < gates.length; i++) gates[i] += hrAll[i];
         }

@@ -1,7 +1,6 @@
 /** Reductions (ReduceSum … ReduceLogSumExp), ArgMax/ArgMin, CumSum and Hardmax. */
-import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
-import { at, attrInt, attrInts, need, nodeLabel, numeric, type Attrs, type OpFn } from './ops-common.js';
+import { attrInt, attrInts, need, nodeLabel, numeric, type Attrs, type OpFn } from './ops-common.js';
 import { allocLike, intValues, normAxis, size, strides, type Tensor } from './tensor.js';
 
 export type ReduceKind = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'l1' | 'l2' | 'logsum' | 'logsumexp' | 'sumsquare';
@@ -41,11 +40,9 @@ export function reduce(kind: ReduceKind): OpFn {
     const x = numeric(a, node);
     const rank = a.dims.length;
     const ax = reduceAxes(inputs, attrs, node, rank);
-    if (!ax) {
-      // noop_with_empty_axes: the identity, except that the elementwise part still applies.
-      if (kind === 'sum' || kind === 'mean' || kind === 'max' || kind === 'min' || kind === 'prod') return [a];
-    }
-    const axes = ax ?? [];
+    // noop_with_empty_axes and no axes: the input unchanged.
+    if (!ax) return [a];
+    const axes = ax;
     const keep = attrInt(attrs, 'keepdims', 1) === 1;
     const kept = a.dims.map((d, i) => (axes.includes(i) ? 1 : d));
     const outN = size(kept);
@@ -149,7 +146,3 @@ export const hardmax: OpFn = (inputs, attrs, node, ctx) => {
   }
   return [out];
 };
-
-export function assertRank(t: Tensor, ranks: readonly number[], node: GraphNode): void {
-  if (!ranks.includes(t.dims.length)) throw new SculptError(`${at(node)} takes rank ${ranks.join(' or ')} input, got rank ${t.dims.length}`);
-}

@@ -1,7 +1,11 @@
 /**
  * The executor's operators other than the weight-carrying MatMul/Gemm/Conv (executor.ts), by ONNX
- * op type: elementwise maths (ops-elementwise.ts), reductions, normalisation and pooling
- * (ops-nn.ts) and shape operators (ops-shape.ts). Each is a pure function of inputs and attributes.
+ * op type, one file per concern: elementwise maths (ops-elementwise), softmax and window geometry
+ * (ops-nn), reductions (ops-reduce), normalisation (ops-norm), pooling (ops-pool), ConvTranspose
+ * and im2col (ops-conv), Resize (ops-resize), recurrent cells (ops-recurrent), control flow
+ * (ops-control), Einsum (ops-einsum), indexing (ops-index), shape operators (ops-shape), losses
+ * (ops-loss), quantized ops (ops-quant), detector tails (ops-detect) and signal processing
+ * (ops-signal). Each is a function of inputs, attributes and the opset/subgraph context.
  */
 import { attrFloat, attrInt, attrString, type OpFn } from './ops-common.js';
 import { ifOp, loop, scan } from './ops-control.js';

@@ -263,6 +263,7 @@ test('pooling in 1-D and 3-D: max with indices, average with and without pads, L
   await check('avgpool1d-include-pad', [{ op: 'AveragePool', inputs: ['x'], outputs: ['y'], attrs: { kernel_shape: { ints: [4] }, pads: { ints: [2, 1] }, count_include_pad: { int: 1 } } }], { x: [2, 2, 9] });
   await check('lppool', [{ op: 'LpPool', inputs: ['x'], outputs: ['y'], attrs: { kernel_shape: { ints: [2, 2] }, p: { int: 3 } } }], { x: [1, 2, 5, 4] });
   await check('globalmaxpool', [{ op: 'GlobalMaxPool', inputs: ['x'], outputs: ['y'] }], { x: [2, 3, 4, 5, 2] });
+  await check('globallppool', [{ op: 'GlobalLpPool', inputs: ['x'], outputs: ['y'], attrs: { p: { int: 3 } } }], { x: [2, 3, 4, 5] });
 });
 
 const i32 = (name: string, from: string): NodeSpec => ({ op: 'Cast', inputs: [from], outputs: [name], attrs: { to: { int: 6 } } });
