@@ -56,7 +56,9 @@ export function pruneFile(input: string, output: string, opts: PruneOptions, hoo
 }
 
 /** Checks, plans and writes: the part every prune shares once the model is open and the output checked. */
-export function prunePipeline(model: ModelFile, output: string, opts: PruneOptions, hooks: PruneFileHooks, extras: PipelineExtras = {}): PruneFileResult {
+export function prunePipeline(model: ModelFile, output: string, given: PruneOptions, hooks: PruneFileHooks, extras: PipelineExtras = {}): PruneFileResult {
+  // The graph knows the output layers better than "the last prunable tensor".
+  const opts = given.outputWeights === undefined && model.outputWeights?.length ? { ...given, outputWeights: [...model.outputWeights] } : given;
   assertFinite(model, model.path);
   refuseUnscaledGlobal(model, opts);
   let summary: () => PruneSummary;

@@ -291,3 +291,49 @@ export function channelCompanions(nodes: readonly GraphNode[], weight: string, i
   }
   return out;
 }
+
+const LINEAR_OPS = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'MatMulInteger', 'QLinearMatMul', 'ConvInteger', 'QLinearConv', 'FusedMatMul', 'FusedConv', 'Einsum', 'LSTM', 'GRU', 'RNN', 'Attention']);
+
+/**
+ * The weights whose layer's output reaches a graph output without passing another weight layer:
+ * a classifier's logits, whose output channels must not be channel-pruned away unnoticed.
+ */
+export function outputWeightNames(nodes: readonly GraphNode[], outputs: readonly string[], weights: ReadonlySet<string>): string[] {
+  const consumers = new Map<string, GraphNode[]>();
+  const producer = new Map<string, GraphNode>();
+  for (const n of nodes) {
+    for (const i of n.inputs) {
+      if (i === '') continue;
+      let list = consumers.get(i);
+      if (!list) consumers.set(i, (list = []));
+      list.push(n);
+    }
+    for (const o of n.outputs) producer.set(o, n);
+  }
+  // Backwards from the outputs through non-weight nodes; a weight node met there is an output layer.
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  const stack = [...outputs];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    const n = producer.get(v);
+    if (!n) continue;
+    if (LINEAR_OPS.has(n.opType)) {
+      // The weight may reach the node through pass-through nodes: walk its inputs back to a stored weight.
+      for (const input of n.inputs) {
+        let x = input;
+        for (let hops = 0; hops < 8 && !weights.has(x); hops++) {
+          const p = producer.get(x);
+          if (!p || LINEAR_OPS.has(p.opType) || p.inputs.length === 0) break;
+          x = p.inputs[0];
+        }
+        if (weights.has(x)) found.add(x);
+      }
+      continue;
+    }
+    for (const i of n.inputs) if (i !== '') stack.push(i);
+  }
+  return [...found];
+}

@@ -10,7 +10,7 @@ import type { TensorSource } from '../core/plan.js';
 import type { WeightTensor } from '../core/types.js';
 import { assertNotInput } from './fsutil.js';
 import { OnnxModel, readOnnx, writeOnnx, writeOnnxMasked } from './onnx.js';
-import { channelCompanions } from './onnx-roles.js';
+import { channelCompanions, outputWeightNames } from './onnx-roles.js';
 import { openSafetensors, writeSafetensorsStreaming, type MaskLike, type SafetensorsOptions } from './safetensors.js';
 import { checkTfjsOutput, isTfjsModelPath, openTfjs, tfjsPaths } from './tfjs-folder.js';
 
@@ -59,6 +59,8 @@ export interface ModelFile extends TensorSource {
   readonly tensors: readonly WeightTensor[];
   /** The ONNX model, for the commands that run it (calibration, pack, run, bench). */
   readonly onnx?: OnnxModel;
+  /** Weights whose layer produces a model output (a classifier), where the format knows its graph. */
+  readonly outputWeights?: readonly string[];
   /** Refuses an output path this model cannot be written to (wrong kind, the input itself, no folder). */
   checkOutput(output: string): void;
   /** Writes a copy with `edits` applied to `output`, atomically. */
@@ -117,6 +119,7 @@ const onnxFormat: FormatHandler = {
     const model = readOnnx(file);
     return {
       format: 'onnx', path: file, tensors: model.tensors, onnx: model,
+      outputWeights: outputWeightNames(model.decoded.nodes, model.decoded.outputs.map((o) => o.name), new Set(model.tensors.filter((t) => t.prunable).map((t) => t.name))),
       read: (name) => model.read(name),
       checkOutput: (output) => checkFileOutput(file, output, '.onnx', 'ONNX'),
       write(output, edits) {

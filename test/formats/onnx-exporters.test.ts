@@ -206,3 +206,15 @@ test('unstructured pruning leaves biases alone even where a whole row happens to
   assert.equal(result.companions, undefined);
   assert.deepEqual(Array.from(readOnnx(o).read('conv.bias')), Array.from(readOnnx(file).read('conv.bias')));
 });
+
+test('the output layer comes from the graph: channel pruning warns for the Gemm that makes the output, not for the last weight in file order', () => {
+  const file = path.join(DIR, 'recurrent.onnx');
+  const before = readOnnx(file);
+  const prunable = before.tensors.filter((t) => t.prunable).map((t) => t.name);
+  assert.equal(prunable[0], 'fc.weight'); // first in the file, although it is the last layer
+  const r = sculpt(['prune', file, '-o', out('rec-ch.onnx'), '--pattern', 'channel', '--scope', 'layer', '--sparsity', '0.5']);
+  assert.equal(r.code, 0, r.stderr);
+  const warnings = r.stderr.split('\n').filter((l) => /output rows/.test(l));
+  assert.equal(warnings.length, 1, r.stderr);
+  assert.match(warnings[0], /'fc\.weight' \(an output layer\)/);
+});
