@@ -183,3 +183,29 @@ export class OnnxGraph {
     return this.nodes.find((n) => n.outputs.includes(name));
   }
 }
+
+export interface LayerWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** A fresh copy of the values. */
+  readonly data: Float32Array;
+}
+
+/** One call of a layer (a node of the Keras graph). */
+export interface LayerCall {
+  readonly name: string;
+  readonly className: string;
+  readonly config: Readonly<Record<string, any>>;
+  readonly inputs: readonly Val[];
+  readonly g: OnnxGraph;
+  /** The layer's weight `short` (kernel, bias, gamma, ...), or undefined when the model has none. */
+  weight(short: string): LayerWeight | undefined;
+  /** Fails naming the layer and its class: `why` says what is not supported. */
+  fail(why: string): never;
+}
+
+export type LayerConverter = (c: LayerCall) => Val;
+
+export function required(c: LayerCall, short: string): LayerWeight {
+  return c.weight(short) ?? c.fail(`weight ${c.name}/${short} is missing from the weights manifest`);
+}

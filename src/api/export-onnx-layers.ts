@@ -5,35 +5,13 @@
  * classes are those tfjs-layers can load itself (it has no Subtract, ZeroPadding1D, ...).
  */
 import type { AttrValue } from '../formats/onnx-build.js';
-import { type Dim, type OnnxGraph, type Val, permute, storedAxis } from './export-onnx-graph.js';
+import { ACTIVATION_LAYERS, activate } from './export-onnx-activations.js';
+import { type Dim, type LayerCall, type LayerConverter, type Val, permute, required, storedAxis } from './export-onnx-graph.js';
 
-export interface LayerWeight {
-  readonly name: string;
-  readonly shape: readonly number[];
-  /** A fresh copy of the values. */
-  readonly data: Float32Array;
-}
-
-/** One call of a layer (a node of the Keras graph). */
-export interface LayerCall {
-  readonly name: string;
-  readonly className: string;
-  readonly config: Readonly<Record<string, any>>;
-  readonly inputs: readonly Val[];
-  readonly g: OnnxGraph;
-  /** The layer's weight `short` (kernel, bias, gamma, ...), or undefined when the model has none. */
-  weight(short: string): LayerWeight | undefined;
-  /** Fails naming the layer and its class: `why` says what is not supported. */
-  fail(why: string): never;
-}
-
-export type LayerConverter = (c: LayerCall) => Val;
+export type { LayerCall, LayerConverter, LayerWeight } from './export-onnx-graph.js';
 
 const INT64_MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-function required(c: LayerCall, short: string): LayerWeight {
-  return c.weight(short) ?? c.fail(`weight ${c.name}/${short} is missing from the weights manifest`);
-}
 
 /** A Keras int-or-tuple option as `n` numbers. */
 function tuple(c: LayerCall, key: string, n: number, fallback?: number): number[] {
@@ -110,52 +88,6 @@ function geometry(c: LayerCall, spatial: readonly Dim[], k: number[], s: number[
 function known(c: LayerCall, d: Dim, what: string): number {
   if (d === null) return c.fail(`${what} is unknown; give the model a fixed input shape`);
   return d;
-}
-
-/** Applies a Keras activation (by its serialized name) to `v`. */
-export function activate(c: LayerCall, v: Val, activation: unknown, axis = -1): Val {
-  const name = typeof activation === 'string' ? activation : activation === null || activation === undefined ? 'linear' : '';
-  const key = name.replace(/_/g, '').toLowerCase();
-  const g = c.g;
-  const hint = `${c.name}/${key}`;
-  const unary = (op: string, attrs?: Record<string, AttrValue>): Val => ({ ...v, name: g.node(op, [v.name], hint, attrs) });
-  switch (key) {
-    case 'linear': return v;
-    case 'relu': return unary('Relu');
-    case 'relu6': return { ...v, name: g.node('Clip', [v.name, g.scalar(`${hint}/min`, 0), g.scalar(`${hint}/max`, 6)], hint) };
-    case 'sigmoid': return unary('Sigmoid');
-    case 'tanh': return unary('Tanh');
-    case 'elu': return unary('Elu', { alpha: { float: 1 } });
-    case 'selu': return unary('Selu');
-    case 'softplus': return unary('Softplus');
-    case 'softsign': return unary('Softsign');
-    case 'hardsigmoid': return unary('HardSigmoid', { alpha: { float: 0.2 }, beta: { float: 0.5 } });
-    case 'softmax': return unary('Softmax', { axis: { int: storedAxis(v, axis) } });
-    case 'logsoftmax': return unary('LogSoftmax', { axis: { int: storedAxis(v, axis) } });
-    case 'swish': return { ...v, name: g.node('Mul', [v.name, g.node('Sigmoid', [v.name], `${hint}/sigmoid`)], hint) };
-    case 'mish': {
-      const t = g.node('Tanh', [g.node('Softplus', [v.name], `${hint}/softplus`)], `${hint}/tanh`);
-      return { ...v, name: g.node('Mul', [v.name, t], hint) };
-    }
-    case 'gelu': {
-      // 0.5·x·(1 + erf(x/√2)), as TF.js computes it.
-      const e = g.node('Erf', [g.node('Div', [v.name, g.scalar(`${hint}/sqrt2`, Math.SQRT2)], `${hint}/scaled`)], `${hint}/erf`);
-      const p = g.node('Add', [e, g.scalar(`${hint}/one`, 1)], `${hint}/cdf2`);
-      const h = g.node('Mul', [v.name, g.scalar(`${hint}/half`, 0.5)], `${hint}/half_x`);
-      return { ...v, name: g.node('Mul', [h, p], hint) };
-    }
-    case 'gelunew': {
-      // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
-      const x3 = g.node('Mul', [g.node('Mul', [v.name, v.name], `${hint}/x2`), v.name], `${hint}/x3`);
-      const inner = g.node('Add', [v.name, g.node('Mul', [x3, g.scalar(`${hint}/c`, 0.044715)], `${hint}/cx3`)], `${hint}/inner`);
-      const t = g.node('Tanh', [g.node('Mul', [inner, g.scalar(`${hint}/k`, Math.sqrt(2 / Math.PI))], `${hint}/kinner`)], `${hint}/tanh`);
-      const p = g.node('Add', [t, g.scalar(`${hint}/one`, 1)], `${hint}/one_plus`);
-      const h = g.node('Mul', [v.name, g.scalar(`${hint}/half`, 0.5)], `${hint}/half_x`);
-      return { ...v, name: g.node('Mul', [h, p], hint) };
-    }
-    default:
-      return c.fail(`activation ${JSON.stringify(activation)} is not supported`);
-  }
 }
 
 function addBias(c: LayerCall, y: string, hint: string): string {
@@ -495,39 +427,6 @@ const repeatVector: LayerConverter = (c) => {
   return { name: y, shape: [x.shape[0], n, x.shape[1]], cf: false };
 };
 
-const activationLayer: LayerConverter = (c) => activate(c, c.inputs[0], c.config.activation);
-
-const reluLayer: LayerConverter = (c) => {
-  if ((c.config.negative_slope ?? 0) !== 0 || (c.config.threshold ?? 0) !== 0) c.fail(`negative_slope and threshold other than 0 are not supported`);
-  const x = c.inputs[0];
-  const max = c.config.max_value;
-  if (max === null || max === undefined) return { ...x, name: c.g.node('Relu', [x.name], `${c.name}/relu`) };
-  const g = c.g;
-  return { ...x, name: g.node('Clip', [x.name, g.scalar(`${c.name}/min`, 0), g.scalar(`${c.name}/max`, max)], `${c.name}/clip`) };
-};
-
-function unaryWithAlpha(op: string, key: string, fallback: number): LayerConverter {
-  return (c) => {
-    const x = c.inputs[0];
-    const alpha = typeof c.config[key] === 'number' ? c.config[key] : fallback;
-    return { ...x, name: c.g.node(op, [x.name], `${c.name}/${op.toLowerCase()}`, { alpha: { float: alpha } }) };
-  };
-}
-
-const softmaxLayer: LayerConverter = (c) => {
-  let axis = c.config.axis ?? -1;
-  if (Array.isArray(axis)) axis = axis.length === 1 ? axis[0] : c.fail(`axis ${JSON.stringify(axis)}: only one axis is supported`);
-  return activate(c, c.inputs[0], 'softmax', axis);
-};
-
-const preluLayer: LayerConverter = (c) => {
-  const x = c.g.cl(c.inputs[0]);
-  const a = required(c, 'alpha');
-  if (a.shape.length !== x.shape.length - 1) c.fail(`alpha [${a.shape.join(', ')}] does not fit an input of shape [${x.shape.join(', ')}]`);
-  // alpha has the input's shape without the batch (1 on shared axes): it broadcasts channels-last.
-  return { ...x, name: c.g.node('PRelu', [x.name, c.g.float(a.name, a.shape, a.data)], `${c.name}/prelu`) };
-};
-
 const embedding: LayerConverter = (c) => {
   if (c.config.mask_zero === true) c.fail(`mask_zero true is not supported (no layer after it would use the mask)`);
   const x = c.g.cl(c.inputs[0]);
@@ -563,13 +462,7 @@ export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = {
   LayerNormalization: layerNorm,
   Rescaling: rescaling,
   RepeatVector: repeatVector,
-  Activation: activationLayer,
-  ReLU: reluLayer,
-  LeakyReLU: unaryWithAlpha('LeakyRelu', 'alpha', 0.3),
-  ELU: unaryWithAlpha('Elu', 'alpha', 1),
-  ThresholdedReLU: unaryWithAlpha('ThresholdedRelu', 'theta', 1),
-  Softmax: softmaxLayer,
-  PReLU: preluLayer,
+  ...ACTIVATION_LAYERS,
   Flatten: flatten,
   Reshape: reshape,
   Permute: permuteLayer,
