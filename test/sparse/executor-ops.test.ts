@@ -305,7 +305,7 @@ test('Resize (linear, nearest, cubic; sizes and scales; several coordinate modes
   await check('resize10', [{ op: 'Resize', inputs: ['x', 'scales'], outputs: ['y'] }], { x: [1, 2, 3, 3] }, [scalesF('scales', [1, 1, 2, 3])], 10);
 });
 
-test('old-opset forms: Slice, Pad, Clip, Split, Squeeze/Unsqueeze, ReduceSum, Softmax and TopK attributes', async () => {
+test('old-opset forms: Slice, Pad, Clip, Split, Squeeze/Unsqueeze, ReduceSum, Softmax, TopK, Upsample, Dropout attributes; opset-7 BatchNormalization, opset-11 Resize with roi', async () => {
   await check('slice9', [{ op: 'Slice', inputs: ['x'], outputs: ['y'], attrs: { starts: { ints: [1, -3] }, ends: { ints: [100, -1] }, axes: { ints: [0, 2] } } }], { x: [3, 4, 6] }, [], 9);
   await check('pad10', [{ op: 'Pad', inputs: ['x'], outputs: ['y'], attrs: { pads: { ints: [0, 1, 2, 0, 0, 1] }, value: { float: 0.5 } } }], { x: [2, 3, 4] }, [], 10);
   await check('pad10-reflect', [{ op: 'Pad', inputs: ['x'], outputs: ['y'], attrs: { pads: { ints: [0, 0, 1, 2, 0, 0, 2, 1] }, mode: { string: 'reflect' } } }], { x: [1, 2, 4, 5] }, [], 10);
@@ -321,6 +321,14 @@ test('old-opset forms: Slice, Pad, Clip, Split, Squeeze/Unsqueeze, ReduceSum, So
   await check('softmax11', [{ op: 'Softmax', inputs: ['x'], outputs: ['y'], attrs: { axis: { int: 1 } } }], { x: [2, 3, 4] }, [], 11);
   await check('logsoftmax11-default', [{ op: 'LogSoftmax', inputs: ['x'], outputs: ['y'] }], { x: [2, 3, 4] }, [], 11);
   await check('topk9', [{ op: 'TopK', inputs: ['x'], outputs: ['y', 'i'], attrs: { k: { int: 3 }, axis: { int: 1 } } }], { x: [2, 7] }, [], 9);
+  await check('upsample7', [{ op: 'Upsample', inputs: ['x'], outputs: ['y'], attrs: { scales: { floats: [1, 1, 2, 3] }, mode: { string: 'nearest' } } }], { x: [1, 2, 3, 3] }, [], 7);
+  await check('dropout7-batchnorm7', [
+    { op: 'Dropout', inputs: ['x'], outputs: ['d'], attrs: { ratio: { float: 0.3 } } },
+    { op: 'BatchNormalization', inputs: ['d', 's', 'b', 'm', 'v'], outputs: ['y'], attrs: { spatial: { int: 1 }, epsilon: { float: 1e-3 } } },
+  ], { x: [2, 3, 4, 4] }, [f32('s', [3]), f32('b', [3]), f32('m', [3]), { name: 'v', dims: [3], data: Float32Array.of(0.5, 1, 2) }], 7);
+  await check('resize11-roi', [{ op: 'Resize', inputs: ['x', 'roi', 'scales'], outputs: ['y'], attrs: { mode: { string: 'linear' } } }],
+    { x: [1, 2, 3, 4] }, [{ name: 'roi', dims: [0], data: new Float32Array(0) }, { name: 'scales', dims: [4], data: Float32Array.of(1, 1, 2, 2) }], 11);
+  await check('reducesum8', [{ op: 'ReduceSum', inputs: ['x'], outputs: ['y'], attrs: { axes: { ints: [1] } } }], { x: [2, 3] }, [], 8);
 });
 
 test('Einsum, InstanceNormalization, LayerNormalization on an inner axis with its statistics, per-channel PRelu, DepthToSpace', async () => {
