@@ -10,7 +10,7 @@ import type { TensorSource } from '../core/plan.js';
 import type { WeightTensor } from '../core/types.js';
 import { assertNotInput } from './fsutil.js';
 import { OnnxModel, readOnnx, writeOnnx, writeOnnxMasked } from './onnx.js';
-import { channelCompanions, outputWeightNames } from './onnx-roles.js';
+import { channelCompanions, outputWeightNames, type ChannelCompanion } from './onnx-roles.js';
 import { openSafetensors, writeSafetensorsStreaming, type MaskLike, type SafetensorsOptions } from './safetensors.js';
 import { checkTfjsOutput, isTfjsModelPath, openTfjs, tfjsPaths } from './tfjs-folder.js';
 
@@ -61,6 +61,8 @@ export interface ModelFile extends TensorSource {
   readonly onnx?: OnnxModel;
   /** Weights whose layer produces a model output (a classifier), where the format knows its graph. */
   readonly outputWeights?: readonly string[];
+  /** What else the output channels of `weight` own (bias, norm scale and shift), where the format knows. */
+  channelCompanions?(weight: string): readonly ChannelCompanion[];
   /** Refuses an output path this model cannot be written to (wrong kind, the input itself, no folder). */
   checkOutput(output: string): void;
   /** Writes a copy with `edits` applied to `output`, atomically. */
@@ -117,14 +119,16 @@ const onnxFormat: FormatHandler = {
   detect: (file) => path.extname(file).toLowerCase() === '.onnx',
   open(file) {
     const model = readOnnx(file);
-    return {
+    const isStored = (name: string, rank: number): boolean => model.tensors.some((x) => x.name === name && x.shape.length === rank);
+    const self: ModelFile = {
       format: 'onnx', path: file, tensors: model.tensors, onnx: model,
+      channelCompanions: (weight) => channelCompanions(model.decoded.allNodes, weight, isStored),
       outputWeights: outputWeightNames(model.decoded.nodes, model.decoded.outputs.map((o) => o.name), new Set(model.tensors.filter((t) => t.prunable).map((t) => t.name))),
       read: (name) => model.read(name),
       checkOutput: (output) => checkFileOutput(file, output, '.onnx', 'ONNX'),
       write(output, edits) {
         const masks = collectMasks(model, edits);
-        const companions = edits.removeChannels ? companionMasks(model, masks) : [];
+        const companions = edits.removeChannels ? companionMasks(self, masks) : [];
         if (!edits.updates?.size) return { ...writeOnnxMasked(model, output, masks), companions };
         const updates = new Map(edits.updates);
         for (const [name, mask] of masks) {
@@ -137,16 +141,14 @@ const onnxFormat: FormatHandler = {
       },
       close() {},
     };
+    return self;
   },
 };
 
 /** Adds to `masks` the entries of biases and norms whose channel lost all its weights; returns what it zeroed. */
-function companionMasks(model: OnnxModel, masks: Map<string, MaskLike>): CompanionEdit[] {
+function companionMasks(model: ModelFile, masks: Map<string, MaskLike>): CompanionEdit[] {
   const out: CompanionEdit[] = [];
-  const isStored = (name: string, rank: number): boolean => {
-    const t = model.tensors.find((x) => x.name === name);
-    return t !== undefined && t.shape.length === rank;
-  };
+  if (!model.channelCompanions) return out;
   for (const t of model.tensors) {
     const mask = masks.get(t.name);
     if (!mask || t.shape.length < 2) continue;
@@ -158,7 +160,7 @@ function companionMasks(model: OnnxModel, masks: Map<string, MaskLike>): Compani
     const n = mask.length ?? t.shape.reduce((a, b) => a * b, 1);
     for (let i = 0; i < n; i++) if (mask.get(i)) alive[Math.floor(i / post) % channels] = 1;
     if (alive.every((a) => a === 1)) continue;
-    for (const c of channelCompanions(model.decoded.allNodes, t.name, isStored)) {
+    for (const c of model.channelCompanions(t.name)) {
       const size = model.tensors.find((x) => x.name === c.name)!.shape[0];
       if (size !== channels) continue;
       const prior = masks.get(c.name);
@@ -207,8 +209,9 @@ const tfjsFormat: FormatHandler = {
   detect: (file) => isTfjsModelPath(file),
   open(file) {
     const src = openTfjs(file);
-    return {
+    const self: ModelFile = {
       format: 'tfjs', path: file, tensors: src.tensors,
+      channelCompanions: (weight) => src.channelCompanions(weight),
       read: (name) => src.read(name),
       checkOutput(output) {
         if (/\.(onnx|safetensors)$/i.test(output)) {
@@ -220,12 +223,14 @@ const tfjsFormat: FormatHandler = {
         if (edits.updates?.size) throw new SculptError(`${file}: TF.js output takes masks only, not new values`);
         // Zeroing waits until every mask is chosen: the plan may re-read tensors it has already seen.
         const masks = collectMasks(src, edits);
+        const companions = edits.removeChannels ? companionMasks(self, masks) : [];
         for (const [name, mask] of masks) src.zero(name, mask);
         src.write(output);
-        return NO_REPORT;
+        return { ...NO_REPORT, companions };
       },
       close() {},
     };
+    return self;
   },
 };
 

@@ -124,6 +124,45 @@ function layerOf(weightName: string, layers: Map<string, LayerInfo>): LayerInfo 
 }
 
 /**
+ * Layer name → the one layer that reads its output, over Sequential layer lists (the next layer)
+ * and functional models (`inbound_nodes`); a layer read by several has no entry.
+ */
+function layerSuccessors(topology: unknown): Map<string, string> {
+  const readers = new Map<string, Set<string>>();
+  const add = (from: string, to: string): void => {
+    const set = readers.get(from) ?? new Set<string>();
+    set.add(to);
+    readers.set(from, set);
+  };
+  const visit = (node: unknown, depth: number): void => {
+    if (depth > 64 || typeof node !== 'object' || node === null) return;
+    if (Array.isArray(node)) {
+      for (const x of node) visit(x, depth + 1);
+      return;
+    }
+    const o = node as Record<string, unknown>;
+    const config = o.config as Record<string, unknown> | undefined;
+    if (o.class_name === 'Sequential' && typeof config === 'object' && config !== null && Array.isArray(config.layers)) {
+      const names = (config.layers as { config?: { name?: unknown } }[]).map((l) => l?.config?.name).filter((n): n is string => typeof n === 'string');
+      for (let i = 0; i + 1 < names.length; i++) add(names[i], names[i + 1]);
+    }
+    if (typeof config === 'object' && config !== null && typeof config.name === 'string' && Array.isArray(o.inbound_nodes)) {
+      const walk = (x: unknown): void => {
+        if (!Array.isArray(x)) return;
+        if (typeof x[0] === 'string' && typeof x[1] === 'number') add(x[0], config.name as string);
+        else for (const y of x) walk(y);
+      };
+      walk(o.inbound_nodes);
+    }
+    for (const v of Object.values(o)) if (typeof v === 'object') visit(v, depth + 1);
+  };
+  visit(topology, 0);
+  const out = new Map<string, string>();
+  for (const [from, to] of readers) if (to.size === 1) out.set(from, [...to][0]);
+  return out;
+}
+
+/**
  * `input` may be the folder, its model.json (or another .json), or a `*weights_manifest.json`;
  * returns the folder and the JSON file as the user spelled them.
  */
@@ -191,6 +230,8 @@ export class TfjsFolder implements TensorSource {
   readonly tensors: readonly WeightTensor[];
   private readonly byName: Map<string, TfjsWeightEntry>;
   private floatBuf: Float32Array | undefined;
+  private readonly layers: Map<string, LayerInfo>;
+  private readonly successors: Map<string, string>;
 
   constructor(input: string) {
     const { dir, jsonPath } = tfjsPaths(input);
@@ -235,6 +276,8 @@ export class TfjsFolder implements TensorSource {
     }
     this.kind = kind;
     const layers = kind === 'layers-model' ? layerClasses(topology) : new Map<string, LayerInfo>();
+    this.layers = layers;
+    this.successors = kind === 'layers-model' ? layerSuccessors(topology) : new Map<string, string>();
 
     const groups: TfjsWeightGroup[] = [];
     const entries: TfjsWeightEntry[] = [];
@@ -332,6 +375,29 @@ export class TfjsFolder implements TensorSource {
       }
       return { name: e.name, shape: e.shape, data: new Float32Array(0), role: c.role, op: c.op, prunable: c.prunable, reason, outputAxis: c.outputAxis };
     });
+  }
+
+  /**
+   * Layers models: what else an output channel of the kernel `weight` owns — its layer's bias, and
+   * the gamma and beta of a BatchNormalization layer that reads the layer's output directly
+   * (gamma = beta = 0 makes the channel exactly 0 whatever the moving statistics).
+   */
+  channelCompanions(weight: string): { name: string; axis: number; what: string }[] {
+    if (this.kind !== 'layers-model') return [];
+    const parts = weight.split('/');
+    if (parts[parts.length - 1] !== 'kernel') return [];
+    const prefix = parts.slice(0, -1).join('/');
+    const out: { name: string; axis: number; what: string }[] = [];
+    const floating = (n: string): boolean => this.tensors.some((t) => t.name === n && t.shape.length === 1);
+    if (floating(`${prefix}/bias`)) out.push({ name: `${prefix}/bias`, axis: 0, what: 'bias' });
+    const layer = parts.slice(0, -1).reverse().find((p) => this.layers.has(p));
+    const next = layer ? this.successors.get(layer) : undefined;
+    if (next && this.layers.get(next)?.className === 'BatchNormalization') {
+      const bn = prefix.slice(0, prefix.length - layer!.length) + next;
+      if (floating(`${bn}/gamma`)) out.push({ name: `${bn}/gamma`, axis: 0, what: 'norm scale' });
+      if (floating(`${bn}/beta`)) out.push({ name: `${bn}/beta`, axis: 0, what: 'norm shift' });
+    }
+    return out;
   }
 
   entry(name: string): TfjsWeightEntry {
