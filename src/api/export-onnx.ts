@@ -211,6 +211,10 @@ function convert(src: TfjsFolder, folder: string, options: ExportOnnxOptions): E
   const fail: Fail = (why) => {
     throw new SculptError(`${file}: cannot export: ${why}`);
   };
+  if (src.kind !== 'layers-model') {
+    const what = src.kind === 'graph-model' ? 'a TF.js graph model (no Keras layers to convert)' : 'a bare weights manifest (weights without a graph)';
+    fail(`it is ${what}; sculpt export takes TF.js layers models, as tf.LayersModel.save and sculpt train write them`);
+  }
   const json = JSON.parse(new TextDecoder().decode(src.jsonBytes)) as Record<string, any>;
   const { className, config } = modelConfig(json, fail);
   const topo = topologyOf(className, config, fail);

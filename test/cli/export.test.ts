@@ -13,7 +13,7 @@ import { setupBackend } from '../../src/train/backend.js';
 import { loadModelFolder } from '../../src/train/model-io.js';
 import { maxRelError } from '../fixtures/compare.js';
 import { readNpy } from '../fixtures/npy.js';
-import { sculpt, tempDir } from './helpers.js';
+import { FIXTURES, sculpt, tempDir } from './helpers.js';
 
 const TOLERANCE = 1e-5;
 let dir: string;
@@ -143,6 +143,8 @@ test('export refuses bad input with one line and writes nothing', () => {
   cpSync(round, graph, { recursive: true });
   writeFileSync(join(graph, 'model.json'), JSON.stringify({ ...json, format: 'graph-model', modelTopology: { node: [] } }));
   refused([graph, '-o', out], out, /graph model|layers model/);
+  refused([join(FIXTURES, 'tfjs-blazeface', 'blazeface.json'), '-o', out], out, /it is a TF\.js graph model/);
+  refused([join(FIXTURES, 'tfjs-face-landmark-tiny', 'face_landmark_68_tiny_model-weights_manifest.json'), '-o', out], out, /it is a bare weights manifest/);
 
   // A NaN weight is refused, naming it.
   const nan = join(dir, 'nan');
