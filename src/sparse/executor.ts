@@ -7,7 +7,7 @@ import { SculptError } from '../core/errors.js';
 import { isGraph, type Graph, type GraphNode } from '../core/graph.js';
 import { countNonzeros, denseToCsr } from './formats.js';
 import { Kernels, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
-import { convGeometry, im2col, liftTo2d, type ConvGeometry } from './ops-conv.js';
+import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, transposeGeometry, type ConvGeometry } from './ops-conv.js';
 import { OPS, at, attrFloat, attrInt, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
 import { floatTensor, fromGraphTensor, size, strides, type Tensor } from './tensor.js';
@@ -27,7 +27,7 @@ export interface ExecutorOptions {
 
 export interface WeightLayer {
   readonly node: string;
-  readonly op: 'MatMul' | 'Gemm' | 'Conv';
+  readonly op: 'MatMul' | 'Gemm' | 'Conv' | 'ConvTranspose';
   readonly weight: string;
   /** The kernel's matrix: [rows, cols] = [outputs, inputs per output]. */
   readonly rows: number;
@@ -68,6 +68,8 @@ export interface LayerProfile {
 }
 
 const WEIGHT_OPS = new Set(['MatMul', 'Gemm', 'Conv']);
+/** Ops whose constant weight may run on the kernels; without one they run through OPS. */
+const KERNEL_OPS = new Set([...WEIGHT_OPS, 'ConvTranspose']);
 
 type Engine = NonNullable<ExecutorOptions['engine']>;
 
@@ -132,8 +134,8 @@ export class SparseExecutor {
     const machine = engine === 'auto' ? options.machine ?? defaultMachine() : undefined;
     const batch = options.batchHint ?? 1;
     for (const n of all.nodes) {
-      if (WEIGHT_OPS.has(n.opType)) {
-        const p = this.prepare(n, engine, machine, batch);
+      if (KERNEL_OPS.has(n.opType)) {
+        const p = n.opType === 'ConvTranspose' ? this.prepareTranspose(n, engine, machine, batch) : this.prepare(n, engine, machine, batch);
         if (p) this.prepared.set(n, p);
       }
     }
@@ -316,6 +318,55 @@ export class SparseExecutor {
     return p;
   }
 
+  /**
+   * ConvTranspose: W [C, M/g, k…] → per group a [M/g·Πk, C/g] matrix, so the kernel turns the
+   * input planes straight into columns that col2im scatters; bias added after.
+   */
+  private prepareTranspose(n: GraphNode, engine: Engine, machine: MachineProfile | undefined, batch: number): Prepared | undefined {
+    const wt = this.constants.get(n.inputs[1]);
+    if (!wt || wt.dtype !== 'float32' || wt.dims.length < 3) return undefined;
+    const w = wt.data as Float32Array;
+    const group = attrInt(n.attributes, 'group', 1);
+    const [c, mg] = wt.dims;
+    const taps = size(wt.dims.slice(2)), cg = c / group, rows = mg * taps;
+    if (!Number.isInteger(cg)) return undefined;
+    const kernels: LinearKernel[] = [];
+    for (let g = 0; g < group; g++) {
+      const matrix = () => {
+        const a = new Float32Array(rows * cg);
+        for (let ci = 0; ci < cg; ci++) {
+          const src = (g * cg + ci) * mg * taps;
+          for (let r = 0; r < rows; r++) a[r * cg + ci] = w[src + r];
+        }
+        return a;
+      };
+      const a = matrix();
+      kernels.push(this.upload(n, n.inputs[1], a, rows, cg, undefined, this.pick(rows, cg, a, engine, machine, Math.max(batch, 16)), matrix));
+    }
+    return { kernels, biasFolded: false, relu: false };
+  }
+
+  private convTransposeWith(n: GraphNode, ins: readonly (Tensor | undefined)[], p: Prepared): Tensor {
+    const x = need(ins[0], n, 0), wt = need(ins[1], n, 1);
+    if (x.dtype !== 'float32' || x.dims.length !== wt.dims.length) throw new SculptError(`${at(n)} needs a float input of the weight's rank ${wt.dims.length}, got ${x.dtype} of rank ${x.dims.length}`);
+    const group = p.kernels.length;
+    const [batch, c] = x.dims;
+    const cg = c / group, mg = wt.dims[1], m = mg * group;
+    if (cg !== p.kernels[0].cols) throw new SculptError(`${at(n)} weight expects ${p.kernels[0].cols * group} input channels, the input has ${c}`);
+    const g = transposeGeometry(n.attributes, x.dims.slice(2), wt.dims.slice(2));
+    const xd = x.data as Float32Array;
+    const out = new Float32Array(batch * m * g.planeOut);
+    for (let b = 0; b < batch; b++) {
+      for (let gi = 0; gi < group; gi++) {
+        const planes = xd.subarray((b * c + gi * cg) * g.planeIn, (b * c + (gi + 1) * cg) * g.planeIn);
+        const cols = applyLinearTransposed(this.k, p.kernels[gi], planes, g.planeIn, false);
+        col2im(cols, mg, g, out, (b * m + gi * mg) * g.planeOut);
+      }
+    }
+    if (ins[2]) addChannelBias(out, ins[2].data as Float32Array, batch, m, g.planeOut);
+    return floatTensor([batch, m, ...g.outSp], out);
+  }
+
   /** Runs the graph; inputs by name (a bare Float32Array takes the shape from `dims`). */
   run(inputs: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
     const values = new Scope(undefined);
@@ -356,7 +407,10 @@ export class SparseExecutor {
       ins.forEach((t, i) => {
         if (t === undefined && n.inputs[i] !== '') throw new SculptError(`${at(n)} reads ${n.inputs[i]}, which nothing produced`);
       });
-      const outs = WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)] : OPS[n.opType](ins, n.attributes, n, ctx);
+      const transposed = n.opType === 'ConvTranspose' ? this.prepared.get(n) : undefined;
+      const outs = WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)]
+        : transposed ? [this.convTransposeWith(n, ins, transposed)]
+        : OPS[n.opType](ins, n.attributes, n, ctx);
       n.outputs.forEach((name, i) => {
         if (name !== '' && outs[i]) values.set(name, outs[i]);
       });

@@ -90,22 +90,22 @@ export function im2col(xd: Float32Array | Float64Array, x0: number, cg: number, 
   }
 }
 
+/** Where each input pixel of a ConvTranspose lands: per (input position, tap), an output offset or −1. */
+export interface TransposeGeometry {
+  readonly outSp: readonly number[];
+  readonly target: Int32Array;
+  readonly planeIn: number;
+  readonly planeOut: number;
+  readonly taps: number;
+}
+
 /**
- * ConvTranspose, any number of spatial axes: W [C, M/g, k…]; output size from output_shape, or
- * stride·(in − 1) + output_padding + (k − 1)·dilation + 1 − pads, with auto_pad SAME splitting the
- * total padding as ONNX says.
+ * ConvTranspose geometry, any number of spatial axes: W [C, M/g, k…]; output size from
+ * output_shape, or stride·(in − 1) + output_padding + (k − 1)·dilation + 1 − pads, with auto_pad
+ * SAME and output_shape splitting the total padding as ONNX says.
  */
-export const convTranspose: OpFn = (inputs, attrs, node) => {
-  const x = need(inputs[0], node, 0), wt = need(inputs[1], node, 1);
-  const xd = float(x, node), wd = float(wt, node);
-  const bias = inputs[2] ? float(inputs[2], node) : undefined;
-  const r = x.dims.length - 2;
-  if (r < 1 || wt.dims.length !== x.dims.length) throw new SculptError(`${at(node)} needs input and weight of the same rank ≥ 3, got ${x.dims.length} and ${wt.dims.length}`);
-  const [n, c] = x.dims;
-  const inSp = x.dims.slice(2);
-  const group = attrInt(attrs, 'group', 1);
-  const mg = wt.dims[1], m = mg * group, cg = c / group;
-  const kernel = wt.dims.slice(2);
+export function transposeGeometry(attrs: Attrs, inSp: readonly number[], kernel: readonly number[]): TransposeGeometry {
+  const r = inSp.length;
   const st = attrInts(attrs, 'strides') ?? new Array<number>(r).fill(1);
   const dil = attrInts(attrs, 'dilations') ?? new Array<number>(r).fill(1);
   const outPad = attrInts(attrs, 'output_padding') ?? new Array<number>(r).fill(0);
@@ -121,15 +121,13 @@ export const convTranspose: OpFn = (inputs, attrs, node) => {
       const total = Math.max(0, full[i] - outSp[i]);
       const small = Math.floor(total / 2);
       // SAME_UPPER puts the odd pixel of padding at the end; SAME_LOWER and output_shape at the start (spec, onnxruntime).
-      const upper = autoPad === 'SAME_UPPER';
-      pads[i] = upper ? small : total - small;
+      pads[i] = autoPad === 'SAME_UPPER' ? small : total - small;
       pads[i + r] = total - pads[i];
     }
   } else {
     outSp = full.map((f, i) => f - pads[i] - pads[i + r]);
   }
   const planeIn = size(inSp), planeOut = size(outSp), taps = size(kernel);
-  const out = new Float32Array(n * m * planeOut);
   const tapOff = new Int32Array(taps * r);
   for (let t = 0; t < taps; t++) {
     let rem = t;
@@ -138,7 +136,6 @@ export const convTranspose: OpFn = (inputs, attrs, node) => {
   const outStr = new Array<number>(r);
   for (let d = r - 1, s = 1; d >= 0; d--) { outStr[d] = s; s *= outSp[d]; }
   const pos = new Array<number>(r).fill(0);
-  // For each input position and tap: the output offset it lands on, or −1 outside.
   const target = new Int32Array(planeIn * taps);
   for (let q = 0; q < planeIn; q++) {
     for (let t = 0; t < taps; t++) {
@@ -155,13 +152,47 @@ export const convTranspose: OpFn = (inputs, attrs, node) => {
       pos[d] = 0;
     }
   }
+  return { outSp, target, planeIn, planeOut, taps };
+}
+
+/**
+ * col2im of ConvTranspose: `cols` [(M/g)·taps, planeIn] (row mo·taps + t) scattered into the
+ * output planes of channels `o0 / planeOut …` of `out`.
+ */
+export function col2im(cols: Float32Array, mg: number, g: TransposeGeometry, out: Float32Array, o0: number): void {
+  const { target, planeIn, planeOut, taps } = g;
+  for (let mo = 0; mo < mg; mo++) {
+    const ob = o0 + mo * planeOut;
+    for (let t = 0; t < taps; t++) {
+      const row = (mo * taps + t) * planeIn;
+      for (let q = 0; q < planeIn; q++) {
+        const off = target[q * taps + t];
+        if (off >= 0) out[ob + off] += cols[row + q];
+      }
+    }
+  }
+}
+
+/** ConvTranspose with a weight known only at run time (a constant weight runs on the kernels, executor.ts). */
+export const convTranspose: OpFn = (inputs, attrs, node) => {
+  const x = need(inputs[0], node, 0), wt = need(inputs[1], node, 1);
+  const xd = float(x, node), wd = float(wt, node);
+  const bias = inputs[2] ? float(inputs[2], node) : undefined;
+  const r = x.dims.length - 2;
+  if (r < 1 || wt.dims.length !== x.dims.length) throw new SculptError(`${at(node)} needs input and weight of the same rank ≥ 3, got ${x.dims.length} and ${wt.dims.length}`);
+  const [n, c] = x.dims;
+  const group = attrInt(attrs, 'group', 1);
+  const mg = wt.dims[1], m = mg * group, cg = c / group;
+  const g = transposeGeometry(attrs, x.dims.slice(2), wt.dims.slice(2));
+  const { target, planeIn, planeOut, taps } = g;
+  const out = new Float32Array(n * m * planeOut);
   for (let b = 0; b < n; b++) {
-    for (let g = 0; g < group; g++) {
+    for (let gi = 0; gi < group; gi++) {
       for (let ci = 0; ci < cg; ci++) {
-        const xin = (b * c + g * cg + ci) * planeIn;
+        const xin = (b * c + gi * cg + ci) * planeIn;
         for (let mo = 0; mo < mg; mo++) {
-          const w0 = ((g * cg + ci) * mg + mo) * taps;
-          const o0 = (b * m + g * mg + mo) * planeOut;
+          const w0 = ((gi * cg + ci) * mg + mo) * taps;
+          const o0 = (b * m + gi * mg + mo) * planeOut;
           for (let q = 0; q < planeIn; q++) {
             const v = xd[xin + q];
             if (v === 0) continue;
@@ -175,9 +206,13 @@ export const convTranspose: OpFn = (inputs, attrs, node) => {
       }
     }
   }
-  if (bias) for (let b = 0; b < n; b++) for (let mo = 0; mo < m; mo++) for (let j = 0, o0 = (b * m + mo) * planeOut; j < planeOut; j++) out[o0 + j] += bias[mo];
-  return [floatTensor([n, m, ...outSp], out)];
+  if (bias) addChannelBias(out, bias, n, m, planeOut);
+  return [floatTensor([n, m, ...g.outSp], out)];
 };
+
+export function addChannelBias(out: Float32Array, bias: Float32Array, n: number, m: number, plane: number): void {
+  for (let b = 0; b < n; b++) for (let mo = 0; mo < m; mo++) for (let j = 0, o0 = (b * m + mo) * plane; j < plane; j++) out[o0 + j] += bias[mo];
+}
 
 /**
  * A convolution computed in plain JavaScript with float64 sums, for ops whose values are not the

@@ -245,7 +245,14 @@ test('Conv on 1-D and 3-D inputs (sparse weights, groups, dilation, SAME padding
   await check('conv3d', [{ op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { pads: { ints: [1, 0, 1, 1, 0, 1] }, strides: { ints: [2, 1, 2] }, dilations: { ints: [1, 2, 1] }, group: { int: 3 } } }],
     { x: [1, 3, 5, 6, 7] }, [f32('w', [6, 1, 3, 2, 3], 0.5), f32('b', [6])]);
   await check('convtranspose2d', [{ op: 'ConvTranspose', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { strides: { ints: [2, 3] }, pads: { ints: [1, 0, 0, 2] }, output_padding: { ints: [1, 1] }, dilations: { ints: [1, 2] }, group: { int: 2 } } }],
-    { x: [2, 4, 5, 4] }, [f32('w', [4, 3, 3, 2]), f32('b', [6])]);
+    { x: [2, 4, 5, 4] }, [f32('w', [4, 3, 3, 2], 0.7), f32('b', [6])]);
+  // A constant ConvTranspose weight runs on the kernels: one [M/g·Πk, C/g] matrix per group (rows summed over groups).
+  const ct = new OnnxModel('ct.onnx', writeOnnx({
+    nodes: [{ op: 'ConvTranspose', inputs: ['x', 'w'], outputs: ['y'], attrs: { group: { int: 2 } } }],
+    initializers: [f32('w', [4, 3, 3, 2], 0.7)], inputs: [{ name: 'x', dims: [1, 4, 5, 4] }], outputs: [{ name: 'y' }],
+  })).graph();
+  const layers = new SparseExecutor(ct, { engine: 'sparse' }).layers;
+  assert.deepEqual(layers.map((l) => [l.op, l.rows, l.cols, l.kind]), [['ConvTranspose', 2 * 18, 2, 'csr']]);
   await check('convtranspose1d', [{ op: 'ConvTranspose', inputs: ['x', 'w'], outputs: ['y'], attrs: { strides: { ints: [2] } } }], { x: [1, 3, 7] }, [f32('w', [3, 2, 4])]);
   await check('convtranspose3d', [{ op: 'ConvTranspose', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { strides: { ints: [2, 1, 2] }, pads: { ints: [1, 0, 0, 0, 1, 1] } } }],
     { x: [1, 2, 3, 4, 3] }, [f32('w', [2, 3, 3, 2, 3]), f32('b', [3])]);
