@@ -15,6 +15,7 @@ export {
 export { pruneFile, type PruneFileResult, type PruneFileHooks } from './api/prune-file.js';
 export { inspectFile, type ModelInfo, type TensorInfo } from './api/inspect-file.js';
 export { formatOf, type ModelFormat } from './api/model-file.js';
+export { exportTfjsToOnnx, type ExportOnnxResult } from './api/export-onnx.js';
 export { openModel, detectFormat, registerFormat, type ModelFile, type ModelEdits, type FormatHandler, type WriteReport } from './formats/registry.js';
 export * from './report/index.js';
 export { parseIdx, readIdxFile, type IdxArray } from './formats/idx.js';

@@ -5,65 +5,14 @@
  */
 import { SculptError } from '../core/errors.js';
 import type { AttributeValue, GraphDType, GraphNode, GraphTensor, GraphValueInfo } from '../core/graph.js';
+import { checkExpansion, shapeText } from '../core/limits.js';
 import { numel } from '../core/types.js';
+import { printable } from './fsutil.js';
 import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader, type LenPrefix, type WireField } from './protobuf.js';
 import { decodeFloats, type FloatDType } from './safetensors-dtypes.js';
-
-// ModelProto
-const MODEL_IR_VERSION = 1;
-const MODEL_GRAPH = 7;
-const MODEL_OPSET_IMPORT = 8;
-// OperatorSetIdProto
-const OPSET_DOMAIN = 1;
-const OPSET_VERSION = 2;
-// GraphProto
-const GRAPH_NODE = 1;
-const GRAPH_NAME = 2;
-const GRAPH_INITIALIZER = 5;
-const GRAPH_INPUT = 11;
-const GRAPH_OUTPUT = 12;
-const GRAPH_SPARSE_INITIALIZER = 15;
-// NodeProto
-const NODE_INPUT = 1;
-const NODE_OUTPUT = 2;
-const NODE_NAME = 3;
-const NODE_OP_TYPE = 4;
-const NODE_ATTRIBUTE = 5;
-const NODE_DOMAIN = 7;
-// AttributeProto
-const ATTR_NAME = 1;
-const ATTR_F = 2;
-const ATTR_I = 3;
-const ATTR_S = 4;
-const ATTR_T = 5;
-const ATTR_G = 6;
-const ATTR_FLOATS = 7;
-const ATTR_INTS = 8;
-const ATTR_STRINGS = 9;
-const ATTR_TYPE = 20;
-// TensorProto
-const TENSOR_DIMS = 1;
-const TENSOR_DATA_TYPE = 2;
-const TENSOR_FLOAT_DATA = 4;
-const TENSOR_INT32_DATA = 5;
-const TENSOR_INT64_DATA = 7;
-const TENSOR_NAME = 8;
-const TENSOR_RAW_DATA = 9;
-const TENSOR_DOUBLE_DATA = 10;
-const TENSOR_UINT64_DATA = 11;
-const TENSOR_EXTERNAL_DATA = 13;
-const TENSOR_DATA_LOCATION = 14;
-// StringStringEntryProto
-const ENTRY_KEY = 1;
-const ENTRY_VALUE = 2;
-// ValueInfoProto / TypeProto / TensorShapeProto
-const VALUE_INFO_NAME = 1;
-const VALUE_INFO_TYPE = 2;
-const TYPE_TENSOR = 1;
-const TYPE_TENSOR_ELEM_TYPE = 1;
-const TYPE_TENSOR_SHAPE = 2;
-const SHAPE_DIM = 1;
-const DIM_VALUE = 1;
+import {
+  MODEL_IR_VERSION, MODEL_GRAPH, MODEL_OPSET_IMPORT, OPSET_DOMAIN, OPSET_VERSION, GRAPH_NODE, GRAPH_NAME, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT, GRAPH_SPARSE_INITIALIZER, NODE_INPUT, NODE_OUTPUT, NODE_NAME, NODE_OP_TYPE, NODE_ATTRIBUTE, NODE_DOMAIN, ATTR_NAME, ATTR_F, ATTR_I, ATTR_S, ATTR_T, ATTR_G, ATTR_FLOATS, ATTR_INTS, ATTR_STRINGS, ATTR_TYPE, TENSOR_DIMS, TENSOR_DATA_TYPE, TENSOR_FLOAT_DATA, TENSOR_INT32_DATA, TENSOR_INT64_DATA, TENSOR_UINT64_DATA, TENSOR_NAME, TENSOR_RAW_DATA, TENSOR_DOUBLE_DATA, TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION, ENTRY_KEY, ENTRY_VALUE, VALUE_INFO_NAME, VALUE_INFO_TYPE, TYPE_TENSOR, TYPE_TENSOR_ELEM_TYPE, TYPE_TENSOR_SHAPE, SHAPE_DIM, DIM_VALUE,
+} from './onnx-fields.js';
 
 /** TensorProto.DataType values sculpt knows by name. */
 export const ONNX_DTYPE = {
@@ -170,6 +119,7 @@ export interface DecodedOnnx {
 
 export function failer(file: string): (offset: number, why: string) => never {
   return (offset, why) => {
+    why = printable(why);
     const detail = why === 'truncated' ? `truncated at byte ${offset}` : `${why} at byte ${offset}`;
     throw new SculptError(`${file}: not a valid ONNX model (${detail}); re-export or re-download it`);
   };
@@ -191,6 +141,28 @@ const prefixOf = (f: WireField): LenPrefix => ({ lenStart: f.lenStart, start: f.
 
 /** Subgraphs nested deeper than this are refused (a hostile file could recurse without end). */
 const MAX_GRAPH_DEPTH = 64;
+
+/** Tensors of more dimensions are refused (ONNX sets no limit; real models stay far below). */
+const MAX_RANK = 64;
+
+/** The TensorProto field each data type keeps its values in when not in raw_data (onnx.proto). */
+const TYPED_FIELD: ReadonlyMap<number, number> = new Map([
+  [ONNX_DTYPE.FLOAT, TENSOR_FLOAT_DATA], [ONNX_DTYPE.DOUBLE, TENSOR_DOUBLE_DATA],
+  [ONNX_DTYPE.INT64, TENSOR_INT64_DATA], [ONNX_DTYPE.UINT32, TENSOR_UINT64_DATA], [ONNX_DTYPE.UINT64, TENSOR_UINT64_DATA],
+  [ONNX_DTYPE.INT32, TENSOR_INT32_DATA], [ONNX_DTYPE.INT16, TENSOR_INT32_DATA], [ONNX_DTYPE.INT8, TENSOR_INT32_DATA],
+  [ONNX_DTYPE.UINT16, TENSOR_INT32_DATA], [ONNX_DTYPE.UINT8, TENSOR_INT32_DATA], [ONNX_DTYPE.BOOL, TENSOR_INT32_DATA],
+  [ONNX_DTYPE.FLOAT16, TENSOR_INT32_DATA], [ONNX_DTYPE.BFLOAT16, TENSOR_INT32_DATA],
+]);
+
+function typedFieldName(field: number): string {
+  switch (field) {
+    case TENSOR_FLOAT_DATA: return 'float_data';
+    case TENSOR_INT32_DATA: return 'int32_data';
+    case TENSOR_INT64_DATA: return 'int64_data';
+    case TENSOR_DOUBLE_DATA: return 'double_data';
+    default: return 'uint64_data';
+  }
+}
 
 /**
  * Decodes the model structure; tensor values stay where they are (see `OnnxStorage`).
@@ -229,7 +201,7 @@ export function decodeOnnx(bytes: Uint8Array, file: string, readExternal?: ReadE
   for (const t of ctx.tensors) {
     const other = names.get(t.name);
     if (other && t.name !== '') {
-      throw new SculptError(`${file}: two stored tensors are both named ${t.name} (${describePlace(other)} and ${describePlace(t)}); the model is malformed, re-export it`);
+      throw new SculptError(`${file}: two stored tensors are both named ${printable(t.name)} (${describePlace(other)} and ${describePlace(t)}); the model is malformed, re-export it`);
     }
     names.set(t.name, t);
   }
@@ -243,7 +215,7 @@ export function decodeOnnx(bytes: Uint8Array, file: string, readExternal?: ReadE
 /** "initializer", "Constant node", "sparse initializer", with the subgraph when there is one. */
 export function describePlace(t: OnnxInitializer): string {
   const what = t.place === 'constant' ? 'Constant node' : t.place === 'sparse-initializer' ? 'sparse initializer' : 'initializer';
-  return t.scope ? `${what} in subgraph ${t.scope}` : what;
+  return t.scope ? `${what} in subgraph ${printable(t.scope)}` : what;
 }
 
 function decodeGraph(ctx: DecodeContext, graphField: WireField, outer: readonly LenPrefix[], scope: string): DecodedGraph {
@@ -432,15 +404,17 @@ function decodeSparseTensor(ctx: DecodeContext, f: WireField, enclosing: readonl
   if (!valuesField || !indicesField) throw new SculptError(`${file}: a sparse initializer lacks its values or indices; the model is malformed`);
   const values = decodeTensorProto(r, valuesField, file, [...enclosing, prefixOf(valuesField)], ctx.tensors.length, 'sparse-initializer', scope);
   const indices = decodeTensorProto(r, indicesField, file, [...enclosing, prefixOf(indicesField)], -1, 'sparse-initializer', scope);
-  const label = values.name || '(unnamed)';
+  const label = printable(values.name || '(unnamed)');
+  if (dims.length > MAX_RANK) throw new SculptError(`${file}: sparse initializer ${label} has ${dims.length} dimensions, more than the ${MAX_RANK} sculpt reads; the model is malformed`);
   for (const d of dims) if (!(d >= 0)) throw new SculptError(`${file}: sparse initializer ${label} has a negative dimension ${d}; the model is malformed`);
   if (indices.dataType !== ONNX_DTYPE.INT64) throw new SculptError(`${file}: sparse initializer ${label} has indices of ONNX type ${indices.dataType}, not int64; the model is malformed`);
   const nnz = numel(values.dims);
   const coordinates = indices.dims.length === 2;
   if (values.dims.length !== 1 || numel(indices.dims) !== (coordinates ? nnz * dims.length : nnz) || (coordinates && indices.dims[1] !== dims.length)) {
-    throw new SculptError(`${file}: sparse initializer ${label} has values [${values.dims.join(', ')}] and indices [${indices.dims.join(', ')}], which do not fit its shape [${dims.join(', ')}]; the model is malformed`);
+    throw new SculptError(`${file}: sparse initializer ${label} has values ${shapeText(values.dims)} and indices ${shapeText(indices.dims)}, which do not fit its shape ${shapeText(dims)}; the model is malformed`);
   }
-  if (nnz > numel(dims)) throw new SculptError(`${file}: sparse initializer ${label} stores ${nnz} values but its shape [${dims.join(', ')}] has only ${numel(dims)} elements; the model is malformed`);
+  if (!Number.isSafeInteger(numel(dims))) throw new SculptError(`${file}: sparse initializer ${label} has shape ${shapeText(dims)}, whose element count is not a safe integer; the model is malformed`);
+  if (nnz > numel(dims)) throw new SculptError(`${file}: sparse initializer ${label} stores ${nnz} values but its shape ${shapeText(dims)} has only ${numel(dims)} elements; the model is malformed`);
   return { ...values, dims, sparseIndices: indices, sparseCount: nnz };
 }
 
@@ -478,6 +452,8 @@ function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing:
   const fixedRuns: { start: number; count: number }[] = [];
   let fixedWidth: 4 | 8 = 4;
   const varintFields: WireField[] = [];
+  /** The typed-data fields present (float_data, int32_data, …): at most one, and the right one for the type. */
+  const typedFields = new Set<number>();
   let external = false;
   const entries: { key: string; value: string; entry: WireField; valueField: WireField | undefined }[] = [];
   for (const g of r.fields(f.start, f.end)) {
@@ -488,6 +464,7 @@ function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing:
       case TENSOR_RAW_DATA: r.expect(g, WIRE_LEN); raw = g; break;
       case TENSOR_FLOAT_DATA:
       case TENSOR_DOUBLE_DATA: {
+        typedFields.add(g.field);
         const width = g.field === TENSOR_FLOAT_DATA ? 4 : 8;
         fixedWidth = width;
         if (g.wireType === WIRE_LEN) {
@@ -502,6 +479,7 @@ function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing:
       case TENSOR_INT32_DATA:
       case TENSOR_INT64_DATA:
       case TENSOR_UINT64_DATA:
+        typedFields.add(g.field);
         varintFields.push(g);
         break;
       case TENSOR_EXTERNAL_DATA: {
@@ -522,11 +500,21 @@ function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing:
       case TENSOR_DATA_LOCATION: external = g.value === 1; break;
     }
   }
-  const label = name || `#${index}`;
+  const label = printable(name || `#${index}`);
+  if (dims.length > MAX_RANK) throw new SculptError(`${file}: tensor ${label} has ${dims.length} dimensions, more than the ${MAX_RANK} sculpt reads; the model is malformed`);
   for (const d of dims) {
     if (d < 0) throw new SculptError(`${file}: tensor ${label} has a negative dimension ${d}; the model is malformed`);
   }
   const count = numel(dims);
+  if (!Number.isSafeInteger(count)) throw new SculptError(`${file}: tensor ${label} has shape ${shapeText(dims)}, whose element count is not a safe integer; the model is malformed`);
+  if (typedFields.size > 1 || (typedFields.size === 1 && (raw || external))) {
+    throw new SculptError(`${file}: tensor ${label} stores its values in more than one of raw_data, external data and the typed fields ${[...typedFields].map(typedFieldName).join(', ')}; the model is malformed`);
+  }
+  const typed = [...typedFields][0];
+  const expected = TYPED_FIELD.get(dataType);
+  if (typed !== undefined && expected !== undefined && typed !== expected) {
+    throw new SculptError(`${file}: tensor ${label} of ONNX type ${dataType} stores its values in ${typedFieldName(typed)}, but that type belongs in ${typedFieldName(expected)} or raw_data; the model is malformed`);
+  }
   const width = ELEMENT_BYTES.get(dataType);
   let storage: OnnxStorage;
   if (external) {
@@ -564,7 +552,7 @@ function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing:
       : storage.kind === 'varint' ? storage.fields.reduce((a, x) => a + varintCount(r.bytes, x), 0)
       : 0;
     if (have !== count) {
-      throw new SculptError(`${file}: tensor ${label} holds ${have} values but its shape [${dims.join(', ')}] needs ${count}; the model is malformed`);
+      throw new SculptError(`${file}: tensor ${label} holds ${have} values but its shape ${shapeText(dims)} needs ${count}; the model is malformed`);
     }
   }
   return { name, dataType, dims, storage, index, enclosing, place, scope };
@@ -595,7 +583,7 @@ export function tensorValues(
   let payload: Uint8Array | undefined;
   if (s.kind === 'raw') payload = bytes.subarray(s.start, s.end);
   else if (s.kind === 'external') {
-    if (!readExternal) throw new SculptError(`${file}: tensor ${init.name} is stored externally, which is not supported here`);
+    if (!readExternal) throw new SculptError(`${file}: tensor ${printable(init.name)} is stored externally, which is not supported here`);
     payload = readExternal(s.location, s.offset, s.length, init.name);
   }
   if (floatDType) {
@@ -611,7 +599,7 @@ export function tensorValues(
       }
     } else if (s.kind === 'varint') {
       const bits = varintValues(s.fields, bytes, file);
-      if (bits.length !== n) throw new SculptError(`${file}: tensor ${init.name} holds ${bits.length} values but its shape needs ${n}; the model is malformed`);
+      if (bits.length !== n) throw new SculptError(`${file}: tensor ${printable(init.name)} holds ${bits.length} values but its shape needs ${n}; the model is malformed`);
       const u16 = new Uint16Array(bits.map((b) => b & 0xffff));
       decodeFloats(new Uint8Array(u16.buffer), floatDType, out);
     }
@@ -630,7 +618,7 @@ export function tensorValues(
     }
   }
   const values = s.kind === 'varint' ? varintValues(s.fields, bytes, file) : [];
-  if (values.length !== n) throw new SculptError(`${file}: tensor ${init.name} holds ${values.length} values but its shape needs ${n}; the model is malformed`);
+  if (values.length !== n) throw new SculptError(`${file}: tensor ${printable(init.name)} holds ${values.length} values but its shape needs ${n}; the model is malformed`);
   switch (dtype) {
     case 'int64': return BigInt64Array.from(values, (v) => BigInt(v));
     case 'int32': return Int32Array.from(values);
@@ -639,13 +627,12 @@ export function tensorValues(
   }
 }
 
-/** Largest dense tensor sculpt materialises (elements): beyond it a typed array cannot be made. */
-const MAX_DENSE_ELEMENTS = 2 ** 31 - 1;
-
-/** A sparse initializer's values scattered into a dense array. */
+/** A sparse initializer's values scattered into a dense array (within the expansion budget, see core/limits.ts). */
 function sparseValues(init: OnnxInitializer, bytes: Uint8Array, file: string, readExternal: ReadExternal | undefined): GraphTensor['data'] | undefined {
   const n = numel(init.dims);
-  if (n > MAX_DENSE_ELEMENTS) throw new SculptError(`${file}: sparse initializer ${init.name} has shape [${init.dims.join(', ')}], too large to hold densely`);
+  const label = printable(init.name);
+  const stored = init.storage.kind === 'external' ? init.storage.length : 0;
+  checkExpansion(`${file}: sparse initializer ${label} of shape ${shapeText(init.dims)}`, n * (ELEMENT_BYTES.get(init.dataType) ?? 8), bytes.length + stored);
   const nnz = init.sparseCount ?? 0;
   const values = tensorValues({ ...init, dims: [nnz], sparseIndices: undefined }, bytes, file, readExternal);
   if (!values) return undefined;
@@ -659,11 +646,11 @@ function sparseValues(init: OnnxInitializer, bytes: Uint8Array, file: string, re
     if (coordinates) {
       for (let d = 0; d < rank; d++) {
         const c = Number(idx[k * rank + d]);
-        if (!(c >= 0 && c < init.dims[d])) throw new SculptError(`${file}: sparse initializer ${init.name} has index ${c} outside dimension ${d} of [${init.dims.join(', ')}]; the model is malformed`);
+        if (!(c >= 0 && c < init.dims[d])) throw new SculptError(`${file}: sparse initializer ${label} has index ${c} outside dimension ${d} of ${shapeText(init.dims)}; the model is malformed`);
         at = at * init.dims[d] + c;
       }
     } else at = Number(idx[k]);
-    if (!(at >= 0 && at < n)) throw new SculptError(`${file}: sparse initializer ${init.name} has index ${at} outside its ${n} elements; the model is malformed`);
+    if (!(at >= 0 && at < n)) throw new SculptError(`${file}: sparse initializer ${label} has index ${at} outside its ${n} elements; the model is malformed`);
     (out as Float32Array)[at] = (values as Float32Array)[k];
   }
   return out;
@@ -676,10 +663,17 @@ export function sparsePositions(init: OnnxInitializer, bytes: Uint8Array, file: 
   const rank = init.dims.length;
   const coordinates = init.sparseIndices!.dims.length === 2;
   const out = new Float64Array(nnz);
+  const n = numel(init.dims);
   for (let k = 0; k < nnz; k++) {
     let at = 0;
-    if (coordinates) for (let d = 0; d < rank; d++) at = at * init.dims[d] + Number(idx[k * rank + d]);
-    else at = Number(idx[k]);
+    if (coordinates) {
+      for (let d = 0; d < rank; d++) {
+        const c = Number(idx[k * rank + d]);
+        if (!(c >= 0 && c < init.dims[d])) throw new SculptError(`${file}: sparse initializer ${printable(init.name)} has index ${c} outside dimension ${d} of ${shapeText(init.dims)}; the model is malformed`);
+        at = at * init.dims[d] + c;
+      }
+    } else at = Number(idx[k]);
+    if (!(at >= 0 && at < n)) throw new SculptError(`${file}: sparse initializer ${printable(init.name)} has index ${at} outside its ${n} elements; the model is malformed`);
     out[k] = at;
   }
   return out;
@@ -688,7 +682,8 @@ export function sparsePositions(init: OnnxInitializer, bytes: Uint8Array, file: 
 function varintValues(fields: readonly WireField[], bytes: Uint8Array, file: string): number[] {
   const r = new WireReader(bytes, failer(file));
   const out: number[] = [];
-  for (const f of fields) out.push(...r.varints(f));
+  // No spread: a packed field may hold millions of values, more than a call's arguments.
+  for (const f of fields) for (const v of r.varints(f)) out.push(v);
   return out;
 }
 
@@ -714,6 +709,6 @@ export function readTensorProto(bytes: Uint8Array, file: string): GraphTensor {
   const whole: WireField = { field: 0, wireType: WIRE_LEN, tagStart: 0, lenStart: 0, start: 0, end: bytes.length, value: bytes.length };
   const init = decodeTensorProto(r, whole, file, [], 0, 'initializer', '');
   const t = graphTensor(init, bytes, file, undefined);
-  if (!t) throw new SculptError(`${file}: tensor ${init.name || '(unnamed)'} has ONNX data type ${init.dataType}, which sculpt does not read`);
+  if (!t) throw new SculptError(`${file}: tensor ${printable(init.name || '(unnamed)')} has ONNX data type ${init.dataType}, which sculpt does not read`);
   return t;
 }
