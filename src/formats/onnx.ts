@@ -3,6 +3,7 @@
  * payload bytes differ. External data is read from the model's folder and written to a new data
  * file next to the output (the input's data file is never touched).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SculptError } from '../core/errors.js';
@@ -95,7 +96,7 @@ export class OnnxModel {
     const t = this.byName.get(name);
     const q = this.quantized.get(name);
     if (t && q) return dequantize(tensorValues(t, this.bytes, this.path, this.readExternal) as Int8Array | Uint8Array, t.dims, q);
-    if (!t || !ONNX_FLOAT_DTYPE.has(t.dataType)) throw new SculptError(`${this.path}: no floating-point tensor named ${name}`);
+    if (!t || !ONNX_FLOAT_DTYPE.has(t.dataType)) throw new SculptError(`${this.path}: no floating-point tensor named ${printable(name)}`);
     return tensorValues(t, this.bytes, this.path, this.readExternal) as Float32Array;
   }
 
@@ -146,12 +147,12 @@ export class OnnxModel {
     const file = this.externalPath(location, tensor);
     const size = fs.statSync(file).size;
     if (offset + length > size) {
-      throw new SculptError(`${this.path}: tensor ${tensor} needs bytes ${offset}..${offset + length} of ${location}, which has only ${size} bytes; the data file is truncated or belongs to another model`);
+      throw new SculptError(`${this.path}: tensor ${printable(tensor)} needs bytes ${offset}..${offset + length} of ${printable(location)}, which has only ${size} bytes; the data file is truncated or belongs to another model`);
     }
     const fd = fs.openSync(file, 'r');
     try {
       const out = new Uint8Array(length);
-      readExactly(fd, out, length, offset, location);
+      readExactly(fd, out, length, offset, printable(location));
       return out;
     } finally {
       fs.closeSync(fd);
@@ -186,7 +187,8 @@ export interface OnnxWriteReport {
  * weights get new codes, a zero becoming the zero point). Tensors may live anywhere: initializers,
  * Constant nodes, sparse initializers (a value at a position the tensor does not store must be
  * zero), subgraphs. All other bytes are identical, except that external data goes to a new file
- * next to the output (`<out>.data`) and the model's `location` entries name it.
+ * next to the output (`<out>.<hash>.data`, named by its content) and the model's `location`
+ * entries name it; the replaced output's data files are removed once the new model is in place.
  */
 export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMap<string, Float32Array>): OnnxWriteReport {
   const externals = model.externalFiles();
@@ -230,24 +232,39 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
   }
   patches.sort((a, b) => a.start - b.start);
 
+  // Commit order: each data file gets a name from its content (`<out>.<hash>.data`) that no
+  // earlier output uses, and is renamed into place first (nothing refers to it yet); then the
+  // model that names it. A crash at any point leaves the old model with its old data, or the new
+  // with the new: never old with new. The previous output's data files are removed last.
+  const dir = path.dirname(path.resolve(outPath));
+  const base = path.basename(outPath);
+  const inputs = [model.path, ...externals];
+  const previous = referencedDataFiles(outPath);
   const files: AtomicFile[] = [];
+  const dataFiles: { file: AtomicFile; name: string }[] = [];
+  const dataNames = new Set<string>();
   try {
     const edits: SpliceEdit[] = [...varintEdits];
-    const usedNames = new Set<string>();
-    let k = 0;
     for (const [location, tensors] of byLocation) {
       const source = model.externalPath(location, tensors[0].name);
-      const dataName = newDataName(outPath, k++, [model.path, ...externals], usedNames);
-      usedNames.add(dataName);
-      const file = new AtomicFile(path.join(path.dirname(path.resolve(outPath)), dataName));
+      const file = new AtomicFile(path.join(dir, `${base}.data`), { modeFrom: outPath });
       files.push(file);
-      copyInto(source, file);
+      const payloads: { offset: number; bytes: Uint8Array }[] = [];
+      for (const t of tensors) {
+        const e = encoded.get(t.name);
+        if (e && t.storage.kind === 'external') payloads.push({ offset: t.storage.offset, bytes: e.bytes! });
+      }
+      const hash = copyPatched(source, file, payloads);
+      const dataName = newDataName(outPath, hash, inputs);
+      if (dataNames.has(dataName)) file.abort(); // same bytes as another data file of this model: share it
+      else {
+        dataNames.add(dataName);
+        dataFiles.push({ file, name: dataName });
+      }
       for (const t of tensors) {
         const s = t.storage;
         if (s.kind !== 'external') continue;
         edits.push({ start: s.locationValue.start, end: s.locationValue.end, bytes: utf8.encode(dataName), enclosing: [...s.enclosing, s.locationValue] });
-        const e = encoded.get(t.name);
-        if (e) file.write(e.bytes!, s.offset);
       }
     }
     const modelFile = new AtomicFile(outPath);
@@ -266,12 +283,15 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
       }
       modelFile.write(model.bytes.subarray(pos), pos);
     }
+    for (const f of files) f.flush();
     // Data files first: the model must never name a data file that is not there yet.
-    for (const f of files) f.commit();
+    for (const d of dataFiles) d.file.commit(path.join(dir, d.name));
+    modelFile.commit();
   } catch (e) {
     for (const f of files) f.abort();
     throw e;
   }
+  removeUnreferencedData(outPath, dataNames, previous, inputs);
   return { quantizationError };
 }
 
@@ -372,18 +392,75 @@ function varintFieldEdits(model: OnnxModel, t: OnnxInitializer, ints: readonly n
   return edits;
 }
 
-function newDataName(outPath: string, k: number, inputs: readonly string[], used: ReadonlySet<string>): string {
+/**
+ * `<out>.<hash>.data`, `hash` being the first 16 hex digits of the file's SHA-256: a name no other
+ * content of this output has had, so renaming it into place never changes what an existing model
+ * reads. A name that is one of the inputs' files gets a `-N` suffix.
+ */
+function newDataName(outPath: string, hash: string, inputs: readonly string[]): string {
   const dir = path.dirname(path.resolve(outPath));
   const base = path.basename(outPath);
-  for (let i = k; ; i++) {
-    const name = i === 0 ? `${base}.data` : `${base}.${i}.data`;
-    if (used.has(name)) continue;
+  for (let i = 0; ; i++) {
+    const name = `${base}.${hash}${i === 0 ? '' : `-${i}`}.data`;
     if (inputs.some((p) => sameFile(path.join(dir, name), p))) continue;
     return name;
   }
 }
 
-function copyInto(source: string, file: AtomicFile): void {
+/** Data files the existing output at `outPath` names (none if it is missing, large, or unreadable). */
+function referencedDataFiles(outPath: string): string[] {
+  try {
+    const st = fs.statSync(outPath);
+    if (!st.isFile() || st.size > 256 << 20) return [];
+    return readOnnx(outPath).externalFiles();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * After a commit: removes this output's data files that the new model does not name — every
+ * `<out>.<hash>.data` (earlier outputs, or a run that died between its two renames), and the
+ * `<out>.data` / `<out>.N.data` of older versions of sculpt when the replaced model named them.
+ * Inputs are never removed.
+ */
+function removeUnreferencedData(outPath: string, keep: ReadonlySet<string>, previous: readonly string[], inputs: readonly string[]): void {
+  const dir = path.dirname(path.resolve(outPath));
+  const base = path.basename(outPath);
+  const escaped = base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const hashed = new RegExp(`^${escaped}\\.[0-9a-f]{16}(-\\d+)?\\.data$`);
+  const legacy = new RegExp(`^${escaped}(\\.\\d+)?\\.data$`);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  let realDir: string;
+  try {
+    realDir = fs.realpathSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (keep.has(name)) continue;
+    const p = path.join(dir, name);
+    const ours = hashed.test(name) || (legacy.test(name) && previous.includes(path.join(realDir, name)));
+    if (!ours || inputs.some((i) => sameFile(p, i))) continue;
+    try {
+      if (fs.lstatSync(p).isFile()) fs.unlinkSync(p);
+    } catch {
+      // removed by someone else, or not ours to remove
+    }
+  }
+}
+
+/**
+ * Copies `source` into `file` with `payloads` written over it at their offsets, in one pass, and
+ * returns the first 16 hex digits of the SHA-256 of what was written.
+ */
+function copyPatched(source: string, file: AtomicFile, payloads: readonly { offset: number; bytes: Uint8Array }[]): string {
+  const hash = createHash('sha256');
   const fd = fs.openSync(source, 'r');
   try {
     const chunk = new Uint8Array(16 << 20);
@@ -391,10 +468,19 @@ function copyInto(source: string, file: AtomicFile): void {
     for (;;) {
       const n = fs.readSync(fd, chunk, 0, chunk.length, pos);
       if (n === 0) break;
-      file.write(chunk.subarray(0, n), pos);
-      pos += n;
+      const end = pos + n;
+      for (const p of payloads) {
+        const from = Math.max(p.offset, pos);
+        const to = Math.min(p.offset + p.bytes.length, end);
+        if (from < to) chunk.set(p.bytes.subarray(from - p.offset, to - p.offset), from - pos);
+      }
+      const view = chunk.subarray(0, n);
+      hash.update(view);
+      file.write(view, pos);
+      pos = end;
     }
   } finally {
     fs.closeSync(fd);
   }
+  return hash.digest('hex').slice(0, 16);
 }
