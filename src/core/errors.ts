@@ -15,6 +15,7 @@ export class SculptError extends Error {
 
 /** `s` with control, line-separator and bidirectional-override characters written as `\uXXXX`. */
 export function escapeUnprintable(s: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
