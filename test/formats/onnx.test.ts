@@ -1,5 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -196,13 +197,19 @@ test('external data: read, write next to the input in the same folder, input fil
   writeOnnxMasked(ext, out, masks);
   assert.ok(fs.readFileSync(path.join(dir, 'mlp-external.data')).equals(fs.readFileSync(`${FIX}/mlp-external.data`)));
   assert.ok(fs.readFileSync(input).equals(fs.readFileSync(`${FIX}/mlp-external.onnx`)));
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['mlp-external.data', 'mlp-external.onnx', 'pruned.onnx', 'pruned.onnx.data']);
-  // location renamed: 4 tensors × ("pruned.onnx.data" − "mlp-external.data") = 4 × (−1) bytes.
-  assert.equal(fs.statSync(out).size, fs.statSync(input).size - 4);
-  assert.equal(fs.statSync(path.join(dir, 'pruned.onnx.data')).size, 1066000);
+  const names = fs.readdirSync(dir).sort();
+  assert.equal(names.length, 4);
+  assert.deepEqual(names.slice(0, 3), ['mlp-external.data', 'mlp-external.onnx', 'pruned.onnx']);
+  // The data file is named by its content: pruned.onnx.<16 hex digits of its SHA-256>.data.
+  const dataName = names[3];
+  assert.match(dataName, /^pruned\.onnx\.[0-9a-f]{16}\.data$/);
+  assert.equal(dataName.slice(12, 28), createHash('sha256').update(fs.readFileSync(path.join(dir, dataName))).digest('hex').slice(0, 16));
+  // location renamed: 4 tensors × ("pruned.onnx.<hash>.data" − "mlp-external.data") = 4 × 16 bytes.
+  assert.equal(fs.statSync(out).size, fs.statSync(input).size + 4 * 16);
+  assert.equal(fs.statSync(path.join(dir, dataName)).size, 1066000);
 
   const back = readOnnx(out);
-  assert.deepEqual(back.externalFiles(), [path.join(dir, 'pruned.onnx.data')]);
+  assert.deepEqual(back.externalFiles(), [path.join(dir, dataName)]);
   const w = back.read('fc1.weight');
   const w0 = ext.read('fc1.weight');
   for (let i = 0; i < w.length; i++) assert.equal(w[i], i % 3 === 0 ? 0 : w0[i]);
@@ -355,7 +362,7 @@ test('splice with length fix-up: renaming external data across a varint-size bou
   const long = path.join(dir, `${'x'.repeat(140)}.onnx`);
   writeOnnx(m, long, new Map([['fc3.weight', new Float32Array(1000).fill(0.5)]]));
   const back = readOnnx(long);
-  assert.equal(back.externalFiles()[0], `${long}.data`);
+  assert.match(back.externalFiles()[0], new RegExp(`^${long}\\.[0-9a-f]{16}\\.data$`));
   assert.deepEqual(Array.from(back.read('fc3.weight').subarray(0, 3)), [0.5, 0.5, 0.5]);
   assert.deepEqual(back.read('fc1.weight'), m.read('fc1.weight'));
   assert.deepEqual(back.graph().nodes.map((n) => n.opType), m.graph().nodes.map((n) => n.opType));
@@ -429,9 +436,12 @@ test('external data written to another folder: the data file goes next to the ou
   const m = readOnnx(`${FIX}/mlp-external.onnx`);
   const out = path.join(dir, 'out', 'p.onnx');
   writeOnnx(m, out, new Map([['fc2.weight', new Float32Array(30000)]]));
-  assert.deepEqual(fs.readdirSync(path.join(dir, 'out')).sort(), ['p.onnx', 'p.onnx.data']);
+  const names = fs.readdirSync(path.join(dir, 'out')).sort();
+  assert.equal(names.length, 2);
+  assert.equal(names[0], 'p.onnx');
+  assert.match(names[1], /^p\.onnx\.[0-9a-f]{16}\.data$/);
   const back = readOnnx(out);
-  assert.deepEqual(back.externalFiles(), [path.join(dir, 'out', 'p.onnx.data')]);
+  assert.deepEqual(back.externalFiles(), [path.join(dir, 'out', names[1])]);
   assert.equal(back.read('fc2.weight').filter((x) => x !== 0).length, 0);
   assert.deepEqual(back.read('fc1.weight'), m.read('fc1.weight'));
   const a = await runOrt(out, 'mlp');
