@@ -189,7 +189,11 @@ export const cast: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
   const to = attrInt(attrs, 'to', 1);
   if (to === 1 || to === 10 || to === 11 || to === 16) {
-    return [floatTensor(a.dims, Float32Array.from(a.data))];
+    // Held as float32 either way; float16 and bfloat16 keep only the values those types can hold.
+    const out = Float32Array.from(a.data);
+    if (to === 10) for (let i = 0; i < out.length; i++) out[i] = roundToFloat16(out[i]);
+    if (to === 16) roundToBfloat16(out);
+    return [floatTensor(a.dims, out)];
   }
   if (to === 9) {
     const out = allocLike('bool', a.dims);
@@ -384,3 +388,26 @@ export const centerCropPad: OpFn = (inputs, attrs, node) => {
   }
   return [out];
 };
+
+/** The float16 value nearest to `v` (ties to even), as a number; overflow becomes ±Infinity. */
+export function roundToFloat16(v: number): number {
+  if (!Number.isFinite(v) || v === 0) return v;
+  const a = Math.abs(v);
+  if (a >= 65520) return v > 0 ? Infinity : -Infinity;
+  // Spacing of float16 values around a: 2^(e − 10) for normals, 2^−24 below 2^−14.
+  const e = Math.max(Math.floor(Math.log2(a)), -14);
+  const ulp = 2 ** (e - 10);
+  const q = a / ulp, f = Math.floor(q);
+  const n = q - f === 0.5 ? (f % 2 === 0 ? f : f + 1) : Math.round(q);
+  return Math.sign(v) * n * ulp;
+}
+
+/** Rounds float32 values in place to bfloat16 (the top 16 bits, ties to even). */
+function roundToBfloat16(x: Float32Array): void {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    if ((b & 0x7f800000) === 0x7f800000) continue; // Inf, NaN
+    bits[i] = ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) << 16;
+  }
+}

@@ -328,6 +328,14 @@ test('old-opset forms: Slice, Pad, Clip, Split, Squeeze/Unsqueeze, ReduceSum, So
   await check('softmax11', [{ op: 'Softmax', inputs: ['x'], outputs: ['y'], attrs: { axis: { int: 1 } } }], { x: [2, 3, 4] }, [], 11);
   await check('logsoftmax11-default', [{ op: 'LogSoftmax', inputs: ['x'], outputs: ['y'] }], { x: [2, 3, 4] }, [], 11);
   await check('topk9', [{ op: 'TopK', inputs: ['x'], outputs: ['y', 'i'], attrs: { k: { int: 3 }, axis: { int: 1 } } }], { x: [2, 7] }, [], 9);
+  // Through float16 and bfloat16 and back: exactly the values those types hold (one scale per check, so the tolerance is relative to it).
+  const big: NodeSpec = { op: 'Mul', inputs: ['x', 'k'], outputs: ['xk'] };
+  for (const [to, scales] of [[10, [1e-6, 0.37, 1000, 30000]], [16, [1e-6, 0.37, 1000, 1e30]]] as const) {
+    for (const k of scales) {
+      await check(`cast-${to}-${k}`, [big, { op: 'Cast', inputs: ['xk'], outputs: ['h'], attrs: { to: { int: to } } }, { op: 'Cast', inputs: ['h'], outputs: ['y'], attrs: { to: { int: 1 } } }],
+        { x: [4, 50] }, [{ name: 'k', dims: [], data: Float32Array.of(k) }]);
+    }
+  }
   await check('upsample7', [{ op: 'Upsample', inputs: ['x'], outputs: ['y'], attrs: { scales: { floats: [1, 1, 2, 3] }, mode: { string: 'nearest' } } }], { x: [1, 2, 3, 3] }, [], 7);
   await check('dropout7-batchnorm7', [
     { op: 'Dropout', inputs: ['x'], outputs: ['d'], attrs: { ratio: { float: 0.3 } } },
