@@ -18,8 +18,10 @@
 import * as fs from 'node:fs';
 import { SculptError } from '../core/errors.js';
 import type { TensorSource } from '../core/plan.js';
+import { shapeText } from '../core/limits.js';
 import { numel, WeightSet, type Role, type WeightTensor } from '../core/types.js';
-import { AtomicFile, assertNotInput, BufferedWriter, readExactly } from './fsutil.js';
+import { parseStrictJson } from '../core/strict-json.js';
+import { AtomicFile, assertNotInput, BufferedWriter, printable, readExactly } from './fsutil.js';
 import { decodeFloats, encodeFloats, FLOAT_DTYPE_BYTES, isFloatDType, type FloatDType } from './safetensors-dtypes.js';
 
 export type { TensorSource } from '../core/plan.js';
@@ -32,10 +34,13 @@ export interface MaskLike {
   readonly words?: Uint32Array;
 }
 
-const DTYPE_BYTES: Readonly<Record<string, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
-  F8_E4M3: 1, F8_E5M2: 1,
-};
+const DTYPE_BYTES: ReadonlyMap<string, number> = new Map([
+  ['F64', 8], ['F32', 4], ['F16', 2], ['BF16', 2], ['I64', 8], ['I32', 4], ['I16', 2], ['I8', 1],
+  ['U64', 8], ['U32', 4], ['U16', 2], ['U8', 1], ['BOOL', 1], ['F8_E4M3', 1], ['F8_E5M2', 1],
+]);
+
+/** Headers longer than this are refused (the reference implementation's limit is 100 MB too). */
+const MAX_HEADER_BYTES = 100_000_000;
 
 /** One tensor as the header describes it; `begin`/`end` are absolute file offsets. */
 export interface SafetensorsEntry {
@@ -126,7 +131,7 @@ export class SafetensorsFile implements TensorSource {
 
   entry(name: string): SafetensorsEntry {
     const e = this.byName.get(name);
-    if (!e) throw new SculptError(`${this.path}: no tensor named ${name}`);
+    if (!e) throw new SculptError(`${this.path}: no tensor named ${printable(name)}`);
     return e;
   }
 
@@ -162,7 +167,7 @@ export class SafetensorsFile implements TensorSource {
    */
   read(name: string): Float32Array {
     const e = this.entry(name);
-    if (!isFloatDType(e.dtype)) throw new SculptError(`${this.path}: tensor ${name} has dtype ${e.dtype}, not a floating-point type`);
+    if (!isFloatDType(e.dtype)) throw new SculptError(`${this.path}: tensor ${printable(name)} has dtype ${e.dtype}, not a floating-point type`);
     const bytes = this.readBytes(name);
     const n = numel(e.shape);
     // Straight from the read buffer when streaming; from the cache, a copy (a caller that
@@ -208,7 +213,7 @@ function maxElements(entries: readonly SafetensorsEntry[], atLeast: number): num
 
 function parseHeader(fd: number, size: number, file: string): { dataStart: number; metadata: Record<string, unknown>; entries: SafetensorsEntry[] } {
   const bad = (why: string, fix = 're-save or re-download the file'): never => {
-    throw new SculptError(`${file}: not a valid safetensors file (${why}); ${fix}`);
+    throw new SculptError(`${file}: not a valid safetensors file (${printable(why)}); ${fix}`);
   };
   if (size < 8) bad(`only ${size} bytes, the 8-byte header length is missing`);
   const lenBytes = new Uint8Array(8);
@@ -216,11 +221,13 @@ function parseHeader(fd: number, size: number, file: string): { dataStart: numbe
   const headerLength = Number(new DataView(lenBytes.buffer).getBigUint64(0, true));
   if (headerLength > size - 8) bad(`header length ${headerLength} exceeds the file's ${size - 8} remaining bytes; the file is truncated or not safetensors`);
   if (headerLength < 2) bad(`header length ${headerLength} is too short`);
+  if (headerLength > MAX_HEADER_BYTES) bad(`header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte limit`);
   const headerBytes = new Uint8Array(headerLength);
   readExactly(fd, headerBytes, headerLength, 8, file);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+    // ignoreBOM keeps a byte-order mark in the text, where the strict parser refuses it.
+    header = parseStrictJson(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes));
   } catch (e) {
     return bad(`header is not valid JSON: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -229,26 +236,28 @@ function parseHeader(fd: number, size: number, file: string): { dataStart: numbe
   const dataSize = size - dataStart;
   let metadata: Record<string, unknown> = {};
   const entries: SafetensorsEntry[] = [];
-  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(header as Record<string, unknown>)) {
+    const name = key;
+    const shown = printable(key);
     if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null) bad('__metadata__ is not an object');
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('__metadata__ is not an object');
       metadata = value as Record<string, unknown>;
       continue;
     }
     const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof v !== 'object' || v === null) bad(`entry ${name} is not an object`);
-    const width = typeof v.dtype === 'string' ? DTYPE_BYTES[v.dtype] : undefined;
-    if (width === undefined) bad(`tensor ${name} has unknown dtype ${JSON.stringify(v.dtype)}`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(`entry ${shown} is not an object`);
+    const width = typeof v.dtype === 'string' ? DTYPE_BYTES.get(v.dtype) : undefined;
+    if (width === undefined) bad(`tensor ${shown} has unknown dtype ${short(v.dtype)}`);
     const dtype = v.dtype as string;
-    if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`tensor ${name} has an invalid shape ${JSON.stringify(v.shape)}`);
+    if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`tensor ${shown} has an invalid shape ${short(v.shape)}`);
     const shape = v.shape as number[];
     const off = v.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) {
-      bad(`tensor ${name} has invalid data_offsets ${JSON.stringify(off)}`);
+      bad(`tensor ${shown} has invalid data_offsets ${short(off)}`);
     }
     const [b, e] = off as [number, number];
-    if (e > dataSize) bad(`tensor ${name} ends at data byte ${e}, past the end of the data (${dataSize} bytes); the file is truncated`);
-    if (e - b !== numel(shape) * width!) bad(`tensor ${name} has ${e - b} bytes but ${dtype} × [${shape.join(', ')}] needs ${numel(shape) * width!}`);
+    if (e > dataSize) bad(`tensor ${shown} ends at data byte ${e}, past the end of the data (${dataSize} bytes); the file is truncated`);
+    if (e - b !== numel(shape) * width!) bad(`tensor ${shown} has ${e - b} bytes but ${dtype} × ${shapeText(shape)} needs ${numel(shape) * width!}`);
     entries.push({ name, dtype, shape, begin: dataStart + b, end: dataStart + e });
   }
   // Data order is the file order (and the tie-break order of selections); stable for equal begins.
@@ -259,6 +268,12 @@ function parseHeader(fd: number, size: number, file: string): { dataStart: numbe
     if (c.begin < p.end) bad(`tensors ${p.name} and ${c.name} overlap`);
   }
   return { dataStart, metadata, entries };
+}
+
+/** A JSON value for a message, cut to 60 characters. */
+function short(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /** Opens a safetensors file for streaming (see `SafetensorsFile.read`). */
