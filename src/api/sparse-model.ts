@@ -1,6 +1,6 @@
 /**
  * Model files for sparse execution: `.onnx` as it is, `.sculpt` unpacked in memory to the plain
- * ONNX model it stands for. Both give a graph for the sparse executor (sparse initializers,
+ * ONNX model it stands for, a TF.js layers folder exported to ONNX in memory (as `sculpt export`). Both give a graph for the sparse executor (sparse initializers,
  * Constant nodes and subgraphs included, as the ONNX reader decodes them) and a source onnxruntime loads.
  */
 import { readFileSync } from 'node:fs';
@@ -10,11 +10,13 @@ import type { Graph } from '../core/graph.js';
 import { OnnxModel, readOnnx } from '../formats/onnx.js';
 import { isTfjsModelPath } from '../formats/tfjs-folder.js';
 import { checkInput } from './model-file.js';
+import { exportTfjsToOnnx } from './export-onnx.js';
 import { unpackSculpt } from './sculpt-file.js';
 
 export interface SparseModelFile {
   readonly path: string;
-  readonly kind: 'onnx' | 'sculpt';
+  /** 'tfjs': a TF.js layers model folder, exported to ONNX in memory on the way in. */
+  readonly kind: 'onnx' | 'sculpt' | 'tfjs';
   /** The plain ONNX model (for `.sculpt`, its packed weights restored as float32). */
   readonly onnx: OnnxModel;
   /** The graph the sparse executor runs. */
@@ -23,18 +25,22 @@ export interface SparseModelFile {
   readonly ortSource: string | Uint8Array;
 }
 
-export function modelKind(path: string): 'onnx' | 'sculpt' {
+export function modelKind(path: string): 'onnx' | 'sculpt' | 'tfjs' {
   const ext = extname(path).toLowerCase();
   if (ext === '.onnx') return 'onnx';
   if (ext === '.sculpt') return 'sculpt';
-  if (isTfjsModelPath(path)) {
-    throw new SculptError(`${path}: a TF.js model; export it to ONNX first (sculpt export ${path} -o model.onnx), then pack, run or bench the .onnx file`);
-  }
-  throw new SculptError(`${path}: unknown model format '${ext || '(no extension)'}'; give an .onnx or .sculpt file`);
+  if (isTfjsModelPath(path)) return 'tfjs';
+  throw new SculptError(`${path}: unknown model format '${ext || '(no extension)'}'; give an .onnx or .sculpt file, or a TF.js layers model folder`);
 }
 
 export function loadSparseModel(path: string): SparseModelFile {
   const kind = modelKind(path);
+  if (kind === 'tfjs') {
+    // What `sculpt export` would write, kept in memory (graph models and manifests are refused there).
+    const bytes = exportTfjsToOnnx(path).bytes;
+    const onnx = new OnnxModel(path, bytes);
+    return { path, kind, onnx, graph: onnx.graph(), ortSource: bytes };
+  }
   checkInput(path);
   if (kind === 'onnx') {
     const onnx = readOnnx(path);

@@ -3,12 +3,14 @@
  * sparse weights as `sparse_initializer` entries (COO) that onnxruntime loads.
  */
 import { statSync } from 'node:fs';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
 import { SculptError } from '../core/errors.js';
 import { assertNotInput, writeFileAtomic } from '../formats/fsutil.js';
-import { readOnnx } from '../formats/onnx.js';
+import { OnnxModel, readOnnx } from '../formats/onnx.js';
+import { isTfjsModelPath, openTfjs } from '../formats/tfjs-folder.js';
 import { countNonzeros } from '../sparse/formats.js';
 import type { WeightInput } from '../sparse/container.js';
+import { exportTfjsToOnnx } from './export-onnx.js';
 import { packSculpt, toOnnxSparse } from './sculpt-file.js';
 import { checkInput } from './model-file.js';
 
@@ -49,20 +51,31 @@ export interface PackFileResult {
   readonly tensors: readonly PackedTensorInfo[];
 }
 
+/** model.json and its shards: what a TF.js model occupies on disk. */
+function tfjsFiles(input: string): string[] {
+  const src = openTfjs(input);
+  return [src.jsonPath, ...src.groups.flatMap((g) => g.paths.map((p) => join(src.dir, p)))];
+}
+
 /** Bytes a COO sparse initializer costs per nonzero: float32 value + int64 linear index. */
 const COO_BYTES_PER_NONZERO = 12;
 
 export function packFile(input: string, output: string, options: PackFileOptions = {}): PackFileResult {
-  checkInput(input);
-  if (extname(input).toLowerCase() !== '.onnx') throw new SculptError(`${input}: pack reads .onnx models; prune it first with sculpt prune`);
+  const tfjs = isTfjsModelPath(input);
+  if (!tfjs) {
+    checkInput(input);
+    if (extname(input).toLowerCase() !== '.onnx') throw new SculptError(`${input}: pack reads .onnx models and TF.js layers model folders; prune it first with sculpt prune`);
+  }
   const outExt = extname(output).toLowerCase();
   const format: PackFormat = options.format ?? (outExt === '.onnx' ? 'onnx-sparse' : 'sculpt');
   if (format === 'sculpt' && outExt !== '.sculpt') throw new SculptError(`${output}: a .sculpt container needs the .sculpt extension (or --format onnx-sparse with -o X.onnx)`);
   if (format === 'onnx-sparse' && outExt !== '.onnx') throw new SculptError(`${output}: --format onnx-sparse writes ONNX; name the output X.onnx`);
   if (format === 'onnx-sparse' && options.fp16) throw new SculptError('--fp16: only the .sculpt format stores float16 values; drop --fp16 or use --format sculpt');
-  const model = readOnnx(input);
-  assertNotInput(output, [input, ...model.externalFiles()]);
-  const denseBytes = statSync(input).size + model.externalFiles().reduce((s, f) => s + statSync(f).size, 0);
+  // A TF.js layers folder is exported to ONNX in memory first (as `sculpt export` writes it).
+  const model = tfjs ? new OnnxModel(input, exportTfjsToOnnx(input).bytes) : readOnnx(input);
+  const inputFiles = tfjs ? tfjsFiles(input) : [input, ...model.externalFiles()];
+  assertNotInput(output, inputFiles);
+  const denseBytes = inputFiles.reduce((s, f) => s + statSync(f).size, 0);
 
   // Only float32 initializers: a restored tensor comes back as float32, which must be its stored type.
   const weights = new Map<string, WeightInput>();

@@ -109,6 +109,31 @@ test('export conv-2 from sculpt train: NHWC input, both engines give TF.js outpu
   }
 });
 
+test('pack, run and bench take a TF.js folder from sculpt imp directly (exported in memory): same outputs as TF.js, the same packed size as from the exported file', async (t) => {
+  const round = join(imp, 'round-1');
+  const { file, expected } = await inputAndReference(round, [3, 28, 28, 1], 8);
+  const out = join(dir, 'y-folder.npy');
+  const run = sculpt(['run', round, '--input', file, '-o', out]);
+  assert.equal(run.code, 0, run.stderr);
+  const err = maxRelError(readNpy(out).data, expected);
+  t.diagnostic(`run on the folder: max relative error vs TF.js ${err.toExponential(2)}`);
+  assert.ok(err <= TOLERANCE);
+
+  const fromFolder = join(dir, 'folder.sculpt');
+  const fromFile = join(dir, 'file.sculpt');
+  const onnx = join(dir, 'lenet-imp-2.onnx');
+  assert.equal(sculpt(['pack', round, '-o', fromFolder]).code, 0);
+  assert.equal(sculpt(['export', round, '-o', onnx]).code, 0);
+  assert.equal(sculpt(['pack', onnx, '-o', fromFile]).code, 0);
+  assert.deepEqual(readFileSync(fromFolder), readFileSync(fromFile));
+
+  const b = sculpt(['bench', round, '--runs', '2', '--warmup', '1', '--json']);
+  assert.equal(b.code, 0, b.stderr);
+  const j = JSON.parse(b.stdout.trim().split('\n').pop()!);
+  assert.ok(j.denseMs > 0 && j.sparseMs > 0);
+  assert.ok(j.maxRelError < 1e-4, `bench maxRelError ${j.maxRelError}`);
+});
+
 /** Runs export expecting failure: one stderr line matching `pattern`, non-zero exit, no output file. */
 function refused(args: string[], output: string, pattern: RegExp): void {
   const r = sculpt(['export', ...args]);
