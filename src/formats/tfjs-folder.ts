@@ -19,15 +19,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SculptError } from '../core/errors.js';
 import type { TensorSource } from '../core/plan.js';
+import { shapeText } from '../core/limits.js';
+import { parseStrictJson } from '../core/strict-json.js';
 import { numel, type WeightTensor } from '../core/types.js';
 import { safetensorsRole, zeroPruned, type MaskLike } from './safetensors.js';
 import { graphWeightRoles, type TfjsWeightRole } from './tfjs-graph.js';
 import { dequantize, parseQuantization, QUANT_BYTES, writeQuantizedZeros, zeroCode, type TfjsQuantization } from './tfjs-quantization.js';
-import { printable, resolveInside } from './fsutil.js';
+import { AtomicFolder, describeWriteError, printable, resolveInside } from './fsutil.js';
 
 export type { TfjsQuantization } from './tfjs-quantization.js';
 
-const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+/** Bytes per element. A Map: a dtype read from a file must not find `constructor` or `toString`. */
+const DTYPE_BYTES: ReadonlyMap<string, number> = new Map([['float32', 4], ['int32', 4], ['bool', 1], ['complex64', 8]]);
+
+/** Weights of more dimensions are refused (TensorFlow's own limit is 254; real models stay far below). */
+const MAX_RANK = 64;
 
 /** Which of the three TF.js forms a path holds. */
 export type TfjsKind = 'layers-model' | 'graph-model' | 'weights-manifest';
@@ -244,7 +250,7 @@ export class TfjsFolder implements TensorSource {
     const bad: (why: string) => never = (why) => {
       const what = kind ? KIND_LABEL[kind] : 'TF.js model';
       const fix = kind ? KIND_FIX[kind] : 'give a TF.js model.json or *weights_manifest.json';
-      throw new SculptError(`${jsonPath}: not a ${what} (${why}); ${fix}`);
+      throw new SculptError(`${jsonPath}: not a ${what} (${printable(why)}); ${fix}`);
     };
     try {
       this.jsonBytes = fs.readFileSync(jsonPath);
@@ -253,7 +259,8 @@ export class TfjsFolder implements TensorSource {
     }
     let json: unknown;
     try {
-      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(this.jsonBytes));
+      // A byte-order mark is dropped (as fetch().json() does for TF.js itself); duplicate keys are refused.
+      json = parseStrictJson(new TextDecoder('utf-8', { fatal: true }).decode(this.jsonBytes));
     } catch (e) {
       throw bad(`not valid JSON: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -282,6 +289,8 @@ export class TfjsFolder implements TensorSource {
     const groups: TfjsWeightGroup[] = [];
     const entries: TfjsWeightEntry[] = [];
     const seen = new Set<string>();
+    /** Resolved shard file → the group that lists it: a file shared by two groups would be written twice. */
+    const shardOwners = new Map<string, number>();
     manifest.forEach((g, gi) => {
       const group = g as { paths?: unknown; weights?: unknown };
       if (typeof group !== 'object' || group === null) bad(`weightsManifest[${gi}] is not an object`);
@@ -294,6 +303,11 @@ export class TfjsFolder implements TensorSource {
           throw new SculptError(`${jsonPath}: weight shard ${printable(p)} is missing next to ${path.basename(jsonPath)}; copy the whole model folder`);
         }
         const file = resolveInside(dir, p, `${jsonPath}: weight shard`);
+        const owner = shardOwners.get(file);
+        if (owner !== undefined) {
+          bad(owner === gi ? `weightsManifest[${gi}] lists shard ${p} twice` : `shard ${p} is listed by both weightsManifest[${owner}] and weightsManifest[${gi}]`);
+        }
+        shardOwners.set(file, gi);
         const size = fs.statSync(file).size;
         sizes.push(size);
         return file;
@@ -321,16 +335,19 @@ export class TfjsFolder implements TensorSource {
         const name = spec.name as string;
         if (seen.has(name)) bad(`weight ${name} is listed twice`);
         seen.add(name);
-        if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`weight ${name} has an invalid shape ${JSON.stringify(spec.shape)}`);
+        if (!Array.isArray(spec.shape) || spec.shape.length > MAX_RANK || !spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+          bad(`weight ${name} has an invalid shape ${String(JSON.stringify(spec.shape)).slice(0, 60)}`);
+        }
         const shape = spec.shape as number[];
+        if (!Number.isSafeInteger(numel(shape))) bad(`weight ${name} has shape ${shapeText(shape)}, whose element count is not a safe integer`);
         const quantization = spec.quantization === undefined ? undefined : parseQuantization(spec.quantization, name, bad);
         const dtype = spec.dtype;
-        if (typeof dtype !== 'string' || (DTYPE_BYTES[dtype] === undefined && dtype !== 'string')) bad(`weight ${name} has unknown dtype ${JSON.stringify(dtype)}`);
+        if (typeof dtype !== 'string' || (!DTYPE_BYTES.has(dtype) && dtype !== 'string')) bad(`weight ${name} has unknown dtype ${String(JSON.stringify(dtype)).slice(0, 60)}`);
         if (quantization?.originalDtype !== undefined && quantization.originalDtype !== dtype) {
           bad(`weight ${name} has dtype ${String(dtype)} but quantization.original_dtype ${quantization.originalDtype}`);
         }
         if (quantization?.dtype === 'float16' && dtype !== 'float32') bad(`weight ${name} is float16-quantized but has dtype ${String(dtype)}, not float32`);
-        const width = quantization ? QUANT_BYTES[quantization.dtype] : DTYPE_BYTES[dtype as string];
+        const width = (quantization ? QUANT_BYTES.get(quantization.dtype) : DTYPE_BYTES.get(dtype as string)) ?? 0;
         const n = numel(shape);
         let bytes: number;
         if (dtype === 'string' && !quantization) {
@@ -344,7 +361,7 @@ export class TfjsFolder implements TensorSource {
         } else bytes = n * width;
         if (offset + bytes > data.length) {
           throw new SculptError(
-            `${path.join(dir, paths[paths.length - 1] ?? '(no shard)')}: weight group ${gi} holds ${data.length} bytes but its weights need at least ${offset + bytes} (up to ${name}); the shard is truncated, re-copy the model folder`,
+            `${path.join(dir, printable(paths[paths.length - 1] ?? '(no shard)'))}: weight group ${gi} holds ${data.length} bytes but its weights need at least ${offset + bytes} (up to ${printable(name)}); the shard is truncated, re-copy the model folder`,
           );
         }
         const info = layerOf(name, layers);
@@ -402,7 +419,7 @@ export class TfjsFolder implements TensorSource {
 
   entry(name: string): TfjsWeightEntry {
     const e = this.byName.get(name);
-    if (!e) throw new SculptError(`${this.jsonPath}: no weight named ${name}`);
+    if (!e) throw new SculptError(`${this.jsonPath}: no weight named ${printable(name)}`);
     return e;
   }
 
@@ -506,37 +523,27 @@ export function checkTfjsOutput(inputDir: string, output: string): void {
   }
 }
 
-let counter = 0;
-
 /**
  * Writes the folder's model.json (verbatim) and its shards (current bytes, original sizes) to a
- * temporary sibling of `output`, then renames it into place.
+ * temporary sibling of `output` (each file flushed to disk), then renames it into place as one
+ * unit: a reader sees no folder or the whole new one. An interrupted write leaves no folder.
  */
 export function writeTfjsFolder(src: TfjsFolder, output: string): void {
   checkTfjsOutput(src.dir, output);
-  const outAbs = path.resolve(output);
-  const tmp = path.join(path.dirname(outAbs), `.${path.basename(outAbs)}.${process.pid}.${++counter}.tmp`);
+  const folder = new AtomicFolder(output);
   try {
-    fs.mkdirSync(tmp);
-  } catch (e) {
-    throw new SculptError(`${output}: cannot write in ${path.dirname(outAbs)} (${(e as NodeJS.ErrnoException).code ?? String(e)}); choose a writable output folder`);
-  }
-  try {
-    fs.writeFileSync(path.join(tmp, path.basename(src.jsonPath)), src.jsonBytes);
+    folder.writeFile(path.basename(src.jsonPath), src.jsonBytes);
     for (const g of src.groups) {
       let at = 0;
       g.paths.forEach((p, i) => {
-        const file = path.join(tmp, path.normalize(p));
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, g.data.subarray(at, at + g.sizes[i]));
+        folder.writeFile(p, g.data.subarray(at, at + g.sizes[i]));
         at += g.sizes[i];
       });
     }
-    if (fs.existsSync(outAbs)) fs.rmdirSync(outAbs); // checked empty above; rename needs it gone on some systems
-    fs.renameSync(tmp, outAbs);
+    folder.commit();
   } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    folder.abort();
     if (e instanceof SculptError) throw e;
-    throw new SculptError(`${output}: write failed (${(e as NodeJS.ErrnoException).code ?? String(e)}); check free space and permissions`, 1);
+    throw new SculptError(`${output}: write failed (${describeWriteError(e)}); check free space and permissions`, 1);
   }
 }
