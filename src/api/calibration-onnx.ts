@@ -6,7 +6,6 @@
  * rank > 2 ([batch, seq, K]) count every leading position as one example row.
  */
 import { existsSync, statSync } from 'node:fs';
-import * as ort from 'onnxruntime-node';
 import type { GraphNode } from '../core/graph.js';
 import { SculptError } from '../core/errors.js';
 import { resolveTargets, type PruneOptions } from '../core/options.js';
@@ -15,6 +14,7 @@ import { inputStride } from '../core/criteria-wanda.js';
 import type { OnnxModel } from '../formats/onnx.js';
 import { editGraph } from '../formats/onnx-edit.js';
 import { loadDataset } from '../train/data.js';
+import { loadOrt } from './sparse-ort.js';
 
 /** Where calibration images come from and how many. */
 export interface CalibrationSource {
@@ -139,6 +139,7 @@ export async function collectActivations(
   const graphOutputs = new Set(model.decoded.outputs.map((o) => o.name));
   const fetch = unique.filter((n) => n !== input.name);
   const extra = fetch.filter((n) => !graphOutputs.has(n));
+  const ort = await loadOrt();
   const session = await ort.InferenceSession.create(withExtraOutputs(model, extra), { intraOpNumThreads: 2, interOpNumThreads: 1 });
   const stats = new Map<string, { k: number; rows: number; sumSquares: Float64Array; gram?: Float64Array }>();
   try {

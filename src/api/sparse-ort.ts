@@ -6,9 +6,20 @@ import type { Tensor } from '../sparse/tensor.js';
 type OrtModule = typeof Ort;
 let ortModule: Promise<OrtModule> | undefined;
 
-/** Loaded on first use: commands that never call onnxruntime do not pay for its start-up. */
+/**
+ * Loaded on first use: commands that never call onnxruntime do not pay for its start-up. It is an
+ * optional dependency (npm leaves it out when its installer cannot download its CUDA files, e.g.
+ * offline), so its absence is a one-line error saying how to install it, not a crash.
+ */
 export function loadOrt(): Promise<OrtModule> {
-  ortModule ??= import('onnxruntime-node');
+  ortModule ??= import('onnxruntime-node').catch((e: NodeJS.ErrnoException) => {
+    ortModule = undefined;
+    if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes('onnxruntime-node')) throw e;
+    throw new SculptError(
+      'onnxruntime-node is not installed (npm skips it when its installer cannot download its optional CUDA files); ' +
+        'install it with `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node`, or use sculpt\'s own engine (sculpt run --engine sparse)',
+    );
+  });
   return ortModule;
 }
 
