@@ -19,13 +19,14 @@ export interface TfjsQuantization {
   readonly originalDtype?: string;
 }
 
-export const QUANT_BYTES: Readonly<Record<string, number>> = { uint8: 1, uint16: 2, float16: 2 };
+/** Bytes per stored code. A Map: a dtype read from a file must not find `toString` or `constructor`. */
+export const QUANT_BYTES: ReadonlyMap<string, number> = new Map([['uint8', 1], ['uint16', 2], ['float16', 2]]);
 
 /** Parses an entry's `quantization` object; `bad` throws the file's one-line error. */
 export function parseQuantization(q: unknown, name: string, bad: (why: string) => never): TfjsQuantization {
   if (typeof q !== 'object' || q === null) return bad(`weight ${name} has a quantization that is not an object`);
   const o = q as { dtype?: unknown; scale?: unknown; min?: unknown; original_dtype?: unknown };
-  if (typeof o.dtype !== 'string' || QUANT_BYTES[o.dtype] === undefined) bad(`weight ${name} has unknown quantization dtype ${JSON.stringify(o.dtype)}`);
+  if (typeof o.dtype !== 'string' || !QUANT_BYTES.has(o.dtype)) bad(`weight ${name} has unknown quantization dtype ${String(JSON.stringify(o.dtype)).slice(0, 60)}`);
   const dtype = o.dtype as TfjsQuantization['dtype'];
   if (dtype !== 'float16' && (typeof o.scale !== 'number' || typeof o.min !== 'number' || !Number.isFinite(o.scale) || !Number.isFinite(o.min))) {
     bad(`weight ${name} is ${dtype}-quantized without finite numeric scale and min`);
