@@ -9,6 +9,89 @@ import type { Tensor } from './tensor.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
+/** Bytes per element by dtype code. A Map: a descr read from a file must not find `constructor`. */
+const ITEM_SIZE: ReadonlyMap<string, number> = new Map([
+  ['f4', 4], ['f8', 8], ['f2', 2], ['i1', 1], ['i2', 2], ['i4', 4], ['i8', 8], ['u1', 1], ['u2', 2], ['u4', 4], ['b1', 1],
+]);
+
+/** Arrays of more dimensions are refused (NumPy's own limit is 64). */
+const MAX_RANK = 64;
+
+/**
+ * The header's Python dict literal, parsed as NumPy writes it and nothing looser: exactly the keys
+ * descr (a string), fortran_order (True or False) and shape (a tuple of non-negative integers), each
+ * once, in any order, with an optional trailing comma.
+ */
+function parseHeaderDict(header: string, what: string): { descr: string; fortran: boolean; dims: number[] } {
+  const bad = (why: string): never => {
+    const shown = header.trim();
+    throw new SculptError(`${what}: malformed header (${why}): ${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown}`);
+  };
+  let p = 0;
+  const ws = () => {
+    while (p < header.length && /\s/.test(header[p])) p++;
+  };
+  const eat = (c: string): boolean => {
+    ws();
+    if (header[p] !== c) return false;
+    p++;
+    return true;
+  };
+  const quoted = (): string => {
+    ws();
+    const q = header[p];
+    if (q !== "'" && q !== '"') bad('expected a quoted string');
+    const end = header.indexOf(q, p + 1);
+    if (end < 0) bad('unterminated string');
+    const text = header.slice(p + 1, end);
+    p = end + 1;
+    return text;
+  };
+  if (!eat('{')) bad('not a dict');
+  const seen = new Map<string, unknown>();
+  while (!eat('}')) {
+    const key = quoted();
+    if (!eat(':')) bad(`no ':' after '${key}'`);
+    ws();
+    let value: unknown;
+    if (key === 'descr') value = quoted();
+    else if (key === 'fortran_order') {
+      const m = /^(True|False)/.exec(header.slice(p));
+      if (!m) bad('fortran_order is not True or False');
+      value = m![1] === 'True';
+      p += m![1].length;
+    } else if (key === 'shape') {
+      if (!eat('(')) bad('shape is not a tuple');
+      const dims: number[] = [];
+      while (!eat(')')) {
+        ws();
+        const m = /^(\d+)L?/.exec(header.slice(p));
+        if (!m) bad('shape holds something other than non-negative integers');
+        const d = Number(m![1]);
+        if (!Number.isSafeInteger(d)) bad(`dimension ${m![1]} is too large`);
+        dims.push(d);
+        p += m![0].length;
+        if (!eat(',')) {
+          if (!eat(')')) bad('shape entries are not separated by commas');
+          break;
+        }
+      }
+      if (dims.length > MAX_RANK) bad(`${dims.length} dimensions, more than ${MAX_RANK}`);
+      value = dims;
+    } else bad(`unexpected key '${key}'`);
+    if (seen.has(key)) bad(`key '${key}' appears twice`);
+    seen.set(key, value);
+    if (!eat(',')) {
+      if (!eat('}')) bad('entries are not separated by commas');
+      break;
+    }
+  }
+  ws();
+  if (p !== header.length) bad('text after the dict');
+  if (!seen.has('descr') || !seen.has('fortran_order') || !seen.has('shape')) bad('it needs descr, fortran_order and shape');
+  return { descr: seen.get('descr') as string, fortran: seen.get('fortran_order') as boolean, dims: seen.get('shape') as number[] };
+}
+
 export function parseNpy(bytes: Uint8Array, what = '.npy file'): Tensor {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new SculptError(`${what}: not a NumPy .npy file (missing \\x93NUMPY magic)`);
   const major = bytes[6];
@@ -18,18 +101,13 @@ export function parseNpy(bytes: Uint8Array, what = '.npy file'): Tensor {
   const start = major === 1 ? 10 : 12;
   if (start + headerLen > bytes.length) throw new SculptError(`${what}: truncated header`);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || !fortran || shapeText === undefined) throw new SculptError(`${what}: malformed header ${header.trim()}`);
-  if (fortran === 'True') throw new SculptError(`${what}: Fortran-order arrays are not supported; save with np.ascontiguousarray`);
-  const dims = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new SculptError(`${what}: bad shape (${shapeText})`);
+  const { descr, fortran, dims } = parseHeaderDict(header, what);
+  if (fortran) throw new SculptError(`${what}: Fortran-order arrays are not supported; save with np.ascontiguousarray`);
   const n = dims.reduce((a, b) => a * b, 1);
+  if (!Number.isSafeInteger(n)) throw new SculptError(`${what}: shape (${dims.join(', ')}) has more elements than sculpt can address`);
   const kind = descr.replace(/^[<|=]/, '');
   if (descr.startsWith('>') && !/^>[iuf]1$/.test(descr)) throw new SculptError(`${what}: big-endian dtype ${descr} is not supported; save with .astype('<${descr.slice(1)}')`);
-  const itemSize: Record<string, number> = { f4: 4, f8: 8, f2: 2, i1: 1, i2: 2, i4: 4, i8: 8, u1: 1, u2: 2, u4: 4, b1: 1 };
-  const bytesPer = itemSize[kind];
+  const bytesPer = ITEM_SIZE.get(kind);
   if (!bytesPer) throw new SculptError(`${what}: dtype ${descr} is not supported (float16/32/64, int8-64, uint8-32, bool are)`);
   const offset = start + headerLen;
   if (offset + n * bytesPer > bytes.length) throw new SculptError(`${what}: holds ${bytes.length - offset} data bytes, shape (${dims.join(', ')}) of ${descr} needs ${n * bytesPer}`);
