@@ -46,9 +46,24 @@ export function at(node: GraphNode): string {
   return `sparse executor: node ${nodeLabel(node)} (${node.opType})`;
 }
 
+/** A required tensor input (a sequence there is refused). */
 export function need(t: Tensor | undefined, node: GraphNode, i: number): Tensor {
   if (!t) throw new SculptError(`${at(node)} is missing input ${i}`);
+  if (t.items) throw new SculptError(`${at(node)} input ${i} is a sequence, where the operator takes a tensor`);
   return t;
+}
+
+/** A required input that may be a tensor or a sequence (Identity, control flow, sequence ops). */
+export function needValue(t: Tensor | undefined, node: GraphNode, i: number): Tensor {
+  if (!t) throw new SculptError(`${at(node)} is missing input ${i}`);
+  return t;
+}
+
+/** A required sequence input. */
+export function needSequence(t: Tensor | undefined, node: GraphNode, i: number): readonly Tensor[] {
+  if (!t) throw new SculptError(`${at(node)} is missing input ${i}`);
+  if (!t.items) throw new SculptError(`${at(node)} input ${i} is a tensor, where the operator takes a sequence`);
+  return t.items;
 }
 
 export function float(t: Tensor, node: GraphNode): Float32Array {

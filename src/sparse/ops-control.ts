@@ -1,7 +1,7 @@
 /** Control flow: If, Loop and Scan, whose bodies run through the executor's subgraph runner (OpContext). */
 import { SculptError } from '../core/errors.js';
 import { isGraph, type Graph, type GraphNode } from '../core/graph.js';
-import { at, attrInt, attrInts, need, type Attrs, type OpContext, type OpFn } from './ops-common.js';
+import { at, attrInt, attrInts, need, needValue, type Attrs, type OpContext, type OpFn } from './ops-common.js';
 import { allocLike, intTensor, size, type Tensor } from './tensor.js';
 
 function body(attrs: Attrs, name: string, node: GraphNode): Graph {
@@ -49,7 +49,7 @@ export const loop: OpFn = (inputs, attrs, node, ctx) => {
   const g = body(attrs, 'body', node);
   const maxTrips = inputs[0] ? inputs[0].data[0] : Infinity;
   let cond = inputs[1] ? inputs[1].data[0] !== 0 : true;
-  let carried = inputs.slice(2).map((t, i) => need(t, node, i + 2));
+  let carried = inputs.slice(2).map((t, i) => needValue(t, node, i + 2));
   const nCarried = carried.length;
   const scans: Tensor[][] = [];
   for (let i = 0; i < maxTrips && cond; i++) {

@@ -1,7 +1,7 @@
 /** Elementwise operators with NumPy broadcasting, activations and erf. */
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
-import { at, attrFloat, attrString, float, need, numeric, type Attrs, type OpFn } from './ops-common.js';
+import { at, attrFloat, attrString, float, need, needValue, numeric, type Attrs, type OpFn } from './ops-common.js';
 import { allocLike, floatTensor, size, strides, type DType, type Tensor } from './tensor.js';
 
 
@@ -144,7 +144,7 @@ export const leakyRelu: OpFn = (inputs, attrs, node) => {
   return unary((x) => (x >= 0 ? x : alpha * x))(inputs, attrs, node);
 };
 
-export const identity: OpFn = (inputs, _attrs, node) => [need(inputs[0], node, 0)];
+export const identity: OpFn = (inputs, _attrs, node) => [needValue(inputs[0], node, 0)];
 
 export function withAttrs(make: (attrs: Attrs) => (x: number) => number): OpFn {
   return (inputs, attrs, node) => unary(make(attrs))(inputs, attrs, node);

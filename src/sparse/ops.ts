@@ -4,8 +4,8 @@
  * (ops-nn), reductions (ops-reduce), normalisation (ops-norm), pooling (ops-pool), ConvTranspose
  * and im2col (ops-conv), Resize (ops-resize), recurrent cells (ops-recurrent), control flow
  * (ops-control), Einsum (ops-einsum), indexing (ops-index), shape operators (ops-shape), losses
- * (ops-loss), quantized ops (ops-quant), detector tails (ops-detect) and signal processing
- * (ops-signal). Each is a function of inputs, attributes and the opset/subgraph context.
+ * (ops-loss), quantized ops (ops-quant), detector tails (ops-detect), signal processing
+ * (ops-signal) and sequences (ops-sequence). Each is a function of inputs, attributes and the opset/subgraph context.
  */
 import { attrFloat, attrInt, attrString, type OpFn } from './ops-common.js';
 import { ifOp, loop, scan } from './ops-control.js';
@@ -23,6 +23,7 @@ import { globalPool, maxUnpool, pool } from './ops-pool.js';
 import { convInteger, dequantizeLinear, dynamicQuantizeLinear, matMulInteger, qlinearConv, qlinearMatMul, quantizeLinear } from './ops-quant.js';
 import { gru, lstm, rnn } from './ops-recurrent.js';
 import { resize, upsample } from './ops-resize.js';
+import { concatFromSequence, sequenceAt, sequenceConstruct, sequenceEmpty, sequenceErase, sequenceInsert, sequenceLength, sequenceMap, splitToSequence } from './ops-sequence.js';
 import { blackmanWindow, dft, hammingWindow, hannWindow, melWeightMatrix, stft } from './ops-signal.js';
 import { argExtreme, cumSum, hardmax, reduce } from './ops-reduce.js';
 import {
@@ -130,6 +131,15 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   CastLike: castLike,
   ConvTranspose: convTranspose,
   Resize: resize,
+  SequenceEmpty: sequenceEmpty,
+  SequenceConstruct: sequenceConstruct,
+  SequenceInsert: sequenceInsert,
+  SequenceAt: sequenceAt,
+  SequenceErase: sequenceErase,
+  SequenceLength: sequenceLength,
+  SplitToSequence: splitToSequence,
+  ConcatFromSequence: concatFromSequence,
+  SequenceMap: sequenceMap,
   GroupNormalization: groupNorm,
   CenterCropPad: centerCropPad,
   Mish: unary((x) => x * Math.tanh(x > 20 ? x : Math.log1p(Math.exp(x)))),

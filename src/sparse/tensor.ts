@@ -16,6 +16,17 @@ export interface Tensor {
    * QuantizeLinear saturates to follows its zero point's type). Absent: int64.
    */
   readonly intType?: 'int8' | 'uint8' | 'int32';
+  /** Set only on an ONNX sequence value (SequenceConstruct, SplitToSequence, …): its tensors, in order. */
+  readonly items?: readonly Tensor[];
+}
+
+/** A sequence value: no data of its own, its tensors in `items`. */
+export function sequence(items: readonly Tensor[]): Tensor {
+  return { dtype: 'float32', dims: [items.length], data: new Float32Array(0), items };
+}
+
+export function isSequence(t: Tensor | undefined): boolean {
+  return t !== undefined && t.items !== undefined;
 }
 
 export function size(dims: readonly number[]): number {

@@ -28,19 +28,24 @@ const i64 = (name: string, values: number[]): TensorSpec => ({ name, dims: [valu
  * dims and values: max |difference| ≤ 1e-4 · max |onnxruntime|.
  */
 async function check(what: string, nodes: NodeSpec[], inputs: Record<string, number[]>, initializers: TensorSpec[] = [], opset = 17, outputs = ['y']): Promise<void> {
-  const feeds: Record<string, ort.Tensor> = {};
-  const ours: Record<string, { dtype: 'float32'; dims: number[]; data: Float32Array }> = {};
-  for (const [name, dims] of Object.entries(inputs)) {
-    const data = randn(dims.reduce((a, b) => a * b, 1));
-    feeds[name] = new ort.Tensor('float32', data, dims);
-    ours[name] = { dtype: 'float32', dims, data };
-  }
   const spec: ModelSpec = {
     nodes, initializers, opset,
     inputs: Object.entries(inputs).map(([name, dims]) => ({ name, dims })),
     outputs: outputs.map((name) => ({ name })),
   };
-  const bytes = writeOnnx(spec);
+  await checkModel(what, writeOnnx(spec), inputs, outputs);
+}
+
+/** As `check`, for a model's bytes; an input is its dims (random values) or given values. */
+async function checkModel(what: string, bytes: Uint8Array, inputs: Record<string, number[] | { dims: number[]; data: Float32Array }>, outputs = ['y']): Promise<void> {
+  const feeds: Record<string, ort.Tensor> = {};
+  const ours: Record<string, { dtype: 'float32'; dims: number[]; data: Float32Array }> = {};
+  for (const [name, v] of Object.entries(inputs)) {
+    const dims = Array.isArray(v) ? v : v.dims;
+    const data = Array.isArray(v) ? randn(dims.reduce((a, b) => a * b, 1)) : v.data;
+    feeds[name] = new ort.Tensor('float32', data, dims);
+    ours[name] = { dtype: 'float32', dims, data };
+  }
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const refs = await session.run(feeds);
   await session.release();
@@ -464,6 +469,56 @@ test('opset 18–20 operators: GroupNormalization, CenterCropPad, Mish, Pad wrap
     { op: 'AffineGrid', inputs: ['theta', 'size'], outputs: ['g'], attrs: { align_corners: { int: 0 } } },
     { op: 'GridSample', inputs: ['x', 'g'], outputs: ['y'], attrs: { mode: { string: 'linear' } } },
   ], { theta: [2, 2, 3], x: [2, 3, 5, 6] }, [i64('size', [2, 3, 4, 7])], 20);
+});
+
+/** Models with subgraphs, made with onnx's Python helpers (test/sparse has no subgraph writer); see each test for what they hold. */
+const SUBGRAPH_MODELS: Record<string, string> = {
+  if:
+    'CAgSC3NjdWxwdC10ZXN0OqwDCiMKAXgSAnN4IglSZWR1Y2VTdW0qDwoIa2VlcGRpbXMYAKABAgoWCgJzeAoEemVybxIBYyIH' +
+    'R3JlYXRlcgrzAQoBYxIBeSICSWYqSAoLZWxzZV9icmFuY2gyNgoZCgF4CgJzMAoCczEKAnMyEgFlIgVTbGljZRIEZWxzZWIT' +
+    'CgFlEg4KDAgBEggKAggCCgIIA6ABBSqcAQoLdGhlbl9icmFuY2gyiQEKWBICY3ciCENvbnN0YW50KkgKBXZhbHVlKjwIBAgD' +
+    'EAFCAmN3SjAAAIC/XXRRv7roIr8vuui+6aKLvowuur2MLro96aKLPi+66D666CI/XXRRPwAAgD+gAQQKEgoBeAoCY3cSAXQi' +
+    'Bk1hdE11bBIEdGhlbmITCgF0Eg4KDAgBEggKAggCCgIIA6ABBRIBZyoOEAFCBHplcm9KBAAAAAAqEggBEAdCAnMwSggBAAAA' +
+    'AAAAACoSCAEQB0ICczFKCAQAAAAAAAAAKhIIARAHQgJzMkoIAQAAAAAAAABaEwoBeBIOCgwIARIICgIIAgoCCARiEwoBeRIO' +
+    'CgwIARIICgIIAgoCCANCBAoAEBE=',
+  loop:
+    'CAgSC3NjdWxwdC10ZXN0OvkDCrQCCgV0cmlwcwoEY29uZAoCYTASBWZpbmFsEgVzY2FucyIETG9vcCqMAgoEYm9keTKAAgoY' +
+    'CgFpEgJmaSIEQ2FzdCoJCgJ0bxgBoAECChAKAXgKAmZpEgJ4aSIDTXVsChQKA2FjYwoCeGkSBGFjYzIiA0FkZAolCgRhY2My' +
+    'EgFtIglSZWR1Y2VNYXgqDwoIa2VlcGRpbXMYAKABAgoUCgFtCgVsaW1pdBICYzIiBExlc3MKFgoEYWNjMhIEc2NhbiIISWRl' +
+    'bnRpdHkSBGJvZHlaCwoBaRIGCgQIBxIAWgsKAWMSBgoECAkSAFoRCgNhY2MSCgoICAESBAoCCANiDAoCYzISBgoECAkSAGIS' +
+    'CgRhY2MyEgoKCAgBEgQKAggDYhIKBHNjYW4SCgoICAESBAoCCAOgAQUKLAoFc2NhbnMKA2F4MBICc3MiCVJlZHVjZVN1bSoP' +
+    'CghrZWVwZGltcxgAoAECChMKBWZpbmFsCgJzcxIBeSIDQWRkEgFnKhMQB0IFdHJpcHNKCAYAAAAAAAAAKgsQCUIEY29uZEoB' +
+    'ASoPEAFCBWxpbWl0SgQAAABBKhMIARAHQgNheDBKCAAAAAAAAAAAWg8KAXgSCgoICAESBAoCCANaEAoCYTASCgoICAESBAoC' +
+    'CANiDwoBeRIKCggIARIECgIIA0IECgAQEQ==',
+  scan:
+    'CAgSC3NjdWxwdC10ZXN0OqoDCvcBCgJzMAoBeBICc04SAnlzIgRTY2FuKnkKBGJvZHkybgoQCgFzCgJ4dBICczIiA0FkZAoQ' +
+    'CgJzMgoCeHQSAW8iA011bBICc2JaDwoBcxIKCggIARIECgIIAloQCgJ4dBIKCggIARIECgIIAmIQCgJzMhIKCggIARIECgII' +
+    'AmIPCgFvEgoKCAgBEgQKAggCoAEFKhYKD251bV9zY2FuX2lucHV0cxgBoAECKhYKD3NjYW5faW5wdXRfYXhlc0ABoAEHKhwK' +
+    'FXNjYW5faW5wdXRfZGlyZWN0aW9uc0ABoAEHKhcKEHNjYW5fb3V0cHV0X2F4ZXNAAaABBwogCgJ5cxIEeXNmMCIHRmxhdHRl' +
+    'bioLCgRheGlzGACgAQIKGQoEeXNmMAoDYXgwEgN5c2YiB1NxdWVlemUKIQoCc04KA3lzZhIBeSIGQ29uY2F0KgsKBGF4aXMY' +
+    'AKABAhIBZyoTCAEQB0IDYXgwSggAAAAAAAAAAFoQCgJzMBIKCggIARIECgIIAloTCgF4Eg4KDAgBEggKAggCCgIIBWIPCgF5' +
+    'EgoKCAgBEgQKAggMQgQKABAR',
+  map:
+    'CAgSC3NjdWxwdC10ZXN0OosDCiYKAXgSA3NlcSIPU3BsaXRUb1NlcXVlbmNlKgsKBGF4aXMYAKABAgqNAQoDc2VxCgFrEgZt' +
+    'YXBwZWQiC1NlcXVlbmNlTWFwKm4KBGJvZHkyYwoRCgRpdGVtCgFrEgFwIgNNdWwKDAoBcBIBciIEUmVsdRICbWJaFgoEaXRl' +
+    'bRIOCgwIARIICgIIAQoCCARaDwoBaxIKCggIARIECgIIBGITCgFyEg4KDAgBEggKAggBCgIIBKABBQogCgZtYXBwZWQKA29u' +
+    'ZRICZXIiDVNlcXVlbmNlRXJhc2UKHQoCZXIKAmsyEgNpbnMiDlNlcXVlbmNlSW5zZXJ0CikKA2lucxIBeSISQ29uY2F0RnJv' +
+    'bVNlcXVlbmNlKgsKBGF4aXMYAKABAhIBZyoREAdCA29uZUoIAQAAAAAAAABaEwoBeBIOCgwIARIICgIIAwoCCARaDwoBaxIK' +
+    'CggIARIECgIIBFoUCgJrMhIOCgwIARIICgIIAQoCCARiEwoBeRIOCgwIARIICgIIAwoCCARCBAoAEBE=',
+};
+const model64 = (name: string) => Uint8Array.from(atob(SUBGRAPH_MODELS[name]), (ch) => ch.charCodeAt(0));
+
+test('control flow and sequences against onnxruntime: If reading outer values (both branches), Loop with early exit and scan output, reverse Scan, SequenceMap', async () => {
+  // If: sum(x) > 0 ? x·W (W a Constant inside the branch) : x[:, 1:4].
+  const x = Float32Array.from({ length: 8 }, (_, i) => i - 2);
+  await checkModel('if-then', model64('if'), { x: { dims: [2, 4], data: x } });
+  await checkModel('if-else', model64('if'), { x: { dims: [2, 4], data: x.map((v) => -v - 1) } });
+  // Loop: acc += x·i for up to 6 trips, leaving once max(acc) ≥ 8; y = final acc + the sum of the per-trip accs.
+  await checkModel('loop', model64('loop'), { x: { dims: [3], data: Float32Array.of(0.5, 1, 1.5) }, a0: [3] });
+  // Scan: s += x[:, t] read from the end, emitting s·x[:, t] stacked on axis 1.
+  await checkModel('scan', model64('scan'), { s0: [2], x: [2, 5] });
+  // SplitToSequence → SequenceMap(relu(item·k)) → SequenceErase(1) → SequenceInsert(k2) → ConcatFromSequence.
+  await checkModel('sequence-map', model64('map'), { x: [3, 4], k: [4], k2: [1, 4] });
 });
 
 test('an unsupported operator is a SculptError naming it and suggesting onnxruntime', () => {
