@@ -26,6 +26,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<CommandRegistrar>]
   ['pack', async () => (await import('./pack.js')).registerPack],
   ['run', async () => (await import('./run.js')).registerRun],
   ['bench', async () => (await import('./bench.js')).registerBench],
+  ['eval', async () => (await import('./eval.js')).registerEval],
 ];
 
 /** The registrars `argv` needs: the named command's alone when there is one, else all. */
