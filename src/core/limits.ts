@@ -13,9 +13,22 @@ export const EXPANSION_RATIO = 1024;
 export const EXPANSION_FLOOR_BYTES = 64 * 2 ** 20;
 export const EXPANSION_CAP_BYTES = 4 * 2 ** 30;
 
+/**
+ * Compressed streams get a tighter ratio: real datasets compress 2–10-fold, a gzip bomb about
+ * 1000-fold. At least 256 MiB, so a small archive of a real dataset always opens.
+ */
+export const GZIP_EXPANSION = { ratio: 64, floor: 256 * 2 ** 20 } as const;
+
+export interface ExpansionLimit {
+  readonly ratio: number;
+  readonly floor: number;
+}
+
+const DEFAULT_LIMIT: ExpansionLimit = { ratio: EXPANSION_RATIO, floor: EXPANSION_FLOOR_BYTES };
+
 /** Dense bytes a reader may allocate for data stored in `compactBytes` bytes. */
-export function expansionBudget(compactBytes: number): number {
-  return Math.min(EXPANSION_CAP_BYTES, Math.max(EXPANSION_FLOOR_BYTES, EXPANSION_RATIO * compactBytes));
+export function expansionBudget(compactBytes: number, limit: ExpansionLimit = DEFAULT_LIMIT): number {
+  return Math.min(EXPANSION_CAP_BYTES, Math.max(limit.floor, limit.ratio * compactBytes));
 }
 
 /** `n` in MiB or GiB, for messages. */
@@ -29,12 +42,12 @@ export function formatBytes(n: number): string {
  * Refuses (SculptError naming `what`) a dense size that is not a safe integer or exceeds the
  * expansion budget of `compactBytes`.
  */
-export function checkExpansion(what: string, denseBytes: number, compactBytes: number): void {
-  const budget = expansionBudget(compactBytes);
+export function checkExpansion(what: string, denseBytes: number, compactBytes: number, limit: ExpansionLimit = DEFAULT_LIMIT): void {
+  const budget = expansionBudget(compactBytes, limit);
   if (!Number.isSafeInteger(denseBytes) || denseBytes < 0 || denseBytes > budget) {
     const claimed = Number.isFinite(denseBytes) ? formatBytes(denseBytes) : 'an unbounded size';
     throw new SculptError(
-      `${what} would expand to ${claimed} from ${compactBytes} stored bytes, over sculpt's limit of ${formatBytes(budget)} (${EXPANSION_RATIO}× the stored size, at most ${formatBytes(EXPANSION_CAP_BYTES)}); the file is malformed or hostile`,
+      `${what} would expand to ${claimed} from ${compactBytes} stored bytes, over sculpt's limit of ${formatBytes(budget)} (${limit.ratio}× the stored size, at least ${formatBytes(limit.floor)}, at most ${formatBytes(EXPANSION_CAP_BYTES)}); the file is malformed or hostile`,
     );
   }
 }
