@@ -312,6 +312,10 @@ test('Resize (linear, nearest, cubic; sizes and scales; several coordinate modes
   await check('resize-nearest-down', [{ op: 'Resize', inputs: ['x', '', '', 'sizes'], outputs: ['y'], attrs: { nearest_mode: { string: 'round_prefer_ceil' } } }], { x: [1, 2, 9, 7] }, [i64('sizes', [1, 2, 4, 3])]);
   await check('resize-cubic', [{ op: 'Resize', inputs: ['x', '', 'scales'], outputs: ['y'], attrs: { mode: { string: 'cubic' } } }], { x: [1, 1, 5, 6] }, [scalesF('scales', [1, 1, 2, 2])]);
   await check('resize-linear-3d', [{ op: 'Resize', inputs: ['x', '', '', 'sizes'], outputs: ['y'], attrs: { mode: { string: 'linear' }, coordinate_transformation_mode: { string: 'pytorch_half_pixel' } } }], { x: [1, 2, 3, 8] }, [i64('sizes', [1, 2, 6, 16])]);
+  await check('resize18-axes', [{ op: 'Resize', inputs: ['x', '', 'scales'], outputs: ['y'], attrs: { mode: { string: 'linear' }, axes: { ints: [3, 2] } } }], { x: [1, 2, 4, 5] }, [scalesF('scales', [1.5, 2])], 18);
+  for (const policy of ['not_larger', 'not_smaller']) {
+    await check(`resize18-${policy}`, [{ op: 'Resize', inputs: ['x', '', '', 'sizes'], outputs: ['y'], attrs: { axes: { ints: [2, 3] }, keep_aspect_ratio_policy: { string: policy } } }], { x: [1, 2, 4, 6] }, [i64('sizes', [7, 8])], 18);
+  }
   await check('upsample9', [{ op: 'Upsample', inputs: ['x', 'scales'], outputs: ['y'] }], { x: [1, 2, 3, 3] }, [scalesF('scales', [1, 1, 2, 3])], 9);
   await check('upsample9-linear', [{ op: 'Upsample', inputs: ['x', 'scales'], outputs: ['y'], attrs: { mode: { string: 'linear' } } }], { x: [1, 2, 3, 3] }, [scalesF('scales', [1, 1, 2, 2])], 9);
   await check('resize10', [{ op: 'Resize', inputs: ['x', 'scales'], outputs: ['y'] }], { x: [1, 2, 3, 3] }, [scalesF('scales', [1, 1, 2, 3])], 10);
