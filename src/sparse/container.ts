@@ -17,8 +17,10 @@
  * Readers must refuse a version they do not know. Unpacking restores a plain ONNX model whose
  * packed initializers come back as float32 raw data appended to the graph's initializer list.
  */
-import { SculptError } from '../core/errors.js';
-import { chooseFormat, toDense, toSparse, type FormatOptions, type SparseMatrix, type StorageKind } from './formats.js';
+import { escapeUnprintable, SculptError } from '../core/errors.js';
+import { checkExpansion } from '../core/limits.js';
+import { parseStrictJson } from '../core/strict-json.js';
+import { chooseFormat, nmIndexBits, toDense, toSparse, type FormatOptions, type SparseMatrix, type StorageKind } from './formats.js';
 
 export const SCULPT_VERSION = 1;
 
@@ -233,18 +235,126 @@ export function readSculptHeader(bytes: Uint8Array, what = '.sculpt file'): Scul
   if (version !== SCULPT_VERSION) throw new SculptError(`${what}: container version ${version} is not supported (this sculpt reads version ${SCULPT_VERSION}); upgrade sculpt`);
   const len = dv.getUint32(8, true);
   if (16 + len > bytes.length) throw new SculptError(`${what}: truncated header`);
-  let header: SculptHeader;
+  let json: unknown;
   try {
-    header = JSON.parse(utf8Decode.decode(bytes.subarray(16, 16 + len))) as SculptHeader;
-  } catch {
-    throw new SculptError(`${what}: the header is not valid JSON; the file is damaged`);
+    json = parseStrictJson(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(16, 16 + len)));
+  } catch (e) {
+    throw new SculptError(`${what}: the header is not valid JSON (${String((e as Error).message).split('\n')[0].slice(0, 80)}); the file is damaged`);
   }
-  const check = (r: SectionRef, label: string) => {
-    if (!(r.offset >= 0 && r.length >= 0 && r.offset + r.length <= bytes.length)) throw new SculptError(`${what}: section ${label} lies outside the file; the file is truncated or damaged`);
+  return validateHeader(json, bytes, what);
+}
+
+const ELEMENT_BYTES: Readonly<Record<ArrayType, number>> = { f32: 4, f16: 2, u32: 4, u16: 2, u8: 1 };
+
+/** The arrays each storage holds, and the section types each may have. */
+const STORAGE_ARRAYS: ReadonlyMap<StorageKind, Readonly<Record<string, readonly ArrayType[]>>> = new Map<StorageKind, Readonly<Record<string, readonly ArrayType[]>>>([
+  ['dense', { values: ['f32', 'f16'] }],
+  ['csr', { rowPtr: ['u32'], colIndex: ['u16', 'u32'], values: ['f32', 'f16'] }],
+  ['bitmask', { mask: ['u8'], values: ['f32', 'f16'] }],
+  ['nm', { indices: ['u8'], values: ['f32', 'f16'] }],
+  ['block', { rowPtr: ['u32'], blockCol: ['u16', 'u32'], values: ['f32', 'f16'] }],
+]);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * Checks the header against the schema of version 1 before anything is read: field types, every
+ * section inside the file with a whole number of elements of an allowed type, shapes that agree
+ * with each storage's array lengths, and dense sizes within the expansion budget (core/limits.ts).
+ * Contents (row pointers, column and in-group indices) are checked when a tensor is read.
+ */
+function validateHeader(json: unknown, bytes: Uint8Array, what: string): SculptHeader {
+  const bad = (why: string): never => {
+    throw new SculptError(`${what}: invalid header (${escapeUnprintable(why)}); the file is damaged or was not written by sculpt`);
   };
-  check(header.onnx, 'onnx');
-  for (const t of header.tensors) for (const [k, r] of Object.entries(t.arrays)) check(r, `${t.name}.${k}`);
-  return header;
+  if (!isObject(json)) return bad('not a JSON object');
+  if (json.format !== 'sculpt') bad('format is not "sculpt"');
+  if (json.version !== SCULPT_VERSION) bad(`header version ${String(json.version).slice(0, 20)} differs from the container's version ${SCULPT_VERSION}`);
+  if (json.producer !== undefined && typeof json.producer !== 'string') bad('producer is not a string');
+  const sectionRef = (r: unknown, label: string, types: readonly ArrayType[]): SectionRef => {
+    if (!isObject(r) || !isCount(r.offset) || !isCount(r.length) || typeof r.type !== 'string') return bad(`section ${label} is not {offset, length, type}`);
+    if (!types.includes(r.type as ArrayType)) bad(`section ${label} has type ${r.type.slice(0, 20)}, expected ${types.join(' or ')}`);
+    const type = r.type as ArrayType;
+    if (r.offset + r.length > bytes.length) bad(`section ${label} lies outside the file`);
+    if (r.length % ELEMENT_BYTES[type] !== 0) bad(`section ${label} has ${r.length} bytes, not a whole number of ${type} elements`);
+    return { offset: r.offset, length: r.length, type };
+  };
+  const onnx = sectionRef(json.onnx, 'onnx', ['u8']);
+  if (!Array.isArray(json.tensors)) return bad('tensors is not a list');
+  const names = new Set<string>();
+  const tensors = json.tensors.map((t: unknown, i: number): PackedTensor => {
+    if (!isObject(t) || typeof t.name !== 'string' || t.name === '') return bad(`tensors[${i}] has no name`);
+    const name = t.name;
+    const label = `tensor ${name.length > 60 ? `${name.slice(0, 57)}...` : name}`;
+    if (names.has(name)) bad(`${label} is listed twice`);
+    names.add(name);
+    if (t.scope !== undefined && typeof t.scope !== 'string') bad(`${label} has a scope that is not a string`);
+    if (!Array.isArray(t.dims) || t.dims.length > 64 || !t.dims.every(isCount)) return bad(`${label} has invalid dims`);
+    const dims = t.dims as number[];
+    const [rows, cols] = matrixShape(dims);
+    if (t.rows !== rows || t.cols !== cols) bad(`${label} claims a [${String(t.rows)}, ${String(t.cols)}] matrix, but its dims make it [${rows}, ${cols}]`);
+    const storage = t.storage as StorageKind;
+    const arrays = typeof storage === 'string' ? STORAGE_ARRAYS.get(storage) : undefined;
+    if (!arrays) return bad(`${label} has unknown storage ${String(t.storage).slice(0, 20)}`);
+    if (t.valueType !== 'float32' && t.valueType !== 'float16') bad(`${label} has valueType ${String(t.valueType).slice(0, 20)}, not float32 or float16`);
+    if (!isCount(t.nonzeros)) bad(`${label} has an invalid nonzeros count`);
+    if (!isObject(t.arrays)) return bad(`${label} has no arrays`);
+    const refs: Record<string, SectionRef> = {};
+    for (const key of Object.keys(t.arrays)) if (!Object.hasOwn(arrays, key)) bad(`${label} has an unexpected array ${key.slice(0, 20)} for ${storage} storage`);
+    for (const [key, types] of Object.entries(arrays)) refs[key] = sectionRef(t.arrays[key], `${name}.${key}`, types);
+    if ((refs.values.type === 'f16') !== (t.valueType === 'float16')) bad(`${label} has valueType ${t.valueType} but ${refs.values.type} values`);
+    const count = (key: string) => refs[key].length / ELEMENT_BYTES[refs[key].type];
+    const values = count('values');
+    // The dense matrix this tensor unpacks to: within the budget of what the file stores for it.
+    const stored = Object.values(refs).reduce((a, r) => a + r.length, 0);
+    checkExpansion(`${what}: ${escapeUnprintable(label)} of dims [${dims.slice(0, 8).join(', ')}]`, rows * cols * 4, stored);
+    const extra: { n?: number; m?: number; indexBits?: number; blockRows?: number; blockCols?: number } = {};
+    switch (storage) {
+      case 'dense':
+        if (values !== rows * cols) bad(`${label} stores ${values} dense values for a [${rows}, ${cols}] matrix`);
+        break;
+      case 'csr':
+        if (count('rowPtr') !== rows + 1) bad(`${label} has ${count('rowPtr')} row pointers for ${rows} rows`);
+        if (count('colIndex') !== values || values !== t.nonzeros) bad(`${label} has ${count('colIndex')} column indices and ${values} values for ${t.nonzeros} nonzeros`);
+        if (refs.colIndex.type === 'u16' && cols > 0x10000) bad(`${label} has 16-bit column indices for ${cols} columns`);
+        break;
+      case 'bitmask':
+        if (count('mask') !== Math.ceil((rows * cols) / 8)) bad(`${label} has a ${count('mask')}-byte mask for ${rows * cols} elements`);
+        if (values !== t.nonzeros) bad(`${label} has ${values} values for ${t.nonzeros} nonzeros`);
+        break;
+      case 'nm': {
+        const { n, m, indexBits } = t;
+        if (!Number.isInteger(n) || !Number.isInteger(m) || (n as number) < 1 || (m as number) < 2 || (n as number) > (m as number) || (m as number) > 256) {
+          return bad(`${label} has an invalid N:M pattern ${String(n)}:${String(m)}`);
+        }
+        if (indexBits !== nmIndexBits(m as number)) bad(`${label} has ${String(indexBits)}-bit indices, ${nmIndexBits(m as number)} expected for M=${m}`);
+        const slots = rows * Math.ceil(cols / (m as number)) * (n as number);
+        if (values !== slots) bad(`${label} has ${values} values for ${slots} N:M slots`);
+        if (count('indices') !== Math.ceil((slots * (indexBits as number)) / 8)) bad(`${label} has ${count('indices')} index bytes for ${slots} N:M slots`);
+        Object.assign(extra, { n, m, indexBits });
+        break;
+      }
+      case 'block': {
+        const { blockRows, blockCols } = t;
+        if (!Number.isSafeInteger(blockRows) || !Number.isSafeInteger(blockCols) || (blockRows as number) < 1 || (blockCols as number) < 1) {
+          return bad(`${label} has an invalid block shape ${String(blockRows)}×${String(blockCols)}`);
+        }
+        const br = blockRows as number;
+        const bc = blockCols as number;
+        if (count('rowPtr') !== Math.ceil(rows / br) + 1) bad(`${label} has ${count('rowPtr')} block-row pointers for ${Math.ceil(rows / br)} block rows`);
+        if (values !== count('blockCol') * br * bc) bad(`${label} has ${values} values for ${count('blockCol')} blocks of ${br}×${bc}`);
+        if (refs.blockCol.type === 'u16' && Math.ceil(cols / bc) > 0x10000) bad(`${label} has 16-bit block columns for ${Math.ceil(cols / bc)} block columns`);
+        Object.assign(extra, { blockRows: br, blockCols: bc });
+        break;
+      }
+    }
+    return {
+      name, dims, ...(typeof t.scope === 'string' && t.scope !== '' && { scope: t.scope }), rows, cols, storage,
+      valueType: t.valueType as PackedTensor['valueType'], nonzeros: t.nonzeros as number, ...extra, arrays: refs,
+    };
+  });
+  return { format: 'sculpt', version: SCULPT_VERSION, producer: typeof json.producer === 'string' ? json.producer : '', onnx, tensors };
 }
 
 function section(bytes: Uint8Array, r: SectionRef): Float32Array | Uint32Array | Uint16Array | Uint8Array {
@@ -263,29 +373,76 @@ function section(bytes: Uint8Array, r: SectionRef): Float32Array | Uint32Array |
   }
 }
 
-/** A packed tensor in its stored form (dense tensors as their Float32Array). */
-export function packedMatrix(bytes: Uint8Array, t: PackedTensor): SparseMatrix | Float32Array {
+/**
+ * A packed tensor in its stored form (dense tensors as their Float32Array), `t` as
+ * `readSculptHeader` returned it. Row pointers, column, block and in-group indices are checked, so
+ * a damaged file cannot make a reader write outside a row or loop over a claimed billion entries.
+ */
+export function packedMatrix(bytes: Uint8Array, t: PackedTensor, what = '.sculpt file'): SparseMatrix | Float32Array {
   const a = (k: string) => {
     const r = t.arrays[k];
-    if (!r) throw new SculptError(`.sculpt file: tensor ${t.name} lacks its ${k} array; the file is damaged`);
+    if (!r) throw new SculptError(`${what}: tensor ${escapeUnprintable(t.name)} lacks its ${k} array; the file is damaged`);
     return section(bytes, r);
+  };
+  const damaged = (why: string): never => {
+    throw new SculptError(`${what}: tensor ${escapeUnprintable(t.name)} ${why}; the file is damaged`);
   };
   const { rows, cols } = t;
   switch (t.storage) {
     case 'dense': return a('values') as Float32Array;
-    case 'csr': return { kind: 'csr', rows, cols, rowPtr: a('rowPtr') as Uint32Array, colIndex: a('colIndex') as Uint16Array | Uint32Array, values: a('values') as Float32Array };
-    case 'bitmask': return { kind: 'bitmask', rows, cols, mask: a('mask') as Uint8Array, values: a('values') as Float32Array };
-    case 'nm': return { kind: 'nm', rows, cols, n: t.n!, m: t.m!, indexBits: t.indexBits!, indices: a('indices') as Uint8Array, values: a('values') as Float32Array };
-    case 'block': return { kind: 'block', rows, cols, blockRows: t.blockRows!, blockCols: t.blockCols!, rowPtr: a('rowPtr') as Uint32Array, blockCol: a('blockCol') as Uint16Array | Uint32Array, values: a('values') as Float32Array };
+    case 'csr': {
+      const rowPtr = a('rowPtr') as Uint32Array;
+      const colIndex = a('colIndex') as Uint16Array | Uint32Array;
+      checkRowPointers(rowPtr, colIndex.length, damaged);
+      for (let k = 0; k < colIndex.length; k++) if (colIndex[k] >= cols) damaged(`has column index ${colIndex[k]} outside its ${cols} columns`);
+      return { kind: 'csr', rows, cols, rowPtr, colIndex, values: a('values') as Float32Array };
+    }
+    case 'bitmask': {
+      const mask = a('mask') as Uint8Array;
+      let set = 0;
+      for (let i = 0; i < rows * cols; i++) set += (mask[i >>> 3] >>> (i & 7)) & 1;
+      const values = a('values') as Float32Array;
+      if (set !== values.length) damaged(`has ${set} mask bits set for ${values.length} values`);
+      return { kind: 'bitmask', rows, cols, mask, values };
+    }
+    case 'nm': {
+      const n = t.n!;
+      const m = t.m!;
+      const indexBits = t.indexBits!;
+      const indices = a('indices') as Uint8Array;
+      const groups = Math.ceil(cols / m);
+      for (let slot = 0; slot < rows * groups * n; slot++) {
+        const g = Math.floor(slot / n) % groups;
+        let j = 0;
+        for (let b = 0; b < indexBits; b++) j |= ((indices[((slot * indexBits) + b) >>> 3] >>> (((slot * indexBits) + b) & 7)) & 1) << b;
+        if (j >= Math.min(m, cols - g * m)) damaged(`has in-group index ${j} outside its group of ${Math.min(m, cols - g * m)}`);
+      }
+      return { kind: 'nm', rows, cols, n, m, indexBits, indices, values: a('values') as Float32Array };
+    }
+    case 'block': {
+      const rowPtr = a('rowPtr') as Uint32Array;
+      const blockCol = a('blockCol') as Uint16Array | Uint32Array;
+      checkRowPointers(rowPtr, blockCol.length, damaged);
+      const blockCols = Math.ceil(cols / t.blockCols!);
+      for (let k = 0; k < blockCol.length; k++) if (blockCol[k] >= blockCols) damaged(`has block column ${blockCol[k]} outside its ${blockCols} block columns`);
+      return { kind: 'block', rows, cols, blockRows: t.blockRows!, blockCols: t.blockCols!, rowPtr, blockCol, values: a('values') as Float32Array };
+    }
   }
 }
 
+/** Row pointers start at 0, never decrease and end at the number of stored entries. */
+function checkRowPointers(rowPtr: Uint32Array, entries: number, damaged: (why: string) => never): void {
+  if (rowPtr[0] !== 0) damaged(`has a first row pointer ${rowPtr[0]}, not 0`);
+  for (let r = 1; r < rowPtr.length; r++) if (rowPtr[r] < rowPtr[r - 1]) damaged(`has row pointers that decrease at row ${r}`);
+  if (rowPtr[rowPtr.length - 1] !== entries) damaged(`has a last row pointer ${rowPtr[rowPtr.length - 1]} for ${entries} stored entries`);
+}
+
 /** The packed tensors as dense float32 arrays, by name. */
-export function unpackWeights(bytes: Uint8Array): Map<string, WeightInput> {
-  const header = readSculptHeader(bytes);
+export function unpackWeights(bytes: Uint8Array, what = '.sculpt file'): Map<string, WeightInput> {
+  const header = readSculptHeader(bytes, what);
   const out = new Map<string, WeightInput>();
   for (const t of header.tensors) {
-    const m = packedMatrix(bytes, t);
+    const m = packedMatrix(bytes, t, what);
     out.set(t.name, { dims: t.dims, data: m instanceof Float32Array ? m : toDense(m), ...(t.scope && { scope: t.scope }) });
   }
   return out;

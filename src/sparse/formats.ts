@@ -131,6 +131,7 @@ function checkNm(n: number, m: number): void {
 /** Whether every group of m consecutive columns in each row has at most n nonzeros. */
 export function fitsNm(dense: Float32Array, rows: number, cols: number, n: number, m: number): boolean {
   checkDense(dense, rows, cols);
+  checkNm(n, m); // m = 0 would never advance through a row
   for (let r = 0; r < rows; r++) {
     for (let g = 0; g < cols; g += m) {
       let count = 0;
