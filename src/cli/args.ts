@@ -1,4 +1,5 @@
 /** Parsing of the flag values the commands share; each bad value is a SculptError naming its flag. */
+import { availableParallelism } from 'node:os';
 import { SculptError } from '../core/errors.js';
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -17,9 +18,26 @@ export function parseSparsity(flag: string, text: string): number {
   return s;
 }
 
-export function parseInteger(flag: string, text: string, min = 0): number {
+/**
+ * Upper bounds of counts, by flag: a count from the command line must not start 10000 threads or
+ * loop 1e20 times. Threads: four per core (more only oversubscribes the machine).
+ */
+export const COUNT_LIMITS: ReadonlyMap<string, number> = new Map([
+  ['--threads', Math.max(1, availableParallelism() * 4)],
+  ['--runs', 1_000_000],
+  ['--warmup', 1_000_000],
+  ['--epochs', 100_000],
+  ['--rounds', 10_000],
+  ['--batch', 1_000_000],
+  ['--batch-size', 1_000_000],
+  ['--calibration-samples', 10_000_000],
+]);
+
+/** A whole number in [min, max]; `max` defaults to the flag's entry in COUNT_LIMITS, else 2^53 − 1. */
+export function parseInteger(flag: string, text: string, min = 0, max = COUNT_LIMITS.get(flag) ?? Number.MAX_SAFE_INTEGER): number {
   const n = parseNumber(flag, text);
   if (!Number.isInteger(n) || n < min) throw new SculptError(`${flag}: '${text}' is not a whole number ≥ ${min}`);
+  if (n > max) throw new SculptError(`${flag}: ${text} is more than the limit of ${max}; give at most ${max}`);
   return n;
 }
 
