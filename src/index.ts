@@ -39,7 +39,7 @@ export { packFile, type PackFileOptions, type PackFileResult, type PackFormat, t
 export { runFile, runModel, readInputs, type RunEngine, type RunFileResult } from './api/sparse-run.js';
 export { loadSparseModel, type SparseModelFile } from './api/sparse-model.js';
 export { benchFile, benchGraph, benchSweep, benchInputs, type BenchOptions, type BenchResult, type BenchLayer, type SweepPoint } from './api/sparse-bench.js';
-export { machineProfile, machineCachePath, readMachineCache, type MachineResult, type MachineCache } from './api/sparse-machine.js';
+export { machineProfile, machineCachePath, readMachineCache, readMachineProfileFile, MACHINE_PROFILE_ENV, type MachineResult, type MachineCache } from './api/sparse-machine.js';
 
 // Analyses of what pruning does (robustness, privacy, lottery probability, sensor selection).
 export * from './analysis/index.js';

@@ -12,6 +12,7 @@ import { ProgressBar, formatFraction, formatTable } from './output.js';
 interface BenchFlags {
   machine?: boolean;
   remeasure?: boolean;
+  machineProfile?: string;
   batch?: string;
   threads: string;
   runs: string;
@@ -31,6 +32,7 @@ export function registerBench(program: Command): void {
     .argument('[model]', 'model file (.onnx or .sculpt)')
     .option('--machine', 'measure this machine\'s bandwidth and kernel rates once and cache them (no model needed)')
     .option('--remeasure', 'measure the machine again instead of using the cache')
+    .option('--machine-profile <file>', 'use this fixed profile (JSON, as bench --machine --json prints) instead of measuring or the cache')
     .option('--batch <b>', 'rows of the random input batch (default: the model\'s fixed batch, else 1)')
     .option('--threads <t>', 'onnxruntime intra-op threads (sculpt runs on one)', '1')
     .option('--runs <n>', 'timed runs per engine; the medians are reported', '20')
@@ -41,14 +43,18 @@ export function registerBench(program: Command): void {
     .option('--json', 'print one JSON object instead of the tables')
     .addHelpText('after', `
 The machine profile is cached in $XDG_CACHE_HOME/sculpt/machine.json (default ~/.cache/sculpt).
+A fixed profile (--machine-profile FILE, or SCULPT_MACHINE_PROFILE=FILE for every command, run
+included) makes kernel choices and predictions independent of how busy the machine is.
 Examples:
   sculpt bench --machine
+  sculpt bench --machine --json > machine.json
+  sculpt bench mlp-90.onnx --machine-profile machine.json
   sculpt bench mlp-90.onnx --batch 1 --threads 1 --runs 50
   sculpt bench mlp.onnx --plot speedup.html --sparsities 0.5,0.8,0.9,0.95`)
     .action(async (model: string | undefined, flags: BenchFlags) => {
       if (flags.machine) {
         if (model) throw new SculptError('bench: give either MODEL or --machine, not both');
-        const m = machineProfile({ remeasure: flags.remeasure === true });
+        const m = machineProfile({ remeasure: flags.remeasure === true, profileFile: flags.machineProfile });
         process.stdout.write((flags.json ? JSON.stringify(m) : machineText(m)) + '\n');
         return;
       }
@@ -65,7 +71,7 @@ Examples:
         if (extname(flags.plot).toLowerCase() !== '.html') throw new SculptError(`--plot ${flags.plot}: the report is an HTML page; name it X.html`);
         assertNotInput(flags.plot, [model]);
       }
-      const m = machineProfile({ remeasure: flags.remeasure === true });
+      const m = machineProfile({ remeasure: flags.remeasure === true, profileFile: flags.machineProfile });
       const result = await benchFile(model, { ...options, machine: m.machine });
       let sweep: SweepPoint[] | undefined;
       if (flags.plot !== undefined) {
@@ -83,10 +89,15 @@ const gb = (v: number) => (v / 1e9).toFixed(1);
 const ms = (v: number) => v.toFixed(3);
 const times = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'inf');
 
+function sourceText(m: MachineResult): string {
+  if (m.source === 'file') return 'fixed, from file';
+  return m.source === 'cache' ? `cached ${m.measuredAt}` : 'measured now';
+}
+
 function machineText(m: MachineResult): string {
   const p = m.machine;
   return [
-    `machine profile (${m.source === 'cache' ? `cached ${m.measuredAt}` : 'measured now'}; ${m.path})`,
+    `machine profile (${sourceText(m)}; ${m.path})`,
     `  bandwidth ${gb(p.bandwidth)} GB/s (stream ${p.streamBandwidth ? gb(p.streamBandwidth) : '?'}), cache ${gb(p.cacheBandwidth)} GB/s`,
     `  dense kernel ${gb(p.denseFlops.vector)} / ${gb(p.denseFlops.batch)} GFLOP/s (batch 1 / batched)`,
     `  CSR kernel   ${gb(p.sparseFlops.vector)} / ${gb(p.sparseFlops.batch)} GFLOP/s (batch 1 / batched)`,
@@ -101,7 +112,7 @@ function benchText(r: BenchResult, m: MachineResult, sweep: SweepPoint[] | undef
   const lines = [
     `${r.model}: batch ${r.batch}, onnxruntime ${r.threads} thread${r.threads > 1 ? 's' : ''} vs sculpt 1 thread, medians of ${r.runs} runs`,
     `  onnxruntime dense ${ms(r.denseMs)} ms, sculpt sparse ${ms(r.sparseMs)} ms: speed-up ${times(r.speedup)} (roofline predicts ${times(r.predictedSpeedup)} for the weight layers)`,
-    `  max relative error ${r.maxRelError.toExponential(2)}; machine profile ${m.source === 'cache' ? 'from cache' : 'measured now'} (${m.path})`,
+    `  max relative error ${r.maxRelError.toExponential(2)}; machine profile ${sourceText(m)} (${m.path})`,
     '',
     formatTable(['layer', 'matrix', 'density', 'kernel', 'dense ms', 'csr ms', 'meas. x', 'pred. dense', 'pred. csr', 'pred. x', 'crossover'], rows,
       [false, false, true, false, true, true, true, true, true, true, true]),

@@ -1,58 +1,99 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, sculpt, tempDir } from './helpers.js';
+import { FIXTURES, MACHINE_PROFILE, ROOT, sculpt, tempDir } from './helpers.js';
 
 // Every bench run in this file reads and writes its machine cache under a temporary folder.
 const cacheHome = tempDir('sculpt-cache-');
 process.env.XDG_CACHE_HOME = cacheHome;
 const cacheFile = join(cacheHome, 'sculpt', 'machine.json');
-
-/** A fixed profile keeps the kernel choice deterministic (CSR wins clearly at 90%). */
-const FIXED = { bandwidth: 10e9, cacheBandwidth: 10e9, cacheBytes: 0, denseFlops: { vector: 8e9, batch: 25e9 }, sparseFlops: { vector: 4e9, batch: 15e9 } };
-function writeFixedCache(): void {
-  mkdirSync(join(cacheHome, 'sculpt'), { recursive: true });
-  writeFileSync(cacheFile, JSON.stringify({ version: 1, cpu: cpus()[0]?.model ?? 'unknown CPU', measuredAt: '2026-01-01T00:00:00.000Z', machine: FIXED }));
-}
+/** What test/fixtures/machine-profile.json holds: every run below but the measuring ones uses it. */
+const FIXED = JSON.parse(readFileSync(MACHINE_PROFILE, 'utf8')).machine;
+/** A CLI run that measures the machine (no fixed profile). */
+const MEASURE = { SCULPT_MACHINE_PROFILE: '' };
 
 test.after(() => rmSync(cacheHome, { recursive: true, force: true }));
 
 test('bench --machine measures once, writes the cache, then reuses it; --remeasure refreshes it', () => {
   rmSync(join(cacheHome, 'sculpt'), { recursive: true, force: true });
-  const first = sculpt(['bench', '--machine']);
+  const first = sculpt(['bench', '--machine'], ROOT, MEASURE);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /measured now/);
   assert.ok(first.stdout.includes(cacheFile));
   const cached = JSON.parse(readFileSync(cacheFile, 'utf8'));
   assert.equal(cached.version, 1);
-  assert.ok(cached.machine.bandwidth > 1e8 && cached.machine.sparseFlops.vector > 1e7);
-  const second = sculpt(['bench', '--machine', '--json']);
+  // Whatever the machine's speed (or load), a measurement is positive and finite.
+  const rates = (m: typeof FIXED) => [m.bandwidth, m.cacheBandwidth, m.denseFlops.vector, m.denseFlops.batch, m.sparseFlops.vector, m.sparseFlops.batch];
+  assert.ok(rates(cached.machine).every((v) => Number.isFinite(v) && v > 0), JSON.stringify(cached.machine));
+  const second = sculpt(['bench', '--machine', '--json'], ROOT, MEASURE);
   assert.equal(second.code, 0, second.stderr);
   const j = JSON.parse(second.stdout);
   assert.equal(j.source, 'cache');
   assert.equal(j.measuredAt, cached.measuredAt);
   assert.deepEqual(j.machine, cached.machine);
-  const third = JSON.parse(sculpt(['bench', '--machine', '--remeasure', '--json']).stdout);
+  const third = JSON.parse(sculpt(['bench', '--machine', '--remeasure', '--json'], ROOT, MEASURE).stdout);
   assert.equal(third.source, 'measured');
-  assert.ok(third.measuredAt > cached.measuredAt);
+  assert.ok(third.measuredAt >= cached.measuredAt);
   assert.equal(JSON.parse(readFileSync(cacheFile, 'utf8')).measuredAt, third.measuredAt);
   // A damaged cache is measured again, not an error.
   writeFileSync(cacheFile, '{ not json');
-  assert.equal(JSON.parse(sculpt(['bench', '--machine', '--json']).stdout).source, 'measured');
+  assert.equal(JSON.parse(sculpt(['bench', '--machine', '--json'], ROOT, MEASURE).stdout).source, 'measured');
 });
 
-test('bench MODEL --json: fields present and consistent on a 90% pruned mlp, machine profile from the cache', () => {
+test('a fixed machine profile: SCULPT_MACHINE_PROFILE for every command, --machine-profile FILE for bench, bench --machine --json output reusable', () => {
+  const dir = tempDir();
+  try {
+    // The fixture through the environment (what helpers.sculpt sets for every test run).
+    const viaEnv = JSON.parse(sculpt(['bench', '--machine', '--json']).stdout);
+    assert.equal(viaEnv.source, 'file');
+    assert.equal(viaEnv.path, MACHINE_PROFILE);
+    assert.deepEqual(viaEnv.machine, FIXED);
+    // What bench --machine --json prints is itself a profile file; the flag wins over the variable.
+    const saved = join(dir, 'saved.json');
+    const other = { ...FIXED, bandwidth: 3e9 };
+    writeFileSync(saved, JSON.stringify({ ...viaEnv, machine: other }));
+    const viaFlag = JSON.parse(sculpt(['bench', '--machine', '--machine-profile', saved, '--json']).stdout);
+    assert.equal(viaFlag.source, 'file');
+    assert.equal(viaFlag.path, saved);
+    assert.deepEqual(viaFlag.machine, other);
+    // A bare profile works too; the table names the file.
+    const bare = join(dir, 'bare.json');
+    writeFileSync(bare, JSON.stringify(FIXED));
+    const text = sculpt(['bench', '--machine', '--machine-profile', bare]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /machine profile \(fixed, from file; .*bare\.json\)/);
+    assert.match(text.stdout, /bandwidth 10\.0 GB\/s/);
+    // Bad profiles: one line naming the file.
+    writeFileSync(join(dir, 'broken.json'), '{');
+    writeFileSync(join(dir, 'zero.json'), JSON.stringify({ ...FIXED, bandwidth: 0 }));
+    const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+      [['bench', '--machine', '--machine-profile', join(dir, 'missing.json')], {}, /^sculpt: machine profile .*missing\.json: no such file\n$/],
+      [['bench', '--machine', '--machine-profile', join(dir, 'broken.json')], {}, /broken\.json: not JSON/],
+      [['bench', '--machine', '--machine-profile', join(dir, 'zero.json')], {}, /zero\.json: needs positive numbers bandwidth/],
+      [['bench', '--machine', '--machine-profile', bare, '--remeasure'], {}, /give one or the other/],
+      [['bench', '--machine'], { SCULPT_MACHINE_PROFILE: join(dir, 'zero.json') }, /zero\.json: needs positive numbers/],
+    ];
+    for (const [args, env, message] of cases) {
+      const r = sculpt(args, ROOT, env);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench MODEL --json: fields present and consistent on a 90% pruned mlp, with the fixed machine profile', () => {
   const dir = tempDir();
   try {
     const pruned = join(dir, 'mlp-90.onnx');
     assert.equal(sculpt(['prune', join(FIXTURES, 'mlp.onnx'), '-o', pruned, '--sparsity', '0.9', '--scope', 'layer']).code, 0);
-    writeFixedCache();
     const r = sculpt(['bench', pruned, '--runs', '3', '--batch', '2', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const b = JSON.parse(r.stdout);
-    assert.equal(b.machine.source, 'cache');
+    assert.equal(b.machine.source, 'file');
     assert.equal(b.machine.bandwidth, FIXED.bandwidth);
     assert.equal(b.batch, 2);
     assert.equal(b.runs, 3);
@@ -85,7 +126,6 @@ test('bench MODEL --json: fields present and consistent on a 90% pruned mlp, mac
 test('bench --plot: a report page with an <svg> chart of measured and predicted speed-up per sparsity', () => {
   const dir = tempDir();
   try {
-    writeFixedCache();
     const page = join(dir, 'speedup.html');
     const r = sculpt(['bench', join(FIXTURES, 'mlp.onnx'), '--runs', '2', '--warmup', '1', '--plot', page, '--sparsities', '0.5,0.9', '--json']);
     assert.equal(r.code, 0, r.stderr);
@@ -111,7 +151,6 @@ test('bench --plot: a report page with an <svg> chart of measured and predicted 
 test('bench: bad requests fail with one line and write nothing', () => {
   const dir = tempDir();
   try {
-    writeFixedCache();
     const mlp = join(FIXTURES, 'mlp.onnx');
     const cases: [string[], RegExp][] = [
       [['bench'], /missing MODEL/],
@@ -129,7 +168,6 @@ test('bench: bad requests fail with one line and write nothing', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
     assert.deepEqual(readdirSync(dir), []);
-    assert.ok(existsSync(cacheFile));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -16,8 +16,16 @@ export interface CliRun {
   stderr: string;
 }
 
-export function sculpt(args: string[], cwd = ROOT): CliRun {
-  const r = spawnSync(process.execPath, ['--import', TSX, DEV, ...args], { cwd, encoding: 'utf8', maxBuffer: 64 << 20 });
+/**
+ * A fixed machine profile for every CLI run (kernel choices of `run`/`bench` then never depend on
+ * how busy the machine is, nor on the user's cache); pass `env: { SCULPT_MACHINE_PROFILE: '' }` to measure.
+ */
+export const MACHINE_PROFILE = join(FIXTURES, 'machine-profile.json');
+
+export function sculpt(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}): CliRun {
+  const r = spawnSync(process.execPath, ['--import', TSX, DEV, ...args], {
+    cwd, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, SCULPT_MACHINE_PROFILE: MACHINE_PROFILE, ...env },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
