@@ -1,29 +1,37 @@
 /**
  * Calibration statistics of an ONNX model from onnxruntime, for the data criteria (`wanda`,
  * `sparsegpt`): an in-memory copy of the model also outputs the input activation of every pruned
- * MatMul/Gemm weight, runs on the first N calibration images, and per weight yields the ℓ2 norm of
+ * MatMul/Gemm weight, runs on the first N examples of a calibration dataset (any reader of the
+ * dataset registry: images, npy, IDX, text windows, ...), and per weight yields the ℓ2 norm of
  * each input feature (wanda) and, when asked, H = XᵀX over the examples (sparsegpt). Activations of
  * rank > 2 ([batch, seq, K]) count every leading position as one example row.
  */
 import { existsSync, statSync } from 'node:fs';
-import type { GraphNode } from '../core/graph.js';
+import type { GraphNode, GraphValueInfo } from '../core/graph.js';
 import { SculptError } from '../core/errors.js';
 import { resolveTargets, type PruneOptions } from '../core/options.js';
 import type { WeightTensor } from '../core/types.js';
 import { inputStride } from '../core/criteria-wanda.js';
 import type { OnnxModel } from '../formats/onnx.js';
 import { editGraph } from '../formats/onnx-edit.js';
-import { loadDataset } from '../train/data.js';
+import { datasetUsage, openDataset } from '../formats/datasets/registry.js';
+import { batches, sampleSize, type DataOptions, type ExampleSet } from '../formats/datasets/types.js';
+import { FeedBuilder, openDatasetFor } from './data-feed.js';
+import type * as Ort from 'onnxruntime-node';
 import { loadOrt } from './sparse-ort.js';
 
-/** Where calibration images come from and how many. */
+/** Where calibration data comes from and how many examples. */
 export interface CalibrationSource {
-  /** `fashion-mnist` (Debian's copy, else the bundled subset) or a folder of MNIST-format IDX files. */
+  /**
+   * A dataset of the registry, `KIND:PATH` (`images:DIR`, `npy:X.npy`, `text:FILE`, `idx:DIR`), or
+   * `fashion-mnist`, or a bare folder of MNIST-format IDX files. IDX sets use their train split.
+   */
   readonly calibration: string;
-  /** Use the first N training images. */
+  /** Use the first N examples (text: windows). */
   readonly samples: number;
+  /** How the dataset is read (image size, tokenizer, sequence length, ...). */
+  readonly dataOptions?: DataOptions;
 }
-
 /** Statistics of the activation entering one weight. */
 export interface LayerActivations {
   /** Input features (K). */
@@ -46,24 +54,45 @@ export interface CalibratedWeight {
 const BATCH = 256;
 const PASS_THROUGH = new Set(['Identity', 'Cast']);
 
-/** Calibration images as float32 [N, H·W·C] in [0, 1], with the SculptErrors naming `--calibration`. */
-export function loadCalibrationImages(src: CalibrationSource): { images: Float32Array; count: number; perImage: number; notes: string[] } {
+function checkSamples(src: CalibrationSource): void {
   if (!Number.isInteger(src.samples) || src.samples < 1) {
     throw new SculptError(`--calibration-samples must be a positive integer, got ${src.samples}`);
   }
-  const isName = src.calibration === 'fashion-mnist';
-  if (!isName && !(existsSync(src.calibration) && statSync(src.calibration).isDirectory())) {
-    throw new SculptError(`--calibration ${src.calibration}: no such dataset or folder; use fashion-mnist or a folder with MNIST-format IDX files`);
-  }
-  let ds;
+}
+
+/** `--calibration` errors name the flag; the registry's name the spec. */
+function asCalibration<T>(src: CalibrationSource, open: () => T): T {
   try {
-    ds = loadDataset({ dataset: 'fashion-mnist', dataDir: isName ? undefined : src.calibration, trainLimit: src.samples, testLimit: 1 });
+    return open();
   } catch (e) {
-    if (e instanceof SculptError && e.message.startsWith('--data ')) throw new SculptError(`--calibration ${e.message.slice('--data '.length)}`);
+    if (e instanceof SculptError && !e.message.startsWith('--')) throw new SculptError(`--calibration ${e.message}`);
     throw e;
   }
-  const [h, w, c] = ds.imageShape;
-  return { images: ds.train.images, count: ds.train.count, perImage: h * w * c, notes: ds.notes };
+}
+
+/** The first `samples` examples of the calibration set for `model` (its input shape fills in image size and channels). */
+export function loadCalibrationSet(src: CalibrationSource, model: OnnxModel): ExampleSet {
+  checkSamples(src);
+  const inputs = realInputs(model);
+  return asCalibration(src, () => openDatasetFor(src.calibration, { ...src.dataOptions, split: 'train', limit: src.samples }, model.path, inputs));
+}
+
+/** Calibration images as float32 [N, H·W·C] (an image or feature dataset of the registry), with errors naming `--calibration`. */
+export function loadCalibrationImages(src: CalibrationSource): { images: Float32Array; count: number; perImage: number; notes: readonly string[] } {
+  checkSamples(src);
+  const isSpec = src.calibration === 'fashion-mnist' || /^[a-z-]+:/.test(src.calibration);
+  if (!isSpec && !(existsSync(src.calibration) && statSync(src.calibration).isDirectory())) {
+    throw new SculptError(`--calibration ${src.calibration}: no such dataset or folder; use fashion-mnist, a folder with MNIST-format IDX files, or KIND:PATH (${datasetUsage()})`);
+  }
+  const set = asCalibration(src, () => openDataset(src.calibration, { ...src.dataOptions, split: 'train', limit: src.samples }));
+  if (!(set.inputs instanceof Float32Array)) throw new SculptError(`--calibration ${src.calibration}: holds integer values, not images or features`);
+  return { images: set.inputs, count: set.count, perImage: sampleSize(set), notes: set.notes };
+}
+
+/** The model's inputs that are not initializers. */
+function realInputs(model: OnnxModel): GraphValueInfo[] {
+  const stored = new Set(model.decoded.graph.initializers.map((i) => i.name));
+  return model.decoded.inputs.filter((i) => !stored.has(i.name));
 }
 
 /**
@@ -135,21 +164,58 @@ export async function collectActivations(
       `${model.path}: input '${input.name}' has shape [${input.dims.join(', ')}] (${input.dtype}); --calibration images have ${perImage} values each, so it must be [N, ${perImage}] or [N, 1, H, W] float32`,
     );
   }
-  const unique = [...new Set(activations)];
-  const graphOutputs = new Set(model.decoded.outputs.map((o) => o.name));
-  const fetch = unique.filter((n) => n !== input.name);
-  const extra = fetch.filter((n) => !graphOutputs.has(n));
-  const ort = await loadOrt();
-  const session = await ort.InferenceSession.create(withExtraOutputs(model, extra), { intraOpNumThreads: 2, interOpNumThreads: 1 });
-  const stats = new Map<string, { k: number; rows: number; sumSquares: Float64Array; gram?: Float64Array }>();
-  try {
+  function* feeds(ort: typeof Ort): Generator<Record<string, Ort.Tensor>> {
     for (let start = 0; start < count; start += BATCH) {
       const n = Math.min(BATCH, count - start);
       const x = images.subarray(start * perImage, (start + n) * perImage);
-      const feed = new ort.Tensor('float32', Float32Array.from(x), [n, ...rest]);
-      const result = fetch.length > 0 ? await session.run({ [input.name]: feed }, fetch) : {};
+      yield { [input.name]: new ort.Tensor('float32', Float32Array.from(x), [n, ...rest]) };
+    }
+  }
+  return collectFromFeeds(model, activations, feeds, gram);
+}
+
+/**
+ * The same statistics from any dataset of the registry: images placed as the model takes them
+ * (NCHW or NHWC, resized to its input), features reshaped, text windows fed as input_ids with
+ * attention_mask and position_ids. Activations [batch, seq, K] count every position as a row.
+ */
+export async function collectActivationsFromSet(model: OnnxModel, activations: readonly string[], set: ExampleSet, gram: boolean): Promise<Map<string, LayerActivations>> {
+  const builder = new FeedBuilder(realInputs(model), set, model.path);
+  const size = set.text ? Math.max(1, Math.floor(4096 / set.text.seqLen)) : BATCH;
+  function* feeds(ort: typeof Ort): Generator<Record<string, Ort.Tensor>> {
+    for (const batch of batches(set, size)) {
+      const out: Record<string, Ort.Tensor> = {};
+      for (const [name, t] of Object.entries(builder.feeds(batch))) {
+        out[name] = t.dtype === 'float32'
+          ? new ort.Tensor('float32', t.data as Float32Array, [...t.dims])
+          : new ort.Tensor('int64', BigInt64Array.from(t.data as Float64Array, (v) => BigInt(v)), [...t.dims]);
+      }
+      yield out;
+    }
+  }
+  return collectFromFeeds(model, activations, feeds, gram);
+}
+
+/** Runs the model on each feed and accumulates the statistics of `activations` (model inputs included). */
+async function collectFromFeeds(
+  model: OnnxModel,
+  activations: readonly string[],
+  feeds: (ort: typeof Ort) => Iterable<Record<string, Ort.Tensor>>,
+  gram: boolean,
+): Promise<Map<string, LayerActivations>> {
+  const ort = await loadOrt();
+  const unique = [...new Set(activations)];
+  const graphOutputs = new Set(model.decoded.outputs.map((o) => o.name));
+  const inputNames = new Set(model.decoded.inputs.map((i) => i.name));
+  const fetch = unique.filter((n) => !inputNames.has(n));
+  const extra = fetch.filter((n) => !graphOutputs.has(n));
+  const session = await ort.InferenceSession.create(withExtraOutputs(model, extra), { intraOpNumThreads: 2, interOpNumThreads: 1 });
+  const stats = new Map<string, { k: number; rows: number; sumSquares: Float64Array; gram?: Float64Array }>();
+  try {
+    for (const feed of feeds(ort)) {
+      const result = fetch.length > 0 ? await session.run(feed, fetch) : {};
       for (const name of unique) {
-        const t = name === input.name ? feed : result[name];
+        const t = inputNames.has(name) ? feed[name] : result[name];
         if (t === undefined || t.type !== 'float32') throw new SculptError(`${model.path}: activation '${name}' is not a float32 tensor in onnxruntime's outputs`);
         accumulate(stats, name, t.data as Float32Array, t.dims[t.dims.length - 1], gram);
       }

@@ -13,7 +13,7 @@ import { prune } from '../core/plan.js';
 import type { WeightTensor } from '../core/types.js';
 import { assertFinite } from '../formats/index.js';
 import { detectFormat, openModel, type ModelFormat } from '../formats/registry.js';
-import { calibratedWeights, collectActivations, weightActivations, loadCalibrationImages, type CalibrationSource } from './calibration-onnx.js';
+import { calibratedWeights, collectActivationsFromSet, weightActivations, loadCalibrationSet, type CalibrationSource } from './calibration-onnx.js';
 import { reconstructWithMask } from './calibration-sparsegpt.js';
 import { withFileContextAsync } from './model-file.js';
 import { prunePipeline, type PruneFileHooks, type PruneFileResult } from './prune-file.js';
@@ -22,7 +22,7 @@ import { prunePipeline, type PruneFileHooks, type PruneFileResult } from './prun
 export const ONNX_DATA_CRITERIA = ['wanda', 'sparsegpt'] as const;
 
 export interface CalibratedPruneResult extends PruneFileResult {
-  /** Calibration images used and where they came from. */
+  /** Calibration examples used (text: windows) and where they came from. */
   readonly calibration: { readonly samples: number; readonly notes: string[] };
   /** Whether kept weights were changed (sparsegpt's reconstruction). */
   readonly reconstructed: boolean;
@@ -71,8 +71,8 @@ export async function pruneFileWithCalibration(
   const model = file.onnx!;
   return withFileContextAsync(input, async () => {
     const weights = calibratedWeights(model, opts, c);
-    const imgs = loadCalibrationImages(source);
-    const acts = await collectActivations(model, weights.flatMap((w) => w.activations), imgs.images, imgs.count, imgs.perImage, c === 'sparsegpt');
+    const set = loadCalibrationSet(source, model);
+    const acts = await collectActivationsFromSet(model, weights.flatMap((w) => w.activations), set, c === 'sparsegpt');
     const inputNorms = new Map<string, Float32Array>();
     const inverseHessianDiag = new Map<string, Float32Array>();
     const perWeight = new Map(weights.map((w) => [w.tensor.name, weightActivations(w, acts)]));
@@ -94,7 +94,7 @@ export async function pruneFileWithCalibration(
       }
     }
     const pruned = prunePipeline(file, output, opts, hooks, { masks: result.masks, summary: result, updates });
-    return { ...pruned, calibration: { samples: imgs.count, notes: imgs.notes }, reconstructed: c === 'sparsegpt' };
+    return { ...pruned, calibration: { samples: set.count, notes: [...set.notes] }, reconstructed: c === 'sparsegpt' };
   });
 }
 

@@ -7,10 +7,11 @@ import { parsePattern, formatPattern } from '../core/patterns.js';
 import { pruneOptions, type PruneOptions } from '../core/options.js';
 import type { TensorStats } from '../core/plan.js';
 import { collectList, parseChoice, parseInteger, parseOverrides, parseSparsity } from './args.js';
+import { addDataFlags, dataOptionsFromFlags, type DataFlags } from './data-flags.js';
 import { withFlagNames } from './option-flags.js';
 import { ProgressBar, formatCount, formatFraction, formatShape, formatTable } from './output.js';
 
-interface PruneFlags {
+interface PruneFlags extends DataFlags {
   output?: string;
   sparsity?: string;
   scope: string;
@@ -28,7 +29,7 @@ interface PruneFlags {
 }
 
 export function registerPrune(program: Command): void {
-  program
+  const cmd = program
     .command('prune')
     .description('prune an ONNX, safetensors or TF.js layers model and write the pruned copy (same format)')
     .argument('<input>', 'model file (.onnx, .safetensors) or TF.js layers folder (model.json)')
@@ -37,24 +38,27 @@ export function registerPrune(program: Command): void {
     .option('--scope <scope>', 'global: one threshold over all chosen tensors; layer: each tensor on its own', 'global')
     .option('--pattern <p>', 'unstructured, N:M (e.g. 2:4) or channel (also channel:l1, channel:l2)', 'unstructured')
     .option('--criterion <name>', 'importance criterion: magnitude, random, or with --calibration (ONNX) wanda, sparsegpt', 'magnitude')
-    .option('--calibration <data>', 'calibration images for wanda/sparsegpt: fashion-mnist or a folder of MNIST-format IDX files')
-    .option('--calibration-samples <n>', 'how many calibration images (the first N training images)', '128')
+    .option('--calibration <data>', 'calibration data for wanda/sparsegpt, KIND:PATH: images:DIR, npy:X.npy, npz:FILE, csv:FILE, text:FILE, idx:DIR or fashion-mnist')
+    .option('--calibration-samples <n>', 'how many calibration examples (the first N; text: windows of --seq-len)', '128')
     .option('--exclude <names>', 'tensors (names or globs, comma-separated) to leave untouched', collectList, [])
     .option('--include <names>', 'tensors to prune although not prunable by default (e.g. embeddings)', collectList, [])
     .option('--override <name=s>', 'per-tensor sparsity, e.g. fc1.weight=0.5 (comma-separated or repeated)', collectList, [])
     .option('--seed <n>', 'seed for the random criterion', '0')
     .option('--of-remaining', 'remove the fraction of the weights still alive (an IMP step), not of all')
     .option('--allow-collapse', 'let a tensor be pruned to density 0 (refused otherwise, naming the tensor)')
-    .option('--json', 'print one JSON object instead of the table')
+    .option('--json', 'print one JSON object instead of the table');
+  addDataFlags(cmd)
     .addHelpText('after', `
 Examples:
   sculpt prune model.onnx -o model-90.onnx --sparsity 0.9
   sculpt prune model.onnx -o model-24.onnx --pattern 2:4 --scope layer
   sculpt prune ckpt.safetensors -o ckpt-80.safetensors --sparsity 0.8 --exclude 'lm_head*' --override fc1.weight=0.5
   sculpt prune mlp.onnx -o mlp-wanda.onnx --sparsity 0.5 --criterion wanda --calibration fashion-mnist --calibration-samples 128
+  sculpt prune net.onnx -o net-sgpt.onnx --sparsity 0.5 --criterion sparsegpt --calibration images:photos/ --mean 0.5 --std 0.25
 
-Data criteria on ONNX run the model in onnxruntime on the calibration images (flattened to the
-model's input shape, values in [0, 1]) and read the input of every MatMul/Gemm weight: wanda
+Data criteria on ONNX run the model in onnxruntime on the calibration examples (images resized to
+the model's input and laid out as it takes them, arrays reshaped, text windows fed as input_ids,
+attention_mask and position_ids) and read the input of every MatMul/Gemm weight: wanda
 scores |w|·‖x_j‖, sparsegpt selects by w²/[H⁻¹]_jj and then reconstructs the kept weights.
 taylor and obd need gradients: use them with sculpt imp/gmp on TF.js models.
 
@@ -67,7 +71,7 @@ is a tensor pruned to density 0 unless --allow-collapse; channel pruning of the 
       const data = needsData(opts.criterion);
       if (data) checkDataCriterion(input, opts);
       if (data && flags.calibration === undefined) {
-        throw new SculptError(`--criterion ${opts.criterion} needs calibration data: pass --calibration fashion-mnist (or a folder of IDX files) with --calibration-samples N`);
+        throw new SculptError(`--criterion ${opts.criterion} needs calibration data: pass --calibration KIND:PATH (images:DIR, npy:X.npy, text:FILE, fashion-mnist, ...) with --calibration-samples N`);
       }
       if (!data && flags.calibration !== undefined) {
         throw new SculptError(`--calibration is only used by data criteria (wanda, sparsegpt); drop it or pass --criterion wanda`);
@@ -76,7 +80,7 @@ is a tensor pruned to density 0 unless --allow-collapse; channel pruning of the 
       const hooks = { onProgress: (done: number, total: number) => bar.update(done / total, `${done}/${total} tensors`) };
       const calibrated = data
         ? await pruneFileWithCalibration(input, flags.output, opts, {
-          calibration: flags.calibration!, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1),
+          calibration: flags.calibration!, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1), dataOptions: dataOptionsFromFlags(flags),
         }, hooks)
         : undefined;
       const result = calibrated ?? pruneFile(input, flags.output, opts, hooks);

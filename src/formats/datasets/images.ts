@@ -180,7 +180,7 @@ export const imagesReader: DatasetReader = {
       for (let p = 0; p < h * w; p++) for (let c = 0; c < channels; c++) inputs[o + p * channels + c] = (px[p * channels + c] - mean[c]) / std[c];
     });
     const notes = [`${dir}: ${chosen.length} images in ${classes.length} classes (${classes.join(', ')}), ${h}×${w}×${channels}`];
-    if (skipped) notes.push(`${dir}: skipped ${skipped} files that are not .png/.jpg/.jpeg`);
+    if (skipped) notes.push(`${dir}: skipped ${skipped} file${skipped === 1 ? '' : 's'} not .png/.jpg/.jpeg`);
     return {
       kind: 'images', source, count: chosen.length, sampleShape: [h, w, channels], inputs,
       labels: Int32Array.from(chosen, (f) => f.label), classes: classes.length, classNames: classes, image: true, notes,
