@@ -29,7 +29,7 @@ export interface WeightLayer {
   readonly node: string;
   readonly op: 'MatMul' | 'Gemm' | 'Conv' | 'ConvTranspose';
   readonly weight: string;
-  /** The kernel's matrix: [rows, cols] = [outputs, inputs per output]. */
+  /** The kernel's matrix: [rows, cols] = [outputs, inputs per output] (ConvTranspose: [M·Πk, C/g]). */
   readonly rows: number;
   readonly cols: number;
   readonly nonzeros: number;
@@ -102,6 +102,8 @@ export class SparseExecutor {
   /** Nodes folded into a preceding weight node: their output is that node's output. */
   private readonly folded = new Map<GraphNode, string>();
   private readonly consumers = new Map<string, GraphNode[]>();
+  /** Output names of the graph and of its subgraphs. */
+  private readonly graphOutputs = new Set<string>();
   /** Nodes whose outputs are computed at load (Constant, Identity of a constant). */
   private readonly precomputed = new Set<GraphNode>();
   /** Per weight layer (by node name), how to rebuild each group's [rows, cols] matrix. */
@@ -124,12 +126,14 @@ export class SparseExecutor {
         this.precomputed.add(n);
       }
     }
-    for (const n of graph.nodes) {
+    // Readers inside subgraphs count (they see a value before any fold), as do subgraph outputs.
+    for (const n of all.nodes) {
       for (const i of n.inputs) {
         if (!this.consumers.has(i)) this.consumers.set(i, []);
         this.consumers.get(i)!.push(n);
       }
     }
+    for (const g of all.graphs) for (const o of g.outputs) this.graphOutputs.add(o.name);
     const engine = options.engine ?? 'auto';
     const machine = engine === 'auto' ? options.machine ?? defaultMachine() : undefined;
     const batch = options.batchHint ?? 1;
@@ -195,10 +199,10 @@ export class SparseExecutor {
     return [...this.folded.keys()].map((n) => n.name);
   }
 
-  /** The single node reading `value`, if exactly one does and `value` is not a graph output. */
+  /** The single node reading `value` (subgraphs included), if exactly one does and `value` is no graph's output. */
   private soleConsumer(value: string): GraphNode | undefined {
     const c = this.consumers.get(value);
-    if (!c || c.length !== 1 || this.graph.outputs.some((o) => o.name === value)) return undefined;
+    if (!c || c.length !== 1 || this.graphOutputs.has(value)) return undefined;
     return c[0];
   }
 

@@ -509,6 +509,13 @@ const SUBGRAPH_MODELS: Record<string, string> = {
     'ZRICZXIiDVNlcXVlbmNlRXJhc2UKHQoCZXIKAmsyEgNpbnMiDlNlcXVlbmNlSW5zZXJ0CikKA2lucxIBeSISQ29uY2F0RnJv' +
     'bVNlcXVlbmNlKgsKBGF4aXMYAKABAhIBZyoREAdCA29uZUoIAQAAAAAAAABaEwoBeBIOCgwIARIICgIIAwoCCARaDwoBaxIK' +
     'CggIARIECgIIBFoUCgJrMhIOCgwIARIICgIIAQoCCARiEwoBeRIOCgwIARIICgIIAwoCCARCBAoAEBE=',
+  fold:
+    'CAg68gIKEQoBeAoBdxIBbSIGTWF0TXVsCgwKAW0SAXIiBFJlbHUKIwoBeBICc3giCVJlZHVjZVN1bSoPCghrZWVwZGltcxgA' +
+    'oAECChYKAnN4CgR6ZXJvEgFjIgdHcmVhdGVyCocBCgFjEgFiIgJJZio/CgtlbHNlX2JyYW5jaDItChAKAW0SAWUiCElkZW50' +
+    'aXR5EgRlbHNlYhMKAWUSDgoMCAESCAoCCAIKAggDoAEFKjoKC3RoZW5fYnJhbmNoMigKCwoBbRIBdCIDTmVnEgR0aGVuYhMK' +
+    'AXQSDgoMCAESCAoCCAIKAggDoAEFCg4KAXIKAWISAXkiA0FkZBIBZyo7CAQIAxABQgF3SjAAAIC/XXRRv7roIr8vuui+6aKL' +
+    'vowuur2MLro96aKLPi+66D666CI/XXRRPwAAgD8qDhABQgR6ZXJvSgQAAAAAWhMKAXgSDgoMCAESCAoCCAIKAggEYhMKAXkS' +
+    'DgoMCAESCAoCCAIKAggDQgQKABAR',
 };
 const model64 = (name: string) => Uint8Array.from(atob(SUBGRAPH_MODELS[name]), (ch) => ch.charCodeAt(0));
 
@@ -523,6 +530,10 @@ test('control flow and sequences against onnxruntime: If reading outer values (b
   await checkModel('scan', model64('scan'), { s0: [2], x: [2, 5] });
   // SplitToSequence → SequenceMap(relu(item·k)) → SequenceErase(1) → SequenceInsert(k2) → ConcatFromSequence.
   await checkModel('sequence-map', model64('map'), { x: [3, 4], k: [4], k2: [1, 4] });
+  // m = x·W feeds a Relu and an If branch (outer scope): the Relu must not be folded into the
+  // MatMul's kernel, or the branch would read relu(m).
+  // This x sums below 0 (the else branch, Identity) and makes m negative in places.
+  await checkModel('no-fold-past-subgraph', model64('fold'), { x: { dims: [2, 4], data: Float32Array.of(3, -1, 2, -4, -2, 1, -3, 0) } });
 });
 
 test('an unsupported operator is a SculptError naming it and suggesting onnxruntime', () => {
