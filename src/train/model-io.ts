@@ -2,19 +2,62 @@
  * TF.js layers model folders (`model.json` + `weights.bin`) read and written with sculpt's own
  * IO handler: tfjs's `file://` scheme needs tfjs-node, which sculpt does not require.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { SculptError } from '../core/errors.js';
-import { printable, resolveInside } from '../formats/fsutil.js';
+import { AtomicFolder, describeWriteError, printable, resolveInside } from '../formats/fsutil.js';
 
 export const WEIGHTS_FILE = 'weights.bin';
 
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+const MODEL_FILES = new Set(['model.json', WEIGHTS_FILE]);
+
+/** Creates `dir` and its parents, or says why not (read-only, no permission) in one line. */
+export function makeFolder(dir: string, what = 'output folder'): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new SculptError(`${dir}: cannot create the ${what} (${describeWriteError(realMkdirError(dir, e))}); choose a writable --out`);
+  }
+}
+
+/** A recursive mkdir on a read-only file system says ENOENT: the first folder that fails on its own says why. */
+function realMkdirError(dir: string, e: unknown): unknown {
+  if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return e;
+  let child = resolve(dir);
+  while (!existsSync(dirname(child)) && dirname(child) !== child) child = dirname(child);
+  try {
+    mkdirSync(child);
+    return e;
+  } catch (inner) {
+    return inner;
+  }
+}
+
+/**
+ * Writes `files` as the folder `dir`, replacing an existing one as a unit (never new weights with
+ * an old model.json). A folder holding anything but model.json and weights.bin is not replaced.
+ */
+function writeModelFolder(dir: string, files: Record<string, Uint8Array | string>): void {
+  const abs = resolve(dir);
+  makeFolder(dirname(abs));
+  if (existsSync(abs)) {
+    if (!statSync(abs).isDirectory()) throw new SculptError(`${dir}: exists and is not a folder; choose another output folder`);
+    const other = readdirSync(abs).filter((n) => !MODEL_FILES.has(n));
+    if (other.length) {
+      throw new SculptError(`${dir}: holds ${printable(other[0])}${other.length > 1 ? ` and ${other.length - 1} more` : ''} besides a model; sculpt replaces a model folder as a whole, choose an empty or new folder`);
+    }
+  }
+  const folder = new AtomicFolder(abs);
+  try {
+    for (const [name, data] of Object.entries(files)) folder.writeFile(name, data);
+    folder.commit(true);
+  } catch (e) {
+    folder.abort();
+    if (e instanceof SculptError) throw e;
+    throw new SculptError(`${dir}: write failed (${describeWriteError(e)}); check free space and permissions`, 1);
+  }
 }
 
 function weightBytes(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8Array {
@@ -23,13 +66,11 @@ function weightBytes(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8Array 
   return new Uint8Array(data);
 }
 
-/** An IOHandler writing `dir/model.json` and `dir/weights.bin` (created if missing). */
+/** An IOHandler writing `dir/model.json` and `dir/weights.bin` as one folder (see writeModelFolder). */
 export function folderSaveHandler(dir: string): tf.io.IOHandler {
   return {
     save: async (artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> => {
-      mkdirSync(dir, { recursive: true });
       const bytes = weightBytes(artifacts.weightData as ArrayBuffer | ArrayBuffer[] | undefined);
-      writeAtomic(join(dir, WEIGHTS_FILE), bytes);
       const json = {
         modelTopology: artifacts.modelTopology,
         format: artifacts.format,
@@ -38,7 +79,7 @@ export function folderSaveHandler(dir: string): tf.io.IOHandler {
         weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs ?? [] }],
         ...(artifacts.userDefinedMetadata !== undefined ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
       };
-      writeAtomic(join(dir, 'model.json'), JSON.stringify(json));
+      writeModelFolder(dir, { [WEIGHTS_FILE]: bytes, 'model.json': JSON.stringify(json) });
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
   };

@@ -2,8 +2,8 @@
  * What every training command shares: options, progress events, setting up backend, data and
  * model, pruning through the core, and writing `metrics.json`, `run.json` and `round-K/`.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Mask } from '../core/mask.js';
 import { SculptError } from '../core/errors.js';
@@ -13,9 +13,10 @@ import type { PruneOptions } from '../core/options.js';
 import { setupBackend, type BackendInfo, type BackendRequest } from './backend.js';
 import { loadDataset, type Dataset } from './data.js';
 import type { BatchProgress, TrainConfig } from './loop.js';
-import { saveModelFolder } from './model-io.js';
+import { describeWriteError, writeFileAtomic } from '../formats/fsutil.js';
+import { makeFolder, saveModelFolder } from './model-io.js';
 import { toWeightSet } from './weights.js';
-import { buildModel } from './zoo.js';
+import { buildModel, isZooModel } from './zoo.js';
 
 /** Options every command takes. */
 export interface SessionOptions {
@@ -106,6 +107,8 @@ export interface Session {
 }
 
 export async function openSession(o: SessionOptions, onEvent: ProgressFn = () => {}): Promise<Session> {
+  checkOutNotModel(o.model, o.out);
+  if (o.out !== undefined) checkWritableOut(o.out);
   const backend = await setupBackend(o.backend ?? 'auto');
   onEvent({ kind: 'note', message: backend.note });
   const data = loadDataset({ dataset: o.dataset, dataDir: o.dataDir, trainLimit: o.trainLimit, testLimit: o.testLimit });
@@ -171,17 +174,39 @@ export function layerDensities(model: tfl.LayersModel): LayerDensity[] {
 }
 
 function writeJson(path: string, value: unknown): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Writes metrics.json and run.json (after every round, so a stopped run keeps what it did). */
 export function writeResults(out: string | undefined, result: RunResult): void {
   if (out === undefined) return;
-  mkdirSync(out, { recursive: true });
+  makeFolder(out);
   writeJson(join(out, 'metrics.json'), result.metrics);
   writeJson(join(out, 'run.json'), result.details);
+}
+
+/**
+ * Refuses an `--out` that would overwrite the `--model` folder: a run writes `OUT/round-K/`, so
+ * `--model OUT/round-0` (train, then imp from round 0 into the same folder) would lose the input.
+ */
+/** Creates `--out` and checks it is writable before hours of training, not after. */
+export function checkWritableOut(out: string): void {
+  makeFolder(out);
+  try {
+    accessSync(out, constants.W_OK);
+  } catch (e) {
+    throw new SculptError(`${out}: cannot write in the output folder (${describeWriteError(e)}); choose a writable --out`);
+  }
+}
+
+export function checkOutNotModel(model: string, out: string | undefined): void {
+  if (out === undefined || isZooModel(model)) return;
+  const modelDir = model.toLowerCase().endsWith('.json') ? dirname(resolve(model)) : resolve(model);
+  if (!existsSync(modelDir) || !existsSync(out)) return;
+  const first = relative(realpathSync(out), realpathSync(modelDir)).split(sep)[0];
+  if (/^round-\d+$/.test(first)) {
+    throw new SculptError(`--out ${out}: the run writes ${join(out, first)}/, which would overwrite the input --model ${model}; choose another --out`);
+  }
 }
 
 export async function saveRound(out: string | undefined, round: number, model: tfl.LayersModel): Promise<void> {
