@@ -20,7 +20,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('measure a model (.onnx, .sculpt, TF.js folder) on a dataset: accuracy, top-5 or perplexity')
     .argument('<model>', 'model file (.onnx, .sculpt) or TF.js layers folder')
-    .option('--data <KIND:PATH>', 'images:DIR, npy:X.npy,Y.npy, npz:FILE, csv:FILE, idx:DIR, fashion-mnist (test split), text:FILE')
+    .option('--data <KIND:PATH>', 'images:DIR, npy:X.npy,Y.npy, npz:FILE, csv:FILE, idx:DIR, fashion-mnist (test split), text:FILE (required)')
     .option('--metric <m>', 'accuracy, top5 or perplexity (default: perplexity for text, else accuracy)')
     .option('--engine <e>', 'onnxruntime, sparse (sculpt\'s kernels) or tfjs (default: by the model\'s format)')
     .option('--batch-size <n>', 'examples (text: windows) per run', '32')

@@ -16,7 +16,7 @@ export function registerExport(program: Command): void {
     .command('export')
     .description('convert a TF.js layers model folder (model.json + shards, e.g. from sculpt train) to an ONNX file')
     .argument('<folder>', 'TF.js layers model folder (or its model.json), e.g. OUT/round-0 of sculpt train/imp/gmp')
-    .option('-o, --output <file>', 'the .onnx file to write (never the input)')
+    .option('-o, --output <file>', 'the .onnx file to write (never the input) (required)')
     .option('--opset <n>', `ONNX opset, ${EXPORT_OPSETS[0]} to ${EXPORT_OPSETS[EXPORT_OPSETS.length - 1]}`, '13')
     .option('--json', 'print one JSON object instead of the summary')
     .addHelpText('after', `

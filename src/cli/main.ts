@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SculptError } from '../core/errors.js';
-import { withFlagNames } from './option-flags.js';
+import { CASE_INSENSITIVE_OPTIONS, withFlagNames, withSuggestion } from './option-flags.js';
 /** Each command file exports one of these; `main` calls it to add the command to the program. */
 export type CommandRegistrar = (program: Command) => void;
 
@@ -44,12 +44,43 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .name('sculpt')
     .description('Magnitude pruning for neural networks: ONNX, safetensors and TensorFlow.js.')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(commanderLine(s, 'sculpt')) })
+    .hook('preAction', (_program, action) => lowerCaseChoices(action));
   for (const register of await registrarsFor(argv)) register(program);
-  for (const cmd of program.commands) cmd.exitOverride();
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    cmd.configureOutput({ ...program.configureOutput(), outputError: (s, write) => write(commanderLine(s, `sculpt ${cmd.name()}`)) });
+    markRequired(cmd);
+  }
   return program;
+}
+
+/**
+ * commander's own errors (unknown option, missing argument, required option) in sculpt's form:
+ * one line, `sculpt: ` first like every other error, its "Did you mean" kept, and where to look.
+ */
+function commanderLine(text: string, usage: string): string {
+  const message = text.replace(/^error: /, '').trim().split('\n').map((l) => l.trim()).filter((l) => l.length > 0)
+    .map((l) => l.replace(/^\(Did you mean (.*)\)$/, '(did you mean $1)')).join(' ');
+  return `sculpt: ${message}; see ${usage} --help\n`;
+}
+
+/** `(required)` after every mandatory option's description, so `--help` shows what must be given. */
+function markRequired(cmd: Command): void {
+  for (const o of cmd.options) {
+    if (o.mandatory && !/\(required/.test(o.description)) o.description = `${o.description} (required)`;
+  }
+}
+
+/** Values of the options in CASE_INSENSITIVE_OPTIONS lower-cased before the action reads them. */
+function lowerCaseChoices(cmd: Command): void {
+  for (const [key, value] of Object.entries(cmd.opts())) {
+    if (!CASE_INSENSITIVE_OPTIONS.has(key)) continue;
+    const lower = typeof value === 'string' ? value.toLowerCase()
+      : Array.isArray(value) ? value.map((v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v)) : value;
+    cmd.setOptionValueWithSource(key, lower, cmd.getOptionValueSource(key) ?? 'cli');
+  }
 }
 
 /** Runs the CLI on `argv` (as in `process.argv`) and resolves to the process exit code. */
@@ -74,7 +105,7 @@ function reportError(err: unknown): number {
     return err.exitCode === 0 ? 0 : 2;
   }
   if (err instanceof SculptError) {
-    process.stderr.write(`sculpt: ${withFlagNames(err.message)}\n`);
+    process.stderr.write(`sculpt: ${withSuggestion(withFlagNames(err.message))}\n`);
     return err.exitCode;
   }
   const e = err as NodeJS.ErrnoException;

@@ -17,7 +17,7 @@ export function registerPack(program: Command): void {
     .command('pack')
     .description('store a pruned ONNX model compactly: a .sculpt container, or ONNX sparse initializers onnxruntime loads')
     .argument('<model>', 'ONNX model (.onnx), typically pruned with sculpt prune')
-    .option('-o, --output <file>', 'where to write: X.sculpt, or X.onnx for --format onnx-sparse (never the input)')
+    .option('-o, --output <file>', 'where to write: X.sculpt, or X.onnx for --format onnx-sparse (never the input) (required)')
     .option('--format <f>', 'sculpt (compact container) or onnx-sparse (standard sparse_initializer); default from the -o extension')
     .option('--fp16', 'store the values as float16 (sculpt format; lossy, the largest rounding error is reported)')
     .option('--json', 'print one JSON object instead of the table')

@@ -18,7 +18,7 @@ export function registerRun(program: Command): void {
     .description('run a model (.onnx or .sculpt) on NumPy .npy inputs, on sculpt\'s sparse engine or onnxruntime')
     .argument('<model>', 'model file (.onnx or .sculpt)')
     .option('-i, --input <x>', 'X.npy for the first input, or NAME=X.npy (repeat for several inputs)', collectList, [])
-    .option('-o, --output <y>', 'Y.npy receives the first output; a folder receives every output as NAME.npy')
+    .option('-o, --output <y>', 'Y.npy receives the first output; a folder receives every output as NAME.npy (required)')
     .option('--engine <e>', 'sparse (sculpt\'s kernels, CSR or dense per layer) or onnxruntime', 'sparse')
     .option('--json', 'print one JSON object instead of the summary')
     .addHelpText('after', `
