@@ -20,7 +20,7 @@ test('parseDataSpec: KIND:PATH, bare fashion-mnist, a bare folder is idx, unknow
   assert.equal(parseDataSpec('data/fashion-mnist-subset').reader.kind, 'idx');
   assert.throws(() => parseDataSpec('imgs:x'), /^SculptError: imgs:x: unknown dataset kind 'imgs'; sculpt reads images:DIR, npy:X.npy\[,Y.npy\], npz:FILE.npz, csv:FILE, idx:DIR, text:FILE, fashion-mnist$/);
   assert.throws(() => parseDataSpec('images:'), /images:: no path after 'images:'; write images:DIR/);
-  assert.throws(() => parseDataSpec('nothing-here'), /nothing-here: not a dataset; name it KIND:PATH/);
+  assert.throws(() => parseDataSpec('nothing-here'), /nothing-here: no such dataset or folder; name it KIND:PATH/);
 });
 
 test('images: class folders in sorted order, PNGs resized exactly as PyTorch, JPEG close to libjpeg, the text file skipped', () => {

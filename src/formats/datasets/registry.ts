@@ -43,7 +43,7 @@ export function parseDataSpec(spec: string): { reader: DatasetReader; path: stri
   }
   if (existsSync(spec) && statSync(spec).isDirectory()) return { reader: idxReader, path: spec };
   if (colon > 0) throw new SculptError(`${spec}: unknown dataset kind '${kind}'; sculpt reads ${datasetUsage()}`);
-  throw new SculptError(`${spec}: not a dataset; name it KIND:PATH, one of ${datasetUsage()}`);
+  throw new SculptError(`${spec}: no such dataset or folder; name it KIND:PATH, one of ${datasetUsage()}`);
 }
 
 /** Opens a dataset through the registry. An empty set is an error naming it. */
