@@ -207,7 +207,12 @@ export class AtomicFile {
   constructor(outPath: string, options: AtomicFileOptions = {}) {
     this.outPath = outPath;
     const dir = path.dirname(path.resolve(outPath));
-    if (!fs.existsSync(dir)) throw new SculptError(`${outPath}: folder ${dir} does not exist; create it or choose another output path`);
+    try {
+      fs.statSync(dir);
+    } catch (e) {
+      if (errorCode(e) === 'ENOENT') throw new SculptError(`${outPath}: folder ${dir} does not exist; create it or choose another output path`);
+      throw new SculptError(`${outPath}: cannot write in ${dir} (${describeWriteError(e)}); choose a writable output folder`);
+    }
     sweepStaleTemporaries(dir);
     this.tmpPath = temporaryPath(outPath);
     // A replaced output keeps its permissions, from the first byte (a 0600 file's copy is never 0644).

@@ -442,8 +442,10 @@ function removeUnreferencedData(outPath: string, keep: ReadonlySet<string>, prev
   } catch {
     return;
   }
+  // What the model in place names now (another run may have replaced it meanwhile) stays too.
+  const current = new Set(referencedDataFiles(outPath).map((f) => path.basename(f)));
   for (const name of names) {
-    if (keep.has(name)) continue;
+    if (keep.has(name) || current.has(name)) continue;
     const p = path.join(dir, name);
     const ours = hashed.test(name) || (legacy.test(name) && previous.includes(path.join(realDir, name)));
     if (!ours || inputs.some((i) => sameFile(p, i))) continue;
