@@ -1,8 +1,9 @@
 /**
  * Kill tests: `sculpt prune` stopped by SIGKILL, SIGINT or SIGTERM while it writes a large output
- * (generated here: an ONNX model with ~110 MB of external data, a ~110 MB safetensors file) must
- * leave the previous output byte for byte as it was, its model and data still a pair, and no
- * temporary file: removed by the watchdog after a signal, or by the next run's start-up sweep.
+ * (generated here: an ONNX model with ~110 MB of external data, a ~110 MB safetensors file, a TF.js
+ * manifest with ~110 MB of shards) must leave the previous output byte for byte as it was, its model
+ * and data still a pair, and no temporary: removed by the watchdog after a signal, or by the next
+ * run's start-up sweep.
  * Nothing here depends on the machine's speed: every wait polls for a condition.
  */
 import { test } from 'node:test';
@@ -14,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readOnnx } from '../../src/formats/onnx.js';
 import { openSafetensors } from '../../src/formats/safetensors.js';
-import { writeBigExternalOnnx, writeBigSafetensors } from '../formats/big-models.js';
+import { writeBigExternalOnnx, writeBigSafetensors, writeBigTfjsManifest } from '../formats/big-models.js';
 import { ROOT, sculpt } from './helpers.js';
 
 const TSX = path.join(ROOT, 'node_modules/tsx/dist/esm/index.mjs');
@@ -72,9 +73,11 @@ async function interrupt(args: string[], dir: string, signal: NodeJS.Signals, en
   const run = start(args, env);
   let exited = false;
   void run.done.then(() => (exited = true));
-  await waitFor('a temporary file with bytes in it', () => exited || temporaries(dir).some((n) => {
+  // Bytes in the file (or a file in the folder): its constructor has returned, the watchdog is started.
+  await waitFor('a temporary with bytes in it', () => exited || temporaries(dir).some((n) => {
     try {
-      return fs.statSync(path.join(dir, n)).size > 0;
+      const p = path.join(dir, n);
+      return fs.statSync(p).isDirectory() ? fs.readdirSync(p).length > 0 : fs.statSync(p).size > 0;
     } catch {
       return false;
     }
@@ -157,6 +160,25 @@ test('safetensors: SIGTERM and SIGKILL mid-write keep the previous output; the w
         src.close();
       } else t.diagnostic(`the write finished before ${signal} arrived`);
     }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('TF.js: SIGINT while the output folder is written leaves no folder and no temporary folder', async (t) => {
+  const dir = scratch();
+  try {
+    const input = writeBigTfjsManifest(dir, 3, 3072);
+    const out = path.join(dir, 'out');
+    if (await interrupt(['prune', input, '-s', '0.5', '-o', out], dir, 'SIGINT')) {
+      await waitFor('the temporary folder to be removed', () => temporaries(dir).length === 0, 30_000);
+      assert.equal(fs.existsSync(out), false, 'no half-written output folder');
+    } else t.diagnostic('the write finished before SIGINT arrived');
+    fs.rmSync(out, { recursive: true, force: true });
+    const next = sculpt(['prune', input, '-s', '0.5', '-o', out]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.deepEqual(fs.readdirSync(out).sort(), ['group1-shard1of1.bin', 'group2-shard1of1.bin', 'group3-shard1of1.bin', 'weights_manifest.json']);
+    assert.deepEqual(temporaries(dir), []);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -98,3 +98,19 @@ export function writeBigExternalOnnx(dir: string, name: string, layers: number, 
   fs.writeFileSync(file, model);
   return file;
 }
+
+/**
+ * `dir/weights_manifest.json` (a bare TF.js weights manifest) with `tensors` float32 matrices
+ * [size, size] named dense_t/kernel, each in its own shard. Returns the manifest's path.
+ */
+export function writeBigTfjsManifest(dir: string, tensors: number, size: number): string {
+  const values = new Float32Array(size * size);
+  const groups = [];
+  for (let t = 0; t < tensors; t++) {
+    fs.writeFileSync(path.join(dir, `group${t + 1}-shard1of1.bin`), new Uint8Array(fillValues(values, t + 11).buffer));
+    groups.push({ paths: [`group${t + 1}-shard1of1.bin`], weights: [{ name: `dense_${t}/kernel`, shape: [size, size], dtype: 'float32' }] });
+  }
+  const file = path.join(dir, 'weights_manifest.json');
+  fs.writeFileSync(file, JSON.stringify(groups));
+  return file;
+}
