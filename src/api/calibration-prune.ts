@@ -14,7 +14,9 @@ import type { WeightTensor } from '../core/types.js';
 import { assertFinite } from '../formats/index.js';
 import { detectFormat, openModel, type ModelFormat } from '../formats/registry.js';
 import { calibratedWeights, collectActivationsFromSet, weightActivations, loadCalibrationSet, type CalibrationSource } from './calibration-onnx.js';
+import { isLanguageModel } from './calibration-lm.js';
 import { reconstructWithMask } from './calibration-sparsegpt.js';
+import { pruneLanguageModel, type LmCalibration, type LmPruneResult } from './prune-lm.js';
 import { withFileContextAsync } from './model-file.js';
 import { prunePipeline, type PruneFileHooks, type PruneFileResult } from './prune-file.js';
 
@@ -55,20 +57,28 @@ function checkCriterionFor(format: ModelFormat, input: string, opts: PruneOption
   }
 }
 
-/** Prunes `input` into `output` with a data criterion, calibrating on `source`. */
+/**
+ * Prunes `input` into `output` with a data criterion, calibrating on `source`. A language model
+ * (input_ids → logits) calibrates on `text:FILE` windows instead (prune-lm.ts; `lm` sets the
+ * window length, tokenizer and allocation).
+ */
 export async function pruneFileWithCalibration(
   input: string,
   output: string,
   opts: PruneOptions,
   source: CalibrationSource,
   hooks: PruneFileHooks = {},
-): Promise<CalibratedPruneResult> {
+  lm: Omit<LmCalibration, 'calibration' | 'samples' | 'dataOptions'> = {},
+): Promise<CalibratedPruneResult | LmPruneResult> {
   validatePruneOptions(opts);
   const file = openModel(input);
   file.checkOutput(output);
   const c = opts.criterion;
   checkCriterionFor(file.format, input, opts);
   const model = file.onnx!;
+  if (isLanguageModel(model)) {
+    return withFileContextAsync(input, () => pruneLanguageModel(file, output, opts, { ...lm, calibration: source.calibration, samples: source.samples, dataOptions: source.dataOptions }, hooks));
+  }
   return withFileContextAsync(input, async () => {
     const weights = calibratedWeights(model, opts, c);
     const set = loadCalibrationSet(source, model);

@@ -2,11 +2,12 @@
 import type { Command } from 'commander';
 import { pruneFile, type PruneFileResult } from '../api/prune-file.js';
 import { checkDataCriterion, needsData, pruneFileWithCalibration } from '../api/calibration-prune.js';
+import { isLmPruneResult, pruneLanguageModelFile } from '../api/prune-lm.js';
 import { SculptError } from '../core/errors.js';
 import { parsePattern, formatPattern } from '../core/patterns.js';
 import { pruneOptions, type PruneOptions } from '../core/options.js';
 import type { TensorStats } from '../core/plan.js';
-import { collectList, parseChoice, parseInteger, parseOverrides, parseSparsity } from './args.js';
+import { collectList, parseChoice, parseInteger, parseNumber, parseOverrides, parseSparsity } from './args.js';
 import { addDataFlags, dataOptionsFromFlags, type DataFlags } from './data-flags.js';
 import { withFlagNames } from './option-flags.js';
 import { ProgressBar, formatCount, formatFraction, formatShape, formatTable } from './output.js';
@@ -25,6 +26,9 @@ interface PruneFlags extends DataFlags {
   allowCollapse?: boolean;
   calibration?: string;
   calibrationSamples: string;
+  allocation: string;
+  owlLambda: string;
+  owlM: string;
   json?: boolean;
 }
 
@@ -46,6 +50,9 @@ export function registerPrune(program: Command): void {
     .option('--seed <n>', 'seed for the random criterion', '0')
     .option('--of-remaining', 'remove the fraction of the weights still alive (an IMP step), not of all')
     .option('--allow-collapse', 'let a tensor be pruned to density 0 (refused otherwise, naming the tensor)')
+    .option('--allocation <a>', 'language models: uniform (every layer --sparsity) or owl (per-block sparsity from outlier ratios; needs --calibration)', 'uniform')
+    .option('--owl-lambda <l>', 'owl: per-block sparsities within --sparsity ± lambda', '0.08')
+    .option('--owl-m <m>', 'owl: a score is an outlier above M times its block\'s mean', '5')
     .option('--json', 'print one JSON object instead of the table');
   addDataFlags(cmd)
     .addHelpText('after', `
@@ -73,19 +80,30 @@ is a tensor pruned to density 0 unless --allow-collapse; channel pruning of the 
       if (data && flags.calibration === undefined) {
         throw new SculptError(`--criterion ${opts.criterion} needs calibration data: pass --calibration KIND:PATH (images:DIR, npy:X.npy, text:FILE, fashion-mnist, ...) with --calibration-samples N`);
       }
-      if (!data && flags.calibration !== undefined) {
-        throw new SculptError(`--calibration is only used by data criteria (wanda, sparsegpt); drop it or pass --criterion wanda`);
+      const allocation = parseChoice('--allocation', flags.allocation, ['uniform', 'owl'] as const);
+      const owl = allocation === 'owl';
+      if (owl && flags.calibration === undefined) throw new SculptError('--allocation owl needs calibration text for the outlier ratios: pass --calibration text:FILE');
+      if (!data && !owl && flags.calibration !== undefined) {
+        throw new SculptError(`--calibration is only used by data criteria (wanda, sparsegpt) and --allocation owl; drop it or pass --criterion wanda`);
       }
       const bar = new ProgressBar('pruning', 1);
       const hooks = { onProgress: (done: number, total: number) => bar.update(done / total, `${done}/${total} tensors`) };
-      const calibrated = data
-        ? await pruneFileWithCalibration(input, flags.output, opts, {
-          calibration: flags.calibration!, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1), dataOptions: dataOptionsFromFlags(flags),
-        }, hooks)
-        : undefined;
+      const lm = {
+        allocation, owl: { lambda: parseNumber('--owl-lambda', flags.owlLambda), m: parseNumber('--owl-m', flags.owlM) },
+        onStage: (done: number, total: number) => bar.update(done / total, `stage ${done}/${total}`),
+      };
+      const source = () => ({ calibration: flags.calibration!, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1), dataOptions: dataOptionsFromFlags(flags) });
+      const calibrated = owl && !data
+        ? await pruneLanguageModelFile(input, flags.output, opts, { ...source(), ...lm }, hooks)
+        : data ? await pruneFileWithCalibration(input, flags.output, opts, source(), hooks, lm) : undefined;
       const result = calibrated ?? pruneFile(input, flags.output, opts, hooks);
       bar.finish();
-      const cal = calibrated && { samples: calibrated.calibration.samples, source: flags.calibration, reconstructed: calibrated.reconstructed };
+      const lmInfo = calibrated && isLmPruneResult(calibrated) ? { sequential: calibrated.sequential, stages: calibrated.stages, head: calibrated.head, ...(calibrated.allocation && { allocation: calibrated.allocation }) } : undefined;
+      const cal = calibrated && { samples: calibrated.calibration.samples, source: flags.calibration, reconstructed: calibrated.reconstructed, ...lmInfo };
+      if (lmInfo && !flags.json) {
+        process.stderr.write(`${lmInfo.sequential ? `sequential: ${lmInfo.stages} stages, each calibrated on the pruned stages before it` : 'statistics of the dense model'}; output head left dense: ${lmInfo.head.join(', ') || 'none'}\n`);
+        if (lmInfo.allocation) process.stderr.write(`owl sparsity per block: ${Object.entries(lmInfo.allocation).map(([b, v]) => `${b} ${v.toFixed(4)}`).join(', ')}\n`);
+      }
       if (calibrated && !flags.json) for (const n of calibrated.calibration.notes) process.stderr.write(n + '\n');
       for (const w of warnings(result.stats)) process.stderr.write(`sculpt: warning: ${w}\n`);
       process.stdout.write(flags.json ? JSON.stringify({ ...pruneJson(result, opts), ...(cal && { calibration: cal }) }) + '\n' : pruneTable(result, opts) + '\n');

@@ -1,0 +1,189 @@
+/**
+ * SparseGPT as its reference code runs it (Frantar & Alistarh 2023, `sparsegpt.py`), for one layer
+ * W (rows = outputs, cols = inputs, row-major) and H = XᵀX over the calibration rows:
+ *
+ * - dampening: inputs never seen (H_jj = 0) get H_jj = 1 and their weights 0; then
+ *   H += λ·mean(diag H)·I with λ = 0.01;
+ * - U = the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU), from one Cholesky factorisation of the
+ *   reversed H and one triangular inverse (no explicit H⁻¹);
+ * - columns in blocks of `blockSize` (128). Unstructured: at the start of each block the
+ *   round(s·rows·cols) weights to prune are apportioned to the blocks by cumulative rounding (the
+ *   total is exact) and chosen within the block by the OBS saliency w²/U_jj², smallest first,
+ *   ties by position. N:M: at every M-th column the M−N smallest of each row's next M saliencies;
+ * - column j's error e = (w_j − q_j)/U_jj is spread over the block's later columns at once and
+ *   over the columns after the block in one lazy batch update W[:, after] −= E·U[block, after].
+ */
+import { roundHalfEven } from './counting.js';
+import { SculptError } from './errors.js';
+import { choleskyLower } from './linalg.js';
+import { Mask } from './mask.js';
+
+export interface SparseGptLazyOptions {
+  /** Fraction of the layer's weights to prune (unstructured); ignored with `nm`. */
+  readonly sparsity: number;
+  /** Keep n of every m consecutive inputs of each row (2:4: n = 2, m = 4). */
+  readonly nm?: { readonly n: number; readonly m: number };
+  /** Columns per block (SparseGPT: 128). */
+  readonly blockSize?: number;
+  /** λ as a fraction of mean(diag H) (SparseGPT: 0.01). */
+  readonly dampening?: number;
+  /** Names the layer in errors. */
+  readonly what?: string;
+}
+
+/** U with H⁻¹ = UᵀU (upper, row-major) for the damped H; also which inputs were dead. */
+export function inverseHessianUpper(hessian: Float64Array, n: number, dampening = 0.01, what = 'the layer'): { u: Float64Array; dead: Uint8Array } {
+  const h = Float64Array.from(hessian);
+  const dead = new Uint8Array(n);
+  let mean = 0;
+  for (let i = 0; i < n; i++) {
+    if (h[i * n + i] === 0) {
+      dead[i] = 1;
+      h[i * n + i] = 1;
+    }
+    mean += h[i * n + i];
+  }
+  mean /= n;
+  // P·H·P (P reverses the order) = L·Lᵀ, so H = R·Rᵀ with R = P·L·P upper, and H⁻¹ = UᵀU, U = R⁻¹ = P·L⁻¹·P.
+  const rev = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) rev[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)] + (i === j ? dampening * mean : 0);
+  const l = choleskyLower(rev, n, (j) => `sparsegpt: calibration Hessian of ${what} is not positive definite (pivot ${j}); use more calibration samples or raise the dampening`);
+  // L⁻¹ row by row: row i = (e_i − Σ_{k<i} L_ik · row k) / L_ii, inner loops contiguous.
+  const li = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    for (let k = 0; k < i; k++) {
+      const a = l[ri + k];
+      if (a === 0) continue;
+      const rk = k * n;
+      for (let j = 0; j <= k; j++) li[ri + j] -= a * li[rk + j];
+    }
+    const d = l[ri + i];
+    for (let j = 0; j < i; j++) li[ri + j] /= d;
+    li[ri + i] = 1 / d;
+  }
+  const u = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) u[i * n + j] = li[(n - 1 - i) * n + (n - 1 - j)];
+  return { u, dead };
+}
+
+/** Prunes and reconstructs `w` (rows × cols, rows = outputs). Pruned entries come out exactly 0. */
+export function sparseGptLazy(w: Float32Array, rows: number, cols: number, hessian: Float64Array, o: SparseGptLazyOptions): { weights: Float32Array; mask: Mask; pruned: number } {
+  const what = o.what ?? 'the layer';
+  if (w.length !== rows * cols) throw new SculptError(`sparsegpt: ${what} has ${w.length} values, expected ${rows}×${cols}`);
+  if (hessian.length !== cols * cols) throw new SculptError(`sparsegpt: Hessian of ${what} has ${hessian.length} values, expected ${cols}×${cols}`);
+  if (!(o.sparsity >= 0 && o.sparsity < 1)) throw new SculptError(`sparsegpt: sparsity of ${what} must be in [0, 1), got ${o.sparsity}`);
+  const nm = o.nm;
+  if (nm !== undefined && (nm.n < 1 || nm.n > nm.m || cols % nm.m !== 0)) {
+    throw new SculptError(`sparsegpt: pattern ${nm?.n}:${nm?.m} needs the input size ${cols} of ${what} to be a multiple of ${nm?.m}`);
+  }
+  const { u, dead } = inverseHessianUpper(hessian, cols, o.dampening ?? 0.01, what);
+  const W = Float64Array.from(w);
+  for (let j = 0; j < cols; j++) if (dead[j]) for (let r = 0; r < rows; r++) W[r * cols + j] = 0;
+  const prunedBits = new Uint8Array(rows * cols);
+  const bs = Math.max(1, o.blockSize ?? 128);
+  const total = nm ? 0 : roundHalfEven(o.sparsity * rows * cols);
+  const err = new Float64Array(rows * bs);
+  let prunedSoFar = 0;
+  for (let b0 = 0; b0 < cols; b0 += bs) {
+    const b1 = Math.min(cols, b0 + bs);
+    const width = b1 - b0;
+    if (!nm) {
+      // Cumulative rounding: blocks up to b1 hold round(total · b1/cols) of the pruned weights.
+      const upTo = cols === b1 ? total : roundHalfEven((total * b1) / cols);
+      const count = upTo - prunedSoFar;
+      prunedSoFar = upTo;
+      if (count > 0) selectInBlock(W, rows, cols, b0, width, u, count, prunedBits);
+    }
+    err.fill(0);
+    for (let j = b0; j < b1; j++) {
+      if (nm && (j - b0) % nm.m === 0) selectNm(W, rows, cols, j, nm, u, prunedBits);
+      const d = u[j * cols + j];
+      const t = j - b0;
+      for (let r = 0; r < rows; r++) {
+        const i = r * cols + j;
+        if (!prunedBits[i]) continue;
+        const e = W[i] / d;
+        err[r * bs + t] = e;
+        W[i] = 0;
+        // Within the block: the later columns take the error now (the next selections see them).
+        const uj = j * cols;
+        const ri = r * cols;
+        for (let k = j + 1; k < b1; k++) W[ri + k] -= e * u[uj + k];
+      }
+    }
+    // Lazy batch update of every column after the block: W[:, b1:] −= E · U[b0:b1, b1:].
+    if (b1 < cols) {
+      for (let r = 0; r < rows; r++) {
+        const ri = r * cols;
+        for (let t = 0; t < width; t++) {
+          const e = err[r * bs + t];
+          if (e === 0) continue;
+          const uj = (b0 + t) * cols;
+          for (let k = b1; k < cols; k++) W[ri + k] -= e * u[uj + k];
+        }
+      }
+    }
+  }
+  const out = new Float32Array(rows * cols);
+  const mask = new Mask(rows * cols);
+  let pruned = 0;
+  for (let i = 0; i < out.length; i++) {
+    if (prunedBits[i]) { pruned++; continue; }
+    out[i] = W[i];
+    mask.words[i >>> 5] |= 1 << (i & 31);
+  }
+  return { weights: out, mask, pruned };
+}
+
+/** Marks the `count` smallest w²/U_jj² of columns [b0, b0+width) (ties by position). */
+function selectInBlock(W: Float64Array, rows: number, cols: number, b0: number, width: number, u: Float64Array, count: number, out: Uint8Array): void {
+  const n = rows * width;
+  const scores = new Float64Array(n);
+  const idx = new Uint32Array(n);
+  for (let r = 0; r < rows; r++) {
+    for (let t = 0; t < width; t++) {
+      const j = b0 + t;
+      const d = u[j * cols + j];
+      const v = W[r * cols + j];
+      scores[r * width + t] = (v * v) / (d * d);
+      idx[r * width + t] = r * cols + j;
+    }
+  }
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => scores[a] - scores[b] || idx[a] - idx[b]);
+  for (let t = 0; t < count; t++) out[idx[order[t]]] = 1;
+}
+
+/** N:M at column j: in each row, prune the m − n smallest saliencies of columns j..j+m−1 (ties: lower column first). */
+function selectNm(W: Float64Array, rows: number, cols: number, j: number, nm: { n: number; m: number }, u: Float64Array, out: Uint8Array): void {
+  const m = nm.m;
+  const sal = new Float64Array(m);
+  const order = Array.from({ length: m }, (_, t) => t);
+  for (let r = 0; r < rows; r++) {
+    for (let t = 0; t < m; t++) {
+      const d = u[(j + t) * cols + j + t];
+      sal[t] = (W[r * cols + j + t] ** 2) / (d * d);
+    }
+    order.sort((a, b) => sal[a] - sal[b] || a - b);
+    for (let t = 0; t < m - nm.n; t++) out[r * cols + j + order[t]] = 1;
+  }
+}
+
+/** ‖(W − Ŵ)·Xᵀ‖² = Σ_rows (w − ŵ)ᵀ H (w − ŵ): the layer's reconstruction error on the calibration rows. */
+export function reconstructionError(w: Float32Array, wHat: Float32Array, rows: number, cols: number, hessian: Float64Array): number {
+  let total = 0;
+  const d = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) d[j] = w[r * cols + j] - wHat[r * cols + j];
+    for (let i = 0; i < cols; i++) {
+      if (d[i] === 0) continue;
+      let s = 0;
+      const hi = i * cols;
+      for (let j = 0; j < cols; j++) s += hessian[hi + j] * d[j];
+      total += d[i] * s;
+    }
+  }
+  return total;
+}
