@@ -7,7 +7,8 @@
  */
 import { SculptError } from '../core/errors.js';
 import { readIdxSplit, resolveIdxDir, type IdxSplit } from '../formats/datasets/idx.js';
-import type { ExampleSet } from '../formats/datasets/types.js';
+import { openDataset } from '../formats/datasets/registry.js';
+import type { DataOptions, ExampleSet } from '../formats/datasets/types.js';
 
 export { DEBIAN_FASHION_MNIST, bundledSubsetDir, packageRoot } from '../formats/datasets/idx.js';
 
@@ -29,8 +30,14 @@ export interface Dataset {
 export interface DatasetOptions {
   /** Dataset name; only `fashion-mnist` (or `mnist` with --data) is known. */
   readonly dataset: string;
-  /** A folder with train-images-idx3-ubyte(.gz) and friends; overrides the default places. */
+  /**
+   * A folder with train-images-idx3-ubyte(.gz) and friends (overrides the default places), or any
+   * classification dataset of the registry as KIND:PATH (`images:DIR`, `npy:X.npy,Y.npy`, `csv:FILE`),
+   * split by `splitExamples`.
+   */
   readonly dataDir?: string;
+  /** How a KIND:PATH dataset is read (image size, channels, normalisation, label column). */
+  readonly dataOptions?: DataOptions;
   /** Keep only the first N training examples. */
   readonly trainLimit?: number;
   /** Keep only the first N test examples. */
@@ -44,13 +51,25 @@ export function resolveDataDir(opts: DatasetOptions): { dir: string; notes: stri
 
 /** Loads a dataset into memory. */
 export function loadDataset(opts: DatasetOptions): Dataset {
-  const { dir, notes } = resolveDataDir(opts);
+  if (opts.dataDir !== undefined && /^[a-z][a-z-]*:/.test(opts.dataDir) && !opts.dataDir.startsWith('idx:')) {
+    const ds = splitExamples(openDataset(opts.dataDir, opts.dataOptions));
+    return { ...ds, train: firstOf(ds.train, ds.imageShape, opts.trainLimit), test: firstOf(ds.test, ds.imageShape, opts.testLimit) };
+  }
+  const dataDir = opts.dataDir?.startsWith('idx:') ? opts.dataDir.slice(4) : opts.dataDir;
+  const { dir, notes } = resolveDataDir({ ...opts, dataDir });
   const train = readIdxSplit(dir, 'train', opts.trainLimit);
   const test = readIdxSplit(dir, 'test', opts.testLimit);
   if (train.shape.join() !== test.shape.join()) {
     throw new SculptError(`${dir}: train images are ${train.shape.join('×')} but test images are ${test.shape.join('×')}`);
   }
   return { name: opts.dataset, train: train.split, test: test.split, imageShape: train.shape, classes: 10, source: dir, notes };
+}
+
+function firstOf(s: Split, shape: readonly number[], limit: number | undefined): Split {
+  if (limit === undefined || limit >= s.count) return s;
+  if (!Number.isInteger(limit) || limit <= 0) throw new SculptError(`limit ${limit}: --train-limit and --test-limit take a positive integer`);
+  const per = shape[0] * shape[1] * shape[2];
+  return { images: s.images.slice(0, limit * per), labels: s.labels.slice(0, limit), count: limit };
 }
 
 /**

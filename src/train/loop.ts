@@ -177,10 +177,13 @@ export function trainModel(model: tfl.LayersModel, data: Split, config: TrainCon
   const shape = exampleShape(model);
   const per = shape.reduce((a, b) => a * b, 1);
   if (per * data.count !== data.images.length) throw new SculptError(`model expects ${per} values per example, the dataset has ${data.images.length / data.count}`);
-  const classes = 10;
+  // The class count is the model's: Fashion-MNIST's 10, or a user dataset's (images:DIR, csv:FILE).
   const outShape = model.outputs[0].shape;
-  if (outShape.length !== 2 || outShape[1] !== classes) {
-    throw new SculptError(`model output shape [${outShape.join(', ')}] does not fit ${classes}-class labels; the model must end in ${classes} logits`);
+  const classes = outShape[1] ?? 0;
+  let maxLabel = 0;
+  for (let i = 0; i < data.count; i++) if (data.labels[i] > maxLabel) maxLabel = data.labels[i];
+  if (outShape.length !== 2 || classes <= maxLabel) {
+    throw new SculptError(`model output shape [${outShape.join(', ')}] does not fit ${maxLabel + 1}-class labels; the model must end in at least ${maxLabel + 1} logits`);
   }
   const B = config.batchSize;
   const optimizer = makeOptimizer(config);

@@ -3,9 +3,10 @@
  * each), PNG decoded by pngjs and JPEG by jpeg-js. Each image becomes [H, W, C] float32: pixels
  * scaled to [0, 1], converted to the asked channels (luma 0.299 R + 0.587 G + 0.114 B, or gray
  * repeated), resized bilinearly with half-pixel centres (PyTorch's interpolate, align_corners=False,
- * no antialias), then (v - mean[c]) / std[c].
+ * no antialias), then (v - mean[c]) / std[c]. Flags, else a JSON spec (--preprocess FILE, else
+ * DIR/preprocess.json), else the images' own size and colour.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -87,7 +88,9 @@ export function resizeBilinear(src: Float32Array, h: number, w: number, c: numbe
 }
 
 /** The preprocessing of `opts`: flags over the spec file's values. */
-export function imagePreprocessing(opts: DataOptions): Pick<DataOptions, 'imageSize' | 'channels' | 'mean' | 'std'> {
+export function imagePreprocessing(opts: DataOptions, dir?: string): Pick<DataOptions, 'imageSize' | 'channels' | 'mean' | 'std'> {
+  // A dataset may carry its own spec: DIR/preprocess.json, used unless --preprocess names another.
+  if (opts.preprocess === undefined && dir !== undefined && existsSync(join(dir, 'preprocess.json'))) opts = { ...opts, preprocess: join(dir, 'preprocess.json') };
   let spec: Record<string, unknown> = {};
   if (opts.preprocess !== undefined) {
     try {
@@ -154,7 +157,7 @@ export const imagesReader: DatasetReader = {
   usage: 'images:DIR',
   describe: 'a folder with one sub-folder of PNG/JPEG images per class',
   open(dir, opts, source) {
-    const pre = imagePreprocessing(opts);
+    const pre = imagePreprocessing(opts, dir);
     const { classes, files, skipped } = listImageFolder(dir, source);
     const chosen = files.slice(0, opts.limit ?? files.length);
     const decoded = chosen.map(({ file }) => decodeImage(readFileSync(file), file));
