@@ -19,6 +19,12 @@ export { exportTfjsToOnnx, type ExportOnnxResult } from './api/export-onnx.js';
 export { openModel, detectFormat, registerFormat, type ModelFile, type ModelEdits, type FormatHandler, type WriteReport } from './formats/registry.js';
 export * from './report/index.js';
 export { parseIdx, readIdxFile, type IdxArray } from './formats/idx.js';
+export {
+  openDataset, registerDataset, parseDataSpec, datasetReaders, batches as datasetBatches, firstExamples, loadTokenizer,
+  type ExampleSet, type DataOptions, type DatasetReader, type Batch, type TextWindows, type TextTokenizer,
+} from './formats/datasets/index.js';
+export { evalFile, type EvalOptions, type EvalResult, type EvalMetric, type EvalEngine } from './api/eval.js';
+export { FeedBuilder, openDatasetFor } from './api/data-feed.js';
 
 // Training on TensorFlow.js (loading these pulls in TF.js).
 export { runTrain, runImp, runGmp, runOneShot, CONTROLS, type Control, type ImpOptions, type GmpOptions, type OneShotOptions } from './train/methods.js';
@@ -27,7 +33,7 @@ export type {
   LayerDensity as TrainLayerDensity,
 } from './train/session.js';
 export { setupBackend, parseBackend, type BackendInfo, type BackendRequest } from './train/backend.js';
-export { loadDataset, type Dataset, type DatasetOptions, type Split } from './train/data.js';
+export { loadDataset, splitExamples, type Dataset, type DatasetOptions, type Split } from './train/data.js';
 export { buildModel, ZOO_MODELS, type ZooModelName } from './train/zoo.js';
 export { saveModelFolder, loadModelFolder } from './train/model-io.js';
 export { toWeightSet } from './train/weights.js';
