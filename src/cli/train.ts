@@ -46,7 +46,7 @@ export function addTrainingFlags(cmd: Command, defaultOut: string, defaultEpochs
   return cmd
     .requiredOption('--model <name|dir>', 'lenet-300-100, conv-2, conv-4, conv-6, or a TF.js layers model folder (model.json)')
     .option('--dataset <name>', 'dataset (fashion-mnist: /usr/share/datasets/fashion-mnist, else the built-in subset)', 'fashion-mnist')
-    .option('--data <dir>', 'folder with MNIST-format IDX files (train-images-idx3-ubyte.gz, ...)')
+    .option('--data <dir>', 'folder with MNIST-format IDX files, or a labelled dataset as KIND:PATH (images:DIR, npy:X.npy,Y.npy, npz:FILE, csv:FILE; 20% held out)')
     .option('--train-limit <n>', 'use only the first N training examples')
     .option('--test-limit <n>', 'use only the first N test examples')
     .option('--epochs <n>', 'epochs of training (per round for imp)', defaultEpochs)
