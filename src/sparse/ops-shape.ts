@@ -322,7 +322,8 @@ export const pad: OpFn = (inputs, attrs, node) => {
         if (mode === 'constant') { inside = false; break; }
         if (mode === 'edge') i = i < 0 ? 0 : n - 1;
         else if (mode === 'wrap') i = ((i % n) + n) % n;
-        else { while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i; }
+        else if (n === 1) i = 0;
+        else { const period = 2 * (n - 1); i = ((i % period) + period) % period; if (i >= n) i = period - i; }
       }
       off += i * inStr[d];
     }

@@ -15,6 +15,9 @@ test('ONNX conformance: ≥ 98% of the cases whose operators the executor claims
   console.log(`ONNX conformance: ${s.passed} of ${s.claimed} claimed cases pass (${s.total} cases in ${dir}; `
     + `${s.unreadable} more use only claimed operators but tensor types sculpt does not read, and are not counted)`);
   for (const [name, o] of failed) console.log(`  ${o.kind} ${name}: ${'why' in o ? o.why.split('\n')[0] : ''}`);
+  // A refusal is one line, as every SculptError is.
+  const multiline = failed.filter(([, o]) => o.kind === 'fail' && o.why.includes('\n'));
+  assert.equal(multiline.length, 0, `failures with multi-line messages: ${multiline.map(([n]) => n).join(', ')}`);
   const crashes = failed.filter(([, o]) => o.kind === 'crash');
   assert.equal(crashes.length, 0, `cases crashed with a non-SculptError: ${crashes.map(([n, o]) => `${n}: ${'why' in o ? o.why.split('\n').slice(0, 2).join(' ') : ''}`).join('; ')}`);
   // The data is ~930 cases; far fewer claimed would mean the reader or the claim check broke.

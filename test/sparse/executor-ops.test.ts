@@ -209,6 +209,14 @@ test('Split, Pad (constant, reflect, edge), Tile and ArgMax', async () => {
     await check(`pad-${mode}`, [{ op: 'Pad', inputs: ['x', 'pads', 'v'], outputs: ['y'], attrs: { mode: { string: mode } } }],
       { x: [2, 3, 4] }, [i64('pads', [0, 1, 2, 0, 2, 1]), { name: 'v', dims: [], data: Float32Array.of(1.5) }]);
   }
+  // Reflect across an axis of length 1 repeats its value (NumPy; onnxruntime refuses it), and wide pads reflect back and forth.
+  const reflect = new OnnxModel('reflect.onnx', writeOnnx({
+    nodes: [{ op: 'Pad', inputs: ['x', 'pads'], outputs: ['y'], attrs: { mode: { string: 'reflect' } } }],
+    initializers: [i64('pads', [1, 5, 1, 0])], inputs: [{ name: 'x', dims: [1, 3] }], outputs: [{ name: 'y' }],
+  })).graph();
+  const padded = new SparseExecutor(reflect, { engine: 'dense' }).run({ x: { dtype: 'float32', dims: [1, 3], data: Float32Array.of(1, 2, 3) } }).y;
+  assert.deepEqual([...padded.dims], [3, 8]);
+  assert.deepEqual(Array.from(padded.data), [2, 1, 2, 3, 2, 1, 2, 3, 2, 1, 2, 3, 2, 1, 2, 3, 2, 1, 2, 3, 2, 1, 2, 3]);
   await check('tile', [{ op: 'Tile', inputs: ['x', 'reps'], outputs: ['y'] }], { x: [2, 3] }, [i64('reps', [2, 3])]);
   await check('argmax', [
     { op: 'ArgMax', inputs: ['x'], outputs: ['i'], attrs: { axis: { int: 1 }, keepdims: { int: 0 } } },
