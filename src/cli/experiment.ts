@@ -7,6 +7,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { experimentNames, getExperiment, type ExperimentContext } from '../analysis/experiments/index.js';
+import { languageModelTools } from '../api/experiment-lm.js';
 import { renderReport } from '../report/index.js';
 import { setupBackend } from '../train/backend.js';
 import { loadDataset } from '../train/data.js';
@@ -55,8 +56,15 @@ export function registerExperiment(program: Command): void {
         },
         log,
       };
+      const lm = name === 'llm' ? languageModelTools() : undefined;
       const t0 = performance.now();
-      const out = await experiment.run(ctx);
+      const out = await (async () => {
+        try {
+          return await experiment.run(lm ? { ...ctx, languageModel: lm } : ctx);
+        } finally {
+          lm?.dispose();
+        }
+      })();
       const seconds = (performance.now() - t0) / 1000;
       const result = { ...out.result, quick: ctx.quick, seed, seconds: Math.round(seconds * 10) / 10 };
       mkdirSync(flags.out, { recursive: true });

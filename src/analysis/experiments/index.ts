@@ -5,9 +5,10 @@ import { criteriaExperiment } from './criteria.js';
 import { globalVsLayerExperiment, lrScheduleExperiment, randomLabelsExperiment, regularizationExperiment } from './trained-pruning.js';
 import { fairnessExperiment, lipschitzExperiment, privateMasksExperiment } from './trained-analysis.js';
 import { rooflineExperiment } from './roofline.js';
+import { llmExperiment } from './llm.js';
 import type { Experiment } from './types.js';
 
-export type { Experiment, ExperimentContext, ExperimentOutput } from './types.js';
+export type { Experiment, ExperimentContext, ExperimentOutput, LanguageModelTools } from './types.js';
 
 const registry = new Map<string, Experiment>();
 
@@ -25,4 +26,4 @@ export function experimentNames(): string[] {
   return [...registry.keys()];
 }
 
-for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment, criteriaExperiment, globalVsLayerExperiment, regularizationExperiment, lrScheduleExperiment, randomLabelsExperiment, lipschitzExperiment, fairnessExperiment, privateMasksExperiment, rooflineExperiment]) registerExperiment(e);
+for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment, criteriaExperiment, globalVsLayerExperiment, regularizationExperiment, lrScheduleExperiment, randomLabelsExperiment, lipschitzExperiment, fairnessExperiment, privateMasksExperiment, rooflineExperiment, llmExperiment]) registerExperiment(e);

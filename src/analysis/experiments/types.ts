@@ -17,6 +17,21 @@ export interface ExperimentContext {
   buildModel(name: string, data: Dataset, seed: number): Promise<tfl.LayersModel>;
   /** One line of progress for the user (stderr). */
   log(message: string): void;
+  /** Pruning and perplexity of the committed GPT fixture (injected by the CLI; `llm` needs it). */
+  readonly languageModel?: LanguageModelTools;
+}
+
+/** What the `llm` experiment asks of the CLI: prune the fixture GPT and measure perplexity. */
+export interface LanguageModelTools {
+  /** The dense model's path. */
+  readonly model: string;
+  /** Calibration and held-out text, as `text:FILE`. */
+  readonly calibration: string;
+  readonly evaluation: string;
+  /** Prunes the dense model (layer scope; the head stays dense) and returns the pruned file's path. */
+  prune(o: { criterion: string; sparsity?: number; pattern?: string; allocation: 'uniform' | 'owl'; samples: number; seqLen: number; seed: number }): Promise<string>;
+  /** Perplexity on the held-out text in non-overlapping windows of `seqLen` (the first `limit` only). */
+  perplexity(model: string, o: { seqLen: number; limit?: number }): Promise<{ perplexity: number; tokens: number }>;
 }
 
 export interface ExperimentOutput {
