@@ -6,7 +6,7 @@
  * Pruning and evaluation run through the command's own code paths, injected by the CLI.
  */
 import { round } from './charts.js';
-import type { Experiment, LanguageModelTools } from './types.js';
+import type { Experiment } from './types.js';
 
 export const LLM_CRITERIA = ['magnitude', 'wanda', 'sparsegpt'] as const;
 
