@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evalFile } from '../../src/api/eval.js';
+import { packFile } from '../../src/api/sparse-pack.js';
+import { tempDir } from '../cli/helpers.js';
 
 const D = 'test/fixtures/datasets';
 const E = JSON.parse(readFileSync(join(D, 'expected.json'), 'utf8'));
@@ -65,4 +67,12 @@ test('eval errors: labels out of range, shapes that do not fit, wrong metric, no
   await assert.rejects(evalFile(`${D}/tiny-lm.onnx`, { data: `text:${D}/corpus.txt`, dataOptions: { tokenizer: 'nope.json' } }), /--tokenizer nope.json: unknown tokenizer/);
   await assert.rejects(evalFile(`${D}/mlp16.onnx`, { data: `text:${D}/corpus.txt`, dataOptions: { tokenizer: 'bytes' } }), /mlp16.onnx: input 'input' takes float32; text feeds integer token ids/);
   await assert.rejects(evalFile(`${D}/tiny-lm.onnx`, { data: `npy:${D}/x.npy,${D}/y.npy` }), /takes 3 inputs \(input_ids, attention_mask, position_ids\); npy data feeds a model with one input/);
+});
+
+test('eval on a .sculpt file runs the sparse engine and gives the .onnx file\'s accuracy', async () => {
+  const out = join(tempDir(), 'mlp16.sculpt');
+  packFile(`${D}/mlp16.onnx`, out);
+  const r = await evalFile(out, { data: `npy:${D}/x.npy,${D}/y.npy`, metric: 'top5' });
+  assert.equal(r.engine, 'sparse');
+  within(r.value, E.npy.top5, 1e-6, 'sculpt');
 });
