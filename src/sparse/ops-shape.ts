@@ -255,6 +255,7 @@ export const constantOfShape: OpFn = (inputs, attrs, node) => {
 export const range: OpFn = (inputs, _attrs, node) => {
   const [s, l, d] = [0, 1, 2].map((i) => need(inputs[i], node, i));
   const start = s.data[0], limit = l.data[0], delta = d.data[0];
+  if (delta === 0) throw new SculptError(`${at(node)} has delta 0`);
   const n = Math.max(Math.ceil((limit - start) / delta), 0);
   const out = allocLike(s.dtype, [n]);
   for (let i = 0; i < n; i++) out.data[i] = start + i * delta;

@@ -35,8 +35,17 @@ export function size(dims: readonly number[]): number {
   return n;
 }
 
+/** Element count of a shape an operator computed, refusing negative, fractional or absurd sizes. */
+function checkedSize(dims: readonly number[]): number {
+  const n = size(dims);
+  if (!dims.every((d) => Number.isInteger(d) && d >= 0) || !Number.isSafeInteger(n) || n > 2 ** 31) {
+    throw new SculptError(`sparse executor: a computed shape [${dims.join(', ')}] is not a valid tensor shape; the model's shape arithmetic does not fit these inputs`);
+  }
+  return n;
+}
+
 export function floatTensor(dims: readonly number[], data?: Float32Array): Tensor {
-  return { dtype: 'float32', dims: [...dims], data: data ?? new Float32Array(size(dims)) };
+  return { dtype: 'float32', dims: [...dims], data: data ?? new Float32Array(checkedSize(dims)) };
 }
 
 export function intTensor(dims: readonly number[], values: ArrayLike<number>): Tensor {
@@ -44,7 +53,7 @@ export function intTensor(dims: readonly number[], values: ArrayLike<number>): T
 }
 
 export function allocLike(dtype: DType, dims: readonly number[]): Tensor {
-  const n = size(dims);
+  const n = checkedSize(dims);
   const data = dtype === 'float32' ? new Float32Array(n) : dtype === 'int64' ? new Float64Array(n) : new Uint8Array(n);
   return { dtype, dims: [...dims], data };
 }
