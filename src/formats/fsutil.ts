@@ -71,7 +71,8 @@ function startWatchdog(target: string): void {
 
 /**
  * Registers a temporary this process is writing: removed if the process exits before it is
- * released (and, with `watch`, by a watchdog if the process is killed).
+ * released (and, with `watch`, by a watchdog if the process is killed; AtomicFile and
+ * AtomicFolder start one once the temporary holds enough bytes to matter).
  */
 export function registerTemporary(p: string, watch = true): void {
   const abs = path.resolve(p);
@@ -193,9 +194,16 @@ function existingMode(file: string | undefined): number | undefined {
 export interface AtomicFileOptions {
   /** Take the permission bits from this file if it exists (default: the output itself, when replaced). */
   readonly modeFrom?: string;
-  /** Start a watchdog that removes the temporary if the process is killed (default true). */
-  readonly watch?: boolean;
+  /**
+   * Once this many bytes are written, a watchdog process guards the temporary (removes it if this
+   * process is killed). Default 4 MiB: small files are written in a moment, and a kill's leftovers
+   * of them wait for the sweep. 0: from the start; Infinity: never.
+   */
+  readonly watchAfter?: number;
 }
+
+/** Bytes after which a temporary is worth a watchdog process (see AtomicFileOptions.watchAfter). */
+export const WATCH_AFTER_BYTES = 4 << 20;
 
 /** A file being written under a temporary name next to its destination. */
 export class AtomicFile {
@@ -203,6 +211,7 @@ export class AtomicFile {
   readonly tmpPath: string;
   readonly fd: number;
   private done = false;
+  private unwatched: number;
 
   constructor(outPath: string, options: AtomicFileOptions = {}) {
     this.outPath = outPath;
@@ -222,7 +231,8 @@ export class AtomicFile {
     } catch (e) {
       throw new SculptError(`${outPath}: cannot write in ${dir} (${describeWriteError(e)}); choose a writable output folder`);
     }
-    registerTemporary(this.tmpPath, options.watch ?? true);
+    this.unwatched = options.watchAfter ?? WATCH_AFTER_BYTES;
+    registerTemporary(this.tmpPath, this.unwatched <= 0);
     if (mode !== undefined) {
       try {
         fs.fchmodSync(this.fd, mode); // the umask may have taken bits away
@@ -234,6 +244,7 @@ export class AtomicFile {
 
   /** Writes all of `data` at `position` (or at the current position). */
   write(data: Uint8Array, position?: number): void {
+    if (this.unwatched > 0 && (this.unwatched -= data.length) <= 0) startWatchdog(path.resolve(this.tmpPath));
     let off = 0;
     try {
       while (off < data.length) {
@@ -307,10 +318,10 @@ export function writeAtomically<T>(outPath: string, fill: (file: AtomicFile) => 
   }
 }
 
-/** Writes `data` (bytes or text) to `outPath` atomically; a watchdog guards only large files. */
+/** Writes `data` (bytes or text) to `outPath` atomically (a watchdog guards large files). */
 export function writeFileAtomic(outPath: string, data: Uint8Array | string): void {
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  writeAtomically(outPath, (f) => f.write(bytes, 0), { watch: bytes.length >= 4 << 20 });
+  writeAtomically(outPath, (f) => f.write(bytes, 0));
 }
 
 /**
@@ -323,6 +334,7 @@ export class AtomicFolder {
   readonly tmpPath: string;
   private readonly dirs: string[] = [];
   private done = false;
+  private unwatched = WATCH_AFTER_BYTES;
 
   constructor(outPath: string) {
     this.outPath = path.resolve(outPath);
@@ -334,7 +346,7 @@ export class AtomicFolder {
     } catch (e) {
       throw new SculptError(`${outPath}: cannot write in ${parent} (${describeWriteError(e)}); choose a writable output folder`);
     }
-    registerTemporary(this.tmpPath);
+    registerTemporary(this.tmpPath, false);
     this.dirs.push(this.tmpPath);
     const mode = existingMode(this.outPath);
     if (mode !== undefined) {
@@ -354,10 +366,11 @@ export class AtomicFolder {
       fs.mkdirSync(dir, { recursive: true });
       for (let d = dir; d.length > this.tmpPath.length && !this.dirs.includes(d); d = path.dirname(d)) this.dirs.push(d);
     }
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    if (this.unwatched > 0 && (this.unwatched -= bytes.length) <= 0) startWatchdog(this.tmpPath);
     const mode = existingMode(path.join(this.outPath, path.normalize(rel)));
     const fd = fs.openSync(file, 'wx', mode ?? 0o666);
     try {
-      const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
       let off = 0;
       while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off, off);
       fs.fsyncSync(fd);

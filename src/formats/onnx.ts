@@ -267,7 +267,8 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
         edits.push({ start: s.locationValue.start, end: s.locationValue.end, bytes: utf8.encode(dataName), enclosing: [...s.enclosing, s.locationValue] });
       }
     }
-    const modelFile = new AtomicFile(outPath);
+    // Part of a large write: guarded from its first byte, like the data files before it.
+    const modelFile = new AtomicFile(outPath, byLocation.size ? { watchAfter: 0 } : {});
     files.push(modelFile);
     if (edits.length) {
       const out = new Uint8Array(model.bytes);

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { WATCH_AFTER_BYTES } from '../../src/formats/fsutil.js';
 import { readOnnx } from '../../src/formats/onnx.js';
 import { openSafetensors } from '../../src/formats/safetensors.js';
 import { writeBigExternalOnnx, writeBigSafetensors, writeBigTfjsManifest } from '../formats/big-models.js';
@@ -73,11 +74,11 @@ async function interrupt(args: string[], dir: string, signal: NodeJS.Signals, en
   const run = start(args, env);
   let exited = false;
   void run.done.then(() => (exited = true));
-  // Bytes in the file (or a file in the folder): its constructor has returned, the watchdog is started.
+  // Over WATCH_AFTER_BYTES in the file (or a shard in the folder): the watchdog is started.
   await waitFor('a temporary with bytes in it', () => exited || temporaries(dir).some((n) => {
     try {
       const p = path.join(dir, n);
-      return fs.statSync(p).isDirectory() ? fs.readdirSync(p).length > 0 : fs.statSync(p).size > 0;
+      return fs.statSync(p).isDirectory() ? fs.readdirSync(p).some((f) => f.endsWith('.bin')) : fs.statSync(p).size >= WATCH_AFTER_BYTES;
     } catch {
       return false;
     }

@@ -191,7 +191,7 @@ test('live temporaries are removed when the process exits mid-write, and by the 
   assert.deepEqual(fs.readdirSync(dir), [], 'exit removed the temporary file and folder');
 
   const child = runSnippet(`import { AtomicFile } from '$FSUTIL';
-    new AtomicFile(${JSON.stringify(path.join(dir, 'b.bin'))}).write(new Uint8Array(1000));
+    new AtomicFile(${JSON.stringify(path.join(dir, 'b.bin'))}, { watchAfter: 0 }).write(new Uint8Array(1000));
     setInterval(() => {}, 1000);`, false) as ReturnType<typeof spawn>;
   const until = async (what: string, cond: () => boolean): Promise<void> => {
     for (const end = Date.now() + 60_000; !cond();) {
