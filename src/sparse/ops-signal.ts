@@ -93,6 +93,7 @@ export const stft: OpFn = (inputs, attrs, node) => {
   const window = inputs[2] && inputs[2].data.length > 0 ? float(inputs[2], node) : undefined;
   const frameLength = inputs[3] && inputs[3].data.length > 0 ? intValues(inputs[3], `${node.opType} frame_length`)[0] : window ? window.length : len;
   const onesided = attrInt(attrs, 'onesided', 1) === 1;
+  if (!(step >= 1) || !(frameLength >= 1) || frameLength > len) throw new SculptError(`${at(node)} frame_step ${step} and frame_length ${frameLength} do not fit a signal of ${len}`);
   const frames = Math.floor((len - frameLength) / step) + 1;
   const bins = onesided ? Math.floor(frameLength / 2) + 1 : frameLength;
   const out = new Float32Array(batch * frames * bins * 2);
