@@ -16,7 +16,7 @@ function errorCode(e: unknown): string {
   return (e as NodeJS.ErrnoException).code ?? String(e);
 }
 
-/** A system error code in words, for messages (`EROFS (read-only file system)`). */
+/** A system error code in words, for messages (`EROFS, read-only file system`). */
 export function describeWriteError(e: unknown): string {
   const code = errorCode(e);
   const words: Record<string, string> = {
@@ -398,7 +398,12 @@ export class AtomicFolder {
         } else if ((code === 'ENOTEMPTY' || code === 'EEXIST') && replace) {
           const aside = temporaryPath(this.outPath, 'old');
           fs.renameSync(this.outPath, aside);
-          fs.renameSync(this.tmpPath, this.outPath);
+          try {
+            fs.renameSync(this.tmpPath, this.outPath);
+          } catch (inner) {
+            fs.renameSync(aside, this.outPath); // put the old folder back before giving up
+            throw inner;
+          }
           fsyncDir(parent);
           fs.rmSync(aside, { recursive: true, force: true });
         } else if (code === 'ENOTEMPTY' || code === 'EEXIST') {
