@@ -160,6 +160,56 @@ export function runAll(dir: string): Summary {
   };
 }
 
+/**
+ * Robustness: every claimed node case run again with each input's shape changed (last axis one
+ * longer, first axis one shorter, an extra leading axis) and made-up values. Whatever happens must
+ * be a result or a SculptError; returns the cases that threw anything else.
+ */
+export function perturbedCrashes(dir: string): string[] {
+  const crashes: string[] = [];
+  const claimed = new Set(supportedOps());
+  const nodeDir = path.join(dir, 'node');
+  for (const name of fs.readdirSync(nodeDir).sort()) {
+    const caseDir = path.join(nodeDir, name);
+    if (!fs.existsSync(path.join(caseDir, 'model.onnx'))) continue;
+    let graph: Graph, inputs: GraphTensor[];
+    try {
+      graph = readOnnx(path.join(caseDir, 'model.onnx')).graph();
+      if ([...graphOps(graph)].some((op) => !claimed.has(op))) continue;
+      inputs = pbFiles(path.join(caseDir, 'test_data_set_0'), 'input_').map(readPb);
+    } catch {
+      continue;
+    }
+    const feedInfos = graph.inputs.filter((i) => !graph.initializers.has(i.name));
+    let executor: SparseExecutor;
+    try {
+      executor = new SparseExecutor(graph, { engine: 'dense' });
+    } catch (e) {
+      if (!(e instanceof SculptError)) crashes.push(`${name}: ${String(e)}`);
+      continue;
+    }
+    for (const change of ['longer', 'shorter', 'rank'] as const) {
+      const feeds: Record<string, Tensor> = {};
+      inputs.forEach((t, i) => {
+        let dims = [...t.dims];
+        if (change === 'longer' && dims.length > 0) dims[dims.length - 1] += 1;
+        if (change === 'shorter' && dims.length > 0 && dims[0] > 1) dims[0] -= 1;
+        if (change === 'rank') dims = [1, ...dims];
+        const n = dims.reduce((a, b) => a * b, 1);
+        const dtype = fromGraphTensor(t).dtype;
+        const data = dtype === 'float32' ? Float32Array.from({ length: n }, (_, k) => Math.sin(k)) : dtype === 'bool' ? new Uint8Array(n) : Float64Array.from({ length: n }, (_, k) => k % 3);
+        if (feedInfos[i]) feeds[feedInfos[i].name] = { dtype, dims, data };
+      });
+      try {
+        executor.run(feeds);
+      } catch (e) {
+        if (!(e instanceof SculptError)) crashes.push(`${name} (${change}): ${String(e)}`);
+      }
+    }
+  }
+  return crashes;
+}
+
 // `npx tsx test/sparse/conformance-cases.ts [filter]` lists every case's outcome.
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
   const dir = conformanceDir();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ATOL, RTOL, compare, conformanceDir, runAll } from './conformance-cases.js';
+import { ATOL, RTOL, compare, conformanceDir, perturbedCrashes, runAll } from './conformance-cases.js';
 import { floatTensor, intTensor } from '../../src/sparse/tensor.js';
 
 // The ONNX conformance cases (see conformance-cases.ts for what "claimed" and "pass" mean).
@@ -36,4 +36,9 @@ test('the conformance comparison accepts onnx\'s tolerance and rejects twice it,
   assert.equal(compare(intTensor([2], [3, -4]), ints), undefined);
   assert.match(compare(intTensor([2], [3, -5]), ints) ?? '', /element 1/);
   assert.match(compare(floatTensor([2], Float32Array.of(3, -4)), ints) ?? '', /float32 values/);
+});
+
+test('ONNX conformance cases with inputs of the wrong shape fail with a SculptError, never another exception', { skip: !dir && !required ? 'no ONNX test data' : false }, () => {
+  assert.ok(dir, 'ONNX conformance data not found');
+  assert.deepEqual(perturbedCrashes(dir), []);
 });
