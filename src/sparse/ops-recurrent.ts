@@ -5,7 +5,7 @@
  */
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
-import { at, attrFloat, attrFloats, attrInt, attrString, float, need, type Attrs, type OpFn } from './ops-common.js';
+import { at, attrFloat, attrFloats, attrInt, attrString, float, need, nodeLabel, type Attrs, type OpFn } from './ops-common.js';
 import { floatTensor, intValues, type Tensor } from './tensor.js';
 
 type Act = (x: number) => number;
@@ -80,7 +80,7 @@ function recurrent(kind: Kind): OpFn {
       throw new SculptError(`${at(node)} W has dims [${wT.dims.join(', ')}], expected [${dirs}, ${G * hidden}, ${inSize}]`);
     }
     const bias = inputs[3] ? float(inputs[3], node) : undefined;
-    const lens = inputs[4] ? intValues(inputs[4], `${node.name} sequence_lens`) : new Array<number>(batch).fill(seq);
+    const lens = inputs[4] ? intValues(inputs[4], `${nodeLabel(node)} sequence_lens`) : new Array<number>(batch).fill(seq);
     const h0 = inputs[5] ? float(inputs[5], node) : undefined;
     const c0 = kind === 'LSTM' && inputs[6] ? float(inputs[6], node) : undefined;
     const peep = kind === 'LSTM' && inputs[7] ? float(inputs[7], node) : undefined;

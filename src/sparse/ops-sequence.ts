@@ -5,7 +5,7 @@
  */
 import { SculptError } from '../core/errors.js';
 import { isGraph, type GraphNode } from '../core/graph.js';
-import { at, attrInt, need, needSequence, needValue, type Attrs, type OpFn } from './ops-common.js';
+import { at, attrInt, need, needSequence, needValue, nodeLabel, type Attrs, type OpFn } from './ops-common.js';
 import { concat, split, unsqueeze } from './ops-shape.js';
 import { intTensor, intValues, isSequence, normAxis, sequence, type Tensor } from './tensor.js';
 
@@ -43,7 +43,7 @@ export const sequenceLength: OpFn = (inputs, _attrs, node) => [intTensor([], [ne
 
 export const splitToSequence: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
-  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${node.name} (SplitToSequence)`);
+  const axis = normAxis(attrInt(attrs, 'axis', 0), a.dims.length, `${nodeLabel(node)} (SplitToSequence)`);
   const d = a.dims[axis];
   const splitT = inputs[1];
   let sizes: number[];
@@ -64,7 +64,7 @@ export const concatFromSequence: OpFn = (inputs, attrs, node) => {
   if (items.length === 0) throw new SculptError(`${at(node)} has an empty sequence to concatenate`);
   const newAxis = attrInt(attrs, 'new_axis', 0) === 1;
   const rank = items[0].dims.length + (newAxis ? 1 : 0);
-  const axis = normAxis(attrInt(attrs, 'axis', 0), rank, `${node.name} (ConcatFromSequence)`);
+  const axis = normAxis(attrInt(attrs, 'axis', 0), rank, `${nodeLabel(node)} (ConcatFromSequence)`);
   const parts = newAxis ? items.map((t) => unsqueeze([t], new Map([['axes', [axis]]]), node)[0]) : items;
   return concat(parts, new Map([['axis', axis]]), node);
 };

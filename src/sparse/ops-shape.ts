@@ -240,7 +240,7 @@ export const constant: OpFn = (_inputs, attrs, node) => {
   if (fs instanceof Float32Array || Array.isArray(fs)) return [floatTensor([fs.length], Float32Array.from(fs as ArrayLike<number>))];
   if (typeof i === 'number') return [intTensor([], [i])];
   if (Array.isArray(is)) return [intTensor([is.length], is as number[])];
-  throw new SculptError(`sparse executor: Constant node ${node.name} has no value the executor understands`);
+  throw new SculptError(`${at(node)} has no value the executor understands (value, value_float(s) or value_int(s)); run the model with \`sculpt run --engine onnxruntime\``);
 };
 
 export const constantOfShape: OpFn = (inputs, attrs, node) => {
