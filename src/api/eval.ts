@@ -28,7 +28,7 @@ export interface EvalOptions {
   readonly metric?: EvalMetric;
   /** Default: onnxruntime for .onnx, sparse for .sculpt, tfjs for TF.js folders. */
   readonly engine?: EvalEngine;
-  /** Examples (or windows) per run. Default 32. */
+  /** Examples (or windows) per run. Default 32; text: 1024 tokens' worth (logits are batch × seq × vocab floats). */
   readonly batchSize?: number;
   /** How the dataset is read (image size, tokenizer, ...). */
   readonly dataOptions?: DataOptions;
@@ -111,11 +111,11 @@ export async function evalFile(modelPath: string, opts: EvalOptions): Promise<Ev
   const engine = opts.engine ?? defaultEngine(modelPath);
   if (engine === 'tfjs' && !isTfjsModelPath(modelPath)) throw new SculptError(`--engine tfjs: ${modelPath} is not a TF.js model folder`);
   if (engine !== 'tfjs' && isTfjsModelPath(modelPath)) throw new SculptError(`--engine ${engine}: ${modelPath} is a TF.js model; use --engine tfjs (the default for TF.js folders)`);
-  const batchSize = opts.batchSize ?? 32;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new SculptError(`--batch-size must be a positive integer, got ${batchSize}`);
-  const runner = engine === 'tfjs' ? await tfjsRunner(modelPath) : await onnxRunner(modelPath, engine, batchSize);
+  if (opts.batchSize !== undefined && (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)) throw new SculptError(`--batch-size must be a positive integer, got ${opts.batchSize}`);
+  const runner = engine === 'tfjs' ? await tfjsRunner(modelPath) : await onnxRunner(modelPath, engine, opts.batchSize ?? 32);
   try {
     const set = openDatasetFor(opts.data, opts.dataOptions ?? {}, modelPath, runner.inputs);
+    const batchSize = opts.batchSize ?? (set.text ? Math.max(1, Math.floor(1024 / set.text.seqLen)) : 32);
     const metric = opts.metric ?? (set.text ? 'perplexity' : 'accuracy');
     checkMetric(metric, set);
     const feed = new FeedBuilder(runner.inputs, set, modelPath);

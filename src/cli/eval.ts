@@ -10,7 +10,7 @@ interface EvalFlags extends DataFlags {
   data?: string;
   metric?: string;
   engine?: string;
-  batchSize: string;
+  batchSize?: string;
   limit?: string;
   json?: boolean;
 }
@@ -23,7 +23,7 @@ export function registerEval(program: Command): void {
     .option('--data <KIND:PATH>', 'images:DIR, npy:X.npy,Y.npy, npz:FILE, csv:FILE, idx:DIR, fashion-mnist (test split), text:FILE (required)')
     .option('--metric <m>', 'accuracy, top5 or perplexity (default: perplexity for text, else accuracy)')
     .option('--engine <e>', 'onnxruntime, sparse (sculpt\'s kernels) or tfjs (default: by the model\'s format)')
-    .option('--batch-size <n>', 'examples (text: windows) per run', '32')
+    .option('--batch-size <n>', 'examples per run (default 32; text: 1024 tokens\' worth of windows)')
     .option('--limit <n>', 'evaluate the first N examples (text: windows) only');
   addDataFlags(cmd)
     .option('--json', 'print one JSON object instead of the summary')
@@ -45,7 +45,7 @@ window scored count. The JSON has the metric's value, the examples or tokens it 
         data: flags.data,
         metric: flags.metric === undefined ? undefined : parseChoice<EvalMetric>('--metric', flags.metric, ['accuracy', 'top5', 'perplexity']),
         engine: flags.engine === undefined ? undefined : parseChoice<EvalEngine>('--engine', flags.engine, ['onnxruntime', 'sparse', 'tfjs']),
-        batchSize: parseInteger('--batch-size', flags.batchSize, 1),
+        batchSize: flags.batchSize === undefined ? undefined : parseInteger('--batch-size', flags.batchSize, 1),
         dataOptions: { ...dataOptionsFromFlags(flags), limit },
         onProgress: (done, total) => bar.update(done / total, `${done}/${total}`),
       });
