@@ -49,7 +49,7 @@ export function at(node: GraphNode): string {
 /** A required tensor input (a sequence there is refused). */
 export function need(t: Tensor | undefined, node: GraphNode, i: number): Tensor {
   if (!t) throw new SculptError(`${at(node)} is missing input ${i}`);
-  if (t.items) throw new SculptError(`${at(node)} input ${i} is a sequence, where the operator takes a tensor`);
+  if (t.items) throw new SculptError(`${at(node)} input ${i} is ${t.optional ? 'an optional' : 'a sequence'}, where the operator takes a tensor`);
   return t;
 }
 
@@ -62,7 +62,7 @@ export function needValue(t: Tensor | undefined, node: GraphNode, i: number): Te
 /** A required sequence input. */
 export function needSequence(t: Tensor | undefined, node: GraphNode, i: number): readonly Tensor[] {
   if (!t) throw new SculptError(`${at(node)} is missing input ${i}`);
-  if (!t.items) throw new SculptError(`${at(node)} input ${i} is a tensor, where the operator takes a sequence`);
+  if (!t.items || t.optional) throw new SculptError(`${at(node)} input ${i} is ${t.optional ? 'an optional' : 'a tensor'}, where the operator takes a sequence`);
   return t.items;
 }
 

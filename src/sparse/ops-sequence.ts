@@ -1,13 +1,14 @@
 /**
  * Sequence values as scripted PyTorch exports use them (lists built in loops, split and
  * concatenated): SequenceEmpty/Construct/Insert/At/Erase/Length, SplitToSequence,
- * ConcatFromSequence and SequenceMap. A sequence is a Tensor carrying `items` (tensor.ts).
+ * ConcatFromSequence and SequenceMap; and optional values (Optional, OptionalHasElement,
+ * OptionalGetElement). A sequence or optional is a Tensor carrying `items` (tensor.ts).
  */
 import { SculptError } from '../core/errors.js';
 import { isGraph, type GraphNode } from '../core/graph.js';
 import { at, attrInt, need, needSequence, needValue, nodeLabel, type Attrs, type OpFn } from './ops-common.js';
 import { concat, split, unsqueeze } from './ops-shape.js';
-import { intTensor, intValues, isSequence, normAxis, sequence, type Tensor } from './tensor.js';
+import { intTensor, intValues, isSequence, normAxis, optionalOf, sequence, type Tensor } from './tensor.js';
 
 /** A position in a sequence of length n; `insert` allows n itself. */
 function position(t: Tensor | undefined, n: number, insert: boolean, node: GraphNode): number {
@@ -86,4 +87,20 @@ export const sequenceMap: OpFn = (inputs, attrs, node, ctx) => {
     ctx.runGraph(body, feeds).forEach((t, j) => outs[j].push(t));
   }
   return outs.map((items) => sequence(items));
+};
+
+export const optional: OpFn = (inputs) => [optionalOf(inputs[0])];
+
+/** True for a non-empty optional, and (opset 18) for a plain tensor or sequence; false for an absent input. */
+export const optionalHasElement: OpFn = (inputs) => {
+  const v = inputs[0];
+  const has = v !== undefined && (!v.optional || v.items!.length > 0);
+  return [{ dtype: 'bool', dims: [], data: Uint8Array.of(has ? 1 : 0) }];
+};
+
+export const optionalGetElement: OpFn = (inputs, _attrs, node) => {
+  const v = needValue(inputs[0], node, 0);
+  if (!v.optional) return [v];
+  if (v.items!.length === 0) throw new SculptError(`${at(node)} reads an empty optional`);
+  return [v.items![0]];
 };

@@ -23,7 +23,7 @@ import { globalPool, maxUnpool, pool } from './ops-pool.js';
 import { convInteger, dequantizeLinear, dynamicQuantizeLinear, matMulInteger, qlinearConv, qlinearMatMul, quantizeLinear } from './ops-quant.js';
 import { gru, lstm, rnn } from './ops-recurrent.js';
 import { resize, upsample } from './ops-resize.js';
-import { concatFromSequence, sequenceAt, sequenceConstruct, sequenceEmpty, sequenceErase, sequenceInsert, sequenceLength, sequenceMap, splitToSequence } from './ops-sequence.js';
+import { concatFromSequence, optional, optionalGetElement, optionalHasElement, sequenceAt, sequenceConstruct, sequenceEmpty, sequenceErase, sequenceInsert, sequenceLength, sequenceMap, splitToSequence } from './ops-sequence.js';
 import { blackmanWindow, dft, hammingWindow, hannWindow, melWeightMatrix, stft } from './ops-signal.js';
 import { argExtreme, cumSum, hardmax, reduce } from './ops-reduce.js';
 import {
@@ -140,6 +140,9 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   SplitToSequence: splitToSequence,
   ConcatFromSequence: concatFromSequence,
   SequenceMap: sequenceMap,
+  Optional: optional,
+  OptionalHasElement: optionalHasElement,
+  OptionalGetElement: optionalGetElement,
   GroupNormalization: groupNorm,
   CenterCropPad: centerCropPad,
   Mish: unary((x) => x * Math.tanh(x > 20 ? x : Math.log1p(Math.exp(x)))),

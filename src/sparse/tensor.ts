@@ -18,6 +18,13 @@ export interface Tensor {
   readonly intType?: 'int8' | 'uint8' | 'int32';
   /** Set only on an ONNX sequence value (SequenceConstruct, SplitToSequence, …): its tensors, in order. */
   readonly items?: readonly Tensor[];
+  /** An ONNX optional value: `items` holds its one value, or nothing when empty. */
+  readonly optional?: true;
+}
+
+/** An optional value holding `v`, or an empty one. */
+export function optionalOf(v: Tensor | undefined): Tensor {
+  return { dtype: 'float32', dims: [], data: new Float32Array(0), items: v ? [v] : [], optional: true };
 }
 
 /** A sequence value: no data of its own, its tensors in `items`. */

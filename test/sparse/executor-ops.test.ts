@@ -524,10 +524,16 @@ const SUBGRAPH_MODELS: Record<string, string> = {
     'AXQSDgoMCAESCAoCCAIKAggDoAEFCg4KAXIKAWISAXkiA0FkZBIBZyo7CAQIAxABQgF3SjAAAIC/XXRRv7roIr8vuui+6aKL' +
     'vowuur2MLro96aKLPi+66D666CI/XXRRPwAAgD8qDhABQgR6ZXJvSgQAAAAAWhMKAXgSDgoMCAESCAoCCAIKAggEYhMKAXkS' +
     'DgoMCAESCAoCCAIKAggDQgQKABAR',
+  optional:
+    'CAg6mQIKEQoBeBICb3giCE9wdGlvbmFsCisSBG5vbmUiCE9wdGlvbmFsKhkKBHR5cGVyDgoMCAESCAoCCAIKAggDoAENChwK' +
+    'Am94EgJoMSIST3B0aW9uYWxIYXNFbGVtZW50Ch4KBG5vbmUSAmgyIhJPcHRpb25hbEhhc0VsZW1lbnQKGwoCb3gSAXYiEk9w' +
+    'dGlvbmFsR2V0RWxlbWVudAoOCgJoMhIDbmgyIgNOb3QKFAoCaDEKA25oMhIEYm90aCIDQW5kChkKBGJvdGgKAXYKBHplcm8S' +
+    'AXkiBVdoZXJlEgFnKg4QAUIEemVyb0oEAADgwFoTCgF4Eg4KDAgBEggKAggCCgIIA2ITCgF5Eg4KDAgBEggKAggCCgIIA0IE' +
+    'CgAQEg==',
 };
 const model64 = (name: string) => Uint8Array.from(atob(SUBGRAPH_MODELS[name]), (ch) => ch.charCodeAt(0));
 
-test('control flow and sequences against onnxruntime: If reading outer values (both branches), Loop with early exit and scan output, reverse Scan, SequenceMap', async () => {
+test('control flow, sequences and optionals against onnxruntime: If reading outer values (both branches), Loop with early exit and scan output, reverse Scan, SequenceMap, Optional*', async () => {
   // If: sum(x) > 0 ? x·W (W a Constant inside the branch) : x[:, 1:4].
   const x = Float32Array.from({ length: 8 }, (_, i) => i - 2);
   await checkModel('if-then', model64('if'), { x: { dims: [2, 4], data: x } });
@@ -538,6 +544,8 @@ test('control flow and sequences against onnxruntime: If reading outer values (b
   await checkModel('scan', model64('scan'), { s0: [2], x: [2, 5] });
   // SplitToSequence → SequenceMap(relu(item·k)) → SequenceErase(1) → SequenceInsert(k2) → ConcatFromSequence.
   await checkModel('sequence-map', model64('map'), { x: [3, 4], k: [4], k2: [1, 4] });
+  // Optional(x) has an element, an empty Optional has none: y = x where both hold, else −7.
+  await checkModel('optional', model64('optional'), { x: [2, 3] });
   // m = x·W feeds a Relu and an If branch (outer scope): the Relu must not be folded into the
   // MatMul's kernel, or the branch would read relu(m).
   // This x sums below 0 (the else branch, Identity) and makes m negative in places.
