@@ -160,16 +160,23 @@ export const imagesReader: DatasetReader = {
     const pre = imagePreprocessing(opts, dir);
     const { classes, files, skipped } = listImageFolder(dir, source);
     const chosen = files.slice(0, opts.limit ?? files.length);
-    const decoded = chosen.map(({ file }) => decodeImage(readFileSync(file), file));
-    const channels = pre.channels ?? (decoded.some(isColour) ? 3 : 1);
+    const decode = (i: number): RgbaImage => decodeImage(readFileSync(chosen[i].file), chosen[i].file);
+    // Without a size and channel count, a first pass finds them; images are then decoded one at a time.
+    let channels = pre.channels;
     let size = pre.imageSize;
-    if (size === undefined) {
-      const first = decoded[0];
-      const other = decoded.findIndex((d) => d.width !== first.width || d.height !== first.height);
-      if (other >= 0) {
-        throw new SculptError(`${source}: images differ in size (${chosen[0].file} is ${first.height}×${first.width}, ${chosen[other].file} is ${decoded[other].height}×${decoded[other].width}); pass --image-size H,W`);
+    if (channels === undefined || size === undefined) {
+      let colour = false;
+      let first: RgbaImage | undefined;
+      for (let i = 0; i < chosen.length; i++) {
+        const img = decode(i);
+        first ??= img;
+        colour ||= channels === undefined && isColour(img);
+        if (size === undefined && (img.width !== first.width || img.height !== first.height)) {
+          throw new SculptError(`${source}: images differ in size (${chosen[0].file} is ${first.height}×${first.width}, ${chosen[i].file} is ${img.height}×${img.width}); pass --image-size H,W`);
+        }
       }
-      size = [first.height, first.width];
+      channels ??= colour ? 3 : 1;
+      size ??= [first!.height, first!.width];
     }
     const [h, w] = size;
     const mean = perChannel(pre.mean, channels, '--mean', 0);
@@ -177,11 +184,12 @@ export const imagesReader: DatasetReader = {
     if (std.some((s) => s === 0)) throw new SculptError('--std: a channel divisor is 0');
     const per = h * w * channels;
     const inputs = new Float32Array(chosen.length * per);
-    decoded.forEach((img, i) => {
+    for (let i = 0; i < chosen.length; i++) {
+      const img = decode(i);
       const px = resizeBilinear(toChannels(img, channels), img.height, img.width, channels, h, w);
       const o = i * per;
       for (let p = 0; p < h * w; p++) for (let c = 0; c < channels; c++) inputs[o + p * channels + c] = (px[p * channels + c] - mean[c]) / std[c];
-    });
+    }
     const notes = [`${dir}: ${chosen.length} images in ${classes.length} classes (${classes.join(', ')}), ${h}×${w}×${channels}`];
     if (skipped) notes.push(`${dir}: skipped ${skipped} file${skipped === 1 ? '' : 's'} not .png/.jpg/.jpeg`);
     return {
