@@ -31,7 +31,9 @@ import { calibratedWeights, loadCalibrationSet, type CalibratedWeight } from './
 import { reconstructWithMask } from './calibration-sparsegpt.js';
 import { withFileContextAsync } from './model-file.js';
 import { prunePipeline, type PruneFileHooks, type PruneFileResult } from './prune-file.js';
-import { rowsByOutput, runSequential, sequentialStages, statsFor, type StageActivation } from './sparsegpt-sequential.js';
+import { rowsByOutput, runSequential, sequentialStages, statsFor, type StageActivation, type StageHandler } from './sparsegpt-sequential.js';
+import { runSequentialOrt, type OrtFeeds } from './sequential-ort.js';
+import { loadOrt } from './sparse-ort.js';
 
 /** How a language model is calibrated. */
 export interface LmCalibration {
@@ -47,8 +49,10 @@ export interface LmCalibration {
   /** SparseGPT's columns per block (128) and dampening (0.01). */
   readonly blockSize?: number;
   readonly dampening?: number;
-  /** Windows per executor run (memory against speed). Default 8. */
+  /** Windows per run (memory against speed). Default 8. */
   readonly batch?: number;
+  /** What runs the stages: onnxruntime (default) or sculpt's executor. */
+  readonly engine?: 'onnxruntime' | 'sparse';
   /** Progress after each stage. */
   readonly onStage?: (done: number, total: number) => void;
 }
@@ -63,6 +67,16 @@ export interface LmPruneResult extends PruneFileResult {
   readonly head: readonly string[];
   /** OWL: sparsity per block. */
   readonly allocation?: Readonly<Record<string, number>>;
+}
+
+/** Graph inputs of the windows for onnxruntime, batch by batch. */
+export async function onnxruntimeFeeds(model: OnnxModel, w: ExampleSet, batch: number): Promise<OrtFeeds> {
+  const ort = await loadOrt();
+  return executorFeeds(model, w, batch).map((f) => Object.fromEntries(Object.entries(f).map(([name, t]) => {
+    const info = model.decoded.inputs.find((i) => i.name === name)!;
+    const data = t.data as Float64Array;
+    return [name, info.dtype === 'int32' ? new ort.Tensor('int32', Int32Array.from(data), [...t.dims]) : new ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(v)), [...t.dims])];
+  })));
 }
 
 /** Whether a calibrated prune's result is a language model's. */
@@ -120,7 +134,12 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
   const weights = calibratedWeights(model, opts, c);
   const graph = model.graph();
   const stages = sequentialStages(graph, weights);
-  const feeds = executorFeeds(model, windows, cal.batch ?? 8);
+  const batch = cal.batch ?? 8;
+  const ortFeeds = cal.engine === 'sparse' ? undefined : await onnxruntimeFeeds(model, windows, batch);
+  const feeds = cal.engine === 'sparse' ? executorFeeds(model, windows, batch) : [];
+  const run = (handle: StageHandler, gram: boolean, onStage?: (d: number, t: number) => void) => (ortFeeds
+    ? runSequentialOrt(model, graph, stages, ortFeeds, handle, { gram, onStage })
+    : Promise.resolve(runSequential(graph, stages, feeds, handle, { gram, onStage })));
   const entries = new Map(resolveTargets(model.tensors, opts).map((e) => [e.tensor.name, e]));
   const sparsity = new Map<string, number>([...entries].map(([n, e]) => [n, e.sparsity]));
   let allocation: Record<string, number> | undefined;
@@ -131,7 +150,7 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
   if (owl || !sequential) {
     dense = new Map();
     const d = dense;
-    runSequential(graph, stages, feeds, (_s, acts) => { for (const [k, v] of acts) d.set(k, v); return new Map(); }, { gram: !sequential && c === 'sparsegpt', batch: cal.batch });
+    await run((_s, acts) => { for (const [k, v] of acts) d.set(k, v); return new Map(); }, !sequential && c === 'sparsegpt');
   }
   if (owl) {
     allocation = owlAllocation(model, weights, dense!, opts.sparsity, cal.owl ?? {});
@@ -149,11 +168,11 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
   const masks = new Map<string, Mask>();
   const updates = new Map<string, Float32Array>();
   if (sequential) {
-    const results = runSequential(graph, stages, feeds, (stage, acts) => {
+    const results = await run((stage, acts) => {
       const out = new Map<string, { values: Float32Array; mask: Mask }>();
       for (const w of stage.weights) out.set(w.tensor.name, pruneOne(model, w, statsFor(w, acts), sparsity.get(w.tensor.name)!, opts, cal));
       return out;
-    }, { gram: c === 'sparsegpt', batch: cal.batch, onStage: cal.onStage });
+    }, c === 'sparsegpt', cal.onStage);
     for (const [name, r] of results) {
       masks.set(name, r.mask);
       if (c === 'sparsegpt') updates.set(name, r.values);

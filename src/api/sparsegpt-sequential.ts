@@ -73,7 +73,7 @@ export function sequentialStages(graph: Graph, weights: readonly CalibratedWeigh
   return [...byDepth.entries()].sort((a, b) => a[0] - b[0]).map(([d, ws]) => ({ depth: d, weights: ws }));
 }
 
-/** Nodes of each stage's segment: what computes its activations that no earlier segment did. */
+/** Nodes of each stage's segment: what computes its activations that no earlier segment did (Constant nodes wherever they are read). */
 function segments(graph: Graph, stages: readonly SequentialStage[]): GraphNode[][] {
   const producer = new Map<string, GraphNode>();
   for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
@@ -88,15 +88,74 @@ function segments(graph: Graph, stages: readonly SequentialStage[]): GraphNode[]
       seg.add(n);
       for (const i of n.inputs) if (i) stack.push(i);
     }
-    for (const n of seg) done.add(n);
+    for (const n of seg) if (n.opType !== 'Constant') done.add(n);
     return [...seg].sort((a, b) => order.get(a)! - order.get(b)!);
   });
 }
 
+/** One stage's segment: its nodes, the values it reads from earlier segments, the values it hands on. */
+export interface Segment {
+  readonly nodes: readonly GraphNode[];
+  /** Indices of `nodes` in the graph. */
+  readonly indices: ReadonlySet<number>;
+  /** Values read from graph inputs or earlier segments. */
+  readonly inputs: readonly string[];
+  /** The stage's activations and the values later segments read. */
+  readonly outputs: readonly string[];
+  /** The stage's activation values. */
+  readonly activations: readonly string[];
+  /** Values some later segment reads: all others are dropped after this one ran. */
+  readonly live: ReadonlySet<string>;
+  /** Initializers the nodes read. */
+  readonly initializers: ReadonlySet<string>;
+}
+
+/** The segments of `stages` in `graph`, with what flows between them. */
+export function planSegments(graph: Graph, stages: readonly SequentialStage[]): Segment[] {
+  const segs = segments(graph, stages);
+  const index = new Map(graph.nodes.map((n, i) => [n, i]));
+  const produced = new Map<string, number>();
+  segs.forEach((seg, s) => { for (const n of seg) for (const o of n.outputs) if (!produced.has(o)) produced.set(o, s); });
+  const graphInputs = new Set(graph.inputs.map((i) => i.name));
+  const lastUse = new Map<string, number>();
+  segs.forEach((seg, s) => {
+    const inside = new Set(seg.flatMap((n) => n.outputs));
+    for (const n of seg) for (const i of n.inputs) if (i && !inside.has(i)) lastUse.set(i, Math.max(lastUse.get(i) ?? -1, s));
+    for (const w of stages[s].weights) for (const a of w.activations) if (!inside.has(a)) lastUse.set(a, Math.max(lastUse.get(a) ?? -1, s));
+  });
+  return segs.map((seg, s) => {
+    const inside = new Set(seg.flatMap((n) => n.outputs));
+    const activations = [...new Set(stages[s].weights.flatMap((w) => [...w.activations]))];
+    const inputs = new Set<string>();
+    const initializers = new Set<string>();
+    for (const n of seg) {
+      for (const i of n.inputs) {
+        if (!i || inside.has(i)) continue;
+        if (graph.initializers.has(i)) initializers.add(i);
+        else if (graphInputs.has(i) || produced.has(i)) inputs.add(i);
+      }
+    }
+    for (const a of activations) if (!inside.has(a)) inputs.add(a);
+    const outputs = new Set(activations.filter((a) => inside.has(a)));
+    for (const o of inside) if ((lastUse.get(o) ?? -1) > s) outputs.add(o);
+    const live = new Set([...lastUse].filter(([, last]) => last > s).map(([v]) => v));
+    return { nodes: seg, indices: new Set(seg.map((n) => index.get(n)!)), inputs: [...inputs], outputs: [...outputs], activations, live, initializers };
+  });
+}
+
+/** Mirrors the accumulated upper triangles of XᵀX. */
+export function finishStats(acts: Map<string, StageActivation>): void {
+  for (const a of acts.values()) {
+    const g = a.gram;
+    const k = a.features;
+    if (g) for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) g[j * k + i] = g[i * k + j];
+  }
+}
+
 /**
- * Runs the stages in order on `feeds` (one record of graph inputs per batch of windows), calling
- * `handle` with each stage's statistics and using the values it returns for every later stage.
- * Returns the new values of every weight, by name.
+ * Runs the stages in order on `feeds` (one record of graph inputs per batch of windows) on sculpt's
+ * executor, calling `handle` with each stage's statistics and using the values it returns for
+ * every later stage. Returns the new values of every weight, by name.
  */
 export function runSequential(
   graph: Graph,
@@ -105,61 +164,40 @@ export function runSequential(
   handle: StageHandler,
   opts: SequentialOptions,
 ): Map<string, { values: Float32Array; mask: Mask }> {
-  const segs = segments(graph, stages);
+  const segs = planSegments(graph, stages);
   const initializers = new Map<string, GraphTensor>(graph.initializers);
   const results = new Map<string, { values: Float32Array; mask: Mask }>();
-  // Values each later segment reads (and later stages' activations), to know what to keep.
-  const produced = new Map<string, number>();
-  segs.forEach((seg, s) => { for (const n of seg) for (const o of n.outputs) produced.set(o, s); });
-  const lastUse = new Map<string, number>();
-  const use = (v: string, s: number): void => { if (produced.has(v) && produced.get(v)! < s) lastUse.set(v, Math.max(lastUse.get(v) ?? -1, s)); };
-  segs.forEach((seg, s) => { for (const n of seg) for (const i of n.inputs) use(i, s); });
-  const graphInputs = new Set(graph.inputs.map((i) => i.name));
-  // Per batch, the boundary values kept so far.
   const kept = feeds.map((f) => new Map<string, Tensor>(Object.entries(f)));
   for (let s = 0; s < stages.length; s++) {
     const seg = segs[s];
-    const stage = stages[s];
-    const actNames = [...new Set(stage.weights.flatMap((w) => [...w.activations]))];
-    const inside = new Set(seg.flatMap((n) => n.outputs));
-    const ins = new Set<string>();
-    for (const n of seg) for (const i of n.inputs) if (i && !inside.has(i) && !initializers.has(i) && (graphInputs.has(i) || produced.has(i))) ins.add(i);
-    const outs = new Set<string>(actNames.filter((a) => inside.has(a)));
-    for (const o of inside) if ((lastUse.get(o) ?? -1) > s) outs.add(o);
-    const used = new Set(seg.flatMap((n) => n.inputs));
     const sub: Graph = {
       name: `stage ${s}`,
-      nodes: seg,
-      initializers: new Map([...initializers].filter(([name]) => used.has(name))),
-      inputs: [...ins].map((name) => ({ name, dtype: 'float32', dims: [] })),
-      outputs: [...outs].map((name) => ({ name, dtype: 'float32', dims: [] })),
+      nodes: seg.nodes,
+      initializers: new Map([...seg.initializers].map((name) => [name, initializers.get(name)!])),
+      inputs: seg.inputs.map((name) => ({ name, dtype: 'float32', dims: [] })),
+      outputs: seg.outputs.map((name) => ({ name, dtype: 'float32', dims: [] })),
       opsetVersion: graph.opsetVersion,
     };
-    const ex = seg.length > 0 ? new SparseExecutor(sub, { engine: 'dense' }) : undefined;
+    const ex = seg.nodes.length > 0 ? new SparseExecutor(sub, { engine: 'dense' }) : undefined;
     const acts = new Map<string, StageActivation>();
     for (const values of kept) {
       const inputs: Record<string, Tensor> = {};
-      for (const i of ins) {
+      for (const i of seg.inputs) {
         const t = values.get(i);
         if (t === undefined) throw new SculptError(`sequential calibration: value '${i}' of stage ${s} was not kept`);
         inputs[i] = t;
       }
       const out = ex ? ex.run(inputs) : {};
-      for (const [name, t] of Object.entries(out)) if ((lastUse.get(name) ?? -1) > s) values.set(name, t);
-      for (const a of actNames) {
-        const t = out[a] ?? values.get(a);
+      for (const [name, t] of Object.entries(out)) values.set(name, t);
+      for (const a of seg.activations) {
+        const t = values.get(a);
         if (t === undefined || t.dtype !== 'float32') throw new SculptError(`sequential calibration: activation '${a}' is not a float tensor`);
         accumulate(acts, a, t.data as Float32Array, t.dims[t.dims.length - 1], opts.gram);
       }
-      // Values no later stage reads are dropped now.
-      for (const name of [...values.keys()]) if (!graphInputs.has(name) && (lastUse.get(name) ?? -1) <= s) values.delete(name);
+      for (const name of [...values.keys()]) if (!seg.live.has(name)) values.delete(name);
     }
-    for (const a of acts.values()) {
-      const g = a.gram;
-      const k = a.features;
-      if (g) for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) g[j * k + i] = g[i * k + j];
-    }
-    const updates = handle(stage, acts);
+    finishStats(acts);
+    const updates = handle(stages[s], acts);
     for (const [name, r] of updates) {
       results.set(name, r);
       const old = initializers.get(name);

@@ -1,0 +1,133 @@
+/**
+ * Sequential calibration on onnxruntime: the same stages and segments as on sculpt's executor
+ * (sparsegpt-sequential.ts), each segment extracted as a model of its own (onnx-extract.ts) whose
+ * target weights are graph inputs, so the values pruned so far are fed on every run. XᵀX is a
+ * MatMul in onnxruntime too (float32 per batch, summed in float64). One segment's session and one
+ * stage's statistics are alive at a time.
+ */
+import type * as Ort from 'onnxruntime-node';
+import { SculptError } from '../core/errors.js';
+import type { Graph } from '../core/graph.js';
+import type { Mask } from '../core/mask.js';
+import { encodeOnnx } from '../formats/onnx-build.js';
+import { ONNX_DTYPE } from '../formats/onnx-decode.js';
+import { extractModel } from '../formats/onnx-extract.js';
+import type { OnnxModel } from '../formats/onnx.js';
+import { finishStats, planSegments, type SequentialOptions, type SequentialStage, type StageActivation, type StageHandler } from './sparsegpt-sequential.js';
+import { loadOrt } from './sparse-ort.js';
+
+const ELEM: Record<string, number> = {
+  float32: ONNX_DTYPE.FLOAT, int64: ONNX_DTYPE.INT64, int32: ONNX_DTYPE.INT32, bool: ONNX_DTYPE.BOOL,
+  uint8: ONNX_DTYPE.UINT8, int8: ONNX_DTYPE.INT8, float16: ONNX_DTYPE.FLOAT16, float64: ONNX_DTYPE.DOUBLE,
+};
+
+const SESSION = { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
+
+/** Graph inputs of the windows, batch by batch, as onnxruntime tensors. */
+export type OrtFeeds = readonly Record<string, Ort.Tensor>[];
+
+/** XᵀX of a [rows, k] float32 matrix, on onnxruntime. */
+class GramRunner {
+  private session: Ort.InferenceSession | undefined;
+  constructor(private readonly ort: typeof Ort) {}
+  async gram(data: Float32Array, rows: number, k: number): Promise<Float32Array> {
+    this.session ??= await this.ort.InferenceSession.create(encodeOnnx({
+      nodes: [{ op: 'Transpose', inputs: ['x'], outputs: ['xt'], attrs: { perm: { ints: [1, 0] } } }, { op: 'MatMul', inputs: ['xt', 'x'], outputs: ['g'] }],
+      initializers: [], inputs: [{ name: 'x', dims: ['rows', 'k'] }], outputs: [{ name: 'g', dims: ['k', 'k'] }], opset: 13,
+    }), SESSION);
+    const r = await this.session.run({ x: new this.ort.Tensor('float32', data, [rows, k]) });
+    return r.g.data as Float32Array;
+  }
+  async release(): Promise<void> {
+    await this.session?.release();
+  }
+}
+
+/** `runSequential` on onnxruntime; `weights` gives each target weight's current values (read once, lazily). */
+export async function runSequentialOrt(
+  model: OnnxModel,
+  graph: Graph,
+  stages: readonly SequentialStage[],
+  feeds: OrtFeeds,
+  handle: StageHandler,
+  opts: SequentialOptions,
+): Promise<Map<string, { values: Float32Array; mask: Mask }>> {
+  const ort = await loadOrt();
+  const segs = planSegments(graph, stages);
+  const targets = new Map(stages.flatMap((s) => s.weights.map((w) => [w.tensor.name, w.tensor] as const)));
+  const current = new Map<string, Float32Array>();
+  const valueOf = (name: string): Float32Array => {
+    let v = current.get(name);
+    if (v === undefined) { v = model.read(name); current.set(name, v); }
+    return v;
+  };
+  const results = new Map<string, { values: Float32Array; mask: Mask }>();
+  const kept = feeds.map((f) => new Map<string, Ort.Tensor>(Object.entries(f)));
+  const gram = new GramRunner(ort);
+  try {
+    for (let s = 0; s < stages.length; s++) {
+      const seg = segs[s];
+      const fed = [...seg.initializers].filter((n) => targets.has(n));
+      let session: Ort.InferenceSession | undefined;
+      if (seg.nodes.length > 0) {
+        const first = kept[0];
+        const inputs = seg.inputs.map((name) => {
+          const t = first.get(name);
+          if (t === undefined) throw new SculptError(`sequential calibration: value '${name}' of stage ${s} was not kept`);
+          return { name, elemType: ELEM[t.type] ?? ONNX_DTYPE.FLOAT };
+        });
+        const bytes = extractModel(model.bytes, model.path, { nodes: seg.indices, inputs, outputs: seg.outputs, feedAsInputs: new Map(fed.map((n) => [n, targets.get(n)!.shape])) });
+        session = await ort.InferenceSession.create(bytes, SESSION);
+      }
+      const weightFeeds = Object.fromEntries(fed.map((n) => [n, new ort.Tensor('float32', valueOf(n), [...targets.get(n)!.shape])]));
+      const acts = new Map<string, StageActivation>();
+      for (const values of kept) {
+        if (session) {
+          const feed: Record<string, Ort.Tensor> = { ...weightFeeds };
+          for (const i of seg.inputs) feed[i] = values.get(i)!;
+          const out = await session.run(feed, seg.outputs);
+          for (const [name, t] of Object.entries(out)) values.set(name, t);
+        }
+        for (const a of seg.activations) {
+          const t = values.get(a);
+          if (t === undefined || t.type !== 'float32') throw new SculptError(`sequential calibration: activation '${a}' is not a float32 tensor`);
+          await accumulateOrt(acts, a, t.data as Float32Array, t.dims[t.dims.length - 1], opts.gram ? gram : undefined);
+        }
+        for (const name of [...values.keys()]) if (!seg.live.has(name)) values.delete(name);
+      }
+      await session?.release();
+      finishStats(acts);
+      const updates = handle(stages[s], acts);
+      for (const [name, r] of updates) {
+        results.set(name, r);
+        current.set(name, r.values);
+      }
+      opts.onStage?.(s + 1, stages.length);
+    }
+  } finally {
+    await gram.release();
+  }
+  return results;
+}
+
+async function accumulateOrt(stats: Map<string, StageActivation>, name: string, data: Float32Array, k: number, gram: GramRunner | undefined): Promise<void> {
+  let s = stats.get(name);
+  if (!s) {
+    s = { features: k, rows: 0, sumSquares: new Float64Array(k), gram: gram ? new Float64Array(k * k) : undefined };
+    stats.set(name, s);
+  }
+  if (s.features !== k) throw new SculptError(`activation '${name}' changed width between batches (${s.features} then ${k})`);
+  const rows = data.length / k;
+  const sq = s.sumSquares;
+  for (let r = 0; r < rows; r++) {
+    const o = r * k;
+    for (let i = 0; i < k; i++) sq[i] += data[o + i] * data[o + i];
+  }
+  if (gram && s.gram) {
+    const g = await gram.gram(data, rows, k);
+    const acc = s.gram;
+    // Upper triangle only, as finishStats mirrors it.
+    for (let i = 0; i < k; i++) for (let j = i; j < k; j++) acc[i * k + j] += g[i * k + j];
+  }
+  s.rows += rows;
+}
