@@ -5,7 +5,8 @@
  * and im2col (ops-conv), Resize (ops-resize), recurrent cells (ops-recurrent), control flow
  * (ops-control), Einsum (ops-einsum), indexing (ops-index), shape operators (ops-shape), losses
  * (ops-loss), quantized ops (ops-quant), detector tails (ops-detect), signal processing
- * (ops-signal) and sequences (ops-sequence). Each is a function of inputs, attributes and the opset/subgraph context.
+ * (ops-signal), sequences and optionals (ops-sequence) and TfIdfVectorizer (ops-text). Each is
+ * a function of inputs, attributes and the opset/subgraph context.
  */
 import { attrFloat, attrInt, attrString, type OpFn } from './ops-common.js';
 import { ifOp, loop, scan } from './ops-control.js';
@@ -24,6 +25,7 @@ import { convInteger, dequantizeLinear, dynamicQuantizeLinear, matMulInteger, ql
 import { gru, lstm, rnn } from './ops-recurrent.js';
 import { resize, upsample } from './ops-resize.js';
 import { concatFromSequence, optional, optionalGetElement, optionalHasElement, sequenceAt, sequenceConstruct, sequenceEmpty, sequenceErase, sequenceInsert, sequenceLength, sequenceMap, splitToSequence } from './ops-sequence.js';
+import { tfIdfVectorizer } from './ops-text.js';
 import { blackmanWindow, dft, hammingWindow, hannWindow, melWeightMatrix, stft } from './ops-signal.js';
 import { argExtreme, cumSum, hardmax, reduce } from './ops-reduce.js';
 import {
@@ -140,6 +142,7 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   SplitToSequence: splitToSequence,
   ConcatFromSequence: concatFromSequence,
   SequenceMap: sequenceMap,
+  TfIdfVectorizer: tfIdfVectorizer,
   Optional: optional,
   OptionalHasElement: optionalHasElement,
   OptionalGetElement: optionalGetElement,

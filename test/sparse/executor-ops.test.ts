@@ -552,6 +552,20 @@ test('control flow, sequences and optionals against onnxruntime: If reading oute
   await checkModel('no-fold-past-subgraph', model64('fold'), { x: { dims: [2, 4], data: Float32Array.of(3, -1, 2, -4, -2, 1, -3, 0) } });
 });
 
+test('TfIdfVectorizer on integer tokens: TF, IDF and TFIDF with weights, unigrams and skip-bigrams', async () => {
+  for (const mode of ['TF', 'IDF', 'TFIDF']) {
+    await check(`tfidf-${mode}`, [
+      { op: 'Mul', inputs: ['x', 'two'], outputs: ['x2'] },
+      { op: 'Cast', inputs: ['x2'], outputs: ['tokens'], attrs: { to: { int: 7 } } },
+      { op: 'TfIdfVectorizer', inputs: ['tokens'], outputs: ['y'], attrs: {
+        mode: { string: mode }, min_gram_length: { int: 1 }, max_gram_length: { int: 2 }, max_skip_count: { int: 2 },
+        ngram_counts: { ints: [0, 4] }, ngram_indexes: { ints: [0, 1, 2, 3, 4, 5, 6] }, pool_int64s: { ints: [0, 1, -1, 3, 0, 1, 1, -1, -2, 0] },
+        weights: { floats: [0.5, 1, 2, 3, 0.25, 4, 1.5] },
+      } },
+    ], { x: [3, 12] }, [{ name: 'two', dims: [], data: Float32Array.of(2) }]);
+  }
+});
+
 test('an unsupported operator is a SculptError naming it and suggesting onnxruntime', () => {
   const bytes = writeOnnx({
     nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['r'] }, { op: 'Bernoulli', inputs: ['r'], outputs: ['y'], name: 'coin' }],
