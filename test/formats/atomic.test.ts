@@ -120,6 +120,31 @@ test('ONNX external data: a crash between the data rename and the model rename l
   assert.equal(sha(path.join(dir, 'mlp-external.data')), sha(path.join(FIX, 'mlp-external.data')), 'the input data file is never touched');
 });
 
+test('every file is flushed to disk before it is renamed, and its folder after: data files, then the model', () => {
+  const dir = tmpDir();
+  const m = readOnnx(externalModel(dir));
+  const out = path.join(dir, 'p.onnx');
+  const events: string[] = [];
+  const fsMutable = createRequire(import.meta.url)('node:fs') as typeof fs;
+  const { fsyncSync, renameSync } = fsMutable;
+  fsMutable.fsyncSync = (fd: number) => {
+    events.push(fs.fstatSync(fd).isDirectory() ? 'fsync folder' : 'fsync file');
+    fsyncSync(fd);
+  };
+  fsMutable.renameSync = (from: fs.PathLike, to: fs.PathLike) => {
+    events.push(`rename ${path.basename(String(to)).replace(/[0-9a-f]{16}/, 'HASH')}`);
+    renameSync(from, to);
+  };
+  syncBuiltinESMExports();
+  try {
+    writeOnnx(m, out, new Map([['fc1.weight', new Float32Array(300 * 784)]]));
+  } finally {
+    Object.assign(fsMutable, { fsyncSync, renameSync });
+    syncBuiltinESMExports();
+  }
+  assert.deepEqual(events, ['fsync file', 'fsync file', 'rename p.onnx.HASH.data', 'fsync folder', 'rename p.onnx', 'fsync folder']);
+});
+
 test('ONNX external data names are content hashes: the same output twice is byte-identical; old sculpt\'s <out>.data is removed once unreferenced', () => {
   const dir = tmpDir();
   const m = readOnnx(externalModel(dir));
