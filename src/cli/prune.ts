@@ -51,7 +51,7 @@ export function registerPrune(program: Command): void {
     .option('--of-remaining', 'remove the fraction of the weights still alive (an IMP step), not of all')
     .option('--allow-collapse', 'let a tensor be pruned to density 0 (refused otherwise, naming the tensor)')
     .option('--allocation <a>', 'language models: uniform (every layer --sparsity) or owl (per-block sparsity from outlier ratios; needs --calibration)', 'uniform')
-    .option('--owl-lambda <l>', 'owl: per-block sparsities within --sparsity ± lambda', '0.08')
+    .option('--owl-lambda <l>', 'owl: per-block sparsities span 2·lambda around --sparsity', '0.08')
     .option('--owl-m <m>', 'owl: a score is an outlier above M times its block\'s mean', '5')
     .option('--json', 'print one JSON object instead of the table');
   addDataFlags(cmd)

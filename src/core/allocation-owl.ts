@@ -3,7 +3,7 @@
  * weights. A layer's outlier ratio D is the fraction of its Wanda scores |W_ij|·‖X_j‖ above M times
  * the layer's mean score (over all the weights of the layer, e.g. of one transformer block). The
  * ratios are scaled to [0, 2λ], shifted so that their mean is the target density 1 − s, and each
- * layer's sparsity is 1 minus its shifted ratio: s_l ∈ [s − λ, s + λ]. Defaults are the paper's,
+ * layer's sparsity is 1 minus its shifted ratio: the sparsities span 2λ around s. Defaults are the paper's,
  * M = 5 and λ = 0.08. The mean is weighted by the layers' sizes, so the pruned total stays
  * s·N also when layers differ in size (for equal layers, as in the paper, it is the plain mean).
  */
@@ -12,7 +12,7 @@ import { SculptError } from './errors.js';
 export interface OwlOptions {
   /** Outlier threshold as a multiple of the layer's mean score (paper: M = 5). */
   readonly m?: number;
-  /** Half-width of the sparsity range around the target (paper: λ = 0.08). */
+  /** The per-layer sparsities span 2λ (paper: λ = 0.08). */
   readonly lambda?: number;
 }
 
