@@ -286,8 +286,19 @@ export function writeOnnx(model: OnnxModel, outPath: string, updates: ReadonlyMa
     }
     for (const f of files) f.flush();
     // Data files first: the model must never name a data file that is not there yet.
-    for (const d of dataFiles) d.file.commit(path.join(dir, d.name));
-    modelFile.commit();
+    const placed: string[] = [];
+    for (const d of dataFiles) {
+      const final = path.join(dir, d.name);
+      const existed = fs.existsSync(final); // same name, same bytes: the replaced model may name it
+      d.file.commit(final);
+      if (!existed) placed.push(final);
+    }
+    try {
+      modelFile.commit();
+    } catch (e) {
+      for (const p of placed) fs.rmSync(p, { force: true }); // nothing names them
+      throw e;
+    }
   } catch (e) {
     for (const f of files) f.abort();
     throw e;

@@ -92,11 +92,19 @@ test('ONNX external data: a crash between the data rename and the model rename l
   assert.equal(oldData.length, 1);
   const before = new Map([out, path.join(dir, oldData[0])].map((f) => [f, sha(f)]));
 
-  // The process "dies" when it renames the model into place: everything before has happened.
+  // The process "dies" when it is about to rename the model into place: what is on disk at that
+  // moment is what a crash leaves. Record it (and what a reader gets), then fail the rename.
   const fsMutable = createRequire(import.meta.url)('node:fs') as typeof fs;
   const rename = fsMutable.renameSync;
+  let atCrash: { files: Map<string, string>; oldValues: boolean; orphan: string } | undefined;
   fsMutable.renameSync = (from: fs.PathLike, to: fs.PathLike) => {
-    if (path.resolve(String(to)) === out) throw Object.assign(new Error('simulated crash'), { code: 'EIO' });
+    if (path.resolve(String(to)) === out) {
+      const names = fs.readdirSync(dir).filter((n) => !n.startsWith('.'));
+      const orphan = dataFilesOf(dir, 'p.onnx').find((n) => n !== oldData[0])!;
+      fs.copyFileSync(path.join(dir, orphan), path.join(os.tmpdir(), `${orphan}.${process.pid}`));
+      atCrash = { files: new Map(names.map((n) => [path.join(dir, n), sha(path.join(dir, n))])), oldValues: readOnnx(out).read('fc1.weight').every((v) => v === 0), orphan };
+      throw Object.assign(new Error('simulated crash'), { code: 'EIO' });
+    }
     rename(from, to);
   };
   syncBuiltinESMExports();
@@ -106,11 +114,16 @@ test('ONNX external data: a crash between the data rename and the model rename l
     fsMutable.renameSync = rename;
     syncBuiltinESMExports();
   }
-  for (const [f, h] of before) assert.equal(sha(f), h, `${f} unchanged`);
-  const back = readOnnx(out);
-  assert.ok(back.read('fc1.weight').every((v) => v === 0), 'the old model reads its old values, not the new data');
-  assert.equal(dataFilesOf(dir, 'p.onnx').length, 2, 'the new data file was committed under a name of its own');
+  assert.ok(atCrash, 'the new data file was renamed into place before the model');
+  for (const [f, h] of before) assert.equal(atCrash.files.get(f), h, `${f} unchanged at the crash`);
+  assert.ok(atCrash.oldValues, 'at the crash the old model reads its old values, not the new data');
+  assert.match(atCrash.orphan, /^p\.onnx\.[0-9a-f]{16}\.data$/);
+  // A failure the process lives through takes back the data file nothing names.
+  assert.deepEqual(dataFilesOf(dir, 'p.onnx'), oldData);
+  for (const [f, h] of before) assert.equal(sha(f), h);
 
+  // The crash's leftover, as a crash would have left it.
+  fs.renameSync(path.join(os.tmpdir(), `${atCrash.orphan}.${process.pid}`), path.join(dir, atCrash.orphan));
   // The next write removes both the replaced data and the orphan of the failed run.
   writeOnnx(m, out, new Map([['fc1.weight', new Float32Array(300 * 784).fill(0.5)]]));
   const now = dataFilesOf(dir, 'p.onnx');
