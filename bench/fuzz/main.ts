@@ -101,7 +101,7 @@ interface ChildEnd {
   /** Iteration the child was at. */
   readonly at: number;
   readonly phase: string;
-  readonly killed?: 'hang' | 'memory';
+  readonly killed?: 'hang' | 'memory' | 'crash';
   readonly code: number | null;
   readonly peakMb: number;
 }
@@ -129,7 +129,7 @@ function runChild(o: Options, target: string, start: number, deadline: number, s
     let last = `${start} init`;
     let since = Date.now();
     let cpuSince = child.pid ? cpuMsOf(child.pid) ?? 0 : 0;
-    let killed: 'hang' | 'memory' | undefined;
+    let killed: 'hang' | 'memory' | 'crash' | undefined;
     let peakMb = 0;
     const timer = setInterval(() => {
       const s = readStatus(statusFile);
@@ -150,15 +150,20 @@ function runChild(o: Options, target: string, start: number, deadline: number, s
       const busy = cpu === undefined ? Date.now() - since : cpu - cpuSince;
       if (!killed && m && m.rss > o.memoryMb) killed = 'memory';
       else if (!killed && (busy > limit || Date.now() - since > Math.max(6 * limit, 30_000))) killed = 'hang';
-      if (killed) child.kill('SIGKILL');
+      if (killed) {
+        if (process.env.SCULPT_FUZZ_DEBUG) process.stderr.write(`fuzz: killing ${target} (${killed}) at '${key}', cpu ${busy} ms, wall ${Date.now() - since} ms\n`);
+        child.kill('SIGKILL');
+      }
     }, 50);
     child.on('exit', (code) => {
       clearInterval(timer);
       const s = readStatus(statusFile);
       const at = s?.at ?? start;
+      if (code === 4) throw new Error(`fuzz: the harness failed on ${target}: ${stderr}`);
       if (code !== 0 && code !== 3 && !killed) {
-        // Died on its own: V8's heap limit (out of memory) or a native crash.
-        const why = /heap out of memory|Allocation failed/i.test(stderr) ? 'memory' : 'hang';
+        // Died on its own: V8's heap limit (out of memory), or a native crash (abort, stack).
+        const why = /heap out of memory|Allocation failed/i.test(stderr) ? 'memory' : 'crash';
+        if (why === 'crash') process.stderr.write(`fuzz: the ${target} worker died (exit ${code}) at input ${at}: ${stderr.split('\n').slice(0, 6).join(' | ')}\n`);
         resolve({ at, phase: s?.phase ?? 'init', killed: why, code, peakMb });
         return;
       }
@@ -181,16 +186,17 @@ async function fuzzTarget(o: Options, name: string): Promise<TargetReport> {
     const end = await runChild(o, name, next, deadline, statusFile);
     peakMb = Math.max(peakMb, end.peakMb);
     if (end.killed && end.phase !== 'init') {
-      if (end.phase === 'run' || end.phase === 'memory' || end.killed === 'memory') {
+      if (end.phase === 'run' || end.phase === 'memory' || end.killed !== 'hang') {
         // Regenerate the input the child was running and save it.
         seeds ??= target.seeds();
         const { input } = makeInput(target, seeds, o.seed, end.at);
         const signature = `${end.killed}: ${name} input ${end.at}`;
         const caseDir = join(o.out, name, `${end.killed}-${caseName(signature)}`);
-        writeCase(caseDir, input, `${end.killed} in ${name}, seed ${o.seed}, iteration ${end.at} (limit ${end.killed === 'hang' ? `${o.timeoutMs} ms` : `${o.memoryMb} MiB`})`);
+        const limit = end.killed === 'hang' ? ` (limit ${o.timeoutMs} ms of CPU)` : end.killed === 'memory' ? ` (limit ${o.memoryMb} MiB)` : ' (the process died)';
+        writeCase(caseDir, input, `${end.killed} in ${name}, seed ${o.seed}, iteration ${end.at}${limit}`);
         appendFileSync(join(o.out, 'findings.jsonl'), `${JSON.stringify({ target: name, iteration: end.at, kind: end.killed, signature, case: caseDir })}\n`);
         if (end.killed === 'hang') hangs++;
-        else memory++;
+        else if (end.killed === 'memory') memory++;
       }
       // A hang while shrinking: the finding is saved already (unshrunk); move on.
     } else if (end.killed) {

@@ -5,6 +5,7 @@
  * TF.js model.json, .npy). Every mutation is a pure function of the input and the generator, so an
  * input is reproduced from (seed, iteration) alone.
  */
+import { spliceWithLengthFixup, WIRE_LEN, WIRE_VARINT, WireReader, type LenPrefix, type SpliceEdit, type WireField } from '../../src/formats/protobuf.js';
 
 /** mulberry32: small, fast, deterministic. */
 export class Rng {
@@ -291,7 +292,7 @@ export function mutateSculptHeader(b: Uint8Array, rng: Rng): Uint8Array {
 
 /** .npy: replace a token of the header dict (shape entries, descr, keys). */
 export function mutateNpyHeader(b: Uint8Array, rng: Rng): Uint8Array {
-  if (b.length < 10) return b;
+  if (b.length < 12) return b;
   const major = b[6];
   const start = major === 1 ? 10 : 12;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -315,4 +316,85 @@ export function mutateNpyHeader(b: Uint8Array, rng: Rng): Uint8Array {
   out.set(hb, start);
   out.set(b.subarray(start + len), start + hb.length);
   return out;
+}
+
+/**
+ * Protobuf-aware mutation (ONNX): finds fields at any depth (a length-delimited payload that parses
+ * as a message is treated as one), then changes one — a varint set to an interesting value, a field
+ * deleted, duplicated or given another field's payload — and fixes every enclosing length, so the
+ * parser gets past the framing to the semantics (dims, data types, counts, names).
+ */
+export function mutateProtobuf(b: Uint8Array, rng: Rng): Uint8Array | undefined {
+  const fail = (): never => {
+    throw new Error('not protobuf');
+  };
+  const r = new WireReader(b, fail);
+  let found = fieldCache.get(b);
+  if (!found) {
+    found = [];
+    fieldCache.set(b, found);
+  } else return mutateField(b, rng, found);
+  const list = found;
+  const visit = (start: number, end: number, enclosing: LenPrefix[], depth: number) => {
+    let fields: WireField[];
+    try {
+      fields = r.fields(start, end);
+    } catch {
+      return;
+    }
+    for (const f of fields) {
+      if (list.length > 20000) return;
+      list.push({ f, enclosing });
+      if (f.wireType === WIRE_LEN && depth < 8 && f.end - f.start >= 2) visit(f.start, f.end, [...enclosing, { lenStart: f.lenStart, start: f.start, end: f.end }], depth + 1);
+    }
+  };
+  try {
+    visit(0, b.length, [], 0);
+  } catch {
+    return undefined;
+  }
+  return mutateField(b, rng, list);
+}
+
+type Found = { readonly f: WireField; readonly enclosing: LenPrefix[] };
+/** Fields of inputs seen before (seeds are mutated again and again). */
+const fieldCache = new WeakMap<Uint8Array, Found[]>();
+
+function mutateField(b: Uint8Array, rng: Rng, found: readonly Found[]): Uint8Array | undefined {
+  if (found.length === 0) return undefined;
+  const { f, enclosing } = rng.pick(found);
+  const whole = { start: f.tagStart, end: f.end };
+  let edit: SpliceEdit;
+  let choice = rng.int(5);
+  if (choice === 0 && f.wireType !== WIRE_VARINT) choice = 1;
+  switch (choice) {
+    case 0: { // a varint field (dims, data_type, ir_version, attribute ints) to an interesting value
+      const v = rng.chance(0.7) ? BigInt(rng.pick(INTERESTING)) : rng.chance(0.5) ? rng.pick(INTERESTING_BIG) : -BigInt(1 + rng.int(3));
+      edit = { start: f.start, end: f.end, bytes: Uint8Array.from(encodeVarint(v)), enclosing };
+      break;
+    }
+    case 1: // delete the field
+      edit = { ...whole, bytes: new Uint8Array(0), enclosing };
+      break;
+    case 2: // duplicate it (two initializers with one name, two data fields, repeated dims)
+      edit = { start: f.end, end: f.end, bytes: b.slice(whole.start, whole.end), enclosing };
+      break;
+    case 3: { // another field's payload in this one's place
+      const other = rng.pick(found).f;
+      if (f.wireType !== WIRE_LEN || other.wireType !== WIRE_LEN) return undefined;
+      edit = { start: f.start, end: f.end, bytes: b.slice(other.start, other.end), enclosing: [...enclosing, { lenStart: f.lenStart, start: f.start, end: f.end }] };
+      break;
+    }
+    default: { // a few random bytes inside a payload (names, raw data), length kept
+      if (f.wireType !== WIRE_LEN || f.end === f.start) return undefined;
+      const c = b.slice(f.start, f.end);
+      c[rng.int(c.length)] = rng.pick([0, 0x0a, 0x1b, 0xff, 0x80, rng.int(256)]);
+      edit = { start: f.start, end: f.end, bytes: c, enclosing: [...enclosing, { lenStart: f.lenStart, start: f.start, end: f.end }] };
+    }
+  }
+  try {
+    return spliceWithLengthFixup(b, [edit]);
+  } catch {
+    return undefined;
+  }
 }

@@ -21,7 +21,7 @@ import { openSafetensors } from '../../src/formats/safetensors.js';
 import { openTfjs } from '../../src/formats/tfjs-folder.js';
 import { readSculptHeader } from '../../src/sparse/container.js';
 import { parseNpy } from '../../src/sparse/npy.js';
-import { mix, mutateBytes, mutateJsonText, mutateNpyHeader, mutateSafetensorsHeader, mutateSculptHeader, Rng } from './mutate.js';
+import { mix, mutateBytes, mutateProtobuf, mutateJsonText, mutateNpyHeader, mutateSafetensorsHeader, mutateSculptHeader, Rng } from './mutate.js';
 
 export interface FuzzInput {
   /** Relative path → bytes. */
@@ -233,6 +233,9 @@ export const TARGETS: readonly Target[] = [
   {
     name: 'onnx',
     seeds: onnxSeeds,
+    structural(file, bytes, rng) {
+      return file.endsWith('.onnx') ? mutateProtobuf(bytes, rng) : undefined;
+    },
     run(input, dir) {
       if (input.files.size > 1) writeInput(input, dir);
       useOnnx(join(dir, input.main), input.files.get(input.main)!);

@@ -74,7 +74,15 @@ function main(): void {
   let i = config.start;
   say(i, 'ready');
   for (; Date.now() < config.deadline && (config.end === undefined || i < config.end); i++) {
-    const { input, mutated } = makeInput(target, seeds, config.seed, i);
+    let made: ReturnType<typeof makeInput>;
+    try {
+      made = makeInput(target, seeds, config.seed, i);
+    } catch (e) {
+      // A mutator's own bug: say so (the parent shows it) rather than count it against a parser.
+      process.stderr.write(`fuzz: mutating input ${i} failed: ${(e as Error).stack}\n`);
+      process.exit(4);
+    }
+    const { input, mutated } = made;
     say(i, 'run');
     const o = runOne(target, input, dir);
     if (!o.ok) record(i, o, input, mutated);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { Gunzip } from 'fflate';
 import { SculptError } from '../core/errors.js';
-import { checkExpansion, GZIP_EXPANSION } from '../core/limits.js';
+import { checkExpansion, GZIP_EXPANSION, shapeText } from '../core/limits.js';
 
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
@@ -111,7 +111,7 @@ export function parseIdx(input: Uint8Array, source = 'IDX data'): IdxArray {
   const expected = offset + count * type.bytes;
   if (bytes.length !== expected) {
     throw new SculptError(
-      `${source}: IDX header [${dims.join(', ')}] of ${type.name} needs ${expected} bytes, file has ${bytes.length}; the file is truncated or not IDX`,
+      `${source}: IDX header ${shapeText(dims)} of ${type.name} needs ${expected} bytes, file has ${bytes.length}; the file is truncated or not IDX`,
     );
   }
   return { dims, data: decode(view, offset, count, bytes[2], bytes) };

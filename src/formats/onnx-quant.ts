@@ -7,7 +7,9 @@
  */
 import { SculptError } from '../core/errors.js';
 import type { GraphNode, GraphTensor } from '../core/graph.js';
+import { shapeText } from '../core/limits.js';
 import { numel } from '../core/types.js';
+import { printable } from './fsutil.js';
 
 export interface QuantParams {
   /** Per-tensor (length 1) or per-channel scales along `axis`. */
@@ -79,7 +81,7 @@ export function quantizedWeights(
       throw new SculptError(`${file}: weight ${t.name} is block-quantized (DequantizeLinear block_size), which sculpt cannot prune yet; exclude it with --exclude ${t.name}`);
     }
     if (channels > 1 && (axis >= rank || t.dims[axis] !== channels || (scale.length !== 1 && scale.length !== channels))) {
-      throw new SculptError(`${file}: weight ${t.name} has ${channels} quantization channels, which do not match axis ${axis} of its shape [${t.dims.join(', ')}]; the model is malformed`);
+      throw new SculptError(`${file}: weight ${printable(t.name)} has ${channels} quantization channels, which do not match axis ${axis} of its shape ${shapeText(t.dims)}; the model is malformed`);
     }
     for (let i = 0; i < scale.length; i++) {
       if (!(scale[i] > 0) || !Number.isFinite(scale[i])) {

@@ -4,6 +4,7 @@
  * bool. Floats become float32 tensors, integers int64 tensors, bool stays bool.
  */
 import { SculptError } from '../core/errors.js';
+import { shapeText } from '../core/limits.js';
 import { fromFloat16Bits } from './container.js';
 import type { Tensor } from './tensor.js';
 
@@ -104,13 +105,13 @@ export function parseNpy(bytes: Uint8Array, what = '.npy file'): Tensor {
   const { descr, fortran, dims } = parseHeaderDict(header, what);
   if (fortran) throw new SculptError(`${what}: Fortran-order arrays are not supported; save with np.ascontiguousarray`);
   const n = dims.reduce((a, b) => a * b, 1);
-  if (!Number.isSafeInteger(n)) throw new SculptError(`${what}: shape (${dims.join(', ')}) has more elements than sculpt can address`);
+  if (!Number.isSafeInteger(n)) throw new SculptError(`${what}: shape ${shapeText(dims)} has more elements than sculpt can address`);
   const kind = descr.replace(/^[<|=]/, '');
   if (descr.startsWith('>') && !/^>[iuf]1$/.test(descr)) throw new SculptError(`${what}: big-endian dtype ${descr} is not supported; save with .astype('<${descr.slice(1)}')`);
   const bytesPer = ITEM_SIZE.get(kind);
   if (!bytesPer) throw new SculptError(`${what}: dtype ${descr} is not supported (float16/32/64, int8-64, uint8-32, bool are)`);
   const offset = start + headerLen;
-  if (offset + n * bytesPer > bytes.length) throw new SculptError(`${what}: holds ${bytes.length - offset} data bytes, shape (${dims.join(', ')}) of ${descr} needs ${n * bytesPer}`);
+  if (offset + n * bytesPer > bytes.length) throw new SculptError(`${what}: holds ${bytes.length - offset} data bytes, shape ${shapeText(dims)} of ${descr} needs ${n * bytesPer}`);
   const get = (i: number): number => {
     const o = offset + i * bytesPer;
     switch (kind) {
