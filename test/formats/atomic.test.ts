@@ -124,7 +124,8 @@ test('ONNX external data: a crash between the data rename and the model rename l
 
   // The crash's leftover, as a crash would have left it.
   fs.renameSync(path.join(os.tmpdir(), `${atCrash.orphan}.${process.pid}`), path.join(dir, atCrash.orphan));
-  // The next write removes both the replaced data and the orphan of the failed run.
+  assert.equal(dataFilesOf(dir, 'p.onnx').length, 2);
+  // The next write removes both the replaced data and the orphan of the crashed run.
   writeOnnx(m, out, new Map([['fc1.weight', new Float32Array(300 * 784).fill(0.5)]]));
   const now = dataFilesOf(dir, 'p.onnx');
   assert.equal(now.length, 1);
