@@ -33,7 +33,7 @@ export function imageShapeOf(input: GraphValueInfo): { imageSize: [number, numbe
  */
 export function openDatasetFor(spec: string, opts: DataOptions, modelPath: string, inputs: readonly GraphValueInfo[]): ExampleSet {
   let o = opts;
-  const kind = spec.slice(0, spec.indexOf(':'));
+  const kind = spec.includes(':') ? spec.slice(0, spec.indexOf(':')) : spec;
   if (kind === 'images' && inputs.length === 1 && o.preprocess === undefined) {
     const shape = imageShapeOf(inputs[0]);
     if (shape) o = { ...o, imageSize: o.imageSize ?? shape.imageSize, channels: o.channels ?? shape.channels };
@@ -88,7 +88,7 @@ export class FeedBuilder {
         if (i !== ids && !(TEXT_INPUTS as readonly string[]).includes(i.name)) {
           throw new SculptError(`${model}: input '${i.name}' is not one sculpt fills for text (${TEXT_INPUTS.join(', ')}); export the model without it`);
         }
-        if (FLOATS.has(i.dtype)) throw new SculptError(`${model}: input '${i.name}' takes ${i.dtype}; text feeds integer token ids`);
+        if (FLOATS.has(i.dtype) && i.name !== 'attention_mask') throw new SculptError(`${model}: input '${i.name}' takes ${i.dtype}; text feeds integer token ids`);
       }
       const L = set.text!.seqLen;
       if (ids.dims.length !== 2 || (ids.dims[1] > 0 && ids.dims[1] !== L)) {
@@ -111,6 +111,8 @@ export class FeedBuilder {
       const L = this.set.text!.seqLen;
       const out: Record<string, Tensor> = {};
       for (const i of this.inputs) {
+        // Some exports take a float attention mask: ones either way.
+        if (i.name === 'attention_mask' && FLOATS.has(i.dtype)) { out[i.name] = { dtype: 'float32', dims: [n, L], data: new Float32Array(n * L).fill(1) }; continue; }
         const data = new Float64Array(n * L);
         if (i.name === 'attention_mask') data.fill(1);
         else if (i.name === 'position_ids') for (let r = 0; r < n; r++) for (let j = 0; j < L; j++) data[r * L + j] = j;
