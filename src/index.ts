@@ -1,7 +1,7 @@
 /**
  * sculpt's library API. The command line is a thin layer over these functions.
  *
- *   import { pruneFile, pruneOptions } from 'sculpt';
+ *   import { pruneFile, pruneOptions } from 'sculpt-ml';
  *   pruneFile('model.onnx', 'model-90.onnx', pruneOptions({ sparsity: 0.9 }));
  *
  * `pruneOptions` (from core) fills the defaults and refuses wrong values with a SculptError naming
