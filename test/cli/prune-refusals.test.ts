@@ -58,12 +58,12 @@ test('--allow-collapse lets fc1 and fc2 go to density 0 at 0.999 global, one war
   assert.deepEqual(readdirSync(dir), ['mlp-999.onnx']);
 });
 
-test('channel pruning the classifier (the last weight layer) warns in one line; excluding it does not', () => {
+test('channel pruning the classifier (the Gemm that makes the graph output) warns in one line; excluding it does not', () => {
   const dir = tempDir();
   const input = join(FIXTURES, 'mlp.onnx');
   const r = sculpt(['prune', input, '-o', join(dir, 'ch.onnx'), '--sparsity', '0.5', '--scope', 'layer', '--pattern', 'channel']);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stderr, "sculpt: warning: channel pruning removed 5 of 10 output rows of 'fc3.weight' (the last weight layer, taken as the classifier): those outputs become constant; keep it with --exclude\n");
+  assert.equal(r.stderr, "sculpt: warning: channel pruning removed 5 of 10 output rows of 'fc3.weight' (an output layer): those outputs become constant; keep it with --exclude\n");
   assert.match(r.stdout, /wrote .*ch\.onnx/);
   const rows = readOnnx(join(dir, 'ch.onnx')).weights().get('fc3.weight')!.data;
   let empty = 0;
