@@ -4,7 +4,8 @@
  * rewinding and the reinit control, prunes the trained dense network one-shot at several
  * sparsities (global and per layer, no fine-tuning), and writes one HTML report.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeTextAtomic } from '../api/output-file.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parsePattern } from '../core/patterns.js';
@@ -91,9 +92,7 @@ async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
 
   const report = join(out, 'report.html');
   const html = await renderReport(await demoReport(trained, imp, global, layer, { seed, rounds, epochs }));
-  const tmp = `${report}.${process.pid}.tmp`;
-  writeFileSync(tmp, html);
-  renameSync(tmp, report);
+  writeTextAtomic(report, html);
 
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   const lines = [

@@ -3,7 +3,8 @@
  * experiments, writes DIR/NAME.json and DIR/NAME.html, and with --json prints the result as the
  * last stdout line.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeTextAtomic } from '../api/output-file.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { experimentNames, getExperiment, type ExperimentContext } from '../analysis/experiments/index.js';
@@ -21,11 +22,6 @@ interface Flags {
   seed: string;
 }
 
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
 
 export function registerExperiment(program: Command): void {
   program
@@ -70,9 +66,9 @@ export function registerExperiment(program: Command): void {
       mkdirSync(flags.out, { recursive: true });
       const jsonPath = join(flags.out, `${name}.json`);
       const htmlPath = join(flags.out, `${name}.html`);
-      writeAtomic(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+      writeTextAtomic(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
       const html = await renderReport({ ...out.report, subtitle: `${out.report.subtitle ?? ''} — sculpt experiment ${name}${ctx.quick ? ' --quick' : ''} --seed ${seed}` });
-      writeAtomic(htmlPath, html);
+      writeTextAtomic(htmlPath, html);
       if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else process.stdout.write(`${name}: wrote ${jsonPath} and ${htmlPath} (${seconds.toFixed(1)} s)\n${(out.report.summary ?? []).join('\n')}\n`);
     });

@@ -2,7 +2,7 @@
  * `sculpt train`: trains a zoo model or a TF.js layers folder on an IDX dataset. Also the flags,
  * progress display and report writing that `sculpt imp` and `sculpt gmp` share.
  */
-import { writeFileSync, renameSync } from 'node:fs';
+import { writeTextAtomic } from '../api/output-file.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { renderReport, type AccuracyPoint, type ReportData } from '../report/index.js';
@@ -156,11 +156,6 @@ export function progressPrinter(): ProgressFn {
   };
 }
 
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
 
 /** Writes DIR/report.html: accuracy vs density, per-layer density, |w| of the last round. */
 export async function writeTrainingReport(out: string, title: string, r: RunResult): Promise<string> {
@@ -200,7 +195,7 @@ export async function writeTrainingReport(out: string, title: string, r: RunResu
     magnitudes: values.length > 0 ? { values, threshold: Number.isFinite(threshold) ? threshold : undefined, title: `|w| of the kept weights (round ${lastRound.round}); smallest kept marked` } : undefined,
   };
   const path = join(out, 'report.html');
-  writeAtomic(path, await renderReport(data));
+  writeTextAtomic(path, await renderReport(data));
   return path;
 }
 
