@@ -18,6 +18,7 @@ import { blockOfName, OWL_DEFAULTS, outlierRatio, owlSparsities, type OwlOptions
 import { inverseHessianDiagonal } from '../core/criteria-sparsegpt.js';
 import '../core/criteria-data.js';
 import { SculptError } from '../core/errors.js';
+import type { Graph, GraphTensor } from '../core/graph.js';
 import { Mask } from '../core/mask.js';
 import { resolveTargets, type PruneOptions } from '../core/options.js';
 import { prune, type PruneSummary, type StatsTotal, type TensorStats } from '../core/plan.js';
@@ -79,6 +80,13 @@ export async function onnxruntimeFeeds(model: OnnxModel, w: ExampleSet, batch: n
   })));
 }
 
+/** The main graph's nodes and inputs, with initializers by name only (no values). */
+function namesOnlyGraph(model: OnnxModel): Graph {
+  const empty: GraphTensor = { name: '', dtype: 'float32', dims: [0], data: new Float32Array(0) };
+  const d = model.decoded;
+  return { nodes: d.nodes, initializers: new Map(d.graph.initializers.map((t) => [t.name, empty])), inputs: d.inputs, outputs: d.outputs, opsetVersion: d.opsetVersion };
+}
+
 /** Whether a calibrated prune's result is a language model's. */
 export function isLmPruneResult(r: object): r is LmPruneResult {
   return 'sequential' in r && 'stages' in r;
@@ -132,7 +140,8 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
   if (owl && opts.pattern.kind !== 'unstructured') throw new SculptError(`--allocation owl is for unstructured sparsity; ${opts.pattern.kind === 'nm' ? 'N:M fixes every layer at 1 − N/M' : 'use --pattern unstructured'}`);
   const windows = loadCalibrationSet({ calibration: cal.calibration, samples: cal.samples, dataOptions: cal.dataOptions }, model);
   const weights = calibratedWeights(model, opts, c);
-  const graph = model.graph();
+  // onnxruntime reads the weights from the file: the plan needs only names (no decoded copy of every initializer).
+  const graph = cal.engine === 'sparse' ? model.graph() : namesOnlyGraph(model);
   const stages = sequentialStages(graph, weights);
   const batch = cal.batch ?? 8;
   const ortFeeds = cal.engine === 'sparse' ? undefined : await onnxruntimeFeeds(model, windows, batch);
