@@ -400,7 +400,8 @@ export function classify(e: unknown): Outcome {
   if (e === undefined) return { ok: true, refused: false };
   if (e instanceof SculptError) {
     if (!isPrintableLine(e.message) || e.message.length > 1000) {
-      return { ok: false, kind: 'message', signature: `message: ${normalize(e.message)} @ ${topFrame(e)}`, detail: e.message.slice(0, 2000) };
+      // Grouped by where the message is made: its text varies with the bytes it (wrongly) carries.
+      return { ok: false, kind: 'message', signature: `message @ ${topFrame(e)}`, detail: e.message.slice(0, 2000) };
     }
     if (e.exitCode !== 2) return { ok: false, kind: 'exit-code', signature: `exit ${e.exitCode}: ${normalize(e.message)}`, detail: e.message };
     return { ok: true, refused: true };
