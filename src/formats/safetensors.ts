@@ -155,7 +155,14 @@ export class SafetensorsFile implements TensorSource {
       }
       return this.cache.subarray(e.begin - this.dataStart, e.end - this.dataStart);
     }
-    if (!this.rawBuf || this.rawBuf.length < length) this.rawBuf = new Uint8Array(maxBytes(this.entries, length));
+    if (!this.rawBuf || this.rawBuf.length < length) {
+      const size = maxBytes(this.entries, length);
+      try {
+        this.rawBuf = new Uint8Array(size);
+      } catch {
+        throw new SculptError(`${this.path}: its largest tensor needs ${size} bytes at once, more than this machine can allocate`);
+      }
+    }
     readExactly(this.fd, this.rawBuf, length, e.begin, this.path);
     return this.rawBuf.subarray(0, length);
   }

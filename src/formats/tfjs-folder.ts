@@ -312,7 +312,13 @@ export class TfjsFolder implements TensorSource {
         sizes.push(size);
         return file;
       });
-      const data = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+      const total = sizes.reduce((a, b) => a + b, 0);
+      let data: Uint8Array;
+      try {
+        data = new Uint8Array(total);
+      } catch {
+        throw new SculptError(`${jsonPath}: the shards of weightsManifest[${gi}] hold ${total} bytes, more than this machine can hold in memory at once`);
+      }
       let at = 0;
       files.forEach((file, i) => {
         const fd = fs.openSync(file, 'r');
