@@ -89,6 +89,59 @@ function useOnnx(path: string, bytes: Uint8Array): void {
   model.externalFiles();
 }
 
+// ---- an ONNX model with every way a TensorProto stores values (exporters mostly write raw_data) ----
+
+function pbVarint(v: number | bigint): number[] {
+  let x = BigInt.asUintN(64, BigInt(v));
+  const out: number[] = [];
+  do {
+    let b = Number(x & 0x7fn);
+    x >>= 7n;
+    if (x > 0n) b |= 0x80;
+    out.push(b);
+  } while (x > 0n);
+  return out;
+}
+const pbInt = (field: number, v: number | bigint) => [...pbVarint(field << 3), ...pbVarint(v)];
+const pbLen = (field: number, payload: ArrayLike<number>) => [...pbVarint((field << 3) | 2), ...pbVarint(payload.length), ...Array.from(payload)];
+const pbText = (x: string) => [...enc.encode(x)];
+const pbTensor = (name: string, dims: number[], dataType: number, ...payload: number[][]) => [
+  ...dims.flatMap((d) => pbInt(1, d)), ...pbInt(2, dataType), ...pbLen(8, pbText(name)), ...payload.flat(),
+];
+const packedVarints = (field: number, xs: (number | bigint)[]) => pbLen(field, xs.flatMap((x) => pbVarint(x)));
+const f32Bytes = (...xs: number[]) => [...new Uint8Array(Float32Array.from(xs).buffer)];
+const f64Bytes = (...xs: number[]) => [...new Uint8Array(Float64Array.from(xs).buffer)];
+const i64Bytes = (...xs: number[]) => [...new Uint8Array(BigInt64Array.from(xs.map(BigInt)).buffer)];
+
+/** Gemm(x, w_float_data, b_double_data) etc.: typed-data fields, sparse initializers (flat and COO), a Constant. */
+function onnxTypedSeed(): Uint8Array {
+  const node = (op: string, inputs: string[], outputs: string[], ...attrs: number[][]) => pbLen(1, [
+    ...inputs.flatMap((i) => pbLen(1, pbText(i))), ...outputs.flatMap((o) => pbLen(2, pbText(o))), ...pbLen(4, pbText(op)), ...attrs.flatMap((a) => pbLen(5, a)),
+  ]);
+  const valueInfo = (name: string, dims: number[]) => [...pbLen(1, pbText(name)), ...pbLen(2, pbLen(1, [...pbInt(1, 1), ...pbLen(2, dims.flatMap((d) => pbLen(1, pbInt(1, d))))]))];
+  const graph = [
+    ...node('Gemm', ['x', 'w', 'b'], ['h'], [...pbLen(1, pbText('transB')), ...pbInt(20, 2), ...pbInt(3, 1)]),
+    ...node('Add', ['h', 'w16'], ['h2']),
+    ...node('Constant', [], ['c'], [...pbLen(1, pbText('value')), ...pbInt(20, 4), ...pbLen(5, pbTensor('', [2], 1, pbLen(4, f32Bytes(0.5, 2))))]),
+    ...node('Mul', ['h2', 'c'], ['h3']),
+    ...node('MatMul', ['h3', 'sw'], ['h4']),
+    ...node('MatMul', ['h4', 'cw'], ['y']),
+    ...node('Reshape', ['y', 'shape'], ['z']),
+    ...pbLen(2, pbText('typed')),
+    ...pbLen(5, pbTensor('w', [2, 3], 1, pbLen(4, f32Bytes(1, -2, 3, -4, 5, -6)))),
+    ...pbLen(5, pbTensor('b', [2], 11, pbLen(10, f64Bytes(0.25, -0.5)))),
+    ...pbLen(5, pbTensor('w16', [2], 10, packedVarints(5, [0x3c00, 0xc000]))),
+    ...pbLen(5, pbTensor('shape', [2], 7, packedVarints(7, [1, -1]))),
+    ...pbLen(5, pbTensor('ids', [3], 6, packedVarints(5, [1, 2, 3]))),
+    ...pbLen(5, pbTensor('u', [2], 13, packedVarints(11, [7, 9]))),
+    ...pbLen(15, [...pbLen(1, pbTensor('sw', [2], 1, pbLen(9, f32Bytes(1.5, -1)))), ...pbLen(2, pbTensor('', [2], 7, pbLen(9, i64Bytes(0, 3)))), ...pbInt(3, 2), ...pbInt(3, 2)]),
+    ...pbLen(15, [...pbLen(1, pbTensor('cw', [2], 1, pbLen(9, f32Bytes(2, 3)))), ...pbLen(2, pbTensor('', [2, 2], 7, pbLen(9, i64Bytes(0, 1, 1, 0)))), ...pbInt(3, 2), ...pbInt(3, 2)]),
+    ...pbLen(11, valueInfo('x', [1, 3])),
+    ...pbLen(12, valueInfo('z', [1, 2])),
+  ];
+  return Uint8Array.from([...pbInt(1, 8), ...pbLen(8, pbInt(2, 17)), ...pbLen(7, graph)]);
+}
+
 const onnxSeeds = (): FuzzInput[] => {
   const names = [
     'test/fixtures/bias-only.onnx', 'test/fixtures/cnn.onnx', 'test/fixtures/transformer.onnx', 'test/fixtures/mlp.onnx',
@@ -96,6 +149,7 @@ const onnxSeeds = (): FuzzInput[] => {
     ...readdirSync(join(ROOT, 'test/fixtures/third-party')).filter((f) => f.endsWith('.onnx')).map((f) => `test/fixtures/third-party/${f}`),
   ];
   const seeds = names.map((n) => single('model.onnx', fixture(n)));
+  seeds.push(single('model.onnx', onnxTypedSeed()));
   seeds.push({
     files: new Map([['mlp-external.onnx', fixture('test/fixtures/mlp-external.onnx')], ['mlp-external.data', fixture('test/fixtures/mlp-external.data')]]),
     main: 'mlp-external.onnx',
