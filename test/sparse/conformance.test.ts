@@ -13,7 +13,7 @@ test('ONNX conformance: ≥ 98% of the cases whose operators the executor claims
   const s = runAll(dir);
   const failed = [...s.outcomes].filter(([, o]) => o.kind === 'fail' || o.kind === 'crash');
   console.log(`ONNX conformance: ${s.passed} of ${s.claimed} claimed cases pass (${s.total} cases in ${dir}; `
-    + `${s.unreadable} more use only claimed operators but tensor types sculpt does not read, and are not counted)`);
+    + `${s.unreadable} more use only claimed operators but data sculpt does not read, and are not counted)`);
   for (const [name, o] of failed) console.log(`  ${o.kind} ${name}: ${'why' in o ? o.why.split('\n')[0] : ''}`);
   // A refusal is one line, as every SculptError is.
   const multiline = failed.filter(([, o]) => o.kind === 'fail' && o.why.includes('\n'));
