@@ -1,6 +1,7 @@
 /**
  * `npm run fuzz`: mutation fuzzing of every parser sculpt exposes to downloaded files (ONNX,
- * safetensors, the three TF.js forms, .npy, IDX, .sculpt), seeded from the committed fixtures.
+ * safetensors, the three TF.js forms, .npy, IDX, .sculpt), seeded from the committed fixtures, and
+ * of the sparse executor on mutated models (target `executor`).
  *
  *   npm run fuzz -- [--seconds 60] [--targets onnx,npy] [--seed N] [--execs N] [--timeout-ms 5000]
  *                   [--memory-mb 1024] [--out DIR] [--json]
@@ -32,7 +33,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    seconds: 60, targets: TARGETS.map((t) => t.name), seed: Date.now() % 2 ** 31, timeoutMs: 5000, memoryMb: 1024,
+    seconds: 60, targets: [...TARGETS.map((t) => t.name), 'executor'], seed: Date.now() % 2 ** 31, timeoutMs: 5000, memoryMb: 1024,
     out: join(tmpdir(), `sculpt-fuzz-${new Date().toISOString().replace(/[:.]/g, '-')}`), json: false,
   };
   for (let k = 0; k < argv.length; k++) {

@@ -362,14 +362,17 @@ const fieldCache = new WeakMap<Uint8Array, Found[]>();
 
 function mutateField(b: Uint8Array, rng: Rng, found: readonly Found[]): Uint8Array | undefined {
   if (found.length === 0) return undefined;
-  const { f, enclosing } = rng.pick(found);
+  // Half the time a varint: that is where the semantics live (dims, data types, attribute values).
+  const varints = rng.chance(0.5) ? found.filter((x) => x.f.wireType === WIRE_VARINT) : [];
+  const { f, enclosing } = rng.pick(varints.length > 0 ? varints : found);
   const whole = { start: f.tagStart, end: f.end };
   let edit: SpliceEdit;
-  let choice = rng.int(5);
+  let choice = f.wireType === WIRE_VARINT && rng.chance(0.6) ? 0 : rng.int(5);
   if (choice === 0 && f.wireType !== WIRE_VARINT) choice = 1;
   switch (choice) {
     case 0: { // a varint field (dims, data_type, ir_version, attribute ints) to an interesting value
-      const v = rng.chance(0.7) ? BigInt(rng.pick(INTERESTING)) : rng.chance(0.5) ? rng.pick(INTERESTING_BIG) : -BigInt(1 + rng.int(3));
+      // Small values often: data types, attribute types and ranks are below 20.
+      const v = rng.chance(0.35) ? BigInt(rng.int(20)) : rng.chance(0.7) ? BigInt(rng.pick(INTERESTING)) : rng.chance(0.5) ? rng.pick(INTERESTING_BIG) : -BigInt(1 + rng.int(3));
       edit = { start: f.start, end: f.end, bytes: Uint8Array.from(encodeVarint(v)), enclosing };
       break;
     }

@@ -20,6 +20,7 @@ import { OnnxModel } from '../../src/formats/onnx.js';
 import { openSafetensors } from '../../src/formats/safetensors.js';
 import { openTfjs } from '../../src/formats/tfjs-folder.js';
 import { readSculptHeader } from '../../src/sparse/container.js';
+import { SparseExecutor } from '../../src/sparse/executor.js';
 import { parseNpy } from '../../src/sparse/npy.js';
 import { mix, mutateBytes, mutateProtobuf, mutateJsonText, mutateNpyHeader, mutateSafetensorsHeader, mutateSculptHeader, Rng } from './mutate.js';
 
@@ -34,6 +35,8 @@ export interface Target {
   readonly name: string;
   /** Seeds, built once per process. */
   seeds(): FuzzInput[];
+  /** Whether the first seed is picked 30% of the time (a small synthetic seed dense in what to test). */
+  readonly favourFirst?: boolean;
   /** A mutation that knows the file's structure, or undefined to use byte mutations only. */
   structural?(file: string, bytes: Uint8Array, rng: Rng): Uint8Array | undefined;
   /** Parses the input (written under `dir` when the parser reads files) and uses what it yields. */
@@ -148,8 +151,7 @@ const onnxSeeds = (): FuzzInput[] => {
     ...readdirSync(join(ROOT, 'test/fixtures/exporters')).filter((f) => f.endsWith('.onnx')).map((f) => `test/fixtures/exporters/${f}`),
     ...readdirSync(join(ROOT, 'test/fixtures/third-party')).filter((f) => f.endsWith('.onnx')).map((f) => `test/fixtures/third-party/${f}`),
   ];
-  const seeds = names.map((n) => single('model.onnx', fixture(n)));
-  seeds.push(single('model.onnx', onnxTypedSeed()));
+  const seeds = [single('model.onnx', onnxTypedSeed()), ...names.map((n) => single('model.onnx', fixture(n)))];
   seeds.push({
     files: new Map([['mlp-external.onnx', fixture('test/fixtures/mlp-external.onnx')], ['mlp-external.data', fixture('test/fixtures/mlp-external.data')]]),
     main: 'mlp-external.onnx',
@@ -287,6 +289,7 @@ export const TARGETS: readonly Target[] = [
   {
     name: 'onnx',
     seeds: onnxSeeds,
+    favourFirst: true,
     structural(file, bytes, rng) {
       return file.endsWith('.onnx') ? mutateProtobuf(bytes, rng) : undefined;
     },
@@ -405,6 +408,33 @@ export const TARGETS: readonly Target[] = [
 ];
 
 /**
+ * The sparse executor on mutated models (attributes such as strides, pads, kernel_shape, axes and
+ * shapes changed by the protobuf mutations), each run on its fixture input. Not a parser, so not in
+ * TARGETS (whose findings are this harness's own business): `npm run fuzz` runs it after them.
+ */
+export const EXECUTOR: Target = {
+  name: 'executor',
+  seeds: () => {
+    const pairs: [string, string][] = [['test/fixtures/cnn.onnx', 'test/fixtures/cnn.input.npy'], ['test/fixtures/transformer.onnx', 'test/fixtures/transformer.input.npy']];
+    for (const f of readdirSync(join(ROOT, 'test/fixtures/exporters')).filter((x) => x.endsWith('.onnx')).sort()) {
+      const npyName = `test/fixtures/exporters/${f.replace(/\.onnx$/, '.input.npy')}`;
+      pairs.push([`test/fixtures/exporters/${f}`, npyName]);
+    }
+    return pairs.map(([m, x]) => ({ files: new Map([['model.onnx', fixture(m)], ['input.npy', fixture(x)]]), main: 'model.onnx' }));
+  },
+  structural(file, bytes, rng) {
+    return file.endsWith('.onnx') ? mutateProtobuf(bytes, rng) : undefined;
+  },
+  run(input, dir) {
+    const model = new OnnxModel(join(dir, input.main), input.files.get(input.main)!);
+    const graph = model.graph();
+    const x = parseNpy(input.files.get('input.npy')!, 'input.npy');
+    const name = graph.inputs[0]?.name ?? 'input';
+    new SparseExecutor(graph, { engine: 'sparse' }).run({ [name]: x });
+  },
+};
+
+/**
  * A target with planted bugs, to check the harness itself (test/formats/fuzz-smoke.test.ts): the
  * first byte of its input picks a crash (a TypeError), a hang (an endless loop), a memory blow-up
  * (2 GiB touched) or a clean SculptError. Not in TARGETS: only named explicitly.
@@ -431,6 +461,7 @@ export const CANARY: Target = {
 
 export function targetNamed(name: string): Target {
   if (name === 'canary') return CANARY;
+  if (name === 'executor') return EXECUTOR;
   const t = TARGETS.find((x) => x.name === name);
   if (!t) throw new Error(`unknown fuzz target ${name}; targets: ${TARGETS.map((x) => x.name).join(', ')}`);
   return t;
@@ -495,7 +526,8 @@ export function writeCase(dir: string, input: FuzzInput, note: string): void {
 /** Input `i` of a run: a seed, one of its files mutated 1–6 times (structure-aware or byte-level). */
 export function makeInput(target: Target, seeds: readonly FuzzInput[], runSeed: number, i: number): { input: FuzzInput; mutated: string } {
   const rng = new Rng(mix(runSeed, i));
-  const base = rng.pick(seeds);
+  // A target may put a small, dense seed first and have it picked more often (`favourFirst`).
+  const base = target.favourFirst && rng.chance(0.3) ? seeds[0] : rng.pick(seeds);
   const names = [...base.files.keys()];
   const mutated = rng.chance(0.75) || names.length === 1 ? base.main : rng.pick(names);
   let bytes = base.files.get(mutated)!;
