@@ -34,7 +34,7 @@ export function withFlagNames(message: string): string {
  * (Paths, dataset and model names are left alone: their case matters.)
  */
 export const CASE_INSENSITIVE_OPTIONS: ReadonlySet<string> = new Set([
-  'scope', 'pattern', 'criterion', 'engine', 'format', 'schedule', 'control', 'optimizer', 'backend', 'metric', 'lrSchedule', 'rewindTo',
+  'scope', 'pattern', 'criterion', 'engine', 'format', 'schedule', 'control', 'optimizer', 'backend', 'metric', 'lrSchedule', 'rewindTo', 'allocation',
 ]);
 
 /** Levenshtein distance, case-insensitive. */
