@@ -18,22 +18,36 @@ export interface GraphNode {
 }
 
 /** ONNX TensorProto data types sculpt understands. */
-export type GraphDType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
+export type GraphDType =
+  | 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint64' | 'uint32' | 'uint16' | 'uint8' | 'bool';
 
 export interface GraphTensor {
   readonly name: string;
   readonly dtype: GraphDType;
   readonly dims: readonly number[];
   /** float32 data for float tensors (converted from float16/float64), or integer data. */
-  readonly data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
+  readonly data: Float32Array | BigInt64Array | BigUint64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Uint8Array | Int8Array;
 }
+
+/** What a graph input or output holds (ONNX TypeProto): a tensor, a sequence, a map or an optional. */
+export type GraphValueKind = 'tensor' | 'sequence' | 'map' | 'optional';
 
 export interface GraphValueInfo {
   readonly name: string;
   readonly dtype: GraphDType;
   /** Dimensions; a symbolic or unknown dimension is -1. */
   readonly dims: readonly number[];
+  /** Absent: a tensor. For a sequence or optional, `dtype`, `dims` and `elemType` describe the tensors inside. */
+  readonly kind?: GraphValueKind;
+  /** The ONNX TensorProto.DataType number, where `dtype` loses it (bfloat16 is held as float32). */
+  readonly elemType?: number;
 }
+
+/** A value as the ONNX test suites store it: a tensor, a sequence of values, or an optional that may be empty. */
+export type GraphValue =
+  | { readonly kind: 'tensor'; readonly tensor: GraphTensor }
+  | { readonly kind: 'sequence'; readonly name: string; readonly items: readonly GraphValue[] }
+  | { readonly kind: 'optional'; readonly name: string; readonly value?: GraphValue };
 
 export interface Graph {
   /** The graph's name ('' when the file gives none). */

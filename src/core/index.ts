@@ -62,5 +62,5 @@ export { SculptError } from './errors.js';
 export { choleskyLower, inverseFromCholesky } from './linalg.js';
 export { Rng } from './rng.js';
 export { WeightSet, numel, type WeightTensor, type Role, type WeightOp } from './types.js';
-export type { Graph, GraphNode, GraphTensor, GraphValueInfo, GraphDType, AttributeValue } from './graph.js';
+export type { Graph, GraphNode, GraphTensor, GraphValueInfo, GraphValue, GraphValueKind, GraphDType, AttributeValue } from './graph.js';
 export * from './criteria-data.js';

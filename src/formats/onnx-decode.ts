@@ -4,14 +4,14 @@
  * nothing else. Field numbers follow onnx/onnx.proto (checked against ONNX 1.12).
  */
 import { SculptError } from '../core/errors.js';
-import type { AttributeValue, GraphDType, GraphNode, GraphTensor, GraphValueInfo } from '../core/graph.js';
+import type { AttributeValue, GraphDType, GraphNode, GraphTensor, GraphValue, GraphValueInfo, GraphValueKind } from '../core/graph.js';
 import { checkExpansion, shapeText } from '../core/limits.js';
 import { numel } from '../core/types.js';
 import { printable } from './fsutil.js';
 import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader, type LenPrefix, type WireField } from './protobuf.js';
 import { decodeFloats, type FloatDType } from './safetensors-dtypes.js';
 import {
-  MODEL_IR_VERSION, MODEL_GRAPH, MODEL_OPSET_IMPORT, OPSET_DOMAIN, OPSET_VERSION, GRAPH_NODE, GRAPH_NAME, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT, GRAPH_SPARSE_INITIALIZER, NODE_INPUT, NODE_OUTPUT, NODE_NAME, NODE_OP_TYPE, NODE_ATTRIBUTE, NODE_DOMAIN, ATTR_NAME, ATTR_F, ATTR_I, ATTR_S, ATTR_T, ATTR_G, ATTR_FLOATS, ATTR_INTS, ATTR_STRINGS, ATTR_TYPE, TENSOR_DIMS, TENSOR_DATA_TYPE, TENSOR_FLOAT_DATA, TENSOR_INT32_DATA, TENSOR_INT64_DATA, TENSOR_UINT64_DATA, TENSOR_NAME, TENSOR_RAW_DATA, TENSOR_DOUBLE_DATA, TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION, ENTRY_KEY, ENTRY_VALUE, VALUE_INFO_NAME, VALUE_INFO_TYPE, TYPE_TENSOR, TYPE_TENSOR_ELEM_TYPE, TYPE_TENSOR_SHAPE, SHAPE_DIM, DIM_VALUE,
+  MODEL_IR_VERSION, MODEL_GRAPH, MODEL_OPSET_IMPORT, OPSET_DOMAIN, OPSET_VERSION, GRAPH_NODE, GRAPH_NAME, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT, GRAPH_SPARSE_INITIALIZER, NODE_INPUT, NODE_OUTPUT, NODE_NAME, NODE_OP_TYPE, NODE_ATTRIBUTE, NODE_DOMAIN, ATTR_NAME, ATTR_F, ATTR_I, ATTR_S, ATTR_T, ATTR_G, ATTR_FLOATS, ATTR_INTS, ATTR_STRINGS, ATTR_TYPE, TENSOR_DIMS, TENSOR_DATA_TYPE, TENSOR_FLOAT_DATA, TENSOR_INT32_DATA, TENSOR_INT64_DATA, TENSOR_UINT64_DATA, TENSOR_NAME, TENSOR_RAW_DATA, TENSOR_DOUBLE_DATA, TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION, ENTRY_KEY, ENTRY_VALUE, VALUE_INFO_NAME, VALUE_INFO_TYPE, TYPE_TENSOR, TYPE_SEQUENCE, TYPE_MAP, TYPE_OPTIONAL, TYPE_TENSOR_ELEM_TYPE, TYPE_TENSOR_SHAPE, SHAPE_DIM, DIM_VALUE,
 } from './onnx-fields.js';
 
 /** TensorProto.DataType values sculpt knows by name. */
@@ -28,7 +28,8 @@ export const ONNX_FLOAT_DTYPE: ReadonlyMap<number, FloatDType> = new Map<number,
 const GRAPH_DTYPE: ReadonlyMap<number, GraphDType> = new Map<number, GraphDType>([
   [ONNX_DTYPE.FLOAT, 'float32'], [ONNX_DTYPE.FLOAT16, 'float16'], [ONNX_DTYPE.DOUBLE, 'float64'],
   [ONNX_DTYPE.BFLOAT16, 'float32'], [ONNX_DTYPE.INT64, 'int64'], [ONNX_DTYPE.INT32, 'int32'],
-  [ONNX_DTYPE.INT8, 'int8'], [ONNX_DTYPE.UINT8, 'uint8'], [ONNX_DTYPE.BOOL, 'bool'],
+  [ONNX_DTYPE.INT16, 'int16'], [ONNX_DTYPE.INT8, 'int8'], [ONNX_DTYPE.UINT64, 'uint64'], [ONNX_DTYPE.UINT32, 'uint32'],
+  [ONNX_DTYPE.UINT16, 'uint16'], [ONNX_DTYPE.UINT8, 'uint8'], [ONNX_DTYPE.BOOL, 'bool'],
 ]);
 
 const ELEMENT_BYTES: ReadonlyMap<number, number> = new Map([
@@ -420,28 +421,49 @@ function decodeSparseTensor(ctx: DecodeContext, f: WireField, enclosing: readonl
 
 function decodeValueInfo(r: WireReader, f: WireField): GraphValueInfo {
   let name = '';
-  let elemType = 0;
-  const dims: number[] = [];
+  let type: ValueType = { kind: 'tensor', elemType: 0, dims: [] };
   for (const g of r.fields(f.start, f.end)) {
     if (g.field === VALUE_INFO_NAME) name = r.string(g);
-    else if (g.field === VALUE_INFO_TYPE && g.wireType === WIRE_LEN) {
-      for (const tt of r.fields(g.start, g.end)) {
-        if (tt.field !== TYPE_TENSOR || tt.wireType !== WIRE_LEN) continue;
-        for (const x of r.fields(tt.start, tt.end)) {
-          if (x.field === TYPE_TENSOR_ELEM_TYPE) elemType = x.value;
-          else if (x.field === TYPE_TENSOR_SHAPE && x.wireType === WIRE_LEN) {
-            for (const d of r.fields(x.start, x.end)) {
-              if (d.field !== SHAPE_DIM || d.wireType !== WIRE_LEN) continue;
-              let value = -1;
-              for (const dv of r.fields(d.start, d.end)) if (dv.field === DIM_VALUE && dv.wireType === WIRE_VARINT) value = dv.value;
-              dims.push(value);
-            }
+    else if (g.field === VALUE_INFO_TYPE && g.wireType === WIRE_LEN) type = decodeType(r, g, 0);
+  }
+  const { kind, elemType, dims } = type;
+  const dtype = GRAPH_DTYPE.get(elemType);
+  // elemType only where dtype does not say it: bfloat16 (held as float32) and types sculpt does not hold.
+  const lossy = elemType !== 0 && (elemType === ONNX_DTYPE.BFLOAT16 || dtype === undefined);
+  return { name, dtype: dtype ?? 'float32', dims, ...(kind !== 'tensor' && { kind }), ...(lossy && { elemType }) };
+}
+
+interface ValueType { readonly kind: GraphValueKind; readonly elemType: number; readonly dims: number[] }
+
+/** A TypeProto: its outer kind, and the element type and shape of the innermost tensor type. */
+function decodeType(r: WireReader, g: WireField, depth: number): ValueType {
+  let type: ValueType = { kind: 'tensor', elemType: 0, dims: [] };
+  if (depth > MAX_GRAPH_DEPTH) return type;
+  for (const tt of r.fields(g.start, g.end)) {
+    if (tt.wireType !== WIRE_LEN) continue;
+    if (tt.field === TYPE_TENSOR) {
+      let elemType = 0;
+      const dims: number[] = [];
+      for (const x of r.fields(tt.start, tt.end)) {
+        if (x.field === TYPE_TENSOR_ELEM_TYPE) elemType = x.value;
+        else if (x.field === TYPE_TENSOR_SHAPE && x.wireType === WIRE_LEN) {
+          for (const d of r.fields(x.start, x.end)) {
+            if (d.field !== SHAPE_DIM || d.wireType !== WIRE_LEN) continue;
+            let value = -1;
+            for (const dv of r.fields(d.start, d.end)) if (dv.field === DIM_VALUE && dv.wireType === WIRE_VARINT) value = dv.value;
+            dims.push(value);
           }
         }
       }
-    }
+      type = { kind: 'tensor', elemType, dims };
+    } else if (tt.field === TYPE_SEQUENCE || tt.field === TYPE_OPTIONAL) {
+      // Sequence and Optional hold one TypeProto, elem_type (field 1).
+      let inner: ValueType = { kind: 'tensor', elemType: 0, dims: [] };
+      for (const x of r.fields(tt.start, tt.end)) if (x.field === 1 && x.wireType === WIRE_LEN) inner = decodeType(r, x, depth + 1);
+      type = { ...inner, kind: tt.field === TYPE_SEQUENCE ? 'sequence' : 'optional' };
+    } else if (tt.field === TYPE_MAP) type = { kind: 'map', elemType: 0, dims: [] };
   }
-  return { name, dtype: GRAPH_DTYPE.get(elemType) ?? 'float32', dims };
+  return type;
 }
 
 function decodeTensorProto(r: WireReader, f: WireField, file: string, enclosing: readonly LenPrefix[], index: number, place: TensorPlace, scope: string): OnnxInitializer {
@@ -612,7 +634,11 @@ export function tensorValues(
     copy.set(payload);
     switch (dtype) {
       case 'int64': return new BigInt64Array(copy.buffer, 0, n);
+      case 'uint64': return new BigUint64Array(copy.buffer, 0, n);
       case 'int32': return new Int32Array(copy.buffer, 0, n);
+      case 'uint32': return new Uint32Array(copy.buffer, 0, n);
+      case 'int16': return new Int16Array(copy.buffer, 0, n);
+      case 'uint16': return new Uint16Array(copy.buffer, 0, n);
       case 'int8': return new Int8Array(copy.buffer, 0, n);
       default: return new Uint8Array(copy.buffer, 0, n);
     }
@@ -621,7 +647,12 @@ export function tensorValues(
   if (values.length !== n) throw new SculptError(`${file}: tensor ${printable(init.name)} holds ${values.length} values but its shape needs ${n}; the model is malformed`);
   switch (dtype) {
     case 'int64': return BigInt64Array.from(values, (v) => BigInt(v));
+    // uint64_data is read as signed 64-bit: values of 2^63 and above come back negative (and, like all above 2^53, inexact).
+    case 'uint64': return BigUint64Array.from(values, (v) => BigInt.asUintN(64, BigInt(v)));
     case 'int32': return Int32Array.from(values);
+    case 'uint32': return Uint32Array.from(values);
+    case 'int16': return Int16Array.from(values);
+    case 'uint16': return Uint16Array.from(values);
     case 'int8': return Int8Array.from(values);
     default: return Uint8Array.from(values);
   }
@@ -711,4 +742,55 @@ export function readTensorProto(bytes: Uint8Array, file: string): GraphTensor {
   const t = graphTensor(init, bytes, file, undefined);
   if (!t) throw new SculptError(`${file}: tensor ${printable(init.name || '(unnamed)')} has ONNX data type ${init.dataType}, which sculpt does not read`);
   return t;
+}
+
+/**
+ * One serialized value of a test suite's `.pb` files, as the graph input or output's `kind` says:
+ * a TensorProto, a SequenceProto or an OptionalProto (onnx.proto). Maps and sparse tensors are refused.
+ */
+export function readValueProto(bytes: Uint8Array, file: string, kind: GraphValueKind = 'tensor'): GraphValue {
+  const r = new WireReader(bytes, failer(file));
+  return decodeValue(r, { field: 0, wireType: WIRE_LEN, tagStart: 0, lenStart: 0, start: 0, end: bytes.length, value: bytes.length }, file, kind, 0);
+}
+
+/** SequenceProto/OptionalProto elem_type values. */
+const VALUE_ELEM_KIND: ReadonlyMap<number, GraphValueKind> = new Map([[1, 'tensor'], [3, 'sequence'], [4, 'map'], [5, 'optional']]);
+
+/**
+ * The value fields of SequenceProto (repeated) and OptionalProto (one): name 1, elem_type 2, then
+ * tensor 3, sparse tensor 4, sequence 5, map 6, optional 7 (onnx-data.proto).
+ */
+const VALUE_FIELD_KIND: ReadonlyMap<number, GraphValueKind | 'sparse'> = new Map([[3, 'tensor'], [4, 'sparse'], [5, 'sequence'], [6, 'map'], [7, 'optional']]);
+
+function decodeValue(r: WireReader, f: WireField, file: string, kind: GraphValueKind, depth: number): GraphValue {
+  if (kind === 'tensor') {
+    const init = decodeTensorProto(r, f, file, [], 0, 'initializer', '');
+    const tensor = graphTensor(init, r.bytes, file, undefined);
+    if (!tensor) throw new SculptError(`${file}: tensor ${printable(init.name || '(unnamed)')} has ONNX data type ${init.dataType}, which sculpt does not read`);
+    return { kind, tensor };
+  }
+  if (kind === 'map') throw new SculptError(`${file}: holds an ONNX map value, which sculpt does not read`);
+  if (depth > MAX_GRAPH_DEPTH) throw new SculptError(`${file}: values nested more than ${MAX_GRAPH_DEPTH} deep; the file is malformed`);
+  const fieldKind = VALUE_FIELD_KIND;
+  let name = '';
+  let elemKind: GraphValueKind | undefined;
+  const items: GraphValue[] = [];
+  for (const g of r.fields(f.start, f.end)) {
+    if (g.field === 1) name = r.string(g);
+    else if (g.field === 2) {
+      r.expect(g, WIRE_VARINT);
+      elemKind = VALUE_ELEM_KIND.get(g.value);
+      if (g.value !== 0 && !elemKind) throw new SculptError(`${file}: ${kind} ${printable(name)} has element type ${g.value}, which sculpt does not read`);
+    } else {
+      const k = fieldKind.get(g.field);
+      if (!k) continue;
+      r.expect(g, WIRE_LEN);
+      if (k === 'sparse') throw new SculptError(`${file}: ${kind} ${printable(name)} holds sparse tensors, which sculpt does not read`);
+      if (elemKind && k !== elemKind) throw new SculptError(`${file}: ${kind} ${printable(name)} says it holds ${elemKind} values but holds a ${k}; the file is malformed`);
+      items.push(decodeValue(r, g, file, k, depth + 1));
+    }
+  }
+  if (kind === 'sequence') return { kind, name, items };
+  if (items.length > 1) throw new SculptError(`${file}: optional ${printable(name)} holds ${items.length} values, not one or none; the file is malformed`);
+  return items.length ? { kind, name, value: items[0] } : { kind, name };
 }

@@ -3,7 +3,7 @@ import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
 import { at, attrFloat, attrInt, attrInts, attrString, need, type Attrs, type OpFn, nodeLabel } from './ops-common.js';
 import { broadcastDims, broadcastIndex } from './ops-elementwise.js';
-import { allocLike, floatTensor, fromGraphTensor, intTensor, intValues, normAxis, size, strides, type Tensor } from './tensor.js';
+import { allocLike, floatTensor, fromGraphTensor, intTensor, intValues, normAxis, size, strides, type IntType, type Tensor } from './tensor.js';
 
 
 function reshapeTo(a: Tensor, dims: number[]): Tensor {
@@ -185,6 +185,9 @@ export const where: OpFn = (inputs, _attrs, node) => {
   return [out];
 };
 
+const ONNX_INT_TYPE_OF: Readonly<Record<IntType, number>> = { uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, uint32: 12, uint64: 13 };
+const INT_TYPE_OF_ONNX: ReadonlyMap<number, IntType> = new Map(Object.entries(ONNX_INT_TYPE_OF).map(([t, n]) => [n, t as IntType]));
+
 export const cast: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
   const to = attrInt(attrs, 'to', 1);
@@ -203,14 +206,13 @@ export const cast: OpFn = (inputs, attrs, node) => {
   if ([2, 3, 4, 5, 6, 7, 12, 13].includes(to)) {
     const out = allocLike('int64', a.dims);
     for (let i = 0; i < a.data.length; i++) out.data[i] = Math.trunc(a.data[i]);
-    const intType = to === 2 ? 'uint8' : to === 3 ? 'int8' : to === 6 ? 'int32' : undefined;
+    const intType = INT_TYPE_OF_ONNX.get(to);
     return [intType ? { ...out, intType } : out];
   }
   throw new SculptError(`${at(node)} casts to ONNX type ${to}, which is not supported; run the model with \`sculpt run --engine onnxruntime\``);
 };
 
 const ONNX_TYPE_OF: Readonly<Record<Tensor['dtype'], number>> = { float32: 1, int64: 7, bool: 9 };
-const ONNX_INT_TYPE_OF: Readonly<Record<NonNullable<Tensor['intType']>, number>> = { uint8: 2, int8: 3, int32: 6 };
 
 /** CastLike: Cast to the type of input 1. */
 export const castLike: OpFn = (inputs, attrs, node) => {

@@ -7,6 +7,15 @@ import type { GraphTensor } from '../core/graph.js';
 
 export type DType = 'float32' | 'int64' | 'bool';
 
+/** The ONNX integer types an int64-held tensor may stand for (uint64 exact only below 2^53). */
+export type IntType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'uint64';
+
+/** Smallest and largest value of each integer type (uint64's top is past 2^53, so not exact). */
+export const INT_RANGE: Readonly<Record<IntType, readonly [number, number]>> = {
+  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
+  int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1], uint64: [0, 2 ** 64 - 1],
+};
+
 export interface Tensor {
   readonly dtype: DType;
   readonly dims: readonly number[];
@@ -15,7 +24,7 @@ export interface Tensor {
    * For int64-held tensors, the ONNX integer type they came as, where it matters (the range a
    * QuantizeLinear saturates to follows its zero point's type). Absent: int64.
    */
-  readonly intType?: 'int8' | 'uint8' | 'int32';
+  readonly intType?: IntType;
   /** Set only on an ONNX sequence value (SequenceConstruct, SplitToSequence, …): its tensors, in order. */
   readonly items?: readonly Tensor[];
   /** An ONNX optional value: `items` holds its one value, or nothing when empty. */
