@@ -53,15 +53,20 @@ async function main() {
     '--calibration', `text:${text}`, '--tokenizer', 'bytes', '--calibration-samples', String(o.samples), '--seq-len', String(o.seqLen), '--json'];
   console.log(`sculpt: node ${args.slice(1).join(' ')}`);
   rmSync(out, { force: true });
-  const s = await measure(process.execPath, args);
+  // The inner GNU time gives the CPU seconds (user + sys): on a shared machine, wall time is the load's.
+  const s = await measure('/usr/bin/time', ['-f', 'cpu %U %S', process.execPath, ...args]);
   if (s.code !== 0) { console.error(s.stderr); process.exit(1); }
+  const cpu = (() => { const m = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(s.stderr); return m ? Number(m[1]) + Number(m[2]) : NaN; })();
   const j = JSON.parse(s.stdout.trim().split('\n').pop());
   const removed = j.target.zerosAfter - j.target.zerosBefore;
   let torch;
   if (o.torch) {
     const targs = [join(ROOT, 'bench', 'sparsegpt_torch.py'), '--text', text, '--samples', String(o.samples), '--seq-len', String(o.seqLen), '--threads', '2'];
     console.log(`torch: ${PYTHON} ${targs.join(' ')}`);
-    const t = await measure(PYTHON, targs);
+    const t = await measure('/usr/bin/time', ['-f', 'cpu %U %S', PYTHON, ...targs]);
+    const m = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(t.stderr);
+    t.cpu = m ? Number(m[1]) + Number(m[2]) : NaN;
+    t.stdout = t.stdout.trim();
     if (t.code !== 0) console.error(t.stderr);
     else torch = { ...t, report: t.stdout.trim().split('\n').pop() };
   }
@@ -74,10 +79,10 @@ async function main() {
     `Machine: ${(() => { const m = machine(); return `${m.nproc} × ${m.model}, ${m.memGiB.toFixed(1)} GiB, Node ${m.node}`; })()}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (the machine was shared with other engineers' jobs).`,
     `Command: \`npm run bench:sparsegpt${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Model: ${(modelBytes / 1e6).toFixed(0)} MB ONNX (12 layers, d = 768, vocab 50257, random weights), ${j.target.count.toLocaleString('en')} weights in the 48 attention/MLP matrices; calibration ${o.samples} windows of ${o.seqLen} tokens (\`--tokenizer bytes\`).`,
     '',
-    '| what | wall time | peak RSS | RSS / model file |',
-    '| --- | --- | --- | --- |',
-    `| sculpt prune --criterion sparsegpt --scope layer (whole process) | ${fmtS(s.seconds)} | ${fmtMB(s.peakRssBytes)} | ${ratio.toFixed(2)}× |`,
-    ...(torch ? [`| PyTorch 1.13 sequential SparseGPT (bench/sparsegpt_torch.py, 2 threads, whole process) | ${fmtS(torch.seconds)} | ${fmtMB(torch.peakRssBytes)} | ${(torch.peakRssBytes / modelBytes).toFixed(2)}× |`] : []),
+    '| what | wall time | CPU time (user + sys) | peak RSS | RSS / model file |',
+    '| --- | --- | --- | --- | --- |',
+    `| sculpt prune --criterion sparsegpt --scope layer (whole process) | ${fmtS(s.seconds)} | ${fmtS(cpu)} | ${fmtMB(s.peakRssBytes)} | ${ratio.toFixed(2)}× |`,
+    ...(torch ? [`| PyTorch 1.13 sequential SparseGPT (bench/sparsegpt_torch.py, 2 threads, whole process) | ${fmtS(torch.seconds)} | ${fmtS(torch.cpu)} | ${fmtMB(torch.peakRssBytes)} | ${(torch.peakRssBytes / modelBytes).toFixed(2)}× |`] : []),
     '',
     `- sculpt removed ${removed.toLocaleString('en')} of ${j.target.count.toLocaleString('en')} (${(removed / j.target.count).toFixed(4)}); ${j.calibration?.stages ?? '?'} sequential stages`,
     ...(torch ? [`- PyTorch: ${torch.report}`] : []),
