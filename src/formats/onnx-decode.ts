@@ -738,10 +738,15 @@ export function graphTensor(
 export function readTensorProto(bytes: Uint8Array, file: string): GraphTensor {
   const r = new WireReader(bytes, failer(file));
   const whole: WireField = { field: 0, wireType: WIRE_LEN, tagStart: 0, lenStart: 0, start: 0, end: bytes.length, value: bytes.length };
-  const init = decodeTensorProto(r, whole, file, [], 0, 'initializer', '');
-  const t = graphTensor(init, bytes, file, undefined);
-  if (!t) throw new SculptError(`${file}: tensor ${printable(init.name || '(unnamed)')} has ONNX data type ${init.dataType}, which sculpt does not read`);
-  return t;
+  return tensorOf(r, whole, file);
+}
+
+function tensorOf(r: WireReader, f: WireField, file: string): GraphTensor {
+  const init = decodeTensorProto(r, f, file, [], 0, 'initializer', '');
+  const t = graphTensor(init, r.bytes, file, undefined);
+  if (t) return t;
+  const typeName = Object.entries(ONNX_DTYPE).find(([, v]) => v === init.dataType)?.[0];
+  throw new SculptError(`${file}: tensor ${printable(init.name || '(unnamed)')} has ONNX data type ${init.dataType}${typeName ? ` (${typeName})` : ''}, which sculpt does not read (it holds numbers and booleans only)`);
 }
 
 /**
@@ -764,10 +769,7 @@ const VALUE_FIELD_KIND: ReadonlyMap<number, GraphValueKind | 'sparse'> = new Map
 
 function decodeValue(r: WireReader, f: WireField, file: string, kind: GraphValueKind, depth: number): GraphValue {
   if (kind === 'tensor') {
-    const init = decodeTensorProto(r, f, file, [], 0, 'initializer', '');
-    const tensor = graphTensor(init, r.bytes, file, undefined);
-    if (!tensor) throw new SculptError(`${file}: tensor ${printable(init.name || '(unnamed)')} has ONNX data type ${init.dataType}, which sculpt does not read`);
-    return { kind, tensor };
+    return { kind, tensor: tensorOf(r, f, file) };
   }
   if (kind === 'map') throw new SculptError(`${file}: holds an ONNX map value, which sculpt does not read`);
   if (depth > MAX_GRAPH_DEPTH) throw new SculptError(`${file}: values nested more than ${MAX_GRAPH_DEPTH} deep; the file is malformed`);
@@ -786,7 +788,7 @@ function decodeValue(r: WireReader, f: WireField, file: string, kind: GraphValue
       if (!k) continue;
       r.expect(g, WIRE_LEN);
       if (k === 'sparse') throw new SculptError(`${file}: ${kind} ${printable(name)} holds sparse tensors, which sculpt does not read`);
-      if (elemKind && k !== elemKind) throw new SculptError(`${file}: ${kind} ${printable(name)} says it holds ${elemKind} values but holds a ${k}; the file is malformed`);
+      if (elemKind && k !== elemKind) throw new SculptError(`${file}: ${kind} ${printable(name)} says it holds ${elemKind} values but holds ${k} values; the file is malformed`);
       items.push(decodeValue(r, g, file, k, depth + 1));
     }
   }

@@ -379,6 +379,10 @@ export class SparseExecutor {
       if (this.constants.has(info.name) && !(info.name in inputs)) continue;
       const t = inputs[info.name];
       if (!t) throw new SculptError(`sparse executor: input ${info.name} is missing (the model takes ${this.graph.inputs.filter((i) => !this.constants.has(i.name)).map((i) => i.name).join(', ')})`);
+      const kind = t.items ? (t.optional ? 'optional' : 'sequence') : 'tensor';
+      if ((info.kind ?? 'tensor') !== kind) throw new SculptError(`sparse executor: input ${info.name} is a ${kind}, the model takes a ${info.kind ?? 'tensor'}`);
+      // A sequence's or optional's tensors are checked by the operators that read them.
+      if (kind !== 'tensor') { values.set(info.name, t); continue; }
       if (t.data.length !== size(t.dims)) throw new SculptError(`sparse executor: input ${info.name} has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
       if (info.dims.length > 0 && (info.dims.length !== t.dims.length || info.dims.some((d, i) => d >= 0 && d !== t.dims[i]))) {
         throw new SculptError(`sparse executor: input ${info.name} has dims [${t.dims.join(', ')}], the model expects [${info.dims.map((d) => (d < 0 ? '?' : d)).join(', ')}]`);

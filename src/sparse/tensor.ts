@@ -3,7 +3,7 @@
  * exact integers in a Float64Array: shapes and indices never approach 2^53) and booleans.
  */
 import { SculptError } from '../core/errors.js';
-import type { GraphTensor } from '../core/graph.js';
+import type { GraphTensor, GraphValue } from '../core/graph.js';
 
 export type DType = 'float32' | 'int64' | 'bool';
 
@@ -90,6 +90,13 @@ export function fromGraphTensor(t: GraphTensor): Tensor {
       return t.dtype === 'int64' ? { dtype: 'int64', dims, data: out } : { dtype: 'int64', dims, data: out, intType: t.dtype };
     }
   }
+}
+
+/** A tensor, sequence or optional value (as the ONNX test suites store them) as an executor value. */
+export function fromGraphValue(v: GraphValue): Tensor {
+  if (v.kind === 'tensor') return fromGraphTensor(v.tensor);
+  if (v.kind === 'sequence') return sequence(v.items.map(fromGraphValue));
+  return optionalOf(v.value && fromGraphValue(v.value));
 }
 
 /** Integer values of a small int64 tensor (shapes, axes, indices). */
