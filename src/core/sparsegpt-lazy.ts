@@ -33,23 +33,27 @@ export interface SparseGptLazyOptions {
 
 /** U with H⁻¹ = UᵀU (upper, row-major) for the damped H; also which inputs were dead. */
 export function inverseHessianUpper(hessian: Float64Array, n: number, dampening = 0.01, what = 'the layer'): { u: Float64Array; dead: Uint8Array } {
-  const h = Float64Array.from(hessian);
   const dead = new Uint8Array(n);
   let mean = 0;
   for (let i = 0; i < n; i++) {
-    if (h[i * n + i] === 0) {
-      dead[i] = 1;
-      h[i * n + i] = 1;
-    }
-    mean += h[i * n + i];
+    const d = hessian[i * n + i];
+    if (d === 0) dead[i] = 1;
+    mean += d === 0 ? 1 : d;
   }
   mean /= n;
   // P·H·P (P reverses the order) = L·Lᵀ, so H = R·Rᵀ with R = P·L·P upper, and H⁻¹ = UᵀU, U = R⁻¹ = P·L⁻¹·P.
-  const rev = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) rev[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)] + (i === j ? dampening * mean : 0);
-  const l = choleskyLower(rev, n, (j) => `sparsegpt: calibration Hessian of ${what} is not positive definite (pivot ${j}); use more calibration samples or raise the dampening`);
+  // Two n×n buffers in all: the reversed H becomes L⁻¹ once L is computed, and L becomes U.
+  const buf = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const ri = (n - 1 - i) * n;
+    for (let j = 0; j < n; j++) buf[i * n + j] = hessian[ri + (n - 1 - j)];
+    const d = n - 1 - i;
+    buf[i * n + i] = (dead[d] ? 1 : buf[i * n + i]) + dampening * mean;
+  }
+  const l = choleskyLower(buf, n, (j) => `sparsegpt: calibration Hessian of ${what} is not positive definite (pivot ${j}); use more calibration samples or raise the dampening`);
   // L⁻¹ row by row: row i = (e_i − Σ_{k<i} L_ik · row k) / L_ii, inner loops contiguous.
-  const li = new Float64Array(n * n);
+  const li = buf;
+  li.fill(0);
   for (let i = 0; i < n; i++) {
     const ri = i * n;
     for (let k = 0; k < i; k++) {
@@ -62,7 +66,8 @@ export function inverseHessianUpper(hessian: Float64Array, n: number, dampening 
     for (let j = 0; j < i; j++) li[ri + j] /= d;
     li[ri + i] = 1 / d;
   }
-  const u = new Float64Array(n * n);
+  const u = l;
+  u.fill(0);
   for (let i = 0; i < n; i++) for (let j = i; j < n; j++) u[i * n + j] = li[(n - 1 - i) * n + (n - 1 - j)];
   return { u, dead };
 }
