@@ -21,7 +21,8 @@ const ELEM: Record<string, number> = {
   uint8: ONNX_DTYPE.UINT8, int8: ONNX_DTYPE.INT8, float16: ONNX_DTYPE.FLOAT16, float64: ONNX_DTYPE.DOUBLE,
 };
 
-const SESSION = { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
+// No arena: a session per stage would otherwise leave its high-water mark behind in the process.
+const SESSION = { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const, enableCpuMemArena: false };
 
 /** Graph inputs of the windows, batch by batch, as onnxruntime tensors. */
 export type OrtFeeds = readonly Record<string, Ort.Tensor>[];
