@@ -2,7 +2,7 @@
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
 import { at, attrFloat, attrString, float, need, needValue, numeric, type Attrs, type OpFn } from './ops-common.js';
-import { allocLike, floatTensor, size, strides, type DType, type Tensor } from './tensor.js';
+import { INT_RANGE, allocLike, floatTensor, size, strides, type DType, type Tensor } from './tensor.js';
 
 
 export function broadcastDims(a: readonly number[], b: readonly number[], node: GraphNode): number[] {
@@ -64,7 +64,9 @@ export function binary(f: Binary, intF?: Binary, outBool = false, typeOfA = fals
     else if (!ia) for (let i = 0; i < n; i++) o[i] = fn(x[i], y[ib![i]]);
     else if (!ib) for (let i = 0; i < n; i++) o[i] = fn(x[ia[i]], y[i]);
     else for (let i = 0; i < n; i++) o[i] = fn(x[ia[i]], y[ib![i]]);
-    return [out];
+    // An integer result keeps the ONNX type its inputs share (uint16 stays uint16 for CastLike, BitShift, …).
+    const intType = dtype === 'int64' ? a.intType ?? b.intType : undefined;
+    return [intType ? { ...out, intType } : out];
   };
 }
 
@@ -192,10 +194,26 @@ export function bitwise(f: (x: bigint, y: bigint) => bigint, f32: (x: number, y:
   return (x, y) => (Math.abs(x) < 2 ** 31 && Math.abs(y) < 2 ** 31 ? f32(x, y) : Number(BigInt.asIntN(64, f(BigInt(x), BigInt(y)))));
 }
 
-/** BitwiseNot: ~x, within the range of the input's type (uint8 stays 0…255). */
+/** BitwiseNot: ~x, within the range of the input's type (uint8 stays 0…255, uint16 0…65535). */
 export const bitwiseNot: OpFn = (inputs, _attrs, node) => {
   const a = need(inputs[0], node, 0);
   const out = allocLike(a.dtype, a.dims);
-  for (let i = 0; i < a.data.length; i++) out.data[i] = a.intType === 'uint8' ? 255 - a.data[i] : -a.data[i] - 1;
+  const top = a.intType && INT_RANGE[a.intType][0] === 0 ? INT_RANGE[a.intType][1] : undefined;
+  for (let i = 0; i < a.data.length; i++) out.data[i] = top !== undefined ? top - a.data[i] : -a.data[i] - 1;
   return [a.intType ? { ...out, intType: a.intType } : out];
+};
+
+const UINT_BITS: Readonly<Record<string, number>> = { uint8: 8, uint16: 16, uint32: 32, uint64: 64 };
+
+/** BitShift on unsigned integers: a left shift drops the bits past the type's width (64 when untyped). */
+export const bitShift: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const bits = (a.intType && UINT_BITS[a.intType]) || 64;
+  const left = attrString(attrs, 'direction', 'LEFT') === 'LEFT';
+  const shl: Binary = (x, y) => {
+    if (y >= bits) return 0;
+    const v = x * 2 ** y;
+    return v < 2 ** Math.min(bits, 53) ? v : Number(BigInt.asUintN(bits, BigInt(x) << BigInt(y)));
+  };
+  return binary(left ? shl : (x, y) => (y >= bits ? 0 : Math.floor(x / 2 ** y)))(inputs, attrs, node);
 };

@@ -8,12 +8,12 @@
  * (ops-signal), sequences and optionals (ops-sequence) and TfIdfVectorizer (ops-text). Each is
  * a function of inputs, attributes and the opset/subgraph context.
  */
-import { attrFloat, attrInt, attrString, type OpFn } from './ops-common.js';
+import { attrFloat, attrInt, type OpFn } from './ops-common.js';
 import { ifOp, loop, scan } from './ops-control.js';
 import { convTranspose } from './ops-conv.js';
 import { affineGrid, gridSample, nonMaxSuppression, roiAlign } from './ops-detect.js';
 import { einsum } from './ops-einsum.js';
-import { binary, bitwise, bitwiseNot, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
+import { binary, bitShift, bitwise, bitwiseNot, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
 import {
   compress, depthToSpace, det, eyeLike, gatherElements, gatherND, nonZero, oneHot, reverseSequence, scatterElements, scatterND, sizeOp, spaceToDepth, topK, trilu, unique,
 } from './ops-index.js';
@@ -40,7 +40,7 @@ export { transposeTensor } from './ops-shape.js';
 export const OPS: Readonly<Record<string, OpFn>> = {
   Add: binary((x, y) => x + y),
   Xor: binary((x, y) => (!x !== !y ? 1 : 0), undefined, true),
-  BitShift: (inputs, attrs, node) => (attrString(attrs, 'direction', 'LEFT') === 'LEFT' ? binary((x, y) => x * 2 ** y) : binary((x, y) => Math.floor(x / 2 ** y)))(inputs, attrs, node),
+  BitShift: bitShift,
   GreaterOrEqual: binary((x, y) => (x >= y ? 1 : 0), undefined, true),
   LessOrEqual: binary((x, y) => (x <= y ? 1 : 0), undefined, true),
   Sub: binary((x, y) => x - y),

@@ -587,3 +587,24 @@ test('erf matches tabulated values to 1e-12 on both sides of the series/continue
   for (const [x, v] of table) assert.ok(Math.abs(erf(x) - v) < 1e-12, `erf(${x}) = ${erf(x)}, expected ${v}`);
   assert.ok(Math.abs(erf(2.9999999) - erf(3.0000001)) < 1e-9);
 });
+
+test('unsigned integers keep their type and width through BitShift, BitwiseNot and Max (uint8/uint16/uint32 wrap on a left shift)', async () => {
+  const { OPS } = await import('../../src/sparse/ops.js');
+  const node = (opType: string, direction?: string) => ({ name: 'n', opType, inputs: ['x', 'y'], outputs: ['z'], domain: '', attributes: new Map(direction ? [['direction', direction]] : []) });
+  const u = (intType: Tensor['intType'], values: number[]): Tensor => ({ dtype: 'int64', dims: [values.length], data: Float64Array.from(values), intType });
+  const shift = (intType: Tensor['intType'], x: number[], y: number[], direction = 'LEFT') => {
+    const n = node('BitShift', direction);
+    const [z] = OPS.BitShift([u(intType, x), u(intType, y)], n.attributes, n);
+    return [z.intType, ...Array.from(z.data)];
+  };
+  assert.deepEqual(shift('uint8', [200, 1, 3], [1, 7, 8]), ['uint8', 144, 128, 0]);
+  assert.deepEqual(shift('uint16', [0xffff, 1], [4, 15]), ['uint16', 0xfff0, 0x8000]);
+  assert.deepEqual(shift('uint32', [0x80000001, 16], [1, 2]), ['uint32', 2, 64]);
+  assert.deepEqual(shift('uint64', [2 ** 52, 3], [1, 62]), ['uint64', 2 ** 53, 2 ** 63 + 2 ** 62]);
+  assert.deepEqual(shift('uint16', [0xffff, 5], [4, 1], 'RIGHT'), ['uint16', 0x0fff, 2]);
+  const not = node('BitwiseNot');
+  assert.deepEqual(Array.from(OPS.BitwiseNot([u('uint16', [0, 1])], not.attributes, not)[0].data), [65535, 65534]);
+  const max = node('Max');
+  const [m] = OPS.Max([u('uint32', [4294967295, 1]), u('uint32', [3, 2])], max.attributes, max);
+  assert.deepEqual([m.intType, ...Array.from(m.data)], ['uint32', 4294967295, 2]);
+});
