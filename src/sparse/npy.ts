@@ -30,13 +30,18 @@ function parseHeaderDict(header: string, what: string): { descr: string; fortran
   };
   let p = 0;
   const ws = () => {
-    while (p < header.length && /\s/.test(header[p])) p++;
+    while (p < header.length && (header[p] === ' ' || header[p] === '\n' || header[p] === '\t' || header[p] === '\r')) p++;
   };
   const eat = (c: string): boolean => {
     ws();
     if (header[p] !== c) return false;
     p++;
     return true;
+  };
+  // Sticky regexes at p: no copies of the rest of the header (it may be megabytes long).
+  const match = (re: RegExp): RegExpExecArray | null => {
+    re.lastIndex = p;
+    return re.exec(header);
   };
   const quoted = (): string => {
     ws();
@@ -57,17 +62,18 @@ function parseHeaderDict(header: string, what: string): { descr: string; fortran
     let value: unknown;
     if (key === 'descr') value = quoted();
     else if (key === 'fortran_order') {
-      const m = /^(True|False)/.exec(header.slice(p));
+      const m = match(/True|False/y);
       if (!m) bad('fortran_order is not True or False');
-      value = m![1] === 'True';
-      p += m![1].length;
+      value = m![0] === 'True';
+      p += m![0].length;
     } else if (key === 'shape') {
       if (!eat('(')) bad('shape is not a tuple');
       const dims: number[] = [];
       while (!eat(')')) {
         ws();
-        const m = /^(\d+)L?/.exec(header.slice(p));
+        const m = match(/(\d+)L?/y);
         if (!m) bad('shape holds something other than non-negative integers');
+        if (dims.length >= MAX_RANK) bad(`more than ${MAX_RANK} dimensions`);
         const d = Number(m![1]);
         if (!Number.isSafeInteger(d)) bad(`dimension ${m![1]} is too large`);
         dims.push(d);
@@ -77,7 +83,6 @@ function parseHeaderDict(header: string, what: string): { descr: string; fortran
           break;
         }
       }
-      if (dims.length > MAX_RANK) bad(`${dims.length} dimensions, more than ${MAX_RANK}`);
       value = dims;
     } else bad(`unexpected key '${key}'`);
     if (seen.has(key)) bad(`key '${key}' appears twice`);
