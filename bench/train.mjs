@@ -34,7 +34,19 @@ if (torch) {
     torch = false;
     torchNote = `PyTorch peer skipped: ${PYTHON} cannot import torch (apt-get install python3-torch)`;
     console.log(torchNote);
-  } else torchNote = `PyTorch ${probe.stdout.trim()} (${PYTHON}), torch.set_num_threads(${torchThreads.join(' and ')})`;
+  } else torchNote = `PyTorch ${probe.stdout.trim()} (${PYTHON}), torch.set_num_threads(${torchThreads.join(' and ')}), BLAS ${blasLibrary()}`;
+}
+
+/**
+ * The BLAS Debian's PyTorch calls through libblas.so.3: the reference BLAS makes its matrix products
+ * about 20× slower than OpenBLAS (apt-get install libopenblas0-pthread), so the section says which.
+ */
+function blasLibrary() {
+  const r = spawnSync('readlink', ['-f', '/etc/alternatives/libblas.so.3-x86_64-linux-gnu'], { encoding: 'utf8' });
+  const lib = r.status === 0 ? r.stdout.trim() : '';
+  if (/openblas/.test(lib)) return `OpenBLAS (${lib})`;
+  if (/blas/.test(lib)) return `the reference BLAS (${lib}) — install libopenblas0-pthread for a fair peer`;
+  return 'unknown';
 }
 
 const sculpt = [];
