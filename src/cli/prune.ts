@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { pruneFile, type PruneFileResult } from '../api/prune-file.js';
 import { checkDataCriterion, needsData, pruneFileWithCalibration } from '../api/calibration-prune.js';
+import { isLanguageModelFile } from '../api/calibration-lm.js';
 import { isLmPruneResult, pruneLanguageModelFile } from '../api/prune-lm.js';
 import { SculptError } from '../core/errors.js';
 import { parsePattern, formatPattern } from '../core/patterns.js';
@@ -93,15 +94,18 @@ is a tensor pruned to density 0 unless --allow-collapse; channel pruning of the 
         onStage: (done: number, total: number) => bar.update(done / total, `stage ${done}/${total}`),
       };
       const source = () => ({ calibration: flags.calibration!, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1), dataOptions: dataOptionsFromFlags(flags) });
+      // A language model keeps its output head dense with every criterion (prune-lm.ts).
       const calibrated = owl && !data
         ? await pruneLanguageModelFile(input, flags.output, opts, { ...source(), ...lm }, hooks)
+        : !data && isLanguageModelFile(input) ? await pruneLanguageModelFile(input, flags.output, opts, { calibration: '', samples: 0, ...lm }, hooks)
         : data ? await pruneFileWithCalibration(input, flags.output, opts, source(), hooks, lm) : undefined;
       const result = calibrated ?? pruneFile(input, flags.output, opts, hooks);
       bar.finish();
       const lmInfo = calibrated && isLmPruneResult(calibrated) ? { sequential: calibrated.sequential, stages: calibrated.stages, head: calibrated.head, ...(calibrated.allocation && { allocation: calibrated.allocation }) } : undefined;
       const cal = calibrated && { samples: calibrated.calibration.samples, source: flags.calibration, reconstructed: calibrated.reconstructed, ...lmInfo };
       if (lmInfo && !flags.json) {
-        process.stderr.write(`${lmInfo.sequential ? `sequential: ${lmInfo.stages} stages, each calibrated on the pruned stages before it` : 'statistics of the dense model'}; output head left dense: ${lmInfo.head.join(', ') || 'none'}\n`);
+        const how = lmInfo.sequential ? `sequential: ${lmInfo.stages} stages, each calibrated on the pruned stages before it; ` : lmInfo.stages > 0 ? 'statistics of the dense model; ' : '';
+        process.stderr.write(`${how}language model: output head left dense: ${lmInfo.head.join(', ') || 'none'}\n`);
         if (lmInfo.allocation) process.stderr.write(`owl sparsity per block: ${Object.entries(lmInfo.allocation).map(([b, v]) => `${b} ${v.toFixed(4)}`).join(', ')}\n`);
       }
       if (calibrated && !flags.json) for (const n of calibrated.calibration.notes) process.stderr.write(n + '\n');

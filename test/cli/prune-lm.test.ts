@@ -45,3 +45,15 @@ test('prune --allocation owl with magnitude prints the per-block sparsities; ref
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /--allocation/);
 });
+
+test('prune --criterion magnitude on a language model leaves the tied output head dense, as the data criteria do', () => {
+  const out = join(tempDir(), 'gpt-mag.onnx');
+  const r = sculpt(['prune', MODEL, '-o', out, '--sparsity', '0.5', '--scope', 'layer', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  const head = j.tensors.filter((t: { name: string }) => t.name.startsWith('onnx::MatMul'));
+  assert.equal(head.length, 1);
+  assert.equal(head[0].pruned, false);
+  assert.equal(j.target.count, j.tensors.filter((t: { pruned: boolean }) => t.pruned).reduce((a: number, t: { count: number }) => a + t.count, 0));
+  assert.equal(j.target.densityAfter, 0.5);
+});
