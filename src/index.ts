@@ -25,6 +25,9 @@ export {
 } from './formats/datasets/index.js';
 export { evalFile, type EvalOptions, type EvalResult, type EvalMetric, type EvalEngine } from './api/eval.js';
 export { FeedBuilder, openDatasetFor } from './api/data-feed.js';
+export { pruneLanguageModelFile, type LmCalibration, type LmPruneResult } from './api/prune-lm.js';
+export { sparseGptLazy, inverseHessianUpper, reconstructionError, type SparseGptLazyOptions } from './core/sparsegpt-lazy.js';
+export { owlSparsities, outlierRatio, blockOfName, OWL_DEFAULTS, type OwlOptions } from './core/allocation-owl.js';
 
 // Training on TensorFlow.js (loading these pulls in TF.js).
 export { runTrain, runImp, runGmp, runOneShot, CONTROLS, type Control, type ImpOptions, type GmpOptions, type OneShotOptions } from './train/methods.js';
