@@ -103,8 +103,9 @@ export function parseNpy(bytes: Uint8Array, what = '.npy file'): Tensor {
   const major = bytes[6];
   if (major < 1 || major > 3) throw new SculptError(`${what}: .npy format version ${major}.${bytes[7]} is not supported (1.0 to 3.0 are)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
+  if (bytes.length < start) throw new SculptError(`${what}: truncated header`);
+  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   if (start + headerLen > bytes.length) throw new SculptError(`${what}: truncated header`);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
   const { descr, fortran, dims } = parseHeaderDict(header, what);

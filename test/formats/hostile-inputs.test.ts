@@ -233,7 +233,7 @@ test('IDX: a gzip bomb stops at the size its header declares; a header claiming 
   assert.ok(process.memoryUsage().rss - before < 48 * 2 ** 20, 'the stream was not inflated in full');
   // [65535, 65535, 65535] uint8: 256 TiB declared by a few hundred bytes.
   const huge = Uint8Array.from([0, 0, 8, 3, 0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0, 0, 0]);
-  refuses(() => parseIdx(new Uint8Array(gzipSync(huge)), 'huge.gz'), /huge\.gz: the IDX header's data would expand to an unbounded size|huge\.gz: the IDX header's data would expand to .* over sculpt's limit of 256\.0 MiB/);
+  refuses(() => parseIdx(new Uint8Array(gzipSync(huge)), 'huge.gz'), /huge\.gz: the IDX header's data would expand to an unbounded size|huge\.gz: the IDX header's data would expand to .* over sculpt's limit of 64\.0 MiB/);
   // A real gzip IDX still reads.
   assert.deepEqual(parseIdx(new Uint8Array(gzipSync(header))).dims, [10]);
 });
