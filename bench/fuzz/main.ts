@@ -119,7 +119,7 @@ function readStatus(file: string): { at: number; phase: string } | undefined {
 /** Runs one child from `start` and watches it; resolves when it ends or is killed. */
 function runChild(o: Options, target: string, start: number, deadline: number, statusFile: string): Promise<ChildEnd> {
   const config: WorkerConfig = { target, seed: o.seed, start, end: o.execs, deadline, out: o.out, statusFile, memoryMb: o.memoryMb, shrinkMs: 3000 };
-  const child = spawn(process.execPath, ['--import', 'tsx', `--max-old-space-size=${o.memoryMb}`, join(ROOT, 'bench/fuzz/worker.ts'), JSON.stringify(config)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', `--max-old-space-size=${o.memoryMb}`, join(ROOT, 'bench/fuzz/worker.ts'), JSON.stringify(config)], {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
