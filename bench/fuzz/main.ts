@@ -161,7 +161,7 @@ function runChild(o: Options, target: string, start: number, deadline: number, s
       const s = readStatus(statusFile);
       const at = s?.at ?? start;
       if (code === 4) throw new Error(`fuzz: the harness failed on ${target}: ${stderr}`);
-      if (code !== 0 && code !== 3 && !killed) {
+      if (code !== 0 && code !== 3 && code !== 5 && !killed) {
         // Died on its own: V8's heap limit (out of memory), or a native crash (abort, stack).
         const why = /heap out of memory|Allocation failed/i.test(stderr) ? 'memory' : 'crash';
         if (why === 'crash') process.stderr.write(`fuzz: the ${target} worker died (exit ${code}) at input ${at}: ${stderr.split('\n').slice(0, 6).join(' | ')}\n`);
@@ -204,6 +204,10 @@ async function fuzzTarget(o: Options, name: string): Promise<TargetReport> {
       throw new Error(`fuzz: the ${name} worker did not start (${end.killed}, exit ${end.code})`);
     } else if (end.code === 3) {
       memory++;
+    } else if (end.code === 5) {
+      // Recycled (memory crept up over many inputs): carry on from where it stopped.
+      next = end.at;
+      continue;
     } else if (end.code !== 0) {
       throw new Error(`fuzz: the ${name} worker failed with exit code ${end.code}`);
     }

@@ -84,6 +84,7 @@ function main(): void {
     }
     const { input, mutated } = made;
     say(i, 'run');
+    const rssBefore = process.memoryUsage().rss / 2 ** 20;
     const o = runOne(target, input, dir);
     if (!o.ok) record(i, o, input, mutated);
     let rssMb = process.memoryUsage().rss / 2 ** 20;
@@ -91,6 +92,12 @@ function main(): void {
       // Over the limit after the input: garbage of many inputs, or what this one holds? Collect first.
       globalThis.gc();
       rssMb = process.memoryUsage().rss / 2 ** 20;
+    }
+    if (rssMb > config.memoryMb / 2 && rssMb - rssBefore < config.memoryMb / 4) {
+      // Memory crept up over many inputs (allocator fragmentation), not in this one: start afresh.
+      say(i + 1, 'recycle');
+      closeSync(status);
+      process.exit(5);
     }
     if (rssMb > config.memoryMb) {
       const signature = `memory: rss ${Math.round(rssMb)} MiB after one input`;
