@@ -9,6 +9,7 @@ import { countNonzeros, denseToCsr } from './formats.js';
 import { Kernels, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, transposeGeometry, type ConvGeometry } from './ops-conv.js';
 import { OPS, at, attrFloat, attrInt, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
+import { shortName } from './ops-common.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
 import { floatTensor, fromGraphTensor, size, strides, type Tensor } from './tensor.js';
 
@@ -393,7 +394,7 @@ export class SparseExecutor {
     const result: Record<string, Tensor> = {};
     for (const o of this.graph.outputs) {
       const t = values.get(o.name);
-      if (!t) throw new SculptError(`sparse executor: output ${o.name} was not produced`);
+      if (!t) throw new SculptError(`sparse executor: output ${shortName(o.name)} was not produced`);
       result[o.name] = t;
     }
     return result;
@@ -413,7 +414,7 @@ export class SparseExecutor {
       }
       const ins = n.inputs.map((name) => (name === '' ? undefined : values.get(name)));
       ins.forEach((t, i) => {
-        if (t === undefined && n.inputs[i] !== '') throw new SculptError(`${at(n)} reads ${n.inputs[i]}, which nothing produced`);
+        if (t === undefined && n.inputs[i] !== '') throw new SculptError(`${at(n)} reads ${shortName(n.inputs[i])}, which nothing produced`);
       });
       const transposed = n.opType === 'ConvTranspose' ? this.prepared.get(n) : undefined;
       const outs = WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)]
@@ -601,13 +602,13 @@ function checkSupported(graph: Graph): void {
     for (const n of g.nodes) {
       const known = WEIGHT_OPS.has(n.opType) || Object.hasOwn(OPS, n.opType);
       const domainOk = n.domain === '' || n.domain === 'ai.onnx' || (n.domain === 'com.microsoft' && n.opType === 'Gelu');
-      const op = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
+      const op = shortName(n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType, 40);
       if ((!known || !domainOk) && !first.has(op)) first.set(op, n);
       for (const v of n.attributes.values()) if (isGraph(v)) visit(v);
     }
   };
   visit(graph);
   if (first.size === 0) return;
-  const nodes = [...first].map(([op, n]) => `node ${nodeLabel(n)} (${op})`).join(', ');
+  const nodes = [...first].slice(0, 4).map(([op, n]) => `node ${nodeLabel(n)} (${op})`).join(', ') + (first.size > 4 ? ` and ${first.size - 4} more` : '');
   throw new SculptError(`sparse executor: ${nodes}: operator${first.size > 1 ? 's' : ''} not supported by sculpt's engine; run the model with \`sculpt run --engine onnxruntime\`; ${BENCH_HINT}`);
 }

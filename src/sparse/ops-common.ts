@@ -36,14 +36,19 @@ export function attrString(attrs: Attrs, name: string, fallback: string): string
   return typeof v === 'string' ? v : fallback;
 }
 
+/** A name from a file, cut to a length that keeps a message on one readable line. */
+export function shortName(name: string, max = 80): string {
+  return name.length > max ? `${name.slice(0, max)}…` : name;
+}
+
 /** A node's name for messages; exporters often leave it empty, so fall back to its first output. */
 export function nodeLabel(node: GraphNode): string {
-  return node.name !== '' ? node.name : `(output ${node.outputs[0] ?? '?'})`;
+  return node.name !== '' ? shortName(node.name) : `(output ${shortName(node.outputs[0] ?? '?')})`;
 }
 
 /** The start of every executor error about a node: `sparse executor: node NAME (OP)`. */
 export function at(node: GraphNode): string {
-  return `sparse executor: node ${nodeLabel(node)} (${node.opType})`;
+  return `sparse executor: node ${nodeLabel(node)} (${shortName(node.opType, 40)})`;
 }
 
 /** A required tensor input (a sequence there is refused). */

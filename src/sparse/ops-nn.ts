@@ -1,7 +1,7 @@
 /** Softmax and the window geometry (output size, pads) that convolution and pooling share. */
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
-import { attrInt, attrInts, attrString, float, need, nodeLabel, type Attrs, type OpFn } from './ops-common.js';
+import { at, attrInt, attrInts, attrString, float, need, nodeLabel, type Attrs, type OpFn } from './ops-common.js';
 import { floatTensor, normAxis, size } from './tensor.js';
 
 
@@ -46,6 +46,45 @@ export function spatialOut(inSize: number, k: number, stride: number, padBegin: 
 
 /** Begin/end pads per spatial axis from `pads` or `auto_pad`. */
 export function resolvePads(attrs: Attrs, inSizes: readonly number[], kernel: readonly number[], strides_: readonly number[], dilations: readonly number[], node: GraphNode): { begin: number[]; end: number[] } {
+  const pads = checkWindow(attrs, inSizes, kernel, strides_, dilations, node);
+  return windowPads(attrs, inSizes, kernel, strides_, dilations, node, pads);
+}
+
+/** Largest window geometry sculpt accepts per axis (kernel span, pad): far beyond any real model. */
+const MAX_WINDOW = 1 << 16;
+
+/**
+ * Window attributes checked before any loop or allocation depends on them: one entry per spatial
+ * axis, kernel ≥ 1, stride ≥ 1, dilation ≥ 1, pads ≥ 0, none absurdly large (a stride of 0 would
+ * loop forever, a pad of 65535 allocate gigabytes), and at least one output position per axis.
+ */
+function checkWindow(attrs: Attrs, inSizes: readonly number[], kernel: readonly number[], strides_: readonly number[], dilations: readonly number[], node: GraphNode): number[] | undefined {
+  const r = inSizes.length;
+  const bad = (what: string): never => {
+    throw new SculptError(`${at(node)} has ${what}; the model is malformed`);
+  };
+  const list = (name: string, v: readonly number[], min: number): void => {
+    if (v.length !== r) bad(`${name} [${v.slice(0, 8).join(', ')}${v.length > 8 ? ', …' : ''}] for ${r} spatial axes`);
+    for (const x of v) if (!Number.isInteger(x) || x < min || x > MAX_WINDOW) bad(`${name} [${v.slice(0, 8).join(', ')}${v.length > 8 ? ', …' : ''}] (each must be an integer from ${min} to ${MAX_WINDOW})`);
+  };
+  list('kernel', kernel, 1);
+  list('strides', strides_, 1);
+  list('dilations', dilations, 1);
+  const pads = attrInts(attrs, 'pads');
+  if (pads) {
+    if (pads.length !== 2 * r) bad(`pads [${pads.slice(0, 8).join(', ')}] for ${r} spatial axes (needs ${2 * r})`);
+    for (const p of pads) if (!Number.isInteger(p) || p < 0 || p > MAX_WINDOW) bad(`pads [${pads.slice(0, 8).join(', ')}] (each must be an integer from 0 to ${MAX_WINDOW})`);
+  }
+  for (let i = 0; i < r; i++) {
+    if ((kernel[i] - 1) * dilations[i] + 1 > MAX_WINDOW) bad(`a window of ${(kernel[i] - 1) * dilations[i] + 1} along axis ${i} (kernel × dilation)`);
+    const span = (kernel[i] - 1) * dilations[i] + 1;
+    const padded = inSizes[i] + (pads ? pads[i] + pads[i + r] : 0);
+    if (attrString(attrs, 'auto_pad', 'NOTSET') === 'NOTSET' && padded < span) bad(`a window of ${span} along axis ${i}, larger than the padded input (${padded})`);
+  }
+  return pads;
+}
+
+function windowPads(attrs: Attrs, inSizes: readonly number[], kernel: readonly number[], strides_: readonly number[], dilations: readonly number[], node: GraphNode, padsAttr: number[] | undefined): { begin: number[]; end: number[] } {
   const r = kernel.length;
   const autoPad = attrString(attrs, 'auto_pad', 'NOTSET');
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
@@ -60,7 +99,7 @@ export function resolvePads(attrs: Attrs, inSizes: readonly number[], kernel: re
     return { begin, end };
   }
   if (autoPad !== 'NOTSET' && autoPad !== 'VALID') throw new SculptError(`sparse executor: node ${nodeLabel(node)} has auto_pad ${autoPad}, which is not supported`);
-  const pads = attrInts(attrs, 'pads') ?? new Array<number>(2 * r).fill(0);
+  const pads = padsAttr ?? new Array<number>(2 * r).fill(0);
   return { begin: pads.slice(0, r), end: pads.slice(r, 2 * r) };
 }
 

@@ -51,11 +51,21 @@ export function size(dims: readonly number[]): number {
   return n;
 }
 
+/**
+ * Largest tensor the executor allocates: shapes come from data (Expand, Tile, ConstantOfShape,
+ * Range, Resize, pads), so a few hostile bytes must not claim gigabytes. 512 MiB is far above any
+ * activation of the models sculpt runs (a GPT-2 batch of 1024 tokens' logits is 206 MB).
+ */
+export const MAX_TENSOR_BYTES = 512 * 2 ** 20;
+
 /** Element count of a shape an operator computed, refusing negative, fractional or absurd sizes. */
-function checkedSize(dims: readonly number[]): number {
+function checkedSize(dims: readonly number[], bytesPerElement = 4): number {
   const n = size(dims);
-  if (!dims.every((d) => Number.isInteger(d) && d >= 0) || !Number.isSafeInteger(n) || n > 2 ** 31) {
-    throw new SculptError(`sparse executor: a computed shape [${dims.join(', ')}] is not a valid tensor shape; the model's shape arithmetic does not fit these inputs`);
+  if (!dims.every((d) => Number.isInteger(d) && d >= 0) || !Number.isSafeInteger(n)) {
+    throw new SculptError(`sparse executor: a computed shape [${dims.slice(0, 8).join(', ')}${dims.length > 8 ? ', …' : ''}] is not a valid tensor shape; the model's shape arithmetic does not fit these inputs`);
+  }
+  if (n * bytesPerElement > MAX_TENSOR_BYTES) {
+    throw new SculptError(`sparse executor: a computed shape [${dims.slice(0, 8).join(', ')}${dims.length > 8 ? ', …' : ''}] needs ${Math.round((n * bytesPerElement) / 2 ** 20)} MiB, over the ${MAX_TENSOR_BYTES / 2 ** 20} MiB one tensor may take; check the inputs' shapes, or run the model with \`sculpt run --engine onnxruntime\``);
   }
   return n;
 }
@@ -69,7 +79,7 @@ export function intTensor(dims: readonly number[], values: ArrayLike<number>): T
 }
 
 export function allocLike(dtype: DType, dims: readonly number[]): Tensor {
-  const n = checkedSize(dims);
+  const n = checkedSize(dims, dtype === 'float32' ? 4 : dtype === 'int64' ? 8 : 1);
   const data = dtype === 'float32' ? new Float32Array(n) : dtype === 'int64' ? new Float64Array(n) : new Uint8Array(n);
   return { dtype, dims: [...dims], data };
 }
