@@ -531,5 +531,6 @@ export function resolveInside(dir: string, name: string, what: string): string {
 
 /** `s` with control characters and other unprintables escaped, for one-line messages. */
 export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
