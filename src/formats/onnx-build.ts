@@ -6,7 +6,7 @@
  */
 import { ONNX_DTYPE } from './onnx-decode.js';
 import * as F from './onnx-fields.js';
-import { encodeVarint, WIRE_FIXED32, WIRE_LEN, WIRE_VARINT } from './protobuf.js';
+import { encodeSignedVarint, encodeVarint, WIRE_FIXED32, WIRE_LEN, WIRE_VARINT } from './protobuf.js';
 
 export type AttrValue =
   | { readonly int: number }
@@ -61,19 +61,6 @@ export interface ModelSpec {
 
 const utf8 = new TextEncoder();
 
-/** Bytes of a signed 64-bit integer as protobuf writes int64 (negatives take ten bytes). */
-function int64Varint(value: number): Uint8Array {
-  if (value >= 0) return encodeVarint(value);
-  if (!Number.isSafeInteger(value)) throw new RangeError(`int64 out of range: ${value}`);
-  let v = BigInt.asUintN(64, BigInt(value));
-  const out = new Uint8Array(10);
-  for (let i = 0; i < 10; i++) {
-    out[i] = Number(v & 0x7fn) | (i < 9 ? 0x80 : 0);
-    v >>= 7n;
-  }
-  return out;
-}
-
 /** A message under construction: chunks in order and their total length. */
 class Message {
   readonly parts: Uint8Array[] = [];
@@ -90,7 +77,7 @@ class Message {
 
   int(field: number, value: number): this {
     this.tag(field, WIRE_VARINT);
-    this.push(int64Varint(value));
+    this.push(encodeSignedVarint(value));
     return this;
   }
 

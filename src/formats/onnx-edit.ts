@@ -8,7 +8,7 @@ import { SculptError } from '../core/errors.js';
 import { encodeSparseTensorProto, encodeTensorProto, encodeValueInfo, type TensorSpec, type ValueSpec } from './onnx-build.js';
 import { decodeOnnx, failer, type DecodedGraph } from './onnx-decode.js';
 import * as F from './onnx-fields.js';
-import { encodeVarint, spliceWithLengthFixup, WIRE_LEN, WireReader, type LenPrefix, type SpliceEdit } from './protobuf.js';
+import { concatBytes, lenField, spliceWithLengthFixup, WIRE_LEN, WireReader, type LenPrefix, type SpliceEdit } from './protobuf.js';
 
 
 /** A tensor to add, optionally inside a subgraph (`scope` as the decoder names it; '' is the main graph). */
@@ -71,22 +71,8 @@ export function editGraph(bytes: Uint8Array, file: string, edits: GraphEdits): U
   for (const [scope, fields] of added) {
     const chain = graphs.get(scope)!;
     const g = chain[chain.length - 1];
-    splices.push({ start: g.end, end: g.end, bytes: concat(fields), enclosing: chain });
+    splices.push({ start: g.end, end: g.end, bytes: concatBytes(fields), enclosing: chain });
   }
   if (splices.length === 0) return bytes;
   return spliceWithLengthFixup(bytes, splices);
-}
-
-function lenField(field: number, payload: Uint8Array): Uint8Array {
-  return concat([encodeVarint((field << 3) | WIRE_LEN), encodeVarint(payload.length), payload]);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -10,7 +10,7 @@ import { SculptError } from '../core/errors.js';
 import { encodeValueInfo, type ValueSpec } from './onnx-build.js';
 import { decodeOnnx, failer } from './onnx-decode.js';
 import * as F from './onnx-fields.js';
-import { encodeVarint, WIRE_LEN, WireReader } from './protobuf.js';
+import { concatBytes, lenField, WIRE_LEN, WireReader } from './protobuf.js';
 
 export interface Extraction {
   /** Indices into the main graph's nodes (file order) to keep. */
@@ -59,20 +59,6 @@ export function extractModel(bytes: Uint8Array, file: string, x: Extraction): Ui
   for (const name of x.outputs) parts.push(lenField(F.GRAPH_OUTPUT, lenField(F.VALUE_INFO_NAME, utf8.encode(name))));
   const out: Uint8Array[] = [];
   for (const f of top) if (f !== graph) out.push(bytes.subarray(f.tagStart, f.end));
-  out.push(lenField(F.MODEL_GRAPH, concat(parts)));
-  return concat(out);
-}
-
-function lenField(field: number, payload: Uint8Array): Uint8Array {
-  return concat([encodeVarint((field << 3) | WIRE_LEN), encodeVarint(payload.length), payload]);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  out.push(lenField(F.MODEL_GRAPH, concatBytes(parts)));
+  return concatBytes(out);
 }

@@ -265,3 +265,19 @@ export function spliceWithLengthFixup(buf: Uint8Array, edits: readonly SpliceEdi
   out.set(buf.subarray(src), dst);
   return out;
 }
+
+/** A length-delimited field: its tag, the payload's length and the payload. */
+export function lenField(field: number, payload: Uint8Array): Uint8Array {
+  return concatBytes([encodeVarint((field << 3) | WIRE_LEN), encodeVarint(payload.length), payload]);
+}
+
+/** The parts joined into one array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
