@@ -99,9 +99,8 @@ interface LayerInfo {
   readonly trainable: boolean;
 }
 
-/** Layer name → class, over every layer config in the topology (nested models and wrappers too). */
-function layerClasses(topology: unknown): Map<string, LayerInfo> {
-  const out = new Map<string, LayerInfo>();
+/** Calls `fn` on every object in a Keras topology, nested models and wrappers included (depth-limited). */
+function forEachConfig(topology: unknown, fn: (o: Record<string, unknown>, config: Record<string, unknown> | undefined) => void): void {
   const visit = (node: unknown, depth: number): void => {
     if (depth > 64 || typeof node !== 'object' || node === null) return;
     if (Array.isArray(node)) {
@@ -109,13 +108,21 @@ function layerClasses(topology: unknown): Map<string, LayerInfo> {
       return;
     }
     const o = node as Record<string, unknown>;
-    const config = o.config as Record<string, unknown> | undefined;
-    if (typeof o.class_name === 'string' && typeof config === 'object' && config !== null && typeof config.name === 'string') {
-      if (!out.has(config.name)) out.set(config.name, { className: o.class_name, trainable: config.trainable !== false });
-    }
+    const config = typeof o.config === 'object' && o.config !== null ? (o.config as Record<string, unknown>) : undefined;
+    fn(o, config);
     for (const v of Object.values(o)) if (typeof v === 'object') visit(v, depth + 1);
   };
   visit(topology, 0);
+}
+
+/** Layer name → class, over every layer config in the topology (nested models and wrappers too). */
+function layerClasses(topology: unknown): Map<string, LayerInfo> {
+  const out = new Map<string, LayerInfo>();
+  forEachConfig(topology, (o, config) => {
+    if (typeof o.class_name === 'string' && config && typeof config.name === 'string') {
+      if (!out.has(config.name)) out.set(config.name, { className: o.class_name, trainable: config.trainable !== false });
+    }
+  });
   return out;
 }
 
@@ -140,29 +147,21 @@ function layerSuccessors(topology: unknown): Map<string, string> {
     set.add(to);
     readers.set(from, set);
   };
-  const visit = (node: unknown, depth: number): void => {
-    if (depth > 64 || typeof node !== 'object' || node === null) return;
-    if (Array.isArray(node)) {
-      for (const x of node) visit(x, depth + 1);
-      return;
-    }
-    const o = node as Record<string, unknown>;
-    const config = o.config as Record<string, unknown> | undefined;
-    if (o.class_name === 'Sequential' && typeof config === 'object' && config !== null && Array.isArray(config.layers)) {
+  forEachConfig(topology, (o, config) => {
+    if (o.class_name === 'Sequential' && config && Array.isArray(config.layers)) {
       const names = (config.layers as { config?: { name?: unknown } }[]).map((l) => l?.config?.name).filter((n): n is string => typeof n === 'string');
       for (let i = 0; i + 1 < names.length; i++) add(names[i], names[i + 1]);
     }
-    if (typeof config === 'object' && config !== null && typeof config.name === 'string' && Array.isArray(o.inbound_nodes)) {
+    if (config && typeof config.name === 'string' && Array.isArray(o.inbound_nodes)) {
+      const to = config.name;
       const walk = (x: unknown): void => {
         if (!Array.isArray(x)) return;
-        if (typeof x[0] === 'string' && typeof x[1] === 'number') add(x[0], config.name as string);
+        if (typeof x[0] === 'string' && typeof x[1] === 'number') add(x[0], to);
         else for (const y of x) walk(y);
       };
       walk(o.inbound_nodes);
     }
-    for (const v of Object.values(o)) if (typeof v === 'object') visit(v, depth + 1);
-  };
-  visit(topology, 0);
+  });
   const out = new Map<string, string>();
   for (const [from, to] of readers) if (to.size === 1) out.set(from, [...to][0]);
   return out;
