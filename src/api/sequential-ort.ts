@@ -13,7 +13,7 @@ import { encodeOnnx } from '../formats/onnx-build.js';
 import { ONNX_DTYPE } from '../formats/onnx-decode.js';
 import { extractModel } from '../formats/onnx-extract.js';
 import type { OnnxModel } from '../formats/onnx.js';
-import { finishStats, planSegments, type SequentialOptions, type SequentialStage, type StageActivation, type StageHandler } from './sparsegpt-sequential.js';
+import { activationStats, finishStats, planSegments, type SequentialOptions, type SequentialStage, type StageActivation, type StageHandler } from './sparsegpt-sequential.js';
 import { loadOrt } from './sparse-ort.js';
 
 const ELEM: Record<string, number> = {
@@ -112,12 +112,7 @@ export async function runSequentialOrt(
 }
 
 async function accumulateOrt(stats: Map<string, StageActivation>, name: string, data: Float32Array, k: number, gram: GramRunner | undefined): Promise<void> {
-  let s = stats.get(name);
-  if (!s) {
-    s = { features: k, rows: 0, sumSquares: new Float64Array(k), gram: gram ? new Float64Array(k * k) : undefined };
-    stats.set(name, s);
-  }
-  if (s.features !== k) throw new SculptError(`activation '${name}' changed width between batches (${s.features} then ${k})`);
+  const s = activationStats(stats, name, k, gram !== undefined);
   const rows = data.length / k;
   const sq = s.sumSquares;
   for (let r = 0; r < rows; r++) {

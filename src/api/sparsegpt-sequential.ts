@@ -208,14 +208,20 @@ export function runSequential(
   return results;
 }
 
-/** Adds rows of `data` ([rows, k]) to the statistics of activation `name` (XᵀX upper triangle, 4 rows at a time). */
-export function accumulate(stats: Map<string, StageActivation>, name: string, data: Float32Array, k: number, gram: boolean): void {
+/** The statistics of activation `name`, made on first use; a width that changes between batches is refused. */
+export function activationStats(stats: Map<string, StageActivation>, name: string, k: number, gram: boolean): StageActivation {
   let s = stats.get(name);
   if (!s) {
     s = { features: k, rows: 0, sumSquares: new Float64Array(k), gram: gram ? new Float64Array(k * k) : undefined };
     stats.set(name, s);
   }
   if (s.features !== k) throw new SculptError(`activation '${name}' changed width between batches (${s.features} then ${k})`);
+  return s;
+}
+
+/** Adds rows of `data` ([rows, k]) to the statistics of activation `name` (XᵀX upper triangle, 4 rows at a time). */
+export function accumulate(stats: Map<string, StageActivation>, name: string, data: Float32Array, k: number, gram: boolean): void {
+  const s = activationStats(stats, name, k, gram);
   const rows = data.length / k;
   const sq = s.sumSquares;
   for (let i = 0; i < data.length; i++) sq[i % k] += data[i] * data[i];
