@@ -19,6 +19,7 @@ import { inverseHessianDiagonal } from '../core/criteria-sparsegpt.js';
 import '../core/criteria-data.js';
 import { SculptError } from '../core/errors.js';
 import type { Graph, GraphTensor } from '../core/graph.js';
+import type { MatMul } from '../core/linalg.js';
 import { Mask } from '../core/mask.js';
 import { resolveTargets, type PruneOptions } from '../core/options.js';
 import { prune, type PruneSummary, type StatsTotal, type TensorStats } from '../core/plan.js';
@@ -33,7 +34,7 @@ import { reconstructWithMask } from './calibration-sparsegpt.js';
 import { withFileContextAsync } from './model-file.js';
 import { prunePipeline, type PruneFileHooks, type PruneFileResult } from './prune-file.js';
 import { rowsByOutput, runSequential, sequentialStages, statsFor, type StageActivation, type StageHandler } from './sparsegpt-sequential.js';
-import { runSequentialOrt, type OrtFeeds } from './sequential-ort.js';
+import { OrtMatMul, runSequentialOrt, type OrtFeeds } from './sequential-ort.js';
 import { loadOrt } from './sparse-ort.js';
 
 /** How a language model is calibrated. */
@@ -148,7 +149,7 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
   const feeds = cal.engine === 'sparse' ? executorFeeds(model, windows, batch) : [];
   const run = (handle: StageHandler, gram: boolean, onStage?: (d: number, t: number) => void) => (ortFeeds
     ? runSequentialOrt(model, graph, stages, ortFeeds, handle, { gram, onStage })
-    : Promise.resolve(runSequential(graph, stages, feeds, handle, { gram, onStage })));
+    : runSequential(graph, stages, feeds, handle, { gram, onStage }));
   const entries = new Map(resolveTargets(model.tensors, opts).map((e) => [e.tensor.name, e]));
   const sparsity = new Map<string, number>([...entries].map(([n, e]) => [n, e.sparsity]));
   let allocation: Record<string, number> | undefined;
@@ -159,7 +160,7 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
   if (owl || !sequential) {
     dense = new Map();
     const d = dense;
-    await run((_s, acts) => { for (const [k, v] of acts) d.set(k, v); return new Map(); }, !sequential && c === 'sparsegpt');
+    await run((_s, acts) => { for (const [k, v] of acts) d.set(k, v); return Promise.resolve(new Map()); }, !sequential && c === 'sparsegpt');
   }
   if (owl) {
     allocation = owlAllocation(model, weights, dense!, opts.sparsity, cal.owl ?? {});
@@ -177,14 +178,20 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
   const masks = new Map<string, Mask>();
   const updates = new Map<string, Float32Array>();
   if (sequential) {
-    const results = await run((stage, acts) => {
-      const out = new Map<string, { values: Float32Array; mask: Mask }>();
-      for (const w of stage.weights) out.set(w.tensor.name, pruneOne(model, w, statsFor(w, acts), sparsity.get(w.tensor.name)!, opts, cal));
-      return out;
-    }, c === 'sparsegpt', cal.onStage);
-    for (const [name, r] of results) {
-      masks.set(name, r.mask);
-      if (c === 'sparsegpt') updates.set(name, r.values);
+    // SparseGPT's dense products on onnxruntime's GEMM when calibration runs there, else in JavaScript.
+    const gemm = ortFeeds && c === 'sparsegpt' ? await OrtMatMul.create() : undefined;
+    try {
+      const results = await run(async (stage, acts) => {
+        const out = new Map<string, { values: Float32Array; mask: Mask }>();
+        for (const w of stage.weights) out.set(w.tensor.name, await pruneOne(model, w, statsFor(w, acts), sparsity.get(w.tensor.name)!, opts, cal, gemm?.matmul));
+        return out;
+      }, c === 'sparsegpt', cal.onStage);
+      for (const [name, r] of results) {
+        masks.set(name, r.mask);
+        if (c === 'sparsegpt') updates.set(name, r.values);
+      }
+    } finally {
+      await gemm?.release();
     }
   } else {
     const inputNorms = new Map<string, Float32Array>();
@@ -214,7 +221,7 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
 }
 
 /** One layer of a stage: SparseGPT's prune-and-reconstruct or Wanda's ranking, at sparsity `s`. */
-function pruneOne(model: OnnxModel, w: CalibratedWeight, a: StageActivation, s: number, opts: PruneOptions, cal: LmCalibration): { values: Float32Array; mask: Mask } {
+async function pruneOne(model: OnnxModel, w: CalibratedWeight, a: StageActivation, s: number, opts: PruneOptions, cal: LmCalibration, matmul?: MatMul): Promise<{ values: Float32Array; mask: Mask }> {
   const t = w.tensor;
   const values = model.read(t.name);
   if (a.features !== (t.outputAxis === 0 ? t.shape[1] : t.shape[0])) {
@@ -223,7 +230,7 @@ function pruneOne(model: OnnxModel, w: CalibratedWeight, a: StageActivation, s: 
   if (opts.criterion === 'sparsegpt') {
     const rb = rowsByOutput(t, values);
     const nm = opts.pattern.kind === 'nm' ? { n: opts.pattern.n, m: opts.pattern.m } : undefined;
-    const r = sparseGptLazy(rb.data, rb.rows, rb.cols, a.gram!, { sparsity: s, nm, blockSize: cal.blockSize ?? 128, dampening: cal.dampening ?? 0.01, what: `'${t.name}'` });
+    const r = await sparseGptLazy(rb.data, rb.rows, rb.cols, a.gram!, { sparsity: s, nm, blockSize: cal.blockSize ?? 128, dampening: cal.dampening ?? 0.01, what: `'${t.name}'`, matmul });
     const mask = rb.rows === t.shape[0] ? r.mask : transposedMask(r.mask, rb.rows, rb.cols);
     return { values: rb.back(r.weights), mask };
   }

@@ -7,6 +7,7 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { SculptError } from '../core/errors.js';
+import type { MatMul } from '../core/linalg.js';
 import type { Graph } from '../core/graph.js';
 import type { Mask } from '../core/mask.js';
 import { encodeOnnx } from '../formats/onnx-build.js';
@@ -41,6 +42,34 @@ class GramRunner {
   }
   async release(): Promise<void> {
     await this.session?.release();
+  }
+}
+
+/**
+ * float64 C = A·B on onnxruntime (MLAS DGEMM on all intra-op threads): what SparseGPT's blocked
+ * factorisations and lazy updates call (core/linalg.ts `MatMul`). One session for every shape.
+ */
+export class OrtMatMul {
+  private session: Promise<Ort.InferenceSession> | undefined;
+  constructor(private readonly ort: typeof Ort) {}
+  static async create(): Promise<OrtMatMul> {
+    return new OrtMatMul(await loadOrt());
+  }
+  readonly matmul: MatMul = async (a, b, m, k, n) => {
+    this.session ??= this.ort.InferenceSession.create(encodeOnnx({
+      nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['c'] }],
+      initializers: [],
+      inputs: [{ name: 'a', dims: ['m', 'k'], elemType: ONNX_DTYPE.DOUBLE }, { name: 'b', dims: ['k', 'n'], elemType: ONNX_DTYPE.DOUBLE }],
+      outputs: [{ name: 'c', dims: ['m', 'n'], elemType: ONNX_DTYPE.DOUBLE }],
+      opset: 13,
+    }), SESSION);
+    const session = await this.session;
+    const r = await session.run({ a: new this.ort.Tensor('float64', a, [m, k]), b: new this.ort.Tensor('float64', b, [k, n]) });
+    return r.c.data as Float64Array;
+  };
+  async release(): Promise<void> {
+    await (await this.session)?.release();
+    this.session = undefined;
   }
 }
 
@@ -98,7 +127,7 @@ export async function runSequentialOrt(
       }
       await session?.release();
       finishStats(acts);
-      const updates = handle(stages[s], acts);
+      const updates = await handle(stages[s], acts);
       for (const [name, r] of updates) {
         results.set(name, r);
         current.set(name, r.values);

@@ -40,7 +40,7 @@ export interface StageActivation {
 }
 
 /** What the caller does with one stage's statistics: new values and masks for its weights. */
-export type StageHandler = (stage: SequentialStage, acts: ReadonlyMap<string, StageActivation>) => ReadonlyMap<string, { values: Float32Array; mask: Mask }>;
+export type StageHandler = (stage: SequentialStage, acts: ReadonlyMap<string, StageActivation>) => Promise<ReadonlyMap<string, { values: Float32Array; mask: Mask }>>;
 
 export interface SequentialOptions {
   /** Accumulate XᵀX (SparseGPT) besides Σx² (Wanda). */
@@ -157,13 +157,13 @@ export function finishStats(acts: Map<string, StageActivation>): void {
  * executor, calling `handle` with each stage's statistics and using the values it returns for
  * every later stage. Returns the new values of every weight, by name.
  */
-export function runSequential(
+export async function runSequential(
   graph: Graph,
   stages: readonly SequentialStage[],
   feeds: readonly Record<string, Tensor>[],
   handle: StageHandler,
   opts: SequentialOptions,
-): Map<string, { values: Float32Array; mask: Mask }> {
+): Promise<Map<string, { values: Float32Array; mask: Mask }>> {
   const segs = planSegments(graph, stages);
   const initializers = new Map<string, GraphTensor>(graph.initializers);
   const results = new Map<string, { values: Float32Array; mask: Mask }>();
@@ -197,7 +197,7 @@ export function runSequential(
       for (const name of [...values.keys()]) if (!seg.live.has(name)) values.delete(name);
     }
     finishStats(acts);
-    const updates = handle(stages[s], acts);
+    const updates = await handle(stages[s], acts);
     for (const [name, r] of updates) {
       results.set(name, r);
       const old = initializers.get(name);

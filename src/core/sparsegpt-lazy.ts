@@ -15,7 +15,7 @@
  */
 import { roundHalfEven } from './counting.js';
 import { SculptError } from './errors.js';
-import { choleskyLower } from './linalg.js';
+import { choleskyLowerInPlace, lowerInverse, matMulJs, type MatMul } from './linalg.js';
 import { Mask } from './mask.js';
 
 export interface SparseGptLazyOptions {
@@ -29,10 +29,15 @@ export interface SparseGptLazyOptions {
   readonly dampening?: number;
   /** Names the layer in errors. */
   readonly what?: string;
+  /**
+   * The dense products (factorisation, triangular inverse, lazy batch updates): sculpt's JavaScript
+   * loop by default; the command line passes onnxruntime's GEMM when it is installed.
+   */
+  readonly matmul?: MatMul;
 }
 
 /** U with H⁻¹ = UᵀU (upper, row-major) for the damped H; also which inputs were dead. */
-export function inverseHessianUpper(hessian: Float64Array, n: number, dampening = 0.01, what = 'the layer'): { u: Float64Array; dead: Uint8Array } {
+export async function inverseHessianUpper(hessian: Float64Array, n: number, dampening = 0.01, what = 'the layer', mm: MatMul = matMulJs): Promise<{ u: Float64Array; dead: Uint8Array }> {
   const dead = new Uint8Array(n);
   let mean = 0;
   for (let i = 0; i < n; i++) {
@@ -42,7 +47,6 @@ export function inverseHessianUpper(hessian: Float64Array, n: number, dampening 
   }
   mean /= n;
   // P·H·P (P reverses the order) = L·Lᵀ, so H = R·Rᵀ with R = P·L·P upper, and H⁻¹ = UᵀU, U = R⁻¹ = P·L⁻¹·P.
-  // Two n×n buffers in all: the reversed H becomes L⁻¹ once L is computed, and L becomes U.
   const buf = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const ri = (n - 1 - i) * n;
@@ -50,30 +54,17 @@ export function inverseHessianUpper(hessian: Float64Array, n: number, dampening 
     const d = n - 1 - i;
     buf[i * n + i] = (dead[d] ? 1 : buf[i * n + i]) + dampening * mean;
   }
-  const l = choleskyLower(buf, n, (j) => `sparsegpt: calibration Hessian of ${what} is not positive definite (pivot ${j}); use more calibration samples or raise the dampening`);
-  // L⁻¹ row by row: row i = (e_i − Σ_{k<i} L_ik · row k) / L_ii, inner loops contiguous.
-  const li = buf;
-  li.fill(0);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let k = 0; k < i; k++) {
-      const a = l[ri + k];
-      if (a === 0) continue;
-      const rk = k * n;
-      for (let j = 0; j <= k; j++) li[ri + j] -= a * li[rk + j];
-    }
-    const d = l[ri + i];
-    for (let j = 0; j < i; j++) li[ri + j] /= d;
-    li[ri + i] = 1 / d;
-  }
-  const u = l;
+  await choleskyLowerInPlace(buf, n, mm, (j) => `sparsegpt: calibration Hessian of ${what} is not positive definite (pivot ${j}); use more calibration samples or raise the dampening`);
+  const li = await lowerInverse(buf, n, mm);
+  // U = P·L⁻¹·P, written over L's buffer.
+  const u = buf;
   u.fill(0);
   for (let i = 0; i < n; i++) for (let j = i; j < n; j++) u[i * n + j] = li[(n - 1 - i) * n + (n - 1 - j)];
   return { u, dead };
 }
 
 /** Prunes and reconstructs `w` (rows × cols, rows = outputs). Pruned entries come out exactly 0. */
-export function sparseGptLazy(w: Float32Array, rows: number, cols: number, hessian: Float64Array, o: SparseGptLazyOptions): { weights: Float32Array; mask: Mask; pruned: number } {
+export async function sparseGptLazy(w: Float32Array, rows: number, cols: number, hessian: Float64Array, o: SparseGptLazyOptions): Promise<{ weights: Float32Array; mask: Mask; pruned: number }> {
   const what = o.what ?? 'the layer';
   if (w.length !== rows * cols) throw new SculptError(`sparsegpt: ${what} has ${w.length} values, expected ${rows}×${cols}`);
   if (hessian.length !== cols * cols) throw new SculptError(`sparsegpt: Hessian of ${what} has ${hessian.length} values, expected ${cols}×${cols}`);
@@ -82,7 +73,8 @@ export function sparseGptLazy(w: Float32Array, rows: number, cols: number, hessi
   if (nm !== undefined && (nm.n < 1 || nm.n > nm.m || cols % nm.m !== 0)) {
     throw new SculptError(`sparsegpt: pattern ${nm?.n}:${nm?.m} needs the input size ${cols} of ${what} to be a multiple of ${nm?.m}`);
   }
-  const { u, dead } = inverseHessianUpper(hessian, cols, o.dampening ?? 0.01, what);
+  const mm = o.matmul ?? matMulJs;
+  const { u, dead } = await inverseHessianUpper(hessian, cols, o.dampening ?? 0.01, what, mm);
   const W = Float64Array.from(w);
   for (let j = 0; j < cols; j++) if (dead[j]) for (let r = 0; r < rows; r++) W[r * cols + j] = 0;
   const prunedBits = new Uint8Array(rows * cols);
@@ -119,14 +111,13 @@ export function sparseGptLazy(w: Float32Array, rows: number, cols: number, hessi
     }
     // Lazy batch update of every column after the block: W[:, b1:] −= E · U[b0:b1, b1:].
     if (b1 < cols) {
+      // Only the last block can be narrower than bs, and nothing follows it: here width = bs.
+      const rest = cols - b1;
+      const p = await mm(err, blockRows(u, cols, b0, b1, b1), rows, width, rest);
       for (let r = 0; r < rows; r++) {
-        const ri = r * cols;
-        for (let t = 0; t < width; t++) {
-          const e = err[r * bs + t];
-          if (e === 0) continue;
-          const uj = (b0 + t) * cols;
-          for (let k = b1; k < cols; k++) W[ri + k] -= e * u[uj + k];
-        }
+        const ri = r * cols + b1;
+        const rp = r * rest;
+        for (let k = 0; k < rest; k++) W[ri + k] -= p[rp + k];
       }
     }
   }
@@ -141,24 +132,34 @@ export function sparseGptLazy(w: Float32Array, rows: number, cols: number, hessi
   return { weights: out, mask, pruned };
 }
 
+/** Rows [r0, r1) of the n-column `a` from column c0 on, contiguous. */
+function blockRows(a: Float64Array, n: number, r0: number, r1: number, c0: number): Float64Array {
+  const w = n - c0;
+  const out = new Float64Array((r1 - r0) * w);
+  for (let r = r0; r < r1; r++) out.set(a.subarray(r * n + c0, (r + 1) * n), (r - r0) * w);
+  return out;
+}
+
 /** Marks the `count` smallest w²/U_jj² of columns [b0, b0+width) (ties by position). */
 function selectInBlock(W: Float64Array, rows: number, cols: number, b0: number, width: number, u: Float64Array, count: number, out: Uint8Array): void {
-  const n = rows * width;
-  const scores = new Float64Array(n);
-  const idx = new Uint32Array(n);
+  const scores = new Float64Array(rows * width);
   for (let r = 0; r < rows; r++) {
     for (let t = 0; t < width; t++) {
       const j = b0 + t;
       const d = u[j * cols + j];
       const v = W[r * cols + j];
       scores[r * width + t] = (v * v) / (d * d);
-      idx[r * width + t] = r * cols + j;
     }
   }
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => scores[a] - scores[b] || idx[a] - idx[b]);
-  for (let t = 0; t < count; t++) out[idx[order[t]]] = 1;
+  // The count-th smallest score is the threshold: everything below it is pruned, and of the scores
+  // equal to it the first ones in position order (the scores are laid out in position order).
+  const threshold = Float64Array.from(scores).sort()[count - 1];
+  let left = count;
+  for (let i = 0; i < scores.length && left > 0; i++) if (scores[i] < threshold) left--;
+  for (let i = 0; i < scores.length; i++) {
+    const sc = scores[i];
+    if (sc < threshold || (sc === threshold && left-- > 0)) out[Math.floor(i / width) * cols + b0 + (i % width)] = 1;
+  }
 }
 
 /** N:M at column j: in each row, prune the m − n smallest saliencies of columns j..j+m−1 (ties: lower column first). */

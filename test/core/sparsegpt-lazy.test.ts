@@ -34,10 +34,10 @@ function weights(rows: number, cols: number, seed: number): Float32Array {
   return Float32Array.from({ length: rows * cols }, () => r() - 0.5);
 }
 
-test('inverseHessianUpper: UᵀU is the inverse of H + λ·mean(diag)·I', () => {
+test('inverseHessianUpper: UᵀU is the inverse of H + λ·mean(diag)·I', async () => {
   const k = 12;
   const h = calibration(40, k, 1);
-  const { u } = inverseHessianUpper(h, k, 0.01);
+  const { u } = await inverseHessianUpper(h, k, 0.01);
   let mean = 0;
   for (let i = 0; i < k; i++) mean += h[i * k + i] / k;
   for (let i = 0; i < k; i++) for (let j = 0; j < i; j++) assert.equal(u[i * k + j], 0, 'upper triangular');
@@ -55,26 +55,26 @@ test('inverseHessianUpper: UᵀU is the inverse of H + λ·mean(diag)·I', () =>
   }
 });
 
-test('sparseGptLazy: exactly round(s·rows·cols) pruned, pruned entries 0, across blocks of any width', () => {
+test('sparseGptLazy: exactly round(s·rows·cols) pruned, pruned entries 0, across blocks of any width', async () => {
   const rows = 9;
   const cols = 37;
   const h = calibration(80, cols, 2);
   const w = weights(rows, cols, 3);
   for (const [s, bs] of [[0.5, 8], [0.6, 128], [0.7, 5], [0.33, 1]] as const) {
-    const r = sparseGptLazy(w, rows, cols, h, { sparsity: s, blockSize: bs });
+    const r = await sparseGptLazy(w, rows, cols, h, { sparsity: s, blockSize: bs });
     assert.equal(r.pruned, roundHalfEven(s * rows * cols), `s=${s} bs=${bs}`);
     assert.equal(r.mask.prunedCount(), r.pruned);
     for (let i = 0; i < w.length; i++) if (!r.mask.get(i)) assert.equal(r.weights[i], 0);
   }
 });
 
-test('sparseGptLazy: 2:4 and 4:8 keep exactly n of every m inputs of each row, and match sparseGptLayer', () => {
+test('sparseGptLazy: 2:4 and 4:8 keep exactly n of every m inputs of each row, and match sparseGptLayer', async () => {
   const rows = 6;
   const cols = 32;
   const h = calibration(70, cols, 4);
   const w = weights(rows, cols, 5);
   for (const nm of [{ n: 2, m: 4 }, { n: 4, m: 8 }]) {
-    const r = sparseGptLazy(w, rows, cols, h, { sparsity: 0, nm, blockSize: 16 });
+    const r = await sparseGptLazy(w, rows, cols, h, { sparsity: 0, nm, blockSize: 16 });
     for (let row = 0; row < rows; row++) {
       for (let g = 0; g < cols; g += nm.m) {
         let kept = 0;
@@ -89,12 +89,12 @@ test('sparseGptLazy: 2:4 and 4:8 keep exactly n of every m inputs of each row, a
   }
 });
 
-test('sparseGptLazy: the layer error ‖(W − Ŵ)X‖² is below magnitude pruning and below its own mask without the update', () => {
+test('sparseGptLazy: the layer error ‖(W − Ŵ)X‖² is below magnitude pruning and below its own mask without the update', async () => {
   const rows = 16;
   const cols = 48;
   const h = calibration(200, cols, 6);
   const w = weights(rows, cols, 7);
-  const r = sparseGptLazy(w, rows, cols, h, { sparsity: 0.5, blockSize: 16 });
+  const r = await sparseGptLazy(w, rows, cols, h, { sparsity: 0.5, blockSize: 16 });
   const sgpt = reconstructionError(w, r.weights, rows, cols, h);
   // Magnitude at the same count, per layer.
   const order = Array.from(w.keys()).sort((a, b) => Math.abs(w[a]) - Math.abs(w[b]) || a - b);
@@ -107,13 +107,13 @@ test('sparseGptLazy: the layer error ‖(W − Ŵ)X‖² is below magnitude prun
   assert.ok(sgpt < noUpdateErr * 0.8, `sparsegpt ${sgpt} vs its mask without the update ${noUpdateErr}`);
 });
 
-test('sparseGptLazy: an input never seen gets H_jj = 1 and its weights pruned to 0 first', () => {
+test('sparseGptLazy: an input never seen gets H_jj = 1 and its weights pruned to 0 first', async () => {
   const rows = 4;
   const cols = 8;
   const h = calibration(30, cols, 8);
   for (let j = 0; j < cols; j++) { h[3 * cols + j] = 0; h[j * cols + 3] = 0; }
   const w = weights(rows, cols, 9);
-  const r = sparseGptLazy(w, rows, cols, h, { sparsity: 0.25 });
+  const r = await sparseGptLazy(w, rows, cols, h, { sparsity: 0.25 });
   for (let row = 0; row < rows; row++) assert.equal(r.mask.get(row * cols + 3), false);
   assert.equal(r.pruned, 8);
 });
