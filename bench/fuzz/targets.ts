@@ -408,6 +408,14 @@ export const TARGETS: readonly Target[] = [
 ];
 
 /**
+ * The executor target's per-tensor budget (the executor's own `maxTensorBytes` check). The seeds'
+ * largest activation is 49 KiB; a mutated pad or scale can make one 10^4 times larger, which at the
+ * default 512 MiB is bounded but takes seconds per node (a hang to this harness). At 16 MiB those
+ * models are refused by the budget check itself, and an allocation that skips the check stands out.
+ */
+const FUZZ_TENSOR_BYTES = 16 * 2 ** 20;
+
+/**
  * The sparse executor on mutated models (attributes such as strides, pads, kernel_shape, axes and
  * shapes changed by the protobuf mutations), each run on its fixture input. Not a parser, so not in
  * TARGETS (whose findings are this harness's own business): `npm run fuzz` runs it after them.
@@ -430,7 +438,7 @@ export const EXECUTOR: Target = {
     const graph = model.graph();
     const x = parseNpy(input.files.get('input.npy')!, 'input.npy');
     const name = graph.inputs[0]?.name ?? 'input';
-    new SparseExecutor(graph, { engine: 'sparse' }).run({ [name]: x });
+    new SparseExecutor(graph, { engine: 'sparse', maxTensorBytes: FUZZ_TENSOR_BYTES }).run({ [name]: x });
   },
 };
 

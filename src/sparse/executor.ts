@@ -5,13 +5,14 @@
  */
 import { SculptError } from '../core/errors.js';
 import { isGraph, type Graph, type GraphNode } from '../core/graph.js';
+import { shapeText } from '../core/limits.js';
 import { countNonzeros, denseToCsr } from './formats.js';
 import { Kernels, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
-import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, transposeGeometry, type ConvGeometry } from './ops-conv.js';
+import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, positionsPerPass, transposeGeometry, type ConvGeometry } from './ops-conv.js';
 import { OPS, at, attrFloat, attrInt, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
 import { shortName } from './ops-common.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
-import { floatTensor, fromGraphTensor, size, strides, type Tensor } from './tensor.js';
+import { checkedSize, floatTensor, fromGraphTensor, size, strides, withTensorBudget, type Tensor } from './tensor.js';
 
 export interface ExecutorOptions {
   /**
@@ -24,6 +25,12 @@ export interface ExecutorOptions {
   readonly batchHint?: number;
   /** Machine numbers for 'auto'; measured once per process when omitted. */
   readonly machine?: MachineProfile;
+  /**
+   * Bytes one computed tensor may take (default and most MAX_TENSOR_BYTES, 512 MiB); window work
+   * (pooling taps) scales with it. A caller that knows its activations are small sets less, so a
+   * model whose shapes run away is refused at once instead of computing for minutes.
+   */
+  readonly maxTensorBytes?: number;
 }
 
 export interface WeightLayer {
@@ -97,6 +104,7 @@ interface Prepared {
 export class SparseExecutor {
   readonly graph: Graph;
   readonly layers: WeightLayer[] = [];
+  private readonly maxTensorBytes: number | undefined;
   private readonly k = new Kernels();
   private readonly constants = new Map<string, Tensor>();
   private readonly prepared = new Map<GraphNode, Prepared>();
@@ -112,6 +120,7 @@ export class SparseExecutor {
 
   constructor(graph: Graph, options: ExecutorOptions = {}) {
     this.graph = graph;
+    this.maxTensorBytes = options.maxTensorBytes;
     checkSupported(graph);
     // Initializers and Constant nodes (paddle2onnx and tf2onnx keep every weight in one), of the
     // graph and its subgraphs (ONNX names are unique across them), are converted once, so their
@@ -358,14 +367,27 @@ export class SparseExecutor {
     const [batch, c] = x.dims;
     const cg = c / group, mg = wt.dims[1], m = mg * group;
     if (cg !== p.kernels[0].cols) throw new SculptError(`${at(n)} weight expects ${p.kernels[0].cols * group} input channels, the input has ${c}`);
-    const g = transposeGeometry(n.attributes, x.dims.slice(2), wt.dims.slice(2));
+    const g = transposeGeometry(n.attributes, x.dims.slice(2), wt.dims.slice(2), n);
     const xd = x.data as Float32Array;
-    const out = new Float32Array(batch * m * g.planeOut);
+    const out = new Float32Array(checkedSize([batch, m, ...g.outSp], 4, `${at(n)} output`));
+    // A huge input runs in passes over its positions, so the columns (taps times the input) stay bounded.
+    const pass = positionsPerPass(Math.max(p.kernels[0].rows, cg), g.planeIn);
+    const part = pass === g.planeIn ? undefined : new Float32Array(cg * pass);
     for (let b = 0; b < batch; b++) {
       for (let gi = 0; gi < group; gi++) {
-        const planes = xd.subarray((b * c + gi * cg) * g.planeIn, (b * c + (gi + 1) * cg) * g.planeIn);
-        const cols = applyLinearTransposed(this.k, p.kernels[gi], planes, g.planeIn, false);
-        col2im(cols, mg, g, out, (b * m + gi * mg) * g.planeOut);
+        const x0 = (b * c + gi * cg) * g.planeIn;
+        if (!part) {
+          const cols = applyLinearTransposed(this.k, p.kernels[gi], xd.subarray(x0, x0 + cg * g.planeIn), g.planeIn, false);
+          col2im(cols, mg, g, out, (b * m + gi * mg) * g.planeOut);
+          continue;
+        }
+        for (let q0 = 0; q0 < g.planeIn; q0 += pass) {
+          const q1 = Math.min(g.planeIn, q0 + pass), len = q1 - q0;
+          const planes = part.subarray(0, cg * len);
+          for (let ci = 0; ci < cg; ci++) planes.set(xd.subarray(x0 + ci * g.planeIn + q0, x0 + ci * g.planeIn + q1), ci * len);
+          const cols = applyLinearTransposed(this.k, p.kernels[gi], planes, len, false);
+          col2im(cols, mg, g, out, (b * m + gi * mg) * g.planeOut, q0, q1);
+        }
       }
     }
     if (ins[2]) addChannelBias(out, ins[2].data as Float32Array, batch, m, g.planeOut);
@@ -374,19 +396,23 @@ export class SparseExecutor {
 
   /** Runs the graph; inputs by name (a bare Float32Array takes the shape from `dims`). */
   run(inputs: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
+    return withTensorBudget(this.maxTensorBytes, () => this.runWithin(inputs));
+  }
+
+  private runWithin(inputs: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
     const values = new Scope(undefined);
     for (const [name, t] of this.constants) values.set(name, t);
     for (const info of this.graph.inputs) {
       if (this.constants.has(info.name) && !(info.name in inputs)) continue;
       const t = inputs[info.name];
-      if (!t) throw new SculptError(`sparse executor: input ${info.name} is missing (the model takes ${this.graph.inputs.filter((i) => !this.constants.has(i.name)).map((i) => i.name).join(', ')})`);
+      if (!t) throw new SculptError(`sparse executor: input ${shortName(info.name)} is missing (the model takes ${shortName(this.graph.inputs.filter((i) => !this.constants.has(i.name)).map((i) => shortName(i.name)).join(', '), 400)})`);
       const kind = t.items ? (t.optional ? 'optional' : 'sequence') : 'tensor';
-      if ((info.kind ?? 'tensor') !== kind) throw new SculptError(`sparse executor: input ${info.name} is a ${kind}, the model takes a ${info.kind ?? 'tensor'}`);
+      if ((info.kind ?? 'tensor') !== kind) throw new SculptError(`sparse executor: input ${shortName(info.name)} is a ${kind}, the model takes a ${info.kind ?? 'tensor'}`);
       // A sequence's or optional's tensors are checked by the operators that read them.
       if (kind !== 'tensor') { values.set(info.name, t); continue; }
-      if (t.data.length !== size(t.dims)) throw new SculptError(`sparse executor: input ${info.name} has ${t.data.length} values for dims [${t.dims.join(', ')}]`);
+      if (t.data.length !== size(t.dims)) throw new SculptError(`sparse executor: input ${shortName(info.name)} has ${t.data.length} values for dims ${shapeText(t.dims)}`);
       if (info.dims.length > 0 && (info.dims.length !== t.dims.length || info.dims.some((d, i) => d >= 0 && d !== t.dims[i]))) {
-        throw new SculptError(`sparse executor: input ${info.name} has dims [${t.dims.join(', ')}], the model expects [${info.dims.map((d) => (d < 0 ? '?' : d)).join(', ')}]`);
+        throw new SculptError(`sparse executor: input ${shortName(info.name)} has dims ${shapeText(t.dims)}, the model expects [${info.dims.slice(0, 8).map((d) => (d < 0 ? '?' : d)).join(', ')}${info.dims.length > 8 ? ', …' : ''}]`);
       }
       values.set(info.name, t);
     }
@@ -434,7 +460,7 @@ export class SparseExecutor {
     this.runNodes(g.nodes, scope);
     return g.outputs.map((o) => {
       const t = scope.get(o.name);
-      if (!t) throw new SculptError(`sparse executor: subgraph ${g.name || '(unnamed)'} output ${o.name} was not produced`);
+      if (!t) throw new SculptError(`sparse executor: subgraph ${shortName(g.name || '(unnamed)')} output ${shortName(o.name)} was not produced`);
       return t;
     });
   }
@@ -488,7 +514,7 @@ export class SparseExecutor {
     if (cg * group !== c) throw new SculptError(`${at(n)} weight expects ${cg * group} input channels, the input has ${c}`);
     const geometry = convGeometry(n.attributes, x.dims.slice(2), wt.dims.slice(2), n);
     const rows = m / group, cols = size(wt.dims.slice(1));
-    if (p) return this.convWith(x, p.kernels, p.relu, batch, m, cg, group, geometry);
+    if (p) return this.convWith(n, x, p.kernels, p.relu, batch, m, cg, group, geometry);
     // A weight computed at run time: upload for this call only.
     const mark = this.k.mark();
     try {
@@ -497,25 +523,34 @@ export class SparseExecutor {
         const bias = ins[2] ? (ins[2].data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
         kernels.push(uploadDense(this.k, (wt.data as Float32Array).subarray(g * rows * cols, (g + 1) * rows * cols), rows, cols, bias));
       }
-      return this.convWith(x, kernels, false, batch, m, cg, group, geometry);
+      return this.convWith(n, x, kernels, false, batch, m, cg, group, geometry);
     } finally {
       this.k.release(mark);
     }
   }
 
-  private convWith(x: Tensor, kernels: LinearKernel[], relu: boolean, batch: number, m: number, cg: number, group: number, geometry: ConvGeometry): Tensor {
+  private convWith(node: GraphNode, x: Tensor, kernels: LinearKernel[], relu: boolean, batch: number, m: number, cg: number, group: number, geometry: ConvGeometry): Tensor {
     const g2 = liftTo2d(geometry);
     const xd = x.data as Float32Array;
     const positions = size(g2.outSp), planeIn = size(g2.inSp);
     const c = cg * group;
-    const out = new Float32Array(batch * m * positions);
+    const out = new Float32Array(checkedSize([batch, m, ...geometry.outSp], 4, `${at(node)} output`));
     const rows = m / group;
-    const col = new Float32Array(cg * size(g2.kernel) * positions);
+    const taps = cg * size(g2.kernel);
+    // A huge image runs in passes over its output positions, so the scratch stays bounded.
+    const pass = positionsPerPass(Math.max(taps, rows), positions);
+    const col = new Float32Array(taps * pass);
     for (let b = 0; b < batch; b++) {
       for (let g = 0; g < group; g++) {
-        im2col(xd, (b * c + g * cg) * planeIn, cg, g2, col);
-        const y = applyLinearTransposed(this.k, kernels[g], col, positions, relu);
-        out.set(y, (b * m + g * rows) * positions);
+        for (let q0 = 0; q0 < positions; q0 += pass) {
+          const q1 = Math.min(positions, q0 + pass);
+          const cols = q1 - q0 === pass ? col : col.subarray(0, taps * (q1 - q0));
+          im2col(xd, (b * c + g * cg) * planeIn, cg, g2, cols, q0, q1);
+          const y = applyLinearTransposed(this.k, kernels[g], cols, q1 - q0, relu);
+          const o = (b * m + g * rows) * positions;
+          if (pass === positions) out.set(y, o);
+          else for (let r = 0; r < rows; r++) out.set(y.subarray(r * (q1 - q0), (r + 1) * (q1 - q0)), o + r * positions + q0);
+        }
       }
     }
     return floatTensor([batch, m, ...geometry.outSp], out);

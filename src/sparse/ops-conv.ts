@@ -5,8 +5,8 @@
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
 import { at, attrInt, attrInts, attrString, float, need, type Attrs, type OpFn } from './ops-common.js';
-import { resolvePads, spatialOut } from './ops-nn.js';
-import { floatTensor, size } from './tensor.js';
+import { checkAxisInts, resolvePads, spatialOut } from './ops-nn.js';
+import { checkedSize, floatTensor, size } from './tensor.js';
 
 /** Where a convolution's windows sit: per spatial axis input size, kernel, stride, dilation, begin pad, output size. */
 export interface ConvGeometry {
@@ -36,25 +36,38 @@ export function liftTo2d(g: ConvGeometry): ConvGeometry {
 }
 
 /**
- * im2col in transposed layout for `cg` channels starting at plane offset `x0` (channel stride
- * `planeIn`): row (ci, tap) holds that tap's input for every output position.
+ * Output positions per im2col pass when each position takes `rows` values: a pass's scratch stays
+ * under CONV_SCRATCH_BYTES, so a huge image costs its output, not Πk·C/g times its input (a model's
+ * usual convolutions fit in one pass).
  */
-export function im2col(xd: Float32Array | Float64Array, x0: number, cg: number, g: ConvGeometry, col: Float32Array | Float64Array): void {
-  const positions = size(g.outSp);
+export const CONV_SCRATCH_BYTES = 64 * 2 ** 20;
+export function positionsPerPass(rows: number, positions: number, bytesPerValue = 4): number {
+  return Math.max(1, Math.min(positions, Math.floor(CONV_SCRATCH_BYTES / (Math.max(1, rows) * bytesPerValue))));
+}
+
+/**
+ * im2col in transposed layout for `cg` channels starting at plane offset `x0` (channel stride
+ * `planeIn`), output positions `q0` to `q1` (all by default): row (ci, tap) holds that tap's input
+ * for each of those positions.
+ */
+export function im2col(xd: Float32Array | Float64Array, x0: number, cg: number, g: ConvGeometry, col: Float32Array | Float64Array, q0 = 0, q1 = size(g.outSp)): void {
+  const positions = q1 - q0;
   const planeIn = size(g.inSp);
   if (g.inSp.length === 2) {
-    const [h, w] = g.inSp, [kh, kw] = g.kernel, [oh, ow] = g.outSp, st = g.strides, dil = g.dilations, begin = g.begin;
+    const [h, w] = g.inSp, [kh, kw] = g.kernel, [, ow] = g.outSp, st = g.strides, dil = g.dilations, begin = g.begin;
+    const y0 = Math.floor(q0 / ow), y1 = Math.ceil(q1 / ow);
     let r = 0;
     for (let ci = 0; ci < cg; ci++) {
       const plane = x0 + ci * planeIn;
       for (let i = 0; i < kh; i++) {
         for (let j = 0; j < kw; j++, r++) {
-          const rowBase = r * positions;
-          for (let y = 0; y < oh; y++) {
+          const rowBase = r * positions - q0;
+          for (let y = y0; y < y1; y++) {
             const iy = y * st[0] - begin[0] + i * dil[0];
+            const xa = Math.max(0, q0 - y * ow), xb = Math.min(ow, q1 - y * ow);
             const dst = rowBase + y * ow;
-            if (iy < 0 || iy >= h) { col.fill(0, dst, dst + ow); continue; }
-            for (let xx = 0; xx < ow; xx++) {
+            if (iy < 0 || iy >= h) { col.fill(0, dst + xa, dst + xb); continue; }
+            for (let xx = xa; xx < xb; xx++) {
               const ix = xx * st[1] - begin[1] + j * dil[1];
               col[dst + xx] = ix >= 0 && ix < w ? xd[plane + iy * w + ix] : 0;
             }
@@ -73,7 +86,8 @@ export function im2col(xd: Float32Array | Float64Array, x0: number, cg: number, 
   for (let t = 0; t < taps; t++) {
     let rem = t;
     for (let d = rk - 1; d >= 0; d--) { tap[d] = rem % g.kernel[d]; rem = Math.floor(rem / g.kernel[d]); }
-    pos.fill(0);
+    rem = q0;
+    for (let d = rk - 1; d >= 0; d--) { pos[d] = rem % g.outSp[d]; rem = Math.floor(rem / g.outSp[d]); }
     for (let q = 0; q < positions; q++) {
       let off = 0, inside = true;
       for (let d = 0; d < rk; d++) {
@@ -104,7 +118,7 @@ export interface TransposeGeometry {
  * output_shape, or stride·(in − 1) + output_padding + (k − 1)·dilation + 1 − pads, with auto_pad
  * SAME and output_shape splitting the total padding as ONNX says.
  */
-export function transposeGeometry(attrs: Attrs, inSp: readonly number[], kernel: readonly number[]): TransposeGeometry {
+export function transposeGeometry(attrs: Attrs, inSp: readonly number[], kernel: readonly number[], node: GraphNode): TransposeGeometry {
   const r = inSp.length;
   const st = attrInts(attrs, 'strides') ?? new Array<number>(r).fill(1);
   const dil = attrInts(attrs, 'dilations') ?? new Array<number>(r).fill(1);
@@ -112,6 +126,13 @@ export function transposeGeometry(attrs: Attrs, inSp: readonly number[], kernel:
   const outputShape = attrInts(attrs, 'output_shape');
   const autoPad = attrString(attrs, 'auto_pad', 'NOTSET');
   let pads = attrInts(attrs, 'pads') ?? new Array<number>(2 * r).fill(0);
+  // Checked before the output size and the scatter map depend on them (as Conv's, ops-nn.ts).
+  checkAxisInts('kernel', kernel, r, 1, node);
+  checkAxisInts('strides', st, r, 1, node);
+  checkAxisInts('dilations', dil, r, 1, node);
+  checkAxisInts('output_padding', outPad, r, 0, node);
+  checkAxisInts('pads', pads, 2 * r, 0, node, 'pad values');
+  if (outputShape && outputShape.length < r) throw new SculptError(`${at(node)} has output_shape [${outputShape.slice(0, 8).join(', ')}] for ${r} spatial axes; the model is malformed`);
   const full = inSp.map((d, i) => st[i] * (d - 1) + outPad[i] + (kernel[i] - 1) * dil[i] + 1);
   let outSp: number[];
   if (outputShape || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
@@ -127,7 +148,9 @@ export function transposeGeometry(attrs: Attrs, inSp: readonly number[], kernel:
   } else {
     outSp = full.map((f, i) => f - pads[i] - pads[i + r]);
   }
+  if (outSp.some((d) => !Number.isInteger(d) || d < 1)) throw new SculptError(`${at(node)} output would be [${outSp.slice(0, 8).join(', ')}] spatially; its pads or output_shape are malformed`);
   const planeIn = size(inSp), planeOut = size(outSp), taps = size(kernel);
+  checkedSize([planeIn, taps], 4, `${at(node)} scatter map`);
   const tapOff = new Int32Array(taps * r);
   for (let t = 0; t < taps; t++) {
     let rem = t;
@@ -156,16 +179,17 @@ export function transposeGeometry(attrs: Attrs, inSp: readonly number[], kernel:
 }
 
 /**
- * col2im of ConvTranspose: `cols` [(M/g)·taps, planeIn] (row mo·taps + t) scattered into the
- * output planes of channels `o0 / planeOut …` of `out`.
+ * col2im of ConvTranspose: `cols` [(M/g)·taps, q1 − q0] (row mo·taps + t; input positions q0 to
+ * q1, all by default) scattered into the output planes of channels `o0 / planeOut …` of `out`.
  */
-export function col2im(cols: Float32Array, mg: number, g: TransposeGeometry, out: Float32Array, o0: number): void {
-  const { target, planeIn, planeOut, taps } = g;
+export function col2im(cols: Float32Array, mg: number, g: TransposeGeometry, out: Float32Array, o0: number, q0 = 0, q1 = g.planeIn): void {
+  const { target, planeOut, taps } = g;
+  const len = q1 - q0;
   for (let mo = 0; mo < mg; mo++) {
     const ob = o0 + mo * planeOut;
     for (let t = 0; t < taps; t++) {
-      const row = (mo * taps + t) * planeIn;
-      for (let q = 0; q < planeIn; q++) {
+      const row = (mo * taps + t) * len - q0;
+      for (let q = q0; q < q1; q++) {
         const off = target[q * taps + t];
         if (off >= 0) out[ob + off] += cols[row + q];
       }
@@ -183,9 +207,9 @@ export const convTranspose: OpFn = (inputs, attrs, node) => {
   const [n, c] = x.dims;
   const group = attrInt(attrs, 'group', 1);
   const mg = wt.dims[1], m = mg * group, cg = c / group;
-  const g = transposeGeometry(attrs, x.dims.slice(2), wt.dims.slice(2));
+  const g = transposeGeometry(attrs, x.dims.slice(2), wt.dims.slice(2), node);
   const { target, planeIn, planeOut, taps } = g;
-  const out = new Float32Array(n * m * planeOut);
+  const out = new Float32Array(checkedSize([n, m, ...g.outSp], 4, `${at(node)} output`));
   for (let b = 0; b < n; b++) {
     for (let gi = 0; gi < group; gi++) {
       for (let ci = 0; ci < cg; ci++) {
@@ -227,18 +251,22 @@ export function convPlain(x: Float64Array, xDims: readonly number[], w: Float64A
   const geometry = liftTo2d(convGeometry(attrs, xDims.slice(2), wDims.slice(2), node));
   const positions = size(geometry.outSp), planeIn = size(geometry.inSp);
   const rows = m / group, cols = cg * size(geometry.kernel);
-  const col = new Float64Array(cols * positions);
-  const out = new Float64Array(n * m * positions);
+  const out = new Float64Array(checkedSize([n, m, ...geometry.outSp], 8, `${at(node)} output`));
+  const pass = positionsPerPass(cols, positions, 8);
+  const col = new Float64Array(cols * pass);
   for (let b = 0; b < n; b++) {
     for (let g = 0; g < group; g++) {
-      im2col(x, (b * c + g * cg) * planeIn, cg, geometry, col);
-      for (let r = 0; r < rows; r++) {
-        const o = (b * m + g * rows + r) * positions, wr = (g * rows + r) * cols;
-        for (let k = 0; k < cols; k++) {
-          const wv = w[wr + k];
-          if (wv === 0) continue;
-          const ck = k * positions;
-          for (let q = 0; q < positions; q++) out[o + q] += wv * col[ck + q];
+      for (let q0 = 0; q0 < positions; q0 += pass) {
+        const q1 = Math.min(positions, q0 + pass), len = q1 - q0;
+        im2col(x, (b * c + g * cg) * planeIn, cg, geometry, col, q0, q1);
+        for (let r = 0; r < rows; r++) {
+          const o = (b * m + g * rows + r) * positions + q0, wr = (g * rows + r) * cols;
+          for (let k = 0; k < cols; k++) {
+            const wv = w[wr + k];
+            if (wv === 0) continue;
+            const ck = k * len;
+            for (let q = 0; q < len; q++) out[o + q] += wv * col[ck + q];
+          }
         }
       }
     }

@@ -53,6 +53,13 @@ export function resolvePads(attrs: Attrs, inSizes: readonly number[], kernel: re
 /** Largest window geometry sculpt accepts per axis (kernel span, pad): far beyond any real model. */
 const MAX_WINDOW = 1 << 16;
 
+/** One window attribute (`count` integers from `min` to 65536), refused in one line naming the node otherwise. */
+export function checkAxisInts(name: string, v: readonly number[], count: number, min: number, node: GraphNode, unit = 'spatial axes'): void {
+  const text = `${name} [${v.slice(0, 8).join(', ')}${v.length > 8 ? ', …' : ''}]`;
+  if (v.length !== count) throw new SculptError(`${at(node)} has ${text} for ${count} ${unit}; the model is malformed`);
+  for (const x of v) if (!Number.isInteger(x) || x < min || x > MAX_WINDOW) throw new SculptError(`${at(node)} has ${text} (each must be an integer from ${min} to ${MAX_WINDOW}); the model is malformed`);
+}
+
 /**
  * Window attributes checked before any loop or allocation depends on them: one entry per spatial
  * axis, kernel ≥ 1, stride ≥ 1, dilation ≥ 1, pads ≥ 0, none absurdly large (a stride of 0 would
@@ -63,10 +70,7 @@ function checkWindow(attrs: Attrs, inSizes: readonly number[], kernel: readonly 
   const bad = (what: string): never => {
     throw new SculptError(`${at(node)} has ${what}; the model is malformed`);
   };
-  const list = (name: string, v: readonly number[], min: number): void => {
-    if (v.length !== r) bad(`${name} [${v.slice(0, 8).join(', ')}${v.length > 8 ? ', …' : ''}] for ${r} spatial axes`);
-    for (const x of v) if (!Number.isInteger(x) || x < min || x > MAX_WINDOW) bad(`${name} [${v.slice(0, 8).join(', ')}${v.length > 8 ? ', …' : ''}] (each must be an integer from ${min} to ${MAX_WINDOW})`);
-  };
+  const list = (name: string, v: readonly number[], min: number): void => checkAxisInts(name, v, r, min, node);
   list('kernel', kernel, 1);
   list('strides', strides_, 1);
   list('dilations', dilations, 1);

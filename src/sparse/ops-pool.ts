@@ -2,7 +2,10 @@
 import { SculptError } from '../core/errors.js';
 import { at, attrInt, attrInts, need, nodeLabel, numeric, type OpFn } from './ops-common.js';
 import { resolvePads, spatialOut } from './ops-nn.js';
-import { allocLike, floatTensor, intValues, size, strides, type Tensor } from './tensor.js';
+import { allocLike, floatTensor, intValues, size, strides, tensorBudget, type Tensor } from './tensor.js';
+
+/** Window taps a pooling node may visit per value a tensor may hold (2^31 at the default budget; a 3×3 pool of 64 channels at 4K takes 1.2·10^9). */
+const WINDOW_TAPS_PER_VALUE = 16;
 
 export function pool(kind: 'max' | 'avg' | 'lp'): OpFn {
   return (inputs, attrs, node) => {
@@ -23,14 +26,17 @@ export function pool(kind: 'max' | 'avg' | 'lp'): OpFn {
     const columnMajor = attrInt(attrs, 'storage_order', 0) === 1;
     const outSp = sp.map((d, i) => spatialOut(d, kernel[i], st[i], begin[i], end[i], dil[i], ceil));
     const planeIn = size(sp), planeOut = size(outSp);
-    const out = allocLike(a.dtype, [n, c, ...outSp]);
+    const kTotal = size(kernel);
+    // Each output visits its whole window: a huge window over a huge input would run for hours.
+    const work = n * c * planeOut * kTotal, allowed = WINDOW_TAPS_PER_VALUE * (tensorBudget() / 4);
+    if (work > allowed) throw new SculptError(`${at(node)} would visit ${work.toExponential(2)} window taps (${n * c * planeOut} outputs × a window of ${kTotal}), over the ${allowed.toExponential(2)} sculpt allows; check kernel_shape, or run the model with \`sculpt run --engine onnxruntime\``);
+    const out = allocLike(a.dtype, [n, c, ...outSp], `${at(node)} output`);
     const o = out.data;
     const wantIndices = kind === 'max' && node.outputs.length > 1 && node.outputs[1] !== '';
     const indices = wantIndices ? new Float64Array(o.length) : undefined;
     const inStr = new Array<number>(r), colStr = new Array<number>(r);
     for (let d = r - 1, s = 1; d >= 0; d--) { inStr[d] = s; s *= sp[d]; }
     for (let d = 0, s = 1; d < r; d++) { colStr[d] = s; s *= sp[d]; }
-    const kTotal = size(kernel);
     // Per kernel tap, its offset along each axis (dilated).
     const taps = new Int32Array(kTotal * r);
     for (let t = 0; t < kTotal; t++) {

@@ -5,8 +5,9 @@
  */
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
+import { formatBytes, shapeText } from '../core/limits.js';
 import { at, attrFloat, attrFloats, attrInt, attrInts, attrString, need, nodeLabel, numeric, type Attrs, type OpFn } from './ops-common.js';
-import { allocLike, intValues, size, strides, type Tensor } from './tensor.js';
+import { allocLike, intValues, size, strides, tensorBudget, type Tensor } from './tensor.js';
 
 interface AxisTaps {
   /** Per output coordinate: `count` taps starting at `o·count`; index −1 marks an extrapolated point. */
@@ -105,9 +106,14 @@ function axisTaps(lenIn: number, lenOut: number, scale: number, s: ResizeSetting
 function resample(a: Tensor, outDims: readonly number[], scales: readonly number[], s: ResizeSettings, roi: readonly number[] | undefined, node: GraphNode): Tensor {
   const r = a.dims.length;
   const x = numeric(a, node);
+  // The output's size is checked before anything depends on it (the taps are as long as its axes).
+  const out = allocLike(a.dtype, outDims, `${at(node)} output`);
+  if (out.data.length === 0) return out;
+  const perTap = s.mode === 'nearest' ? 1 : s.mode === 'linear' ? 2 : 4;
+  const tapBytes = outDims.reduce((t, d) => t + d * perTap * 12, 0);
+  if (tapBytes > tensorBudget()) throw new SculptError(`${at(node)} output ${shapeText(outDims)} needs ${formatBytes(tapBytes)} of interpolation taps, over the ${formatBytes(tensorBudget())} one tensor may take; the model's scales or sizes are malformed`);
   const taps = a.dims.map((d, i) => axisTaps(d, outDims[i], scales[i], s, roi ? roi[i] : 0, roi ? roi[i + r] : 1, node));
   const inStr = strides(a.dims);
-  const out = allocLike(a.dtype, outDims);
   const o = out.data;
   const counter = new Array<number>(r).fill(0);
   const tapPos = new Array<number>(r).fill(0);

@@ -3,6 +3,7 @@
  * exact integers in a Float64Array: shapes and indices never approach 2^53) and booleans.
  */
 import { SculptError } from '../core/errors.js';
+import { formatBytes } from '../core/limits.js';
 import type { GraphTensor, GraphValue } from '../core/graph.js';
 
 export type DType = 'float32' | 'int64' | 'bool';
@@ -58,14 +59,36 @@ export function size(dims: readonly number[]): number {
  */
 export const MAX_TENSOR_BYTES = 512 * 2 ** 20;
 
-/** Element count of a shape an operator computed, refusing negative, fractional or absurd sizes. */
-function checkedSize(dims: readonly number[], bytesPerElement = 4): number {
-  const n = size(dims);
-  if (!dims.every((d) => Number.isInteger(d) && d >= 0) || !Number.isSafeInteger(n)) {
-    throw new SculptError(`sparse executor: a computed shape [${dims.slice(0, 8).join(', ')}${dims.length > 8 ? ', …' : ''}] is not a valid tensor shape; the model's shape arithmetic does not fit these inputs`);
+let budget = MAX_TENSOR_BYTES;
+
+/** Bytes one tensor may take now: MAX_TENSOR_BYTES, or less while an executor with `maxTensorBytes` runs. */
+export function tensorBudget(): number {
+  return budget;
+}
+
+/** Runs `f` with at most `bytes` per tensor (a budget never rises above the one in force). */
+export function withTensorBudget<T>(bytes: number | undefined, f: () => T): T {
+  const before = budget;
+  if (bytes !== undefined) budget = Math.min(before, bytes);
+  try {
+    return f();
+  } finally {
+    budget = before;
   }
-  if (n * bytesPerElement > MAX_TENSOR_BYTES) {
-    throw new SculptError(`sparse executor: a computed shape [${dims.slice(0, 8).join(', ')}${dims.length > 8 ? ', …' : ''}] needs ${Math.round((n * bytesPerElement) / 2 ** 20)} MiB, over the ${MAX_TENSOR_BYTES / 2 ** 20} MiB one tensor may take; check the inputs' shapes, or run the model with \`sculpt run --engine onnxruntime\``);
+}
+
+/**
+ * Element count of a shape an operator computed, refusing negative, fractional or absurd sizes.
+ * `what` (e.g. `sparse executor: node 'conv1' (Conv) output`) names the node in the message.
+ */
+export function checkedSize(dims: readonly number[], bytesPerElement = 4, what = 'sparse executor: a computed shape'): number {
+  const n = size(dims);
+  const shape = `[${dims.slice(0, 8).join(', ')}${dims.length > 8 ? ', …' : ''}]`;
+  if (!dims.every((d) => Number.isInteger(d) && d >= 0) || !Number.isSafeInteger(n)) {
+    throw new SculptError(`${what} ${shape} is not a valid tensor shape; the model's shape arithmetic does not fit these inputs`);
+  }
+  if (n * bytesPerElement > budget) {
+    throw new SculptError(`${what} ${shape} needs ${formatBytes(n * bytesPerElement)}, over the ${formatBytes(budget)} one tensor may take; check the inputs' shapes, or run the model with \`sculpt run --engine onnxruntime\``);
   }
   return n;
 }
@@ -78,8 +101,8 @@ export function intTensor(dims: readonly number[], values: ArrayLike<number>): T
   return { dtype: 'int64', dims: [...dims], data: Float64Array.from(values) };
 }
 
-export function allocLike(dtype: DType, dims: readonly number[]): Tensor {
-  const n = checkedSize(dims, dtype === 'float32' ? 4 : dtype === 'int64' ? 8 : 1);
+export function allocLike(dtype: DType, dims: readonly number[], what?: string): Tensor {
+  const n = checkedSize(dims, dtype === 'float32' ? 4 : dtype === 'int64' ? 8 : 1, what);
   const data = dtype === 'float32' ? new Float32Array(n) : dtype === 'int64' ? new Float64Array(n) : new Uint8Array(n);
   return { dtype, dims: [...dims], data };
 }

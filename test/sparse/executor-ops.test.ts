@@ -273,6 +273,12 @@ test('Conv on 1-D and 3-D inputs (sparse weights, groups, dilation, SAME padding
   await check('convtranspose-output-shape', [{ op: 'ConvTranspose', inputs: ['x', 'w'], outputs: ['y'], attrs: { strides: { ints: [3, 2] }, output_shape: { ints: [8, 7] } } }], { x: [1, 2, 3, 4] }, [f32('w', [2, 2, 3, 3])]);
 });
 
+test('Conv and ConvTranspose on inputs too big for one im2col pass run in passes with the same values', async () => {
+  // 18 taps × 1.1 M output positions and 64 rows × 0.49 M input positions: over the 64 MiB a pass may take.
+  await check('conv-passes', [{ op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { pads: { ints: [1, 0, 1, 2] } } }], { x: [1, 2, 1100, 1000] }, [f32('w', [3, 2, 3, 3], 0.5), f32('b', [3])]);
+  await check('convtranspose-passes', [{ op: 'ConvTranspose', inputs: ['x', 'w'], outputs: ['y'], attrs: { pads: { ints: [1, 0, 2, 1] } } }], { x: [1, 2, 700, 700] }, [f32('w', [2, 4, 4, 4], 0.5)]);
+});
+
 test('pooling in 1-D and 3-D: max with indices, average with and without pads, Lp, global max', async () => {
   await check('maxpool1d', [{ op: 'MaxPool', inputs: ['x'], outputs: ['y', 'i'], attrs: { kernel_shape: { ints: [3] }, strides: { ints: [2] }, pads: { ints: [1, 1] }, ceil_mode: { int: 1 } } }], { x: [2, 3, 10] });
   await check('maxpool3d-indices', [
@@ -580,6 +586,23 @@ test('an unsupported operator is a SculptError naming it and suggesting onnxrunt
   const sneaky = new OnnxModel('tostring.onnx', writeOnnx({ nodes: [{ op: 'toString', inputs: ['x'], outputs: ['y'] }], initializers: [], inputs: [{ name: 'x', dims: [1] }], outputs: [{ name: 'y' }] })).graph();
   assert.throws(() => new SparseExecutor(sneaky, { engine: 'dense' }), (e: unknown) => e instanceof SculptError && /toString/.test(e.message));
   assert.ok(supportedOps().includes('Conv') && supportedOps().includes('Softmax') && !supportedOps().includes('Bernoulli'));
+});
+
+test('runaway sizes are refused before allocating, in one line naming the node: pooling work, ConvTranspose pads, Upsample, maxTensorBytes', () => {
+  const refuses = (spec: { nodes: NodeSpec[]; initializers?: TensorSpec[] }, dims: number[], pattern: RegExp, options = {}) => {
+    const graph = new OnnxModel('m.onnx', writeOnnx({ nodes: spec.nodes, initializers: spec.initializers ?? [], inputs: [{ name: 'x', dims }], outputs: [{ name: 'y' }] })).graph();
+    const x: Tensor = { dtype: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) };
+    assert.throws(() => new SparseExecutor(graph, { engine: 'sparse', ...options }).run({ x }), (e: unknown) => e instanceof SculptError && !e.message.includes('\n') && pattern.test(e.message), pattern.source);
+  };
+  // 1 × 8 × 4 × 32769 outputs, each visiting 2 × 20000 taps: 4·10^10, over the 2^31 allowed.
+  refuses({ nodes: [{ op: 'MaxPool', name: 'pool', inputs: ['x'], outputs: ['y'], attrs: { kernel_shape: { ints: [2, 20000] }, strides: { ints: [2, 2] } } }] }, [1, 8, 8, 85536], /node pool \(MaxPool\) would visit 4\.\d+e\+10 window taps/);
+  // A pad larger than the output: a negative output size, refused (was a RangeError).
+  refuses({ nodes: [{ op: 'ConvTranspose', name: 'up', inputs: ['x', 'w'], outputs: ['y'], attrs: { pads: { ints: [0, 9, 0, 9] } } }], initializers: [f32('w', [2, 2, 3, 3])] }, [1, 2, 4, 4], /node up \(ConvTranspose\) output would be \[6, -12\]/);
+  refuses({ nodes: [{ op: 'ConvTranspose', name: 'up', inputs: ['x', 'w'], outputs: ['y'], attrs: { strides: { ints: [0, 1] } } }], initializers: [f32('w', [2, 2, 3, 3])] }, [1, 2, 4, 4], /node up \(ConvTranspose\) has strides \[0, 1\]/);
+  // 40000× upsampling to [1, 2, 160000, 160000]: over 512 MiB, refused before the taps are built.
+  refuses({ nodes: [{ op: 'Upsample', name: 'big', inputs: ['x'], outputs: ['y'], attrs: { scales: { floats: [1, 1, 40000, 40000] } } }] }, [1, 2, 4, 4], /node big \(Upsample\) output \[1, 2, 160000, 160000\] needs 190\.7 GiB, over the 512\.0 MiB/);
+  // A caller's lower budget: a 2 MiB Conv output is refused at 1 MiB.
+  refuses({ nodes: [{ op: 'Conv', name: 'c', inputs: ['x', 'w'], outputs: ['y'] }], initializers: [f32('w', [8, 1, 1, 1])] }, [1, 1, 256, 256], /node c \(Conv\) output \[1, 8, 256, 256\] needs 2\.0 MiB, over the 1\.0 MiB/, { maxTensorBytes: 2 ** 20 });
 });
 
 test('erf matches tabulated values to 1e-12 on both sides of the series/continued-fraction switch', () => {
