@@ -19,6 +19,8 @@ import { batches, sampleSize, type DataOptions, type ExampleSet } from '../forma
 import { FeedBuilder, openDatasetFor } from './data-feed.js';
 import type * as Ort from 'onnxruntime-node';
 import { loadOrt } from './sparse-ort.js';
+import { ConvStats, convGeometry, geometryKey, type ConvGeometry } from './calibration-conv.js';
+import { GramRunner } from './sequential-ort.js';
 
 /** Where calibration data comes from and how many examples. */
 export interface CalibrationSource {
@@ -42,6 +44,11 @@ export interface LayerActivations {
   readonly sumSquares: Float64Array;
   /** XᵀX (K×K, row-major), when asked for. */
   readonly gram?: Float64Array;
+  /**
+   * Conv weights (im2col): the statistics per group, sumSquares [groups·K] and gram [groups·K·K];
+   * group g's output channels [g·M/groups, (g+1)·M/groups) see only its block. Absent: 1.
+   */
+  readonly groups?: number;
 }
 
 /** One weight of the target set and the activation value that multiplies it. */
@@ -49,6 +56,13 @@ export interface CalibratedWeight {
   readonly tensor: WeightTensor;
   /** Graph values holding the weight's input activations (several when the weight is shared). */
   readonly activations: readonly string[];
+  /** A Conv weight (input W of a Conv): the convolution whose im2col patches its statistics are of. */
+  readonly conv?: ConvGeometry;
+}
+
+/** Where the statistics of `w`'s activation `a` are kept: the value's name, or the name and the patches' geometry for a Conv. */
+export function statKey(w: CalibratedWeight, a: string): string {
+  return w.conv ? `${a}\u0000conv${geometryKey(w.conv)}` : a;
 }
 
 const BATCH = 256;
@@ -97,10 +111,10 @@ function realInputs(model: OnnxModel): GraphValueInfo[] {
 
 /**
  * The activation value of every target weight. A weight reaches MatMul as B or Gemm as B (through
- * Identity/Cast); anything else (Conv, a weight as MatMul's A, Gemm with transA) is a SculptError
- * naming the tensor, as calibration from onnxruntime covers only those.
+ * Identity/Cast), or, with `conv`, a 1-D/2-D Conv as W (statistics of its im2col patches);
+ * anything else (a weight as MatMul's A, Gemm with transA, ...) is a SculptError naming the tensor.
  */
-export function calibratedWeights(model: OnnxModel, opts: PruneOptions, criterion: string): CalibratedWeight[] {
+export function calibratedWeights(model: OnnxModel, opts: PruneOptions, criterion: string, o: { conv?: boolean } = {}): CalibratedWeight[] {
   const consumers = new Map<string, { node: GraphNode; index: number }[]>();
   for (const node of model.decoded.nodes) {
     node.inputs.forEach((input, index) => {
@@ -122,17 +136,27 @@ export function calibratedWeights(model: OnnxModel, opts: PruneOptions, criterio
       }
     }
     const activations = new Set<string>();
+    let conv: ConvGeometry | undefined;
     for (const { node, index } of uses) {
+      if (o.conv && node.opType === 'Conv' && node.domain === '' && index === 1) {
+        const g = convGeometry(node, tensor.shape, tensor.name);
+        if (conv !== undefined && geometryKey(conv) !== geometryKey(g)) {
+          throw new SculptError(`--criterion ${criterion}: tensor '${tensor.name}' feeds Conv nodes of different geometry; add --exclude '${tensor.name}'`);
+        }
+        conv = g;
+        activations.add(node.inputs[0]);
+        continue;
+      }
       const linear = (node.opType === 'MatMul' || (node.opType === 'Gemm' && node.attributes.get('transA') !== 1)) && index === 1;
-      if (!linear || tensor.shape.length !== 2) {
+      if (!linear || tensor.shape.length !== 2 || conv !== undefined) {
         throw new SculptError(
-          `--criterion ${criterion}: tensor '${tensor.name}' is input ${index} of a ${node.opType} node; ONNX calibration supports MatMul/Gemm weights (input B) only; add --exclude '${tensor.name}'`,
+          `--criterion ${criterion}: tensor '${tensor.name}' is input ${index} of a ${node.opType} node; ONNX calibration supports MatMul/Gemm weights (input B)${o.conv ? ' and Conv weights' : ''} only; add --exclude '${tensor.name}'`,
         );
       }
       activations.add(node.inputs[0]);
     }
     if (activations.size === 0) throw new SculptError(`--criterion ${criterion}: tensor '${tensor.name}' feeds no node; add --exclude '${tensor.name}'`);
-    out.push({ tensor, activations: [...activations] });
+    out.push({ tensor, activations: [...activations], conv });
   }
   return out;
 }
@@ -179,7 +203,7 @@ export async function collectActivations(
  * (NCHW or NHWC, resized to its input), features reshaped, text windows fed as input_ids with
  * attention_mask and position_ids. Activations [batch, seq, K] count every position as a row.
  */
-export async function collectActivationsFromSet(model: OnnxModel, activations: readonly string[], set: ExampleSet, gram: boolean): Promise<Map<string, LayerActivations>> {
+export async function collectActivationsFromSet(model: OnnxModel, activations: readonly string[], set: ExampleSet, gram: boolean, convs: readonly CalibratedWeight[] = []): Promise<Map<string, LayerActivations>> {
   const builder = new FeedBuilder(realInputs(model), set, model.path);
   const size = set.text ? Math.max(1, Math.floor(4096 / set.text.seqLen)) : BATCH;
   function* feeds(ort: typeof Ort): Generator<Record<string, Ort.Tensor>> {
@@ -193,35 +217,54 @@ export async function collectActivationsFromSet(model: OnnxModel, activations: r
       yield out;
     }
   }
-  return collectFromFeeds(model, activations, feeds, gram);
+  return collectFromFeeds(model, activations, feeds, gram, convs);
 }
 
-/** Runs the model on each feed and accumulates the statistics of `activations` (model inputs included). */
+/**
+ * Runs the model on each feed and accumulates the statistics of `activations` (model inputs
+ * included) as rows of their last axis, and of the Conv weights `convs` as im2col patches (keyed by `statKey`).
+ */
 async function collectFromFeeds(
   model: OnnxModel,
   activations: readonly string[],
   feeds: (ort: typeof Ort) => Iterable<Record<string, Ort.Tensor>>,
   gram: boolean,
+  convs: readonly CalibratedWeight[] = [],
 ): Promise<Map<string, LayerActivations>> {
   const ort = await loadOrt();
-  const unique = [...new Set(activations)];
+  const convProbes = new Map<string, { activation: string; geometry: ConvGeometry; stats?: ConvStats }>();
+  for (const w of convs) for (const a of w.activations) convProbes.set(statKey(w, a), { activation: a, geometry: w.conv! });
+  const plain = [...new Set(activations)].filter((a) => !convProbes.has(a));
+  const unique = [...new Set([...plain, ...[...convProbes.values()].map((p) => p.activation)])];
   const graphOutputs = new Set(model.decoded.outputs.map((o) => o.name));
   const inputNames = new Set(model.decoded.inputs.map((i) => i.name));
   const fetch = unique.filter((n) => !inputNames.has(n));
   const extra = fetch.filter((n) => !graphOutputs.has(n));
   const session = await ort.InferenceSession.create(withExtraOutputs(model, extra), { intraOpNumThreads: 2, interOpNumThreads: 1 });
   const stats = new Map<string, { k: number; rows: number; sumSquares: Float64Array; gram?: Float64Array }>();
+  const products = gram && convProbes.size > 0 ? new GramRunner(ort) : undefined;
+  const product = (data: Float32Array, rows: number, k: number) => products!.gram(data, rows, k);
   try {
     for (const feed of feeds(ort)) {
       const result = fetch.length > 0 ? await session.run(feed, fetch) : {};
-      for (const name of unique) {
+      const tensorOf = (name: string) => {
         const t = inputNames.has(name) ? feed[name] : result[name];
         if (t === undefined || t.type !== 'float32') throw new SculptError(`${model.path}: activation '${name}' is not a float32 tensor in onnxruntime's outputs`);
+        return t;
+      };
+      for (const name of plain) {
+        const t = tensorOf(name);
         accumulate(stats, name, t.data as Float32Array, t.dims[t.dims.length - 1], gram);
+      }
+      for (const probe of convProbes.values()) {
+        const t = tensorOf(probe.activation);
+        probe.stats ??= new ConvStats(probe.geometry, t.dims[1] ?? 0, gram);
+        await probe.stats.add(t.data as Float32Array, t.dims, product);
       }
     }
   } finally {
     await session.release();
+    await products?.release();
   }
   const out = new Map<string, LayerActivations>();
   for (const [name, s] of stats) {
@@ -230,6 +273,7 @@ async function collectFromFeeds(
     if (g) for (let i = 0; i < s.k; i++) for (let j = i + 1; j < s.k; j++) g[j * s.k + i] = g[i * s.k + j];
     out.set(name, { features: s.k, rows: s.rows, sumSquares: s.sumSquares, gram: g });
   }
+  for (const [key, probe] of convProbes) if (probe.stats) out.set(key, probe.stats.finish());
   return out;
 }
 
@@ -268,6 +312,14 @@ function accumulate(
  * its inputs. Fails naming the tensor when an activation's width is not the weight's input axis.
  */
 export function weightActivations(w: CalibratedWeight, acts: ReadonlyMap<string, LayerActivations>): LayerActivations {
+  if (w.conv) {
+    const a = acts.get(statKey(w, w.activations[0]))!;
+    const k = w.tensor.shape.slice(1).reduce((x, y) => x * y, 1);
+    if (a.features !== k || (a.groups ?? 1) !== w.conv.group) {
+      throw new SculptError(`tensor '${w.tensor.name}': its ${k} inputs per output channel do not match the Conv's ${a.features} patch features in ${a.groups ?? 1} groups; add --exclude '${w.tensor.name}'`);
+    }
+    return a;
+  }
   const { size } = inputStride(w.tensor);
   for (const name of w.activations) {
     const a = acts.get(name)!;

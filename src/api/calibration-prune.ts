@@ -13,7 +13,7 @@ import { prune } from '../core/plan.js';
 import type { WeightTensor } from '../core/types.js';
 import { assertFinite } from '../formats/index.js';
 import { detectFormat, openModel, type ModelFormat } from '../formats/registry.js';
-import { calibratedWeights, collectActivationsFromSet, weightActivations, loadCalibrationSet, type CalibrationSource } from './calibration-onnx.js';
+import { calibratedWeights, collectActivationsFromSet, weightActivations, loadCalibrationSet, type CalibrationSource, type LayerActivations } from './calibration-onnx.js';
 import { isLanguageModel } from './calibration-lm.js';
 import { reconstructWithMask } from './calibration-sparsegpt.js';
 import { pruneLanguageModel, type LmCalibration, type LmPruneResult } from './prune-lm.js';
@@ -80,16 +80,17 @@ export async function pruneFileWithCalibration(
     return withFileContextAsync(input, () => pruneLanguageModel(file, output, opts, { ...lm, calibration: source.calibration, samples: source.samples, dataOptions: source.dataOptions }, hooks));
   }
   return withFileContextAsync(input, async () => {
-    const weights = calibratedWeights(model, opts, c);
+    const weights = calibratedWeights(model, opts, c, { conv: true });
     const set = loadCalibrationSet(source, model);
-    const acts = await collectActivationsFromSet(model, weights.flatMap((w) => w.activations), set, c === 'sparsegpt');
+    const convs = weights.filter((w) => w.conv);
+    const acts = await collectActivationsFromSet(model, weights.filter((w) => !w.conv).flatMap((w) => w.activations), set, c === 'sparsegpt', convs);
     const inputNorms = new Map<string, Float32Array>();
     const inverseHessianDiag = new Map<string, Float32Array>();
     const perWeight = new Map(weights.map((w) => [w.tensor.name, weightActivations(w, acts)]));
     for (const w of weights) {
       const a = perWeight.get(w.tensor.name)!;
-      if (c === 'wanda') inputNorms.set(w.tensor.name, Float32Array.from(a.sumSquares, Math.sqrt));
-      else inverseHessianDiag.set(w.tensor.name, inverseHessianDiagonal(a.gram!, a.features));
+      if (c === 'wanda') inputNorms.set(w.tensor.name, perElement(w.tensor, a, Float32Array.from(a.sumSquares, Math.sqrt)));
+      else inverseHessianDiag.set(w.tensor.name, perElement(w.tensor, a, groupBlocks(a, (g, k) => inverseHessianDiagonal(g, k))));
     }
     const ws = model.weights();
     assertFinite(ws, input);
@@ -100,12 +101,48 @@ export async function pruneFileWithCalibration(
         const mask = result.masks.get(w.tensor.name);
         if (mask === undefined) continue;
         const a = perWeight.get(w.tensor.name)!;
-        updates.set(w.tensor.name, reconstructed(w.tensor, ws.get(w.tensor.name)!.data, a.gram!, mask));
+        updates.set(w.tensor.name, a.groups === undefined
+          ? reconstructed(w.tensor, ws.get(w.tensor.name)!.data, a.gram!, mask)
+          : reconstructedConv(w.tensor, ws.get(w.tensor.name)!.data, a, mask));
       }
     }
     const pruned = prunePipeline(file, output, opts, hooks, { masks: result.masks, summary: result, updates });
     return { ...pruned, calibration: { samples: set.count, notes: [...set.notes] }, reconstructed: c === 'sparsegpt' };
   });
+}
+
+/** `f(gram, K)` (K values) of every group's K×K block of `a`, concatenated. */
+function groupBlocks(a: LayerActivations, f: (gram: Float64Array, k: number) => Float32Array): Float32Array {
+  const k = a.features;
+  const groups = a.groups ?? 1;
+  const out = new Float32Array(groups * k);
+  for (let g = 0; g < groups; g++) out.set(f(a.gram!.subarray(g * k * k, (g + 1) * k * k), k), g * k);
+  return out;
+}
+
+/** A Conv weight's per-group feature values [groups·K] spread over its elements [M, K]; other weights keep one value per input feature. */
+function perElement(t: WeightTensor, a: LayerActivations, perFeature: Float32Array): Float32Array {
+  if (a.groups === undefined) return perFeature;
+  const k = a.features;
+  const m = t.shape[0];
+  const perGroup = m / a.groups;
+  const out = new Float32Array(m * k);
+  for (let o = 0; o < m; o++) out.set(perFeature.subarray(Math.floor(o / perGroup) * k, (Math.floor(o / perGroup) + 1) * k), o * k);
+  return out;
+}
+
+/** SparseGPT reconstruction of a Conv weight [M, K]: each group's M/groups rows on its own XᵀX. */
+function reconstructedConv(t: WeightTensor, values: Float32Array, a: LayerActivations, mask: { get(i: number): boolean }): Float32Array {
+  const k = a.features;
+  const groups = a.groups!;
+  const rows = t.shape[0] / groups;
+  const out = new Float32Array(values.length);
+  for (let g = 0; g < groups; g++) {
+    const at = g * rows * k;
+    const sub = { get: (i: number) => mask.get(at + i) };
+    out.set(reconstructWithMask(values.subarray(at, at + rows * k), rows, k, a.gram!.subarray(g * k * k, (g + 1) * k * k), sub, `'${t.name}' (group ${g})`), at);
+  }
+  return out;
 }
 
 /** SparseGPT reconstruction in rows = outputs layout: Gemm transB=1 [N,K] as is, MatMul/Gemm [K,N] transposed. */

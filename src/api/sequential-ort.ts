@@ -29,7 +29,7 @@ const SESSION = { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationL
 export type OrtFeeds = readonly Record<string, Ort.Tensor>[];
 
 /** XᵀX of a [rows, k] float32 matrix, on onnxruntime. */
-class GramRunner {
+export class GramRunner {
   private session: Ort.InferenceSession | undefined;
   constructor(private readonly ort: typeof Ort) {}
   async gram(data: Float32Array, rows: number, k: number): Promise<Float32Array> {

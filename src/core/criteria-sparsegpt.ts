@@ -13,7 +13,7 @@ import type { Criterion } from './criteria.js';
 import { SculptError } from './errors.js';
 import { Mask } from './mask.js';
 import { missingCalibration } from './criteria-obd.js';
-import { inputStride } from './criteria-wanda.js';
+import { calibrationIndex } from './criteria-wanda.js';
 import { choleskyLower, inverseFromCholesky } from './linalg.js';
 
 export interface SparseGptOptions {
@@ -130,8 +130,7 @@ export const sparseGptCriterion: Criterion = {
   scoreInto(tensor, values, out, ctx) {
     const d = ctx.calibration?.inverseHessianDiag?.get(tensor.name);
     if (d === undefined) throw missingCalibration('sparsegpt', 'the inverse Hessian diagonal', tensor.name);
-    const { stride, size } = inputStride(tensor);
-    if (d.length !== size) throw new SculptError(`inverse Hessian diagonal of tensor '${tensor.name}' has ${d.length} values, its input axis ${size}`);
-    for (let i = 0; i < values.length; i++) out[i] = (values[i] * values[i]) / d[Math.floor(i / stride) % size];
+    const at = calibrationIndex(tensor, values.length, d.length, 'inverse Hessian diagonal');
+    for (let i = 0; i < values.length; i++) out[i] = (values[i] * values[i]) / d[at(i)];
   },
 };

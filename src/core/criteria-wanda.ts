@@ -30,14 +30,25 @@ export function inputStride(t: WeightTensor): { stride: number; size: number } {
   return { stride, size: t.shape[ax] };
 }
 
+/**
+ * For each element of `t` (count values), its entry in a per-input calibration vector of `length`
+ * values: one per input feature (length = the input axis), or one per element (length = count:
+ * Conv weights seen through im2col, whose (channel, kernel offset) features differ by group).
+ */
+export function calibrationIndex(t: WeightTensor, count: number, length: number, what: string): (i: number) => number {
+  if (length === count) return (i) => i;
+  const { stride, size } = inputStride(t);
+  if (length !== size) throw new SculptError(`${what} of tensor '${t.name}' has ${length} values, its input axis ${size}`);
+  return (i) => Math.floor(i / stride) % size;
+}
+
 export const wandaCriterion: Criterion = {
   name: 'wanda',
   needsData: true,
   scoreInto(tensor, values, out, ctx) {
     const norms = ctx.calibration?.inputNorms?.get(tensor.name);
     if (norms === undefined) throw missingCalibration('wanda', 'input-feature norms', tensor.name);
-    const { stride, size } = inputStride(tensor);
-    if (norms.length !== size) throw new SculptError(`input norms of tensor '${tensor.name}' have ${norms.length} values, its input axis ${size}`);
-    for (let i = 0; i < values.length; i++) out[i] = Math.abs(values[i]) * norms[Math.floor(i / stride) % size];
+    const at = calibrationIndex(tensor, values.length, norms.length, 'input norms');
+    for (let i = 0; i < values.length; i++) out[i] = Math.abs(values[i]) * norms[at(i)];
   },
 };

@@ -12,7 +12,7 @@ export interface ScoreContext {
   seed: number;
   /** Gradients by tensor name, for criteria that need data (e.g. `taylor`). */
   gradients?: Map<string, Float32Array>;
-  /** Calibration statistics by tensor name: Hessian diagonal (`obd`), input-feature ℓ2 norms (`wanda`), diag((XᵀX + λI)⁻¹) per input (`sparsegpt`); see criteria-data.ts. */
+  /** Calibration statistics by tensor name: Hessian diagonal (`obd`), input-feature ℓ2 norms (`wanda`), diag((XᵀX + λI)⁻¹) per input (`sparsegpt`) — per input feature, or per element for Conv weights seen through im2col (see `calibrationIndex`); see criteria-data.ts. */
   calibration?: { readonly hessianDiag?: ReadonlyMap<string, Float32Array>; readonly inputNorms?: ReadonlyMap<string, Float32Array>; readonly inverseHessianDiag?: ReadonlyMap<string, Float32Array> };
 }
 
