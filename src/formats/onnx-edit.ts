@@ -8,7 +8,7 @@ import { SculptError } from '../core/errors.js';
 import { encodeSparseTensorProto, encodeTensorProto, encodeValueInfo, type TensorSpec, type ValueSpec } from './onnx-build.js';
 import { decodeOnnx, failer, type DecodedGraph } from './onnx-decode.js';
 import * as F from './onnx-fields.js';
-import { concatBytes, lenField, spliceWithLengthFixup, WIRE_LEN, WireReader, type LenPrefix, type SpliceEdit } from './protobuf.js';
+import { concatBytes, encodeSignedVarint, lenField, spliceWithLengthFixup, WIRE_LEN, WireReader, type LenPrefix, type SpliceEdit, type WireField } from './protobuf.js';
 
 
 /** A tensor to add, optionally inside a subgraph (`scope` as the decoder names it; '' is the main graph). */
@@ -27,6 +27,15 @@ export interface GraphEdits {
   readonly addSparseInitializers?: readonly { readonly name: string; readonly dims: readonly number[]; readonly data: Float32Array; readonly scope?: string }[];
   /** Graph outputs to append to the main graph. */
   readonly addOutputs?: readonly ValueSpec[];
+  /**
+   * Inputs of main-graph nodes to set, by node position: `index` below the node's input count
+   * replaces that input's name, at or past it appends (missing ones in between become '').
+   */
+  readonly setNodeInputs?: readonly { readonly node: number; readonly index: number; readonly value: string }[];
+  /** Integer attributes of main-graph nodes to set, by node position (each must exist: e.g. a depthwise Conv's `group`). */
+  readonly setNodeInts?: readonly { readonly node: number; readonly name: string; readonly value: number }[];
+  /** Main-graph value_info entries to remove, by value name (shapes a structural edit made stale). */
+  readonly dropValueInfo?: ReadonlySet<string>;
 }
 
 /** The model's bytes with `edits` applied; `file` names it in errors. */
@@ -68,6 +77,7 @@ export function editGraph(bytes: Uint8Array, file: string, edits: GraphEdits): U
   for (const t of edits.addInitializers ?? []) addTo(t.scope, lenField(F.GRAPH_INITIALIZER, encodeTensorProto(t)));
   for (const t of edits.addSparseInitializers ?? []) addTo(t.scope, lenField(F.GRAPH_SPARSE_INITIALIZER, encodeSparseTensorProto(t.name, t.dims, t.data)));
   for (const v of edits.addOutputs ?? []) addTo('', lenField(F.GRAPH_OUTPUT, encodeValueInfo(v)));
+  if (edits.setNodeInputs?.length || edits.setNodeInts?.length || edits.dropValueInfo?.size) splices.push(...mainGraphEdits(r, decoded.graph.enclosing, edits, file));
   for (const [scope, fields] of added) {
     const chain = graphs.get(scope)!;
     const g = chain[chain.length - 1];
@@ -75,4 +85,60 @@ export function editGraph(bytes: Uint8Array, file: string, edits: GraphEdits): U
   }
   if (splices.length === 0) return bytes;
   return spliceWithLengthFixup(bytes, splices);
+}
+
+const utf8 = new TextEncoder();
+const prefix = (f: WireField): LenPrefix => ({ lenStart: f.lenStart, start: f.start, end: f.end });
+
+/** Splices for node inputs and value_info entries of the main graph (`chain`: the fields around its GraphProto). */
+function mainGraphEdits(r: WireReader, chain: readonly LenPrefix[], edits: GraphEdits, file: string): SpliceEdit[] {
+  const g = chain[chain.length - 1];
+  const fields = r.fields(g.start, g.end);
+  const nodes = fields.filter((f) => f.field === F.GRAPH_NODE && f.wireType === WIRE_LEN);
+  const out: SpliceEdit[] = [];
+  const byNode = new Map<number, { index: number; value: string }[]>();
+  for (const e of edits.setNodeInputs ?? []) {
+    if (!nodes[e.node]) throw new SculptError(`${file}: the ONNX model has no node at position ${e.node}`);
+    const list = byNode.get(e.node) ?? [];
+    list.push(e);
+    byNode.set(e.node, list);
+  }
+  for (const [at, list] of byNode) {
+    const node = nodes[at];
+    const inputs = r.fields(node.start, node.end).filter((f) => f.field === F.NODE_INPUT && f.wireType === WIRE_LEN);
+    const appended: string[] = [];
+    for (const { index, value } of [...list].sort((a, b) => a.index - b.index)) {
+      if (index < inputs.length) {
+        const f = inputs[index];
+        out.push({ start: f.start, end: f.end, bytes: utf8.encode(value), enclosing: [...chain, prefix(node), prefix(f)] });
+      } else {
+        while (inputs.length + appended.length < index) appended.push('');
+        appended.push(value);
+      }
+    }
+    if (appended.length) {
+      // After the last input: node inputs are positional, in the order their fields appear.
+      const where = inputs.length ? inputs[inputs.length - 1].end : node.start;
+      out.push({ start: where, end: where, bytes: concatBytes(appended.map((v) => lenField(F.NODE_INPUT, utf8.encode(v)))), enclosing: [...chain, prefix(node)] });
+    }
+  }
+  for (const e of edits.setNodeInts ?? []) {
+    const node = nodes[e.node];
+    if (!node) throw new SculptError(`${file}: the ONNX model has no node at position ${e.node}`);
+    const attr = r.fields(node.start, node.end).find((f) => {
+      if (f.field !== F.NODE_ATTRIBUTE || f.wireType !== WIRE_LEN) return false;
+      const name = r.fields(f.start, f.end).find((x) => x.field === F.ATTR_NAME && x.wireType === WIRE_LEN);
+      return name !== undefined && r.string(name) === e.name;
+    });
+    const value = attr && r.fields(attr.start, attr.end).find((x) => x.field === F.ATTR_I && x.wireType !== WIRE_LEN);
+    if (!attr || !value) throw new SculptError(`${file}: node ${e.node} has no integer attribute ${e.name}`);
+    out.push({ start: value.start, end: value.end, bytes: encodeSignedVarint(e.value), enclosing: [...chain, prefix(node), prefix(attr)] });
+  }
+  const drop = edits.dropValueInfo ?? new Set<string>();
+  for (const f of fields) {
+    if (f.field !== F.GRAPH_VALUE_INFO || f.wireType !== WIRE_LEN) continue;
+    const name = r.fields(f.start, f.end).find((x) => x.field === F.VALUE_INFO_NAME && x.wireType === WIRE_LEN);
+    if (name && drop.has(r.string(name))) out.push({ start: f.tagStart, end: f.end, bytes: new Uint8Array(0), enclosing: chain });
+  }
+  return out;
 }

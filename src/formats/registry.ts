@@ -11,6 +11,8 @@ import type { WeightTensor } from '../core/types.js';
 import { assertNotInput } from './fsutil.js';
 import { OnnxModel, readOnnx, writeOnnx, writeOnnxMasked } from './onnx.js';
 import { channelCompanions, outputWeightNames, type ChannelCompanion } from './onnx-roles.js';
+import { buildChannelGraph, type ChannelGraph } from './onnx-depgraph.js';
+import { writeShrunkOnnx, type ShrinkReport } from './onnx-shrink.js';
 import { openSafetensors, writeSafetensorsStreaming, type MaskLike, type SafetensorsOptions } from './safetensors.js';
 import { checkTfjsOutput, isTfjsModelPath, openTfjs, tfjsPaths } from './tfjs-folder.js';
 
@@ -63,6 +65,10 @@ export interface ModelFile extends TensorSource {
   readonly outputWeights?: readonly string[];
   /** What else the output channels of `weight` own (bias, norm scale and shift), where the format knows. */
   channelCompanions?(weight: string): readonly ChannelCompanion[];
+  /** The groups of coupled channel axes (structural shrinking), where the format knows its graph. */
+  channelGraph?(): ChannelGraph;
+  /** Writes a dense copy without the channels flagged in `removed` (group id → a flag per channel), atomically. */
+  writeShrunk?(output: string, removed: ReadonlyMap<number, Uint8Array>): ShrinkReport;
   /** Refuses an output path this model cannot be written to (wrong kind, the input itself, no folder). */
   checkOutput(output: string): void;
   /** Writes a copy with `edits` applied to `output`, atomically. */
@@ -120,11 +126,15 @@ const onnxFormat: FormatHandler = {
   open(file) {
     const model = readOnnx(file);
     const isStored = (name: string, rank: number): boolean => model.tensors.some((x) => x.name === name && x.shape.length === rank);
+    let graph: ChannelGraph | undefined;
+    const channelGraph = (): ChannelGraph => (graph ??= buildChannelGraph(model));
     const self: ModelFile = {
       format: 'onnx', path: file, tensors: model.tensors, onnx: model,
       channelCompanions: (weight) => channelCompanions(model.decoded.allNodes, weight, isStored),
       outputWeights: outputWeightNames(model.decoded.nodes, model.decoded.outputs.map((o) => o.name), new Set(model.tensors.filter((t) => t.prunable).map((t) => t.name))),
       read: (name) => model.read(name),
+      channelGraph,
+      writeShrunk: (output, removed) => writeShrunkOnnx(model, channelGraph(), removed, output),
       checkOutput: (output) => checkFileOutput(file, output, '.onnx', 'ONNX'),
       write(output, edits) {
         const masks = collectMasks(model, edits);

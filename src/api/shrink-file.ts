@@ -1,0 +1,197 @@
+/**
+ * Structural channel pruning (`sculpt prune --pattern channel --shrink`): the model's channel
+ * graph groups coupled channel axes; each unpinned group's channels are ranked by the L1 or L2
+ * norm of every weight slice they index (producing and consuming weights alike), round(S·G) of
+ * them go (each group keeps at least one), and the model is written dense and smaller. With
+ * `mask: true` the same selection is written as a channel-masked model instead (producing weights
+ * zeroed, with their biases and norms), the reference the shrunk model must compute exactly.
+ */
+import { countToPrune } from '../core/counting.js';
+import { SculptError } from '../core/errors.js';
+import { selectChannels } from '../core/patterns.js';
+import { numel } from '../core/types.js';
+import { assertFinite } from '../formats/index.js';
+import type { ChannelGraph, ChannelGroup } from '../formats/onnx-depgraph.js';
+import type { ShrunkTensor } from '../formats/onnx-shrink.js';
+import { openModel, type ModelFile, type ModelFormat } from '../formats/registry.js';
+import { withFileContext } from './model-file.js';
+
+export interface ShrinkOptions {
+  /** Fraction of each group's channels to remove (layer scope) or of all unpinned channels (global). */
+  readonly sparsity: number;
+  /** 1: Σ|w|, 2: Σw² over the group's weight slices. */
+  readonly norm: 1 | 2;
+  /** layer: round(S·G) per group; global: round(S·ΣG) over all groups, ranked by importance relative to the group's mean. */
+  readonly scope: 'layer' | 'global';
+  /** Write the channel-masked model (same selection, nothing removed) instead of the shrunk one. */
+  readonly mask?: boolean;
+}
+
+export interface GroupInfo {
+  readonly id: number;
+  readonly size: number;
+  /** Channels removed (0 for pinned groups). */
+  readonly removed: number;
+  readonly pinned: readonly string[];
+  readonly producers: readonly string[];
+  /** Tensors (with axis) whose entries the group's channels index. */
+  readonly tensors: readonly string[];
+}
+
+export interface ShrinkFileResult {
+  readonly input: string;
+  readonly output: string;
+  readonly format: ModelFormat;
+  readonly mode: 'shrink' | 'mask';
+  readonly options: { readonly sparsity: number; readonly norm: 1 | 2; readonly scope: 'layer' | 'global' };
+  readonly groups: readonly GroupInfo[];
+  readonly channels: { readonly before: number; readonly removed: number };
+  readonly parameters: { readonly before: number; readonly after: number };
+  readonly tensors: readonly ShrunkTensor[];
+}
+
+/** The channel groups of a model file, without pruning anything (`sculpt inspect --groups`). */
+export function channelGroupsOfFile(file: string): GroupInfo[] {
+  const model = openModel(file);
+  try {
+    const graph = requireGraph(model);
+    return graph.groups.map((g) => describeGroup(g, 0));
+  } finally {
+    model.close();
+  }
+}
+
+/** Shrinks (or masks) `input` into `output`; never touches the input. */
+export function shrinkFile(input: string, output: string, opts: ShrinkOptions): ShrinkFileResult {
+  if (!(opts.sparsity >= 0 && opts.sparsity < 1)) throw new SculptError(`--sparsity must be in [0, 1), got ${opts.sparsity}`);
+  const model = openModel(input);
+  try {
+    model.checkOutput(output);
+    return withFileContext(input, () => shrinkModel(model, output, opts));
+  } finally {
+    model.close();
+  }
+}
+
+function requireGraph(model: ModelFile): ChannelGraph {
+  if (!model.channelGraph || !model.writeShrunk) {
+    throw new SculptError(`${model.path}: --shrink works on ONNX models only for now (this is a ${model.format} model); drop --shrink to mask channels instead`);
+  }
+  return model.channelGraph();
+}
+
+function describeGroup(g: ChannelGroup, removed: number): GroupInfo {
+  const tensors = [...new Set(g.slices.map((s) => `${s.tensor}[${s.axis}]`))];
+  return { id: g.id, size: g.size, removed, pinned: g.pinned, producers: g.producers, tensors };
+}
+
+function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): ShrinkFileResult {
+  const graph = requireGraph(model);
+  assertFinite(model, model.path);
+  const free = graph.groups.filter((g) => g.pinned.length === 0);
+  if (free.length === 0) {
+    const why = graph.groups.length === 0 ? 'it has no Conv, Gemm or MatMul channels' : `all ${graph.groups.length} channel groups are pinned (see sculpt inspect --groups)`;
+    throw new SculptError(`${model.path}: nothing can be shrunk: ${why}`);
+  }
+  const scores = new Map<number, Float64Array>();
+  const cache = new Map<string, Float32Array>();
+  const values = (name: string): Float32Array => {
+    let v = cache.get(name);
+    if (!v) cache.set(name, (v = model.read(name)));
+    return v;
+  };
+  const shape = (name: string): readonly number[] => model.tensors.find((t) => t.name === name)!.shape;
+  for (const g of free) scores.set(g.id, groupImportance(g, opts.norm, values, shape));
+  cache.clear();
+  const removed = opts.scope === 'global' ? selectGlobal(free, scores, opts.sparsity) : selectPerGroup(free, scores, opts.sparsity);
+  const groups = graph.groups.map((g) => describeGroup(g, removed.get(g.id)?.reduce((s, f) => s + f, 0) ?? 0));
+  const channels = { before: graph.groups.reduce((s, g) => s + g.size, 0), removed: groups.reduce((s, g) => s + g.removed, 0) };
+  const base = { input: model.path, output, format: model.format, options: { sparsity: opts.sparsity, norm: opts.norm, scope: opts.scope }, groups, channels };
+  if (opts.mask) {
+    const masks = maskedSelection(graph, removed, shape);
+    model.write(output, { maskFor: (name) => masks.get(name), removeChannels: true });
+    const parameters = model.tensors.reduce((s, t) => s + numel(t.shape), 0);
+    return { ...base, mode: 'mask', parameters: { before: parameters, after: parameters }, tensors: [] };
+  }
+  const report = model.writeShrunk!(output, removed);
+  return { ...base, mode: 'shrink', parameters: { before: report.parametersBefore, after: report.parametersAfter }, tensors: report.tensors };
+}
+
+/** Per group channel: Σ|w| (norm 1) or Σw² (norm 2) over every weight slice ('out' and 'in') of the group. */
+function groupImportance(g: ChannelGroup, norm: 1 | 2, values: (name: string) => Float32Array, shape: (name: string) => readonly number[]): Float64Array {
+  const score = new Float64Array(g.size);
+  for (const s of g.slices) {
+    if (s.kind === 'param') continue;
+    const dims = shape(s.tensor);
+    const w = values(s.tensor);
+    const stride = numel(dims.slice(s.axis + 1));
+    const n = dims[s.axis];
+    for (let i = 0; i < w.length; i++) {
+      const p = Math.floor(i / stride) % n - s.at;
+      if (p < 0 || p >= s.length * s.block) continue;
+      const v = w[i];
+      score[s.start + Math.floor(p / s.block)] += norm === 1 ? Math.abs(v) : v * v;
+    }
+  }
+  return score;
+}
+
+/** round(S·G) channels of each group (half to even), at most G − 1: smallest importance first, ties to the lower index. */
+function selectPerGroup(groups: readonly ChannelGroup[], scores: ReadonlyMap<number, Float64Array>, sparsity: number): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  for (const g of groups) {
+    const k = Math.min(countToPrune(sparsity, g.size), g.size - 1);
+    out.set(g.id, selectChannels({ sums: scores.get(g.id)!, alive: new Float64Array(g.size).fill(1) }, k));
+  }
+  return out;
+}
+
+/**
+ * round(S·ΣG) channels over all groups, ranked by importance divided by the group's mean (so wide
+ * and narrow, deep and shallow groups compare); each group keeps at least one channel. Ties: lower
+ * group id, then lower channel.
+ */
+function selectGlobal(groups: readonly ChannelGroup[], scores: ReadonlyMap<number, Float64Array>, sparsity: number): Map<number, Uint8Array> {
+  const total = groups.reduce((s, g) => s + g.size, 0);
+  const k = countToPrune(sparsity, total);
+  const entries: { g: ChannelGroup; c: number; r: number }[] = [];
+  for (const g of groups) {
+    const s = scores.get(g.id)!;
+    const mean = s.reduce((a, b) => a + b, 0) / g.size;
+    for (let c = 0; c < g.size; c++) entries.push({ g, c, r: mean > 0 ? s[c] / mean : 0 });
+  }
+  entries.sort((a, b) => a.r - b.r || a.g.id - b.g.id || a.c - b.c);
+  const out = new Map<number, Uint8Array>(groups.map((g) => [g.id, new Uint8Array(g.size)]));
+  const left = new Map<number, number>(groups.map((g) => [g.id, g.size]));
+  let done = 0;
+  for (const e of entries) {
+    if (done === k) break;
+    if (left.get(e.g.id)! <= 1) continue;
+    out.get(e.g.id)![e.c] = 1;
+    left.set(e.g.id, left.get(e.g.id)! - 1);
+    done++;
+  }
+  return out;
+}
+
+/** Masks that zero the producing slices ('out') of removed channels: the channel-masked model's weights. */
+function maskedSelection(graph: ChannelGraph, removed: ReadonlyMap<number, Uint8Array>, shape: (name: string) => readonly number[]): Map<string, { length: number; get(i: number): boolean }> {
+  const keep = new Map<string, Uint8Array>();
+  for (const g of graph.groups) {
+    const flags = removed.get(g.id);
+    if (!flags || g.pinned.length) continue;
+    for (const s of g.slices) {
+      if (s.kind !== 'out') continue;
+      const dims = shape(s.tensor);
+      let k = keep.get(s.tensor);
+      if (!k) keep.set(s.tensor, (k = new Uint8Array(numel(dims)).fill(1)));
+      const stride = numel(dims.slice(s.axis + 1));
+      const n = dims[s.axis];
+      for (let i = 0; i < k.length; i++) {
+        const p = Math.floor(i / stride) % n - s.at;
+        if (p >= 0 && p < s.length * s.block && flags[s.start + Math.floor(p / s.block)]) k[i] = 0;
+      }
+    }
+  }
+  return new Map([...keep].map(([name, k]) => [name, { length: k.length, get: (i: number) => k[i] === 1 }]));
+}

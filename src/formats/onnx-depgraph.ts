@@ -1,0 +1,525 @@
+/**
+ * The channel dependency graph of an ONNX model: which tensor axes must shrink together when one
+ * output channel of a Conv/Gemm/MatMul goes. A producer starts a group; the channel axis of every
+ * value it reaches (through BatchNormalization, elementwise activations, per-channel constants,
+ * pools, Flatten, Concat and depthwise Conv) is a list of segments of groups, and residual
+ * Add/Mul/Sub/Div of two such values merge their groups (union-find). Every stored tensor a
+ * group's channels index is a slice: producing weights on their output axis, consuming weights on
+ * their input axis (a channel is a block of features after Flatten), biases and norm parameters.
+ *
+ * Exactness: the channel-masked model zeroes a removed channel's producing weights and the bias and
+ * BatchNorm scale/shift that `channelCompanions` owns; what the channel still carries is then a
+ * constant per channel, computed here for every channel as if it were removed, and folded into the
+ * bias of the Conv/Gemm that consumes it. A group is pinned (never shrunk) when an axis must keep
+ * its size: graph outputs, ops not modelled, shared or non-float32 tensors, a constant that cannot
+ * be folded (a padded Conv, a MatMul), or couplings this module does not model.
+ */
+import type { DecodedNode } from './onnx-decode.js';
+import { graphTensor, ONNX_DTYPE } from './onnx-decode.js';
+import type { OnnxModel } from './onnx.js';
+import { channelCompanions } from './onnx-roles.js';
+
+/** Channels `start..start+length` of group `group`, laid out consecutively on a value's channel axis. */
+export interface Segment {
+  readonly group: number;
+  readonly start: number;
+  readonly length: number;
+}
+
+/** Entries of a stored tensor that belong to channels of a group. */
+export interface ChannelSlice {
+  readonly tensor: string;
+  readonly axis: number;
+  /** Group (root id, see `ChannelGroup.id`). */
+  readonly group: number;
+  /** Group channels start..start+length map to axis positions at + (c - start)·block .. + block. */
+  readonly start: number;
+  readonly length: number;
+  readonly at: number;
+  readonly block: number;
+  /** out: a weight's producing axis; in: a weight's consuming axis; param: bias, norm, per-channel constant. */
+  readonly kind: 'out' | 'in' | 'param';
+}
+
+/**
+ * A consumer whose bias takes what removed channels still carry: bias[o] += scale · Σ_c k_c ·
+ * Σ W[o, slice of c] over the weight's other axes.
+ */
+export interface BiasFold {
+  /** Main-graph node position and name. */
+  readonly node: number;
+  readonly nodeName: string;
+  readonly weight: string;
+  /** The weight's consuming axis and its output axis. */
+  readonly inAxis: number;
+  readonly outAxis: number;
+  /** Input index of the bias on the node, and its stored name ('' when the node has none yet). */
+  readonly biasIndex: number;
+  readonly bias: string;
+  readonly scale: number;
+  /** Per consuming segment: the slice on the weight's input axis and each channel's constant. */
+  readonly parts: readonly { readonly slice: ChannelSlice; readonly constants: Float64Array }[];
+}
+
+export interface ChannelGroup {
+  readonly id: number;
+  readonly size: number;
+  /** Why it must keep its size; empty when it can shrink. */
+  readonly pinned: readonly string[];
+  /** Names of the producing nodes (for display). */
+  readonly producers: readonly string[];
+  readonly slices: readonly ChannelSlice[];
+}
+
+export interface ChannelGraph {
+  readonly groups: readonly ChannelGroup[];
+  readonly folds: readonly BiasFold[];
+  /** Depthwise Convs (main-graph position): their `group` attribute is their input's channel count. */
+  readonly depthwise: readonly { readonly node: number; readonly segs: readonly Segment[] }[];
+  /** Values whose channel axis is made of group segments (their value_info goes stale when a group shrinks). */
+  readonly values: ReadonlyMap<string, readonly Segment[]>;
+}
+
+interface ValueChannels {
+  segs: Segment[];
+  rank: number;
+  axis: number;
+  /** Entries per channel along the axis: 1, or 0 after a Flatten of a spatial map (known at the consumer). */
+  block: number;
+  /** Per value channel: what it carries in the masked model if removed; NaN when not one constant. */
+  consts: Float64Array;
+}
+
+const DEFAULT_DOMAIN = (n: DecodedNode): boolean => n.domain === '' || n.domain === 'ai.onnx';
+
+const UNARY: Readonly<Record<string, (x: number, n: DecodedNode, clip: [number, number]) => number>> = {
+  Relu: (x) => Math.max(0, x),
+  LeakyRelu: (x, n) => (x >= 0 ? x : x * numAttr(n, 'alpha', 0.01)),
+  Sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  Tanh: (x) => Math.tanh(x),
+  HardSigmoid: (x, n) => Math.max(0, Math.min(1, numAttr(n, 'alpha', 0.2) * x + numAttr(n, 'beta', 0.5))),
+  HardSwish: (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5)),
+  Clip: (x, _n, [lo, hi]) => Math.min(hi, Math.max(lo, x)),
+  Identity: (x) => x,
+  Dropout: (x) => x,
+  Neg: (x) => -x,
+  Abs: (x) => Math.abs(x),
+  Elu: (x, n) => (x >= 0 ? x : numAttr(n, 'alpha', 1) * (Math.exp(x) - 1)),
+  Softplus: (x) => Math.log1p(Math.exp(x)),
+};
+
+const BINARY: Readonly<Record<string, (a: number, b: number) => number>> = {
+  Add: (a, b) => a + b,
+  Sub: (a, b) => a - b,
+  Mul: (a, b) => a * b,
+  Div: (a, b) => a / b,
+};
+
+const POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'MaxPool', 'AveragePool']);
+
+function numAttr(n: DecodedNode, name: string, fallback: number): number {
+  const v = n.attributes.get(name);
+  return typeof v === 'number' ? v : fallback;
+}
+
+function intsAttr(n: DecodedNode, name: string): number[] {
+  const v = n.attributes.get(name);
+  return Array.isArray(v) ? (v as number[]) : [];
+}
+
+/** Builds the channel dependency graph of the main graph of `model`. */
+export function buildChannelGraph(model: OnnxModel): ChannelGraph {
+  return new Builder(model).build();
+}
+
+class Builder {
+  private readonly nodes: readonly DecodedNode[];
+  private readonly consumers = new Map<string, { node: DecodedNode; index: number }[]>();
+  private readonly parent: number[] = [];
+  private readonly sizes: number[] = [];
+  private readonly pins = new Map<number, string[]>();
+  private readonly producers = new Map<number, string[]>();
+  private readonly slices: ChannelSlice[] = [];
+  private readonly folds: (Omit<BiasFold, 'parts'> & { parts: { slice: ChannelSlice; constants: Float64Array }[]; padded: boolean })[] = [];
+  private readonly values = new Map<string, ValueChannels>();
+  private readonly depthwise: { node: number; segs: Segment[] }[] = [];
+  /** Biases and norm parameters the masked model zeroes with the channel. */
+  private readonly zeroed = new Set<string>();
+
+  constructor(private readonly model: OnnxModel) {
+    this.nodes = model.decoded.nodes;
+    for (const node of model.decoded.allNodes) {
+      node.inputs.forEach((input, index) => {
+        if (input === '') return;
+        const list = this.consumers.get(input) ?? [];
+        list.push({ node, index });
+        this.consumers.set(input, list);
+      });
+    }
+    const isStored = (name: string, rank: number): boolean => model.stored(name)?.dims.length === rank;
+    for (const t of model.tensors) {
+      if (!t.prunable) continue;
+      for (const c of channelCompanions(model.decoded.allNodes, t.name, isStored)) this.zeroed.add(c.name);
+    }
+  }
+
+  build(): ChannelGraph {
+    const main = new Set(this.nodes);
+    // A subgraph may read any outer value by name: such values keep their channels.
+    const inner = new Set<string>();
+    for (const n of this.model.decoded.allNodes) if (!main.has(n)) for (const i of n.inputs) inner.add(i);
+    for (const n of this.nodes) if (n.subgraphs.size) for (const g of n.subgraphs.values()) for (const m of g.nodes) for (const i of m.inputs) inner.add(i);
+    this.nodes.forEach((node, position) => this.visit(node, position));
+    for (const o of this.model.decoded.outputs) this.pinValue(o.name, `reaches graph output ${o.name}`);
+    for (const v of inner) this.pinValue(v, `read inside a subgraph (${v})`);
+    for (const f of this.folds) {
+      for (const { slice, constants } of f.parts) {
+        for (let i = 0; i < constants.length; i++) {
+          const k = constants[i];
+          if (Number.isNaN(k)) this.pin(slice.group, `a removed channel would not be one constant at ${f.nodeName}`);
+          else if (k !== 0 && f.padded) this.pin(slice.group, `a removed channel carries a constant into the padded ${f.nodeName}, which cannot be folded into its bias`);
+          else if (k !== 0 && f.biasIndex < 0) this.pin(slice.group, `a removed channel carries a constant into ${f.nodeName}, which has no bias to fold it into`);
+          else continue;
+          break;
+        }
+      }
+    }
+    const roots = new Map<number, { slices: ChannelSlice[]; pins: string[]; producers: string[] }>();
+    for (let g = 0; g < this.parent.length; g++) {
+      const r = this.find(g);
+      const entry = roots.get(r) ?? { slices: [], pins: [], producers: [] };
+      roots.set(r, entry);
+      for (const p of this.pins.get(g) ?? []) if (!entry.pins.includes(p)) entry.pins.push(p);
+      entry.producers.push(...(this.producers.get(g) ?? []));
+    }
+    const resolve = (s: ChannelSlice): ChannelSlice => ({ ...s, group: this.find(s.group) });
+    for (const s of this.slices) roots.get(this.find(s.group))!.slices.push(resolve(s));
+    const groups = [...roots].map(([id, e]): ChannelGroup => ({ id, size: this.sizes[id], pinned: e.pins, producers: e.producers, slices: e.slices }));
+    const folds = this.folds.map(({ padded: _padded, ...f }) => ({ ...f, parts: f.parts.map((p) => ({ slice: resolve(p.slice), constants: p.constants })) }));
+    const values = new Map<string, Segment[]>();
+    for (const [name, v] of this.values) values.set(name, v.segs.map((s) => ({ ...s, group: this.find(s.group) })));
+    const depthwise = this.depthwise.map((d) => ({ node: d.node, segs: d.segs.map((s) => ({ ...s, group: this.find(s.group) })) }));
+    return { groups, folds, depthwise, values };
+  }
+
+  // --- union-find -----------------------------------------------------------------------------
+
+  private newGroup(size: number, producer: string): number {
+    const id = this.parent.length;
+    this.parent.push(id);
+    this.sizes.push(size);
+    this.producers.set(id, [producer]);
+    return id;
+  }
+
+  private find(g: number): number {
+    while (this.parent[g] !== g) {
+      this.parent[g] = this.parent[this.parent[g]];
+      g = this.parent[g];
+    }
+    return g;
+  }
+
+  private pin(g: number, why: string): void {
+    const list = this.pins.get(g) ?? [];
+    if (!list.includes(why)) list.push(why);
+    this.pins.set(g, list);
+  }
+
+  private pinValue(value: string, why: string): void {
+    for (const s of this.values.get(value)?.segs ?? []) this.pin(s.group, why);
+  }
+
+  // --- stored tensors ---------------------------------------------------------------------------
+
+  /** The dims of a float32 stored tensor that only `node` reads (once), or undefined. */
+  private ownTensor(name: string, node: DecodedNode): readonly number[] | undefined {
+    const t = this.model.stored(name);
+    if (!t || t.dataType !== ONNX_DTYPE.FLOAT || t.sparseIndices || t.scope !== '') return undefined;
+    const uses = this.consumers.get(name) ?? [];
+    return uses.length === 1 && uses[0].node === node ? t.dims : undefined;
+  }
+
+  /** Values of a stored tensor of any type (constants: Clip bounds, Reshape shapes, pads), as numbers. */
+  private constant(name: string): number[] | undefined {
+    const t = this.model.stored(name);
+    if (!t) return undefined;
+    const g = graphTensor(t, this.model.bytes, this.model.path, this.model.readExternal);
+    return g ? Array.from(g.data as ArrayLike<number | bigint>, Number) : undefined;
+  }
+
+  private floats(name: string): Float32Array {
+    return this.model.read(name);
+  }
+
+  private addSlices(tensor: string, axis: number, segs: readonly Segment[], kind: ChannelSlice['kind'], block = 1): ChannelSlice[] {
+    const out: ChannelSlice[] = [];
+    let at = 0;
+    for (const s of segs) {
+      const slice: ChannelSlice = { tensor, axis, group: s.group, start: s.start, length: s.length, at: at * block, block, kind };
+      this.slices.push(slice);
+      out.push(slice);
+      at += s.length;
+    }
+    return out;
+  }
+
+  // --- nodes -----------------------------------------------------------------------------------
+
+  private visit(node: DecodedNode, position: number): void {
+    const label = `${node.opType} ${node.name || `#${position}`}`;
+    const inputs = node.inputs.map((i) => this.values.get(i));
+    const handled = DEFAULT_DOMAIN(node) && this.handle(node, position, label, inputs);
+    if (!handled) {
+      inputs.forEach((v) => v?.segs.forEach((s) => this.pin(s.group, `read by ${label}, which shrinking does not model`)));
+    }
+  }
+
+  /** Whether the node was understood; it records its output's channels and its slices. */
+  private handle(node: DecodedNode, position: number, label: string, inputs: (ValueChannels | undefined)[]): boolean {
+    const op = node.opType;
+    const x = inputs[0];
+    const out = node.outputs[0];
+    if (op === 'Conv') return this.conv(node, position, label, x);
+    if (op === 'Gemm') return this.gemm(node, position, label, x);
+    if (op === 'MatMul') return this.matmul(node, position, label, x, inputs[1]);
+    if (op in BINARY) return this.binary(node, inputs);
+    if (op === 'Concat') return this.concat(node, inputs);
+    if (!x) return true;
+    if (op === 'BatchNormalization') {
+      if (node.outputs.length > 1 && node.outputs.slice(1).some((o) => o !== '' && this.consumers.has(o))) return false;
+      const params = node.inputs.slice(1, 5);
+      if (params.length !== 4 || params.some((p) => this.ownTensor(p, node)?.length !== 1)) return false;
+      const [scale, bias, mean, variance] = params.map((p) => this.floats(p));
+      const eps = numAttr(node, 'epsilon', 1e-5);
+      const zero = this.zeroed.has(params[0]) && this.zeroed.has(params[1]);
+      for (const p of params) this.addSlices(p, 0, x.segs, 'param');
+      const consts = x.consts.map((k, i) => (zero ? 0 : (scale[i] * (k - mean[i])) / Math.sqrt(variance[i] + eps) + bias[i]));
+      this.values.set(out, { ...x, consts });
+      return true;
+    }
+    if (op in UNARY) {
+      if (op === 'Dropout' && node.outputs[1] && this.consumers.has(node.outputs[1])) return false;
+      let clip: [number, number] = [-Infinity, Infinity];
+      if (op === 'Clip') {
+        const lo = node.inputs[1] ? this.constant(node.inputs[1]) : [numAttr(node, 'min', -Infinity)];
+        const hi = node.inputs[2] ? this.constant(node.inputs[2]) : [numAttr(node, 'max', Infinity)];
+        if (lo?.length !== 1 || hi?.length !== 1) return false;
+        clip = [lo[0], hi[0]];
+      } else if (node.inputs.length > 1 && op !== 'Dropout') return false;
+      const f = UNARY[op];
+      this.values.set(out, { ...x, consts: x.consts.map((k) => f(k, node, clip)) });
+      return true;
+    }
+    if (POOLS.has(op)) {
+      if (node.outputs.length > 1 && node.outputs[1] && this.consumers.has(node.outputs[1])) return false;
+      if (x.rank < 3 || x.axis !== 1) return false;
+      // An average over padding that counts the padded zeros turns a constant into a border pattern.
+      const pads = intsAttr(node, 'pads').some((p) => p !== 0) || !['', 'NOTSET', 'VALID'].includes(String(node.attributes.get('auto_pad') ?? ''));
+      const averagesPadding = op === 'AveragePool' && pads && numAttr(node, 'count_include_pad', 0) === 1;
+      this.values.set(out, { ...x, consts: averagesPadding ? x.consts.map((k) => (k === 0 ? 0 : NaN)) : x.consts });
+      return true;
+    }
+    if (op === 'Pad') {
+      const pads = node.inputs[1] ? this.constant(node.inputs[1]) : intsAttr(node, 'pads');
+      const mode = String(node.attributes.get('mode') ?? 'constant');
+      if (!pads || pads.length !== 2 * x.rank || node.inputs[3] || x.axis !== 1) return false;
+      // Pads must leave the batch and channel axes alone; a constant border changes a constant channel.
+      if ([0, 1, x.rank, x.rank + 1].some((a) => pads[a] !== 0)) return false;
+      const value = node.inputs[2] ? this.constant(node.inputs[2])?.[0] : numAttr(node, 'value', 0);
+      if (value === undefined) return false;
+      const border = mode === 'constant' && pads.some((p) => p !== 0);
+      this.values.set(out, { ...x, consts: border ? x.consts.map((k) => (k === value ? k : NaN)) : x.consts });
+      return true;
+    }
+    if (op === 'Flatten') {
+      const axis = numAttr(node, 'axis', 1);
+      if (x.axis !== 1 || (axis !== 1 && axis !== 1 - x.rank)) return false;
+      this.values.set(out, { ...x, rank: 2, axis: 1, block: x.rank === 2 ? x.block : 0 });
+      return true;
+    }
+    if (op === 'Reshape') {
+      const shape = this.constant(node.inputs[1] ?? '');
+      // Only a flatten to [batch, -1]: any other shape bakes the channel count into a constant.
+      if (!shape || shape.length !== 2 || shape[1] !== -1 || x.axis !== 1 || numAttr(node, 'allowzero', 0) !== 0) return false;
+      this.values.set(out, { ...x, rank: 2, axis: 1, block: x.rank === 2 ? x.block : 0 });
+      return true;
+    }
+    return false;
+  }
+
+  private conv(node: DecodedNode, position: number, label: string, x: ValueChannels | undefined): boolean {
+    const [, w, b = ''] = node.inputs;
+    const dims = this.ownTensor(w, node);
+    if (!dims || dims.length < 3) return !x;
+    const group = numAttr(node, 'group', 1);
+    const bias = b === '' ? undefined : this.ownTensor(b, node);
+    if (b !== '' && bias?.length !== 1) {
+      if (x) return false;
+      return true;
+    }
+    const O = dims[0];
+    const biasValues = b !== '' ? this.floats(b) : undefined;
+    const produced = (c: number): number => (biasValues && !this.zeroed.has(b) ? biasValues[c] : 0);
+    const padded = intsAttr(node, 'pads').some((p) => p !== 0) || !['', 'NOTSET', 'VALID'].includes(String(node.attributes.get('auto_pad') ?? ''));
+    if (group === 1) {
+      if (x) {
+        if (x.axis !== 1 || x.block !== 1 || channels(x) !== dims[1]) return false;
+        const slices = this.addSlices(w, 1, x.segs, 'in');
+        this.addFold(node, position, label, w, 1, 0, 2, b, 1, slices, x, padded);
+      }
+      const g = this.newGroup(O, label);
+      const segs = [{ group: g, start: 0, length: O }];
+      this.addSlices(w, 0, segs, 'out');
+      if (b !== '') this.addSlices(b, 0, segs, 'param');
+      this.values.set(node.outputs[0], { segs, rank: dims.length, axis: 1, block: 1, consts: Float64Array.from({ length: O }, (_, c) => produced(c)) });
+      return true;
+    }
+    // Depthwise: output channel c reads input channel c only, so both belong to the input's group.
+    if (x && dims[1] === 1 && O === group && channels(x) === group && x.axis === 1 && x.block === 1) {
+      this.addSlices(w, 0, x.segs, 'out');
+      if (b !== '') this.addSlices(b, 0, x.segs, 'param');
+      this.depthwise.push({ node: position, segs: x.segs });
+      this.values.set(node.outputs[0], { ...x, consts: Float64Array.from({ length: O }, (_, c) => produced(c)) });
+      return true;
+    }
+    if (x) x.segs.forEach((s) => this.pin(s.group, `read by the grouped ${label} (groups of channels would have to shrink evenly)`));
+    return true;
+  }
+
+  private gemm(node: DecodedNode, position: number, label: string, x: ValueChannels | undefined): boolean {
+    const [, w, c = ''] = node.inputs;
+    const dims = this.ownTensor(w, node);
+    if (!dims || dims.length !== 2 || numAttr(node, 'transA', 0) !== 0) return !x;
+    const transB = numAttr(node, 'transB', 0) === 1;
+    const [inAxis, outAxis] = transB ? [1, 0] : [0, 1];
+    const K = dims[inAxis];
+    const O = dims[outAxis];
+    const alpha = numAttr(node, 'alpha', 1);
+    const beta = numAttr(node, 'beta', 1);
+    const cDims = c === '' ? undefined : this.ownTensor(c, node);
+    const ownBias = cDims !== undefined && cDims.length === 1 && cDims[0] === O && beta !== 0;
+    if (x) {
+      const block = blockOf(x, K);
+      if (block === undefined || x.axis !== x.rank - 1) return false;
+      const slices = this.addSlices(w, inAxis, x.segs, 'in', block);
+      // The fold adds to C, which the Gemm multiplies by beta (a missing C is created).
+      const foldable = beta !== 0 && (ownBias || c === '');
+      this.addFold(node, position, label, w, inAxis, outAxis, foldable ? 2 : -1, ownBias ? c : '', alpha / beta, slices, x, false);
+    }
+    const g = this.newGroup(O, label);
+    const segs = [{ group: g, start: 0, length: O }];
+    this.addSlices(w, outAxis, segs, 'out');
+    let consts = new Float64Array(O);
+    if (c !== '') {
+      if (!ownBias) this.pin(g, `the bias of ${label} is not its own [${O}] tensor`);
+      else {
+        this.addSlices(c, 0, segs, 'param');
+        const cv = this.floats(c);
+        if (!this.zeroed.has(c)) consts = Float64Array.from(cv, (v) => beta * v);
+      }
+    }
+    this.values.set(node.outputs[0], { segs, rank: 2, axis: 1, block: 1, consts });
+    return true;
+  }
+
+  private matmul(node: DecodedNode, position: number, label: string, x: ValueChannels | undefined, other: ValueChannels | undefined): boolean {
+    const w = node.inputs[1];
+    const dims = this.ownTensor(w, node);
+    if (other || !dims || dims.length !== 2) return !x && !other;
+    const [K, O] = dims;
+    if (x) {
+      const block = blockOf(x, K);
+      if (block === undefined || x.axis !== x.rank - 1) return false;
+      const slices = this.addSlices(w, 0, x.segs, 'in', block);
+      this.addFold(node, position, label, w, 0, 1, -1, '', 1, slices, x, false);
+    }
+    const g = this.newGroup(O, label);
+    const segs = [{ group: g, start: 0, length: O }];
+    this.addSlices(w, 1, segs, 'out');
+    this.values.set(node.outputs[0], { segs, rank: x?.rank ?? 2, axis: (x?.rank ?? 2) - 1, block: 1, consts: new Float64Array(O) });
+    return true;
+  }
+
+  private addFold(node: DecodedNode, position: number, label: string, weight: string, inAxis: number, outAxis: number, biasIndex: number, bias: string, scale: number, slices: ChannelSlice[], x: ValueChannels, padded: boolean): void {
+    const parts: { slice: ChannelSlice; constants: Float64Array }[] = [];
+    let at = 0;
+    x.segs.forEach((s, i) => {
+      parts.push({ slice: slices[i], constants: x.consts.slice(at, at + s.length) });
+      at += s.length;
+    });
+    this.folds.push({ node: position, nodeName: label, weight, inAxis, outAxis, biasIndex, bias, scale, parts, padded });
+  }
+
+  private binary(node: DecodedNode, inputs: (ValueChannels | undefined)[]): boolean {
+    const [a, b] = inputs;
+    const f = BINARY[node.opType];
+    const out = node.outputs[0];
+    if (!a && !b) return true;
+    if (a && b) {
+      if (a.rank !== b.rank || a.axis !== b.axis || a.block !== b.block || a.segs.length !== b.segs.length) return false;
+      for (let i = 0; i < a.segs.length; i++) {
+        const [p, q] = [a.segs[i], b.segs[i]];
+        const [rp, rq] = [this.find(p.group), this.find(q.group)];
+        if (p.length !== q.length) return false;
+        if (rp === rq && p.start === q.start) continue;
+        // Whole groups of equal size merge; parts of groups would need offsets within a group.
+        if (p.start !== 0 || q.start !== 0 || this.sizes[rp] !== p.length || this.sizes[rq] !== q.length) return false;
+        if (rp !== rq) {
+          this.parent[rq] = rp;
+        }
+      }
+      this.values.set(out, { ...a, consts: a.consts.map((k, i) => f(k, b.consts[i])) });
+      return true;
+    }
+    const x = (a ?? b)!;
+    const xFirst = a !== undefined;
+    const otherName = node.inputs[xFirst ? 1 : 0];
+    const t = this.model.stored(otherName);
+    if (!t || t.dataType !== ONNX_DTYPE.FLOAT) return false;
+    const dims = t.dims;
+    const n = dims.reduce((p, d) => p * d, 1);
+    const values = this.floats(otherName);
+    const C = channels(x);
+    const apply = (k: number, v: number): number => (xFirst ? f(k, v) : f(v, k));
+    if (n === 1) {
+      this.values.set(out, { ...x, consts: x.consts.map((k) => apply(k, values[0])) });
+      return true;
+    }
+    // A per-channel constant: size C on the axis aligned with the channel axis, 1 elsewhere.
+    const d = dims.length - (x.rank - x.axis);
+    if (x.block !== 1 || d < 0 || dims[d] !== C || n !== C || dims.length > x.rank || !this.ownTensor(otherName, node)) return false;
+    this.addSlices(otherName, d, x.segs, 'param');
+    this.values.set(out, { ...x, consts: x.consts.map((k, i) => apply(k, values[i])) });
+    return true;
+  }
+
+  private concat(node: DecodedNode, inputs: (ValueChannels | undefined)[]): boolean {
+    const first = inputs.find((v) => v);
+    if (!first || inputs.some((v) => !v)) return false;
+    const vs = inputs as ValueChannels[];
+    let axis = numAttr(node, 'axis', 1);
+    if (axis < 0) axis += first.rank;
+    if (vs.some((v) => v.rank !== first.rank || v.axis !== axis || v.block !== first.block)) return false;
+    const segs = vs.flatMap((v) => v.segs);
+    const consts = new Float64Array(segs.reduce((s, g) => s + g.length, 0));
+    let at = 0;
+    for (const v of vs) {
+      consts.set(v.consts, at);
+      at += v.consts.length;
+    }
+    this.values.set(node.outputs[0], { ...first, segs, consts });
+    return true;
+  }
+}
+
+function channels(v: ValueChannels): number {
+  return v.segs.reduce((s, g) => s + g.length, 0);
+}
+
+/** Features per channel when `v` feeds an input axis of `K` features; undefined when they do not divide. */
+function blockOf(v: ValueChannels, K: number): number | undefined {
+  const C = channels(v);
+  if (v.block === 0) return K % C === 0 ? K / C : undefined;
+  return C * v.block === K ? v.block : undefined;
+}
