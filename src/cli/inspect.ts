@@ -1,6 +1,7 @@
 /** `sculpt inspect MODEL`: every tensor, its role, whether sculpt would prune it and why. */
 import type { Command } from 'commander';
 import { inspectFile } from '../api/inspect-file.js';
+import { printGroups } from './shrink.js';
 import { formatCount, formatFraction, formatShape, formatTable } from './output.js';
 
 export function registerInspect(program: Command): void {
@@ -8,8 +9,13 @@ export function registerInspect(program: Command): void {
     .command('inspect')
     .description('list the tensors of an ONNX, safetensors or TF.js model: shapes, roles, prunable or not, sparsity')
     .argument('<model>', 'model file (.onnx, .safetensors) or TF.js layers folder (model.json)')
+    .option('--groups', 'ONNX: show the groups of coupled channels that prune --shrink removes together, their sizes, and which are pinned and why')
     .option('--json', 'print one JSON object instead of the table')
-    .action((model: string, flags: { json?: boolean }) => {
+    .action((model: string, flags: { json?: boolean; groups?: boolean }) => {
+      if (flags.groups) {
+        printGroups(model, flags.json === true);
+        return;
+      }
       const info = inspectFile(model);
       if (flags.json) {
         process.stdout.write(JSON.stringify(info) + '\n');

@@ -12,6 +12,7 @@ import { collectList, parseChoice, parseInteger, parseNumber, parseOverrides, pa
 import { addDataFlags, dataOptionsFromFlags, type DataFlags } from './data-flags.js';
 import { withFlagNames } from './option-flags.js';
 import { ProgressBar, formatCount, formatFraction, formatShape, formatTable } from './output.js';
+import { runShrink } from './shrink.js';
 
 interface PruneFlags extends DataFlags {
   output?: string;
@@ -31,6 +32,7 @@ interface PruneFlags extends DataFlags {
   owlLambda: string;
   owlM: string;
   json?: boolean;
+  shrink?: boolean;
 }
 
 export function registerPrune(program: Command): void {
@@ -54,6 +56,7 @@ export function registerPrune(program: Command): void {
     .option('--allocation <a>', 'language models: uniform (every layer --sparsity) or owl (per-block sparsity from outlier ratios; needs --calibration)', 'uniform')
     .option('--owl-lambda <l>', 'owl: per-block sparsities span 2·lambda around --sparsity', '0.08')
     .option('--owl-m <m>', 'owl: a score is an outlier above M times its block\'s mean', '5')
+    .option('--shrink', 'with --pattern channel (ONNX): remove the channels from the graph, writing a smaller dense model (each coupled group loses round(S·G) channels; per group unless --scope global)')
     .option('--json', 'print one JSON object instead of the table');
   addDataFlags(cmd)
     .addHelpText('after', `
@@ -63,6 +66,7 @@ Examples:
   sculpt prune ckpt.safetensors -o ckpt-80.safetensors --sparsity 0.8 --exclude 'lm_head*' --override fc1.weight=0.5
   sculpt prune mlp.onnx -o mlp-wanda.onnx --sparsity 0.5 --criterion wanda --calibration fashion-mnist --calibration-samples 128
   sculpt prune net.onnx -o net-sgpt.onnx --sparsity 0.5 --criterion sparsegpt --calibration images:photos/ --mean 0.5 --std 0.25
+  sculpt prune resnet.onnx -o resnet-small.onnx --pattern channel --sparsity 0.5 --shrink
 
 Data criteria on ONNX run the model in onnxruntime on the calibration examples (images resized to
 the model's input and laid out as it takes them, arrays reshaped, text windows fed as input_ids,
@@ -76,6 +80,10 @@ is a tensor pruned to density 0 unless --allow-collapse; channel pruning of the 
     .action(async (input: string, flags: PruneFlags) => {
       const opts = pruneOptionsFromFlags(flags);
       if (!flags.output) throw new SculptError('prune: missing -o/--output: name the file to write the pruned model to');
+      if (flags.shrink) {
+        runShrink(input, { output: flags.output, opts, scopeGiven: cmd.getOptionValueSource('scope') === 'cli', calibration: flags.calibration, json: flags.json });
+        return;
+      }
       const data = needsData(opts.criterion);
       if (data) checkDataCriterion(input, opts);
       if (data && flags.calibration === undefined) {
