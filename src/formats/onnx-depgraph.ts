@@ -490,7 +490,9 @@ class Builder {
     const d = dims.length - (x.rank - x.axis);
     if (x.block !== 1 || d < 0 || dims[d] !== C || n !== C || dims.length > x.rank || !this.ownTensor(otherName, node)) return false;
     this.addSlices(otherName, d, x.segs, 'param');
-    this.values.set(out, { ...x, consts: x.consts.map((k, i) => apply(k, values[i])) });
+    // A MatMul's bias Add is a channel companion: the masked model zeroes it with the channel.
+    const zero = this.zeroed.has(otherName);
+    this.values.set(out, { ...x, consts: x.consts.map((k, i) => apply(k, zero ? 0 : values[i])) });
     return true;
   }
 

@@ -1,0 +1,159 @@
+// The channel dependency graph on small hand-built graphs: what couples, what pins and why, and
+// that the shrunk model computes what the channel-masked model computes (onnxruntime) where a
+// removed channel's constant must be folded (Sigmoid, SE-style Mul, MatMul + Add).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { shrinkFile } from '../../src/api/shrink-file.js';
+import { numel } from '../../src/core/types.js';
+import { encodeOnnx, encodeValueInfo, type NodeSpec, type TensorSpec } from '../../src/formats/onnx-build.js';
+import { buildChannelGraph } from '../../src/formats/onnx-depgraph.js';
+import * as F from '../../src/formats/onnx-fields.js';
+import { readOnnx } from '../../src/formats/onnx.js';
+import { lenField, spliceWithLengthFixup, WireReader } from '../../src/formats/protobuf.js';
+import { tempDir } from '../cli/helpers.js';
+
+let seed = 1;
+function weight(name: string, dims: number[], scale = 0.5): TensorSpec {
+  const data = new Float32Array(numel(dims));
+  for (let i = 0; i < data.length; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    data[i] = (seed / 2 ** 32 - 0.5) * 2 * scale;
+  }
+  return { name, dims, data };
+}
+
+const conv = (x: string, w: string, y: string, b?: string, pads = 0, group = 1): NodeSpec => ({
+  op: 'Conv', inputs: b ? [x, w, b] : [x, w], outputs: [y], attrs: { pads: { ints: [pads, pads, pads, pads] }, group: { int: group } },
+});
+
+function save(nodes: NodeSpec[], initializers: TensorSpec[], input: number[], output = 'y'): string {
+  const file = join(tempDir(), 'model.onnx');
+  writeFileSync(file, encodeOnnx({ nodes, initializers, inputs: [{ name: 'x', dims: input }], outputs: [{ name: output }], opset: 13 }));
+  return file;
+}
+
+async function run(file: string, dims: number[]): Promise<Float32Array> {
+  const x = new Float32Array(numel(dims)).map((_, i) => Math.sin(i * 0.37));
+  const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  return (await s.run({ x: new ort.Tensor('float32', x, dims) })).y.data as Float32Array;
+}
+
+/** Shrinks and masks `file` at `sparsity`; asserts the two agree within 1e-5 relative and returns the shrink result. */
+async function exact(file: string, dims: number[], sparsity = 0.5): Promise<ReturnType<typeof shrinkFile>> {
+  const dir = tempDir();
+  const shrunk = shrinkFile(file, join(dir, 's.onnx'), { sparsity, norm: 2, scope: 'layer' });
+  shrinkFile(file, join(dir, 'm.onnx'), { sparsity, norm: 2, scope: 'layer', mask: true });
+  const [a, b, o] = [await run(join(dir, 's.onnx'), dims), await run(join(dir, 'm.onnx'), dims), await run(file, dims)];
+  let diff = 0;
+  let max = 0;
+  let changed = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    max = Math.max(max, Math.abs(b[i]));
+    changed = Math.max(changed, Math.abs(o[i] - b[i]));
+  }
+  assert.ok(diff / max < 1e-5, `shrunk vs masked ${diff / max}`);
+  assert.ok(changed / max > 1e-4, 'the selection changes the model');
+  return shrunk;
+}
+
+test('a Sigmoid after a removed channel carries 0.5 into the next 1x1 Conv: folded into a bias sculpt creates', async () => {
+  const file = save(
+    [conv('x', 'w1', 'a', undefined, 1), { op: 'Sigmoid', inputs: ['a'], outputs: ['s'] }, conv('s', 'w2', 'y')],
+    [weight('w1', [6, 3, 3, 3]), weight('w2', [4, 6, 1, 1])], [1, 3, 5, 5],
+  );
+  const r = await exact(file, [1, 3, 5, 5]);
+  assert.deepEqual(r.groups.map((g) => [g.size, g.removed, g.pinned.length > 0]), [[6, 3, false], [4, 0, true]]);
+  assert.deepEqual(r.tensors.find((t) => t.created), { name: 'w2_sculpt_bias', before: [], after: [4], folded: true, created: true });
+});
+
+test('a constant into a padded Conv cannot be folded: the group is pinned with the reason', () => {
+  const file = save(
+    [conv('x', 'w1', 'a', undefined, 1), { op: 'Sigmoid', inputs: ['a'], outputs: ['s'] }, conv('s', 'w2', 'y', undefined, 1)],
+    [weight('w1', [6, 3, 3, 3]), weight('w2', [4, 6, 3, 3])], [1, 3, 5, 5],
+  );
+  const g = buildChannelGraph(readOnnx(file)).groups;
+  assert.match(g[0].pinned.join(), /carries a constant into the padded Conv Conv_2, which cannot be folded/);
+  // Relu instead of Sigmoid: the removed channel is 0, nothing to fold, nothing pinned.
+  const relu = save(
+    [conv('x', 'w1', 'a', undefined, 1), { op: 'Relu', inputs: ['a'], outputs: ['s'] }, conv('s', 'w2', 'y', undefined, 1)],
+    [weight('w1', [6, 3, 3, 3]), weight('w2', [4, 6, 3, 3])], [1, 3, 5, 5],
+  );
+  assert.deepEqual(buildChannelGraph(readOnnx(relu)).groups[0].pinned, []);
+});
+
+test('squeeze-and-excitation: Mul of two grouped values merges the groups', async () => {
+  const file = save([
+    conv('x', 'w1', 'a', 'b1', 1), { op: 'Relu', inputs: ['a'], outputs: ['h'] },
+    { op: 'GlobalAveragePool', inputs: ['h'], outputs: ['p'] },
+    conv('p', 'w2', 'q', 'b2'), { op: 'Relu', inputs: ['q'], outputs: ['r'] },
+    conv('r', 'w3', 't', 'b3'), { op: 'Sigmoid', inputs: ['t'], outputs: ['s'] },
+    { op: 'Mul', inputs: ['h', 's'], outputs: ['m'] },
+    conv('m', 'w4', 'y', 'b4'),
+  ], [weight('w1', [8, 3, 3, 3]), weight('b1', [8]), weight('w2', [4, 8, 1, 1]), weight('b2', [4]), weight('w3', [8, 4, 1, 1]), weight('b3', [8]), weight('w4', [5, 8, 1, 1]), weight('b4', [5])], [1, 3, 6, 6]);
+  const r = await exact(file, [1, 3, 6, 6]);
+  assert.deepEqual(r.groups.map((g) => [g.size, g.producers.length, g.removed]), [[8, 2, 4], [4, 1, 2], [5, 1, 0]]);
+});
+
+test('MatMul + Add after Flatten: the hidden neurons shrink, the bias Add is sliced', async () => {
+  const file = save([
+    conv('x', 'w1', 'a', 'b1'), { op: 'Relu', inputs: ['a'], outputs: ['h'] }, { op: 'Flatten', inputs: ['h'], outputs: ['f'] },
+    { op: 'MatMul', inputs: ['f', 'm1'], outputs: ['g'] }, { op: 'Add', inputs: ['g', 'c1'], outputs: ['z'] }, { op: 'Relu', inputs: ['z'], outputs: ['u'] },
+    { op: 'MatMul', inputs: ['u', 'm2'], outputs: ['y'] },
+  ], [weight('w1', [4, 2, 1, 1]), weight('b1', [4]), weight('m1', [36, 10]), weight('c1', [10]), weight('m2', [10, 3])], [1, 2, 3, 3]);
+  const r = await exact(file, [1, 2, 3, 3]);
+  assert.deepEqual(r.groups.map((g) => [g.size, g.removed]), [[4, 2], [10, 5], [3, 0]]);
+  const after = new Map(r.tensors.map((t) => [t.name, t.after]));
+  assert.deepEqual(after.get('m1'), [18, 5]); // 2 channels × 9 features gone on the input axis
+  assert.deepEqual(after.get('c1'), [5]);
+  assert.deepEqual(after.get('m2'), [5, 3]);
+});
+
+test('pins: a grouped Conv, a Reshape to a baked shape, a shared weight, an op not modelled', () => {
+  const grouped = buildChannelGraph(readOnnx(save(
+    [conv('x', 'w1', 'a'), conv('a', 'w2', 'y', undefined, 0, 2)], [weight('w1', [8, 3, 1, 1]), weight('w2', [8, 4, 1, 1])], [1, 3, 2, 2],
+  ))).groups;
+  assert.match(grouped[0].pinned.join(), /read by the grouped Conv Conv_1/);
+  const reshape = buildChannelGraph(readOnnx(save(
+    [conv('x', 'w1', 'a'), { op: 'Reshape', inputs: ['a', 'shape'], outputs: ['r'] }, { op: 'MatMul', inputs: ['r', 'm'], outputs: ['y'] }],
+    [weight('w1', [8, 3, 1, 1]), { name: 'shape', dims: [2], data: new BigInt64Array([1n, 32n]) }, weight('m', [32, 2])], [1, 3, 2, 2],
+  ))).groups;
+  assert.match(reshape[0].pinned.join(), /read by Reshape Reshape_1, which shrinking does not model/);
+  const softmax = buildChannelGraph(readOnnx(save(
+    [conv('x', 'w1', 'a'), { op: 'Softmax', inputs: ['a'], outputs: ['s'], attrs: { axis: { int: 1 } } }, conv('s', 'w2', 'y')],
+    [weight('w1', [8, 3, 1, 1]), weight('w2', [2, 8, 1, 1])], [1, 3, 2, 2],
+  ))).groups;
+  assert.match(softmax[0].pinned.join(), /read by Softmax Softmax_1/);
+  // The same weight in two Convs: neither Conv is a producer of its own group.
+  const shared = buildChannelGraph(readOnnx(save(
+    [conv('x', 'w1', 'a'), conv('x', 'w1', 'b'), { op: 'Add', inputs: ['a', 'b'], outputs: ['y'] }], [weight('w1', [8, 3, 1, 1])], [1, 3, 2, 2],
+  ))).groups;
+  assert.equal(shared.length, 0);
+});
+
+test('value_info of a shrunk value is dropped, the others stay', () => {
+  const spec = save(
+    [conv('x', 'w1', 'a', 'b1'), { op: 'Relu', inputs: ['a'], outputs: ['h'] }, conv('h', 'w2', 'y', 'b2')],
+    [weight('w1', [6, 3, 1, 1]), weight('b1', [6]), weight('w2', [4, 6, 1, 1]), weight('b2', [4])], [1, 3, 2, 2],
+  );
+  // Append value_info for h [1,6,2,2] and x... to the graph, as shape inference would.
+  const bytes = readOnnx(spec).bytes;
+  const model = readOnnx(spec);
+  const g = model.decoded.graph.enclosing[0];
+  const infos = [encodeValueInfo({ name: 'h', dims: [1, 6, 2, 2] }), encodeValueInfo({ name: 'other', dims: [3] })].map((v) => lenField(F.GRAPH_VALUE_INFO, v));
+  const withInfo = spliceWithLengthFixup(bytes, [{ start: g.end, end: g.end, bytes: new Uint8Array([...infos[0], ...infos[1]]), enclosing: [g] }]);
+  const file = join(tempDir(), 'vi.onnx');
+  writeFileSync(file, withInfo);
+  const out = join(tempDir(), 's.onnx');
+  shrinkFile(file, out, { sparsity: 0.5, norm: 1, scope: 'layer' });
+  const shrunk = readOnnx(out);
+  const r = new WireReader(shrunk.bytes, () => { throw new Error('bad'); });
+  const gg = shrunk.decoded.graph.enclosing[0];
+  const names = r.fields(gg.start, gg.end).filter((f) => f.field === F.GRAPH_VALUE_INFO)
+    .map((f) => r.string(r.fields(f.start, f.end).find((x) => x.field === F.VALUE_INFO_NAME)!));
+  assert.deepEqual(names, ['other']);
+  assert.deepEqual(shrunk.stored('w2')!.dims, [4, 3, 1, 1]);
+});
