@@ -90,7 +90,7 @@ function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): Shr
   assertFinite(model, model.path);
   const free = graph.groups.filter((g) => g.pinned.length === 0);
   if (free.length === 0) {
-    const why = graph.groups.length === 0 ? 'it has no Conv, Gemm or MatMul channels'
+    const why = graph.groups.length === 0 ? 'no Conv, Gemm or MatMul reads a float32 weight of its own directly (weights behind Transpose or DequantizeLinear, shared, quantized or in subgraphs are not shrunk)'
       : graph.groups.length === 1 ? `its only channel group is pinned (${graph.groups[0].pinned[0]})`
       : `all ${graph.groups.length} channel groups are pinned (see sculpt inspect --groups)`;
     throw new SculptError(`${model.path}: nothing can be shrunk: ${why}`);

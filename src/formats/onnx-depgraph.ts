@@ -1,7 +1,7 @@
 /**
  * The channel dependency graph of an ONNX model: which tensor axes must shrink together when one
  * output channel of a Conv/Gemm/MatMul goes. A producer starts a group; the channel axis of every
- * value it reaches (through BatchNormalization, elementwise activations, per-channel constants,
+ * value it reaches (through BatchNormalization, InstanceNormalization, elementwise activations, per-channel constants,
  * pools, Flatten, Concat and depthwise Conv) is a list of segments of groups, and residual
  * Add/Mul/Sub/Div of two such values merge their groups (union-find). Every stored tensor a
  * group's channels index is a slice: producing weights on their output axis, consuming weights on
@@ -296,6 +296,15 @@ class Builder {
       for (const p of params) this.addSlices(p, 0, x.segs, 'param');
       const consts = x.consts.map((k, i) => (zero ? 0 : (scale[i] * (k - mean[i])) / Math.sqrt(variance[i] + eps) + bias[i]));
       this.values.set(out, { ...x, consts });
+      return true;
+    }
+    if (op === 'InstanceNormalization') {
+      // Each channel is normalised over its own spatial positions: a constant channel becomes its shift.
+      const params = node.inputs.slice(1, 3);
+      if (params.length !== 2 || params.some((p) => this.ownTensor(p, node)?.length !== 1) || x.axis !== 1 || x.rank < 3) return false;
+      const shift = this.floats(params[1]);
+      for (const p of params) this.addSlices(p, 0, x.segs, 'param');
+      this.values.set(out, { ...x, consts: x.consts.map((_, i) => shift[i]) });
       return true;
     }
     if (op in UNARY) {

@@ -157,3 +157,13 @@ test('value_info of a shrunk value is dropped, the others stay', () => {
   assert.deepEqual(names, ['other']);
   assert.deepEqual(shrunk.stored('w2')!.dims, [4, 3, 1, 1]);
 });
+
+test('InstanceNormalization: a removed channel becomes its shift, folded into the next Conv', async () => {
+  const file = save([
+    conv('x', 'w1', 'a', 'b1', 1), { op: 'InstanceNormalization', inputs: ['a', 's', 'c'], outputs: ['n'] }, { op: 'Relu', inputs: ['n'], outputs: ['h'] },
+    conv('h', 'w2', 'y'),
+  ], [weight('w1', [6, 3, 3, 3]), weight('b1', [6]), weight('s', [6]), { name: 'c', dims: [6], data: new Float32Array([0.3, 0.7, 1.1, 0.2, 0.9, 0.5]) }, weight('w2', [4, 6, 1, 1])], [1, 3, 5, 5]);
+  const r = await exact(file, [1, 3, 5, 5]);
+  assert.deepEqual(r.groups.map((g) => [g.size, g.removed]), [[6, 3], [4, 0]]);
+  assert.ok(r.tensors.some((t) => t.name === 'w2_sculpt_bias' && t.created));
+});
