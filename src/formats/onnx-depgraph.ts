@@ -281,6 +281,7 @@ class Builder {
     const x = inputs[0];
     const out = node.outputs[0];
     if (op === 'Conv') return this.conv(node, position, label, x);
+    if (op === 'ConvTranspose') return this.convTranspose(node, label, x);
     if (op === 'Gemm') return this.gemm(node, position, label, x);
     if (op === 'MatMul') return this.matmul(node, position, label, x, inputs[1]);
     if (op in BINARY) return this.binary(node, inputs);
@@ -341,6 +342,14 @@ class Builder {
       this.values.set(out, { ...x, consts: border ? x.consts.map((k) => (k === value ? k : NaN)) : x.consts });
       return true;
     }
+    if (op === 'Resize') {
+      // Interpolating a constant gives the constant; `sizes` would bake the channel count in.
+      const [, roi = '', scales = '', sizes = ''] = node.inputs;
+      const sc = scales ? this.constant(scales) : undefined;
+      if (sizes || roi || !sc || sc.length !== x.rank || sc[0] !== 1 || sc[x.axis] !== 1) return false;
+      this.values.set(out, x);
+      return true;
+    }
     if (op === 'Flatten') {
       const axis = numAttr(node, 'axis', 1);
       if (x.axis !== 1 || (axis !== 1 && axis !== 1 - x.rank)) return false;
@@ -393,6 +402,30 @@ class Builder {
       return true;
     }
     if (x) x.segs.forEach((s) => this.pin(s.group, `read by the grouped ${label} (groups of channels would have to shrink evenly)`));
+    return true;
+  }
+
+  /** ConvTranspose (group 1): weight [in, out, ...]; a constant input is not one constant at the output's borders. */
+  private convTranspose(node: DecodedNode, label: string, x: ValueChannels | undefined): boolean {
+    const [, w, b = ''] = node.inputs;
+    const dims = this.ownTensor(w, node);
+    if (!dims || dims.length < 3 || numAttr(node, 'group', 1) !== 1 || (b !== '' && this.ownTensor(b, node)?.length !== 1)) return !x;
+    if (x) {
+      if (x.axis !== 1 || x.block !== 1 || channels(x) !== dims[0]) return false;
+      this.addSlices(w, 0, x.segs, 'in');
+      let at = 0;
+      for (const s of x.segs) {
+        if (x.consts.subarray(at, at + s.length).some((k) => k !== 0)) this.pin(s.group, `a removed channel carries a constant into ${label}, which cannot be folded into its bias`);
+        at += s.length;
+      }
+    }
+    const O = dims[1];
+    const g = this.newGroup(O, label);
+    const segs = [{ group: g, start: 0, length: O }];
+    this.addSlices(w, 1, segs, 'out');
+    const bias = b !== '' ? this.floats(b) : undefined;
+    if (b !== '') this.addSlices(b, 0, segs, 'param');
+    this.values.set(node.outputs[0], { segs, rank: dims.length, axis: 1, block: 1, consts: Float64Array.from({ length: O }, (_, c) => (bias && !this.zeroed.has(b) ? bias[c] : 0)) });
     return true;
   }
 

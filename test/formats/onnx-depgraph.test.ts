@@ -167,3 +167,17 @@ test('InstanceNormalization: a removed channel becomes its shift, folded into th
   assert.deepEqual(r.groups.map((g) => [g.size, g.removed]), [[6, 3], [4, 0]]);
   assert.ok(r.tensors.some((t) => t.name === 'w2_sculpt_bias' && t.created));
 });
+
+test('a decoder: ConvTranspose consumes and produces channels, Resize by scales passes them through', async () => {
+  const file = save([
+    conv('x', 'w1', 'a', 'b1', 1), { op: 'Relu', inputs: ['a'], outputs: ['h'] },
+    { op: 'ConvTranspose', inputs: ['h', 'wt', 'bt'], outputs: ['u'], attrs: { strides: { ints: [2, 2] }, kernel_shape: { ints: [3, 3] } } },
+    { op: 'Relu', inputs: ['u'], outputs: ['v'] },
+    { op: 'Resize', inputs: ['v', '', 'scales'], outputs: ['r'], attrs: { mode: { string: 'nearest' } } },
+    conv('r', 'w2', 'y', 'b2'),
+  ], [weight('w1', [6, 3, 3, 3]), weight('b1', [6]), weight('wt', [6, 4, 3, 3]), weight('bt', [4]), { name: 'scales', dims: [4], data: new Float32Array([1, 1, 2, 2]) }, weight('w2', [2, 4, 1, 1]), weight('b2', [2])], [1, 3, 4, 4]);
+  const r = await exact(file, [1, 3, 4, 4]);
+  assert.deepEqual(r.groups.map((g) => [g.size, g.removed]), [[6, 3], [4, 2], [2, 0]]);
+  const after = new Map(r.tensors.map((t) => [t.name, t.after]));
+  assert.deepEqual(after.get('wt'), [3, 2, 3, 3]);
+});
