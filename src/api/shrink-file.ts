@@ -54,7 +54,7 @@ export interface ShrinkFileResult {
 export function channelGroupsOfFile(file: string): GroupInfo[] {
   const model = openModel(file);
   try {
-    const graph = requireGraph(model);
+    const graph = requireGraph(model, true);
     return graph.groups.map((g) => describeGroup(g, 0));
   } finally {
     model.close();
@@ -73,9 +73,11 @@ export function shrinkFile(input: string, output: string, opts: ShrinkOptions): 
   }
 }
 
-function requireGraph(model: ModelFile): ChannelGraph {
+function requireGraph(model: ModelFile, inspecting = false): ChannelGraph {
   if (!model.channelGraph || !model.writeShrunk) {
-    throw new SculptError(`${model.path}: --shrink works on ONNX models only for now (this is a ${model.format} model); drop --shrink to mask channels instead`);
+    throw new SculptError(inspecting
+      ? `${model.path}: --groups works on ONNX models only for now (this is a ${model.format} model)`
+      : `${model.path}: --shrink works on ONNX models only for now (this is a ${model.format} model); drop --shrink to mask channels instead`);
   }
   return model.channelGraph();
 }
