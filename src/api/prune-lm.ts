@@ -33,7 +33,7 @@ import { calibratedWeights, loadCalibrationSet, type CalibratedWeight } from './
 import { reconstructWithMask } from './calibration-sparsegpt.js';
 import { withFileContextAsync } from './model-file.js';
 import { prunePipeline, type PruneFileHooks, type PruneFileResult } from './prune-file.js';
-import { rowsByOutput, runSequential, sequentialStages, statsFor, type StageActivation, type StageHandler } from './sparsegpt-sequential.js';
+import { rowsByOutput, runSequential, sequentialStages, statsFor, type StageActivation, type StageHandler, type StageResult } from './sparsegpt-sequential.js';
 import { OrtMatMul, runSequentialOrt, type OrtFeeds } from './sequential-ort.js';
 import { loadOrt } from './sparse-ort.js';
 
@@ -177,18 +177,27 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
   }
   const masks = new Map<string, Mask>();
   const updates = new Map<string, Float32Array>();
+  // Zeros of each pruned tensor before pruning (its values may be replaced in the model's bytes).
+  const zerosBefore = new Map<string, number>();
   if (sequential) {
     // SparseGPT's dense products on onnxruntime's GEMM when calibration runs there, else in JavaScript.
     const gemm = ortFeeds && c === 'sparsegpt' ? await OrtMatMul.create() : undefined;
     try {
       const results = await run(async (stage, acts) => {
-        const out = new Map<string, { values: Float32Array; mask: Mask }>();
-        for (const w of stage.weights) out.set(w.tensor.name, await pruneOne(model, w, statsFor(w, acts), sparsity.get(w.tensor.name)!, opts, cal, gemm?.matmul));
+        const out = new Map<string, StageResult>();
+        for (const w of stage.weights) {
+          const name = w.tensor.name;
+          zerosBefore.set(name, zeroCount(model.read(name)));
+          const r = await pruneOne(model, w, statsFor(w, acts), sparsity.get(name)!, opts, cal, gemm?.matmul);
+          // On onnxruntime the pruned values go back into the model's in-memory bytes, which later
+          // stages and the write read: no second copy of every pruned weight until the end.
+          out.set(name, ortFeeds && model.replaceValues(name, r.values) ? { mask: r.mask } : r);
+        }
         return out;
       }, c === 'sparsegpt', cal.onStage);
       for (const [name, r] of results) {
         masks.set(name, r.mask);
-        if (c === 'sparsegpt') updates.set(name, r.values);
+        if (r.values) updates.set(name, r.values);
       }
     } finally {
       await gemm?.release();
@@ -210,13 +219,16 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
       masks.set(w.tensor.name, mask);
       if (c === 'sparsegpt') {
         const rb = rowsByOutput(w.tensor, ws.get(w.tensor.name)!.data);
-        const mt = rb.rows === w.tensor.shape[0] ? mask : transposedMask(mask, w.tensor.shape[0], w.tensor.shape[1]);
+        const mt = w.tensor.outputAxis === 0 ? mask : transposedMask(mask, w.tensor.shape[0], w.tensor.shape[1]);
         updates.set(w.tensor.name, rb.back(reconstructWithMask(rb.data, rb.rows, rb.cols, stats.get(w.tensor.name)!.gram!, mt, `'${w.tensor.name}'`, cal.dampening ?? 0.01)));
       }
     }
   }
-  const summary = summarize(model, masks);
-  const pruned = prunePipeline(file, output, opts, hooks, { masks, summary, updates });
+  const summary = summarize(model, masks, zerosBefore);
+  // Tensors whose final values are in the model's bytes already (pruned entries exact zeros) are
+  // written as they are; the masks of the others go to the write.
+  const toApply = new Map([...masks].filter(([name]) => !(zerosBefore.has(name) && !updates.has(name) && sequential && ortFeeds)));
+  const pruned = prunePipeline(file, output, opts, hooks, { masks: toApply, summary, updates });
   return { ...pruned, calibration: calInfo, reconstructed: c === 'sparsegpt', sequential, stages: stages.length, head, allocation };
 }
 
@@ -231,7 +243,7 @@ async function pruneOne(model: OnnxModel, w: CalibratedWeight, a: StageActivatio
     const rb = rowsByOutput(t, values);
     const nm = opts.pattern.kind === 'nm' ? { n: opts.pattern.n, m: opts.pattern.m } : undefined;
     const r = await sparseGptLazy(rb.data, rb.rows, rb.cols, a.gram!, { sparsity: s, nm, blockSize: cal.blockSize ?? 128, dampening: cal.dampening ?? 0.01, what: `'${t.name}'`, matmul });
-    const mask = rb.rows === t.shape[0] ? r.mask : transposedMask(r.mask, rb.rows, rb.cols);
+    const mask = t.outputAxis === 0 ? r.mask : transposedMask(r.mask, rb.rows, rb.cols);
     return { values: rb.back(r.weights), mask };
   }
   const ws = new WeightSet([{ ...t, data: values }]);
@@ -279,13 +291,18 @@ function owlAllocation(model: OnnxModel, weights: readonly CalibratedWeight[], a
   return Object.fromEntries(names.map((b, i) => [b, s[i]]));
 }
 
-/** Stats of every tensor for the masks chosen here (zeros before read from the file). */
-function summarize(model: OnnxModel, masks: ReadonlyMap<string, Mask>): PruneSummary {
+function zeroCount(v: Float32Array): number {
+  let z = 0;
+  for (let i = 0; i < v.length; i++) if (v[i] === 0) z++;
+  return z;
+}
+
+/** Stats of every tensor for the masks chosen here; zeros before from `zerosBefore` where the model's values were replaced, else read from the file. */
+function summarize(model: OnnxModel, masks: ReadonlyMap<string, Mask>, zerosBefore: ReadonlyMap<string, number>): PruneSummary {
   const stats: TensorStats[] = [];
   for (const t of model.tensors) {
     const v = model.read(t.name);
-    let zb = 0;
-    for (let i = 0; i < v.length; i++) if (v[i] === 0) zb++;
+    const zb = zerosBefore.get(t.name) ?? zeroCount(v);
     const m = masks.get(t.name);
     let za = zb;
     if (m) {

@@ -9,12 +9,11 @@ import type * as Ort from 'onnxruntime-node';
 import { SculptError } from '../core/errors.js';
 import type { MatMul } from '../core/linalg.js';
 import type { Graph } from '../core/graph.js';
-import type { Mask } from '../core/mask.js';
 import { encodeOnnx } from '../formats/onnx-build.js';
 import { ONNX_DTYPE } from '../formats/onnx-decode.js';
 import { extractModel } from '../formats/onnx-extract.js';
 import type { OnnxModel } from '../formats/onnx.js';
-import { activationStats, finishStats, planSegments, type SequentialOptions, type SequentialStage, type StageActivation, type StageHandler } from './sparsegpt-sequential.js';
+import { activationStats, finishStats, planSegments, type SequentialOptions, type SequentialStage, type StageActivation, type StageHandler, type StageResult } from './sparsegpt-sequential.js';
 import { loadOrt } from './sparse-ort.js';
 
 const ELEM: Record<string, number> = {
@@ -81,17 +80,14 @@ export async function runSequentialOrt(
   feeds: OrtFeeds,
   handle: StageHandler,
   opts: SequentialOptions,
-): Promise<Map<string, { values: Float32Array; mask: Mask }>> {
+): Promise<Map<string, StageResult>> {
   const ort = await loadOrt();
   const segs = planSegments(graph, stages);
   const targets = new Map(stages.flatMap((s) => s.weights.map((w) => [w.tensor.name, w.tensor] as const)));
-  const current = new Map<string, Float32Array>();
-  const valueOf = (name: string): Float32Array => {
-    let v = current.get(name);
-    if (v === undefined) { v = model.read(name); current.set(name, v); }
-    return v;
-  };
-  const results = new Map<string, { values: Float32Array; mask: Mask }>();
+  // A weight's current values: what its stage returned, or (not yet pruned, or stored back into
+  // the model by the handler) the model's, read when a segment feeds it and not kept after.
+  const results = new Map<string, StageResult>();
+  const valueOf = (name: string): Float32Array => results.get(name)?.values ?? model.read(name);
   const kept = feeds.map((f) => new Map<string, Ort.Tensor>(Object.entries(f)));
   const gram = new GramRunner(ort);
   try {
@@ -128,10 +124,7 @@ export async function runSequentialOrt(
       await session?.release();
       finishStats(acts);
       const updates = await handle(stages[s], acts);
-      for (const [name, r] of updates) {
-        results.set(name, r);
-        current.set(name, r.values);
-      }
+      for (const [name, r] of updates) results.set(name, r);
       opts.onStage?.(s + 1, stages.length);
     }
   } finally {

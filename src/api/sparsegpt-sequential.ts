@@ -40,7 +40,16 @@ export interface StageActivation {
 }
 
 /** What the caller does with one stage's statistics: new values and masks for its weights. */
-export type StageHandler = (stage: SequentialStage, acts: ReadonlyMap<string, StageActivation>) => Promise<ReadonlyMap<string, { values: Float32Array; mask: Mask }>>;
+export type StageHandler = (stage: SequentialStage, acts: ReadonlyMap<string, StageActivation>) => Promise<ReadonlyMap<string, StageResult>>;
+
+/**
+ * A weight's mask and new values; `values` absent: the handler stored them in the model itself
+ * (OnnxModel.replaceValues), where later stages read them (onnxruntime path only).
+ */
+export interface StageResult {
+  readonly values?: Float32Array;
+  readonly mask: Mask;
+}
 
 export interface SequentialOptions {
   /** Accumulate XᵀX (SparseGPT) besides Σx² (Wanda). */
@@ -163,10 +172,10 @@ export async function runSequential(
   feeds: readonly Record<string, Tensor>[],
   handle: StageHandler,
   opts: SequentialOptions,
-): Promise<Map<string, { values: Float32Array; mask: Mask }>> {
+): Promise<Map<string, StageResult>> {
   const segs = planSegments(graph, stages);
   const initializers = new Map<string, GraphTensor>(graph.initializers);
-  const results = new Map<string, { values: Float32Array; mask: Mask }>();
+  const results = new Map<string, StageResult>();
   const kept = feeds.map((f) => new Map<string, Tensor>(Object.entries(f)));
   for (let s = 0; s < stages.length; s++) {
     const seg = segs[s];
@@ -199,6 +208,7 @@ export async function runSequential(
     finishStats(acts);
     const updates = await handle(stages[s], acts);
     for (const [name, r] of updates) {
+      if (!r.values) throw new SculptError(`sequential calibration: stage ${s} gave no values for '${name}'`);
       results.set(name, r);
       const old = initializers.get(name);
       if (old) initializers.set(name, { ...old, dtype: 'float32', data: r.values });

@@ -100,6 +100,24 @@ export class OnnxModel {
     return tensorValues(t, this.bytes, this.path, this.readExternal) as Float32Array;
   }
 
+  /**
+   * Stores new values of a float32 tensor kept as raw_data inside the model file in this model's
+   * in-memory copy of the file (never the file itself): later reads, extractions and writes see
+   * them, and no second copy is held. False (nothing changed) for any other storage — external
+   * data, other dtypes, quantized, sparse or int-field tensors: keep the values and pass them to the write.
+   */
+  replaceValues(name: string, values: Float32Array): boolean {
+    const t = this.byName.get(name);
+    if (!t || t.storage.kind !== 'raw' || t.sparseIndices || this.quantized.has(name) || ONNX_FLOAT_DTYPE.get(t.dataType) !== 'F32') return false;
+    if (values.length !== numel(t.dims) || t.storage.end - t.storage.start !== values.length * 4) {
+      throw new SculptError(`${this.path}: new values for ${printable(name)} have ${values.length} elements, its shape [${t.dims.join(', ')}] needs ${numel(t.dims)}`);
+    }
+    const dv = new DataView(this.bytes.buffer, this.bytes.byteOffset + t.storage.start, values.length * 4);
+    for (let i = 0; i < values.length; i++) dv.setFloat32(4 * i, values[i], true);
+    this.graphCache = undefined;
+    return true;
+  }
+
   /** Every floating tensor with its values, in file order (a fresh copy on each call). */
   weights(): WeightSet {
     return new WeightSet(this.tensors.map((t) => ({ ...t, data: this.read(t.name) })));

@@ -125,6 +125,30 @@ test('sequential sparsegpt\'s logits stay closer to the dense model\'s than magn
   assert.equal(global.r.sequential, false);
   const total = TARGETS.reduce((a, n) => a + global.r.stats.find((s) => s.name === n)!.count, 0);
   assert.equal(global.r.targetTotal.zerosAfter, roundHalfEven(0.6 * total));
+  // The file holds exactly the reported zeros, square [K, N] weights (attn.c_proj, 64×64) included:
+  // the reconstruction's mask is transposed by the weight's output axis, not guessed from its shape.
+  for (const n of TARGETS) {
+    const zeros = global.model.read(n).filter((x) => x === 0).length;
+    assert.equal(zeros, global.r.stats.find((s) => s.name === n)!.zerosAfter, n);
+  }
+  // Saliency w²/[H⁻¹]_jj is one scale per input j, so along each input (a row of a [K, N] weight)
+  // every pruned dense weight is no larger in magnitude than every kept one.
+  const original = readOnnx(MODEL);
+  for (const n of ['h.0.attn.c_proj.weight', 'h.1.attn.c_proj.weight']) {
+    const w = original.read(n);
+    const p = global.model.read(n);
+    const [k, cols] = original.tensors.find((t) => t.name === n)!.shape;
+    for (let j = 0; j < k; j++) {
+      let prunedMax = 0;
+      let keptMin = Infinity;
+      for (let c = 0; c < cols; c++) {
+        const a = Math.abs(w[j * cols + c]);
+        if (p[j * cols + c] === 0) prunedMax = Math.max(prunedMax, a);
+        else keptMin = Math.min(keptMin, a);
+      }
+      assert.ok(prunedMax <= keptMin, `${n} input ${j}: pruned |w| up to ${prunedMax}, kept from ${keptMin}`);
+    }
+  }
 });
 
 test('OWL: one sparsity per block (h.0, h.1), their size-weighted mean the target, each layer at its block\'s', async () => {
