@@ -447,3 +447,22 @@ test('external data written to another folder: the data file goes next to the ou
   const a = await runOrt(out, 'mlp');
   assert.equal(a.length, 40);
 });
+
+test('replaceValues: a raw float32 tensor changes in the in-memory copy only (reads and writes see it, the file not); other storages are left to the write', () => {
+  const file = 'test/fixtures/mlp.onnx';
+  const before = fs.readFileSync(file);
+  const m = readOnnx(file);
+  const name = m.tensors[0].name;
+  const values = m.read(name).map((_, i) => i / 7);
+  assert.equal(m.replaceValues(name, values), true);
+  assert.deepEqual(m.read(name), values);
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sculpt-replace-')), 'out.onnx');
+  writeOnnxMasked(m, out, new Map());
+  assert.deepEqual(readOnnx(out).read(name), values);
+  assert.ok(fs.readFileSync(file).equals(before), 'the input file is untouched');
+  assert.throws(() => m.replaceValues(name, values.subarray(1)), /needs/);
+  const external = readOnnx('test/fixtures/mlp-external.onnx');
+  assert.equal(external.replaceValues('fc1.weight', external.read('fc1.weight')), false);
+  const sparse = readOnnx('test/fixtures/exporters/sparse-initializer.onnx');
+  assert.equal(sparse.replaceValues('w', sparse.read('w')), false);
+});
