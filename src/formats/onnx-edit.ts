@@ -36,6 +36,11 @@ export interface GraphEdits {
   readonly setNodeInts?: readonly { readonly node: number; readonly name: string; readonly value: number }[];
   /** Main-graph value_info entries to remove, by value name (shapes a structural edit made stale). */
   readonly dropValueInfo?: ReadonlySet<string>;
+  /**
+   * Main-graph inputs to remove, by name: before IR 4 every initializer was also listed as an input
+   * with its shape, which a replaced initializer of another shape would contradict.
+   */
+  readonly dropInputs?: ReadonlySet<string>;
 }
 
 /** The model's bytes with `edits` applied; `file` names it in errors. */
@@ -77,7 +82,7 @@ export function editGraph(bytes: Uint8Array, file: string, edits: GraphEdits): U
   for (const t of edits.addInitializers ?? []) addTo(t.scope, lenField(F.GRAPH_INITIALIZER, encodeTensorProto(t)));
   for (const t of edits.addSparseInitializers ?? []) addTo(t.scope, lenField(F.GRAPH_SPARSE_INITIALIZER, encodeSparseTensorProto(t.name, t.dims, t.data)));
   for (const v of edits.addOutputs ?? []) addTo('', lenField(F.GRAPH_OUTPUT, encodeValueInfo(v)));
-  if (edits.setNodeInputs?.length || edits.setNodeInts?.length || edits.dropValueInfo?.size) splices.push(...mainGraphEdits(r, decoded.graph.enclosing, edits, file));
+  if (edits.setNodeInputs?.length || edits.setNodeInts?.length || edits.dropValueInfo?.size || edits.dropInputs?.size) splices.push(...mainGraphEdits(r, decoded.graph.enclosing, edits, file));
   for (const [scope, fields] of added) {
     const chain = graphs.get(scope)!;
     const g = chain[chain.length - 1];
@@ -134,11 +139,12 @@ function mainGraphEdits(r: WireReader, chain: readonly LenPrefix[], edits: Graph
     if (!attr || !value) throw new SculptError(`${file}: node ${e.node} has no integer attribute ${e.name}`);
     out.push({ start: value.start, end: value.end, bytes: encodeSignedVarint(e.value), enclosing: [...chain, prefix(node), prefix(attr)] });
   }
-  const drop = edits.dropValueInfo ?? new Set<string>();
+  const drop = new Map<number, ReadonlySet<string>>([[F.GRAPH_VALUE_INFO, edits.dropValueInfo ?? new Set()], [F.GRAPH_INPUT, edits.dropInputs ?? new Set()]]);
   for (const f of fields) {
-    if (f.field !== F.GRAPH_VALUE_INFO || f.wireType !== WIRE_LEN) continue;
+    const names = drop.get(f.field);
+    if (!names?.size || f.wireType !== WIRE_LEN) continue;
     const name = r.fields(f.start, f.end).find((x) => x.field === F.VALUE_INFO_NAME && x.wireType === WIRE_LEN);
-    if (name && drop.has(r.string(name))) out.push({ start: f.tagStart, end: f.end, bytes: new Uint8Array(0), enclosing: chain });
+    if (name && names.has(r.string(name))) out.push({ start: f.tagStart, end: f.end, bytes: new Uint8Array(0), enclosing: chain });
   }
   return out;
 }

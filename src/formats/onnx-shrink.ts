@@ -3,7 +3,8 @@
  * graph (onnx-depgraph.ts) are cut out of every tensor that indexes them, the constants those
  * channels still carried in the channel-masked model are folded into their consumers' biases
  * (creating a bias input where a Conv/Gemm has none), and value_info entries whose channel count
- * changed are dropped. Replaced tensors become main-graph initializers (float32, raw_data).
+ * changed are dropped. Replaced tensors become main-graph initializers (float32, raw_data); a
+ * graph input of the same name (models before IR 4 list every initializer as one) is removed.
  */
 import { SculptError } from '../core/errors.js';
 import { numel } from '../core/types.js';
@@ -137,7 +138,7 @@ export function writeShrunkOnnx(model: OnnxModel, graph: ChannelGraph, removed: 
   const setNodeInts = graph.depthwise
     .filter((d) => removedIn(d.segs) > 0)
     .map((d) => ({ node: d.node, name: 'group', value: d.segs.reduce((a, s) => a + s.length, 0) - removedIn(d.segs) }));
-  const bytes = editGraph(model.bytes, model.path, { dropInitializers: replaced, addInitializers: add, setNodeInputs, setNodeInts, dropValueInfo: stale });
+  const bytes = editGraph(model.bytes, model.path, { dropInitializers: replaced, addInitializers: add, setNodeInputs, setNodeInts, dropValueInfo: stale, dropInputs: replaced });
   writeFileAtomic(output, bytes);
   const floating = model.initializers.filter((t) => ONNX_FLOAT_DTYPE.has(t.dataType));
   const before = floating.reduce((s, t) => s + numel(t.dims), 0);

@@ -181,3 +181,14 @@ test('a decoder: ConvTranspose consumes and produces channels, Resize by scales 
   const after = new Map(r.tensors.map((t) => [t.name, t.after]));
   assert.deepEqual(after.get('wt'), [3, 2, 3, 3]);
 });
+
+test('initializers also listed as graph inputs (IR < 4 style): the stale inputs go, onnxruntime loads the shrunk model', async () => {
+  const file = join(tempDir(), 'inputs.onnx');
+  const inits = [weight('w1', [6, 3, 1, 1]), weight('b1', [6]), weight('w2', [4, 6, 1, 1]), weight('b2', [4])];
+  writeFileSync(file, encodeOnnx({
+    nodes: [conv('x', 'w1', 'a', 'b1'), { op: 'Relu', inputs: ['a'], outputs: ['h'] }, conv('h', 'w2', 'y', 'b2')],
+    initializers: inits, inputs: [{ name: 'x', dims: [1, 3, 2, 2] }, ...inits.map((t) => ({ name: t.name, dims: t.dims }))], outputs: [{ name: 'y' }], opset: 13,
+  }));
+  const r = await exact(file, [1, 3, 2, 2]);
+  assert.deepEqual(r.groups.map((g) => [g.size, g.removed]), [[6, 3], [4, 0]]);
+});
