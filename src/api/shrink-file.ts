@@ -108,6 +108,7 @@ function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): Shr
   for (const g of free) scores.set(g.id, groupImportance(g, opts.norm, values, shape));
   cache.clear();
   const removed = opts.scope === 'global' ? selectGlobal(free, scores, opts.sparsity) : selectPerGroup(free, scores, opts.sparsity);
+  keepEverySplitOutput(graph, removed, scores);
   const groups = graph.groups.map((g) => describeGroup(g, removed.get(g.id)?.reduce((s, f) => s + f, 0) ?? 0));
   const channels = { before: graph.groups.reduce((s, g) => s + g.size, 0), removed: groups.reduce((s, g) => s + g.removed, 0) };
   const base = { input: model.path, output, format: model.format, options: { sparsity: opts.sparsity, norm: opts.norm, scope: opts.scope }, groups, channels };
@@ -176,6 +177,30 @@ function selectGlobal(groups: readonly ChannelGroup[], scores: ReadonlyMap<numbe
     done++;
   }
   return out;
+}
+
+/**
+ * A Split output must keep a channel (a zero-sized tensor would reach its consumers): where the
+ * selection removed all of one, its most important channel stays.
+ */
+function keepEverySplitOutput(graph: ChannelGraph, removed: Map<number, Uint8Array>, scores: ReadonlyMap<number, Float64Array>): void {
+  for (const sp of graph.splits) {
+    for (const segs of sp.outputs) {
+      const kept = segs.some((s) => {
+        const flags = removed.get(s.group);
+        return !flags || flags.subarray(s.start, s.start + s.length).some((f) => f === 0);
+      });
+      if (kept) continue;
+      let best: { group: number; c: number; score: number } | undefined;
+      for (const s of segs) {
+        for (let c = s.start; c < s.start + s.length; c++) {
+          const score = scores.get(s.group)![c];
+          if (!best || score > best.score) best = { group: s.group, c, score };
+        }
+      }
+      if (best) removed.get(best.group)![best.c] = 0;
+    }
+  }
 }
 
 /** Masks that zero the producing slices ('out') of removed channels: the channel-masked model's weights. */

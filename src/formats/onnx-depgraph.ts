@@ -2,8 +2,9 @@
  * The channel dependency graph of an ONNX model: which tensor axes must shrink together when one
  * output channel of a Conv/Gemm/MatMul goes. A producer starts a group; the channel axis of every
  * value it reaches (through BatchNormalization, InstanceNormalization, elementwise activations, per-channel constants,
- * pools, Flatten, Concat and depthwise Conv) is a list of segments of groups, and residual
- * Add/Mul/Sub/Div of two such values merge their groups (union-find). Every stored tensor a
+ * pools, Flatten, Concat, Split and depthwise Conv) is a list of segments of groups, and residual
+ * Add/Mul/Sub/Div of two such values merge their groups (union-find; a whole group may become a
+ * range of another, as after a Split). Every stored tensor a
  * group's channels index is a slice: producing weights on their output axis, consuming weights on
  * their input axis (a channel is a block of features after Flatten), biases and norm parameters.
  *
@@ -76,6 +77,8 @@ export interface ChannelGraph {
   readonly folds: readonly BiasFold[];
   /** Depthwise Convs (main-graph position): their `group` attribute is their input's channel count. */
   readonly depthwise: readonly { readonly node: number; readonly segs: readonly Segment[] }[];
+  /** Splits along the channel axis (main-graph position and node name): their `split` sizes input ('' when absent: equal parts) per output. */
+  readonly splits: readonly { readonly node: number; readonly nodeName: string; readonly input: string; readonly outputs: readonly (readonly Segment[])[] }[];
   /** Values whose channel axis is made of group segments (their value_info goes stale when a group shrinks). */
   readonly values: ReadonlyMap<string, readonly Segment[]>;
 }
@@ -136,6 +139,8 @@ class Builder {
   private readonly nodes: readonly DecodedNode[];
   private readonly consumers = new Map<string, { node: DecodedNode; index: number }[]>();
   private readonly parent: number[] = [];
+  /** Channel c of group g is channel c + offset[g] of parent[g]. */
+  private readonly offset: number[] = [];
   private readonly sizes: number[] = [];
   private readonly pins = new Map<number, string[]>();
   private readonly producers = new Map<number, string[]>();
@@ -143,6 +148,7 @@ class Builder {
   private readonly folds: (Omit<BiasFold, 'parts'> & { parts: { slice: ChannelSlice; constants: Float64Array }[]; padded: boolean })[] = [];
   private readonly values = new Map<string, ValueChannels>();
   private readonly depthwise: { node: number; segs: Segment[] }[] = [];
+  private readonly splits: { node: number; nodeName: string; input: string; outputs: Segment[][] }[] = [];
   /** Biases and norm parameters the masked model zeroes with the channel. */
   private readonly zeroed = new Set<string>();
 
@@ -192,14 +198,18 @@ class Builder {
       for (const p of this.pins.get(g) ?? []) if (!entry.pins.includes(p)) entry.pins.push(p);
       entry.producers.push(...(this.producers.get(g) ?? []));
     }
-    const resolve = (s: ChannelSlice): ChannelSlice => ({ ...s, group: this.find(s.group) });
+    const resolve = (s: ChannelSlice): ChannelSlice => {
+      const { root, at } = this.locate(s.group);
+      return { ...s, group: root, start: s.start + at };
+    };
     for (const s of this.slices) roots.get(this.find(s.group))!.slices.push(resolve(s));
     const groups = [...roots].map(([id, e]): ChannelGroup => ({ id, size: this.sizes[id], pinned: e.pins, producers: e.producers, slices: e.slices }));
     const folds = this.folds.map(({ padded: _padded, ...f }) => ({ ...f, parts: f.parts.map((p) => ({ slice: resolve(p.slice), constants: p.constants })) }));
     const values = new Map<string, Segment[]>();
-    for (const [name, v] of this.values) values.set(name, v.segs.map((s) => ({ ...s, group: this.find(s.group) })));
-    const depthwise = this.depthwise.map((d) => ({ node: d.node, segs: d.segs.map((s) => ({ ...s, group: this.find(s.group) })) }));
-    return { groups, folds, depthwise, values };
+    for (const [name, v] of this.values) values.set(name, v.segs.map((s) => this.resolveSeg(s)));
+    const depthwise = this.depthwise.map((d) => ({ node: d.node, segs: d.segs.map((s) => this.resolveSeg(s)) }));
+    const splits = this.splits.map((d) => ({ ...d, outputs: d.outputs.map((segs) => segs.map((s) => this.resolveSeg(s))) }));
+    return { groups, folds, depthwise, splits, values };
   }
 
   // --- union-find -----------------------------------------------------------------------------
@@ -207,17 +217,54 @@ class Builder {
   private newGroup(size: number, producer: string): number {
     const id = this.parent.length;
     this.parent.push(id);
+    this.offset.push(0);
     this.sizes.push(size);
     this.producers.set(id, [producer]);
     return id;
   }
 
   private find(g: number): number {
-    while (this.parent[g] !== g) {
-      this.parent[g] = this.parent[this.parent[g]];
-      g = this.parent[g];
+    return this.locate(g).root;
+  }
+
+  /** The root of `g` and where channel 0 of `g` sits in it (paths compressed on the way). */
+  private locate(g: number): { root: number; at: number } {
+    let root = g;
+    let at = 0;
+    while (this.parent[root] !== root) {
+      at += this.offset[root];
+      root = this.parent[root];
     }
-    return g;
+    for (let x = g, acc = at; this.parent[x] !== x;) {
+      const next = this.parent[x];
+      const own = this.offset[x];
+      this.parent[x] = root;
+      this.offset[x] = acc;
+      acc -= own;
+      x = next;
+    }
+    return { root, at };
+  }
+
+  /** A segment in terms of its group's root. */
+  private resolveSeg(s: Segment): Segment {
+    const { root, at } = this.locate(s.group);
+    return { group: root, start: s.start + at, length: s.length };
+  }
+
+  /** Makes the segments one: a whole group becomes the channels of the other at its offset. */
+  private unite(p: Segment, q: Segment): boolean {
+    const [P, Q] = [this.resolveSeg(p), this.resolveSeg(q)];
+    if (P.length !== Q.length) return false;
+    if (P.group === Q.group) return P.start === Q.start;
+    const attach = (child: Segment, parent: Segment): void => {
+      this.parent[child.group] = parent.group;
+      this.offset[child.group] = parent.start;
+    };
+    if (Q.start === 0 && this.sizes[Q.group] === Q.length) attach(Q, P);
+    else if (P.start === 0 && this.sizes[P.group] === P.length) attach(P, Q);
+    else return false;
+    return true;
   }
 
   private pin(g: number, why: string): void {
@@ -342,6 +389,7 @@ class Builder {
       this.values.set(out, { ...x, consts: border ? x.consts.map((k) => (k === value ? k : NaN)) : x.consts });
       return true;
     }
+    if (op === 'Split') return this.split(node, position, x);
     if (op === 'Resize') {
       // Interpolating a constant gives the constant; `sizes` would bake the channel count in.
       const [, roi = '', scales = '', sizes = ''] = node.inputs;
@@ -500,17 +548,7 @@ class Builder {
     if (!a && !b) return true;
     if (a && b) {
       if (a.rank !== b.rank || a.axis !== b.axis || a.block !== b.block || a.segs.length !== b.segs.length) return false;
-      for (let i = 0; i < a.segs.length; i++) {
-        const [p, q] = [a.segs[i], b.segs[i]];
-        const [rp, rq] = [this.find(p.group), this.find(q.group)];
-        if (p.length !== q.length) return false;
-        if (rp === rq && p.start === q.start) continue;
-        // Whole groups of equal size merge; parts of groups would need offsets within a group.
-        if (p.start !== 0 || q.start !== 0 || this.sizes[rp] !== p.length || this.sizes[rq] !== q.length) return false;
-        if (rp !== rq) {
-          this.parent[rq] = rp;
-        }
-      }
+      for (let i = 0; i < a.segs.length; i++) if (!this.unite(a.segs[i], b.segs[i])) return false;
       this.values.set(out, { ...a, consts: a.consts.map((k, i) => f(k, b.consts[i])) });
       return true;
     }
@@ -538,6 +576,34 @@ class Builder {
     return true;
   }
 
+  /** Split along the channel axis: each output takes its range of the input's segments; its sizes input is rewritten. */
+  private split(node: DecodedNode, position: number, x: ValueChannels): boolean {
+    let axis = numAttr(node, 'axis', 0);
+    if (axis < 0) axis += x.rank;
+    // Sizes in an attribute (opset < 13) or implied by num_outputs (opset 18) cannot be rewritten here.
+    if (axis !== x.axis || x.block !== 1 || node.attributes.has('split') || node.attributes.has('num_outputs')) return false;
+    const C = channels(x);
+    const name = node.inputs[1] ?? '';
+    const n = node.outputs.length;
+    let sizes: number[] | undefined;
+    if (name) {
+      const uses = this.consumers.get(name) ?? [];
+      if (uses.length !== 1 || this.model.stored(name)?.scope !== '') return false;
+      sizes = this.constant(name);
+    } else if (C % n === 0) sizes = new Array<number>(n).fill(C / n);
+    if (!sizes || sizes.length !== n || sizes.reduce((a, b) => a + b, 0) !== C) return false;
+    const outputs: Segment[][] = [];
+    let at = 0;
+    node.outputs.forEach((o, i) => {
+      const segs = cutSegments(x.segs, at, sizes[i]);
+      outputs.push(segs);
+      this.values.set(o, { ...x, segs, consts: x.consts.slice(at, at + sizes[i]) });
+      at += sizes[i];
+    });
+    this.splits.push({ node: position, nodeName: node.name || `${node.opType}_${position}`, input: name, outputs });
+    return true;
+  }
+
   private concat(node: DecodedNode, inputs: (ValueChannels | undefined)[]): boolean {
     const first = inputs.find((v) => v);
     if (!first || inputs.some((v) => !v)) return false;
@@ -555,6 +621,19 @@ class Builder {
     this.values.set(node.outputs[0], { ...first, segs, consts });
     return true;
   }
+}
+
+/** Channels from..from+length of a value made of `segs`, as segments. */
+function cutSegments(segs: readonly Segment[], from: number, length: number): Segment[] {
+  const out: Segment[] = [];
+  let at = 0;
+  for (const s of segs) {
+    const lo = Math.max(from, at);
+    const hi = Math.min(from + length, at + s.length);
+    if (lo < hi) out.push({ group: s.group, start: s.start + lo - at, length: hi - lo });
+    at += s.length;
+  }
+  return out;
 }
 
 function channels(v: ValueChannels): number {

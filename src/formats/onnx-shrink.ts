@@ -138,6 +138,20 @@ export function writeShrunkOnnx(model: OnnxModel, graph: ChannelGraph, removed: 
   const setNodeInts = graph.depthwise
     .filter((d) => removedIn(d.segs) > 0)
     .map((d) => ({ node: d.node, name: 'group', value: d.segs.reduce((a, s) => a + s.length, 0) - removedIn(d.segs) }));
+  for (const sp of graph.splits) {
+    const before = sp.outputs.map((segs) => segs.reduce((a, s) => a + s.length, 0));
+    const sizes = sp.outputs.map((segs, i) => before[i] - removedIn(segs));
+    if (sizes.every((v, i) => v === before[i])) continue;
+    let name = sp.input;
+    if (name) replaced.add(name);
+    else {
+      name = `${sp.nodeName}_sculpt_split`;
+      for (let i = 1; taken.has(name); i++) name = `${sp.nodeName}_sculpt_split_${i}`;
+      taken.add(name);
+      setNodeInputs.push({ node: sp.node, index: 1, value: name });
+    }
+    add.push({ name, dims: [sizes.length], data: BigInt64Array.from(sizes, (v) => BigInt(v)) });
+  }
   const bytes = editGraph(model.bytes, model.path, { dropInitializers: replaced, addInitializers: add, setNodeInputs, setNodeInts, dropValueInfo: stale, dropInputs: replaced });
   writeFileAtomic(output, bytes);
   const floating = model.initializers.filter((t) => ONNX_FLOAT_DTYPE.has(t.dataType));

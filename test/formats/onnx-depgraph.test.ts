@@ -192,3 +192,35 @@ test('initializers also listed as graph inputs (IR < 4 style): the stale inputs 
   const r = await exact(file, [1, 3, 2, 2]);
   assert.deepEqual(r.groups.map((g) => [g.size, g.removed]), [[6, 3], [4, 0]]);
 });
+
+/** A YOLOv8-style C2f block: SiLU convs, a Split of cv1's channels, a bottleneck with a residual Add on one half, Concat, cv2. */
+function c2f(splitInput: boolean): string {
+  const silu = (x: string, y: string): NodeSpec[] => [{ op: 'Sigmoid', inputs: [x], outputs: [`${y}_s`] }, { op: 'Mul', inputs: [x, `${y}_s`], outputs: [y] }];
+  const inits = [weight('cv1', [8, 3, 1, 1]), weight('cv1b', [8]), weight('m1', [4, 4, 3, 3]), weight('m1b', [4]), weight('m2', [4, 4, 3, 3]), weight('m2b', [4]), weight('cv2', [6, 12, 1, 1]), weight('cv2b', [6])];
+  if (splitInput) inits.push({ name: 'sizes', dims: [2], data: new BigInt64Array([4n, 4n]) });
+  return save([
+    conv('x', 'cv1', 'a', 'cv1b'), ...silu('a', 'h'),
+    { op: 'Split', inputs: splitInput ? ['h', 'sizes'] : ['h'], outputs: ['y0', 'y1'], attrs: { axis: { int: 1 } } },
+    conv('y1', 'm1', 'b', 'm1b', 1), ...silu('b', 'bs'), conv('bs', 'm2', 'c', 'm2b', 1), ...silu('c', 'cs'),
+    { op: 'Add', inputs: ['y1', 'cs'], outputs: ['y2'] },
+    { op: 'Concat', inputs: ['y0', 'y1', 'y2'], outputs: ['cat'], attrs: { axis: { int: 1 } } },
+    conv('cat', 'cv2', 'y', 'cv2b'),
+  ], inits, [1, 3, 6, 6]);
+}
+
+test('Split along channels: a residual Add on one half makes the bottleneck part of cv1\'s group; the split sizes are rewritten', async () => {
+  for (const splitInput of [true, false]) {
+    const file = c2f(splitInput);
+    const graph = buildChannelGraph(readOnnx(file));
+    const cv1 = graph.groups.find((g) => g.producers.some((p) => p.startsWith('Conv Conv_0')))!;
+    assert.equal(cv1.size, 8);
+    assert.equal(cv1.producers.length, 2, 'cv1 and the bottleneck\'s last Conv');
+    const r = await exact(file, [1, 3, 6, 6]);
+    // round(0.5·8) = 4 would take all of y0 (cv1's least important half): one of them stays.
+    assert.deepEqual(r.groups.map((g) => [g.size, g.removed]), [[8, 3], [4, 2], [6, 0]]);
+    const out = readOnnx(r.output);
+    const sizesName = splitInput ? 'sizes' : 'Split_3_sculpt_split';
+    assert.equal(out.decoded.nodes.find((n) => n.opType === 'Split')!.inputs[1], sizesName);
+    assert.deepEqual(Array.from(out.graph().initializers.get(sizesName)!.data as BigInt64Array, Number), [1, 4]);
+  }
+});
