@@ -79,6 +79,12 @@ export interface ChannelGraph {
   readonly depthwise: readonly { readonly node: number; readonly segs: readonly Segment[] }[];
   /** Splits along the channel axis (main-graph position and node name): their `split` sizes input ('' when absent: equal parts) per output. */
   readonly splits: readonly { readonly node: number; readonly nodeName: string; readonly input: string; readonly outputs: readonly (readonly Segment[])[] }[];
+  /**
+   * Parameters (biases, norms, per-channel constants) a node reads from a tensor it does not own
+   * (shared, or through Identity, as exporters deduplicate equal tensors): slices name `tensor`,
+   * a copy of `source` the writer creates for input `index` of main-graph node `node`.
+   */
+  readonly copies: readonly { readonly tensor: string; readonly source: string; readonly node: number; readonly index: number }[];
   /** Values whose channel axis is made of group segments (their value_info goes stale when a group shrinks). */
   readonly values: ReadonlyMap<string, readonly Segment[]>;
 }
@@ -148,6 +154,9 @@ class Builder {
   private readonly folds: (Omit<BiasFold, 'parts'> & { parts: { slice: ChannelSlice; constants: Float64Array }[]; padded: boolean })[] = [];
   private readonly values = new Map<string, ValueChannels>();
   private readonly depthwise: { node: number; segs: Segment[] }[] = [];
+  private readonly copies = new Map<string, { tensor: string; source: string; node: number; index: number }>();
+  private readonly producerOf = new Map<string, DecodedNode>();
+  private readonly positionOf = new Map<DecodedNode, number>();
   private readonly splits: { node: number; nodeName: string; input: string; outputs: Segment[][] }[] = [];
   /** Biases and norm parameters the masked model zeroes with the channel. */
   private readonly zeroed = new Set<string>();
@@ -162,6 +171,10 @@ class Builder {
         this.consumers.set(input, list);
       });
     }
+    this.nodes.forEach((n, i) => {
+      this.positionOf.set(n, i);
+      for (const o of n.outputs) this.producerOf.set(o, n);
+    });
     const isStored = (name: string, rank: number): boolean => model.stored(name)?.dims.length === rank;
     for (const t of model.tensors) {
       if (!t.prunable) continue;
@@ -209,7 +222,7 @@ class Builder {
     for (const [name, v] of this.values) values.set(name, v.segs.map((s) => this.resolveSeg(s)));
     const depthwise = this.depthwise.map((d) => ({ node: d.node, segs: d.segs.map((s) => this.resolveSeg(s)) }));
     const splits = this.splits.map((d) => ({ ...d, outputs: d.outputs.map((segs) => segs.map((s) => this.resolveSeg(s))) }));
-    return { groups, folds, depthwise, splits, values };
+    return { groups, folds, depthwise, splits, copies: [...this.copies.values()], values };
   }
 
   // --- union-find -----------------------------------------------------------------------------
@@ -287,6 +300,31 @@ class Builder {
     return uses.length === 1 && uses[0].node === node ? t.dims : undefined;
   }
 
+  /**
+   * The tensor whose entries stand for input `index` of `node`, a parameter: its own stored tensor,
+   * or else a copy (named here, made by the writer) of the float32 tensor it reads, through Identity.
+   */
+  private param(name: string, node: DecodedNode, index: number): string | undefined {
+    if (this.ownTensor(name, node)) return name;
+    let source = name;
+    for (let hops = 0; !this.model.stored(source) && hops < 8; hops++) {
+      const p = this.producerOf.get(source);
+      if (!p || p.opType !== 'Identity' || !DEFAULT_DOMAIN(p)) return undefined;
+      source = p.inputs[0];
+    }
+    const t = this.model.stored(source);
+    if (!t || t.dataType !== ONNX_DTYPE.FLOAT || t.sparseIndices || t.scope !== '') return undefined;
+    const position = this.positionOf.get(node)!;
+    let tensor = `${source}_sculpt_${position}_${index}`;
+    for (let i = 1; this.model.stored(tensor) || this.consumers.has(tensor) || this.producerOf.has(tensor); i++) tensor = `${source}_sculpt_${position}_${index}_${i}`;
+    this.copies.set(tensor, { tensor, source, node: position, index });
+    return tensor;
+  }
+
+  private dimsOf(tensor: string): readonly number[] {
+    return this.model.stored(this.copies.get(tensor)?.source ?? tensor)!.dims;
+  }
+
   /** Values of a stored tensor of any type (constants: Clip bounds, Reshape shapes, pads), as numbers. */
   private constant(name: string): number[] | undefined {
     const t = this.model.stored(name);
@@ -296,7 +334,7 @@ class Builder {
   }
 
   private floats(name: string): Float32Array {
-    return this.model.read(name);
+    return this.model.read(this.copies.get(name)?.source ?? name);
   }
 
   private addSlices(tensor: string, axis: number, segs: readonly Segment[], kind: ChannelSlice['kind'], block = 1): ChannelSlice[] {
@@ -337,21 +375,22 @@ class Builder {
     if (op === 'BatchNormalization') {
       if (node.outputs.length > 1 && node.outputs.slice(1).some((o) => o !== '' && this.consumers.has(o))) return false;
       const params = node.inputs.slice(1, 5);
-      if (params.length !== 4 || params.some((p) => this.ownTensor(p, node)?.length !== 1)) return false;
-      const [scale, bias, mean, variance] = params.map((p) => this.floats(p));
+      const tensors = params.map((p, i) => this.param(p, node, i + 1));
+      if (params.length !== 4 || tensors.some((t) => !t || this.dimsOf(t).length !== 1)) return false;
+      const [scale, bias, mean, variance] = tensors.map((t) => this.floats(t!));
       const eps = numAttr(node, 'epsilon', 1e-5);
       const zero = this.zeroed.has(params[0]) && this.zeroed.has(params[1]);
-      for (const p of params) this.addSlices(p, 0, x.segs, 'param');
+      for (const t of tensors) this.addSlices(t!, 0, x.segs, 'param');
       const consts = x.consts.map((k, i) => (zero ? 0 : (scale[i] * (k - mean[i])) / Math.sqrt(variance[i] + eps) + bias[i]));
       this.values.set(out, { ...x, consts });
       return true;
     }
     if (op === 'InstanceNormalization') {
       // Each channel is normalised over its own spatial positions: a constant channel becomes its shift.
-      const params = node.inputs.slice(1, 3);
-      if (params.length !== 2 || params.some((p) => this.ownTensor(p, node)?.length !== 1) || x.axis !== 1 || x.rank < 3) return false;
-      const shift = this.floats(params[1]);
-      for (const p of params) this.addSlices(p, 0, x.segs, 'param');
+      const tensors = node.inputs.slice(1, 3).map((p, i) => this.param(p, node, i + 1));
+      if (tensors.length !== 2 || tensors.some((t) => !t || this.dimsOf(t).length !== 1) || x.axis !== 1 || x.rank < 3) return false;
+      const shift = this.floats(tensors[1]!);
+      for (const t of tensors) this.addSlices(t!, 0, x.segs, 'param');
       this.values.set(out, { ...x, consts: x.consts.map((_, i) => shift[i]) });
       return true;
     }
@@ -419,32 +458,29 @@ class Builder {
     const dims = this.ownTensor(w, node);
     if (!dims || dims.length < 3) return !x;
     const group = numAttr(node, 'group', 1);
-    const bias = b === '' ? undefined : this.ownTensor(b, node);
-    if (b !== '' && bias?.length !== 1) {
-      if (x) return false;
-      return true;
-    }
+    const bt = b === '' ? '' : this.param(b, node, 2);
+    if (bt === undefined || (bt !== '' && this.dimsOf(bt).length !== 1)) return !x;
     const O = dims[0];
-    const biasValues = b !== '' ? this.floats(b) : undefined;
+    const biasValues = bt !== '' ? this.floats(bt) : undefined;
     const produced = (c: number): number => (biasValues && !this.zeroed.has(b) ? biasValues[c] : 0);
     const padded = intsAttr(node, 'pads').some((p) => p !== 0) || !['', 'NOTSET', 'VALID'].includes(String(node.attributes.get('auto_pad') ?? ''));
     if (group === 1) {
       if (x) {
         if (x.axis !== 1 || x.block !== 1 || channels(x) !== dims[1]) return false;
         const slices = this.addSlices(w, 1, x.segs, 'in');
-        this.addFold(node, position, label, w, 1, 0, 2, b, 1, slices, x, padded);
+        this.addFold(node, position, label, w, 1, 0, 2, bt, 1, slices, x, padded);
       }
       const g = this.newGroup(O, label);
       const segs = [{ group: g, start: 0, length: O }];
       this.addSlices(w, 0, segs, 'out');
-      if (b !== '') this.addSlices(b, 0, segs, 'param');
+      if (bt !== '') this.addSlices(bt, 0, segs, 'param');
       this.values.set(node.outputs[0], { segs, rank: dims.length, axis: 1, block: 1, consts: Float64Array.from({ length: O }, (_, c) => produced(c)) });
       return true;
     }
     // Depthwise: output channel c reads input channel c only, so both belong to the input's group.
     if (x && dims[1] === 1 && O === group && channels(x) === group && x.axis === 1 && x.block === 1) {
       this.addSlices(w, 0, x.segs, 'out');
-      if (b !== '') this.addSlices(b, 0, x.segs, 'param');
+      if (bt !== '') this.addSlices(bt, 0, x.segs, 'param');
       this.depthwise.push({ node: position, segs: x.segs });
       this.values.set(node.outputs[0], { ...x, consts: Float64Array.from({ length: O }, (_, c) => produced(c)) });
       return true;
@@ -457,7 +493,8 @@ class Builder {
   private convTranspose(node: DecodedNode, label: string, x: ValueChannels | undefined): boolean {
     const [, w, b = ''] = node.inputs;
     const dims = this.ownTensor(w, node);
-    if (!dims || dims.length < 3 || numAttr(node, 'group', 1) !== 1 || (b !== '' && this.ownTensor(b, node)?.length !== 1)) return !x;
+    const bt = b === '' ? '' : this.param(b, node, 2);
+    if (!dims || dims.length < 3 || numAttr(node, 'group', 1) !== 1 || bt === undefined || (bt !== '' && this.dimsOf(bt).length !== 1)) return !x;
     if (x) {
       if (x.axis !== 1 || x.block !== 1 || channels(x) !== dims[0]) return false;
       this.addSlices(w, 0, x.segs, 'in');
@@ -471,8 +508,8 @@ class Builder {
     const g = this.newGroup(O, label);
     const segs = [{ group: g, start: 0, length: O }];
     this.addSlices(w, 1, segs, 'out');
-    const bias = b !== '' ? this.floats(b) : undefined;
-    if (b !== '') this.addSlices(b, 0, segs, 'param');
+    const bias = bt !== '' ? this.floats(bt) : undefined;
+    if (bt !== '') this.addSlices(bt, 0, segs, 'param');
     this.values.set(node.outputs[0], { segs, rank: dims.length, axis: 1, block: 1, consts: Float64Array.from({ length: O }, (_, c) => (bias && !this.zeroed.has(b) ? bias[c] : 0)) });
     return true;
   }
@@ -487,7 +524,8 @@ class Builder {
     const O = dims[outAxis];
     const alpha = numAttr(node, 'alpha', 1);
     const beta = numAttr(node, 'beta', 1);
-    const cDims = c === '' ? undefined : this.ownTensor(c, node);
+    const ct = c === '' ? undefined : this.param(c, node, 2);
+    const cDims = ct === undefined ? undefined : this.dimsOf(ct);
     const ownBias = cDims !== undefined && cDims.length === 1 && cDims[0] === O && beta !== 0;
     if (x) {
       const block = blockOf(x, K);
@@ -495,7 +533,7 @@ class Builder {
       const slices = this.addSlices(w, inAxis, x.segs, 'in', block);
       // The fold adds to C, which the Gemm multiplies by beta (a missing C is created).
       const foldable = beta !== 0 && (ownBias || c === '');
-      this.addFold(node, position, label, w, inAxis, outAxis, foldable ? 2 : -1, ownBias ? c : '', alpha / beta, slices, x, false);
+      this.addFold(node, position, label, w, inAxis, outAxis, foldable ? 2 : -1, ownBias ? ct! : '', alpha / beta, slices, x, false);
     }
     const g = this.newGroup(O, label);
     const segs = [{ group: g, start: 0, length: O }];
@@ -504,8 +542,8 @@ class Builder {
     if (c !== '') {
       if (!ownBias) this.pin(g, `the bias of ${label} is not its own [${O}] tensor`);
       else {
-        this.addSlices(c, 0, segs, 'param');
-        const cv = this.floats(c);
+        this.addSlices(ct!, 0, segs, 'param');
+        const cv = this.floats(ct!);
         if (!this.zeroed.has(c)) consts = Float64Array.from(cv, (v) => beta * v);
       }
     }
@@ -555,11 +593,11 @@ class Builder {
     const x = (a ?? b)!;
     const xFirst = a !== undefined;
     const otherName = node.inputs[xFirst ? 1 : 0];
-    const t = this.model.stored(otherName);
-    if (!t || t.dataType !== ONNX_DTYPE.FLOAT) return false;
-    const dims = t.dims;
+    const other = this.param(otherName, node, xFirst ? 1 : 0);
+    if (!other) return false;
+    const dims = this.dimsOf(other);
     const n = dims.reduce((p, d) => p * d, 1);
-    const values = this.floats(otherName);
+    const values = this.floats(other);
     const C = channels(x);
     const apply = (k: number, v: number): number => (xFirst ? f(k, v) : f(v, k));
     if (n === 1) {
@@ -568,8 +606,8 @@ class Builder {
     }
     // A per-channel constant: size C on the axis aligned with the channel axis, 1 elsewhere.
     const d = dims.length - (x.rank - x.axis);
-    if (x.block !== 1 || d < 0 || dims[d] !== C || n !== C || dims.length > x.rank || !this.ownTensor(otherName, node)) return false;
-    this.addSlices(otherName, d, x.segs, 'param');
+    if (x.block !== 1 || d < 0 || dims[d] !== C || n !== C || dims.length > x.rank) return false;
+    this.addSlices(other, d, x.segs, 'param');
     // A MatMul's bias Add is a channel companion: the masked model zeroes it with the channel.
     const zero = this.zeroed.has(otherName);
     this.values.set(out, { ...x, consts: x.consts.map((k, i) => apply(k, zero ? 0 : values[i])) });

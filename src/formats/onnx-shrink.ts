@@ -20,7 +20,7 @@ export interface ShrunkTensor {
   readonly name: string;
   readonly before: readonly number[];
   readonly after: readonly number[];
-  /** Whether removed channels' constants were folded into it (a bias), and whether sculpt created it. */
+  /** Whether removed channels' constants were folded into it (a bias), and whether sculpt created it (a new bias, or a copy of a shared parameter). */
   readonly folded?: boolean;
   readonly created?: boolean;
 }
@@ -42,7 +42,10 @@ export function writeShrunkOnnx(model: OnnxModel, graph: ChannelGraph, removed: 
   }
   // Per tensor and axis: positions to drop.
   const drops = new Map<string, (Uint8Array | undefined)[]>();
-  const dims = (name: string): readonly number[] => model.stored(name)!.dims;
+  // Parameters a node reads from a shared tensor are cut in a copy of their own (see ChannelGraph.copies).
+  const copies = new Map(graph.copies.map((c) => [c.tensor, c]));
+  const source = (name: string): string => copies.get(name)?.source ?? name;
+  const dims = (name: string): readonly number[] => model.stored(source(name))!.dims;
   const mark = (tensor: string, axis: number, position: number): void => {
     let perAxis = drops.get(tensor);
     if (!perAxis) drops.set(tensor, (perAxis = dims(tensor).map(() => undefined)));
@@ -111,17 +114,19 @@ export function writeShrunkOnnx(model: OnnxModel, graph: ChannelGraph, removed: 
     report.push({ name, before: [], after: [values.length], folded: true, created: true });
   }
   for (const name of new Set([...drops.keys(), ...folded.keys()])) {
-    const t = model.stored(name)!;
+    const t = model.stored(source(name))!;
     if (!ONNX_FLOAT_DTYPE.has(t.dataType)) throw new SculptError(`${model.path}: tensor ${name} is not floating point; it cannot be shrunk`);
-    let values = model.read(name);
+    let values = model.read(source(name));
     const delta = folded.get(name);
     if (delta) for (let i = 0; i < values.length; i++) values[i] += delta[i];
     const perAxis = drops.get(name) ?? t.dims.map(() => undefined);
     const { data, shape } = gather(values, t.dims, perAxis);
     values = data;
-    replaced.add(name);
     add.push({ name, dims: shape, data: values });
-    report.push({ name, before: t.dims, after: shape, ...(delta && { folded: true }) });
+    const copy = copies.get(name);
+    if (copy) setNodeInputs.push({ node: copy.node, index: copy.index, value: name });
+    else replaced.add(name);
+    report.push({ name, before: t.dims, after: shape, ...(delta && { folded: true }), ...(copy && { created: true }) });
   }
   const stale = new Set<string>();
   for (const [value, segs] of graph.values) {

@@ -224,3 +224,18 @@ test('Split along channels: a residual Add on one half makes the bottleneck part
     assert.deepEqual(Array.from(out.graph().initializers.get(sizesName)!.data as BigInt64Array, Number), [1, 4]);
   }
 });
+
+test('a bias shared through Identity (exporters deduplicate equal tensors): each Conv gets its own cut copy', async () => {
+  const file = save([
+    { op: 'Identity', inputs: ['shared'], outputs: ['b1'] }, { op: 'Identity', inputs: ['shared'], outputs: ['b2'] },
+    conv('x', 'w1', 'a', 'b1', 1), { op: 'Relu', inputs: ['a'], outputs: ['h'] }, conv('h', 'w2', 'c', 'b2'), { op: 'Relu', inputs: ['c'], outputs: ['g'] },
+    conv('g', 'w3', 'y'),
+  ], [weight('shared', [6]), weight('w1', [6, 3, 3, 3]), weight('w2', [6, 6, 1, 1]), weight('w3', [2, 6, 1, 1])], [1, 3, 4, 4]);
+  const r = await exact(file, [1, 3, 4, 4]);
+  assert.deepEqual(r.groups.map((g) => [g.size, g.removed]), [[6, 3], [6, 3], [2, 0]]);
+  // The second copy also takes what conv 1's removed channels (ReLU of the shared bias) carried.
+  const copies = r.tensors.filter((t) => t.name.startsWith('shared_')).map((t) => [t.name, t.after, t.folded === true]);
+  assert.deepEqual(copies, [['shared_sculpt_2_2', [3], false], ['shared_sculpt_4_2', [3], true]]);
+  const out = readOnnx(r.output);
+  assert.deepEqual(out.decoded.nodes.filter((n) => n.opType === 'Conv').map((n) => n.inputs[2] ?? ''), ['shared_sculpt_2_2', 'shared_sculpt_4_2', 'w3_sculpt_bias']);
+});
