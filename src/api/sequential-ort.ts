@@ -107,6 +107,7 @@ export async function runSequentialOrt(
       }
       const weightFeeds = Object.fromEntries(fed.map((n) => [n, new ort.Tensor('float32', valueOf(n), [...targets.get(n)!.shape])]));
       const acts = new Map<string, StageActivation>();
+      const pending = new Map<string, PendingRows>();
       for (const values of kept) {
         if (session) {
           const feed: Record<string, Ort.Tensor> = { ...weightFeeds };
@@ -117,11 +118,13 @@ export async function runSequentialOrt(
         for (const a of seg.activations) {
           const t = values.get(a);
           if (t === undefined || t.type !== 'float32') throw new SculptError(`sequential calibration: activation '${a}' is not a float32 tensor`);
-          await accumulateOrt(acts, a, t.data as Float32Array, t.dims[t.dims.length - 1], opts.gram ? gram : undefined);
+          await accumulateOrt(acts, a, t.data as Float32Array, t.dims[t.dims.length - 1], opts.gram ? gram : undefined, pending);
         }
         for (const name of [...values.keys()]) if (!seg.live.has(name)) values.delete(name);
       }
       await session?.release();
+      for (const [a, p] of pending) await flushGram(acts.get(a)!, p, gram);
+      pending.clear();
       finishStats(acts);
       const updates = await handle(stages[s], acts);
       for (const [name, r] of updates) results.set(name, r);
@@ -133,7 +136,13 @@ export async function runSequentialOrt(
   return results;
 }
 
-async function accumulateOrt(stats: Map<string, StageActivation>, name: string, data: Float32Array, k: number, gram: GramRunner | undefined): Promise<void> {
+/** Rows of one activation waiting for XᵀX: products of at least k rows, so each k×k result is no larger than its input. */
+interface PendingRows {
+  data: Float32Array;
+  rows: number;
+}
+
+async function accumulateOrt(stats: Map<string, StageActivation>, name: string, data: Float32Array, k: number, gram: GramRunner | undefined, pending: Map<string, PendingRows>): Promise<void> {
   const s = activationStats(stats, name, k, gram !== undefined);
   const rows = data.length / k;
   const sq = s.sumSquares;
@@ -141,11 +150,32 @@ async function accumulateOrt(stats: Map<string, StageActivation>, name: string, 
     const o = r * k;
     for (let i = 0; i < k; i++) sq[i] += data[o + i] * data[o + i];
   }
-  if (gram && s.gram) {
-    const g = await gram.gram(data, rows, k);
-    const acc = s.gram;
-    // Upper triangle only, as finishStats mirrors it.
-    for (let i = 0; i < k; i++) for (let j = i; j < k; j++) acc[i * k + j] += g[i * k + j];
-  }
   s.rows += rows;
+  if (!gram || !s.gram) return;
+  let p = pending.get(name);
+  if (!p && rows >= k) return addGram(s, await gram.gram(data, rows, k));
+  if (!p) {
+    p = { data: new Float32Array(k * k), rows: 0 };
+    pending.set(name, p);
+  }
+  for (let at = 0; at < rows;) {
+    const take = Math.min(rows - at, k - p.rows);
+    p.data.set(data.subarray(at * k, (at + take) * k), p.rows * k);
+    p.rows += take;
+    at += take;
+    if (p.rows === k) await flushGram(s, p, gram);
+  }
+}
+
+async function flushGram(s: StageActivation, p: PendingRows, gram: GramRunner): Promise<void> {
+  if (p.rows === 0) return;
+  addGram(s, await gram.gram(p.data.subarray(0, p.rows * s.features), p.rows, s.features));
+  p.rows = 0;
+}
+
+/** Upper triangle only, as finishStats mirrors it. */
+function addGram(s: StageActivation, g: Float32Array): void {
+  const k = s.features;
+  const acc = s.gram!;
+  for (let i = 0; i < k; i++) for (let j = i; j < k; j++) acc[i * k + j] += g[i * k + j];
 }

@@ -161,18 +161,24 @@ export async function choleskyLowerInPlace(
 }
 
 /**
- * L⁻¹ (lower triangular, n×n, row-major) of a lower-triangular L, into a new array. Blocked
- * forward substitution of L·X = I by block rows: X[I, :i1] = L_II⁻¹·R[I, :i1], then every later
- * row's right-hand side takes −L[later, I]·X[I, :i1] through `mm` — about n³/6 multiply-adds there.
+ * In place: the lower-triangular L (n×n, row-major, upper triangle 0) becomes L⁻¹. Blocked forward
+ * substitution of L·X = I by block rows: X[I, :i1] = L_II⁻¹·R[I, :i1], then every later row's
+ * right-hand side R takes −L[later, I]·X[I, :i1] through `mm` (about n³/6 multiply-adds there).
+ * R lives where L was: the columns of block I of a later row hold L[row, I] until that update reads
+ * them, and from then on its right-hand side (which starts at 0 there).
  */
-export async function lowerInverse(l: Float64Array, n: number, mm: MatMul = matMulJs, block = 256): Promise<Float64Array> {
-  const x = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) x[i * n + i] = 1;
+export async function lowerInverseInPlace(l: Float64Array, n: number, mm: MatMul = matMulJs, block = 256): Promise<void> {
   for (let i0 = 0; i0 < n; i0 += block) {
     const i1 = Math.min(n, i0 + block);
     const b = i1 - i0;
-    const xi = await mm(smallLowerInverse(l, n, i0, b), blockOf(x, n, i0, i1, 0, i1), b, b, i1);
-    for (let r = i0; r < i1; r++) x.set(xi.subarray((r - i0) * i1, (r - i0 + 1) * i1), r * n);
+    const rhs = blockOf(l, n, i0, i1, 0, i1);
+    // Block I's own columns: the identity (L_II is consumed by its inverse below).
+    for (let r = 0; r < b; r++) {
+      rhs.fill(0, r * i1 + i0, (r + 1) * i1);
+      rhs[r * i1 + i0 + r] = 1;
+    }
+    const xi = await mm(smallLowerInverse(l, n, i0, b), rhs, b, b, i1);
+    for (let r = i0; r < i1; r++) l.set(xi.subarray((r - i0) * i1, (r - i0 + 1) * i1), r * n);
     if (i1 === n) break;
     for (let r0 = i1; r0 < n; r0 += CHUNK) {
       const r1 = Math.min(n, r0 + CHUNK);
@@ -180,9 +186,16 @@ export async function lowerInverse(l: Float64Array, n: number, mm: MatMul = matM
       for (let r = r0; r < r1; r++) {
         const rx = r * n;
         const rp = (r - r0) * i1;
-        for (let c = 0; c < i1; c++) x[rx + c] -= p[rp + c];
+        for (let c = 0; c < i0; c++) l[rx + c] -= p[rp + c];
+        for (let c = i0; c < i1; c++) l[rx + c] = -p[rp + c];
       }
     }
   }
+}
+
+/** L⁻¹ of a lower-triangular L, into a new array (`lowerInverseInPlace` on a copy). */
+export async function lowerInverse(l: Float64Array, n: number, mm: MatMul = matMulJs, block = 256): Promise<Float64Array> {
+  const x = Float64Array.from(l);
+  await lowerInverseInPlace(x, n, mm, block);
   return x;
 }

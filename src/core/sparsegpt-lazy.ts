@@ -15,7 +15,7 @@
  */
 import { roundHalfEven } from './counting.js';
 import { SculptError } from './errors.js';
-import { choleskyLowerInPlace, lowerInverse, matMulJs, type MatMul } from './linalg.js';
+import { choleskyLowerInPlace, lowerInverseInPlace, matMulJs, type MatMul } from './linalg.js';
 import { Mask } from './mask.js';
 
 export interface SparseGptLazyOptions {
@@ -47,6 +47,7 @@ export async function inverseHessianUpper(hessian: Float64Array, n: number, damp
   }
   mean /= n;
   // P·H·P (P reverses the order) = L·Lᵀ, so H = R·Rᵀ with R = P·L·P upper, and H⁻¹ = UᵀU, U = R⁻¹ = P·L⁻¹·P.
+  // One n×n buffer: the reversed H, then L, then L⁻¹, then U.
   const buf = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const ri = (n - 1 - i) * n;
@@ -55,11 +56,9 @@ export async function inverseHessianUpper(hessian: Float64Array, n: number, damp
     buf[i * n + i] = (dead[d] ? 1 : buf[i * n + i]) + dampening * mean;
   }
   await choleskyLowerInPlace(buf, n, mm, (j) => `sparsegpt: calibration Hessian of ${what} is not positive definite (pivot ${j}); use more calibration samples or raise the dampening`);
-  const li = await lowerInverse(buf, n, mm);
-  // U = P·L⁻¹·P, written over L's buffer.
-  const u = buf;
-  u.fill(0);
-  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) u[i * n + j] = li[(n - 1 - i) * n + (n - 1 - j)];
+  await lowerInverseInPlace(buf, n, mm);
+  // U = P·L⁻¹·P: element (i, j) is L⁻¹'s (n−1−i, n−1−j), i.e. the whole array reversed.
+  const u = buf.reverse();
   return { u, dead };
 }
 
