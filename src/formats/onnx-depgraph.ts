@@ -365,13 +365,16 @@ class Builder {
     const op = node.opType;
     const x = inputs[0];
     const out = node.outputs[0];
+    // Channels may enter these only as their data input (a computed weight or bias is not modelled).
+    if ((op === 'Conv' || op === 'ConvTranspose' || op === 'Gemm') && inputs.slice(1).some((v) => v)) return false;
     if (op === 'Conv') return this.conv(node, position, label, x);
     if (op === 'ConvTranspose') return this.convTranspose(node, label, x);
     if (op === 'Gemm') return this.gemm(node, position, label, x);
     if (op === 'MatMul') return this.matmul(node, position, label, x, inputs[1]);
     if (op in BINARY) return this.binary(node, inputs);
     if (op === 'Concat') return this.concat(node, inputs);
-    if (!x) return true;
+    // Below, channels enter through the first input only.
+    if (!x) return !inputs.some((v) => v);
     if (op === 'BatchNormalization') {
       if (node.outputs.length > 1 && node.outputs.slice(1).some((o) => o !== '' && this.consumers.has(o))) return false;
       const params = node.inputs.slice(1, 5);

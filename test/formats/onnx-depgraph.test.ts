@@ -127,6 +127,12 @@ test('pins: a grouped Conv, a Reshape to a baked shape, a shared weight, an op n
     [weight('w1', [8, 3, 1, 1]), weight('w2', [2, 8, 1, 1])], [1, 3, 2, 2],
   ))).groups;
   assert.match(softmax[0].pinned.join(), /read by Softmax Softmax_1/);
+  // Channels reaching an op through another input than its data input: Max(constant, channels).
+  const second = buildChannelGraph(readOnnx(save(
+    [conv('x', 'w1', 'a'), { op: 'Max', inputs: ['floor', 'a'], outputs: ['m'] }, conv('m', 'w2', 'y')],
+    [weight('w1', [8, 3, 1, 1]), weight('floor', [1]), weight('w2', [2, 8, 1, 1])], [1, 3, 2, 2],
+  ))).groups;
+  assert.match(second[0].pinned.join(), /read by Max Max_1, which shrinking does not model/);
   // The same weight in two Convs: neither Conv is a producer of its own group.
   const shared = buildChannelGraph(readOnnx(save(
     [conv('x', 'w1', 'a'), conv('x', 'w1', 'b'), { op: 'Add', inputs: ['a', 'b'], outputs: ['y'] }], [weight('w1', [8, 3, 1, 1])], [1, 3, 2, 2],
