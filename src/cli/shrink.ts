@@ -48,8 +48,16 @@ function shrinkTable(r: ShrinkFileResult): string {
     '',
     `channels: ${formatCount(r.channels.before)}, ${formatCount(r.channels.removed)} removed (${r.options.scope === 'global' ? 'global' : 'per group'}, L${r.options.norm}); ${pinned} of ${r.groups.length} groups pinned`,
     `parameters: ${formatCount(r.parameters.before)} -> ${formatCount(r.parameters.after)}`,
+    ...foldLine(r),
     `wrote ${r.output}`,
   ].join('\n');
+}
+
+/** What the removed channels' constants went into, when anything. */
+function foldLine(r: ShrinkFileResult): string[] {
+  const folded = r.tensors.filter((t) => t.folded);
+  const created = folded.filter((t) => t.created && t.before.length === 0).length;
+  return folded.length ? [`biases that took what removed channels carried: ${folded.length}${created ? ` (${created} created)` : ''}`] : [];
 }
 
 /** `sculpt inspect MODEL --groups`. */
