@@ -79,6 +79,8 @@ export interface ChannelGraph {
   readonly depthwise: readonly { readonly node: number; readonly segs: readonly Segment[] }[];
   /** Splits along the channel axis (main-graph position and node name): their `split` sizes input ('' when absent: equal parts) per output. */
   readonly splits: readonly { readonly node: number; readonly nodeName: string; readonly input: string; readonly outputs: readonly (readonly Segment[])[] }[];
+  /** Reshapes to [batch, features] whose shape constant `input` names the features count (shape[1] = channels × block). */
+  readonly reshapes: readonly { readonly node: number; readonly input: string; readonly shape: readonly number[]; readonly segs: readonly Segment[] }[];
   /**
    * Parameters (biases, norms, per-channel constants) a node reads from a tensor it does not own
    * (shared, or through Identity, as exporters deduplicate equal tensors): slices name `tensor`,
@@ -158,6 +160,7 @@ class Builder {
   private readonly producerOf = new Map<string, DecodedNode>();
   private readonly positionOf = new Map<DecodedNode, number>();
   private readonly splits: { node: number; nodeName: string; input: string; outputs: Segment[][] }[] = [];
+  private readonly reshapes: { node: number; input: string; shape: number[]; segs: Segment[] }[] = [];
   /** Biases and norm parameters the masked model zeroes with the channel. */
   private readonly zeroed = new Set<string>();
 
@@ -222,7 +225,8 @@ class Builder {
     for (const [name, v] of this.values) values.set(name, v.segs.map((s) => this.resolveSeg(s)));
     const depthwise = this.depthwise.map((d) => ({ node: d.node, segs: d.segs.map((s) => this.resolveSeg(s)) }));
     const splits = this.splits.map((d) => ({ ...d, outputs: d.outputs.map((segs) => segs.map((s) => this.resolveSeg(s))) }));
-    return { groups, folds, depthwise, splits, copies: [...this.copies.values()], values };
+    const reshapes = this.reshapes.map((d) => ({ ...d, segs: d.segs.map((s) => this.resolveSeg(s)) }));
+    return { groups, folds, depthwise, splits, reshapes, copies: [...this.copies.values()], values };
   }
 
   // --- union-find -----------------------------------------------------------------------------
@@ -447,9 +451,16 @@ class Builder {
       return true;
     }
     if (op === 'Reshape') {
-      const shape = this.constant(node.inputs[1] ?? '');
-      // Only a flatten to [batch, -1]: any other shape bakes the channel count into a constant.
-      if (!shape || shape.length !== 2 || shape[1] !== -1 || x.axis !== 1 || numAttr(node, 'allowzero', 0) !== 0) return false;
+      const name = node.inputs[1] ?? '';
+      const shape = this.constant(name);
+      // A flatten to [batch, -1] or [batch or -1, features]; the features count is rewritten. Any
+      // other shape bakes the channel count in where this module cannot follow it.
+      if (!shape || shape.length !== 2 || x.axis !== 1 || numAttr(node, 'allowzero', 0) !== 0) return false;
+      if (shape[1] !== -1) {
+        if (shape[1] <= 0 || shape[0] === 0 || (this.consumers.get(name) ?? []).length !== 1 || this.model.stored(name)?.scope !== '') return false;
+        if (shape[1] % channels(x) !== 0 || (x.rank === 2 && shape[1] !== channels(x) * x.block)) return false;
+        this.reshapes.push({ node: position, input: name, shape, segs: x.segs });
+      }
       this.values.set(out, { ...x, rank: 2, axis: 1, block: x.rank === 2 ? x.block : 0 });
       return true;
     }

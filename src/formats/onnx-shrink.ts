@@ -157,6 +157,14 @@ export function writeShrunkOnnx(model: OnnxModel, graph: ChannelGraph, removed: 
     }
     add.push({ name, dims: [sizes.length], data: BigInt64Array.from(sizes, (v) => BigInt(v)) });
   }
+  for (const rs of graph.reshapes) {
+    const C = rs.segs.reduce((a, s) => a + s.length, 0);
+    const gone = removedIn(rs.segs);
+    if (gone === 0) continue;
+    const block = rs.shape[1] / C;
+    replaced.add(rs.input);
+    add.push({ name: rs.input, dims: [2], data: BigInt64Array.from([rs.shape[0], (C - gone) * block], (v) => BigInt(v)) });
+  }
   const bytes = editGraph(model.bytes, model.path, { dropInitializers: replaced, addInitializers: add, setNodeInputs, setNodeInts, dropValueInfo: stale, dropInputs: replaced });
   writeFileAtomic(output, bytes);
   const floating = model.initializers.filter((t) => ONNX_FLOAT_DTYPE.has(t.dataType));

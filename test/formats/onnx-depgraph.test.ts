@@ -119,7 +119,7 @@ test('pins: a grouped Conv, a Reshape to a baked shape, a shared weight, an op n
   assert.match(grouped[0].pinned.join(), /read by the grouped Conv Conv_1/);
   const reshape = buildChannelGraph(readOnnx(save(
     [conv('x', 'w1', 'a'), { op: 'Reshape', inputs: ['a', 'shape'], outputs: ['r'] }, { op: 'MatMul', inputs: ['r', 'm'], outputs: ['y'] }],
-    [weight('w1', [8, 3, 1, 1]), { name: 'shape', dims: [2], data: new BigInt64Array([1n, 32n]) }, weight('m', [32, 2])], [1, 3, 2, 2],
+    [weight('w1', [8, 3, 1, 1]), { name: 'shape', dims: [4], data: new BigInt64Array([1n, 2n, 4n, 4n]) }, weight('m', [4, 2])], [1, 3, 2, 2],
   ))).groups;
   assert.match(reshape[0].pinned.join(), /read by Reshape Reshape_1, which shrinking does not model/);
   const softmax = buildChannelGraph(readOnnx(save(
@@ -244,4 +244,17 @@ test('a bias shared through Identity (exporters deduplicate equal tensors): each
   assert.deepEqual(copies, [['shared_sculpt_2_2', [3], false], ['shared_sculpt_4_2', [3], true]]);
   const out = readOnnx(r.output);
   assert.deepEqual(out.decoded.nodes.filter((n) => n.opType === 'Conv').map((n) => n.inputs[2] ?? ''), ['shared_sculpt_2_2', 'shared_sculpt_4_2', 'w3_sculpt_bias']);
+});
+
+test('Reshape to [-1, C·H·W] before a Gemm: the features count in the shape constant is rewritten', async () => {
+  const file = save([
+    conv('x', 'w1', 'a', 'b1', 1), { op: 'Relu', inputs: ['a'], outputs: ['h'] },
+    { op: 'Reshape', inputs: ['h', 'shape'], outputs: ['f'] },
+    { op: 'Gemm', inputs: ['f', 'fc', 'fcb'], outputs: ['y'], attrs: { transB: { int: 1 } } },
+  ], [weight('w1', [6, 3, 3, 3]), weight('b1', [6]), { name: 'shape', dims: [2], data: new BigInt64Array([-1n, 54n]) }, weight('fc', [4, 54]), weight('fcb', [4])], [1, 3, 3, 3]);
+  const r = await exact(file, [1, 3, 3, 3]);
+  assert.deepEqual(r.groups.map((g) => [g.size, g.removed]), [[6, 3], [4, 0]]);
+  const out = readOnnx(r.output);
+  assert.deepEqual(Array.from(out.graph().initializers.get('shape')!.data as BigInt64Array, Number), [-1, 27]);
+  assert.deepEqual(out.stored('fc')!.dims, [4, 27]);
 });
