@@ -77,7 +77,7 @@ export interface ChannelGraph {
   readonly folds: readonly BiasFold[];
   /** Depthwise Convs (main-graph position): their `group` attribute is their input's channel count. */
   readonly depthwise: readonly { readonly node: number; readonly segs: readonly Segment[] }[];
-  /** Splits along the channel axis (main-graph position and node name): their `split` sizes input ('' when absent: equal parts) per output. */
+  /** Splits along the channel axis (main-graph position and node name): their own `split` sizes input ('' when absent or shared: the writer sets a new one) per output. */
   readonly splits: readonly { readonly node: number; readonly nodeName: string; readonly input: string; readonly outputs: readonly (readonly Segment[])[] }[];
   /** Reshapes to [batch, features] whose shape constant `input` names the features count (shape[1] = channels × block). */
   readonly reshapes: readonly { readonly node: number; readonly input: string; readonly shape: readonly number[]; readonly segs: readonly Segment[] }[];
@@ -330,9 +330,15 @@ class Builder {
   }
 
   /** Values of a stored tensor of any type (constants: Clip bounds, Reshape shapes, pads), as numbers. */
-  private constant(name: string): number[] | undefined {
+  private constant(name: string, depth = 0): number[] | undefined {
     const t = this.model.stored(name);
-    if (!t) return undefined;
+    if (!t) {
+      // Exports without constant folding build small vectors (Resize scales) by Concat of constants.
+      const p = this.producerOf.get(name);
+      if (!p || p.opType !== 'Concat' || !DEFAULT_DOMAIN(p) || depth > 4 || p.inputs.some((i) => (this.model.stored(i)?.dims.length ?? 1) !== 1)) return undefined;
+      const parts = p.inputs.map((i) => this.constant(i, depth + 1));
+      return parts.every((v) => v !== undefined) ? parts.flat() as number[] : undefined;
+    }
     const g = graphTensor(t, this.model.bytes, this.model.path, this.model.readExternal);
     return g ? Array.from(g.data as ArrayLike<number | bigint>, Number) : undefined;
   }
@@ -440,8 +446,21 @@ class Builder {
       // Interpolating a constant gives the constant; `sizes` would bake the channel count in.
       const [, roi = '', scales = '', sizes = ''] = node.inputs;
       const sc = scales ? this.constant(scales) : undefined;
-      if (sizes || roi || !sc || sc.length !== x.rank || sc[0] !== 1 || sc[x.axis] !== 1) return false;
+      // roi is only read by tf_crop_and_resize.
+      const crops = node.attributes.get('coordinate_transformation_mode') === 'tf_crop_and_resize';
+      if (sizes || (roi && crops) || !sc || sc.length !== x.rank || sc[0] !== 1 || sc[x.axis] !== 1) return false;
       this.values.set(out, x);
+      return true;
+    }
+    if (op === 'ReduceMean' || op === 'ReduceMax' || op === 'ReduceMin') {
+      // Over spatial axes only: the mean (max, min) of a constant channel is that constant.
+      const given = node.attributes.has('axes') ? intsAttr(node, 'axes') : node.inputs[1] ? this.constant(node.inputs[1]) : undefined;
+      if (!given?.length || node.inputs.length > 2) return false;
+      const axes = given.map((a) => (a < 0 ? a + x.rank : a));
+      if (axes.includes(x.axis) || axes.includes(0)) return false;
+      const keep = numAttr(node, 'keepdims', 1) === 1;
+      const axis = keep ? x.axis : x.axis - axes.filter((a) => a < x.axis).length;
+      this.values.set(out, { ...x, rank: keep ? x.rank : x.rank - axes.length, axis });
       return true;
     }
     if (op === 'Flatten') {
@@ -638,10 +657,12 @@ class Builder {
     const name = node.inputs[1] ?? '';
     const n = node.outputs.length;
     let sizes: number[] | undefined;
+    // A sizes constant shared with other Splits (exporters deduplicate equal ones) gets a new one of its own.
+    let own = name;
     if (name) {
-      const uses = this.consumers.get(name) ?? [];
-      if (uses.length !== 1 || this.model.stored(name)?.scope !== '') return false;
+      if (this.model.stored(name)?.scope !== '') return false;
       sizes = this.constant(name);
+      if ((this.consumers.get(name) ?? []).length !== 1) own = '';
     } else if (C % n === 0) sizes = new Array<number>(n).fill(C / n);
     if (!sizes || sizes.length !== n || sizes.reduce((a, b) => a + b, 0) !== C) return false;
     const outputs: Segment[][] = [];
@@ -652,7 +673,7 @@ class Builder {
       this.values.set(o, { ...x, segs, consts: x.consts.slice(at, at + sizes[i]) });
       at += sizes[i];
     });
-    this.splits.push({ node: position, nodeName: node.name || `${node.opType}_${position}`, input: name, outputs });
+    this.splits.push({ node: position, nodeName: node.name || `${node.opType}_${position}`, input: own, outputs });
     return true;
   }
 
