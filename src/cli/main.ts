@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { SculptError } from '../core/errors.js';
 import { CASE_INSENSITIVE_OPTIONS, withFlagNames, withSuggestion } from './option-flags.js';
+import { relaunchTuned } from './relaunch.js';
 /** Each command file exports one of these; `main` calls it to add the command to the program. */
 export type CommandRegistrar = (program: Command) => void;
 
@@ -90,6 +91,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
+  const relaunched = await relaunchTuned(argv);
+  if (relaunched !== undefined) return relaunched;
   try {
     const program = await buildProgram(argv);
     await program.parseAsync(argv);
