@@ -107,7 +107,11 @@ function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): Shr
   const shape = (name: string): readonly number[] => model.tensors.find((t) => t.name === name)!.shape;
   for (const g of free) scores.set(g.id, groupImportance(g, opts.norm, values, shape));
   cache.clear();
-  const removed = opts.scope === 'global' ? selectGlobal(free, scores, opts.sparsity) : selectPerGroup(free, scores, opts.sparsity);
+  // Groups of grouped Convs lose the same number in every block: per block, whatever the scope.
+  const even = free.filter((g) => g.evenBlock !== undefined);
+  const rest = free.filter((g) => g.evenBlock === undefined);
+  const removed = opts.scope === 'global' ? selectGlobal(rest, scores, opts.sparsity) : selectPerGroup(rest, scores, opts.sparsity);
+  for (const g of even) removed.set(g.id, selectPerBlock(g, scores.get(g.id)!, opts.sparsity));
   keepEverySplitOutput(graph, removed, scores);
   const groups = graph.groups.map((g) => describeGroup(g, removed.get(g.id)?.reduce((s, f) => s + f, 0) ?? 0));
   const channels = { before: graph.groups.reduce((s, g) => s + g.size, 0), removed: groups.reduce((s, g) => s + g.removed, 0) };
@@ -147,6 +151,18 @@ function selectPerGroup(groups: readonly ChannelGroup[], scores: ReadonlyMap<num
   for (const g of groups) {
     const k = Math.min(countToPrune(sparsity, g.size), g.size - 1);
     out.set(g.id, selectChannels({ sums: scores.get(g.id)!, alive: new Float64Array(g.size).fill(1) }, k));
+  }
+  return out;
+}
+
+/** round(S·B) channels (at most B − 1) of every block of B = `evenBlock` channels: smallest importance first, ties to the lower index. */
+function selectPerBlock(g: ChannelGroup, score: Float64Array, sparsity: number): Uint8Array {
+  const B = g.evenBlock!;
+  const k = Math.min(countToPrune(sparsity, B), B - 1);
+  const out = new Uint8Array(g.size);
+  for (let b = 0; b < g.size; b += B) {
+    const flags = selectChannels({ sums: score.subarray(b, b + B), alive: new Float64Array(B).fill(1) }, k);
+    out.set(flags, b);
   }
   return out;
 }

@@ -70,6 +70,8 @@ export interface ChannelGroup {
   /** Names of the producing nodes (for display). */
   readonly producers: readonly string[];
   readonly slices: readonly ChannelSlice[];
+  /** Read or produced by grouped Convs: every run of this many channels must lose the same number. */
+  readonly evenBlock?: number;
 }
 
 export interface ChannelGraph {
@@ -79,6 +81,8 @@ export interface ChannelGraph {
   readonly depthwise: readonly { readonly node: number; readonly segs: readonly Segment[] }[];
   /** Splits along the channel axis (main-graph position and node name): their own `split` sizes input ('' when absent or shared: the writer sets a new one) per output. */
   readonly splits: readonly { readonly node: number; readonly nodeName: string; readonly input: string; readonly outputs: readonly (readonly Segment[])[] }[];
+  /** Grouped Convs whose input group shrinks: row block b of `weight` reads input channels b·ci..(b+1)·ci. */
+  readonly grouped: readonly { readonly node: number; readonly weight: string; readonly input: readonly Segment[]; readonly ci: number; readonly co: number; readonly groups: number }[];
   /** Reshapes to [batch, features] whose shape constant `input` names the features count (shape[1] = channels × block). */
   readonly reshapes: readonly { readonly node: number; readonly input: string; readonly shape: readonly number[]; readonly segs: readonly Segment[] }[];
   /**
@@ -161,6 +165,8 @@ class Builder {
   private readonly positionOf = new Map<DecodedNode, number>();
   private readonly splits: { node: number; nodeName: string; input: string; outputs: Segment[][] }[] = [];
   private readonly reshapes: { node: number; input: string; shape: number[]; segs: Segment[] }[] = [];
+  private readonly even: { segs: Segment[]; block: number }[] = [];
+  private readonly grouped: { node: number; weight: string; input: Segment[]; ci: number; co: number; groups: number }[] = [];
   /** Biases and norm parameters the masked model zeroes with the channel. */
   private readonly zeroed = new Set<string>();
 
@@ -206,6 +212,16 @@ class Builder {
         }
       }
     }
+    // One block size per group, over the whole group; a group both split and grouped is not modelled.
+    const blockOf = new Map<number, number>();
+    const splitRoots = new Set(this.splits.flatMap((sp) => sp.outputs.flat().map((s) => this.find(s.group))));
+    for (const e of this.even) {
+      const seg = this.resolveSeg(e.segs[0]);
+      const prior = blockOf.get(seg.group);
+      if (seg.start !== 0 || seg.length !== this.sizes[seg.group] || (prior !== undefined && prior !== e.block)) this.pin(seg.group, 'read or produced by grouped Convs with different group widths');
+      else if (splitRoots.has(seg.group)) this.pin(seg.group, 'both split and read by a grouped Conv');
+      blockOf.set(seg.group, e.block);
+    }
     const roots = new Map<number, { slices: ChannelSlice[]; pins: string[]; producers: string[] }>();
     for (let g = 0; g < this.parent.length; g++) {
       const r = this.find(g);
@@ -219,14 +235,15 @@ class Builder {
       return { ...s, group: root, start: s.start + at };
     };
     for (const s of this.slices) roots.get(this.find(s.group))!.slices.push(resolve(s));
-    const groups = [...roots].map(([id, e]): ChannelGroup => ({ id, size: this.sizes[id], pinned: e.pins, producers: e.producers, slices: e.slices }));
+    const groups = [...roots].map(([id, e]): ChannelGroup => ({ id, size: this.sizes[id], pinned: e.pins, producers: e.producers, slices: e.slices, ...(blockOf.has(id) && { evenBlock: blockOf.get(id) }) }));
     const folds = this.folds.map(({ padded: _padded, ...f }) => ({ ...f, parts: f.parts.map((p) => ({ slice: resolve(p.slice), constants: p.constants })) }));
     const values = new Map<string, Segment[]>();
     for (const [name, v] of this.values) values.set(name, v.segs.map((s) => this.resolveSeg(s)));
     const depthwise = this.depthwise.map((d) => ({ node: d.node, segs: d.segs.map((s) => this.resolveSeg(s)) }));
     const splits = this.splits.map((d) => ({ ...d, outputs: d.outputs.map((segs) => segs.map((s) => this.resolveSeg(s))) }));
     const reshapes = this.reshapes.map((d) => ({ ...d, segs: d.segs.map((s) => this.resolveSeg(s)) }));
-    return { groups, folds, depthwise, splits, reshapes, copies: [...this.copies.values()], values };
+    const grouped = this.grouped.map((d) => ({ ...d, input: d.input.map((s) => this.resolveSeg(s)) }));
+    return { groups, folds, depthwise, splits, reshapes, grouped, copies: [...this.copies.values()], values };
   }
 
   // --- union-find -----------------------------------------------------------------------------
@@ -518,7 +535,36 @@ class Builder {
       this.values.set(node.outputs[0], { ...x, consts: Float64Array.from({ length: O }, (_, c) => produced(c)) });
       return true;
     }
-    if (x) x.segs.forEach((s) => this.pin(s.group, `read by the grouped ${label} (groups of channels would have to shrink evenly)`));
+    return this.groupedConv(node, position, label, x, w, dims, group, bt, produced);
+  }
+
+  /**
+   * Grouped Conv (g groups, weight [g·co, ci, ...]): output row block b reads input channels
+   * b·ci..(b+1)·ci. Its input and output groups must each lose the same number of channels in every
+   * block of ci (co) channels, so the weight stays [g·co', ci', ...]; the writer gathers each row
+   * block's own input columns. A constant a removed input channel carries is not folded (pins).
+   */
+  private groupedConv(node: DecodedNode, position: number, label: string, x: ValueChannels | undefined, w: string, dims: readonly number[], group: number, bt: string, produced: (c: number) => number): boolean {
+    const O = dims[0];
+    const ci = dims[1];
+    if (O % group !== 0) return !x;
+    if (x) {
+      const seg = x.segs.length === 1 ? this.resolveSeg(x.segs[0]) : undefined;
+      if (!seg || seg.start !== 0 || seg.length !== this.sizes[seg.group] || x.axis !== 1 || x.block !== 1 || channels(x) !== ci * group) {
+        x.segs.forEach((s) => this.pin(s.group, `read by the grouped ${label} with channels from more than one whole group`));
+      } else {
+        if (x.consts.some((k) => k !== 0)) this.pin(seg.group, `a removed channel carries a constant into the grouped ${label}, which is not folded`);
+        this.even.push({ segs: x.segs, block: ci });
+        this.grouped.push({ node: position, weight: w, input: x.segs, ci, co: O / group, groups: group });
+      }
+    }
+    const g = this.newGroup(O, label);
+    const segs = [{ group: g, start: 0, length: O }];
+    this.addSlices(w, 0, segs, 'out');
+    if (bt !== '') this.addSlices(bt, 0, segs, 'param');
+    this.even.push({ segs, block: O / group });
+    if (x && !this.grouped.some((d) => d.node === position)) this.pin(g, `produced by the grouped ${label}, whose input cannot shrink`);
+    this.values.set(node.outputs[0], { segs, rank: dims.length, axis: 1, block: 1, consts: Float64Array.from({ length: O }, (_, c) => produced(c)) });
     return true;
   }
 

@@ -92,6 +92,22 @@ export function writeShrunkOnnx(model: OnnxModel, graph: ChannelGraph, removed: 
     biasDelta.set(f.node, { fold: f, delta });
   }
 
+  // Grouped Convs whose input lost channels: each row block keeps its own input columns.
+  const groupedInputs = new Map<string, { co: number; columns: number[][] }>();
+  for (const gc of graph.grouped) {
+    const seg = gc.input[0];
+    const flags = graph.groups.find((g) => g.id === seg.group)!.pinned.length ? undefined : removed.get(seg.group);
+    if (!flags || !flags.some((f) => f === 1)) continue;
+    const columns: number[][] = [];
+    for (let b = 0; b < gc.groups; b++) {
+      const keep: number[] = [];
+      for (let j = 0; j < gc.ci; j++) if (!flags[seg.start + b * gc.ci + j]) keep.push(j);
+      if (columns.length && keep.length !== columns[0].length) throw new Error(`shrink: uneven removal in the groups of ${gc.weight}`);
+      columns.push(keep);
+    }
+    groupedInputs.set(gc.weight, { co: gc.co, columns });
+    if (!drops.has(gc.weight)) drops.set(gc.weight, dims(gc.weight).map(() => undefined));
+  }
   const add: TensorSpec[] = [];
   const report: ShrunkTensor[] = [];
   const replaced = new Set<string>();
@@ -120,7 +136,8 @@ export function writeShrunkOnnx(model: OnnxModel, graph: ChannelGraph, removed: 
     const delta = folded.get(name);
     if (delta) for (let i = 0; i < values.length; i++) values[i] += delta[i];
     const perAxis = drops.get(name) ?? t.dims.map(() => undefined);
-    const { data, shape } = gather(values, t.dims, perAxis);
+    const gc = groupedInputs.get(name);
+    const { data, shape } = gc ? gatherGrouped(values, t.dims, perAxis[0], gc) : gather(values, t.dims, perAxis);
     values = data;
     add.push({ name, dims: shape, data: values });
     const copy = copies.get(name);
@@ -171,6 +188,23 @@ export function writeShrunkOnnx(model: OnnxModel, graph: ChannelGraph, removed: 
   const before = floating.reduce((s, t) => s + numel(t.dims), 0);
   const after = before + report.reduce((s, r) => s + numel(r.after) - (r.created ? 0 : numel(r.before)), 0);
   return { tensors: report, parametersBefore: before, parametersAfter: after };
+}
+
+/** A grouped Conv weight [g·co, ci, ...]: rows not flagged in `dropRows`, each with its row block's own kept columns. */
+function gatherGrouped(values: Float32Array, dims: readonly number[], dropRows: Uint8Array | undefined, g: { co: number; columns: number[][] }): { data: Float32Array; shape: number[] } {
+  const inner = numel(dims.slice(2));
+  const rows: number[] = [];
+  for (let o = 0; o < dims[0]; o++) if (!dropRows?.[o]) rows.push(o);
+  const width = g.columns[0].length;
+  const data = new Float32Array(rows.length * width * inner);
+  let at = 0;
+  for (const o of rows) {
+    for (const j of g.columns[Math.floor(o / g.co)]) {
+      data.set(values.subarray((o * dims[1] + j) * inner, (o * dims[1] + j + 1) * inner), at);
+      at += inner;
+    }
+  }
+  return { data, shape: [rows.length, width, ...dims.slice(2)] };
 }
 
 /** The entries of `values` (shape `dims`) whose index on each axis is not flagged in `drop[axis]`. */

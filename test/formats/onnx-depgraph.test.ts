@@ -113,10 +113,12 @@ test('MatMul + Add after Flatten: the hidden neurons shrink, the bias Add is sli
 });
 
 test('pins: a grouped Conv, a Reshape to a baked shape, a shared weight, an op not modelled', () => {
+  // A grouped Conv reading a concatenation of two groups.
   const grouped = buildChannelGraph(readOnnx(save(
-    [conv('x', 'w1', 'a'), conv('a', 'w2', 'y', undefined, 0, 2)], [weight('w1', [8, 3, 1, 1]), weight('w2', [8, 4, 1, 1])], [1, 3, 2, 2],
+    [conv('x', 'w1', 'a'), conv('x', 'w3', 'b'), { op: 'Concat', inputs: ['a', 'b'], outputs: ['c'], attrs: { axis: { int: 1 } } }, conv('c', 'w2', 'y', undefined, 0, 2)],
+    [weight('w1', [4, 3, 1, 1]), weight('w3', [4, 3, 1, 1]), weight('w2', [8, 4, 1, 1])], [1, 3, 2, 2],
   ))).groups;
-  assert.match(grouped[0].pinned.join(), /read by the grouped Conv Conv_1/);
+  assert.match(grouped[0].pinned.join(), /read by the grouped Conv Conv_3 with channels from more than one whole group/);
   const reshape = buildChannelGraph(readOnnx(save(
     [conv('x', 'w1', 'a'), { op: 'Reshape', inputs: ['a', 'shape'], outputs: ['r'] }, { op: 'MatMul', inputs: ['r', 'm'], outputs: ['y'] }],
     [weight('w1', [8, 3, 1, 1]), { name: 'shape', dims: [4], data: new BigInt64Array([1n, 2n, 4n, 4n]) }, weight('m', [4, 2])], [1, 3, 2, 2],
@@ -257,4 +259,18 @@ test('Reshape to [-1, C·H·W] before a Gemm: the features count in the shape co
   const out = readOnnx(r.output);
   assert.deepEqual(Array.from(out.graph().initializers.get('shape')!.data as BigInt64Array, Number), [-1, 27]);
   assert.deepEqual(out.stored('fc')!.dims, [4, 27]);
+});
+
+test('a grouped Conv (ResNeXt): its input and output groups lose the same count in every block; each row block keeps its own columns', async () => {
+  const file = save([
+    conv('x', 'w1', 'a', 'b1'), { op: 'Relu', inputs: ['a'], outputs: ['h'] },
+    conv('h', 'wg', 'g', 'bg', 1, 2), { op: 'Relu', inputs: ['g'], outputs: ['r'] },
+    conv('r', 'w3', 'y', 'b3'),
+  ], [weight('w1', [8, 3, 1, 1]), weight('b1', [8]), weight('wg', [12, 4, 3, 3]), weight('bg', [12]), weight('w3', [4, 12, 1, 1]), weight('b3', [4])], [1, 3, 4, 4]);
+  const r = await exact(file, [1, 3, 4, 4]);
+  // Blocks of 4 input channels lose 2 each; blocks of 6 output channels lose 3 each.
+  assert.deepEqual(r.groups.map((g) => [g.size, g.removed]), [[8, 4], [12, 6], [4, 0]]);
+  const out = readOnnx(r.output);
+  assert.deepEqual(out.stored('wg')!.dims, [6, 2, 3, 3]);
+  assert.deepEqual(out.decoded.nodes[2].attributes.get('group'), 2);
 });
