@@ -2,7 +2,9 @@
  * The channel dependency graph of an ONNX model: which tensor axes must shrink together when one
  * output channel of a Conv/Gemm/MatMul goes. A producer starts a group; the channel axis of every
  * value it reaches (through BatchNormalization, InstanceNormalization, elementwise activations, per-channel constants,
- * pools, Flatten, Concat, Split and depthwise Conv) is a list of segments of groups, and residual
+ * pools, Flatten, Concat, Split and depthwise Conv) is a list of segments of groups (a MatMul's
+ * channels are the last axis of [batch, tokens, features]: a transformer MLP's neurons through
+ * its bias Add and GELU into the next MatMul's rows), and residual
  * Add/Mul/Sub/Div of two such values merge their groups (union-find; a whole group may become a
  * range of another, as after a Split). Every stored tensor a
  * group's channels index is a slice: producing weights on their output axis, consuming weights on
@@ -13,8 +15,10 @@
  * constant per channel, computed here for every channel as if it were removed, and folded into the
  * bias of the Conv/Gemm that consumes it. A group is pinned (never shrunk) when an axis must keep
  * its size: graph outputs, ops not modelled, shared or non-float32 tensors, a constant that cannot
- * be folded (a padded Conv, a MatMul), or couplings this module does not model.
+ * be folded (a padded Conv, a MatMul), or couplings this module does not model (a transformer's
+ * hidden dimension under LayerNorm, attention heads split by Reshape).
  */
+import { erf } from '../core/erf.js';
 import type { DecodedNode } from './onnx-decode.js';
 import { graphTensor, ONNX_DTYPE } from './onnx-decode.js';
 import type { OnnxModel } from './onnx.js';
@@ -121,6 +125,11 @@ const UNARY: Readonly<Record<string, (x: number, n: DecodedNode, clip: [number, 
   Abs: (x) => Math.abs(x),
   Elu: (x, n) => (x >= 0 ? x : numAttr(n, 'alpha', 1) * (Math.exp(x) - 1)),
   Softplus: (x) => Math.log1p(Math.exp(x)),
+  // Exact GELU, decomposed (x · 0.5 · (1 + Erf(x / √2))) by exporters before opset 20, or one node.
+  Erf: (x) => erf(x),
+  Gelu: (x, n) => (n.attributes.get('approximate') === 'tanh'
+    ? 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))
+    : 0.5 * x * (1 + erf(x / Math.SQRT2))),
 };
 
 const BINARY: Readonly<Record<string, (a: number, b: number) => number>> = {
@@ -129,6 +138,9 @@ const BINARY: Readonly<Record<string, (a: number, b: number) => number>> = {
   Mul: (a, b) => a * b,
   Div: (a, b) => a / b,
 };
+
+/** Ops whose output has the largest rank of their inputs (elementwise with broadcasting, normalisations, MatMul of rank ≥ 2). */
+const RANK_KEEPING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'Erf', 'Gelu', 'Relu', 'Sigmoid', 'Tanh', 'Softmax', 'LayerNormalization', 'Transpose', 'MatMul', 'Identity', 'Dropout', 'Neg', 'Cast', 'Where']);
 
 const POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'MaxPool', 'AveragePool']);
 
@@ -169,6 +181,8 @@ class Builder {
   private readonly grouped: { node: number; weight: string; input: Segment[]; ci: number; co: number; groups: number }[] = [];
   /** Biases and norm parameters the masked model zeroes with the channel. */
   private readonly zeroed = new Set<string>();
+  /** Why the node being visited was refused, when more can be said than "not modelled". */
+  private refusal: string | undefined;
 
   constructor(private readonly model: OnnxModel) {
     this.nodes = model.decoded.nodes;
@@ -381,9 +395,11 @@ class Builder {
   private visit(node: DecodedNode, position: number): void {
     const label = `${node.opType} ${node.name || `#${position}`}`;
     const inputs = node.inputs.map((i) => this.values.get(i));
+    this.refusal = undefined;
     const handled = DEFAULT_DOMAIN(node) && this.handle(node, position, label, inputs);
     if (!handled) {
-      inputs.forEach((v) => v?.segs.forEach((s) => this.pin(s.group, `read by ${label}, which shrinking does not model`)));
+      const why = this.refusal ?? `read by ${label}, which shrinking does not model`;
+      inputs.forEach((v) => v?.segs.forEach((s) => this.pin(s.group, why)));
     }
   }
 
@@ -459,6 +475,12 @@ class Builder {
       return true;
     }
     if (op === 'Split') return this.split(node, position, x);
+    if (op === 'LayerNormalization') {
+      let axis = numAttr(node, 'axis', -1);
+      if (axis < 0) axis += x.rank;
+      if (axis <= x.axis) this.refusal = `normalised over its channel axis by ${label} (a transformer's hidden dimension is not shrunk yet)`;
+      return false;
+    }
     if (op === 'Resize') {
       // Interpolating a constant gives the constant; `sizes` would bake the channel count in.
       const [, roi = '', scales = '', sizes = ''] = node.inputs;
@@ -474,6 +496,7 @@ class Builder {
       const given = node.attributes.has('axes') ? intsAttr(node, 'axes') : node.inputs[1] ? this.constant(node.inputs[1]) : undefined;
       if (!given?.length || node.inputs.length > 2) return false;
       const axes = given.map((a) => (a < 0 ? a + x.rank : a));
+      if (axes.includes(x.axis)) this.refusal = `reduced over its channel axis by ${label} (a decomposed LayerNorm: a transformer's hidden dimension is not shrunk yet)`;
       if (axes.includes(x.axis) || axes.includes(0)) return false;
       const keep = numAttr(node, 'keepdims', 1) === 1;
       const axis = keep ? x.axis : x.axis - axes.filter((a) => a < x.axis).length;
@@ -491,6 +514,10 @@ class Builder {
       const shape = this.constant(name);
       // A flatten to [batch, -1] or [batch or -1, features]; the features count is rewritten. Any
       // other shape bakes the channel count in where this module cannot follow it.
+      // Splitting the last axis in two: [..., heads, head size] before attention.
+      if (shape && shape.length === x.rank + 1 && x.axis === x.rank - 1 && shape[x.axis] > 1 && shape[x.axis] * shape[x.axis + 1] === channels(x)) {
+        this.refusal = `split into ${shape[x.axis]} heads of ${shape[x.axis + 1]} by ${label} (attention heads are not shrunk yet)`;
+      }
       if (!shape || shape.length !== 2 || x.axis !== 1 || numAttr(node, 'allowzero', 0) !== 0) return false;
       if (shape[1] !== -1) {
         if (shape[1] <= 0 || shape[0] === 0 || (this.consumers.get(name) ?? []).length !== 1 || this.model.stored(name)?.scope !== '') return false;
@@ -644,8 +671,25 @@ class Builder {
     const g = this.newGroup(O, label);
     const segs = [{ group: g, start: 0, length: O }];
     this.addSlices(w, 1, segs, 'out');
-    this.values.set(node.outputs[0], { segs, rank: x?.rank ?? 2, axis: (x?.rank ?? 2) - 1, block: 1, consts: new Float64Array(O) });
+    // [batch, tokens, K] · [K, O]: the features are the last axis of an output of A's rank.
+    const rank = Math.max(2, x?.rank ?? this.rankOf(node.inputs[0]) ?? 2);
+    this.values.set(node.outputs[0], { segs, rank, axis: rank - 1, block: 1, consts: new Float64Array(O) });
     return true;
+  }
+
+  /** The rank of a value without channels, where the graph says it plainly (inputs, constants, shape-keeping ops). */
+  private rankOf(name: string, depth = 0): number | undefined {
+    const known = this.values.get(name)?.rank ?? this.model.stored(name)?.dims.length;
+    if (known !== undefined) return known;
+    const input = this.model.decoded.inputs.find((i) => i.name === name);
+    if (input) return input.dims.length || undefined;
+    const p = this.producerOf.get(name);
+    if (!p || !DEFAULT_DOMAIN(p) || depth > 64) return undefined;
+    if (p.opType === 'Reshape') return this.constant(p.inputs[1] ?? '')?.length;
+    if (p.opType === 'Gemm' || p.opType === 'Flatten') return 2;
+    if (!RANK_KEEPING.has(p.opType) && !(p.opType.startsWith('Reduce') && numAttr(p, 'keepdims', 1) === 1)) return undefined;
+    const ranks = p.inputs.filter((i) => i !== '').map((i) => this.rankOf(i, depth + 1));
+    return ranks.some((r) => r === undefined) ? undefined : Math.max(...(ranks as number[]));
   }
 
   private addFold(node: DecodedNode, position: number, label: string, weight: string, inAxis: number, outAxis: number, biasIndex: number, bias: string, scale: number, slices: ChannelSlice[], x: ValueChannels, padded: boolean): void {
@@ -673,7 +717,12 @@ class Builder {
     const xFirst = a !== undefined;
     const otherName = node.inputs[xFirst ? 1 : 0];
     const other = this.param(otherName, node, xFirst ? 1 : 0);
-    if (!other) return false;
+    if (!other) {
+      if (this.producerOf.has(otherName) || this.model.decoded.inputs.some((i) => i.name === otherName)) {
+        this.refusal = `${node.opType} ${node.name || '(unnamed)'} with ${otherName}, whose channel axis is not followed (a residual stream or a normalisation: a transformer's hidden dimension is not shrunk yet)`;
+      }
+      return false;
+    }
     const dims = this.dimsOf(other);
     const n = dims.reduce((p, d) => p * d, 1);
     const values = this.floats(other);
@@ -683,13 +732,25 @@ class Builder {
       this.values.set(out, { ...x, consts: x.consts.map((k) => apply(k, values[0])) });
       return true;
     }
-    // A per-channel constant: size C on the axis aligned with the channel axis, 1 elsewhere.
+    // A per-channel constant: size C on the axis aligned with the channel axis. Other axes may
+    // vary (a position embedding [1, tokens, C]): a channel then carries one constant only where
+    // its entries are all equal.
     const d = dims.length - (x.rank - x.axis);
-    if (x.block !== 1 || d < 0 || dims[d] !== C || n !== C || dims.length > x.rank) return false;
+    if (x.block !== 1 || d < 0 || dims[d] !== C || dims.length > x.rank) return false;
     this.addSlices(other, d, x.segs, 'param');
     // A MatMul's bias Add is a channel companion: the masked model zeroes it with the channel.
     const zero = this.zeroed.has(otherName);
-    this.values.set(out, { ...x, consts: x.consts.map((k, i) => apply(k, zero ? 0 : values[i])) });
+    const perChannel = new Float64Array(C);
+    if (!zero) {
+      const stride = dims.slice(d + 1).reduce((p, v) => p * v, 1);
+      const seen = new Uint8Array(C);
+      for (let j = 0; j < n; j++) {
+        const c = Math.floor(j / stride) % C;
+        if (!seen[c]) [perChannel[c], seen[c]] = [values[j], 1];
+        else if (perChannel[c] !== values[j]) perChannel[c] = NaN;
+      }
+    }
+    this.values.set(out, { ...x, consts: x.consts.map((k, i) => apply(k, perChannel[i])) });
     return true;
   }
 

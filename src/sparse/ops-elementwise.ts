@@ -1,4 +1,5 @@
 /** Elementwise operators with NumPy broadcasting, activations and erf. */
+import { erf } from '../core/erf.js';
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
 import { at, attrFloat, attrString, float, need, needValue, numeric, type Attrs, type OpFn } from './ops-common.js';
@@ -97,29 +98,7 @@ export function test(f: (x: number) => boolean, attrsF?: (attrs: Attrs) => (x: n
   };
 }
 
-/**
- * erf in double precision (errors far below float32's): the Maclaurin series for |x| < 3, where
- * its cancellation costs at most ~1e-13, and the continued fraction of erfc beyond.
- */
-export function erf(x: number): number {
-  const ax = Math.abs(x);
-  if (ax < 3) {
-    const x2 = x * x;
-    let term = x, sum = x;
-    for (let n = 1; n < 100; n++) {
-      term *= -x2 / n;
-      const t = term / (2 * n + 1);
-      sum += t;
-      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
-    }
-    return (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  if (ax > 6) return x > 0 ? 1 : -1;
-  let k = ax;
-  for (let n = 60; n >= 1; n--) k = ax + n / 2 / k;
-  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / k;
-  return x > 0 ? 1 - erfc : erfc - 1;
-}
+export { erf };
 
 /** Clip: bounds as inputs (opset ≥ 11) or the min/max attributes (before). */
 export const clip: OpFn = (inputs, attrs, node) => {
