@@ -28,6 +28,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<CommandRegistrar>]
   ['run', async () => (await import('./run.js')).registerRun],
   ['bench', async () => (await import('./bench.js')).registerBench],
   ['eval', async () => (await import('./eval.js')).registerEval],
+  ['sweep', async () => (await import('./sweep.js')).registerSweep],
 ];
 
 /** The registrars `argv` needs: the named command's alone when there is one, else all. */

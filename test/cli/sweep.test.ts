@@ -1,0 +1,73 @@
+// `sculpt sweep` end to end: a real grid of prune jobs in a pool, resumed, aggregated.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sculpt, tempDir } from './helpers.js';
+
+interface SweepJson {
+  executed: number;
+  skipped: number;
+  jobs: Array<{ key: string; options: Record<string, unknown>; seed: number; status: string; result?: any; error?: string }>;
+  cells?: Array<{ options: Record<string, unknown>; n: number; metrics: Record<string, { mean: number; sd: number; ci95: [number, number] }>; paired?: any }>;
+}
+
+const lastJson = (stdout: string): SweepJson => JSON.parse(stdout.trim().split('\n').pop()!);
+
+test('sweep: 2 sparsities x 3 seeds of prune, each job in its hash folder; a re-run executes nothing', () => {
+  const dir = tempDir('sculpt-sweep-');
+  const grid = join(dir, 'grid.yaml');
+  writeFileSync(grid, 'command: prune test/fixtures/mlp.onnx --sparsity 0.5 --criterion random\ngrid:\n  sparsity: [0.3, 0.6]\n');
+  const out = join(dir, 'out');
+  const first = sculpt(['sweep', grid, '--seeds', '3', '--out', out, '--jobs', '3', '--json']);
+  assert.equal(first.code, 0, first.stderr);
+  const a = lastJson(first.stdout);
+  assert.equal(a.jobs.length, 6);
+  assert.equal(a.executed, 6);
+  assert.deepEqual(a.jobs.map((j) => [j.options.sparsity, j.seed, j.status]), [[0.3, 0, 'done'], [0.3, 1, 'done'], [0.3, 2, 'done'], [0.6, 0, 'done'], [0.6, 1, 'done'], [0.6, 2, 'done']]);
+  assert.equal(new Set(a.jobs.map((j) => j.key)).size, 6);
+  for (const j of a.jobs) {
+    assert.match(j.key, /^[0-9a-f]{64}$/);
+    const stored = JSON.parse(readFileSync(join(out, 'jobs', j.key, 'result.json'), 'utf8'));
+    assert.deepEqual(stored, j.result);
+    assert.equal(j.result.options.seed, j.seed);
+    assert.equal(j.result.options.sparsity, j.options.sparsity);
+    assert.ok(existsSync(join(out, 'jobs', j.key, 'mlp.onnx')));
+    assert.equal(j.result.target.zerosAfter, Math.round((j.options.sparsity as number) * j.result.target.count));
+  }
+  // Random masks differ between seeds of one cell.
+  assert.notEqual(a.jobs[0]!.result.tensors[0].zerosAfter, a.jobs[1]!.result.tensors[0].zerosAfter);
+
+  const again = sculpt(['sweep', grid, '--seeds', '3', '--out', out, '--json']);
+  assert.equal(again.code, 0, again.stderr);
+  const b = lastJson(again.stdout);
+  assert.equal(b.executed, 0);
+  assert.equal(b.skipped, 6);
+  assert.deepEqual(b.jobs.map((j) => j.result), a.jobs.map((j) => j.result));
+
+  // Another grid sharing one cell (sparsity 0.6 written in the command) and the same DIR: only the new seed runs.
+  const other = join(dir, 'other.yaml');
+  writeFileSync(other, 'command: prune test/fixtures/mlp.onnx --criterion random --sparsity 0.6\ngrid:\n  seed: [2, 3]\n');
+  const shared = lastJson(sculpt(['sweep', other, '--out', out, '--json']).stdout);
+  assert.equal(shared.executed, 1);
+  assert.equal(shared.jobs[0]!.key, a.jobs[5]!.key);
+});
+
+test('sweep: a failing job is listed with its error and the exit code is 1; bad grids name their line', () => {
+  const dir = tempDir('sculpt-sweep-');
+  const grid = join(dir, 'grid.yaml');
+  writeFileSync(grid, 'command: prune test/fixtures/mlp.onnx\ngrid:\n  sparsity: [1.5]\n');
+  const r = sculpt(['sweep', grid, '--out', join(dir, 'out'), '--json']);
+  assert.equal(r.code, 1);
+  const j = lastJson(r.stdout).jobs[0]!;
+  assert.equal(j.status, 'failed');
+  assert.match(j.error!, /sparsity/);
+  assert.ok(existsSync(join(dir, 'out', 'jobs', j.key, 'error.txt')));
+
+  writeFileSync(grid, 'command: prune test/fixtures/mlp.onnx\ngrid:\n  sparsity: [0.5]\n  seed: []\n');
+  const bad = sculpt(['sweep', grid, '--out', join(dir, 'out')]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr, `sculpt: ${grid}:4: grid: seed: the list of values is empty\n`);
+  writeFileSync(grid, 'command: frobnicate x\n');
+  assert.equal(sculpt(['sweep', grid]).stderr, `sculpt: ${grid}:1: command: sculpt has no command "frobnicate"; see sculpt --help\n`);
+});
