@@ -733,24 +733,23 @@ class Builder {
       return true;
     }
     // A per-channel constant: size C on the axis aligned with the channel axis. Other axes may
-    // vary (a position embedding [1, tokens, C]): a channel then carries one constant only where
-    // its entries are all equal.
+    // vary (a position embedding [1, tokens, C]): a removed channel then carries one constant only
+    // where every entry gives the same result (0 · anything).
     const d = dims.length - (x.rank - x.axis);
     if (x.block !== 1 || d < 0 || dims[d] !== C || dims.length > x.rank) return false;
     this.addSlices(other, d, x.segs, 'param');
     // A MatMul's bias Add is a channel companion: the masked model zeroes it with the channel.
     const zero = this.zeroed.has(otherName);
-    const perChannel = new Float64Array(C);
-    if (!zero) {
-      const stride = dims.slice(d + 1).reduce((p, v) => p * v, 1);
-      const seen = new Uint8Array(C);
-      for (let j = 0; j < n; j++) {
-        const c = Math.floor(j / stride) % C;
-        if (!seen[c]) [perChannel[c], seen[c]] = [values[j], 1];
-        else if (perChannel[c] !== values[j]) perChannel[c] = NaN;
-      }
+    const consts = new Float64Array(C);
+    const seen = new Uint8Array(C);
+    const stride = dims.slice(d + 1).reduce((p, v) => p * v, 1);
+    for (let j = 0; j < (zero ? C : n); j++) {
+      const c = zero ? j : Math.floor(j / stride) % C;
+      const k = apply(x.consts[c], zero ? 0 : values[j]);
+      if (!seen[c]) [consts[c], seen[c]] = [k, 1];
+      else if (consts[c] !== k) consts[c] = NaN;
     }
-    this.values.set(out, { ...x, consts: x.consts.map((k, i) => apply(k, perChannel[i])) });
+    this.values.set(out, { ...x, consts });
     return true;
   }
 
