@@ -1,7 +1,6 @@
-/** The error function, shared by the sparse engine's Erf/Gelu kernels and the channel graph's constants. */
-
 /**
- * erf in double precision (errors far below float32's): the Maclaurin series for |x| < 3, where
+ * The error function (the sparse engine's Erf/Gelu kernels, the channel graph's GELU constants),
+ * in double precision (errors far below float32's): the Maclaurin series for |x| < 3, where
  * its cancellation costs at most ~1e-13, and the continued fraction of erfc beyond.
  */
 export function erf(x: number): number {
