@@ -3,13 +3,18 @@
  * a grid of option values and seeds, one child process per job, results kept per job in
  * DIR/jobs/<sha256>/ so finished jobs are skipped by any later sweep using the same DIR.
  */
+import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import type { Command, Option } from 'commander';
 import { SculptError } from '../core/errors.js';
 import { readSweepGrid } from '../api/sweep-grid.js';
 import { sweepJobs, type CommandShape } from '../api/sweep-jobs.js';
 import { runSweep, type JobOutcome, type PoolProgress } from '../api/sweep-run.js';
+import { writeTextAtomic } from '../api/output-file.js';
+import { cellLabel, sweepCells } from '../api/sweep-cells.js';
 import { parseInteger } from './args.js';
+import { sweepReport } from './sweep-report.js';
 
 interface Flags {
   seeds?: string;
@@ -89,10 +94,18 @@ Every job is the command with its resolved options; its key is the SHA-256 of th
       const executed = outcomes.filter((o) => o.ran).length;
       const failed = outcomes.filter((o) => o.status === 'failed');
       for (const f of failed) process.stderr.write(`sweep: job ${f.job.key.slice(0, 12)} (${f.job.argv.join(' ')}) failed: ${f.error}\n`);
+      const cells = sweepCells(outcomes, grid.compare);
+      mkdirSync(flags.out, { recursive: true });
+      const reportPath = join(flags.out, 'report.html');
+      writeTextAtomic(reportPath, await sweepReport(cells, grid.command.join(' '), grid.compare));
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ dir: flags.out, executed, skipped: outcomes.length - executed, jobs: outcomes.map(jobJson) })}\n`);
+        process.stdout.write(`${JSON.stringify({ dir: flags.out, report: reportPath, executed, skipped: outcomes.length - executed, jobs: outcomes.map(jobJson), cells })}\n`);
       } else {
-        process.stdout.write(`sweep: ${outcomes.length} jobs (${executed} run, ${outcomes.length - executed} already done), ${failed.length} failed; results in ${flags.out}/jobs/\n`);
+        process.stdout.write(`sweep: ${outcomes.length} jobs (${executed} run, ${outcomes.length - executed} already done), ${failed.length} failed; results in ${flags.out}/jobs/, report ${reportPath}\n`);
+        for (const c of cells) {
+          const p = c.paired ? `, ${c.paired.a} − ${c.paired.b} = ${c.paired.mean.toPrecision(4)} [${c.paired.ci95.map((x) => x.toPrecision(4)).join(', ')}]` : '';
+          process.stdout.write(`  ${cellLabel(c.options)}: n=${c.n}${c.failed > 0 ? ` (${c.failed} failed)` : ''}${p}\n`);
+        }
       }
       if (failed.length > 0) throw new SculptError(`sweep: ${failed.length} of ${outcomes.length} jobs failed; each job's folder holds its error.txt; run the sweep again to retry them`, 1);
     });

@@ -4,7 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { renderSvg } from './render.js';
-import type { AccuracyPoint, LayerDensity, SpeedupPoint } from './types.js';
+import type { AccuracyPoint, IntervalPoint, LayerDensity, SpeedupPoint } from './types.js';
 
 const WIDTH = 480;
 const HEIGHT = 280;
@@ -126,6 +126,26 @@ export function speedupSpec(points: readonly SpeedupPoint[], flopLine = true): T
   } as TopLevelSpec;
 }
 
+/**
+ * One metric per cell: the mean as a point and its confidence interval as an error bar, cells in
+ * the order given (a sweep's grid order) along the x axis.
+ */
+export function intervalSpec(points: readonly IntervalPoint[], metric: string): TopLevelSpec {
+  const cells = points.map((p) => p.cell);
+  const x = { field: 'cell', type: 'nominal', sort: cells, title: null, axis: { labelAngle: cells.some((c) => c.length > 12) ? -30 : 0 } };
+  return {
+    ...BASE,
+    data: { values: points.map((p) => ({ cell: p.cell, mean: p.mean, lo: p.lo, hi: p.hi, n: p.n })) },
+    layer: [
+      { mark: { type: 'rule', strokeWidth: 1.5, color: '#4c78a8' }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: metric, scale: { zero: false } }, y2: { field: 'hi' } } },
+      { mark: { type: 'tick', thickness: 1.5, color: '#4c78a8', size: 12 }, encoding: { x, y: { field: 'lo', type: 'quantitative' } } },
+      { mark: { type: 'tick', thickness: 1.5, color: '#4c78a8', size: 12 }, encoding: { x, y: { field: 'hi', type: 'quantitative' } } },
+      { mark: { type: 'point', filled: true, size: 60, color: '#e45756' }, encoding: { x, y: { field: 'mean', type: 'quantitative' } } },
+    ],
+  } as TopLevelSpec;
+}
+
+export const intervalSvg = (points: readonly IntervalPoint[], metric: string): Promise<string> => renderSvg(intervalSpec(points, metric));
 export const accuracyVsDensitySvg = (points: readonly AccuracyPoint[], metric?: string): Promise<string> =>
   renderSvg(accuracyVsDensitySpec(points, metric));
 export const layerDensitySvg = (rows: readonly LayerDensity[]): Promise<string> => renderSvg(layerDensitySpec(rows));

@@ -1,10 +1,10 @@
 /** Charts and the standalone HTML report: plain data in, strings out (runs in a browser too). */
 export type {
-  AccuracyPoint, AccuracySection, ChartSection, LayerDensity, LayerDensitySection, LayerStats, LayerStatsSection,
+  AccuracyPoint, AccuracySection, ChartSection, IntervalPoint, LayerDensity, LayerDensitySection, LayerStats, LayerStatsSection,
   MagnitudeSection, ReportData, SpeedupPoint, SpeedupSection, TableSection,
 } from './types.js';
 export {
-  accuracyVsDensitySpec, accuracyVsDensitySvg, layerDensitySpec, layerDensitySvg, magnitudeBins, magnitudeHistogramSpec,
+  accuracyVsDensitySpec, accuracyVsDensitySvg, intervalSpec, intervalSvg, layerDensitySpec, layerDensitySvg, magnitudeBins, magnitudeHistogramSpec,
   magnitudeHistogramSvg, speedupSpec, speedupSvg, type HistogramBin,
 } from './charts.js';
 export { renderSvg } from './render.js';

@@ -29,6 +29,15 @@ export interface SpeedupPoint {
   readonly speedup: number;
 }
 
+/** One cell's mean of a metric with its confidence interval [lo, hi] over n seeds. */
+export interface IntervalPoint {
+  readonly cell: string;
+  readonly mean: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly n: number;
+}
+
 /** Per-layer numbers of one pruning run. */
 export interface LayerStats {
   readonly layer: string;

@@ -38,6 +38,29 @@ test('sweep: 2 sparsities x 3 seeds of prune, each job in its hash folder; a re-
   // Random masks differ between seeds of one cell.
   assert.notEqual(a.jobs[0]!.result.tensors[0].zerosAfter, a.jobs[1]!.result.tensors[0].zerosAfter);
 
+  // Cells recomputed here from the jobs' results: mean, sample sd, t(0.975, 2) = 4.302652730 (scipy).
+  assert.equal(a.cells!.length, 2);
+  for (const [ci, cell] of a.cells!.entries()) {
+    const sparsity = [0.3, 0.6][ci]!;
+    assert.deepEqual(cell.options, { sparsity });
+    assert.equal(cell.n, 3);
+    const results = a.jobs.filter((j) => j.options.sparsity === sparsity).map((j) => j.result);
+    for (const [name, pick] of [['tensors.0.zerosAfter', (r: any) => r.tensors[0].zerosAfter], ['tensors.2.densityAfter', (r: any) => r.tensors[2].densityAfter], ['total.zerosAfter', (r: any) => r.total.zerosAfter]] as const) {
+      const v = results.map(pick);
+      const mean = (v[0] + v[1] + v[2]) / 3;
+      const sd = Math.sqrt(v.reduce((s: number, x: number) => s + (x - mean) ** 2, 0) / 2);
+      const half = 4.302652730 * sd / Math.sqrt(3);
+      const m = cell.metrics[name]!;
+      assert.ok(Math.abs(m.mean - mean) <= 1e-9 * Math.abs(mean), `${name} mean`);
+      assert.ok(Math.abs(m.sd - sd) <= 1e-9 * Math.max(1, sd), `${name} sd`);
+      assert.ok(Math.abs(m.ci95[0] - (mean - half)) <= 1e-6 * Math.max(1, Math.abs(mean)) && Math.abs(m.ci95[1] - (mean + half)) <= 1e-6 * Math.max(1, Math.abs(mean)), `${name} ci95`);
+    }
+    assert.equal(cell.metrics['total.zerosAfter']!.sd, 0); // exact counts: no spread over seeds
+  }
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.ok((html.match(/<svg/g) ?? []).length >= 6, 'one chart per varying metric');
+  assert.ok(html.includes('tensors.0.zerosAfter') && !html.includes('http'));
+
   const again = sculpt(['sweep', grid, '--seeds', '3', '--out', out, '--json']);
   assert.equal(again.code, 0, again.stderr);
   const b = lastJson(again.stdout);
@@ -51,6 +74,21 @@ test('sweep: 2 sparsities x 3 seeds of prune, each job in its hash folder; a re-
   const shared = lastJson(sculpt(['sweep', other, '--out', out, '--json']).stdout);
   assert.equal(shared.executed, 1);
   assert.equal(shared.jobs[0]!.key, a.jobs[5]!.key);
+});
+
+test('sweep: compare gives the paired difference per cell over the same seeds', () => {
+  const dir = tempDir('sculpt-sweep-');
+  const grid = join(dir, 'grid.yaml');
+  writeFileSync(grid, 'command: prune test/fixtures/mlp.onnx --sparsity 0.5 --criterion random\ngrid:\n  seed: [0, 1]\ncompare: [tensors.0.zerosAfter, tensors.2.zerosAfter]\n');
+  const r = sculpt(['sweep', grid, '--out', join(dir, 'out'), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = lastJson(r.stdout);
+  const d = s.jobs.map((j) => j.result.tensors[0].zerosAfter - j.result.tensors[2].zerosAfter);
+  const p = s.cells![0]!.paired;
+  assert.equal(p.n, 2);
+  assert.equal(p.mean, (d[0]! + d[1]!) / 2);
+  const half = 12.706204736 * Math.abs(d[0]! - d[1]!) / Math.SQRT2 / Math.SQRT2;
+  assert.ok(Math.abs(p.ci95[1] - p.mean - half) < 1e-6 * Math.max(1, half));
 });
 
 test('sweep: a failing job is listed with its error and the exit code is 1; bad grids name their line', () => {
