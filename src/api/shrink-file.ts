@@ -2,7 +2,7 @@
  * Structural channel pruning (`sculpt prune --pattern channel --shrink`): the model's channel
  * graph groups coupled channel axes; each unpinned group's channels are ranked by the L1 or L2
  * norm of every weight slice they index (producing and consuming weights alike), round(S·G) of
- * them go (each group keeps at least one), and the model is written dense and smaller. With
+ * them go (each group keeps at least one; an attention's group loses round(S·H) whole heads), and the model is written dense and smaller. With
  * `mask: true` the same selection is written as a channel-masked model instead (producing weights
  * zeroed, with their biases and norms), the reference the shrunk model must compute exactly.
  */
@@ -36,6 +36,8 @@ export interface GroupInfo {
   readonly producers: readonly string[];
   /** Tensors (with axis) whose entries the group's channels index. */
   readonly tensors: readonly string[];
+  /** Attention heads: channels per head (a head goes whole). */
+  readonly headSize?: number;
 }
 
 export interface ShrinkFileResult {
@@ -84,7 +86,7 @@ function requireGraph(model: ModelFile, inspecting = false): ChannelGraph {
 
 function describeGroup(g: ChannelGroup, removed: number): GroupInfo {
   const tensors = [...new Set(g.slices.map((s) => `${s.tensor}[${s.axis}]`))];
-  return { id: g.id, size: g.size, removed, pinned: g.pinned, producers: g.producers, tensors };
+  return { id: g.id, size: g.size, removed, pinned: g.pinned, producers: g.producers, tensors, ...(g.headSize !== undefined && { headSize: g.headSize }) };
 }
 
 function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): ShrinkFileResult {
@@ -109,9 +111,12 @@ function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): Shr
   cache.clear();
   // Groups of grouped Convs lose the same number in every block: per block, whatever the scope.
   const even = free.filter((g) => g.evenBlock !== undefined);
-  const rest = free.filter((g) => g.evenBlock === undefined);
+  // Attention heads go whole: round(S·H) heads of each attention, whatever the scope.
+  const heads = free.filter((g) => g.headSize !== undefined);
+  const rest = free.filter((g) => g.evenBlock === undefined && g.headSize === undefined);
   const removed = opts.scope === 'global' ? selectGlobal(rest, scores, opts.sparsity) : selectPerGroup(rest, scores, opts.sparsity);
   for (const g of even) removed.set(g.id, selectPerBlock(g, scores.get(g.id)!, opts.sparsity));
+  for (const g of heads) removed.set(g.id, selectHeads(g, scores.get(g.id)!, opts.sparsity));
   keepEverySplitOutput(graph, removed, scores);
   const groups = graph.groups.map((g) => describeGroup(g, removed.get(g.id)?.reduce((s, f) => s + f, 0) ?? 0));
   const channels = { before: graph.groups.reduce((s, g) => s + g.size, 0), removed: groups.reduce((s, g) => s + g.removed, 0) };
@@ -164,6 +169,19 @@ function selectPerBlock(g: ChannelGroup, score: Float64Array, sparsity: number):
     const flags = selectChannels({ sums: score.subarray(b, b + B), alive: new Float64Array(B).fill(1) }, k);
     out.set(flags, b);
   }
+  return out;
+}
+
+/** round(S·H) of the group's H heads (at most H − 1), by the sum of their channels' importance: smallest first, ties to the lower head. */
+function selectHeads(g: ChannelGroup, score: Float64Array, sparsity: number): Uint8Array {
+  const d = g.headSize!;
+  const H = g.size / d;
+  const sums = new Float64Array(H);
+  for (let c = 0; c < g.size; c++) sums[Math.floor(c / d)] += score[c];
+  const k = Math.min(countToPrune(sparsity, H), H - 1);
+  const heads = selectChannels({ sums, alive: new Float64Array(H).fill(1) }, k);
+  const out = new Uint8Array(g.size);
+  for (let c = 0; c < g.size; c++) out[c] = heads[Math.floor(c / d)];
   return out;
 }
 

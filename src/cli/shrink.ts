@@ -33,7 +33,8 @@ export function runShrink(input: string, f: ShrinkFlags): void {
 }
 
 function status(g: GroupInfo): string {
-  return g.pinned.length ? `pinned: ${g.pinned[0]}${g.pinned.length > 1 ? ` (+${g.pinned.length - 1} more)` : ''}` : 'shrinkable';
+  if (g.pinned.length) return `pinned: ${g.pinned[0]}${g.pinned.length > 1 ? ` (+${g.pinned.length - 1} more)` : ''}`;
+  return g.headSize !== undefined ? `shrinkable: ${g.size / g.headSize} heads of ${g.headSize}` : 'shrinkable';
 }
 
 function producers(g: GroupInfo): string {
@@ -73,6 +74,6 @@ export function printGroups(file: string, json: boolean): void {
     `${file}: ${groups.length} channel groups, ${free.length} shrinkable (${formatCount(free.reduce((s, g) => s + g.size, 0))} channels)`,
     formatTable(['group', 'producers', 'channels', 'tensors', 'status'], rows, [true, false, true, true, false]),
     '',
-    'sculpt prune MODEL -o OUT --pattern channel --sparsity S --shrink removes round(S*G) channels of each shrinkable group.',
+    'sculpt prune MODEL -o OUT --pattern channel --sparsity S --shrink removes round(S*G) channels of each shrinkable group (round(S*H) whole heads of an attention).',
   ].join('\n') + '\n');
 }

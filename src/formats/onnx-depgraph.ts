@@ -4,7 +4,8 @@
  * value it reaches (through BatchNormalization, InstanceNormalization, elementwise activations, per-channel constants,
  * pools, Flatten, Concat, Split and depthwise Conv) is a list of segments of groups (a MatMul's
  * channels are the last axis of [batch, tokens, features]: a transformer MLP's neurons through
- * its bias Add and GELU into the next MatMul's rows), and residual
+ * its bias Add and GELU into the next MatMul's rows; an attention's Q, K and V, coupled channel by
+ * channel through its head Reshapes into the output projection's rows, heads going whole), and residual
  * Add/Mul/Sub/Div of two such values merge their groups (union-find; a whole group may become a
  * range of another, as after a Split). Every stored tensor a
  * group's channels index is a slice: producing weights on their output axis, consuming weights on
@@ -16,7 +17,7 @@
  * bias of the Conv/Gemm that consumes it. A group is pinned (never shrunk) when an axis must keep
  * its size: graph outputs, ops not modelled, shared or non-float32 tensors, a constant that cannot
  * be folded (a padded Conv, a MatMul), or couplings this module does not model (a transformer's
- * hidden dimension under LayerNorm, attention heads split by Reshape).
+ * hidden dimension under LayerNorm, heads split by a Reshape outside the attention pattern followed).
  */
 import { erf } from '../core/erf.js';
 import type { DecodedNode } from './onnx-decode.js';
@@ -76,6 +77,8 @@ export interface ChannelGroup {
   readonly slices: readonly ChannelSlice[];
   /** Read or produced by grouped Convs: every run of this many channels must lose the same number. */
   readonly evenBlock?: number;
+  /** Attention heads of this many channels (Q, K, V and the output projection's rows): a head goes or stays whole. */
+  readonly headSize?: number;
 }
 
 export interface ChannelGraph {
@@ -95,8 +98,26 @@ export interface ChannelGraph {
    * a copy of `source` the writer creates for input `index` of main-graph node `node`.
    */
   readonly copies: readonly { readonly tensor: string; readonly source: string; readonly node: number; readonly index: number }[];
+  /**
+   * Shape constants of attention Reshapes (main-graph position, input 1) with the head count baked
+   * in: entry `axis` is `shape[axis] − removed / unit` after shrinking (unit: the head size where
+   * the entry counts heads, 1 where it counts features). `input` is '' when the constant is shared.
+   */
+  readonly headShapes: readonly { readonly node: number; readonly nodeName: string; readonly input: string; readonly shape: readonly number[]; readonly axis: number; readonly unit: number; readonly segs: readonly Segment[] }[];
   /** Values whose channel axis is made of group segments (their value_info goes stale when a group shrinks). */
   readonly values: ReadonlyMap<string, readonly Segment[]>;
+}
+
+/** One self-attention as exported: the split Reshapes of Q, K and V, the merge Reshape, and the values between them. */
+interface Attention {
+  readonly q: DecodedNode;
+  readonly k: DecodedNode;
+  readonly v: DecodedNode;
+  readonly merge: DecodedNode;
+  /** Values from the split Reshapes to the merge Reshape's input (their value_info holds the head count). */
+  readonly inner: readonly string[];
+  /** Q, K and V as they reach the split Reshapes, with their head count and size. */
+  readonly seen: Map<DecodedNode, { x: ValueChannels; heads: number; size: number }>;
 }
 
 interface ValueChannels {
@@ -181,6 +202,12 @@ class Builder {
   private readonly grouped: { node: number; weight: string; input: Segment[]; ci: number; co: number; groups: number }[] = [];
   /** Biases and norm parameters the masked model zeroes with the channel. */
   private readonly zeroed = new Set<string>();
+  /** Attentions the export's pattern was followed through, by their split and merge Reshapes. */
+  private readonly attentionAt = new Map<DecodedNode, Attention>();
+  private readonly heads: { segs: Segment[]; size: number; label: string }[] = [];
+  private readonly headShapes: { node: number; nodeName: string; input: string; shape: number[]; axis: number; unit: number; segs: Segment[] }[] = [];
+  /** Values inside attentions whose value_info names the head count. */
+  private readonly headValues = new Map<string, Segment[]>();
   /** Why the node being visited was refused, when more can be said than "not modelled". */
   private refusal: string | undefined;
 
@@ -202,6 +229,11 @@ class Builder {
     for (const t of model.tensors) {
       if (!t.prunable) continue;
       for (const c of channelCompanions(model.decoded.allNodes, t.name, isStored)) this.zeroed.add(c.name);
+    }
+    for (const n of this.nodes) {
+      if (n.opType !== 'Softmax' || !DEFAULT_DOMAIN(n)) continue;
+      const a = this.matchAttention(n);
+      if (a) for (const r of [a.q, a.k, a.v, a.merge]) this.attentionAt.set(r, a);
     }
   }
 
@@ -236,6 +268,15 @@ class Builder {
       else if (splitRoots.has(seg.group)) this.pin(seg.group, 'both split and read by a grouped Conv');
       blockOf.set(seg.group, e.block);
     }
+    // Heads go whole, so their group must be exactly the heads' channels and shrink by nothing else's blocks.
+    const headOf = new Map<number, number>();
+    for (const h of this.heads) {
+      const seg = h.segs.length === 1 ? this.resolveSeg(h.segs[0]) : undefined;
+      if (!seg) h.segs.forEach((s) => this.pin(s.group, `the heads of the attention merged by ${h.label} take channels from more than one group`));
+      else if (seg.start !== 0 || seg.length !== this.sizes[seg.group] || (headOf.has(seg.group) && headOf.get(seg.group) !== h.size)) this.pin(seg.group, `the heads of the attention merged by ${h.label} are part of a larger group`);
+      else if (blockOf.has(seg.group) || splitRoots.has(seg.group)) this.pin(seg.group, `the heads of the attention merged by ${h.label} are also split or read by grouped Convs`);
+      else headOf.set(seg.group, h.size);
+    }
     const roots = new Map<number, { slices: ChannelSlice[]; pins: string[]; producers: string[] }>();
     for (let g = 0; g < this.parent.length; g++) {
       const r = this.find(g);
@@ -249,15 +290,17 @@ class Builder {
       return { ...s, group: root, start: s.start + at };
     };
     for (const s of this.slices) roots.get(this.find(s.group))!.slices.push(resolve(s));
-    const groups = [...roots].map(([id, e]): ChannelGroup => ({ id, size: this.sizes[id], pinned: e.pins, producers: e.producers, slices: e.slices, ...(blockOf.has(id) && { evenBlock: blockOf.get(id) }) }));
+    const groups = [...roots].map(([id, e]): ChannelGroup => ({ id, size: this.sizes[id], pinned: e.pins, producers: e.producers, slices: e.slices, ...(blockOf.has(id) && { evenBlock: blockOf.get(id) }), ...(headOf.has(id) && { headSize: headOf.get(id) }) }));
     const folds = this.folds.map(({ padded: _padded, ...f }) => ({ ...f, parts: f.parts.map((p) => ({ slice: resolve(p.slice), constants: p.constants })) }));
     const values = new Map<string, Segment[]>();
     for (const [name, v] of this.values) values.set(name, v.segs.map((s) => this.resolveSeg(s)));
+    for (const [name, segs] of this.headValues) values.set(name, segs.map((s) => this.resolveSeg(s)));
+    const headShapes = this.headShapes.map((d) => ({ ...d, segs: d.segs.map((s) => this.resolveSeg(s)) }));
     const depthwise = this.depthwise.map((d) => ({ node: d.node, segs: d.segs.map((s) => this.resolveSeg(s)) }));
     const splits = this.splits.map((d) => ({ ...d, outputs: d.outputs.map((segs) => segs.map((s) => this.resolveSeg(s))) }));
     const reshapes = this.reshapes.map((d) => ({ ...d, segs: d.segs.map((s) => this.resolveSeg(s)) }));
     const grouped = this.grouped.map((d) => ({ ...d, input: d.input.map((s) => this.resolveSeg(s)) }));
-    return { groups, folds, depthwise, splits, reshapes, grouped, copies: [...this.copies.values()], values };
+    return { groups, folds, depthwise, splits, reshapes, grouped, headShapes, copies: [...this.copies.values()], values };
   }
 
   // --- union-find -----------------------------------------------------------------------------
@@ -416,6 +459,8 @@ class Builder {
     if (op === 'MatMul') return this.matmul(node, position, label, x, inputs[1]);
     if (op in BINARY) return this.binary(node, inputs);
     if (op === 'Concat') return this.concat(node, inputs);
+    const attention = op === 'Reshape' ? this.attentionAt.get(node) : undefined;
+    if (attention) return this.attentionReshape(node, position, label, x, attention);
     // Below, channels enter through the first input only.
     if (!x) return !inputs.some((v) => v);
     if (op === 'BatchNormalization') {
@@ -516,7 +561,7 @@ class Builder {
       // other shape bakes the channel count in where this module cannot follow it.
       // Splitting the last axis in two: [..., heads, head size] before attention.
       if (shape && shape.length === x.rank + 1 && x.axis === x.rank - 1 && shape[x.axis] > 1 && shape[x.axis] * shape[x.axis + 1] === channels(x)) {
-        this.refusal = `split into ${shape[x.axis]} heads of ${shape[x.axis + 1]} by ${label} (attention heads are not shrunk yet)`;
+        this.refusal = `split into ${shape[x.axis]} heads of ${shape[x.axis + 1]} by ${label}, which does not lead into an attention sculpt follows (Transpose, MatMul(Q, Kᵀ), scale, mask, Softmax, MatMul with V, Transpose, Reshape)`;
       }
       if (!shape || shape.length !== 2 || x.axis !== 1 || numAttr(node, 'allowzero', 0) !== 0) return false;
       if (shape[1] !== -1) {
@@ -528,6 +573,150 @@ class Builder {
       return true;
     }
     return false;
+  }
+
+  // --- attention ------------------------------------------------------------------------------
+
+  /**
+   * The attention around `softmax` as PyTorch exports it: Q, K and V each Reshaped to [B, S, H, d]
+   * and Transposed (Q and V 0 2 1 3; K 0 2 3 1, or 0 2 1 3 then 0 1 3 2); MatMul(Q, Kᵀ); Div or Mul
+   * by a scalar and Add of a mask shared by the heads, in any order; Softmax over the last axis;
+   * MatMul with V; Transpose 0 2 1 3; the merge Reshape. Every value in between has one reader.
+   */
+  private matchAttention(softmax: DecodedNode): Attention | undefined {
+    const axis = numAttr(softmax, 'axis', -1);
+    if (axis !== -1 && axis !== 3) return undefined;
+    const inner: string[] = [];
+    let value = softmax.inputs[0];
+    let node = this.soleProducer(value, softmax);
+    for (let hops = 0; node && node.opType !== 'MatMul'; hops++) {
+      const i = hops < 4 ? this.scoreChainInput(node) : undefined;
+      if (i === undefined) return undefined;
+      inner.push(value);
+      value = node.inputs[i];
+      node = this.soleProducer(value, node);
+    }
+    if (!node) return undefined;
+    inner.push(value);
+    const scores = node;
+    const q = this.splitBehind(scores.inputs[0], scores, [[0, 2, 1, 3]], inner);
+    const k = this.splitBehind(scores.inputs[1], scores, [[0, 2, 3, 1]], inner) ?? this.splitBehind(scores.inputs[1], scores, [[0, 1, 3, 2], [0, 2, 1, 3]], inner);
+    const probs = softmax.outputs[0];
+    const context = this.soleConsumer(probs);
+    if (!q || !k || context?.node.opType !== 'MatMul' || context.index !== 0) return undefined;
+    inner.push(probs);
+    const v = this.splitBehind(context.node.inputs[1], context.node, [[0, 2, 1, 3]], inner);
+    const merged = this.soleConsumer(context.node.outputs[0]);
+    if (!v || new Set([q, k, v]).size !== 3 || merged?.node.opType !== 'Transpose' || !DEFAULT_DOMAIN(merged.node) || intsAttr(merged.node, 'perm').join() !== '0,2,1,3') return undefined;
+    const merge = this.soleConsumer(merged.node.outputs[0]);
+    if (merge?.node.opType !== 'Reshape' || !DEFAULT_DOMAIN(merge.node) || merge.index !== 0) return undefined;
+    inner.push(context.node.outputs[0], merged.node.outputs[0]);
+    return { q, k, v, merge: merge.node, inner, seen: new Map() };
+  }
+
+  /** Which input of a Div/Mul by a scalar or an Add of a head-shared mask continues the scores. */
+  private scoreChainInput(node: DecodedNode): number | undefined {
+    if (!DEFAULT_DOMAIN(node) || node.inputs.length !== 2) return undefined;
+    if (node.opType === 'Div') return this.scalarLike(node.inputs[1]) ? 0 : undefined;
+    if (node.opType !== 'Mul' && node.opType !== 'Add') return undefined;
+    const side = node.opType === 'Mul' ? (n: string) => this.scalarLike(n) : (n: string) => this.maskLike(n);
+    for (const i of [0, 1]) {
+      const p = this.producerOf.get(node.inputs[i]);
+      if (p && ['MatMul', 'Div', 'Mul', 'Add'].includes(p.opType) && side(node.inputs[1 - i])) return i;
+    }
+    return undefined;
+  }
+
+  /** A one-entry constant, or an elementwise op of such (the exporter's Pow(d, 0.5)). */
+  private scalarLike(name: string, depth = 0): boolean {
+    const t = this.model.stored(name);
+    if (t) return t.dims.reduce((a, b) => a * b, 1) === 1;
+    const p = this.producerOf.get(name);
+    return !!p && DEFAULT_DOMAIN(p) && depth < 4 && (p.opType in BINARY || ['Pow', 'Sqrt', 'Cast', 'Identity'].includes(p.opType)) && p.inputs.every((i) => this.scalarLike(i, depth + 1));
+  }
+
+  /** A mask added to [B, H, S, S] scores that is the same for every head (its head axis is 1 or absent). */
+  private maskLike(name: string): boolean {
+    if (this.scalarLike(name)) return true;
+    const dims = this.model.stored(name)?.dims ?? this.model.decoded.inputs.find((i) => i.name === name)?.dims;
+    return !!dims && dims.length > 0 && dims.length <= 4 && (dims.length < 3 || dims[dims.length - 3] === 1);
+  }
+
+  /** The Reshape behind Transposes with `perms` (nearest first) of `value`, which only `reader` reads; their values join `inner`. */
+  private splitBehind(value: string, reader: DecodedNode, perms: readonly (readonly number[])[], inner: string[]): DecodedNode | undefined {
+    const seen: string[] = [];
+    let [v, r] = [value, reader];
+    for (const perm of perms) {
+      const t = this.soleProducer(v, r);
+      if (t?.opType !== 'Transpose' || intsAttr(t, 'perm').join() !== perm.join()) return undefined;
+      seen.push(v);
+      [v, r] = [t.inputs[0], t];
+    }
+    const reshape = this.soleProducer(v, r);
+    if (reshape?.opType !== 'Reshape') return undefined;
+    inner.push(...seen, v);
+    return reshape;
+  }
+
+  /** The main-graph, default-domain producer of `value` when `reader` is its only reader and it is no graph output. */
+  private soleProducer(value: string, reader: DecodedNode): DecodedNode | undefined {
+    const p = this.producerOf.get(value);
+    const uses = this.consumers.get(value) ?? [];
+    if (!p || !DEFAULT_DOMAIN(p) || uses.length !== 1 || uses[0].node !== reader || this.model.decoded.outputs.some((o) => o.name === value)) return undefined;
+    return p;
+  }
+
+  private soleConsumer(value: string): { node: DecodedNode; index: number } | undefined {
+    const uses = this.consumers.get(value) ?? [];
+    if (uses.length !== 1 || !this.positionOf.has(uses[0].node) || this.model.decoded.outputs.some((o) => o.name === value)) return undefined;
+    return uses[0];
+  }
+
+  /**
+   * A split Reshape records Q, K or V and their heads; the merge Reshape couples the three (channel
+   * c of Q, K and V is one channel: head ⌊c/d⌋ goes whole) and gives its output V's channels, as
+   * the output projection reads them. A removed head carries V's constant: softmax rows sum to 1.
+   */
+  private attentionReshape(node: DecodedNode, position: number, label: string, x: ValueChannels | undefined, a: Attention): boolean {
+    const shape = this.constant(node.inputs[1] ?? '');
+    const zeros = numAttr(node, 'allowzero', 0) !== 0 && !!shape?.includes(0);
+    if (node !== a.merge) {
+      if (!x) return true;
+      const C = channels(x);
+      let [H, d] = shape?.length === 4 ? [shape[2], shape[3]] : [0, 0];
+      if (H === -1 && d > 0 && C % d === 0) H = C / d;
+      else if (d === -1 && H > 0 && C % H === 0) d = C / H;
+      if (x.rank !== 3 || x.axis !== 2 || x.block !== 1 || H <= 0 || d <= 0 || H * d !== C || zeros) {
+        this.refusal = `split into heads by ${label} with a shape this module cannot follow (${shape ? `[${shape.join(', ')}]` : 'not a constant'})`;
+        return false;
+      }
+      a.seen.set(node, { x, heads: H, size: d });
+      if (shape![2] !== -1) this.addHeadShape(node, position, shape!, 2, d, x.segs);
+      return true;
+    }
+    const parts = [a.q, a.k, a.v].map((r) => a.seen.get(r));
+    const pinAll = (why: string): boolean => {
+      for (const p of parts) p?.x.segs.forEach((s) => this.pin(s.group, why));
+      return true;
+    };
+    if (parts.some((p) => !p)) return pinAll(`Q, K or V of the attention merged by ${label} is not a MatMul's output features`);
+    const [q, k, v] = parts as { x: ValueChannels; heads: number; size: number }[];
+    if (k.heads !== q.heads || v.heads !== q.heads || k.size !== q.size || v.size !== q.size) return pinAll(`Q, K and V of the attention merged by ${label} have different heads`);
+    if (x || !shape || shape.length !== 3 || zeros || (shape[2] !== -1 && shape[2] !== q.heads * q.size)) return pinAll(`the heads of the attention are merged by ${label} with a shape this module cannot follow`);
+    for (const other of [k, v]) {
+      if (other.x.segs.length !== q.x.segs.length || !q.x.segs.every((s, i) => this.unite(s, other.x.segs[i]))) return pinAll(`Q, K and V of the attention merged by ${label} cannot be coupled channel by channel`);
+    }
+    this.heads.push({ segs: v.x.segs, size: q.size, label });
+    if (shape[2] !== -1) this.addHeadShape(node, position, shape, 2, 1, v.x.segs);
+    for (const name of a.inner) this.headValues.set(name, v.x.segs);
+    this.values.set(node.outputs[0], { ...v.x, consts: v.x.consts.slice() });
+    return true;
+  }
+
+  private addHeadShape(node: DecodedNode, position: number, shape: number[], axis: number, unit: number, segs: Segment[]): void {
+    const name = node.inputs[1];
+    const own = this.model.stored(name)?.scope === '' && (this.consumers.get(name) ?? []).length === 1 ? name : '';
+    this.headShapes.push({ node: position, nodeName: node.name || `${node.opType}_${position}`, input: own, shape, axis, unit, segs });
   }
 
   private conv(node: DecodedNode, position: number, label: string, x: ValueChannels | undefined): boolean {

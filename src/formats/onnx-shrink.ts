@@ -2,8 +2,9 @@
  * Writes a structurally smaller ONNX model: the channels removed from each group of the channel
  * graph (onnx-depgraph.ts) are cut out of every tensor that indexes them, the constants those
  * channels still carried in the channel-masked model are folded into their consumers' biases
- * (creating a bias input where a Conv/Gemm has none), and value_info entries whose channel count
- * changed are dropped. Replaced tensors become main-graph initializers (float32, raw_data); a
+ * (creating a bias input where a Conv/Gemm has none), Reshape shape constants that name a
+ * features or head count are rewritten, and value_info entries whose channel count changed are
+ * dropped. Replaced tensors become main-graph initializers (float32, raw_data); a
  * graph input of the same name (models before IR 4 list every initializer as one) is removed.
  */
 import { SculptError } from '../core/errors.js';
@@ -181,6 +182,21 @@ export function writeShrunkOnnx(model: OnnxModel, graph: ChannelGraph, removed: 
     const block = rs.shape[1] / C;
     replaced.add(rs.input);
     add.push({ name: rs.input, dims: [2], data: BigInt64Array.from([rs.shape[0], (C - gone) * block], (v) => BigInt(v)) });
+  }
+  // Attention Reshapes with the head count baked in: H (or H·d) less the removed heads (or features).
+  for (const hs of graph.headShapes) {
+    const gone = removedIn(hs.segs);
+    if (gone === 0) continue;
+    const shape = hs.shape.map((v, a) => (a === hs.axis ? v - gone / hs.unit : v));
+    let name = hs.input;
+    if (name) replaced.add(name);
+    else {
+      name = `${hs.nodeName}_sculpt_shape`;
+      for (let i = 1; taken.has(name); i++) name = `${hs.nodeName}_sculpt_shape_${i}`;
+      taken.add(name);
+      setNodeInputs.push({ node: hs.node, index: 1, value: name });
+    }
+    add.push({ name, dims: [shape.length], data: BigInt64Array.from(shape, (v) => BigInt(v)) });
   }
   const bytes = editGraph(model.bytes, model.path, { dropInitializers: replaced, addInitializers: add, setNodeInputs, setNodeInts, dropValueInfo: stale, dropInputs: replaced });
   writeFileAtomic(output, bytes);

@@ -93,7 +93,7 @@ test('a Reshape that splits the neurons into heads, and an Add with a computed v
   const heads = save([
     node('MatMul', ['x', 'm1'], 'h'), node('Reshape', ['h', 'shape'], 'r'), node('Transpose', ['r'], 'y', { perm: { ints: [0, 2, 1, 3] } }),
   ], [weight('m1', [6, 8]), shape]);
-  assert.equal(buildChannelGraph(readOnnx(heads)).groups[0].pinned[0], 'split into 2 heads of 4 by Reshape Reshape_1 (attention heads are not shrunk yet)');
+  assert.equal(buildChannelGraph(readOnnx(heads)).groups[0].pinned[0], 'split into 2 heads of 4 by Reshape Reshape_1, which does not lead into an attention sculpt follows (Transpose, MatMul(Q, Kᵀ), scale, mask, Softmax, MatMul with V, Transpose, Reshape)');
   const residual = save([
     node('MatMul', ['x', 'm1'], 'h'), node('Add', ['h', 'x'], 'y'),
   ], [weight('m1', [6, 6])]);
