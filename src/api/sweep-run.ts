@@ -61,11 +61,11 @@ function lastLine(text: string): string {
 }
 
 /** Runs one job in a child process; resolves to its outcome (never rejects). */
-export function runJob(job: SweepJob, launch: RunOptions['launch']): Promise<JobOutcome> {
+export function runJob(job: SweepJob, launch: RunOptions['launch'], cwd = process.cwd()): Promise<JobOutcome> {
   writeJobFile(job);
   const { command, args } = launch(job.argv);
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout = (stdout + s).slice(-(16 << 20)); });

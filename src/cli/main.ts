@@ -29,6 +29,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<CommandRegistrar>]
   ['bench', async () => (await import('./bench.js')).registerBench],
   ['eval', async () => (await import('./eval.js')).registerEval],
   ['sweep', async () => (await import('./sweep.js')).registerSweep],
+  ['worker', async () => (await import('./worker.js')).registerWorker],
 ];
 
 /** The registrars `argv` needs: the named command's alone when there is one, else all. */

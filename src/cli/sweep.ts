@@ -21,11 +21,13 @@ interface Flags {
   out: string;
   jobs?: string;
   json?: boolean;
+  queue?: string;
+  retries: string;
 }
 
 /** The option shape of `sculpt <name>`, read from its commander definition. */
 export async function commandShape(name: string, where: string): Promise<CommandShape> {
-  if (name === 'sweep') throw new SculptError(`${where}: command: a sweep cannot run sculpt sweep`);
+  if (name === 'sweep' || name === 'worker') throw new SculptError(`${where}: command: a sweep cannot run sculpt ${name}`);
   const { buildProgram } = await import('./main.js');
   const cmd = (await buildProgram(['node', 'sculpt', name])).commands.find((c) => c.name() === name);
   if (!cmd) throw new SculptError(`${where}: command: sculpt has no command "${name}"; see sculpt --help`);
@@ -40,7 +42,7 @@ export async function commandShape(name: string, where: string): Promise<Command
 }
 
 /** How this process runs sculpt: the same Node, loader flags and entry script. */
-function launch(argv: readonly string[]): { command: string; args: string[] } {
+export function launch(argv: readonly string[]): { command: string; args: string[] } {
   return { command: process.execPath, args: [...process.execArgv, process.argv[1]!, ...argv] };
 }
 
@@ -65,6 +67,8 @@ export function registerSweep(program: Command): void {
     .option('--out <dir>', 'sweep folder: jobs/<hash>/ per job, report.html', 'sweep')
     .option('--jobs <p>', 'jobs run at once (default: the number of cores)')
     .option('--json', 'print one JSON object (jobs and cells) as the last stdout line')
+    .option('--queue <url>', 'put the jobs on a BullMQ queue in Redis (redis://HOST:PORT) for sculpt worker processes, and wait for them')
+    .option('--retries <n>', 'with --queue: runs of a job after its first that fails or whose worker dies', '2')
     .addHelpText('after', `
 Example grid file:
   command: prune test/fixtures/mlp.onnx --criterion random
@@ -82,14 +86,15 @@ Every job is the command with its resolved options; its key is the SHA-256 of th
       const jobs = sweepJobs(grid, shape, flags.out, file, seeds);
       const tty = process.stderr.isTTY === true;
       let last = 0;
-      const outcomes = await runSweep(jobs, {
-        parallel, launch,
-        onProgress: (p) => {
-          if (!tty || (Date.now() - last < 200 && p.done + p.failed < p.total)) return;
-          last = Date.now();
-          process.stderr.write(`\r${progressLine(p)}`.padEnd(72));
-        },
-      });
+      const onProgress = (p: PoolProgress): void => {
+        if (!tty || (Date.now() - last < 200 && p.done + p.failed < p.total)) return;
+        last = Date.now();
+        process.stderr.write(`\r${progressLine(p)}`.padEnd(72));
+      };
+      const retries = parseInteger('--retries', flags.retries, 0);
+      const outcomes = flags.queue === undefined
+        ? await runSweep(jobs, { parallel, launch, onProgress })
+        : await (await import('../api/sweep-queue.js')).runSweepOnQueue(jobs, { url: flags.queue, attempts: retries + 1, onProgress, log: (m) => process.stderr.write(`${m}\n`) });
       if (tty) process.stderr.write('\r' + ' '.repeat(72) + '\r');
       const executed = outcomes.filter((o) => o.ran).length;
       const failed = outcomes.filter((o) => o.status === 'failed');
