@@ -584,7 +584,8 @@ class Builder {
    * MatMul with V; Transpose 0 2 1 3; the merge Reshape. Every value in between has one reader.
    */
   private matchAttention(softmax: DecodedNode): Attention | undefined {
-    const axis = numAttr(softmax, 'axis', -1);
+    // Before opset 13 the default axis is 1: one softmax over every head's scores together.
+    const axis = numAttr(softmax, 'axis', this.model.decoded.opsetVersion >= 13 ? -1 : 1);
     if (axis !== -1 && axis !== 3) return undefined;
     const inner: string[] = [];
     let value = softmax.inputs[0];

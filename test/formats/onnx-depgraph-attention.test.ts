@@ -41,6 +41,8 @@ interface Variant {
   readonly kTwice?: boolean;
   /** V split into a different head count than Q and K. */
   readonly vSplit?: number[];
+  /** Opset 11 and a Softmax without its axis attribute (the default is then 1). */
+  readonly opset11?: boolean;
 }
 
 function attention(v: Variant): string {
@@ -65,11 +67,11 @@ function attention(v: Variant): string {
   }
   inits.push(ints('merge', v.merge ?? [1, 4, 8]));
   nodes.push(
-    node('Softmax', [scores], 'p', { axis: { int: -1 } }), node('MatMul', ['p', 'vt'], 'c'), node('Transpose', ['c'], 'ct', perm([0, 2, 1, 3])),
+    node('Softmax', [scores], 'p', v.opset11 ? undefined : { axis: { int: -1 } }), node('MatMul', ['p', 'vt'], 'c'), node('Transpose', ['c'], 'ct', perm([0, 2, 1, 3])),
     node('Reshape', ['ct', 'merge'], 'cm'), node('MatMul', ['cm', 'wo'], 'om'), node('Add', ['om', 'bo'], 'y'),
   );
   const file = join(tempDir(), 'attention.onnx');
-  writeFileSync(file, encodeOnnx({ nodes, initializers: inits, inputs: [{ name: 'x', dims: X }], outputs: [{ name: 'y' }], opset: 17, irVersion: 8 }));
+  writeFileSync(file, encodeOnnx({ nodes, initializers: inits, inputs: [{ name: 'x', dims: X }], outputs: [{ name: 'y' }], opset: v.opset11 ? 11 : 17, irVersion: v.opset11 ? 6 : 8 }));
   return file;
 }
 
@@ -132,4 +134,10 @@ test('V split into 4 heads of 2 while Q and K have 2 of 4: the attention group p
   const groups = buildChannelGraph(readOnnx(attention({ vSplit: [1, 4, 4, 2] }))).groups;
   const pinned = groups.filter((g) => g.pinned.some((p) => p === 'Q, K and V of the attention merged by Reshape Reshape_17 have different heads'));
   assert.equal(pinned.length, 3);
+});
+
+test('a Softmax at opset 11 without an axis normalises over every head at once: not followed, Q, K and V pin', () => {
+  const groups = buildChannelGraph(readOnnx(attention({ opset11: true }))).groups;
+  assert.equal(groups.filter((g) => g.headSize !== undefined).length, 0);
+  assert.equal(groups.filter((g) => /^split into 2 heads of 4 by Reshape/.test(g.pinned[0] ?? '')).length, 3);
 });
