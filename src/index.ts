@@ -54,3 +54,9 @@ export { machineProfile, machineCachePath, readMachineCache, readMachineProfileF
 
 // Analyses of what pruning does (robustness, privacy, lottery probability, sensor selection).
 export * from './analysis/index.js';
+
+// Multi-seed sweeps (sculpt sweep): grid files, job keys, the local process pool, cell statistics.
+export { readSweepGrid, parseSweepGrid, type SweepGrid, type GridValue } from './api/sweep-grid.js';
+export { sweepJobs, jobKey, canonicalJson, type SweepJob, type CommandShape } from './api/sweep-jobs.js';
+export { runSweep, type JobOutcome, type PoolProgress } from './api/sweep-run.js';
+export { sweepCells, cellLabel, type SweepCell } from './api/sweep-cells.js';

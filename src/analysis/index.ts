@@ -8,3 +8,4 @@ export {
 } from './sensor-selection.js';
 export { flipProbability, composedEpsilon, randomisedResponse, debiasedFrequency, topKMask, maskAgreement } from './private-masks.js';
 export { impDensity, type DensityRow } from './imp-density.js';
+export { studentTQuantile, studentTCdf, summarize, cellStats, flattenNumbers, type Summary, type CellStats, type MetricSummary, type PairedSummary } from './sweep-stats.js';
