@@ -4,7 +4,7 @@
  * or another sweep sharing the folder, skips it; a failed job leaves error.txt and runs again.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTextAtomic } from './output-file.js';
 import type { SweepJob } from './sweep-jobs.js';
@@ -88,6 +88,7 @@ export function runJob(job: SweepJob, launch: RunOptions['launch'], cwd = proces
         return;
       }
       writeTextAtomic(join(job.dir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
+      rmSync(join(job.dir, 'error.txt'), { force: true }); // an earlier attempt's
       resolve({ job, status: 'done', ran: true, result });
     });
   });

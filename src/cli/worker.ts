@@ -5,7 +5,6 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { startWorker } from '../api/sweep-queue.js';
 import { parseInteger, parseNumber } from './args.js';
 import { launch } from './sweep.js';
 
@@ -28,6 +27,7 @@ export function registerWorker(program: Command): void {
       const concurrency = flags.jobs === undefined ? availableParallelism() : parseInteger('--jobs', flags.jobs, 1);
       const lockMs = Math.round(parseNumber('--lock-seconds', flags.lockSeconds) * 1000);
       const log = (m: string): void => { process.stderr.write(`${m}\n`); };
+      const { startWorker } = await import('../api/sweep-queue.js'); // BullMQ and ioredis only when a worker runs
       const worker = await startWorker({ url: flags.queue, concurrency, lockMs: Math.max(1000, lockMs), maxStalled: parseInteger('--max-stalled', flags.maxStalled, 0), launch, log });
       log(`worker: ready on ${flags.queue} (${concurrency} at once); stop with Ctrl-C`);
       await new Promise<void>((resolve) => {

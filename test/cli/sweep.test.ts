@@ -1,9 +1,9 @@
 // `sculpt sweep` end to end: a real grid of prune jobs in a pool, resumed, aggregated.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sculpt, tempDir } from './helpers.js';
+import { FIXTURES, sculpt, tempDir } from './helpers.js';
 
 interface SweepJson {
   executed: number;
@@ -17,7 +17,7 @@ const lastJson = (stdout: string): SweepJson => JSON.parse(stdout.trim().split('
 test('sweep: 2 sparsities x 3 seeds of prune, each job in its hash folder; a re-run executes nothing', () => {
   const dir = tempDir('sculpt-sweep-');
   const grid = join(dir, 'grid.yaml');
-  writeFileSync(grid, 'command: prune test/fixtures/mlp.onnx --sparsity 0.5 --criterion random\ngrid:\n  sparsity: [0.3, 0.6]\n');
+  writeFileSync(grid, 'command: prune test/fixtures/mlp.onnx --sparsity 0.5 --criterion random\ngrid:\n  sparsity: [0.3, 0.6]\ncompare: [tensors.0.zerosAfter, tensors.2.zerosAfter]\n');
   const out = join(dir, 'out');
   const first = sculpt(['sweep', grid, '--seeds', '3', '--out', out, '--jobs', '3', '--json']);
   assert.equal(first.code, 0, first.stderr);
@@ -56,9 +56,17 @@ test('sweep: 2 sparsities x 3 seeds of prune, each job in its hash folder; a re-
       assert.ok(Math.abs(m.ci95[0] - (mean - half)) <= 1e-6 * Math.max(1, Math.abs(mean)) && Math.abs(m.ci95[1] - (mean + half)) <= 1e-6 * Math.max(1, Math.abs(mean)), `${name} ci95`);
     }
     assert.equal(cell.metrics['total.zerosAfter']!.sd, 0); // exact counts: no spread over seeds
+    // The paired difference, seed by seed.
+    const d = results.map((r: any) => r.tensors[0].zerosAfter - r.tensors[2].zerosAfter);
+    const dm = (d[0] + d[1] + d[2]) / 3;
+    const dh = 4.302652730 * Math.sqrt(d.reduce((s: number, x: number) => s + (x - dm) ** 2, 0) / 2) / Math.sqrt(3);
+    assert.equal(cell.paired.n, 3);
+    assert.ok(Math.abs(cell.paired.mean - dm) < 1e-9 * Math.max(1, Math.abs(dm)));
+    assert.ok(Math.abs(cell.paired.ci95[1] - (dm + dh)) < 1e-6 * Math.max(1, Math.abs(dm)));
   }
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.ok((html.match(/<svg/g) ?? []).length >= 6, 'one chart per varying metric');
+  assert.ok(html.includes('paired difference tensors.0.zerosAfter − tensors.2.zerosAfter'));
   assert.ok(html.includes('tensors.0.zerosAfter') && !html.includes('http'));
 
   const again = sculpt(['sweep', grid, '--seeds', '3', '--out', out, '--json']);
@@ -76,31 +84,26 @@ test('sweep: 2 sparsities x 3 seeds of prune, each job in its hash folder; a re-
   assert.equal(shared.jobs[0]!.key, a.jobs[5]!.key);
 });
 
-test('sweep: compare gives the paired difference per cell over the same seeds', () => {
+test('sweep: a failing job is listed with its error, exit code 1, and runs again next time; bad grids name their line', () => {
   const dir = tempDir('sculpt-sweep-');
   const grid = join(dir, 'grid.yaml');
-  writeFileSync(grid, 'command: prune test/fixtures/mlp.onnx --sparsity 0.5 --criterion random\ngrid:\n  seed: [0, 1]\ncompare: [tensors.0.zerosAfter, tensors.2.zerosAfter]\n');
-  const r = sculpt(['sweep', grid, '--out', join(dir, 'out'), '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  const s = lastJson(r.stdout);
-  const d = s.jobs.map((j) => j.result.tensors[0].zerosAfter - j.result.tensors[2].zerosAfter);
-  const p = s.cells![0]!.paired;
-  assert.equal(p.n, 2);
-  assert.equal(p.mean, (d[0]! + d[1]!) / 2);
-  const half = 12.706204736 * Math.abs(d[0]! - d[1]!) / Math.SQRT2 / Math.SQRT2;
-  assert.ok(Math.abs(p.ci95[1] - p.mean - half) < 1e-6 * Math.max(1, half));
-});
-
-test('sweep: a failing job is listed with its error and the exit code is 1; bad grids name their line', () => {
-  const dir = tempDir('sculpt-sweep-');
-  const grid = join(dir, 'grid.yaml');
-  writeFileSync(grid, 'command: prune test/fixtures/mlp.onnx\ngrid:\n  sparsity: [1.5]\n');
+  const model = join(dir, 'model.onnx');
+  writeFileSync(grid, `command: prune ${model}\ngrid:\n  sparsity: [0.5]\n`);
   const r = sculpt(['sweep', grid, '--out', join(dir, 'out'), '--json']);
   assert.equal(r.code, 1);
+  assert.match(r.stderr, /^sculpt: sweep: 1 of 1 jobs failed; /m);
   const j = lastJson(r.stdout).jobs[0]!;
   assert.equal(j.status, 'failed');
-  assert.match(j.error!, /sparsity/);
-  assert.ok(existsSync(join(dir, 'out', 'jobs', j.key, 'error.txt')));
+  assert.match(j.error!, /model\.onnx/);
+  const errorFile = join(dir, 'out', 'jobs', j.key, 'error.txt');
+  assert.ok(existsSync(errorFile));
+  // The input appears: the same job (same key) runs again and succeeds.
+  copyFileSync(join(FIXTURES, 'mlp.onnx'), model);
+  const again = sculpt(['sweep', grid, '--out', join(dir, 'out'), '--json']);
+  assert.equal(again.code, 0, again.stderr);
+  const b = lastJson(again.stdout);
+  assert.deepEqual([b.executed, b.jobs[0]!.key, b.jobs[0]!.status], [1, j.key, 'done']);
+  assert.ok(!existsSync(errorFile));
 
   writeFileSync(grid, 'command: prune test/fixtures/mlp.onnx\ngrid:\n  sparsity: [0.5]\n  seed: []\n');
   const bad = sculpt(['sweep', grid, '--out', join(dir, 'out')]);
