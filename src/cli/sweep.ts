@@ -14,7 +14,7 @@ import { runSweep, type JobOutcome, type PoolProgress } from '../api/sweep-run.j
 import { writeTextAtomic } from '../api/output-file.js';
 import { cellLabel, sweepCells } from '../api/sweep-cells.js';
 import { parseInteger } from './args.js';
-import { sweepReport } from './sweep-report.js';
+import { sweepReport, varyingMetrics } from './sweep-report.js';
 
 interface Flags {
   seeds?: string;
@@ -107,10 +107,18 @@ Every job is the command with its resolved options; its key is the SHA-256 of th
         process.stdout.write(`${JSON.stringify({ dir: flags.out, report: reportPath, executed, skipped: outcomes.length - executed, jobs: outcomes.map(jobJson), cells })}\n`);
       } else {
         process.stdout.write(`sweep: ${outcomes.length} jobs (${executed} run, ${outcomes.length - executed} already done), ${failed.length} failed; results in ${flags.out}/jobs/, report ${reportPath}\n`);
+        // The metrics that move between seeds first: those are what the intervals are about.
+        const varying = varyingMetrics(cells);
+        const noisy = varying.filter((n) => cells.some((c) => (c.metrics[n]?.sd ?? 0) > 0));
+        const shown = [...noisy, ...varying.filter((n) => !noisy.includes(n))].slice(0, 6);
+        const num = (x: number): string => String(Number(x.toPrecision(4)));
+        const interval = (m: { mean: number; ci95: readonly [number, number] }): string => `${num(m.mean)} [${m.ci95.map(num).join(', ')}]`;
         for (const c of cells) {
-          const p = c.paired ? `, ${c.paired.a} − ${c.paired.b} = ${c.paired.mean.toPrecision(4)} [${c.paired.ci95.map((x) => x.toPrecision(4)).join(', ')}]` : '';
+          const p = c.paired ? `, ${c.paired.a} − ${c.paired.b} = ${interval(c.paired)}` : '';
           process.stdout.write(`  ${cellLabel(c.options)}: n=${c.n}${c.failed > 0 ? ` (${c.failed} failed)` : ''}${p}\n`);
+          for (const name of shown) if (c.metrics[name]) process.stdout.write(`    ${name} ${interval(c.metrics[name])}\n`);
         }
+        if (shown.length > 0) process.stdout.write('  (mean [95% Student-t interval over seeds]; every metric in --json and the report)\n');
       }
       if (failed.length > 0) throw new SculptError(`sweep: ${failed.length} of ${outcomes.length} jobs failed; each job's folder holds its error.txt; run the sweep again to retry them`, 1);
     });
