@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { parseSweepGrid, splitCommandLine } from '../../src/api/sweep-grid.js';
 import { canonicalJson, jobKey, sweepJobs, type CommandShape } from '../../src/api/sweep-jobs.js';
 import { SculptError } from '../../src/core/errors.js';
+import { redisAddress } from '../../src/api/sweep-queue.js';
 
 const PRUNE: CommandShape = {
   name: 'prune',
@@ -79,4 +80,12 @@ test('jobs that cannot be formed: line-numbered errors', () => {
   assert.equal(jobsError('command: prune m.onnx\ngrid:\n  sparsity: [0.1]\n  bogus: [1]\n'), 'g.yaml:4: grid: sculpt prune has no option --bogus; see sculpt prune --help');
   assert.equal(jobsError('command: prune m.onnx\ngrid:\n  seed: [0, 1]\n', 3), 'g.yaml:3: grid: seed is given both here and by --seeds; keep one');
   assert.equal(jobsError('command: prune m.onnx --wrong\n'), 'g.yaml:1: sculpt prune has no option --wrong; see sculpt prune --help');
+});
+
+test('queue addresses: redis://HOST:PORT, anything else one line', () => {
+  assert.deepEqual(redisAddress('redis://10.0.0.5:6380'), { host: '10.0.0.5', port: 6380 });
+  assert.deepEqual(redisAddress('redis://[::1]:6379/'), { host: '::1', port: 6379 });
+  for (const bad of ['localhost:6379', 'redis://h', 'redis://h:0', 'redis://h:70000', 'http://h:1']) {
+    assert.throws(() => redisAddress(bad), (e: Error) => e instanceof SculptError && e.message === `--queue ${bad}: give redis://HOST:PORT, e.g. redis://127.0.0.1:6379`);
+  }
 });
