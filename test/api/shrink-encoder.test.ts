@@ -12,6 +12,7 @@ import { numel } from '../../src/core/types.js';
 import { graphTensor } from '../../src/formats/onnx-decode.js';
 import { readOnnx } from '../../src/formats/onnx.js';
 import { FIXTURES, tempDir } from '../cli/helpers.js';
+import { relativeDiff } from '../formats/shrink-compare.js';
 
 const SHRINK = join(FIXTURES, 'shrink');
 const DIMS = [1, 8, 16];
@@ -35,17 +36,6 @@ function input(seed: number): Float32Array {
 async function run(file: string, x: Float32Array): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   return (await session.run({ input: new ort.Tensor('float32', x, DIMS) })).logits.data as Float32Array;
-}
-
-function relativeDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let max = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    max = Math.max(max, Math.abs(b[i]));
-  }
-  return diff / max;
 }
 
 for (const name of ['encoder', 'encoder-ln']) {

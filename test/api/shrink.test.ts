@@ -11,6 +11,7 @@ import { shrinkFile, channelGroupsOfFile, type GroupInfo, type ShrinkOptions } f
 import { buildChannelGraph, type ChannelGraph } from '../../src/formats/onnx-depgraph.js';
 import { readOnnx, type OnnxModel } from '../../src/formats/onnx.js';
 import { FIXTURES, tempDir } from '../cli/helpers.js';
+import { relativeDiff } from '../formats/shrink-compare.js';
 
 const SHRINK = join(FIXTURES, 'shrink');
 const MODELS: Record<string, number[]> = {
@@ -35,17 +36,6 @@ async function run(file: string, x: Float32Array, dims: number[]): Promise<Float
   const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const out = await session.run({ input: new ort.Tensor('float32', x, dims) });
   return out.logits.data as Float32Array;
-}
-
-function relativeDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let max = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    max = Math.max(max, Math.abs(b[i]));
-  }
-  return diff / max;
 }
 
 /** The channels the run removed, read back from the masked file: a removed channel's producing slice is all zero there. */
