@@ -187,8 +187,9 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
         const out = new Map<string, StageResult>();
         for (const w of stage.weights) {
           const name = w.tensor.name;
-          zerosBefore.set(name, zeroCount(model.read(name)));
-          const r = await pruneOne(model, w, statsFor(w, acts), sparsity.get(name)!, opts, cal, gemm?.matmul);
+          const dense = model.read(name);
+          zerosBefore.set(name, zeroCount(dense));
+          const r = await pruneOne(w, dense, statsFor(w, acts), sparsity.get(name)!, opts, cal, gemm?.matmul);
           // On onnxruntime the pruned values go back into the model's in-memory bytes, which later
           // stages and the write read: no second copy of every pruned weight until the end.
           out.set(name, ortFeeds && model.replaceValues(name, r.values) ? { mask: r.mask } : r);
@@ -232,10 +233,9 @@ export async function pruneLanguageModel(file: ModelFile, output: string, given:
   return { ...pruned, calibration: calInfo, reconstructed: c === 'sparsegpt', sequential, stages: stages.length, head, allocation };
 }
 
-/** One layer of a stage: SparseGPT's prune-and-reconstruct or Wanda's ranking, at sparsity `s`. */
-async function pruneOne(model: OnnxModel, w: CalibratedWeight, a: StageActivation, s: number, opts: PruneOptions, cal: LmCalibration, matmul?: MatMul): Promise<{ values: Float32Array; mask: Mask }> {
+/** One layer of a stage (its dense `values`): SparseGPT's prune-and-reconstruct or Wanda's ranking, at sparsity `s`. */
+async function pruneOne(w: CalibratedWeight, values: Float32Array, a: StageActivation, s: number, opts: PruneOptions, cal: LmCalibration, matmul?: MatMul): Promise<{ values: Float32Array; mask: Mask }> {
   const t = w.tensor;
-  const values = model.read(t.name);
   if (a.features !== (t.outputAxis === 0 ? t.shape[1] : t.shape[0])) {
     throw new SculptError(`tensor '${t.name}': its input axis does not match activation width ${a.features}; add --exclude '${t.name}'`);
   }
