@@ -133,12 +133,19 @@ export interface PairedSummary extends MetricSummary {
 export interface CellStats {
   readonly n: number;
   readonly metrics: Record<string, MetricSummary>;
-  /** Mean and interval of metric a − metric b over the seeds that have both, when asked. */
+  /** Mean and interval of metric a − metric b over the seeds that have both, when asked (the first pair). */
   readonly paired?: PairedSummary;
+  /** Every pair asked for, in order (the first is `paired`); a pair no seed has both metrics of is left out. */
+  readonly pairs?: readonly PairedSummary[];
 }
 
-/** Aggregates one cell's finished jobs; `compare` names the two metrics of a paired difference. */
-export function cellStats(results: readonly SeedResult[], compare?: readonly [string, string]): CellStats {
+export type Comparison = readonly [string, string];
+
+/**
+ * Aggregates one cell's finished jobs; `compare` names the two metrics of a paired difference, or
+ * is a list of such pairs.
+ */
+export function cellStats(results: readonly SeedResult[], compare?: Comparison | readonly Comparison[]): CellStats {
   const flat = results.map((r) => flattenNumbers(r.result));
   const names = [...new Set(flat.flatMap((f) => [...f.keys()]))];
   const metrics: Record<string, MetricSummary> = {};
@@ -147,14 +154,14 @@ export function cellStats(results: readonly SeedResult[], compare?: readonly [st
     const s = summarize(values);
     metrics[name] = { mean: s.mean, sd: s.sd, ci95: s.ci95, n: s.n };
   }
-  let paired: PairedSummary | undefined;
-  if (compare) {
-    const [a, b] = compare;
+  const comparisons: readonly Comparison[] = compare === undefined ? [] : typeof compare[0] === 'string' ? [compare as Comparison] : (compare as readonly Comparison[]);
+  const pairs: PairedSummary[] = [];
+  for (const [a, b] of comparisons) {
     const diffs = flat.flatMap((f) => (f.has(a) && f.has(b) ? [f.get(a)! - f.get(b)!] : []));
     if (diffs.length > 0) {
       const s = summarize(diffs);
-      paired = { a, b, n: s.n, mean: s.mean, sd: s.sd, ci95: s.ci95 };
+      pairs.push({ a, b, n: s.n, mean: s.mean, sd: s.sd, ci95: s.ci95 });
     }
   }
-  return { n: results.length, metrics, ...(paired && { paired }) };
+  return { n: results.length, metrics, ...(pairs.length > 0 && { paired: pairs[0]!, pairs }) };
 }

@@ -2,7 +2,7 @@
  * A sweep's cells: the jobs grouped by their options without the seed, each cell's finished jobs
  * aggregated over seeds (mean, sample sd, 95% Student-t interval per numeric result field).
  */
-import { cellStats, type CellStats } from '../analysis/sweep-stats.js';
+import { cellStats, type CellStats, type Comparison } from '../analysis/sweep-stats.js';
 import type { GridValue } from './sweep-grid.js';
 import type { JobOutcome } from './sweep-run.js';
 
@@ -12,8 +12,8 @@ export interface SweepCell extends CellStats {
   readonly failed: number;
 }
 
-/** Cells in grid order; `compare` names the metrics of the paired difference a − b. */
-export function sweepCells(outcomes: readonly JobOutcome[], compare?: readonly [string, string]): SweepCell[] {
+/** Cells in grid order; `compare` names the metrics of the paired difference a − b, or lists such pairs. */
+export function sweepCells(outcomes: readonly JobOutcome[], compare?: Comparison | readonly Comparison[]): SweepCell[] {
   const groups = new Map<string, JobOutcome[]>();
   for (const o of outcomes) {
     const g = groups.get(o.job.cellKey);

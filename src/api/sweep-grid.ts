@@ -1,7 +1,7 @@
 /**
  * Grid files of `sculpt sweep`: YAML with `command` (a sculpt command line without --out/--seed),
- * `grid` (option name → list of values) and optionally `compare: [metricA, metricB]`. Every
- * mistake is one line naming the file and the line it is on.
+ * `grid` (option name → list of values) and optionally `compare: [metricA, metricB]` or a list of
+ * such pairs (`compare: [[a, b], [c, d]]`). Every mistake is one line naming the file and the line it is on.
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
@@ -14,7 +14,10 @@ export interface SweepGrid {
   readonly command: readonly string[];
   /** Option names (without dashes) and their values, in file order. */
   readonly grid: ReadonlyArray<readonly [string, readonly GridValue[]]>;
+  /** The first paired difference asked for (metric a − metric b). */
   readonly compare?: readonly [string, string];
+  /** Every paired difference asked for, in file order (the first is `compare`). */
+  readonly comparisons?: ReadonlyArray<readonly [string, string]>;
   /** Line of each grid option in the file, for errors found later (unknown option...). */
   readonly lines: Readonly<Record<string, number>>;
   readonly commandLine: number;
@@ -75,7 +78,7 @@ export function parseSweepGrid(text: string, name: string): SweepGrid {
   let commandLine = 1;
   const grid: Array<[string, GridValue[]]> = [];
   const lines: Record<string, number> = {};
-  let compare: [string, string] | undefined;
+  const comparisons: Array<[string, string]> = [];
   for (const pair of map.items) {
     const key = pair.key as Node;
     const keyName = isScalar(key) ? String(key.value) : '';
@@ -120,12 +123,23 @@ export function parseSweepGrid(text: string, name: string): SweepGrid {
         lines[opt] = optLine;
       }
     } else {
+      const pairOf = (node: unknown): [string, string] | undefined => {
+        const items = isSeq(node) ? node.items : [];
+        const names = items.map((s) => (isScalar(s) && typeof s.value === 'string' ? s.value : undefined));
+        return names.length === 2 && names.every((n) => n !== undefined) ? [names[0]!, names[1]!] : undefined;
+      };
+      const hint = 'compare: give two metric names, e.g. "compare: [ticket.accuracy, reinit.accuracy]", or a list of such pairs, e.g. "compare: [[a.x, b.x], [a.y, b.y]]"';
+      const one = pairOf(value);
       const items = isSeq(value) ? value.items : [];
-      const names = items.map((s) => (isScalar(s) && typeof s.value === 'string' ? s.value : undefined));
-      if (names.length !== 2 || names.some((n) => n === undefined)) fail(line, 'compare: give two metric names, e.g. "compare: [ticket.accuracy, reinit.accuracy]"');
-      compare = [names[0]!, names[1]!];
+      if (one) {
+        comparisons.push(one);
+      } else if (items.length > 0 && items.every((i) => isSeq(i))) {
+        for (const item of items) comparisons.push(pairOf(item) ?? fail(lineOf(item as Node), hint));
+      } else {
+        fail(line, hint);
+      }
     }
   }
   if (command === undefined) fail(1, 'missing "command:": the sculpt command line every job runs');
-  return { command: command!, grid, lines, commandLine, ...(compare && { compare }) };
+  return { command: command!, grid, lines, commandLine, ...(comparisons.length > 0 && { compare: comparisons[0]!, comparisons }) };
 }

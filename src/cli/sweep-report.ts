@@ -1,6 +1,6 @@
 /**
  * DIR/report.html of a sweep: one chart per metric that varies (cell means with 95% t intervals
- * as error bars), the paired difference when the grid asks for one, and a table of every cell.
+ * as error bars), the paired differences the grid asks for, and a table of every cell.
  */
 import { cellLabel, type SweepCell } from '../api/sweep-cells.js';
 import { intervalSpec, renderReport, type ChartSection, type TableSection } from '../report/index.js';
@@ -22,12 +22,12 @@ export function varyingMetrics(cells: readonly SweepCell[]): string[] {
 
 const fmt = (x: number): string => String(Number(x.toPrecision(5)));
 
-export async function sweepReport(cells: readonly SweepCell[], command: string, compare?: readonly [string, string]): Promise<string> {
+export async function sweepReport(cells: readonly SweepCell[], command: string, comparisons: ReadonlyArray<readonly [string, string]> = []): Promise<string> {
   const metrics = varyingMetrics(cells);
   const charts: ChartSection[] = [];
-  if (compare) {
-    const points = cells.flatMap((c) => (c.paired ? [{ cell: cellLabel(c.options), mean: c.paired.mean, lo: c.paired.ci95[0], hi: c.paired.ci95[1], n: c.paired.n }] : []));
-    const name = `${compare[0]} − ${compare[1]}`;
+  for (const [a, b] of comparisons) {
+    const points = cells.flatMap((c) => (c.pairs ?? []).filter((p) => p.a === a && p.b === b).map((p) => ({ cell: cellLabel(c.options), mean: p.mean, lo: p.ci95[0], hi: p.ci95[1], n: p.n })));
+    const name = `${a} − ${b}`;
     if (points.length > 0) charts.push({ title: `paired difference ${name} (same seeds)`, spec: intervalSpec(points, name) as unknown as Record<string, unknown> });
   }
   for (const name of metrics.slice(0, MAX_CHARTS)) {

@@ -99,10 +99,10 @@ Every job is the command with its resolved options; its key is the SHA-256 of th
       const executed = outcomes.filter((o) => o.ran).length;
       const failed = outcomes.filter((o) => o.status === 'failed');
       for (const f of failed) process.stderr.write(`sweep: job ${f.job.key.slice(0, 12)} (${f.job.argv.join(' ')}) failed: ${f.error}\n`);
-      const cells = sweepCells(outcomes, grid.compare);
+      const cells = sweepCells(outcomes, grid.comparisons);
       mkdirSync(flags.out, { recursive: true });
       const reportPath = join(flags.out, 'report.html');
-      writeTextAtomic(reportPath, await sweepReport(cells, grid.command.join(' '), grid.compare));
+      writeTextAtomic(reportPath, await sweepReport(cells, grid.command.join(' '), grid.comparisons));
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ dir: flags.out, report: reportPath, executed, skipped: outcomes.length - executed, jobs: outcomes.map(jobJson), cells })}\n`);
       } else {
@@ -114,7 +114,7 @@ Every job is the command with its resolved options; its key is the SHA-256 of th
         const num = (x: number): string => String(Number(x.toPrecision(4)));
         const interval = (m: { mean: number; ci95: readonly [number, number] }): string => `${num(m.mean)} [${m.ci95.map(num).join(', ')}]`;
         for (const c of cells) {
-          const p = c.paired ? `, ${c.paired.a} − ${c.paired.b} = ${interval(c.paired)}` : '';
+          const p = (c.pairs ?? []).map((d) => `, ${d.a} − ${d.b} = ${interval(d)}`).join('');
           process.stdout.write(`  ${cellLabel(c.options)}: n=${c.n}${c.failed > 0 ? ` (${c.failed} failed)` : ''}${p}\n`);
           for (const name of shown) if (c.metrics[name]) process.stdout.write(`    ${name} ${interval(c.metrics[name])}\n`);
         }

@@ -43,3 +43,23 @@ test('nested numbers flatten with dotted names; paired differences use the same 
   assert.deepEqual(c.paired, { a: 'ticket.acc', b: 'reinit.acc', n: 3, mean: d.mean, sd: d.sd, ci95: d.ci95 });
   assert.ok(Math.abs(d.mean - 0.02) < 1e-12);
 });
+
+test('a list of pairs: each difference seed by seed, in order; the first is also `paired`', () => {
+  const results = [
+    { seed: 0, result: { rounds: [{ acc: 0.86 }, { acc: 0.87, reinit: 0.85, mask: 0.80 }] } },
+    { seed: 1, result: { rounds: [{ acc: 0.85 }, { acc: 0.88, reinit: 0.84, mask: 0.82 }] } },
+    { seed: 2, result: { rounds: [{ acc: 0.87 }, { acc: 0.86, reinit: 0.85 }] } },
+  ];
+  const c = cellStats(results, [['rounds.1.acc', 'rounds.1.reinit'], ['rounds.1.acc', 'rounds.1.mask'], ['rounds.1.acc', 'rounds.0.acc'], ['x', 'y']]);
+  const d1 = summarize([0.87 - 0.85, 0.88 - 0.84, 0.86 - 0.85]);
+  const d2 = summarize([0.87 - 0.80, 0.88 - 0.82]); // seed 2 has no random-mask value: n = 2
+  const d3 = summarize([0.87 - 0.86, 0.88 - 0.85, 0.86 - 0.87]);
+  assert.deepEqual(c.pairs, [
+    { a: 'rounds.1.acc', b: 'rounds.1.reinit', n: 3, mean: d1.mean, sd: d1.sd, ci95: d1.ci95 },
+    { a: 'rounds.1.acc', b: 'rounds.1.mask', n: 2, mean: d2.mean, sd: d2.sd, ci95: d2.ci95 },
+    { a: 'rounds.1.acc', b: 'rounds.0.acc', n: 3, mean: d3.mean, sd: d3.sd, ci95: d3.ci95 },
+  ]);
+  assert.deepEqual(c.paired, c.pairs![0]);
+  assert.ok(Math.abs(d2.mean - 0.065) < 1e-12 && Math.abs(d1.mean - 0.07 / 3) < 1e-12);
+  assert.equal(cellStats(results).pairs, undefined);
+});

@@ -35,6 +35,17 @@ test('a grid file: command words, grid options in order, compare', () => {
   assert.deepEqual(splitCommandLine(`a 'b c'  "d'e" ''`), ['a', 'b c', "d'e", '']);
 });
 
+test('compare: one pair, or a list of pairs in file order; a bad pair names its line', () => {
+  const one = parseSweepGrid('command: imp --rounds 2\ncompare: [a.x, b.x]\n', 'g.yaml');
+  assert.deepEqual(one.comparisons, [['a.x', 'b.x']]);
+  const many = parseSweepGrid('command: imp --rounds 2\ncompare:\n  - [a.x, b.x]\n  - [rounds.5.testAccuracy, rounds.0.testAccuracy]\n', 'g.yaml');
+  assert.deepEqual(many.compare, ['a.x', 'b.x']);
+  assert.deepEqual(many.comparisons, [['a.x', 'b.x'], ['rounds.5.testAccuracy', 'rounds.0.testAccuracy']]);
+  assert.equal(parseSweepGrid('command: imp --rounds 2\n', 'g.yaml').comparisons, undefined);
+  assert.match(errorOf('command: prune m.onnx\ncompare:\n  - [a.x, b.x]\n  - [c.x]\n'), /^g\.yaml:4: compare: give two metric names, /);
+  assert.match(errorOf('command: prune m.onnx\ncompare: [a.x, b.x, c.x]\n'), /^g\.yaml:2: compare: give two metric names, /);
+});
+
 test('bad grid files: one line naming the file and the line', () => {
   assert.equal(errorOf('command: prune m.onnx\ngrid:\n  sparsity: [0.5]\nseeds: 3\n'), 'g.yaml:4: unknown key "seeds"; a grid file has command, grid, compare');
   assert.equal(errorOf('command: prune m.onnx\ngrid:\n  sparsity: [0.5]\n  criterion: []\n'), 'g.yaml:4: grid: criterion: the list of values is empty');

@@ -9,7 +9,7 @@ interface SweepJson {
   executed: number;
   skipped: number;
   jobs: Array<{ key: string; options: Record<string, unknown>; seed: number; status: string; result?: any; error?: string }>;
-  cells?: Array<{ options: Record<string, unknown>; n: number; metrics: Record<string, { mean: number; sd: number; ci95: [number, number] }>; paired?: any }>;
+  cells?: Array<{ options: Record<string, unknown>; n: number; metrics: Record<string, { mean: number; sd: number; ci95: [number, number] }>; paired?: any; pairs?: any }>;
 }
 
 const lastJson = (stdout: string): SweepJson => JSON.parse(stdout.trim().split('\n').pop()!);
@@ -67,6 +67,19 @@ test('sweep: 2 sparsities x 3 seeds of prune, each job in its hash folder; a re-
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.ok((html.match(/<svg/g) ?? []).length >= 6, 'one chart per varying metric');
   assert.ok(html.includes('paired difference tensors.0.zerosAfter − tensors.2.zerosAfter'));
+
+  // A list of pairs over the same jobs: re-aggregated without running anything, one chart per pair.
+  const pairsGrid = join(dir, 'pairs.yaml');
+  writeFileSync(pairsGrid, 'command: prune test/fixtures/mlp.onnx --sparsity 0.5 --criterion random\ngrid:\n  sparsity: [0.3, 0.6]\ncompare:\n  - [tensors.0.zerosAfter, tensors.2.zerosAfter]\n  - [tensors.0.zerosAfter, tensors.1.zerosAfter]\n');
+  const p = lastJson(sculpt(['sweep', pairsGrid, '--seeds', '3', '--out', out, '--json']).stdout);
+  assert.equal(p.executed, 0);
+  for (const [ci, cell] of p.cells!.entries()) {
+    assert.deepEqual(cell.pairs[0], a.cells![ci]!.paired);
+    const d = p.jobs.filter((j) => j.options.sparsity === cell.options.sparsity).map((j) => j.result.tensors[0].zerosAfter - j.result.tensors[1].zerosAfter);
+    assert.equal(cell.pairs[1].b, 'tensors.1.zerosAfter');
+    assert.ok(Math.abs(cell.pairs[1].mean - (d[0] + d[1] + d[2]) / 3) < 1e-9 * Math.max(1, Math.abs(d[0])));
+  }
+  assert.ok(readFileSync(join(out, 'report.html'), 'utf8').includes('paired difference tensors.0.zerosAfter − tensors.1.zerosAfter'));
   assert.ok(html.includes('tensors.0.zerosAfter') && !html.includes('http'));
 
   const again = sculpt(['sweep', grid, '--seeds', '3', '--out', out, '--json']);
