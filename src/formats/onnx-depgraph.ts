@@ -99,11 +99,12 @@ export interface ChannelGraph {
    */
   readonly copies: readonly { readonly tensor: string; readonly source: string; readonly node: number; readonly index: number }[];
   /**
-   * Shape constants of attention Reshapes (main-graph position, input 1) with the head count baked
-   * in: entry `axis` is `shape[axis] − removed / unit` after shrinking (unit: the head size where
-   * the entry counts heads, 1 where it counts features). `input` is '' when the constant is shared.
+   * Shape constants of attention Reshapes with the head count baked in: input `index` of
+   * main-graph node `node` (the Reshape's shape, or a Concat input that builds it at run time);
+   * entry `axis` is `shape[axis] − removed / unit` after shrinking (unit: the head size where the
+   * entry counts heads, 1 where it counts features). `input` is '' when the constant is shared.
    */
-  readonly headShapes: readonly { readonly node: number; readonly nodeName: string; readonly input: string; readonly shape: readonly number[]; readonly axis: number; readonly unit: number; readonly segs: readonly Segment[] }[];
+  readonly headShapes: readonly { readonly node: number; readonly nodeName: string; readonly input: string; readonly index: number; readonly shape: readonly number[]; readonly axis: number; readonly unit: number; readonly segs: readonly Segment[] }[];
   /** Values whose channel axis is made of group segments (their value_info goes stale when a group shrinks). */
   readonly values: ReadonlyMap<string, readonly Segment[]>;
 }
@@ -205,7 +206,7 @@ class Builder {
   /** Attentions the export's pattern was followed through, by their split and merge Reshapes. */
   private readonly attentionAt = new Map<DecodedNode, Attention>();
   private readonly heads: { segs: Segment[]; size: number; label: string }[] = [];
-  private readonly headShapes: { node: number; nodeName: string; input: string; shape: number[]; axis: number; unit: number; segs: Segment[] }[] = [];
+  private readonly headShapes: { node: number; nodeName: string; input: string; index: number; shape: number[]; axis: number; unit: number; segs: Segment[] }[] = [];
   /** Values inside attentions whose value_info names the head count. */
   private readonly headValues = new Map<string, Segment[]>();
   /** Why the node being visited was refused, when more can be said than "not modelled". */
@@ -417,6 +418,100 @@ class Builder {
     return g ? Array.from(g.data as ArrayLike<number | bigint>, Number) : undefined;
   }
 
+  /**
+   * Whether a Shape node of a value of rank `rank` is only read for axes outside `changed`: each
+   * reader a Gather (axis 0) of constant indices, and the Shape without start/end (opset 15).
+   */
+  private shapeReadOnly(shape: DecodedNode, changed: readonly number[], rank: number): boolean {
+    if (shape.attributes.has('start') || shape.attributes.has('end')) return false;
+    const uses = this.consumers.get(shape.outputs[0]) ?? [];
+    if (this.model.decoded.outputs.some((o) => o.name === shape.outputs[0])) return false;
+    return uses.every(({ node, index }) => {
+      if (node.opType !== 'Gather' || !DEFAULT_DOMAIN(node) || index !== 0 || numAttr(node, 'axis', 0) !== 0) return false;
+      const at = this.constant(node.inputs[1] ?? '');
+      return !!at?.length && at.every((a) => Number.isInteger(a) && a >= -rank && a < rank && !changed.includes(a < 0 ? a + rank : a));
+    });
+  }
+
+  /**
+   * The entries of a shape vector: a stored constant, or (exports with dynamic axes) a Concat of
+   * stored constants and run-time scalars (Unsqueeze of a Gather of a Shape). Each entry is its
+   * value (NaN at run time) and, for a constant, where it is stored: the Concat's input `index` of
+   * node `node` (or the Reshape's own shape when `node` is undefined), entry `at` of it.
+   */
+  private shapeEntries(name: string): { value: number; source?: { tensor: string; at: number; node?: DecodedNode; index: number } }[] | undefined {
+    const whole = this.constant(name);
+    if (this.model.stored(name)) return whole?.map((value, at) => ({ value, source: { tensor: name, at, index: 1 } }));
+    const p = this.producerOf.get(name);
+    if (!p || p.opType !== 'Concat' || !DEFAULT_DOMAIN(p) || numAttr(p, 'axis', 0) !== 0) return undefined;
+    const out: { value: number; source?: { tensor: string; at: number; node?: DecodedNode; index: number } }[] = [];
+    for (const [index, input] of p.inputs.entries()) {
+      const t = this.model.stored(input);
+      if (t) {
+        if (t.dims.length !== 1) return undefined;
+        const v = this.constant(input);
+        if (!v) return undefined;
+        v.forEach((value, at) => out.push({ value, source: { tensor: input, at, node: p, index } }));
+        continue;
+      }
+      const u = this.producerOf.get(input);
+      const axes = u?.opType === 'Unsqueeze' ? (u.attributes.has('axes') ? intsAttr(u, 'axes') : this.constant(u.inputs[1] ?? '')) : undefined;
+      const scalar = u && this.staticDims(u.inputs[0])?.length === 0;
+      if (!axes || axes.length !== 1 || !scalar) return undefined;
+      out.push({ value: NaN });
+    }
+    return out;
+  }
+
+  /** The dims of a value where they follow from stored tensors, graph inputs, value_info-free elementwise ops and Unsqueeze/Gather (-1: not known). */
+  private staticDims(name: string, depth = 0): number[] | undefined {
+    const t = this.model.stored(name);
+    if (t) return [...t.dims];
+    const input = this.model.decoded.inputs.find((i) => i.name === name);
+    if (input) return [...input.dims];
+    const p = this.producerOf.get(name);
+    if (!p || !DEFAULT_DOMAIN(p) || depth > 12) return undefined;
+    if (['Cast', 'Identity', 'Neg', 'Not', 'Relu', 'Sqrt', 'Exp', 'Log'].includes(p.opType)) return this.staticDims(p.inputs[0], depth + 1);
+    if (p.opType === 'Unsqueeze') {
+      const dims = this.staticDims(p.inputs[0], depth + 1);
+      const axes = p.attributes.has('axes') ? intsAttr(p, 'axes') : this.constant(p.inputs[1] ?? '');
+      if (!dims || !axes) return undefined;
+      const rank = dims.length + axes.length;
+      const at = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
+      const out: number[] = [];
+      for (let a = 0, k = 0; a < rank; a++) out.push(at.has(a) ? 1 : dims[k++]);
+      return out;
+    }
+    if (p.opType === 'Shape') {
+      const r = p.attributes.has('start') || p.attributes.has('end') ? undefined : this.rankOf(p.inputs[0]);
+      return r === undefined ? undefined : [r];
+    }
+    if (p.opType === 'Gather') {
+      const [data, idx] = [this.staticDims(p.inputs[0], depth + 1), this.staticDims(p.inputs[1] ?? '', depth + 1)];
+      if (!data || !idx) return undefined;
+      let axis = numAttr(p, 'axis', 0);
+      if (axis < 0) axis += data.length;
+      return [...data.slice(0, axis), ...idx, ...data.slice(axis + 1)];
+    }
+    if (p.opType in BINARY || p.opType === 'Where' || p.opType === 'Pow' || p.opType === 'Equal' || p.opType === 'Less' || p.opType === 'Greater') {
+      const all = p.inputs.map((i) => this.staticDims(i, depth + 1));
+      if (all.some((d) => !d)) return undefined;
+      const rank = Math.max(...all.map((d) => d!.length));
+      const out: number[] = [];
+      for (let a = 0; a < rank; a++) {
+        let dim = 1;
+        for (const d of all) {
+          const v = d![a - rank + d!.length] ?? 1;
+          if (v === 1) continue;
+          dim = dim === 1 || dim === -1 ? v : dim;
+        }
+        out.push(dim);
+      }
+      return out;
+    }
+    return undefined;
+  }
+
   private floats(name: string): Float32Array {
     return this.model.read(this.copies.get(name)?.source ?? name);
   }
@@ -520,6 +615,12 @@ class Builder {
       return true;
     }
     if (op === 'Split') return this.split(node, position, x);
+    if (op === 'Shape') {
+      // Exports with dynamic axes read [batch, tokens] off a value to build the next Reshape's shape.
+      if (this.shapeReadOnly(node, [x.axis], x.rank)) return true;
+      this.refusal = `its shape is read by ${label} in a way that would see the channel count`;
+      return false;
+    }
     if (op === 'LayerNormalization') {
       let axis = numAttr(node, 'axis', -1);
       if (axis < 0) axis += x.rank;
@@ -609,7 +710,8 @@ class Builder {
     const v = this.splitBehind(context.node.inputs[1], context.node, [[0, 2, 1, 3]], inner);
     const merged = this.soleConsumer(context.node.outputs[0]);
     if (!v || new Set([q, k, v]).size !== 3 || merged?.node.opType !== 'Transpose' || !DEFAULT_DOMAIN(merged.node) || intsAttr(merged.node, 'perm').join() !== '0,2,1,3') return undefined;
-    const merge = this.soleConsumer(merged.node.outputs[0]);
+    // [B, S, H, d]: exports with dynamic axes read B and S off it for the merge Reshape's shape.
+    const merge = this.soleConsumer(merged.node.outputs[0], [2, 3], 4);
     if (merge?.node.opType !== 'Reshape' || !DEFAULT_DOMAIN(merge.node) || merge.index !== 0) return undefined;
     inner.push(context.node.outputs[0], merged.node.outputs[0]);
     return { q, k, v, merge: merge.node, inner, seen: new Map() };
@@ -639,7 +741,8 @@ class Builder {
   /** A mask added to [B, H, S, S] scores that is the same for every head (its head axis is 1 or absent). */
   private maskLike(name: string): boolean {
     if (this.scalarLike(name)) return true;
-    const dims = this.model.stored(name)?.dims ?? this.model.decoded.inputs.find((i) => i.name === name)?.dims;
+    // Stored, a graph input, or built from one at run time (BERT's (1 − mask[:, None, None, :]) · −10000).
+    const dims = this.staticDims(name);
     return !!dims && dims.length > 0 && dims.length <= 4 && (dims.length < 3 || dims[dims.length - 3] === 1);
   }
 
@@ -667,8 +770,12 @@ class Builder {
     return p;
   }
 
-  private soleConsumer(value: string): { node: DecodedNode; index: number } | undefined {
-    const uses = this.consumers.get(value) ?? [];
+  /**
+   * The one reader of `value` (besides Shape nodes that only read axes outside `changed` of a
+   * value of rank `rank`), when it is in the main graph and `value` is no graph output.
+   */
+  private soleConsumer(value: string, changed: readonly number[] = [], rank = 0): { node: DecodedNode; index: number } | undefined {
+    const uses = (this.consumers.get(value) ?? []).filter((u) => !(rank > 0 && u.node.opType === 'Shape' && DEFAULT_DOMAIN(u.node) && this.shapeReadOnly(u.node, changed, rank)));
     if (uses.length !== 1 || !this.positionOf.has(uses[0].node) || this.model.decoded.outputs.some((o) => o.name === value)) return undefined;
     return uses[0];
   }
@@ -679,7 +786,8 @@ class Builder {
    * the output projection reads them. A removed head carries V's constant: softmax rows sum to 1.
    */
   private attentionReshape(node: DecodedNode, position: number, label: string, x: ValueChannels | undefined, a: Attention): boolean {
-    const shape = this.constant(node.inputs[1] ?? '');
+    const entries = this.shapeEntries(node.inputs[1] ?? '');
+    const shape = entries?.map((e) => e.value);
     const zeros = numAttr(node, 'allowzero', 0) !== 0 && !!shape?.includes(0);
     if (node !== a.merge) {
       if (!x) return true;
@@ -687,12 +795,12 @@ class Builder {
       let [H, d] = shape?.length === 4 ? [shape[2], shape[3]] : [0, 0];
       if (H === -1 && d > 0 && C % d === 0) H = C / d;
       else if (d === -1 && H > 0 && C % H === 0) d = C / H;
-      if (x.rank !== 3 || x.axis !== 2 || x.block !== 1 || H <= 0 || d <= 0 || H * d !== C || zeros) {
-        this.refusal = `split into heads by ${label} with a shape this module cannot follow (${shape ? `[${shape.join(', ')}]` : 'not a constant'})`;
+      if (x.rank !== 3 || x.axis !== 2 || x.block !== 1 || !(H > 0) || !(d > 0) || H * d !== C || zeros) {
+        this.refusal = `split into heads by ${label} with a shape this module cannot follow (${shape ? `[${shape.map((v) => (Number.isNaN(v) ? '?' : v)).join(', ')}]` : 'not a constant'})`;
         return false;
       }
       a.seen.set(node, { x, heads: H, size: d });
-      if (shape![2] !== -1) this.addHeadShape(node, position, shape!, 2, d, x.segs);
+      if (shape![2] !== -1) this.addHeadShape(node, position, entries![2].source!, d, x.segs);
       return true;
     }
     const parts = [a.q, a.k, a.v].map((r) => a.seen.get(r));
@@ -708,16 +816,19 @@ class Builder {
       if (other.x.segs.length !== q.x.segs.length || !q.x.segs.every((s, i) => this.unite(s, other.x.segs[i]))) return pinAll(`Q, K and V of the attention merged by ${label} cannot be coupled channel by channel`);
     }
     this.heads.push({ segs: v.x.segs, size: q.size, label });
-    if (shape[2] !== -1) this.addHeadShape(node, position, shape, 2, 1, v.x.segs);
+    if (shape[2] !== -1) this.addHeadShape(node, position, entries![2].source!, 1, v.x.segs);
     for (const name of a.inner) this.headValues.set(name, v.x.segs);
     this.values.set(node.outputs[0], { ...v.x, consts: v.x.consts.slice() });
     return true;
   }
 
-  private addHeadShape(node: DecodedNode, position: number, shape: number[], axis: number, unit: number, segs: Segment[]): void {
-    const name = node.inputs[1];
+  /** Records the stored entry that counts heads (or features): in the Reshape's own shape, or in a Concat input that builds it. */
+  private addHeadShape(reshape: DecodedNode, position: number, source: { tensor: string; at: number; node?: DecodedNode; index: number }, unit: number, segs: Segment[]): void {
+    const node = source.node ?? reshape;
+    const at = source.node ? this.positionOf.get(source.node)! : position;
+    const name = source.tensor;
     const own = this.model.stored(name)?.scope === '' && (this.consumers.get(name) ?? []).length === 1 ? name : '';
-    this.headShapes.push({ node: position, nodeName: node.name || `${node.opType}_${position}`, input: own, shape, axis, unit, segs });
+    this.headShapes.push({ node: at, nodeName: node.name || `${node.opType}_${at}`, input: own, index: source.index, shape: this.constant(name)!, axis: source.at, unit, segs });
   }
 
   private conv(node: DecodedNode, position: number, label: string, x: ValueChannels | undefined): boolean {
@@ -875,8 +986,19 @@ class Builder {
     if (input) return input.dims.length || undefined;
     const p = this.producerOf.get(name);
     if (!p || !DEFAULT_DOMAIN(p) || depth > 64) return undefined;
-    if (p.opType === 'Reshape') return this.constant(p.inputs[1] ?? '')?.length;
+    if (p.opType === 'Reshape') return this.shapeEntries(p.inputs[1] ?? '')?.length;
     if (p.opType === 'Gemm' || p.opType === 'Flatten') return 2;
+    if (p.opType === 'Range') return 1;
+    // An embedding lookup: the table's rank − 1 + the ids' rank.
+    if (p.opType === 'Gather') {
+      const [data, ids] = [this.rankOf(p.inputs[0], depth + 1), this.rankOf(p.inputs[1] ?? '', depth + 1)];
+      return data === undefined || ids === undefined ? undefined : data - 1 + ids;
+    }
+    if (p.opType === 'Unsqueeze') {
+      const axes = p.attributes.has('axes') ? intsAttr(p, 'axes') : this.constant(p.inputs[1] ?? '');
+      const r = this.rankOf(p.inputs[0], depth + 1);
+      return r === undefined || !axes ? undefined : r + axes.length;
+    }
     if (!RANK_KEEPING.has(p.opType) && !(p.opType.startsWith('Reduce') && numAttr(p, 'keepdims', 1) === 1)) return undefined;
     const ranks = p.inputs.filter((i) => i !== '').map((i) => this.rankOf(i, depth + 1));
     return ranks.some((r) => r === undefined) ? undefined : Math.max(...(ranks as number[]));

@@ -194,7 +194,7 @@ export function writeShrunkOnnx(model: OnnxModel, graph: ChannelGraph, removed: 
       name = `${hs.nodeName}_sculpt_shape`;
       for (let i = 1; taken.has(name); i++) name = `${hs.nodeName}_sculpt_shape_${i}`;
       taken.add(name);
-      setNodeInputs.push({ node: hs.node, index: 1, value: name });
+      setNodeInputs.push({ node: hs.node, index: hs.index, value: name });
     }
     add.push({ name, dims: [shape.length], data: BigInt64Array.from(shape, (v) => BigInt(v)) });
   }
