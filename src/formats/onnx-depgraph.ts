@@ -209,6 +209,8 @@ class Builder {
   private readonly headShapes: { node: number; nodeName: string; input: string; index: number; shape: number[]; axis: number; unit: number; segs: Segment[] }[] = [];
   /** Values inside attentions whose value_info names the head count. */
   private readonly headValues = new Map<string, Segment[]>();
+  /** Ranks found by `rankOf`. */
+  private readonly ranks = new Map<string, number>();
   /** Why the node being visited was refused, when more can be said than "not modelled". */
   private refusal: string | undefined;
 
@@ -978,10 +980,19 @@ class Builder {
     return true;
   }
 
-  /** The rank of a value without channels, where the graph says it plainly (inputs, constants, shape-keeping ops). */
+  /**
+   * The rank of a value without channels, where the graph says it plainly (inputs, constants,
+   * shape-keeping ops); remembered, so a deep stack of layers is walked once.
+   */
   private rankOf(name: string, depth = 0): number | undefined {
-    const known = this.values.get(name)?.rank ?? this.model.stored(name)?.dims.length;
+    const known = this.values.get(name)?.rank ?? this.model.stored(name)?.dims.length ?? this.ranks.get(name);
     if (known !== undefined) return known;
+    const rank = this.deriveRank(name, depth);
+    if (rank !== undefined) this.ranks.set(name, rank);
+    return rank;
+  }
+
+  private deriveRank(name: string, depth: number): number | undefined {
     const input = this.model.decoded.inputs.find((i) => i.name === name);
     if (input) return input.dims.length || undefined;
     const p = this.producerOf.get(name);
