@@ -4,7 +4,9 @@
  * norm of every weight slice they index (producing and consuming weights alike), round(S·G) of
  * them go (each group keeps at least one; an attention's group loses round(S·H) whole heads), and the model is written dense and smaller. With
  * `mask: true` the same selection is written as a channel-masked model instead (producing weights
- * zeroed, with their biases and norms), the reference the shrunk model must compute exactly.
+ * zeroed, with their biases and norms), the reference the shrunk model must compute exactly. With
+ * `removed` the selection is given (the channels training masks removed, `channelsRemovedByMasks`)
+ * and the input is taken as already masked: the shrunk model computes what the input computes.
  */
 import { countToPrune } from '../core/counting.js';
 import { SculptError } from '../core/errors.js';
@@ -12,6 +14,7 @@ import { selectChannels } from '../core/patterns.js';
 import { numel } from '../core/types.js';
 import { assertFinite } from '../formats/index.js';
 import type { ChannelGraph, ChannelGroup } from '../formats/onnx-depgraph.js';
+import { sliceChannel, type PeriodicSlice } from '../formats/tfjs-depgraph.js';
 import type { ShrunkTensor } from '../formats/onnx-shrink.js';
 import { openModel, type ModelFile, type ModelFormat } from '../formats/registry.js';
 import { withFileContext } from './model-file.js';
@@ -25,6 +28,12 @@ export interface ShrinkOptions {
   readonly scope: 'layer' | 'global';
   /** Write the channel-masked model (same selection, nothing removed) instead of the shrunk one. */
   readonly mask?: boolean;
+  /**
+   * An explicit selection instead of the norm ranking (group id → a flag per channel; flags of
+   * pinned groups are ignored). The input is then taken as channel-masked already: what a removed
+   * channel carries is read from its stored bias and norms. TF.js layers models only.
+   */
+  readonly removed?: (graph: ChannelGraph, shape: (tensor: string) => readonly number[]) => ReadonlyMap<number, Uint8Array>;
 }
 
 export interface GroupInfo {
@@ -75,13 +84,15 @@ export function shrinkFile(input: string, output: string, opts: ShrinkOptions): 
   }
 }
 
-function requireGraph(model: ModelFile, inspecting = false): ChannelGraph {
+function requireGraph(model: ModelFile, inspecting = false, asStored = false): ChannelGraph {
   if (!model.channelGraph || !model.writeShrunk) {
+    const what = model.format === 'tfjs' ? 'a TF.js model without a layers topology' : `a ${model.format} model`;
     throw new SculptError(inspecting
-      ? `${model.path}: --groups works on ONNX models only for now (this is a ${model.format} model)`
-      : `${model.path}: --shrink works on ONNX models only for now (this is a ${model.format} model); drop --shrink to mask channels instead`);
+      ? `${model.path}: --groups works on ONNX and TF.js layers models only for now (this is ${what})`
+      : `${model.path}: --shrink works on ONNX and TF.js layers models only for now (this is ${what}); drop --shrink to mask channels instead`);
   }
-  return model.channelGraph();
+  if (asStored && model.format !== 'tfjs') throw new SculptError(`${model.path}: an explicit channel selection is supported for TF.js layers models only`);
+  return model.channelGraph({ asStored });
 }
 
 function describeGroup(g: ChannelGroup, removed: number): GroupInfo {
@@ -90,7 +101,8 @@ function describeGroup(g: ChannelGroup, removed: number): GroupInfo {
 }
 
 function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): ShrinkFileResult {
-  const graph = requireGraph(model);
+  const asStored = opts.removed !== undefined;
+  const graph = requireGraph(model, false, asStored);
   assertFinite(model, model.path);
   const free = graph.groups.filter((g) => g.pinned.length === 0);
   if (free.length === 0) {
@@ -103,20 +115,45 @@ function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): Shr
   const cache = new Map<string, Float32Array>();
   const values = (name: string): Float32Array => {
     let v = cache.get(name);
-    if (!v) cache.set(name, (v = model.read(name)));
+    // A copy: `read` may reuse its buffer (TF.js does), and several tensors are held at once.
+    if (!v) cache.set(name, (v = model.read(name).slice()));
     return v;
   };
   const shape = (name: string): readonly number[] => model.tensors.find((t) => t.name === name)!.shape;
   for (const g of free) scores.set(g.id, groupImportance(g, opts.norm, values, shape));
-  cache.clear();
   // Groups of grouped Convs lose the same number in every block: per block, whatever the scope.
   const even = free.filter((g) => g.evenBlock !== undefined);
   // Attention heads go whole: round(S·H) heads of each attention, whatever the scope.
   const heads = free.filter((g) => g.headSize !== undefined);
   const rest = free.filter((g) => g.evenBlock === undefined && g.headSize === undefined);
-  const removed = opts.scope === 'global' ? selectGlobal(rest, scores, opts.sparsity) : selectPerGroup(rest, scores, opts.sparsity);
-  for (const g of even) removed.set(g.id, selectPerBlock(g, scores.get(g.id)!, opts.sparsity));
-  for (const g of heads) removed.set(g.id, selectHeads(g, scores.get(g.id)!, opts.sparsity));
+  let removed: Map<number, Uint8Array>;
+  if (opts.removed) {
+    const given = opts.removed(graph, shape);
+    removed = new Map(free.filter((g) => given.has(g.id)).map((g) => [g.id, given.get(g.id)!.slice()]));
+    for (const [id, flags] of removed) {
+      const g = free.find((x) => x.id === id)!;
+      if (flags.length !== g.size) throw new SculptError(`${model.path}: the selection for channel group ${id} has ${flags.length} flags for ${g.size} channels`);
+      // Only channels whose producing weights are all zero are masked already; the others stay.
+      for (const s of g.slices as readonly PeriodicSlice[]) {
+        if (s.kind !== 'out') continue;
+        const dims = shape(s.tensor);
+        const w = values(s.tensor);
+        const stride = numel(dims.slice(s.axis + 1));
+        for (let i = 0; i < w.length; i++) {
+          if (w[i] === 0) continue;
+          const c = sliceChannel(s, Math.floor(i / stride) % dims[s.axis]);
+          if (c >= 0) flags[c] = 0;
+        }
+      }
+      // A group keeps a channel; keeping one the masks emptied is still exact (it computes what it did).
+      if (flags.every((f) => f === 1)) flags[0] = 0;
+    }
+  } else {
+    removed = opts.scope === 'global' ? selectGlobal(rest, scores, opts.sparsity) : selectPerGroup(rest, scores, opts.sparsity);
+    for (const g of even) removed.set(g.id, selectPerBlock(g, scores.get(g.id)!, opts.sparsity));
+    for (const g of heads) removed.set(g.id, selectHeads(g, scores.get(g.id)!, opts.sparsity));
+  }
+  cache.clear();
   keepEverySplitOutput(graph, removed, scores);
   const groups = graph.groups.map((g) => describeGroup(g, removed.get(g.id)?.reduce((s, f) => s + f, 0) ?? 0));
   const channels = { before: graph.groups.reduce((s, g) => s + g.size, 0), removed: groups.reduce((s, g) => s + g.removed, 0) };
@@ -127,24 +164,24 @@ function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): Shr
     const parameters = model.tensors.reduce((s, t) => s + numel(t.shape), 0);
     return { ...base, mode: 'mask', parameters: { before: parameters, after: parameters }, tensors: [] };
   }
-  const report = model.writeShrunk!(output, removed);
+  const report = model.writeShrunk!(output, removed, { asStored });
   return { ...base, mode: 'shrink', parameters: { before: report.parametersBefore, after: report.parametersAfter }, tensors: report.tensors };
 }
 
 /** Per group channel: Σ|w| (norm 1) or Σw² (norm 2) over every weight slice ('out' and 'in') of the group. */
 function groupImportance(g: ChannelGroup, norm: 1 | 2, values: (name: string) => Float32Array, shape: (name: string) => readonly number[]): Float64Array {
   const score = new Float64Array(g.size);
-  for (const s of g.slices) {
+  for (const s of g.slices as readonly PeriodicSlice[]) {
     if (s.kind === 'param') continue;
     const dims = shape(s.tensor);
     const w = values(s.tensor);
     const stride = numel(dims.slice(s.axis + 1));
     const n = dims[s.axis];
     for (let i = 0; i < w.length; i++) {
-      const p = Math.floor(i / stride) % n - s.at;
-      if (p < 0 || p >= s.length * s.block) continue;
+      const c = sliceChannel(s, Math.floor(i / stride) % n);
+      if (c < 0) continue;
       const v = w[i];
-      score[s.start + Math.floor(p / s.block)] += norm === 1 ? Math.abs(v) : v * v;
+      score[c] += norm === 1 ? Math.abs(v) : v * v;
     }
   }
   return score;
@@ -243,7 +280,7 @@ function maskedSelection(graph: ChannelGraph, removed: ReadonlyMap<number, Uint8
   for (const g of graph.groups) {
     const flags = removed.get(g.id);
     if (!flags || g.pinned.length) continue;
-    for (const s of g.slices) {
+    for (const s of g.slices as readonly PeriodicSlice[]) {
       if (s.kind !== 'out') continue;
       const dims = shape(s.tensor);
       let k = keep.get(s.tensor);
@@ -251,10 +288,42 @@ function maskedSelection(graph: ChannelGraph, removed: ReadonlyMap<number, Uint8
       const stride = numel(dims.slice(s.axis + 1));
       const n = dims[s.axis];
       for (let i = 0; i < k.length; i++) {
-        const p = Math.floor(i / stride) % n - s.at;
-        if (p >= 0 && p < s.length * s.block && flags[s.start + Math.floor(p / s.block)]) k[i] = 0;
+        const c = sliceChannel(s, Math.floor(i / stride) % n);
+        if (c >= 0 && flags[c]) k[i] = 0;
       }
     }
   }
   return new Map([...keep].map(([name, k]) => [name, { length: k.length, get: (i: number) => k[i] === 1 }]));
+}
+
+/**
+ * The selection a channel-masked model's masks made (`shrinkFile`'s `removed`): channel c of a group
+ * is removed when every producing ('out') weight slice of the group has all its entries of c pruned
+ * by `masks` (tensor name → mask over its entries; a producer without a mask keeps every channel).
+ */
+export function channelsRemovedByMasks(masks: ReadonlyMap<string, { get(i: number): boolean }>): (graph: ChannelGraph, shape: (tensor: string) => readonly number[]) => Map<number, Uint8Array> {
+  return (graph, shape) => {
+    const out = new Map<number, Uint8Array>();
+    for (const g of graph.groups) {
+      const outs = (g.slices as readonly PeriodicSlice[]).filter((s) => s.kind === 'out');
+      if (outs.length === 0 || outs.some((s) => !masks.has(s.tensor))) continue;
+      const covered = new Uint8Array(g.size);
+      const kept = new Uint8Array(g.size);
+      for (const s of outs) {
+        const dims = shape(s.tensor);
+        const mask = masks.get(s.tensor)!;
+        const stride = numel(dims.slice(s.axis + 1));
+        const n = dims[s.axis];
+        covered.fill(1, s.start, s.start + s.length);
+        for (let i = 0; i < numel(dims); i++) {
+          if (!mask.get(i)) continue;
+          const c = sliceChannel(s, Math.floor(i / stride) % n);
+          if (c >= 0) kept[c] = 1;
+        }
+      }
+      const flags = covered.map((v, c) => (v && !kept[c] ? 1 : 0));
+      out.set(g.id, flags);
+    }
+    return out;
+  };
 }

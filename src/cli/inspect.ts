@@ -9,7 +9,7 @@ export function registerInspect(program: Command): void {
     .command('inspect')
     .description('list the tensors of an ONNX, safetensors or TF.js model: shapes, roles, prunable or not, sparsity')
     .argument('<model>', 'model file (.onnx, .safetensors) or TF.js layers folder (model.json)')
-    .option('--groups', 'ONNX: show the groups of coupled channels that prune --shrink removes together, their sizes, and which are pinned and why')
+    .option('--groups', 'ONNX and TF.js layers models: show the groups of coupled channels that prune --shrink removes together, their sizes, and which are pinned and why')
     .option('--json', 'print one JSON object instead of the table')
     .action((model: string, flags: { json?: boolean; groups?: boolean }) => {
       if (flags.groups) {

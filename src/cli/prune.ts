@@ -56,7 +56,7 @@ export function registerPrune(program: Command): void {
     .option('--allocation <a>', 'language models: uniform (every layer --sparsity) or owl (per-block sparsity from outlier ratios; needs --calibration)', 'uniform')
     .option('--owl-lambda <l>', 'owl: per-block sparsities span 2·lambda around --sparsity', '0.08')
     .option('--owl-m <m>', 'owl: a score is an outlier above M times its block\'s mean', '5')
-    .option('--shrink', 'with --pattern channel (ONNX): remove the channels from the graph, writing a smaller dense model (each coupled group loses round(S·G) channels; per group unless --scope global)')
+    .option('--shrink', 'with --pattern channel (ONNX, TF.js layers models): remove the channels from the graph, writing a smaller dense model (each coupled group loses round(S·G) channels; per group unless --scope global)')
     .option('--json', 'print one JSON object instead of the table');
   addDataFlags(cmd)
     .addHelpText('after', `
@@ -67,6 +67,7 @@ Examples:
   sculpt prune mlp.onnx -o mlp-wanda.onnx --sparsity 0.5 --criterion wanda --calibration fashion-mnist --calibration-samples 128
   sculpt prune net.onnx -o net-sgpt.onnx --sparsity 0.5 --criterion sparsegpt --calibration images:photos/ --mean 0.5 --std 0.25
   sculpt prune resnet.onnx -o resnet-small.onnx --pattern channel --sparsity 0.5 --shrink
+  sculpt prune out/train/round-0 -o conv2-small --pattern channel --sparsity 0.5 --shrink
 
 Data criteria on ONNX run the model in onnxruntime on the calibration examples (images resized to
 the model's input and laid out as it takes them, arrays reshaped, text windows fed as input_ids,

@@ -14,7 +14,9 @@ import { channelCompanions, outputWeightNames, type ChannelCompanion } from './o
 import { buildChannelGraph, type ChannelGraph } from './onnx-depgraph.js';
 import { writeShrunkOnnx, type ShrinkReport } from './onnx-shrink.js';
 import { openSafetensors, writeSafetensorsStreaming, type MaskLike, type SafetensorsOptions } from './safetensors.js';
+import { buildTfjsChannelGraph, type TfjsChannelGraph } from './tfjs-depgraph.js';
 import { checkTfjsOutput, isTfjsModelPath, openTfjs, tfjsPaths } from './tfjs-folder.js';
+import { writeShrunkTfjs } from './tfjs-shrink.js';
 
 export type ModelFormat = 'onnx' | 'safetensors' | 'tfjs';
 
@@ -53,6 +55,10 @@ export interface WriteReport {
   readonly companions?: readonly CompanionEdit[];
 }
 
+export interface ShrinkGraphOptions {
+  readonly asStored?: boolean;
+}
+
 /** An opened model file. */
 export interface ModelFile extends TensorSource {
   readonly format: ModelFormat;
@@ -65,10 +71,13 @@ export interface ModelFile extends TensorSource {
   readonly outputWeights?: readonly string[];
   /** What else the output channels of `weight` own (bias, norm scale and shift), where the format knows. */
   channelCompanions?(weight: string): readonly ChannelCompanion[];
-  /** The groups of coupled channel axes (structural shrinking), where the format knows its graph. */
-  channelGraph?(): ChannelGraph;
+  /**
+   * The groups of coupled channel axes (structural shrinking), where the format knows its graph.
+   * `asStored` (TF.js): the model is channel-masked already, constants come from its stored values.
+   */
+  channelGraph?(options?: ShrinkGraphOptions): ChannelGraph;
   /** Writes a dense copy without the channels flagged in `removed` (group id → a flag per channel), atomically. */
-  writeShrunk?(output: string, removed: ReadonlyMap<number, Uint8Array>): ShrinkReport;
+  writeShrunk?(output: string, removed: ReadonlyMap<number, Uint8Array>, options?: ShrinkGraphOptions): ShrinkReport;
   /** Refuses an output path this model cannot be written to (wrong kind, the input itself, no folder). */
   checkOutput(output: string): void;
   /** Writes a copy with `edits` applied to `output`, atomically. */
@@ -219,8 +228,21 @@ const tfjsFormat: FormatHandler = {
   detect: (file) => isTfjsModelPath(file),
   open(file) {
     const src = openTfjs(file);
+    const graphs = new Map<boolean, TfjsChannelGraph>();
+    const tfjsGraph = (o: ShrinkGraphOptions = {}): TfjsChannelGraph => {
+      const asStored = o.asStored === true;
+      let g = graphs.get(asStored);
+      if (!g) graphs.set(asStored, (g = buildTfjsChannelGraph(src, { asStored })));
+      return g;
+    };
+    // Layers models only: a graph model's GraphDef or a bare manifest has no Keras layers to follow.
+    const shrinking: Pick<ModelFile, 'channelGraph' | 'writeShrunk'> = src.kind !== 'layers-model' ? {} : {
+      channelGraph: (o) => tfjsGraph(o).graph,
+      writeShrunk: (output, removed, o) => writeShrunkTfjs(src, tfjsGraph(o), removed, output),
+    };
     const self: ModelFile = {
       format: 'tfjs', path: file, tensors: src.tensors,
+      ...shrinking,
       channelCompanions: (weight) => src.channelCompanions(weight),
       read: (name) => src.read(name),
       checkOutput(output) {

@@ -55,7 +55,7 @@ test('prune --shrink refuses in one line: a non-channel pattern, a non-ONNX mode
   assert.equal(nm.stderr, 'sculpt: --shrink removes whole channels: use it with --pattern channel (or channel:l1, channel:l2), not --pattern 2:4\n');
   const st = sculpt(['prune', join(FIXTURES, 'tiny.safetensors'), '-o', join(dir, 'a.safetensors'), '--pattern', 'channel', '--sparsity', '0.5', '--shrink']);
   assert.equal(st.code, 2);
-  assert.match(st.stderr, /^sculpt: .*--shrink works on ONNX models only for now \(this is a safetensors model\)[^\n]*\n$/);
+  assert.match(st.stderr, /^sculpt: .*--shrink works on ONNX and TF.js layers models only for now \(this is a safetensors model\)[^\n]*\n$/);
   // One Gemm whose output is the graph output: its only group is pinned.
   const single = join(dir, 'single.onnx');
   writeFileSync(single, encodeOnnx({
