@@ -17,6 +17,7 @@ import type { ChannelGraph, ChannelGroup } from '../formats/onnx-depgraph.js';
 import { sliceChannel, type PeriodicSlice } from '../formats/tfjs-depgraph.js';
 import type { ShrunkTensor } from '../formats/onnx-shrink.js';
 import { openModel, type ModelFile, type ModelFormat } from '../formats/registry.js';
+import type { ShrunkModel } from '../train/methods.js';
 import { withFileContext } from './model-file.js';
 
 export interface ShrinkOptions {
@@ -34,6 +35,8 @@ export interface ShrinkOptions {
    * channel carries is read from its stored bias and norms. TF.js layers models only.
    */
   readonly removed?: (graph: ChannelGraph, shape: (tensor: string) => readonly number[]) => ReadonlyMap<number, Uint8Array>;
+  /** TF.js: replace an output folder that holds a model only (model.json and weights.bin). */
+  readonly replace?: boolean;
 }
 
 export interface GroupInfo {
@@ -77,7 +80,7 @@ export function shrinkFile(input: string, output: string, opts: ShrinkOptions): 
   if (!(opts.sparsity >= 0 && opts.sparsity < 1)) throw new SculptError(`--sparsity must be in [0, 1), got ${opts.sparsity}`);
   const model = openModel(input);
   try {
-    model.checkOutput(output);
+    if (!(opts.replace && !opts.mask && model.format === 'tfjs')) model.checkOutput(output);
     return withFileContext(input, () => shrinkModel(model, output, opts));
   } finally {
     model.close();
@@ -164,7 +167,7 @@ function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): Shr
     const parameters = model.tensors.reduce((s, t) => s + numel(t.shape), 0);
     return { ...base, mode: 'mask', parameters: { before: parameters, after: parameters }, tensors: [] };
   }
-  const report = model.writeShrunk!(output, removed, { asStored });
+  const report = model.writeShrunk!(output, removed, { asStored, replace: opts.replace === true });
   return { ...base, mode: 'shrink', parameters: { before: report.parametersBefore, after: report.parametersAfter }, tensors: report.tensors };
 }
 
@@ -326,4 +329,14 @@ export function channelsRemovedByMasks(masks: ReadonlyMap<string, { get(i: numbe
     }
     return out;
   };
+}
+
+/**
+ * `imp`/`gmp --pattern channel --shrink`: writes the masked model folder `from` without exactly
+ * the channels `masks` emptied (no fresh ranking) as `folder`, replacing an earlier run's; the
+ * shrunk model computes what `from` computes.
+ */
+export function shrinkMaskedFolder(from: string, folder: string, masks: ReadonlyMap<string, { get(i: number): boolean }>): ShrunkModel {
+  const r = shrinkFile(from, folder, { sparsity: 0, norm: 2, scope: 'layer', removed: channelsRemovedByMasks(masks), replace: true });
+  return { folder, from, parameters: r.parameters, channels: r.channels, groups: r.groups.length, pinned: r.groups.filter((g) => g.pinned.length > 0).length };
 }

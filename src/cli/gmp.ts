@@ -2,10 +2,12 @@
 import type { Command } from 'commander';
 import { runGmp } from '../train/methods.js';
 import { parseChoice, parseInteger, parseSparsity } from './args.js';
+import { addShrinkFlag, printShrunk, shrinkOption } from './imp.js';
 import { collapseWarnings } from './output.js';
 import { addPruningFlags, addTrainingFlags, finish, progressPrinter, pruneSettingsFromFlags, sessionOptionsFromFlags, type PruningFlags, type TrainingFlags } from './train.js';
 
 interface GmpFlags extends TrainingFlags, PruningFlags {
+  shrink?: boolean;
   finalSparsity: string;
   initialSparsity: string;
   beginStep: string;
@@ -24,11 +26,12 @@ export function registerGmp(program: Command): void {
     .option('--end-step <n>', 'step at which the final sparsity is reached (default: 75% of the steps)')
     .option('--frequency <n>', 'steps between mask updates', '100')
     .option('--schedule <name>', 'polynomial (s_f + (s_i − s_f)(1 − t)^3) or constant', 'polynomial');
-  addTrainingFlags(addPruningFlags(cmd), 'out/gmp', '2')
+  addTrainingFlags(addShrinkFlag(addPruningFlags(cmd)), 'out/gmp', '2')
     .addHelpText('after', `
 Examples:
   sculpt gmp --model lenet-300-100 --final-sparsity 0.9 --epochs 3 --out out/gmp
-  sculpt gmp --model conv-2 --final-sparsity 0.8 --begin-step 200 --end-step 1500 --frequency 50 --train-limit 10000`)
+  sculpt gmp --model conv-2 --final-sparsity 0.8 --begin-step 200 --end-step 1500 --frequency 50 --train-limit 10000
+  sculpt gmp --model lenet-300-100 --final-sparsity 0.5 --pattern channel --scope layer --shrink --epochs 1 --out out/gmp-ch`)
     .action(async (flags: GmpFlags) => {
       const o = {
         ...sessionOptionsFromFlags(flags),
@@ -39,9 +42,11 @@ Examples:
         frequency: parseInteger('--frequency', flags.frequency, 1),
         schedule: parseChoice('--schedule', flags.schedule, ['polynomial', 'constant'] as const),
         ...pruneSettingsFromFlags(flags),
+        ...shrinkOption(flags),
       };
       const r = await runGmp(o, progressPrinter());
       await finish(flags.out, `GMP on ${o.model} to ${o.finalSparsity} sparsity`, r, flags.json);
+      printShrunk(r, flags.json);
       for (const w of collapseWarnings('gmp', r.details.layers)) process.stderr.write(`sculpt: warning: ${w}\n`);
     });
 }

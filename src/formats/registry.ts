@@ -57,6 +57,8 @@ export interface WriteReport {
 
 export interface ShrinkGraphOptions {
   readonly asStored?: boolean;
+  /** Replace an existing output that holds a model only (a training run's OUT/shrunk/ on a rerun). */
+  readonly replace?: boolean;
 }
 
 /** An opened model file. */
@@ -238,7 +240,7 @@ const tfjsFormat: FormatHandler = {
     // Layers models only: a graph model's GraphDef or a bare manifest has no Keras layers to follow.
     const shrinking: Pick<ModelFile, 'channelGraph' | 'writeShrunk'> = src.kind !== 'layers-model' ? {} : {
       channelGraph: (o) => tfjsGraph(o).graph,
-      writeShrunk: (output, removed, o) => writeShrunkTfjs(src, tfjsGraph(o), removed, output),
+      writeShrunk: (output, removed, o) => writeShrunkTfjs(src, tfjsGraph(o), removed, output, o?.replace === true),
     };
     const self: ModelFile = {
       format: 'tfjs', path: file, tensors: src.tensors,

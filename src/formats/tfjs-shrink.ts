@@ -5,6 +5,7 @@
  * each producing layer's `units` or `filters` follows its kernel. The folder gets a new model.json
  * and one shard (`weights.bin`), written as a temporary folder renamed into place.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SculptError } from '../core/errors.js';
 import { numel } from '../core/types.js';
@@ -19,8 +20,8 @@ const WEIGHTS_FILE = 'weights.bin';
  * Writes `src` to the folder `output` without the channels flagged in `removed` (group id → one
  * flag per group channel). Groups absent from the map, or pinned, keep every channel.
  */
-export function writeShrunkTfjs(src: TfjsFolder, tg: TfjsChannelGraph, removed: ReadonlyMap<number, Uint8Array>, output: string): ShrinkReport {
-  checkTfjsOutput(src.dir, output);
+export function writeShrunkTfjs(src: TfjsFolder, tg: TfjsChannelGraph, removed: ReadonlyMap<number, Uint8Array>, output: string, replace = false): ShrinkReport {
+  if (!(replace && holdsModelOnly(output))) checkTfjsOutput(src.dir, output);
   const { graph } = tg;
   const live = (group: number): Uint8Array | undefined => {
     const g = graph.groups.find((x) => x.id === group);
@@ -112,13 +113,22 @@ export function writeShrunkTfjs(src: TfjsFolder, tg: TfjsChannelGraph, removed: 
   try {
     folder.writeFile(path.basename(src.jsonPath), JSON.stringify(json));
     folder.writeFile(WEIGHTS_FILE, shard);
-    folder.commit();
+    folder.commit(replace);
   } catch (e) {
     folder.abort();
     if (e instanceof SculptError) throw e;
     throw new SculptError(`${output}: write failed (${describeWriteError(e)}); check free space and permissions`, 1);
   }
   return { tensors: report, parametersBefore: before, parametersAfter: after };
+}
+
+/** Whether `dir` is a folder holding nothing but model.json and weights.bin (a model this writer may replace). */
+function holdsModelOnly(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory() && fs.readdirSync(dir).every((n) => n === 'model.json' || n === WEIGHTS_FILE);
+  } catch {
+    return false;
+  }
 }
 
 /** Sets `units`/`filters` of the named layers in a (possibly wrapped) Keras topology. */

@@ -3,6 +3,7 @@
  * with rewinding and the lottery-ticket controls, and GMP. Each takes a typed options record and
  * a progress callback and returns plain results (also written to `out` when given).
  */
+import { join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { SculptError } from '../core/errors.js';
 import type { Mask } from '../core/mask.js';
@@ -13,6 +14,7 @@ import {
   checkFraction, layerDensities, openSession, overallDensity, pruneModel, randomMasksLike, saveRound, settingsOf, writeResults,
   type LayerDensity, type ProgressFn, type PruneSettings, type RoundMetrics, type RunKind, type RunResult, type Session, type SessionOptions,
 } from './session.js';
+import { parsePattern } from '../core/patterns.js';
 import { restoreWeights, snapshotWeights, type WeightSnapshot } from './weights.js';
 import { initialiseWeights, isZooModel } from './zoo.js';
 
@@ -113,10 +115,46 @@ export async function runOneShot(o: OneShotOptions, onEvent?: ProgressFn): Promi
   return res;
 }
 
+/** Writes the masked model folder `from` without the channels `masks` emptied as `folder` (src/api/shrink-file.ts `shrinkMaskedFolder`). */
+export type ShrinkFinal = (from: string, folder: string, masks: ReadonlyMap<string, Mask>) => ShrunkModel;
+
+export interface ShrinkSetting {
+  /** With --pattern channel: the final masked model is also written without its masked channels, dense and smaller, as OUT/shrunk/. */
+  readonly shrink?: ShrinkFinal;
+}
+
+/** The final model written shrunk (metrics.json `shrunk`). */
+export interface ShrunkModel {
+  /** The folder written and the masked round folder it was made from. */
+  readonly folder: string;
+  readonly from: string;
+  readonly parameters: { readonly before: number; readonly after: number };
+  readonly channels: { readonly before: number; readonly removed: number };
+  readonly groups: number;
+  readonly pinned: number;
+}
+
+function checkShrink(o: PruneSettings & ShrinkSetting & SessionOptions): void {
+  if (!o.shrink) return;
+  if (parsePattern(o.pattern ?? 'unstructured').kind !== 'channel') {
+    throw new SculptError(`--shrink removes whole channels: use it with --pattern channel (or channel:l1), not --pattern ${o.pattern ?? 'unstructured'}`);
+  }
+  if (o.out === undefined) throw new SculptError('--shrink writes OUT/shrunk/: give --out');
+}
+
+/** The result with the final round `round` also written shrunk as OUT/shrunk/ (added to metrics.json), when asked. */
+function withShrunk(o: ShrinkSetting & SessionOptions, res: RunResult, round: number, masks: ReadonlyMap<string, Mask> | undefined): RunResult {
+  if (!o.shrink || o.out === undefined) return res;
+  const shrunk = o.shrink(join(o.out, `round-${round}`), join(o.out, 'shrunk'), masks ?? new Map());
+  const r = { ...res, metrics: { ...res.metrics, shrunk } };
+  writeResults(o.out, r);
+  return r;
+}
+
 export type Control = 'reinit' | 'random-mask';
 export const CONTROLS: readonly Control[] = ['reinit', 'random-mask'];
 
-export interface ImpOptions extends SessionOptions, PruneSettings {
+export interface ImpOptions extends SessionOptions, PruneSettings, ShrinkSetting {
   /** Number of trainings; round 0 is dense. */
   readonly rounds: number;
   /** Fraction of the weights still alive removed before each round k ≥ 1. */
@@ -144,6 +182,7 @@ export async function runImp(o: ImpOptions, onEvent?: ProgressFn): Promise<RunRe
     throw new SculptError(`--rewind-to ${String(o.rewindTo)}: use 0, a number of iterations, or none`);
   }
   for (const c of o.controls) if (!CONTROLS.includes(c)) throw new SculptError(`--control ${c}: use reinit, random-mask or both (comma-separated)`);
+  checkShrink(o);
   const s = await openSession(o, onEvent);
   const model = await s.build(o.seed);
   let rewind: WeightSnapshot | undefined = o.rewindTo === 0 ? snapshotWeights(model) : undefined;
@@ -174,7 +213,7 @@ export async function runImp(o: ImpOptions, onEvent?: ProgressFn): Promise<RunRe
   }
   const res = result(s, 'imp', o, rounds, layers);
   model.dispose();
-  return res;
+  return withShrunk(o, res, o.rounds - 1, masks);
 }
 
 async function runControl(s: Session, o: ImpOptions, c: Control, round: number, masks: Map<string, Mask>, rewind: WeightSnapshot | undefined): Promise<number> {
@@ -191,7 +230,7 @@ async function runControl(s: Session, o: ImpOptions, c: Control, round: number, 
   return r.testAccuracy;
 }
 
-export interface GmpOptions extends SessionOptions, PruneSettings {
+export interface GmpOptions extends SessionOptions, PruneSettings, ShrinkSetting {
   readonly finalSparsity: number;
   readonly initialSparsity: number;
   /** Step at which pruning starts (default 0). */
@@ -214,6 +253,7 @@ export function stepsPerEpoch(examples: number, batchSize: number): number {
  * from the current weights with the schedule's sparsity; pruned weights never come back.
  */
 export async function runGmp(o: GmpOptions, onEvent?: ProgressFn): Promise<RunResult> {
+  checkShrink(o);
   const s = await openSession(o, onEvent);
   const total = stepsPerEpoch(s.data.train.count, o.train.batchSize) * o.train.epochs;
   const beginStep = o.beginStep ?? 0;
@@ -238,5 +278,5 @@ export async function runGmp(o: GmpOptions, onEvent?: ProgressFn): Promise<RunRe
   const res = result(s, 'gmp', { ...o, beginStep, endStep, frequency }, [entry(0, r)], [layerDensities(model)]);
   writeResults(o.out, res);
   model.dispose();
-  return res;
+  return withShrunk(o, res, 0, masks);
 }
