@@ -121,6 +121,13 @@ interface Attention {
   readonly seen: Map<DecodedNode, { x: ValueChannels; heads: number; size: number }>;
 }
 
+/** One entry of a shape vector (see `shapeEntries`). */
+interface ShapeEntry {
+  readonly value: number;
+  readonly source?: { readonly tensor: string; readonly at: number; readonly node?: DecodedNode; readonly index: number };
+  readonly dimOf?: { readonly value: string; readonly axis: number };
+}
+
 interface ValueChannels {
   segs: Segment[];
   rank: number;
@@ -159,6 +166,8 @@ const BINARY: Readonly<Record<string, (a: number, b: number) => number>> = {
   Sub: (a, b) => a - b,
   Mul: (a, b) => a * b,
   Div: (a, b) => a / b,
+  // GELU's tanh form x · 0.5 · (1 + tanh(√(2/π) · (x + 0.044715 · x³))) as exporters decompose it.
+  Pow: (a, b) => a ** b,
 };
 
 /** Ops whose output has the largest rank of their inputs (elementwise with broadcasting, normalisations, MatMul of rank ≥ 2). */
@@ -421,32 +430,63 @@ class Builder {
   }
 
   /**
-   * Whether a Shape node of a value of rank `rank` is only read for axes outside `changed`: each
-   * reader a Gather (axis 0) of constant indices, and the Shape without start/end (opset 15).
+   * Whether a Shape node of a value of rank `rank` is only read in ways shrinking keeps true: a
+   * Gather (axis 0) of constant indices or a Slice of constant bounds that reads no axis in
+   * `changed` (exports with dynamic axes read [batch, tokens] off a value), or — when it reads a
+   * changed axis — a chain of Slice/Gather/Squeeze/Unsqueeze/Concat/Cast ending in the shape of a
+   * Reshape of the same value (Hugging Face's Conv1D: `x.view(-1, x.size(-1))`).
    */
   private shapeReadOnly(shape: DecodedNode, changed: readonly number[], rank: number): boolean {
     if (shape.attributes.has('start') || shape.attributes.has('end')) return false;
-    const uses = this.consumers.get(shape.outputs[0]) ?? [];
-    if (this.model.decoded.outputs.some((o) => o.name === shape.outputs[0])) return false;
-    return uses.every(({ node, index }) => {
-      if (node.opType !== 'Gather' || !DEFAULT_DOMAIN(node) || index !== 0 || numAttr(node, 'axis', 0) !== 0) return false;
-      const at = this.constant(node.inputs[1] ?? '');
-      return !!at?.length && at.every((a) => Number.isInteger(a) && a >= -rank && a < rank && !changed.includes(a < 0 ? a + rank : a));
+    const src = shape.inputs[0];
+    const follows = (value: string, depth: number): boolean => !this.model.decoded.outputs.some((o) => o.name === value) && (this.consumers.get(value) ?? []).every(({ node, index }) => {
+      if (!DEFAULT_DOMAIN(node) || depth > 6) return false;
+      if (depth === 0 && index === 0) {
+        const axes = this.shapeAxesRead(node, rank);
+        if (axes && !axes.some((a) => changed.includes(a))) return true;
+      }
+      if (node.opType === 'Reshape') return index === 1 && node.inputs[0] === src;
+      return ['Slice', 'Gather', 'Squeeze', 'Unsqueeze', 'Concat', 'Cast'].includes(node.opType) && follows(node.outputs[0], depth + 1);
     });
+    return follows(shape.outputs[0], 0);
+  }
+
+  /** The axes a Gather (axis 0, constant indices) or a Slice (constant bounds, step 1) of a shape vector of length `rank` reads. */
+  private shapeAxesRead(node: DecodedNode, rank: number): number[] | undefined {
+    if (node.opType === 'Gather') {
+      const at = numAttr(node, 'axis', 0) === 0 ? this.constant(node.inputs[1] ?? '') : undefined;
+      if (!at?.length || !at.every((a) => Number.isInteger(a) && a >= -rank && a < rank)) return undefined;
+      return at.map((a) => (a < 0 ? a + rank : a));
+    }
+    if (node.opType === 'Slice') {
+      const range = this.sliceRange(node, rank);
+      if (!range) return undefined;
+      return Array.from({ length: Math.max(0, range[1] - range[0]) }, (_, i) => range[0] + i);
+    }
+    return undefined;
+  }
+
+  /** [start, end) of a Slice of a 1-D value of length `n` with constant bounds, axis 0 and step 1. */
+  private sliceRange(node: DecodedNode, n: number): [number, number] | undefined {
+    const [starts, ends, axes, steps] = [1, 2, 3, 4].map((i) => (node.inputs[i] ? this.constant(node.inputs[i]) : undefined));
+    if (starts?.length !== 1 || ends?.length !== 1 || (axes && (axes.length !== 1 || (axes[0] !== 0 && axes[0] !== -1))) || (steps && (steps.length !== 1 || steps[0] !== 1))) return undefined;
+    const clamp = (v: number): number => Math.min(n, Math.max(0, v < 0 ? v + n : v));
+    return [clamp(starts[0]), clamp(ends[0])];
   }
 
   /**
    * The entries of a shape vector: a stored constant, or (exports with dynamic axes) a Concat of
-   * stored constants and run-time scalars (Unsqueeze of a Gather of a Shape). Each entry is its
-   * value (NaN at run time) and, for a constant, where it is stored: the Concat's input `index` of
-   * node `node` (or the Reshape's own shape when `node` is undefined), entry `at` of it.
+   * stored constants and run-time scalars (Unsqueeze of a Gather, or of a Squeezed one-entry
+   * Slice, of a Shape). Each entry is its value (NaN at run time) and, for a constant, where it
+   * is stored: the Concat's input `index` of node `node` (or the Reshape's own shape when `node`
+   * is undefined), entry `at` of it; for a run-time entry read off a value's shape, which (`dimOf`).
    */
-  private shapeEntries(name: string): { value: number; source?: { tensor: string; at: number; node?: DecodedNode; index: number } }[] | undefined {
+  private shapeEntries(name: string): ShapeEntry[] | undefined {
     const whole = this.constant(name);
     if (this.model.stored(name)) return whole?.map((value, at) => ({ value, source: { tensor: name, at, index: 1 } }));
     const p = this.producerOf.get(name);
     if (!p || p.opType !== 'Concat' || !DEFAULT_DOMAIN(p) || numAttr(p, 'axis', 0) !== 0) return undefined;
-    const out: { value: number; source?: { tensor: string; at: number; node?: DecodedNode; index: number } }[] = [];
+    const out: ShapeEntry[] = [];
     for (const [index, input] of p.inputs.entries()) {
       const t = this.model.stored(input);
       if (t) {
@@ -460,9 +500,23 @@ class Builder {
       const axes = u?.opType === 'Unsqueeze' ? (u.attributes.has('axes') ? intsAttr(u, 'axes') : this.constant(u.inputs[1] ?? '')) : undefined;
       const scalar = u && this.staticDims(u.inputs[0])?.length === 0;
       if (!axes || axes.length !== 1 || !scalar) return undefined;
-      out.push({ value: NaN });
+      const dimOf = this.dimOf(u.inputs[0]);
+      out.push({ value: NaN, ...(dimOf && { dimOf }) });
     }
     return out;
+  }
+
+  /** The value and axis whose size a run-time scalar is: Gather(Shape(v), i), or Squeeze(Slice(Shape(v), i, i + 1)). */
+  private dimOf(scalar: string): { value: string; axis: number } | undefined {
+    let p = this.producerOf.get(scalar);
+    let pick: DecodedNode | undefined;
+    if (p?.opType === 'Gather') pick = p;
+    else if (p?.opType === 'Squeeze' && this.producerOf.get(p.inputs[0])?.opType === 'Slice') pick = this.producerOf.get(p.inputs[0]);
+    p = pick && this.producerOf.get(pick.inputs[0]);
+    if (!pick || p?.opType !== 'Shape' || !DEFAULT_DOMAIN(p) || p.attributes.has('start') || p.attributes.has('end')) return undefined;
+    const rank = this.rankOf(p.inputs[0]);
+    const axes = rank === undefined ? undefined : this.shapeAxesRead(pick, rank);
+    return axes?.length === 1 ? { value: p.inputs[0], axis: axes[0] } : undefined;
   }
 
   /** The dims of a value where they follow from stored tensors, graph inputs, value_info-free elementwise ops and Unsqueeze/Gather (-1: not known). */
@@ -483,6 +537,18 @@ class Builder {
       const out: number[] = [];
       for (let a = 0, k = 0; a < rank; a++) out.push(at.has(a) ? 1 : dims[k++]);
       return out;
+    }
+    if (p.opType === 'Squeeze') {
+      const dims = this.staticDims(p.inputs[0], depth + 1);
+      const given = p.attributes.has('axes') ? intsAttr(p, 'axes') : p.inputs[1] ? this.constant(p.inputs[1]) : undefined;
+      if (!dims || (p.inputs[1] && !given)) return undefined;
+      const axes = new Set((given ?? dims.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + dims.length : a)));
+      return dims.filter((_, i) => !axes.has(i));
+    }
+    if (p.opType === 'Slice') {
+      const dims = this.staticDims(p.inputs[0], depth + 1);
+      const range = dims?.length === 1 && dims[0] >= 0 ? this.sliceRange(p, dims[0]) : undefined;
+      return range ? [Math.max(0, range[1] - range[0])] : undefined;
     }
     if (p.opType === 'Shape') {
       const r = p.attributes.has('start') || p.attributes.has('end') ? undefined : this.rankOf(p.inputs[0]);
@@ -658,6 +724,8 @@ class Builder {
       return true;
     }
     if (op === 'Reshape') {
+      const tokens = this.tokenReshape(node, position, x);
+      if (tokens !== undefined) return tokens;
       const name = node.inputs[1] ?? '';
       const shape = this.constant(name);
       // A flatten to [batch, -1] or [batch or -1, features]; the features count is rewritten. Any
@@ -676,6 +744,31 @@ class Builder {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Reshapes that keep the channels on the last axis and only fold or unfold the token axes, as
+   * Hugging Face's Conv1D (GPT-2) does around its Gemm: [N, C] → [B, S, C] with a shape whose last
+   * entry is C (a constant, rewritten) or −1, and [B, S, C] → [−1, C] with C a constant or read
+   * at run time off the same value. Undefined when the Reshape is not of this kind.
+   */
+  private tokenReshape(node: DecodedNode, position: number, x: ValueChannels): boolean | undefined {
+    if (x.block !== 1 || x.axis !== x.rank - 1 || numAttr(node, 'allowzero', 0) !== 0) return undefined;
+    const entries = this.shapeEntries(node.inputs[1] ?? '');
+    if (!entries || entries.length < 2 || entries.some((e) => e.value === 0)) return undefined;
+    const last = entries[entries.length - 1];
+    const C = channels(x);
+    const unfold = x.rank === 2 && entries.length >= 3;
+    const fold = x.rank >= 3 && entries.length === 2 && entries[0].value === -1;
+    if (!unfold && !fold) return undefined;
+    // Every other entry is a token count: read off some value's non-channel axis, or −1.
+    const others = entries.slice(0, -1);
+    if (unfold && !others.every((e) => Number.isNaN(e.value) || (e.value > 0 && e.value !== C) || e.value === -1)) return undefined;
+    if (last.value === C && last.source) this.addHeadShape(node, position, last.source, 1, x.segs);
+    else if (!(last.value === -1 && others.every((e) => e.value !== -1)) && !(fold && last.dimOf?.value === node.inputs[0] && last.dimOf.axis === x.rank - 1)) return undefined;
+    const rank = entries.length;
+    this.values.set(node.outputs[0], { ...x, rank, axis: rank - 1 });
+    return true;
   }
 
   // --- attention ------------------------------------------------------------------------------
@@ -825,7 +918,7 @@ class Builder {
   }
 
   /** Records the stored entry that counts heads (or features): in the Reshape's own shape, or in a Concat input that builds it. */
-  private addHeadShape(reshape: DecodedNode, position: number, source: { tensor: string; at: number; node?: DecodedNode; index: number }, unit: number, segs: Segment[]): void {
+  private addHeadShape(reshape: DecodedNode, position: number, source: NonNullable<ShapeEntry['source']>, unit: number, segs: Segment[]): void {
     const node = source.node ?? reshape;
     const at = source.node ? this.positionOf.get(source.node)! : position;
     const name = source.tensor;
