@@ -402,17 +402,21 @@ export class TfjsFolder implements TensorSource {
   /**
    * Layers models: what else an output channel of the kernel `weight` owns — its layer's bias, and
    * the gamma and beta of a BatchNormalization layer that reads the layer's output directly
-   * (gamma = beta = 0 makes the channel exactly 0 whatever the moving statistics).
+   * (gamma = beta = 0 makes the channel exactly 0 whatever the moving statistics). The output
+   * kernels are `kernel`, a SeparableConv2D's `pointwise_kernel` and a DepthwiseConv2D's
+   * `depthwise_kernel` (not a SeparableConv2D's: its channels are the layer's inputs).
    */
   channelCompanions(weight: string): { name: string; axis: number; what: string }[] {
     if (this.kind !== 'layers-model') return [];
     const parts = weight.split('/');
-    if (parts[parts.length - 1] !== 'kernel') return [];
+    const short = parts[parts.length - 1];
+    const layer = parts.slice(0, -1).reverse().find((p) => this.layers.has(p));
+    const owns = short === 'kernel' || short === 'pointwise_kernel' || (short === 'depthwise_kernel' && layer !== undefined && this.layers.get(layer)?.className === 'DepthwiseConv2D');
+    if (!owns) return [];
     const prefix = parts.slice(0, -1).join('/');
     const out: { name: string; axis: number; what: string }[] = [];
     const floating = (n: string): boolean => this.tensors.some((t) => t.name === n && t.shape.length === 1);
     if (floating(`${prefix}/bias`)) out.push({ name: `${prefix}/bias`, axis: 0, what: 'bias' });
-    const layer = parts.slice(0, -1).reverse().find((p) => this.layers.has(p));
     const next = layer ? this.successors.get(layer) : undefined;
     if (next && this.layers.get(next)?.className === 'BatchNormalization') {
       const bn = prefix.slice(0, prefix.length - layer!.length) + next;

@@ -142,6 +142,59 @@ test('functional residual model: Add merges c1 and c2, BatchNorm shifts folded i
   assert.equal(shrunk.parameters.after, after);
 });
 
+/** DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, UpSampling2D, Multiply, AveragePooling2D, GlobalAveragePooling2D. */
+function mobile(): tfl.LayersModel {
+  const inp = tfl.input({ shape: [8, 8, 3], name: 'img' });
+  const apply = (l: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]): tfl.SymbolicTensor => l.apply(x) as tfl.SymbolicTensor;
+  const a = apply(tfl.layers.conv2d({ name: 'a', filters: 6, kernelSize: 1, activation: 'relu' }), inp);
+  const dw = apply(tfl.layers.depthwiseConv2d({ name: 'dw', kernelSize: 3, padding: 'same', activation: 'relu' }), a);
+  const bn = apply(tfl.layers.batchNormalization({ name: 'bn' }), dw);
+  const sep = apply(tfl.layers.separableConv2d({ name: 'sep', filters: 8, kernelSize: 3, padding: 'same', activation: 'tanh' }), bn);
+  const gate = apply(tfl.layers.conv2d({ name: 'gate', filters: 8, kernelSize: 3, activation: 'sigmoid' }), apply(tfl.layers.zeroPadding2d({ name: 'pad', padding: 1 }), bn));
+  const prod = apply(tfl.layers.multiply({ name: 'mul' }), [sep, gate]);
+  const up = apply(tfl.layers.upSampling2d({ name: 'up', size: [2, 2] }), apply(tfl.layers.averagePooling2d({ name: 'avg', poolSize: 2 }), prod));
+  const gap = apply(tfl.layers.globalAveragePooling2d({ name: 'gap' }), up);
+  const out = apply(tfl.layers.dense({ name: 'out', units: 3 }), gap);
+  return tfl.model({ inputs: inp, outputs: out, name: 'mobile' });
+}
+
+test('depthwise and separable convs, padding, upsampling, Multiply: shrunk equals masked', async (t) => {
+  const model = mobile();
+  randomiseAll(model, 31);
+  const folder = join(dir, 'mobile');
+  await saveModelFolder(model, folder);
+  model.dispose();
+  const groups = channelGroupsOfFile(folder);
+  assert.deepEqual(groups.map((g) => [g.producers.join('+'), g.size, g.pinned]), [['Conv2D a', 6, []], ['SeparableConv2D sep+Conv2D gate', 8, []], ['Dense out', 3, ['reaches model output out']]]);
+  assert.ok(groups[0].tensors.includes('dw/depthwise_kernel[2]') && groups[0].tensors.includes('sep/depthwise_kernel[2]') && groups[0].tensors.includes('bn/moving_mean[0]'));
+  const { shrunk, err } = await shrinkAndCompare(folder, [2, 8, 8, 3], 0.5);
+  t.diagnostic(`shrunk vs masked: ${err.toExponential(2)}`);
+  assert.deepEqual(shrunk.groups.map((g) => g.removed), [3, 4, 0]);
+  const before = (3 * 6 + 6) + (9 * 6 + 6) + 4 * 6 + (9 * 6 + 6 * 8 + 8) + (9 * 6 * 8 + 8) + (8 * 3 + 3);
+  const after = (3 * 3 + 3) + (9 * 3 + 3) + 4 * 3 + (9 * 3 + 3 * 4 + 4) + (9 * 3 * 4 + 4) + (4 * 3 + 3);
+  assert.deepEqual([shrunk.parameters.before, shrunk.parameters.after], [before, after]);
+});
+
+test('Conv1D on sequences: filters shrink, Flatten into Dense', async (t) => {
+  const model = tfl.sequential({
+    name: 'seq',
+    layers: [
+      tfl.layers.conv1d({ name: 'c', filters: 8, kernelSize: 3, activation: 'relu', inputShape: [10, 2] }),
+      tfl.layers.flatten({ name: 'flat' }),
+      tfl.layers.dense({ name: 'h', units: 6, activation: 'elu' }),
+      tfl.layers.dense({ name: 'out', units: 2 }),
+    ],
+  });
+  randomiseAll(model, 41);
+  const folder = join(dir, 'conv1d');
+  await saveModelFolder(model, folder);
+  model.dispose();
+  const { shrunk, err } = await shrinkAndCompare(folder, [3, 10, 2], 0.5);
+  t.diagnostic(`shrunk vs masked: ${err.toExponential(2)}`);
+  assert.deepEqual(shrunk.groups.map((g) => g.removed), [4, 3, 0]);
+  assert.equal(shrunk.parameters.after, (3 * 2 * 4 + 4) + (8 * 4 * 3 + 3) + (3 * 2 + 2));
+});
+
 test('a constant into a same-padded Conv2D pins its group; a layer not modelled pins with its name', async () => {
   const model = tfl.sequential({
     name: 'pinned',
