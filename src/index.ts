@@ -14,7 +14,7 @@ export {
 } from './formats/index.js';
 export { pruneFile, type PruneFileResult, type PruneFileHooks } from './api/prune-file.js';
 export { inspectFile, type ModelInfo, type TensorInfo } from './api/inspect-file.js';
-export { shrinkFile, channelGroupsOfFile, type ShrinkOptions, type ShrinkFileResult, type GroupInfo } from './api/shrink-file.js';
+export { shrinkFile, channelGroupsOfFile, channelsRemovedByMasks, type ShrinkOptions, type ShrinkFileResult, type GroupInfo } from './api/shrink-file.js';
 export { buildChannelGraph, type ChannelGraph, type ChannelGroup, type ChannelSlice } from './formats/onnx-depgraph.js';
 export { formatOf, type ModelFormat } from './api/model-file.js';
 export { exportTfjsToOnnx, type ExportOnnxResult } from './api/export-onnx.js';
