@@ -18,7 +18,7 @@ before(async () => {
   const model = await buildModel('lenet-300-100', { inputShape: [28, 28, 1], classes: 10, seed: 1 });
   // Zoo kernels start at zero: give them distinct norms so the ranking has something to rank.
   for (const w of model.weights) {
-    if (w.originalName.endsWith('kernel')) tf.tidy(() => (w.read() as tf.Variable).assign(tf.randomNormal(w.shape, 0, 0.1, 'float32', 7)));
+    if (w.originalName.endsWith('kernel')) tf.tidy(() => (w.read() as tf.Variable).assign(tf.randomNormal(w.shape as number[], 0, 0.1, 'float32', 7)));
   }
   await saveModelFolder(model, lenet);
   model.dispose();
