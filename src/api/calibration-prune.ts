@@ -15,6 +15,7 @@ import { assertFinite } from '../formats/index.js';
 import { detectFormat, openModel, type ModelFormat } from '../formats/registry.js';
 import { calibratedWeights, collectActivationsFromSet, weightActivations, loadCalibrationSet, type CalibrationSource, type LayerActivations } from './calibration-onnx.js';
 import { isLanguageModel } from './calibration-lm.js';
+import type { OnnxModel } from '../formats/onnx.js';
 import { reconstructWithMask } from './calibration-sparsegpt.js';
 import { pruneLanguageModel, type LmCalibration, type LmPruneResult } from './prune-lm.js';
 import { withFileContextAsync } from './model-file.js';
@@ -109,6 +110,23 @@ export async function pruneFileWithCalibration(
     const pruned = prunePipeline(file, output, opts, hooks, { masks: result.masks, summary: result, updates });
     return { ...pruned, calibration: { samples: set.count, notes: [...set.notes] }, reconstructed: c === 'sparsegpt' };
   });
+}
+
+/**
+ * Wanda's statistics of every prunable weight of `model` on `source`: ‖x‖₂ over the calibration
+ * examples of each input feature it multiplies (of each element, for Conv weights seen through
+ * im2col). Used by structured shrinking's `--criterion wanda`.
+ */
+export async function calibrationInputNorms(model: OnnxModel, opts: PruneOptions, source: CalibrationSource): Promise<{ norms: Map<string, Float32Array>; samples: number; notes: readonly string[] }> {
+  const weights = calibratedWeights(model, opts, 'wanda', { conv: true });
+  const set = loadCalibrationSet(source, model);
+  const acts = await collectActivationsFromSet(model, weights.filter((w) => !w.conv).flatMap((w) => w.activations), set, false, weights.filter((w) => w.conv));
+  const norms = new Map<string, Float32Array>();
+  for (const w of weights) {
+    const a = weightActivations(w, acts);
+    norms.set(w.tensor.name, perElement(w.tensor, a, Float32Array.from(a.sumSquares, Math.sqrt)));
+  }
+  return { norms, samples: set.count, notes: set.notes };
 }
 
 /** `f(gram, K)` (K values) of every group's K×K block of `a`, concatenated. */

@@ -11,14 +11,18 @@
 import { countToPrune } from '../core/counting.js';
 import { SculptError } from '../core/errors.js';
 import { selectChannels } from '../core/patterns.js';
-import { numel } from '../core/types.js';
+import { calibrationIndex } from '../core/criteria-wanda.js';
+import { numel, type WeightTensor } from '../core/types.js';
 import { assertFinite } from '../formats/index.js';
 import type { ChannelGraph, ChannelGroup } from '../formats/onnx-depgraph.js';
 import { sliceChannel, type PeriodicSlice } from '../formats/tfjs-depgraph.js';
 import type { ShrunkTensor } from '../formats/onnx-shrink.js';
 import { openModel, type ModelFile, type ModelFormat } from '../formats/registry.js';
 import type { ShrunkModel } from '../train/methods.js';
-import { withFileContext } from './model-file.js';
+import type { PruneOptions } from '../core/options.js';
+import { calibrationInputNorms } from './calibration-prune.js';
+import type { CalibrationSource } from './calibration-onnx.js';
+import { withFileContext, withFileContextAsync } from './model-file.js';
 
 export interface ShrinkOptions {
   /** Fraction of each group's channels to remove (layer scope) or of all unpinned channels (global). */
@@ -37,7 +41,20 @@ export interface ShrinkOptions {
   readonly removed?: (graph: ChannelGraph, shape: (tensor: string) => readonly number[]) => ReadonlyMap<number, Uint8Array>;
   /** TF.js: replace an output folder that holds a model only (model.json and weights.bin). */
   readonly replace?: boolean;
+  /**
+   * How channels are ranked: `magnitude` (default) by the norm of every weight slice; `bn-scale`
+   * (network slimming) by |γ| of the group's BatchNorm scales; `wanda` (structured Wanda, as in
+   * FLAP's Wanda-sp) by Σ|w|·‖x‖₂ over the consuming weights' slices, with `inputNorms` from
+   * calibration data. A group without BatchNorm (or without a calibrated consumer) is ranked by
+   * its norm, and the result's `notes` say how many.
+   */
+  readonly importance?: ShrinkImportance;
+  /** `wanda`: per consuming weight, ‖x‖₂ of each input feature (or of each element, for Conv weights). */
+  readonly inputNorms?: ReadonlyMap<string, Float32Array>;
 }
+
+export const SHRINK_IMPORTANCE = ['magnitude', 'bn-scale', 'wanda'] as const;
+export type ShrinkImportance = (typeof SHRINK_IMPORTANCE)[number];
 
 export interface GroupInfo {
   readonly id: number;
@@ -57,7 +74,9 @@ export interface ShrinkFileResult {
   readonly output: string;
   readonly format: ModelFormat;
   readonly mode: 'shrink' | 'mask';
-  readonly options: { readonly sparsity: number; readonly norm: 1 | 2; readonly scope: 'layer' | 'global' };
+  readonly options: { readonly sparsity: number; readonly norm: 1 | 2; readonly scope: 'layer' | 'global'; readonly importance: ShrinkImportance };
+  /** What the ranking could not do as asked (groups ranked by their norm instead). */
+  readonly notes: readonly string[];
   readonly groups: readonly GroupInfo[];
   readonly channels: { readonly before: number; readonly removed: number };
   readonly parameters: { readonly before: number; readonly after: number };
@@ -82,6 +101,29 @@ export function shrinkFile(input: string, output: string, opts: ShrinkOptions): 
   try {
     if (!(opts.replace && !opts.mask && model.format === 'tfjs')) model.checkOutput(output);
     return withFileContext(input, () => shrinkModel(model, output, opts));
+  } finally {
+    model.close();
+  }
+}
+
+/**
+ * `shrinkFile` with `--criterion wanda`: the consuming weights of every shrinkable group are
+ * calibrated on `source` (ONNX models), then ranked by Σ|w|·‖x‖₂.
+ */
+export async function shrinkFileWithCalibration(input: string, output: string, opts: ShrinkOptions, source: CalibrationSource, prune: PruneOptions): Promise<ShrinkFileResult & { calibration: { samples: number; notes: readonly string[] } }> {
+  if (!(opts.sparsity >= 0 && opts.sparsity < 1)) throw new SculptError(`--sparsity must be in [0, 1), got ${opts.sparsity}`);
+  const model = openModel(input);
+  try {
+    model.checkOutput(output);
+    if (!model.onnx) throw new SculptError(`${input}: --criterion wanda with --shrink calibrates ONNX models only (this is a ${model.format} model); use --criterion magnitude or bn-scale`);
+    return await withFileContextAsync(input, async () => {
+      const graph = requireGraph(model);
+      const consumers = new Set(graph.groups.filter((g) => g.pinned.length === 0).flatMap((g) => g.slices.filter((s) => s.kind === 'in').map((s) => s.tensor)));
+      const only = { ...prune, exclude: model.tensors.map((t) => t.name).filter((n) => !consumers.has(n)), include: [...consumers] };
+      const cal = await calibrationInputNorms(model.onnx!, only, source);
+      const result = shrinkModel(model, output, { ...opts, importance: 'wanda', inputNorms: cal.norms });
+      return { ...result, calibration: { samples: cal.samples, notes: cal.notes } };
+    });
   } finally {
     model.close();
   }
@@ -123,7 +165,17 @@ function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): Shr
     return v;
   };
   const shape = (name: string): readonly number[] => model.tensors.find((t) => t.name === name)!.shape;
-  for (const g of free) scores.set(g.id, groupImportance(g, opts.norm, values, shape));
+  const importance = opts.importance ?? 'magnitude';
+  if (importance === 'wanda' && !opts.inputNorms) throw new SculptError('--criterion wanda with --shrink needs calibration data: pass --calibration KIND:PATH');
+  let fallbacks = 0;
+  for (const g of free) {
+    const data = importance === 'bn-scale' ? scaleImportance(g, graph, values)
+      : importance === 'wanda' ? wandaImportance(g, opts.inputNorms!, values, (name) => model.tensors.find((t) => t.name === name))
+      : undefined;
+    if (importance !== 'magnitude' && !data) fallbacks++;
+    scores.set(g.id, data ?? groupImportance(g, opts.norm, values, shape));
+  }
+  const notes = fallbacks === 0 ? [] : [`${fallbacks} of ${free.length} shrinkable groups have no ${importance === 'bn-scale' ? 'BatchNorm scale' : 'calibrated consuming weight'}: ranked by their L${opts.norm} norm`];
   // Groups of grouped Convs lose the same number in every block: per block, whatever the scope.
   const even = free.filter((g) => g.evenBlock !== undefined);
   // Attention heads go whole: round(S·H) heads of each attention, whatever the scope.
@@ -160,7 +212,7 @@ function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): Shr
   keepEverySplitOutput(graph, removed, scores);
   const groups = graph.groups.map((g) => describeGroup(g, removed.get(g.id)?.reduce((s, f) => s + f, 0) ?? 0));
   const channels = { before: graph.groups.reduce((s, g) => s + g.size, 0), removed: groups.reduce((s, g) => s + g.removed, 0) };
-  const base = { input: model.path, output, format: model.format, options: { sparsity: opts.sparsity, norm: opts.norm, scope: opts.scope }, groups, channels };
+  const base = { input: model.path, output, format: model.format, options: { sparsity: opts.sparsity, norm: opts.norm, scope: opts.scope, importance }, notes, groups, channels };
   if (opts.mask) {
     const masks = maskedSelection(graph, removed, shape);
     model.write(output, { maskFor: (name) => masks.get(name), removeChannels: true });
@@ -188,6 +240,43 @@ function groupImportance(g: ChannelGroup, norm: 1 | 2, values: (name: string) =>
     }
   }
   return score;
+}
+
+/** Network slimming: Σ|γ| per channel over the group's BatchNorm scales; undefined when it has none. */
+function scaleImportance(g: ChannelGroup, graph: ChannelGraph, values: (name: string) => Float32Array): Float64Array | undefined {
+  const score = new Float64Array(g.size);
+  let found = false;
+  for (const s of g.slices as readonly PeriodicSlice[]) {
+    const stored = s.kind === 'param' ? graph.normScales?.get(s.tensor) : undefined;
+    if (stored === undefined) continue;
+    const gamma = values(stored);
+    for (let p = 0; p < gamma.length; p++) {
+      const c = sliceChannel(s, p);
+      if (c >= 0) score[c] += Math.abs(gamma[p]);
+    }
+    found = true;
+  }
+  return found ? score : undefined;
+}
+
+/** Structured Wanda: Σ|w|·‖x‖₂ per channel over the group's calibrated consuming slices; undefined when it has none. */
+function wandaImportance(g: ChannelGroup, norms: ReadonlyMap<string, Float32Array>, values: (name: string) => Float32Array, tensor: (name: string) => WeightTensor | undefined): Float64Array | undefined {
+  const score = new Float64Array(g.size);
+  let found = false;
+  for (const s of g.slices as readonly PeriodicSlice[]) {
+    const n = s.kind === 'in' ? norms.get(s.tensor) : undefined;
+    const t = tensor(s.tensor);
+    if (!n || !t) continue;
+    const w = values(s.tensor);
+    const at = calibrationIndex(t, w.length, n.length, 'input norms');
+    const stride = numel(t.shape.slice(s.axis + 1));
+    for (let i = 0; i < w.length; i++) {
+      const c = sliceChannel(s, Math.floor(i / stride) % t.shape[s.axis]);
+      if (c >= 0) score[c] += Math.abs(w[i]) * n[at(i)];
+    }
+    found = true;
+  }
+  return found ? score : undefined;
 }
 
 /** round(S·G) channels of each group (half to even), at most G − 1: smallest importance first, ties to the lower index. */

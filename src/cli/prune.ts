@@ -44,7 +44,7 @@ export function registerPrune(program: Command): void {
     .option('-s, --sparsity <s>', 'fraction of the chosen weights to remove, in [0, 1) (required, except that N:M patterns imply it)')
     .option('--scope <scope>', 'global: one threshold over all chosen tensors; layer: each tensor on its own', 'global')
     .option('--pattern <p>', 'unstructured, N:M (e.g. 2:4) or channel (also channel:l1, channel:l2)', 'unstructured')
-    .option('--criterion <name>', 'importance criterion: magnitude, random, or with --calibration (ONNX) wanda, sparsegpt', 'magnitude')
+    .option('--criterion <name>', 'importance criterion: magnitude, random, or with --calibration (ONNX) wanda, sparsegpt; with --shrink: magnitude, bn-scale, or wanda with --calibration', 'magnitude')
     .option('--calibration <data>', 'calibration data for wanda/sparsegpt, KIND:PATH: images:DIR, npy:X.npy, npz:FILE, csv:FILE, text:FILE, idx:DIR or fashion-mnist')
     .option('--calibration-samples <n>', 'how many calibration examples (the first N; text: windows of --seq-len)', '128')
     .option('--exclude <names>', 'tensors (names or globs, comma-separated) to leave untouched', collectList, [])
@@ -79,10 +79,13 @@ A model with nothing to prune (no weight of rank >= 2, or everything excluded) i
 is a tensor pruned to density 0 unless --allow-collapse; channel pruning of the last weight layer
 (the classifier's output rows) warns.`)
     .action(async (input: string, flags: PruneFlags) => {
-      const opts = pruneOptionsFromFlags(flags);
+      // bn-scale ranks channel groups only (--shrink); the unstructured planner does not know it.
+      const opts = pruneOptionsFromFlags(flags.shrink && flags.criterion === 'bn-scale' ? { ...flags, criterion: 'magnitude' } : flags);
       if (!flags.output) throw new SculptError('prune: missing -o/--output: name the file to write the pruned model to');
       if (flags.shrink) {
-        runShrink(input, { output: flags.output, opts, scopeGiven: cmd.getOptionValueSource('scope') === 'cli', calibration: flags.calibration, json: flags.json });
+        const calibration = flags.calibration === undefined ? undefined
+          : { calibration: flags.calibration, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1), dataOptions: dataOptionsFromFlags(flags) };
+        await runShrink(input, { output: flags.output, opts, criterion: flags.criterion, scopeGiven: cmd.getOptionValueSource('scope') === 'cli', calibration, json: flags.json });
         return;
       }
       const data = needsData(opts.criterion);

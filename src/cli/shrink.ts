@@ -1,5 +1,6 @@
 /** `sculpt prune ... --pattern channel --shrink` and `sculpt inspect --groups`: flags checked, tables printed. */
-import { channelGroupsOfFile, shrinkFile, type GroupInfo, type ShrinkFileResult } from '../api/shrink-file.js';
+import { channelGroupsOfFile, SHRINK_IMPORTANCE, shrinkFile, shrinkFileWithCalibration, type GroupInfo, type ShrinkFileResult, type ShrinkImportance } from '../api/shrink-file.js';
+import type { CalibrationSource } from '../api/calibration-onnx.js';
 import { SculptError } from '../core/errors.js';
 import type { PruneOptions } from '../core/options.js';
 import { formatCount, formatTable } from './output.js';
@@ -10,25 +11,33 @@ export interface ShrinkFlags {
   readonly opts: PruneOptions;
   /** Whether --scope was given (with --shrink the default is per group, not global). */
   readonly scopeGiven: boolean;
-  readonly calibration?: string;
+  /** --criterion as given: magnitude, bn-scale, or wanda (with `calibration`). */
+  readonly criterion: string;
+  readonly calibration?: CalibrationSource;
   readonly json?: boolean;
 }
 
-export function runShrink(input: string, f: ShrinkFlags): void {
+export async function runShrink(input: string, f: ShrinkFlags): Promise<void> {
   const { opts } = f;
   if (opts.pattern.kind !== 'channel') {
     throw new SculptError(`--shrink removes whole channels: use it with --pattern channel (or channel:l1, channel:l2), not --pattern ${opts.pattern.kind === 'nm' ? `${opts.pattern.n}:${opts.pattern.m}` : 'unstructured'}`);
   }
+  if (!(SHRINK_IMPORTANCE as readonly string[]).includes(f.criterion)) {
+    throw new SculptError(`--shrink ranks channel groups by --criterion ${SHRINK_IMPORTANCE.join(', ')}; not ${f.criterion}`);
+  }
+  const importance = f.criterion as ShrinkImportance;
   const unsupported = [
-    opts.criterion !== 'magnitude' && `--criterion ${opts.criterion}`,
-    f.calibration !== undefined && '--calibration',
+    importance !== 'wanda' && f.calibration !== undefined && '--calibration',
     opts.exclude.length > 0 && '--exclude',
     (opts.include ?? []).length > 0 && '--include',
     opts.overrides.size > 0 && '--override',
     opts.fractionOfRemaining && '--of-remaining',
   ].filter((x): x is string => typeof x === 'string');
-  if (unsupported.length) throw new SculptError(`--shrink ranks channel groups by weight norms only; drop ${unsupported.join(', ')}`);
-  const result = shrinkFile(input, f.output, { sparsity: opts.sparsity, norm: opts.pattern.norm, scope: f.scopeGiven && opts.scope === 'global' ? 'global' : 'layer' });
+  if (unsupported.length) throw new SculptError(`--shrink --criterion ${importance} does not take ${unsupported.join(', ')}${unsupported.includes('--calibration') ? ' (only wanda calibrates)' : ''}`);
+  if (importance === 'wanda' && f.calibration === undefined) throw new SculptError('--shrink --criterion wanda needs calibration data: pass --calibration KIND:PATH (images:DIR, npy:X.npy, fashion-mnist, ...) with --calibration-samples N');
+  const shrink = { sparsity: opts.sparsity, norm: opts.pattern.norm, scope: f.scopeGiven && opts.scope === 'global' ? 'global' as const : 'layer' as const, importance };
+  const result = f.calibration ? await shrinkFileWithCalibration(input, f.output, shrink, f.calibration, opts) : shrinkFile(input, f.output, shrink);
+  if (!f.json) for (const n of result.notes) process.stderr.write(`sculpt: note: ${n}\n`);
   process.stdout.write(f.json ? JSON.stringify(result) + '\n' : shrinkTable(result) + '\n');
 }
 
@@ -47,7 +56,7 @@ function shrinkTable(r: ShrinkFileResult): string {
   return [
     formatTable(['group', 'producers', 'channels', 'removed', 'kept', 'pinned'], rows, [true, false, true, true, true, false]),
     '',
-    `channels: ${formatCount(r.channels.before)}, ${formatCount(r.channels.removed)} removed (${r.options.scope === 'global' ? 'global' : 'per group'}, L${r.options.norm}); ${pinned} of ${r.groups.length} groups pinned`,
+    `channels: ${formatCount(r.channels.before)}, ${formatCount(r.channels.removed)} removed (${r.options.scope === 'global' ? 'global' : 'per group'}, ${r.options.importance === 'magnitude' ? `L${r.options.norm}` : r.options.importance}); ${pinned} of ${r.groups.length} groups pinned`,
     `parameters: ${formatCount(r.parameters.before)} -> ${formatCount(r.parameters.after)}`,
     ...foldLine(r),
     `wrote ${r.output}`,

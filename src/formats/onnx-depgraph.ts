@@ -107,6 +107,8 @@ export interface ChannelGraph {
   readonly headShapes: readonly { readonly node: number; readonly nodeName: string; readonly input: string; readonly index: number; readonly shape: readonly number[]; readonly axis: number; readonly unit: number; readonly segs: readonly Segment[] }[];
   /** Values whose channel axis is made of group segments (their value_info goes stale when a group shrinks). */
   readonly values: ReadonlyMap<string, readonly Segment[]>;
+  /** Normalisation scales (BatchNorm γ) among the slices' tensors: slice tensor → the stored tensor holding its values (`--criterion bn-scale`). */
+  readonly normScales?: ReadonlyMap<string, string>;
 }
 
 /** One self-attention as exported: the split Reshapes of Q, K and V, the merge Reshape, and the values between them. */
@@ -312,7 +314,10 @@ class Builder {
     const splits = this.splits.map((d) => ({ ...d, outputs: d.outputs.map((segs) => segs.map((s) => this.resolveSeg(s))) }));
     const reshapes = this.reshapes.map((d) => ({ ...d, segs: d.segs.map((s) => this.resolveSeg(s)) }));
     const grouped = this.grouped.map((d) => ({ ...d, input: d.input.map((s) => this.resolveSeg(s)) }));
-    return { groups, folds, depthwise, splits, reshapes, grouped, headShapes, copies: [...this.copies.values()], values };
+    const normScales = new Map<string, string>();
+    for (const n of this.nodes) if (n.opType === 'BatchNormalization' && DEFAULT_DOMAIN(n) && this.model.stored(n.inputs[1] ?? '')) normScales.set(n.inputs[1], n.inputs[1]);
+    for (const c of this.copies.values()) if (this.nodes[c.node].opType === 'BatchNormalization' && c.index === 1) normScales.set(c.tensor, c.source);
+    return { groups, folds, depthwise, splits, reshapes, grouped, headShapes, copies: [...this.copies.values()], values, normScales };
   }
 
   // --- union-find -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ test('prune --shrink: exit 0, JSON with groups and parameters, a smaller model o
   assert.equal(r.stderr, '');
   const j = JSON.parse(r.stdout);
   assert.equal(j.mode, 'shrink');
-  assert.deepEqual(j.options, { sparsity: 0.5, norm: 1, scope: 'layer' });
+  assert.deepEqual(j.options, { sparsity: 0.5, norm: 1, scope: 'layer', importance: 'magnitude' });
   assert.equal(j.groups.length, 10);
   assert.equal(j.groups.filter((g: { pinned: string[] }) => g.pinned.length).length, 1);
   // 9 free groups of 8, 8, 8, 16, 16, 16, 32, 32, 32 channels: half of each.
@@ -68,6 +68,6 @@ test('prune --shrink refuses in one line: a non-channel pattern, a non-ONNX mode
   assert.match(pinned.stderr, /^sculpt: .*single\.onnx: nothing can be shrunk: its only channel group is pinned \(reaches graph output y\)\n$/);
   const flags = sculpt(['prune', RESNET, '-o', join(dir, 'c.onnx'), '--pattern', 'channel', '--sparsity', '0.5', '--shrink', '--exclude', 'fc.weight']);
   assert.equal(flags.code, 2);
-  assert.equal(flags.stderr, 'sculpt: --shrink ranks channel groups by weight norms only; drop --exclude\n');
+  assert.equal(flags.stderr, 'sculpt: --shrink --criterion magnitude does not take --exclude\n');
   for (const f of ['a.onnx', 'a.safetensors', 'b.onnx', 'c.onnx']) assert.ok(!existsSync(join(dir, f)), f);
 });
