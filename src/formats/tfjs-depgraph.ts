@@ -17,6 +17,7 @@
  * or quantized, or a constant cannot be folded (a 'same'-padded kernel larger than 1×1, a consumer
  * without bias, a Softmax over channels).
  */
+import { erf } from '../core/erf.js';
 import type { ChannelGraph, ChannelGroup, ChannelSlice, Segment } from './onnx-depgraph.js';
 import type { TfjsFolder } from './tfjs-folder.js';
 
@@ -96,6 +97,9 @@ const ACTIVATIONS: Readonly<Record<string, (x: number) => number>> = {
   softsign: (x) => x / (1 + Math.abs(x)),
   hardsigmoid: (x) => Math.max(0, Math.min(1, 0.2 * x + 0.5)),
   swish: (x) => x / (1 + Math.exp(-x)),
+  mish: (x) => x * Math.tanh(Math.log1p(Math.exp(x))),
+  gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+  gelunew: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
 };
 
 /** Identity at inference, whatever the layout. */
