@@ -7,7 +7,7 @@ import { SculptError } from '../core/errors.js';
 import type { AttributeValue, GraphDType, GraphNode, GraphTensor, GraphValue, GraphValueInfo, GraphValueKind } from '../core/graph.js';
 import { checkExpansion, shapeText } from '../core/limits.js';
 import { numel } from '../core/types.js';
-import { printable } from './fsutil.js';
+import { printable } from './printable.js';
 import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader, type LenPrefix, type WireField } from './protobuf.js';
 import { decodeFloats, type FloatDType } from './safetensors-dtypes.js';
 import {

@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SculptError } from '../core/errors.js';
-import type { Graph, GraphNode, GraphTensor } from '../core/graph.js';
+import type { Graph, GraphTensor } from '../core/graph.js';
 import { numel, WeightSet, type WeightTensor } from '../core/types.js';
+import { graphOfDecoded } from './graph-of-onnx.js';
 import { AtomicFile, assertNotInput, printable, readExactly, resolveInside, sameFile } from './fsutil.js';
-import { decodeOnnx, describePlace, graphTensor, ONNX_FLOAT_DTYPE, sparsePositions, tensorValues, type DecodedGraph, type DecodedOnnx, type OnnxInitializer } from './onnx-decode.js';
+import { decodeOnnx, describePlace, graphTensor, ONNX_FLOAT_DTYPE, sparsePositions, tensorValues, type DecodedOnnx, type OnnxInitializer } from './onnx-decode.js';
 import { dequantize, quantizedWeights, requantize, type QuantParams } from './onnx-quant.js';
 import { initializerRoles, type RoleInfo } from './onnx-roles.js';
 import { encodeSignedVarint, spliceWithLengthFixup, WIRE_LEN, WireReader, type SpliceEdit } from './protobuf.js';
@@ -126,24 +127,9 @@ export class OnnxModel {
   /** The main graph, with its initializers (sparse ones densified) and every subgraph attached to its node. */
   graph(): Graph {
     if (!this.graphCache) {
-      this.graphCache = this.convertGraph(this.decoded.graph, this.decoded.opsetVersion);
+      this.graphCache = graphOfDecoded(this.decoded.graph, this.decoded.opsetVersion, this.bytes, this.path, this.readExternal);
     }
     return this.graphCache;
-  }
-
-  private convertGraph(g: DecodedGraph, opsetVersion: number): Graph {
-    const initializers = new Map<string, GraphTensor>();
-    for (const t of g.initializers) {
-      const gt = graphTensor(t, this.bytes, this.path, this.readExternal);
-      if (gt) initializers.set(t.name, gt);
-    }
-    const nodes = g.nodes.map((n): GraphNode => {
-      if (n.subgraphs.size === 0) return n;
-      const attributes = new Map(n.attributes);
-      for (const [name, sub] of n.subgraphs) attributes.set(name, this.convertGraph(sub, opsetVersion));
-      return { ...n, attributes };
-    });
-    return { name: g.name, nodes, initializers, inputs: g.inputs, outputs: g.outputs, opsetVersion };
   }
 
   /** Values of a stored tensor of any type (for quantization parameters). */
