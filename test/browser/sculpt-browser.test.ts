@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pruneOptions } from '../../src/core/options.js';
+import { pruneFile } from '../../src/api/prune-file.js';
+import { packFile } from '../../src/api/sparse-pack.js';
+import { loadSparseModel } from '../../src/api/sparse-model.js';
+import { readOnnx } from '../../src/formats/onnx.js';
+import { SparseExecutor } from '../../src/sparse/executor.js';
+import { readNpy } from '../fixtures/npy.js';
+import { maxRelError } from '../fixtures/compare.js';
+import { buildBundle, chromiumMissing, openBrowser, ROOT, serve } from './page.js';
+
+const FIXTURES = join(ROOT, 'test/fixtures');
+
+// The page: the bundle, the packed model and the input fetched from the test's server, run at load.
+const PAGE = `<!doctype html><meta charset="utf-8"><title>sculpt in the browser</title><link rel="icon" href="data:,">
+<script type="module">
+import { loadModel } from '/sculpt.mjs';
+try {
+  const get = (path) => fetch(path).then((r) => r.arrayBuffer());
+  const { machine } = JSON.parse(new TextDecoder().decode(await get('/machine.json')));
+  const model = await loadModel(await get('/mlp-90.sculpt'), { machine, batchHint: 4 });
+  const x = new Float32Array(await get('/input.f32'));
+  const input = model.inputs[0].name, output = model.outputs[0].name;
+  const y4 = model.run({ [input]: { dims: [4, 784], data: x } })[output];
+  const y1 = model.run({ [input]: { dims: [1, 784], data: x.subarray(0, 784) } })[output];
+  window.result = { input, dims: y4.dims, y4: Array.from(y4.data), y1: Array.from(y1.data), layers: model.layers.map((l) => l.kind) };
+} catch (e) {
+  window.result = { error: String(e && e.stack || e) };
+}
+</script>`;
+
+test('the browser bundle loads a .sculpt file in Chromium, runs it on the wasm kernels and matches the Node run; pruning in the page matches pruneFile', {
+  skip: chromiumMissing,
+  timeout: 60_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sculpt-browser-'));
+  const pruned = join(dir, 'mlp-90.onnx');
+  const packed = join(dir, 'mlp-90.sculpt');
+  pruneFile(join(FIXTURES, 'mlp.onnx'), pruned, pruneOptions({ sparsity: 0.9 }));
+  packFile(pruned, packed);
+
+  // Node's reference: the same executor options (a fixed machine profile, so the same kernels).
+  const machineJson = readFileSync(join(FIXTURES, 'machine-profile.json'));
+  const machine = JSON.parse(machineJson.toString()).machine;
+  const x = readNpy(join(FIXTURES, 'mlp.input.npy'));
+  assert.deepEqual(x.shape, [4, 784]);
+  const node = new SparseExecutor(loadSparseModel(packed).graph, { engine: 'auto', batchHint: 4, machine });
+  const y4 = node.run({ input: { dtype: 'float32', dims: [4, 784], data: x.data } }).output.data as Float32Array;
+  const y1 = node.run({ input: { dtype: 'float32', dims: [1, 784], data: x.data.subarray(0, 784) } }).output.data as Float32Array;
+  const zerosNode = new Map(readOnnx(pruned).weights().tensors.map((t) => [t.name, t.data.filter((v) => v === 0).length]));
+
+  const site = await serve({
+    '/index.html': PAGE,
+    '/sculpt.mjs': buildBundle(),
+    '/mlp-90.sculpt': readFileSync(packed),
+    '/mlp.onnx': readFileSync(join(FIXTURES, 'mlp.onnx')),
+    '/input.f32': new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength),
+    '/machine.json': machineJson,
+  });
+  const { browser, page, problems } = await openBrowser();
+  try {
+    await page.goto(`${site.url}/index.html`, { waitUntil: 'load' });
+    await page.waitForFunction(() => (window as unknown as { result?: unknown }).result !== undefined, undefined, { timeout: 20_000 });
+    const r = await page.evaluate(() => (window as unknown as { result: Record<string, unknown> }).result) as {
+      error?: string; input: string; dims: number[]; y4: number[]; y1: number[]; layers: string[];
+    };
+    assert.equal(r.error, undefined, r.error);
+    assert.equal(r.input, 'input');
+    assert.deepEqual(r.dims, [4, 10]);
+    assert.deepEqual(r.layers, node.layers.map((l) => l.kind), 'the same kernel per layer as in Node');
+    const e4 = maxRelError(r.y4, y4), e1 = maxRelError(r.y1, y1);
+    t.diagnostic(`browser vs Node: max relative error ${e4} (batch 4), ${e1} (batch 1); kernels ${r.layers.join(', ')}`);
+    assert.ok(e4 <= 1e-6 && e1 <= 1e-6, `browser vs Node: max relative error ${e4} (batch 4), ${e1} (batch 1)`);
+    // Same kernels, same order of operations: float32 for float32.
+    assert.deepEqual(r.y4, Array.from(y4), 'batch 4 outputs bit-identical to Node');
+    assert.deepEqual(r.y1, Array.from(y1), 'batch 1 outputs bit-identical to Node');
+
+    // The pruning core in the page, on the dense model's weights held in memory: global 90%
+    // magnitude pruning, applied, packed, loaded and run; the same masks and outputs as Node's
+    // pruneFile + packFile above.
+    const inPage = await page.evaluate(async ({ machine }) => {
+      const s = await import('/sculpt.mjs' as string);
+      const bytes = new Uint8Array(await (await fetch('/mlp.onnx')).arrayBuffer());
+      const graph = s.onnxGraph(bytes, 'mlp.onnx');
+      const tensors = [...graph.initializers.values()].map((t: { name: string; dims: number[]; data: Float32Array }) => {
+        const weight = t.dims.length === 2;
+        return { name: t.name, shape: t.dims, data: new Float32Array(t.data), role: weight ? 'weight' : 'bias', op: 'Gemm', prunable: weight, reason: 'Gemm', outputAxis: 0 };
+      });
+      const ws = new s.WeightSet(tensors);
+      const { masks } = s.prune(ws, s.pruneOptions({ sparsity: 0.9 }));
+      s.applyMasks(ws, masks);
+      const packed = s.packSculpt(bytes, new Map(tensors.map((t) => [t.name, { dims: t.shape, data: t.data }]))).bytes;
+      const model = await s.loadModel(packed, { machine, batchHint: 4 });
+      const x = new Float32Array(await (await fetch('/input.f32')).arrayBuffer());
+      const y = model.run({ input: { dims: [4, 784], data: x } }).output.data;
+      return { zeros: tensors.map((t) => [t.name, t.data.filter((v: number) => v === 0).length]), y: Array.from(y as Float32Array) };
+    }, { machine });
+    assert.deepEqual(new Map(inPage.zeros as [string, number][]), zerosNode, 'zeros per tensor as pruneFile leaves them');
+    assert.deepEqual(inPage.y, Array.from(y4), 'pruned, packed and run in the page: Node\'s outputs');
+
+    assert.deepEqual(problems, []);
+    assert.deepEqual(site.requests, ['/index.html', '/sculpt.mjs', '/machine.json', '/mlp-90.sculpt', '/input.f32', '/mlp.onnx', '/input.f32']);
+  } finally {
+    await browser.close();
+    await site.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
