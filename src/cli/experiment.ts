@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { experimentNames, getExperiment, type ExperimentContext } from '../analysis/experiments/index.js';
 import { languageModelTools } from '../api/experiment-lm.js';
+import { structuredTools } from '../api/experiment-structured.js';
 import { renderReport } from '../report/index.js';
 import { setupBackend } from '../train/backend.js';
 import { loadDataset } from '../train/data.js';
@@ -53,12 +54,14 @@ export function registerExperiment(program: Command): void {
         log,
       };
       const lm = name === 'llm' ? languageModelTools() : undefined;
+      const st = name === 'structured' ? structuredTools() : undefined;
       const t0 = performance.now();
       const out = await (async () => {
         try {
-          return await experiment.run(lm ? { ...ctx, languageModel: lm } : ctx);
+          return await experiment.run({ ...ctx, ...(lm && { languageModel: lm }), ...(st && { structured: st }) });
         } finally {
           lm?.dispose();
+          st?.dispose();
         }
       })();
       const seconds = (performance.now() - t0) / 1000;

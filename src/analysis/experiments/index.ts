@@ -6,6 +6,7 @@ import { globalVsLayerExperiment, lrScheduleExperiment, randomLabelsExperiment, 
 import { fairnessExperiment, lipschitzExperiment, privateMasksExperiment } from './trained-analysis.js';
 import { rooflineExperiment } from './roofline.js';
 import { llmExperiment } from './llm.js';
+import { structuredExperiment } from './structured.js';
 import type { Experiment } from './types.js';
 
 export type { Experiment, ExperimentContext, ExperimentOutput, LanguageModelTools } from './types.js';
@@ -26,4 +27,4 @@ export function experimentNames(): string[] {
   return [...registry.keys()];
 }
 
-for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment, criteriaExperiment, globalVsLayerExperiment, regularizationExperiment, lrScheduleExperiment, randomLabelsExperiment, lipschitzExperiment, fairnessExperiment, privateMasksExperiment, rooflineExperiment, llmExperiment]) registerExperiment(e);
+for (const e of [lotteryProbabilityExperiment, impDensityExperiment, sensorSelectionExperiment, criteriaExperiment, globalVsLayerExperiment, regularizationExperiment, lrScheduleExperiment, randomLabelsExperiment, lipschitzExperiment, fairnessExperiment, privateMasksExperiment, rooflineExperiment, llmExperiment, structuredExperiment]) registerExperiment(e);
