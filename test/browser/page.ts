@@ -35,7 +35,10 @@ export interface LocalSite {
   close(): Promise<void>;
 }
 
-/** Serves `files` (path → bytes) on 127.0.0.1 at a free port; any other path is a 404. */
+/**
+ * Serves `files` (path → bytes) on 127.0.0.1 at a free port; any other path is a 404. Pages are
+ * cross-origin isolated (COOP/COEP), which gives them a 5 µs clock instead of 100 µs.
+ */
 export async function serve(files: Readonly<Record<string, Uint8Array | string>>): Promise<LocalSite> {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
@@ -47,7 +50,10 @@ export async function serve(files: Readonly<Record<string, Uint8Array | string>>
       return;
     }
     const ext = path.slice(path.lastIndexOf('.'));
-    res.writeHead(200, { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
+    res.writeHead(200, {
+      'content-type': TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-store',
+      'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp',
+    }).end(body);
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address() as AddressInfo;
@@ -59,9 +65,9 @@ export async function serve(files: Readonly<Record<string, Uint8Array | string>>
 }
 
 /** Opens a headless Chromium; `problems` collects console errors and page errors. */
-export async function openBrowser(): Promise<{ browser: Browser; page: Page; problems: string[] }> {
+export async function openBrowser(executablePath = CHROMIUM): Promise<{ browser: Browser; page: Page; problems: string[] }> {
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await chromium.launch({ executablePath, args: ARGS });
   const page = await browser.newPage();
   const problems: string[] = [];
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
