@@ -343,26 +343,24 @@ function selectGlobal(groups: readonly ChannelGroup[], scores: ReadonlyMap<numbe
 }
 
 /**
- * A Split output must keep a channel (a zero-sized tensor would reach its consumers): where the
- * selection removed all of one, its most important channel stays.
+ * A Split output or a channel range cut by a Slice must keep a channel (a zero-sized tensor would
+ * reach its consumers): where the selection removed all of one, its most important channel stays.
  */
 function keepEverySplitOutput(graph: ChannelGraph, removed: Map<number, Uint8Array>, scores: ReadonlyMap<number, Float64Array>): void {
-  for (const sp of graph.splits) {
-    for (const segs of sp.outputs) {
-      const kept = segs.some((s) => {
-        const flags = removed.get(s.group);
-        return !flags || flags.subarray(s.start, s.start + s.length).some((f) => f === 0);
-      });
-      if (kept) continue;
-      let best: { group: number; c: number; score: number } | undefined;
-      for (const s of segs) {
-        for (let c = s.start; c < s.start + s.length; c++) {
-          const score = scores.get(s.group)![c];
-          if (!best || score > best.score) best = { group: s.group, c, score };
-        }
+  for (const segs of [...graph.splits.flatMap((sp) => sp.outputs), ...(graph.cuts ?? [])]) {
+    const kept = segs.some((s) => {
+      const flags = removed.get(s.group);
+      return !flags || flags.subarray(s.start, s.start + s.length).some((f) => f === 0);
+    });
+    if (kept) continue;
+    let best: { group: number; c: number; score: number } | undefined;
+    for (const s of segs) {
+      for (let c = s.start; c < s.start + s.length; c++) {
+        const score = scores.get(s.group)![c];
+        if (!best || score > best.score) best = { group: s.group, c, score };
       }
-      if (best) removed.get(best.group)![best.c] = 0;
     }
+    if (best) removed.get(best.group)![best.c] = 0;
   }
 }
 

@@ -88,6 +88,8 @@ export interface ChannelGraph {
   readonly depthwise: readonly { readonly node: number; readonly segs: readonly Segment[] }[];
   /** Splits along the channel axis (main-graph position and node name): their own `split` sizes input ('' when absent or shared: the writer sets a new one) per output. */
   readonly splits: readonly { readonly node: number; readonly nodeName: string; readonly input: string; readonly outputs: readonly (readonly Segment[])[] }[];
+  /** Channel ranges a Slice cuts out along the channel axis: like a Split output, each must keep a channel. */
+  readonly cuts?: readonly (readonly Segment[])[];
   /** Grouped Convs whose input group shrinks: row block b of `weight` reads input channels b·ci..(b+1)·ci. */
   readonly grouped: readonly { readonly node: number; readonly weight: string; readonly input: readonly Segment[]; readonly ci: number; readonly co: number; readonly groups: number }[];
   /** Reshapes to [batch, features] whose shape constant `input` names the features count (shape[1] = channels × block). */
@@ -99,7 +101,8 @@ export interface ChannelGraph {
    */
   readonly copies: readonly { readonly tensor: string; readonly source: string; readonly node: number; readonly index: number }[];
   /**
-   * Shape constants of attention Reshapes with the head count baked in: input `index` of
+   * Shape constants of attention Reshapes with the head count baked in, and int64 Slice bounds
+   * along a channel axis (unit 1: `shape[axis]` counts the channels of `segs`): input `index` of
    * main-graph node `node` (the Reshape's shape, or a Concat input that builds it at run time);
    * entry `axis` is `shape[axis] − removed / unit` after shrinking (unit: the head size where the
    * entry counts heads, 1 where it counts features). `input` is '' when the constant is shared.
@@ -209,6 +212,7 @@ class Builder {
   private readonly producerOf = new Map<string, DecodedNode>();
   private readonly positionOf = new Map<DecodedNode, number>();
   private readonly splits: { node: number; nodeName: string; input: string; outputs: Segment[][] }[] = [];
+  private readonly cuts: Segment[][] = [];
   private readonly reshapes: { node: number; input: string; shape: number[]; segs: Segment[] }[] = [];
   private readonly even: { segs: Segment[]; block: number }[] = [];
   private readonly grouped: { node: number; weight: string; input: Segment[]; ci: number; co: number; groups: number }[] = [];
@@ -317,7 +321,8 @@ class Builder {
     const normScales = new Map<string, string>();
     for (const n of this.nodes) if (n.opType === 'BatchNormalization' && DEFAULT_DOMAIN(n) && this.model.stored(n.inputs[1] ?? '')) normScales.set(n.inputs[1], n.inputs[1]);
     for (const c of this.copies.values()) if (this.nodes[c.node].opType === 'BatchNormalization' && c.index === 1) normScales.set(c.tensor, c.source);
-    return { groups, folds, depthwise, splits, reshapes, grouped, headShapes, copies: [...this.copies.values()], values, normScales };
+    const cuts = this.cuts.map((segs) => segs.map((x) => this.resolveSeg(x)));
+    return { groups, folds, depthwise, splits, cuts, reshapes, grouped, headShapes, copies: [...this.copies.values()], values, normScales };
   }
 
   // --- union-find -----------------------------------------------------------------------------
@@ -688,6 +693,7 @@ class Builder {
       return true;
     }
     if (op === 'Split') return this.split(node, position, x);
+    if (op === 'Slice') return this.slice(node, position, label, x);
     if (op === 'Shape') {
       // Exports with dynamic axes read [batch, tokens] off a value to build the next Reshape's shape.
       if (this.shapeReadOnly(node, [x.axis], x.rank)) return true;
@@ -1201,6 +1207,47 @@ class Builder {
       at += sizes[i];
     });
     this.splits.push({ node: position, nodeName: node.name || `${node.opType}_${position}`, input: own, outputs });
+    return true;
+  }
+
+  /**
+   * Slice with constant starts/ends (opset ≥ 10): over other axes the channels pass unchanged (a
+   * constant channel stays constant); along the channel axis (step 1) the output holds channels
+   * a..b of the input, and after shrinking its start and end count only the channels kept before
+   * them (the entries are rewritten, in a tensor of their own when the constant is shared).
+   */
+  private slice(node: DecodedNode, position: number, label: string, x: ValueChannels): boolean {
+    if (node.inputs.length < 3 || node.attributes.has('starts')) return false;
+    const [starts, ends] = [this.constant(node.inputs[1]), this.constant(node.inputs[2])];
+    const given = node.inputs[3] ? this.constant(node.inputs[3]) : starts?.map((_, i) => i);
+    const steps = node.inputs[4] ? this.constant(node.inputs[4]) : undefined;
+    if (!starts || !ends || !given || starts.length !== ends.length || given.length !== starts.length || (steps && steps.length !== starts.length)) return false;
+    const axes = given.map((a) => (a < 0 ? a + x.rank : a));
+    const k = axes.indexOf(x.axis);
+    if (k < 0) {
+      this.values.set(node.outputs[0], x);
+      return true;
+    }
+    if (x.block !== 1 || axes.indexOf(x.axis, k + 1) >= 0 || (steps && steps[k] !== 1)) return false;
+    const C = channels(x);
+    const clamp = (v: number): number => Math.min(C, Math.max(0, v < 0 ? v + C : v));
+    const [from, to] = [clamp(starts[k]), clamp(ends[k])];
+    if (to <= from) return false;
+    const segs = cutSegments(x.segs, from, to - from);
+    for (const [index, at] of [[1, from], [2, to]] as const) {
+      const name = node.inputs[index];
+      const stored = this.model.stored(name);
+      if (!stored || stored.scope !== '' || stored.dataType !== ONNX_DTYPE.INT64) {
+        this.refusal = `sliced along its channel axis by ${label} with bounds that are not stored constants`;
+        return false;
+      }
+      const vector = this.constant(name)!.slice();
+      vector[k] = at;
+      const own = (this.consumers.get(name) ?? []).length === 1 && name !== node.inputs[3 - index] ? name : '';
+      this.headShapes.push({ node: position, nodeName: node.name || `${node.opType}_${position}`, input: own, index, shape: vector, axis: k, unit: 1, segs: cutSegments(x.segs, 0, at) });
+    }
+    this.cuts.push(segs);
+    this.values.set(node.outputs[0], { ...x, segs, consts: x.consts.slice(from, to) });
     return true;
   }
 

@@ -20,6 +20,7 @@ const MODELS: Record<string, number[]> = {
   densenet: [1, 3, 32, 32], 'densenet-bn': [1, 3, 32, 32],
   inception: [1, 3, 16, 16], 'inception-bn': [1, 3, 16, 16],
   yolo: [1, 3, 32, 32], 'yolo-bn': [1, 3, 32, 32],
+  slicenet: [1, 3, 16, 16], 'slicenet-bn': [1, 3, 16, 16],
 };
 
 function randomInput(dims: number[], seed: number): Float32Array {
@@ -79,8 +80,9 @@ for (const [name, dims] of Object.entries(MODELS)) {
       assert.deepEqual(shrunk.groups, masked.groups, 'same selection');
       const free = shrunk.groups.filter((g) => g.pinned.length === 0);
       assert.ok(free.length > 0);
-      // A Split output keeps at least one channel, which can take one off a group's count.
-      const splitGroups = new Set(buildChannelGraph(readOnnx(input)).splits.flatMap((sp) => sp.outputs.flat().map((seg) => seg.group)));
+      // A Split output (or a Slice's channel range) keeps at least one channel, which can take one off a group's count.
+      const built = buildChannelGraph(readOnnx(input));
+      const splitGroups = new Set([...built.splits.flatMap((sp) => sp.outputs.flat()), ...(built.cuts ?? []).flat()].map((seg) => seg.group));
       const slack = (ids: number[]): number => ids.filter((id) => splitGroups.has(id)).length * 2;
       if (scope === 'layer') {
         for (const g of free) {
