@@ -15,6 +15,15 @@ import { buildBundle, chromiumMissing, openBrowser, ROOT, serve } from './page.j
 
 const FIXTURES = join(ROOT, 'test/fixtures');
 
+/** The README's page ("In the browser"), as written. */
+function readmePage(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### In the browser'));
+  const html = /^```html\n([\s\S]*?)^```$/m.exec(section)?.[1];
+  assert.ok(html, 'README.md: an html block under "### In the browser"');
+  return html;
+}
+
 // The page: the bundle, the packed model and the input fetched from the test's server, run at load.
 const PAGE = `<!doctype html><meta charset="utf-8"><title>sculpt in the browser</title><link rel="icon" href="data:,">
 <script type="module">
@@ -60,6 +69,10 @@ test('the browser bundle loads a .sculpt file in Chromium, runs it on the wasm k
     '/mlp.onnx': readFileSync(join(FIXTURES, 'mlp.onnx')),
     '/input.f32': new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength),
     '/machine.json': machineJson,
+    '/readme/index.html': readmePage(),
+    '/readme/sculpt.mjs': readFileSync(join(ROOT, 'dist/browser/sculpt.mjs')),
+    '/readme/mlp-90.sculpt': readFileSync(packed),
+    '/favicon.ico': new Uint8Array(0), // the README's page names no icon
   });
   const { browser, page, problems } = await openBrowser();
   try {
@@ -102,8 +115,17 @@ test('the browser bundle loads a .sculpt file in Chromium, runs it on the wasm k
     assert.deepEqual(new Map(inPage.zeros as [string, number][]), zerosNode, 'zeros per tensor as pruneFile leaves them');
     assert.deepEqual(inPage.y, Array.from(y4), 'pruned, packed and run in the page: Node\'s outputs');
 
+    // The README's page as written (the machine profile measured in the page): Node's class.
+    await page.goto(`${site.url}/readme/index.html`, { waitUntil: 'load' });
+    await page.waitForFunction(() => /^class \d+$/.test(document.body?.textContent ?? ''), undefined, { timeout: 20_000 });
+    const half = node.run({ input: { dtype: 'float32', dims: [1, 784], data: new Float32Array(784).fill(0.5) } }).output.data as Float32Array;
+    assert.equal(await page.evaluate(() => document.body.textContent), `class ${half.indexOf(Math.max(...half))}`);
+
     assert.deepEqual(problems, []);
-    assert.deepEqual(site.requests, ['/index.html', '/sculpt.mjs', '/machine.json', '/mlp-90.sculpt', '/input.f32', '/mlp.onnx', '/input.f32']);
+    assert.deepEqual(site.requests.filter((p) => p !== '/favicon.ico'), [
+      '/index.html', '/sculpt.mjs', '/machine.json', '/mlp-90.sculpt', '/input.f32', '/mlp.onnx', '/input.f32',
+      '/readme/index.html', '/readme/sculpt.mjs', '/readme/mlp-90.sculpt',
+    ]);
   } finally {
     await browser.close();
     await site.close();
