@@ -67,6 +67,8 @@ export interface GroupInfo {
   readonly tensors: readonly string[];
   /** Attention heads: channels per head (a head goes whole). */
   readonly headSize?: number;
+  /** A fused Q/K/V projection: the group's parts (3), channel c of each one channel. */
+  readonly tied?: number;
 }
 
 export interface ShrinkFileResult {
@@ -142,7 +144,7 @@ function requireGraph(model: ModelFile, inspecting = false, asStored = false): C
 
 function describeGroup(g: ChannelGroup, removed: number): GroupInfo {
   const tensors = [...new Set(g.slices.map((s) => `${s.tensor}[${s.axis}]`))];
-  return { id: g.id, size: g.size, removed, pinned: g.pinned, producers: g.producers, tensors, ...(g.headSize !== undefined && { headSize: g.headSize }) };
+  return { id: g.id, size: g.size, removed, pinned: g.pinned, producers: g.producers, tensors, ...(g.headSize !== undefined && { headSize: g.headSize }), ...(g.tied !== undefined && { tied: g.tied }) };
 }
 
 function shrinkModel(model: ModelFile, output: string, opts: ShrinkOptions): ShrinkFileResult {
@@ -301,16 +303,22 @@ function selectPerBlock(g: ChannelGroup, score: Float64Array, sparsity: number):
   return out;
 }
 
-/** round(S·H) of the group's H heads (at most H − 1), by the sum of their channels' importance: smallest first, ties to the lower head. */
+/**
+ * round(S·H) of the group's H heads (at most H − 1), by the sum of their channels' importance:
+ * smallest first, ties to the lower head. A fused projection's group holds `tied` parts whose
+ * channel c is one channel: its heads are counted in one part and go from every part.
+ */
 function selectHeads(g: ChannelGroup, score: Float64Array, sparsity: number): Uint8Array {
   const d = g.headSize!;
-  const H = g.size / d;
+  const part = g.size / (g.tied ?? 1);
+  const H = part / d;
+  const head = (c: number): number => Math.floor((c % part) / d);
   const sums = new Float64Array(H);
-  for (let c = 0; c < g.size; c++) sums[Math.floor(c / d)] += score[c];
+  for (let c = 0; c < g.size; c++) sums[head(c)] += score[c];
   const k = Math.min(countToPrune(sparsity, H), H - 1);
   const heads = selectChannels({ sums, alive: new Float64Array(H).fill(1) }, k);
   const out = new Uint8Array(g.size);
-  for (let c = 0; c < g.size; c++) out[c] = heads[Math.floor(c / d)];
+  for (let c = 0; c < g.size; c++) out[c] = heads[head(c)];
   return out;
 }
 

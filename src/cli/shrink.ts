@@ -43,7 +43,8 @@ export async function runShrink(input: string, f: ShrinkFlags): Promise<void> {
 
 function status(g: GroupInfo): string {
   if (g.pinned.length) return `pinned: ${g.pinned[0]}${g.pinned.length > 1 ? ` (+${g.pinned.length - 1} more)` : ''}`;
-  return g.headSize !== undefined ? `shrinkable: ${g.size / g.headSize} heads of ${g.headSize}` : 'shrinkable';
+  if (g.headSize === undefined) return 'shrinkable';
+  return `shrinkable: ${g.size / (g.tied ?? 1) / g.headSize} heads of ${g.headSize}${g.tied ? ' (Q, K and V fused)' : ''}`;
 }
 
 function producers(g: GroupInfo): string {

@@ -79,6 +79,11 @@ export interface ChannelGroup {
   readonly evenBlock?: number;
   /** Attention heads of this many channels (Q, K, V and the output projection's rows): a head goes or stays whole. */
   readonly headSize?: number;
+  /**
+   * A fused projection's heads (GPT-2's c_attn: Q, K and V as the group's first, second and third
+   * part, cut by a Split): channel c of each of the `tied` equal parts is one channel.
+   */
+  readonly tied?: number;
 }
 
 export interface ChannelGraph {
@@ -131,6 +136,8 @@ interface ShapeEntry {
   readonly value: number;
   readonly source?: { readonly tensor: string; readonly at: number; readonly node?: DecodedNode; readonly index: number };
   readonly dimOf?: { readonly value: string; readonly axis: number };
+  /** A run-time entry: the Concat input it comes from. */
+  readonly slot?: { readonly node: DecodedNode; readonly index: number };
 }
 
 interface ValueChannels {
@@ -220,7 +227,7 @@ class Builder {
   private readonly zeroed = new Set<string>();
   /** Attentions the export's pattern was followed through, by their split and merge Reshapes. */
   private readonly attentionAt = new Map<DecodedNode, Attention>();
-  private readonly heads: { segs: Segment[]; size: number; label: string }[] = [];
+  private readonly heads: { segs: Segment[]; size: number; label: string; tied?: number }[] = [];
   private readonly headShapes: { node: number; nodeName: string; input: string; index: number; shape: number[]; axis: number; unit: number; segs: Segment[] }[] = [];
   /** Values inside attentions whose value_info names the head count. */
   private readonly headValues = new Map<string, Segment[]>();
@@ -288,12 +295,17 @@ class Builder {
     }
     // Heads go whole, so their group must be exactly the heads' channels and shrink by nothing else's blocks.
     const headOf = new Map<number, number>();
+    const tiedOf = new Map<number, number>();
     for (const h of this.heads) {
       const seg = h.segs.length === 1 ? this.resolveSeg(h.segs[0]) : undefined;
       if (!seg) h.segs.forEach((s) => this.pin(s.group, `the heads of the attention merged by ${h.label} take channels from more than one group`));
       else if (seg.start !== 0 || seg.length !== this.sizes[seg.group] || (headOf.has(seg.group) && headOf.get(seg.group) !== h.size)) this.pin(seg.group, `the heads of the attention merged by ${h.label} are part of a larger group`);
-      else if (blockOf.has(seg.group) || splitRoots.has(seg.group)) this.pin(seg.group, `the heads of the attention merged by ${h.label} are also split or read by grouped Convs`);
-      else headOf.set(seg.group, h.size);
+      // A fused projection's own Q/K/V Split is the tie itself.
+      else if (blockOf.has(seg.group) || (splitRoots.has(seg.group) && !h.tied)) this.pin(seg.group, `the heads of the attention merged by ${h.label} are also split or read by grouped Convs`);
+      else {
+        headOf.set(seg.group, h.size);
+        if (h.tied) tiedOf.set(seg.group, h.tied);
+      }
     }
     const roots = new Map<number, { slices: ChannelSlice[]; pins: string[]; producers: string[] }>();
     for (let g = 0; g < this.parent.length; g++) {
@@ -308,7 +320,7 @@ class Builder {
       return { ...s, group: root, start: s.start + at };
     };
     for (const s of this.slices) roots.get(this.find(s.group))!.slices.push(resolve(s));
-    const groups = [...roots].map(([id, e]): ChannelGroup => ({ id, size: this.sizes[id], pinned: e.pins, producers: e.producers, slices: e.slices, ...(blockOf.has(id) && { evenBlock: blockOf.get(id) }), ...(headOf.has(id) && { headSize: headOf.get(id) }) }));
+    const groups = [...roots].map(([id, e]): ChannelGroup => ({ id, size: this.sizes[id], pinned: e.pins, producers: e.producers, slices: e.slices, ...(blockOf.has(id) && { evenBlock: blockOf.get(id) }), ...(headOf.has(id) && { headSize: headOf.get(id) }), ...(tiedOf.has(id) && { tied: tiedOf.get(id) }) }));
     const folds = this.folds.map(({ padded: _padded, ...f }) => ({ ...f, parts: f.parts.map((p) => ({ slice: resolve(p.slice), constants: p.constants })) }));
     const values = new Map<string, Segment[]>();
     for (const [name, v] of this.values) values.set(name, v.segs.map((s) => this.resolveSeg(s)));
@@ -511,7 +523,7 @@ class Builder {
       const scalar = u && this.staticDims(u.inputs[0])?.length === 0;
       if (!axes || axes.length !== 1 || !scalar) return undefined;
       const dimOf = this.dimOf(u.inputs[0]);
-      out.push({ value: NaN, ...(dimOf && { dimOf }) });
+      out.push({ value: NaN, slot: { node: p, index }, ...(dimOf && { dimOf }) });
     }
     return out;
   }
@@ -557,9 +569,16 @@ class Builder {
     }
     if (p.opType === 'Slice') {
       const dims = this.staticDims(p.inputs[0], depth + 1);
-      const range = dims?.length === 1 && dims[0] >= 0 ? this.sliceRange(p, dims[0]) : undefined;
-      return range ? [Math.max(0, range[1] - range[0])] : undefined;
+      if (!dims) return undefined;
+      const range = dims.length === 1 && dims[0] >= 0 ? this.sliceRange(p, dims[0]) : undefined;
+      if (range) return [Math.max(0, range[1] - range[0])];
+      // Bounds known at run time only (GPT-2's bias[:, :, :S, :S]): the sliced axes' sizes are unknown, the others kept.
+      const axes = p.inputs[3] ? this.constant(p.inputs[3]) : undefined;
+      if (!axes) return undefined;
+      const at = new Set(axes.map((a) => (a < 0 ? a + dims.length : a)));
+      return dims.map((d, i) => (at.has(i) ? -1 : d));
     }
+    if (p.opType === 'Range') return [-1];
     if (p.opType === 'Shape') {
       const r = p.attributes.has('start') || p.attributes.has('end') ? undefined : this.rankOf(p.inputs[0]);
       return r === undefined ? undefined : [r];
@@ -825,13 +844,24 @@ class Builder {
 
   /** Which input of a Div/Mul by a scalar or an Add of a head-shared mask continues the scores. */
   private scoreChainInput(node: DecodedNode): number | undefined {
-    if (!DEFAULT_DOMAIN(node) || node.inputs.length !== 2) return undefined;
+    if (!DEFAULT_DOMAIN(node)) return undefined;
+    const chain = ['MatMul', 'Div', 'Mul', 'Add', 'Where'];
+    // GPT-2's causal mask: Where(bias[:, :, :S, :S], scores, −inf), the condition shared by the heads.
+    if (node.opType === 'Where' && node.inputs.length === 3) {
+      if (!this.maskLike(node.inputs[0])) return undefined;
+      for (const i of [1, 2]) {
+        const p = this.producerOf.get(node.inputs[i]);
+        if (p && chain.includes(p.opType) && this.scalarLike(node.inputs[3 - i])) return i;
+      }
+      return undefined;
+    }
+    if (node.inputs.length !== 2) return undefined;
     if (node.opType === 'Div') return this.scalarLike(node.inputs[1]) ? 0 : undefined;
     if (node.opType !== 'Mul' && node.opType !== 'Add') return undefined;
     const side = node.opType === 'Mul' ? (n: string) => this.scalarLike(n) : (n: string) => this.maskLike(n);
     for (const i of [0, 1]) {
       const p = this.producerOf.get(node.inputs[i]);
-      if (p && ['MatMul', 'Div', 'Mul', 'Add'].includes(p.opType) && side(node.inputs[1 - i])) return i;
+      if (p && chain.includes(p.opType) && side(node.inputs[1 - i])) return i;
     }
     return undefined;
   }
@@ -900,7 +930,8 @@ class Builder {
       const C = channels(x);
       let [H, d] = shape?.length === 4 ? [shape[2], shape[3]] : [0, 0];
       if (H === -1 && d > 0 && C % d === 0) H = C / d;
-      else if (d === -1 && H > 0 && C % H === 0) d = C / H;
+      // −1, or computed at run time from sizes shrinking leaves alone (GPT-2: hidden size / H).
+      else if ((d === -1 || Number.isNaN(d)) && H > 0 && C % H === 0) d = C / H;
       if (x.rank !== 3 || x.axis !== 2 || x.block !== 1 || !(H > 0) || !(d > 0) || H * d !== C || zeros) {
         this.refusal = `split into heads by ${label} with a shape this module cannot follow (${shape ? `[${shape.map((v) => (Number.isNaN(v) ? '?' : v)).join(', ')}]` : 'not a constant'})`;
         return false;
@@ -917,15 +948,38 @@ class Builder {
     if (parts.some((p) => !p)) return pinAll(`Q, K or V of the attention merged by ${label} is not a MatMul's output features`);
     const [q, k, v] = parts as { x: ValueChannels; heads: number; size: number }[];
     if (k.heads !== q.heads || v.heads !== q.heads || k.size !== q.size || v.size !== q.size) return pinAll(`Q, K and V of the attention merged by ${label} have different heads`);
-    if (x || !shape || shape.length !== 3 || zeros || (shape[2] !== -1 && shape[2] !== q.heads * q.size)) return pinAll(`the heads of the attention are merged by ${label} with a shape this module cannot follow`);
-    for (const other of [k, v]) {
-      if (other.x.segs.length !== q.x.segs.length || !q.x.segs.every((s, i) => this.unite(s, other.x.segs[i]))) return pinAll(`Q, K and V of the attention merged by ${label} cannot be coupled channel by channel`);
+    // The merged width: a constant, −1, or read at run time off a value of that width (GPT-2 reads the hidden size), made a constant here.
+    const width = entries?.[2];
+    const runtime = width !== undefined && Number.isNaN(width.value) && width.slot !== undefined;
+    if (x || !shape || shape.length !== 3 || zeros || (shape[2] !== -1 && shape[2] !== q.heads * q.size && !runtime)) return pinAll(`the heads of the attention are merged by ${label} with a shape this module cannot follow`);
+    const tied = this.tiedParts([q, k, v].map((p) => p.x.segs));
+    if (tied) this.heads.push({ segs: [tied], size: q.size, label, tied: 3 });
+    else {
+      for (const other of [k, v]) {
+        if (other.x.segs.length !== q.x.segs.length || !q.x.segs.every((s, i) => this.unite(s, other.x.segs[i]))) return pinAll(`Q, K and V of the attention merged by ${label} cannot be coupled channel by channel`);
+      }
+      this.heads.push({ segs: v.x.segs, size: q.size, label });
     }
-    this.heads.push({ segs: v.x.segs, size: q.size, label });
-    if (shape[2] !== -1) this.addHeadShape(node, position, entries![2].source!, 1, v.x.segs);
+    if (runtime) {
+      const at = this.positionOf.get(width.slot!.node)!;
+      this.headShapes.push({ node: at, nodeName: width.slot!.node.name || `Concat_${at}`, input: '', index: width.slot!.index, shape: [q.heads * q.size], axis: 0, unit: 1, segs: v.x.segs });
+    } else if (shape[2] !== -1) this.addHeadShape(node, position, entries![2].source!, 1, v.x.segs);
     for (const name of a.inner) this.headValues.set(name, v.x.segs);
     this.values.set(node.outputs[0], { ...v.x, consts: v.x.consts.slice() });
     return true;
+  }
+
+  /**
+   * Q, K and V cut by a Split from one fused projection: one segment each, of one group, the
+   * group's three equal parts in order. The group's whole segment, or undefined.
+   */
+  private tiedParts(parts: readonly Segment[][]): Segment | undefined {
+    if (parts.some((p) => p.length !== 1)) return undefined;
+    const [q, k, v] = parts.map((p) => this.resolveSeg(p[0]));
+    const L = q.length;
+    if (k.group !== q.group || v.group !== q.group || k.length !== L || v.length !== L || this.sizes[q.group] !== 3 * L) return undefined;
+    if (q.start !== 0 || k.start !== L || v.start !== 2 * L) return undefined;
+    return { group: q.group, start: 0, length: 3 * L };
   }
 
   /** Records the stored entry that counts heads (or features): in the Reshape's own shape, or in a Concat input that builds it. */
