@@ -15,6 +15,7 @@ import { dirname, join, relative } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { SculptError, isPrintableLine } from '../../src/core/errors.js';
 import { packSculpt, unpackSculpt } from '../../src/api/sculpt-file.js';
+import { channelGroupsOfFile, shrinkFile } from '../../src/api/shrink-file.js';
 import { parseIdx, encodeIdxUint8 } from '../../src/formats/idx.js';
 import { OnnxModel } from '../../src/formats/onnx.js';
 import { openSafetensors } from '../../src/formats/safetensors.js';
@@ -285,7 +286,33 @@ function idxSeeds(): FuzzInput[] {
   ];
 }
 
+/** Structural shrinking's channel graph and writers on the shrink fixtures (small ones) and the MLP. */
+function shrinkSeeds(): FuzzInput[] {
+  return ['shrink/slicenet-bn.onnx', 'shrink/inception.onnx', 'shrink/yolo-bn.onnx', 'shrink/resnet-bn.onnx', 'shrink/encoder.onnx', 'shrink/bert.onnx', 'shrink/densenet-bn.onnx', 'mlp.onnx']
+    .map((f) => single('model.onnx', fixture(`test/fixtures/${f}`)));
+}
+
 export const TARGETS: readonly Target[] = [
+  {
+    name: 'shrink',
+    seeds: shrinkSeeds,
+    structural(file, bytes, rng) {
+      return file.endsWith('.onnx') ? mutateProtobuf(bytes, rng) : undefined;
+    },
+    run(input, dir) {
+      writeInput(input, dir);
+      const file = join(dir, input.main);
+      channelGroupsOfFile(file);
+      for (const scope of ['layer', 'global'] as const) {
+        for (const mask of [false, true]) {
+          const out = join(dir, `out-${scope}-${mask}.onnx`);
+          shrinkFile(file, out, { sparsity: 0.5, norm: 2, scope, mask });
+          // What was written must read back as an ONNX model.
+          new OnnxModel(out, new Uint8Array(readFileSync(out))).weights();
+        }
+      }
+    },
+  },
   {
     name: 'onnx',
     seeds: onnxSeeds,
