@@ -12,7 +12,7 @@ import { Mask } from '../../core/mask.js';
 import { selectChannels } from '../../core/patterns.js';
 import { Rng } from '../../core/rng.js';
 import type { Split } from '../../train/data.js';
-import { trainModel } from '../../train/loop.js';
+import { trainModel, type BatchProgress } from '../../train/loop.js';
 import { modelWeights, toWeightSet } from '../../train/weights.js';
 import { lineChart, round } from './charts.js';
 import { applyMasksToModel, evaluate, fineTune, masksOf, pruneOptions, restoreWeights, snapshotWeights, trainConfig } from './training.js';
@@ -37,7 +37,7 @@ export interface StructuredSizes {
 export function structuredSizes(quick: boolean): StructuredSizes {
   return quick
     ? { trainLimit: 300, testLimit: 300, epochs: 1, fineTuneExamples: 120, runs: 9 }
-    : { trainLimit: 60000, testLimit: 4000, epochs: 1, fineTuneExamples: 4800, runs: 31 };
+    : { trainLimit: 30000, testLimit: 2000, epochs: 1, fineTuneExamples: 3000, runs: 31 };
 }
 
 /** The layers whose output channels may go: every layer with a kernel but the last (the classifier). */
@@ -117,7 +117,8 @@ export const structuredExperiment: Experiment = {
     const sz = structuredSizes(ctx.quick);
     const data = ctx.loadData(sz.trainLimit, sz.testLimit);
     const model = await ctx.buildModel(STRUCTURED_MODEL, data, ctx.seed);
-    const dense = trainModel(model, data.train, trainConfig(sz.epochs, ctx.seed)).trainAccuracy;
+    const progress = { progressEvery: 100, onProgress: (p: BatchProgress) => { if (!p.done) ctx.log(`structured: dense epoch ${p.epoch}/${p.epochs}, batch ${p.batch}/${p.batches}, loss ${p.loss.toFixed(4)}`); } };
+    const dense = trainModel(model, data.train, trainConfig(sz.epochs, ctx.seed), undefined, progress).trainAccuracy;
     const denseAcc = evaluate(model, data.test);
     ctx.log(`structured: dense ${STRUCTURED_MODEL}, ${sz.epochs} epoch(s) on ${data.train.count}: train ${dense.toFixed(4)}, test ${denseAcc.toFixed(4)}`);
     const trained = snapshotWeights(model);
