@@ -1,6 +1,7 @@
 /**
  * sculpt in a web page: load a `.sculpt` container (or a plain `.onnx` model) from bytes, run it
- * on the WebAssembly SIMD kernels, read the outputs; and the pruning core on in-memory weights.
+ * on the WebAssembly SIMD kernels, read the outputs; and the pruning core on in-memory weights
+ * (an ONNX model's from `new OnnxModel(name, bytes).weights()`).
  * Nothing here reaches `node:`; `npm run build:browser` bundles it to dist/browser/sculpt.mjs and
  * fails if a Node built-in slips in. The kernels' wasm bytes travel inside the bundle.
  *
@@ -28,6 +29,8 @@ export {
 } from './sparse/index.js';
 export { unpackSculpt, packSculpt } from './api/sculpt-file.js';
 export { onnxGraph } from './formats/graph-of-onnx.js';
+/** An ONNX model from bytes (`new OnnxModel('model.onnx', bytes).weights()`), as in Node but without external data. */
+export { OnnxBytesModel as OnnxModel } from './formats/onnx-model.js';
 
 /** What `run` takes for one input: a float32 tensor (or int64 held as float64, or bool as bytes). */
 export interface InputTensor {

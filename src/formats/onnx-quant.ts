@@ -9,7 +9,7 @@ import { SculptError } from '../core/errors.js';
 import type { GraphNode, GraphTensor } from '../core/graph.js';
 import { shapeText } from '../core/limits.js';
 import { numel } from '../core/types.js';
-import { printable } from './fsutil.js';
+import { printable } from './printable.js';
 
 export interface QuantParams {
   /** Per-tensor (length 1) or per-channel scales along `axis`. */

@@ -7,160 +7,46 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SculptError } from '../core/errors.js';
-import type { Graph, GraphTensor } from '../core/graph.js';
-import { numel, WeightSet, type WeightTensor } from '../core/types.js';
-import { graphOfDecoded } from './graph-of-onnx.js';
+import { numel } from '../core/types.js';
 import { AtomicFile, assertNotInput, printable, readExactly, resolveInside, sameFile } from './fsutil.js';
-import { decodeOnnx, describePlace, graphTensor, ONNX_FLOAT_DTYPE, sparsePositions, tensorValues, type DecodedOnnx, type OnnxInitializer } from './onnx-decode.js';
-import { dequantize, quantizedWeights, requantize, type QuantParams } from './onnx-quant.js';
-import { initializerRoles, type RoleInfo } from './onnx-roles.js';
+import { ONNX_FLOAT_DTYPE, sparsePositions, tensorValues, type OnnxInitializer } from './onnx-decode.js';
+import { requantize } from './onnx-quant.js';
+import { OnnxBytesModel, type ExternalData } from './onnx-model.js';
 import { encodeSignedVarint, spliceWithLengthFixup, WIRE_LEN, WireReader, type SpliceEdit } from './protobuf.js';
 import { zeroPruned, type MaskLike } from './safetensors.js';
-import { encodeChangedFloats, encodeFloats, FLOAT_DTYPE_BYTES, type FloatDType } from './safetensors-dtypes.js';
+import { encodeChangedFloats, encodeFloats, FLOAT_DTYPE_BYTES } from './safetensors-dtypes.js';
 
 export type { MaskLike } from './safetensors.js';
+export { OnnxBytesModel, type ExternalData } from './onnx-model.js';
 
-export class OnnxModel {
-  /** Path the model was read from. */
-  readonly path: string;
-  /** The file's bytes; never modified. */
-  readonly bytes: Uint8Array;
-  readonly decoded: DecodedOnnx;
-  /** Role, prunability and output axis of every stored tensor, by name. */
-  readonly roles: ReadonlyMap<string, RoleInfo>;
-  /** Quantization of the integer weights that are read as quantized weights, by name. */
-  readonly quantized: ReadonlyMap<string, QuantParams>;
-  /**
-   * Floating stored tensors and quantized weights as WeightTensors with empty data (see `read`),
-   * wherever they live: initializers, Constant nodes, sparse initializers, subgraphs.
-   */
-  readonly tensors: readonly WeightTensor[];
-  private readonly byName: Map<string, OnnxInitializer>;
-  private graphCache: Graph | undefined;
-  private readonly constantCache = new Map<string, GraphTensor | undefined>();
-
+/** An ONNX model read from a file: external data comes from files in the model's folder. */
+export class OnnxModel extends OnnxBytesModel {
   constructor(file: string, bytes: Uint8Array) {
-    this.path = file;
-    this.bytes = bytes;
-    this.decoded = decodeOnnx(bytes, file, this.readExternal);
-    const inits = this.decoded.initializers;
-    this.byName = new Map(inits.map((t) => [t.name, t]));
-    for (const t of inits) if (t.storage.kind === 'external') this.externalPath(t.storage.location, t.name);
-    this.quantized = quantizedWeights(this.decoded.allNodes, inits, (name) => this.constant(name), file);
-    this.roles = initializerRoles(
-      this.decoded.allNodes,
-      inits.map((t) => ({ name: t.name, rank: t.dims.length, floating: ONNX_FLOAT_DTYPE.has(t.dataType) || this.quantized.has(t.name) })),
-      (name) => {
-        const t = this.byName.get(name);
-        if (!t || t.dims.length > 1 || numel(t.dims) > 16 || ONNX_FLOAT_DTYPE.has(t.dataType)) return undefined;
-        const c = this.constant(name);
-        return c ? Array.from(c.data as ArrayLike<number | bigint>, Number) : undefined;
-      },
-    );
-    this.tensors = inits
-      .filter((t) => ONNX_FLOAT_DTYPE.has(t.dataType) || this.quantized.has(t.name))
-      .map((t) => {
-        const r = this.roles.get(t.name)!;
-        const q = this.quantized.get(t.name);
-        let reason = r.reason;
-        if (q) reason += `; ${q.signed ? 'int8' : 'uint8'} through ${q.via}${q.unscaled ? ', ranked by code minus zero point (the scale is applied after the op)' : ''}`;
-        if (t.place !== 'initializer' || t.scope) reason += `; ${describePlace(t)}`;
-        return { name: t.name, shape: t.dims, data: new Float32Array(0), role: r.role, op: r.op, prunable: r.prunable, reason, outputAxis: r.outputAxis };
-      });
+    super(file, bytes, externalDataBeside(file));
   }
+}
 
-  /** Every stored tensor: initializers, sparse initializers and Constant values, in all graphs. */
-  get initializers(): readonly OnnxInitializer[] {
-    return this.decoded.initializers;
-  }
-
-  /** The stored tensor named `name`, if there is one. */
-  stored(name: string): OnnxInitializer | undefined {
-    return this.byName.get(name);
-  }
-
-  /** Absolute paths of the external data files the model refers to. */
-  externalFiles(): string[] {
-    const files = new Set<string>();
-    for (const t of this.decoded.initializers) if (t.storage.kind === 'external') files.add(this.externalPath(t.storage.location, t.name));
-    return [...files];
-  }
-
-  /** The stored floating type of a tensor, or undefined if it is not floating (quantized weights included). */
-  floatDType(name: string): FloatDType | undefined {
-    const t = this.byName.get(name);
-    return t ? ONNX_FLOAT_DTYPE.get(t.dataType) : undefined;
-  }
-
-  /** Values of one floating (or quantized, then dequantized) stored tensor as a new float32 array. */
-  read(name: string): Float32Array {
-    const t = this.byName.get(name);
-    const q = this.quantized.get(name);
-    if (t && q) return dequantize(tensorValues(t, this.bytes, this.path, this.readExternal) as Int8Array | Uint8Array, t.dims, q);
-    if (!t || !ONNX_FLOAT_DTYPE.has(t.dataType)) throw new SculptError(`${this.path}: no floating-point tensor named ${printable(name)}`);
-    return tensorValues(t, this.bytes, this.path, this.readExternal) as Float32Array;
-  }
-
-  /**
-   * Stores new values of a float32 tensor kept as raw_data inside the model file in this model's
-   * in-memory copy of the file (never the file itself): later reads, extractions and writes see
-   * them, and no second copy is held. False (nothing changed) for any other storage — external
-   * data, other dtypes, quantized, sparse or int-field tensors: keep the values and pass them to the write.
-   */
-  replaceValues(name: string, values: Float32Array): boolean {
-    const t = this.byName.get(name);
-    if (!t || t.storage.kind !== 'raw' || t.sparseIndices || this.quantized.has(name) || ONNX_FLOAT_DTYPE.get(t.dataType) !== 'F32') return false;
-    if (values.length !== numel(t.dims) || t.storage.end - t.storage.start !== values.length * 4) {
-      throw new SculptError(`${this.path}: new values for ${printable(name)} have ${values.length} elements, its shape [${t.dims.join(', ')}] needs ${numel(t.dims)}`);
-    }
-    const dv = new DataView(this.bytes.buffer, this.bytes.byteOffset + t.storage.start, values.length * 4);
-    for (let i = 0; i < values.length; i++) dv.setFloat32(4 * i, values[i], true);
-    this.graphCache = undefined;
-    return true;
-  }
-
-  /** Every floating tensor with its values, in file order (a fresh copy on each call). */
-  weights(): WeightSet {
-    return new WeightSet(this.tensors.map((t) => ({ ...t, data: this.read(t.name) })));
-  }
-
-  /** The main graph, with its initializers (sparse ones densified) and every subgraph attached to its node. */
-  graph(): Graph {
-    if (!this.graphCache) {
-      this.graphCache = graphOfDecoded(this.decoded.graph, this.decoded.opsetVersion, this.bytes, this.path, this.readExternal);
-    }
-    return this.graphCache;
-  }
-
-  /** Values of a stored tensor of any type (for quantization parameters). */
-  private constant(name: string): GraphTensor | undefined {
-    if (!this.constantCache.has(name)) {
-      const t = this.byName.get(name);
-      this.constantCache.set(name, t ? graphTensor(t, this.bytes, this.path, this.readExternal) : undefined);
-    }
-    return this.constantCache.get(name);
-  }
-
-  /** The external data file of `tensor`, under the one path policy (inside the model's folder, a regular file). */
-  externalPath(location: string, tensor: string): string {
-    return resolveInside(path.dirname(path.resolve(this.path)), location, `${this.path}: external data of tensor ${printable(tensor)}`);
-  }
-
-  /** Bytes of an external tensor's payload. */
-  readonly readExternal = (location: string, offset: number, length: number, tensor: string): Uint8Array => {
-    const file = this.externalPath(location, tensor);
-    const size = fs.statSync(file).size;
-    if (offset + length > size) {
-      throw new SculptError(`${this.path}: tensor ${printable(tensor)} needs bytes ${offset}..${offset + length} of ${printable(location)}, which has only ${size} bytes; the data file is truncated or belongs to another model`);
-    }
-    const fd = fs.openSync(file, 'r');
-    try {
-      const out = new Uint8Array(length);
-      readExactly(fd, out, length, offset, printable(location));
-      return out;
-    } finally {
-      fs.closeSync(fd);
-    }
+/** External data under the one path policy: inside the model's folder, a regular file, long enough. */
+function externalDataBeside(model: string): ExternalData {
+  const resolve = (location: string, tensor: string): string =>
+    resolveInside(path.dirname(path.resolve(model)), location, `${model}: external data of tensor ${printable(tensor)}`);
+  return {
+    path: resolve,
+    read(location, offset, length, tensor) {
+      const file = resolve(location, tensor);
+      const size = fs.statSync(file).size;
+      if (offset + length > size) {
+        throw new SculptError(`${model}: tensor ${printable(tensor)} needs bytes ${offset}..${offset + length} of ${printable(location)}, which has only ${size} bytes; the data file is truncated or belongs to another model`);
+      }
+      const fd = fs.openSync(file, 'r');
+      try {
+        const out = new Uint8Array(length);
+        readExactly(fd, out, length, offset, printable(location));
+        return out;
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
   };
 }
 

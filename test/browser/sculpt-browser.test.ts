@@ -92,18 +92,14 @@ test('the browser bundle loads a .sculpt file in Chromium, runs it on the wasm k
     assert.deepEqual(r.y4, Array.from(y4), 'batch 4 outputs bit-identical to Node');
     assert.deepEqual(r.y1, Array.from(y1), 'batch 1 outputs bit-identical to Node');
 
-    // The pruning core in the page, on the dense model's weights held in memory: global 90%
-    // magnitude pruning, applied, packed, loaded and run; the same masks and outputs as Node's
-    // pruneFile + packFile above.
+    // The pruning core in the page, on the dense model's weights read from its bytes (roles from
+    // the graph, as in Node): global 90% magnitude pruning, applied, packed, loaded and run; the
+    // same zeros and outputs as Node's pruneFile + packFile above.
     const inPage = await page.evaluate(async ({ machine }) => {
       const s = await import('/sculpt.mjs' as string);
       const bytes = new Uint8Array(await (await fetch('/mlp.onnx')).arrayBuffer());
-      const graph = s.onnxGraph(bytes, 'mlp.onnx');
-      const tensors = [...graph.initializers.values()].map((t: { name: string; dims: number[]; data: Float32Array }) => {
-        const weight = t.dims.length === 2;
-        return { name: t.name, shape: t.dims, data: new Float32Array(t.data), role: weight ? 'weight' : 'bias', op: 'Gemm', prunable: weight, reason: 'Gemm', outputAxis: 0 };
-      });
-      const ws = new s.WeightSet(tensors);
+      const ws = new s.OnnxModel('mlp.onnx', bytes).weights();
+      const tensors = ws.tensors as { name: string; shape: number[]; data: Float32Array }[];
       const { masks } = s.prune(ws, s.pruneOptions({ sparsity: 0.9 }));
       s.applyMasks(ws, masks);
       const packed = s.packSculpt(bytes, new Map(tensors.map((t) => [t.name, { dims: t.shape, data: t.data }]))).bytes;
