@@ -12,7 +12,7 @@
 import { SculptError } from './core/errors.js';
 import type { Graph, GraphValueInfo } from './core/graph.js';
 import { unpackSculpt } from './api/sculpt-file.js';
-import { onnxGraph } from './formats/graph-of-onnx.js';
+import { OnnxBytesModel } from './formats/onnx-model.js';
 import { SparseExecutor, type ExecutorOptions, type WeightLayer } from './sparse/executor.js';
 import { prepareKernels } from './sparse/kernels.js';
 import type { MachineProfile } from './sparse/roofline.js';
@@ -28,7 +28,6 @@ export {
   type ExecutorOptions, type WeightLayer, type MachineProfile, type Tensor, type DType, type SculptHeader, type PackReport,
 } from './sparse/index.js';
 export { unpackSculpt, packSculpt } from './api/sculpt-file.js';
-export { onnxGraph } from './formats/graph-of-onnx.js';
 /** An ONNX model from bytes (`new OnnxModel('model.onnx', bytes).weights()`), as in Node but without external data. */
 export { OnnxBytesModel as OnnxModel } from './formats/onnx-model.js';
 
@@ -115,5 +114,5 @@ export async function loadModel(source: ArrayBuffer | ArrayBufferView, options: 
   const name = options.name ?? (sculpt ? 'model.sculpt' : 'model.onnx');
   await prepareKernels();
   const onnx = sculpt ? unpackSculpt(bytes) : bytes;
-  return new BrowserModel(name, onnxGraph(onnx, name), options);
+  return new BrowserModel(name, new OnnxBytesModel(name, onnx).graph(), options);
 }

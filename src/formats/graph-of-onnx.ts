@@ -1,10 +1,9 @@
 /**
  * The format-neutral Graph of decoded ONNX bytes: initializers (sparse ones densified) and every
- * subgraph attached to its node. Node-free (no external data without a reader), so the sparse
- * executor gets its graph the same way in Node (through OnnxModel) and in a browser.
+ * subgraph attached to its node. Node-free: external data comes through `readExternal`.
  */
 import type { Graph, GraphNode, GraphTensor } from '../core/graph.js';
-import { decodeOnnx, graphTensor, type DecodedGraph } from './onnx-decode.js';
+import { graphTensor, type DecodedGraph } from './onnx-decode.js';
 
 type ReadExternal = Parameters<typeof graphTensor>[3];
 
@@ -24,8 +23,3 @@ export function graphOfDecoded(g: DecodedGraph, opsetVersion: number, bytes: Uin
   return { name: g.name, nodes, initializers, inputs: g.inputs, outputs: g.outputs, opsetVersion };
 }
 
-/** The main graph of an ONNX model held in memory (`file` names it in messages). */
-export function onnxGraph(bytes: Uint8Array, file: string): Graph {
-  const decoded = decodeOnnx(bytes, file);
-  return graphOfDecoded(decoded.graph, decoded.opsetVersion, bytes, file);
-}

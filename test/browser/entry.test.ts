@@ -1,0 +1,43 @@
+// The browser entry in Node (no browser needed): bytes in, outputs out, refusals as one-line SculptErrors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isSculptContainer, loadModel, OnnxModel as BytesModel, SculptError } from '../../src/browser.js';
+import { readOnnx } from '../../src/formats/onnx.js';
+import { SparseExecutor } from '../../src/sparse/executor.js';
+import { readNpy } from '../fixtures/npy.js';
+import { ROOT } from './page.js';
+
+const FIXTURES = join(ROOT, 'test/fixtures');
+const machine = JSON.parse(readFileSync(join(FIXTURES, 'machine-profile.json'), 'utf8')).machine;
+
+test('loadModel takes ONNX bytes (ArrayBuffer or Uint8Array view) and runs them as the Node executor does', async () => {
+  const file = readFileSync(join(FIXTURES, 'mlp.onnx'));
+  const x = readNpy(join(FIXTURES, 'mlp.input.npy'));
+  const view = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+  assert.equal(isSculptContainer(view), false);
+  const copy = view.slice().buffer;
+  const model = await loadModel(copy, { machine, batchHint: 4 });
+  assert.deepEqual(model.inputs.map((i) => i.name), ['input']);
+  assert.deepEqual(model.outputs.map((o) => o.name), ['output']);
+  const y = model.run({ input: { dims: [4, 784], data: x.data } }).output;
+  assert.deepEqual(y.dims, [4, 10]);
+  const ref = new SparseExecutor(readOnnx(join(FIXTURES, 'mlp.onnx')).graph(), { batchHint: 4, machine }).run({ input: { dtype: 'float32', dims: [4, 784], data: x.data } }).output;
+  assert.deepEqual(Array.from(y.data), Array.from(ref.data));
+  assert.deepEqual(Array.from((await loadModel(view, { machine, batchHint: 4 })).run({ input: { dims: [4, 784], data: x.data } }).output.data), Array.from(ref.data));
+});
+
+test('the browser entry refuses what it cannot do with one line naming the model and the fix', async () => {
+  const model = await loadModel(readFileSync(join(FIXTURES, 'mlp.onnx')), { machine });
+  assert.throws(() => model.run({}), (e: unknown) => e instanceof SculptError && e.message === 'model.onnx: input input is missing; the model takes input');
+  assert.throws(() => model.run({ input: { dims: [1, 784], data: new Float32Array(784) }, extra: { dims: [1], data: new Float32Array(1) } }),
+    (e: unknown) => e instanceof SculptError && /no input named extra/.test(e.message));
+  // External data cannot be reached from bytes: refused where it is read, naming the data file.
+  const external = readFileSync(join(FIXTURES, 'mlp-external.onnx'));
+  assert.throws(() => new BytesModel('mlp-external.onnx', external).weights(),
+    (e: unknown) => e instanceof SculptError && /^mlp-external\.onnx: tensor \S+ is stored in the external data file mlp-external\.data, which a model given as bytes cannot read; save the model with its weights inside/.test(e.message));
+  await assert.rejects(loadModel(external, { name: 'mlp-external.onnx' }), (e: unknown) => e instanceof SculptError && /^mlp-external\.onnx: .*external/.test(e.message));
+  await assert.rejects(loadModel(new Uint8Array([1, 2, 3]), { name: 'x.onnx' }), (e: unknown) => e instanceof SculptError && /^x\.onnx/.test(e.message) && !e.message.includes('\n'));
+  await assert.rejects(loadModel('mlp.sculpt' as unknown as ArrayBuffer), (e: unknown) => e instanceof SculptError && /ArrayBuffer or Uint8Array/.test(e.message));
+});
