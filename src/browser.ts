@@ -95,6 +95,11 @@ export class BrowserModel {
       const t = inputs[info.name];
       if (!t) throw new SculptError(`${this.name}: input ${info.name} is missing; the model takes ${this.inputs.map((i) => i.name).join(', ')}`);
       const dtype = t.dtype ?? (t.data instanceof Float32Array ? 'float32' : t.data instanceof Float64Array ? 'int64' : 'bool');
+      const n = t.dims.reduce((a, d) => a * d, 1);
+      if (t.data.length !== n) throw new SculptError(`${this.name}: input ${info.name} has ${t.data.length} values, its dims [${t.dims.join(', ')}] need ${n}`);
+      if (info.dims.length > 0 && (info.dims.length !== t.dims.length || info.dims.some((d, i) => d >= 0 && d !== t.dims[i]))) {
+        throw new SculptError(`${this.name}: input ${info.name} of dims [${t.dims.join(', ')}] does not fit the model's [${info.dims.map((d) => (d < 0 ? '?' : d)).join(', ')}]; reshape it`);
+      }
       feed[info.name] = { dtype, dims: [...t.dims], data: t.data };
     }
     const unknown = Object.keys(inputs).filter((n) => !this.inputs.some((i) => i.name === n));
@@ -105,8 +110,8 @@ export class BrowserModel {
 
 /**
  * Loads a `.sculpt` container or a plain ONNX model from its bytes and prepares it for the sparse
- * engine. Compiles the wasm kernels asynchronously first: Chromium refuses synchronous compilation
- * of modules over 4 KB on the main thread.
+ * engine. Compiles the wasm kernels asynchronously first: browsers may refuse synchronous
+ * compilation on the main thread.
  */
 export async function loadModel(source: ArrayBuffer | ArrayBufferView, options: LoadOptions = {}): Promise<BrowserModel> {
   const bytes = toBytes(source);

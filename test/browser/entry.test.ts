@@ -33,6 +33,10 @@ test('the browser entry refuses what it cannot do with one line naming the model
   assert.throws(() => model.run({}), (e: unknown) => e instanceof SculptError && e.message === 'model.onnx: input input is missing; the model takes input');
   assert.throws(() => model.run({ input: { dims: [1, 784], data: new Float32Array(784) }, extra: { dims: [1], data: new Float32Array(1) } }),
     (e: unknown) => e instanceof SculptError && /no input named extra/.test(e.message));
+  assert.throws(() => model.run({ input: { dims: [1, 784], data: new Float32Array(783) } }),
+    (e: unknown) => e instanceof SculptError && e.message === 'model.onnx: input input has 783 values, its dims [1, 784] need 784');
+  assert.throws(() => model.run({ input: { dims: [28, 28], data: new Float32Array(784) } }),
+    (e: unknown) => e instanceof SculptError && e.message === "model.onnx: input input of dims [28, 28] does not fit the model's [?, 784]; reshape it");
   // External data cannot be reached from bytes: refused where it is read, naming the data file.
   const external = readFileSync(join(FIXTURES, 'mlp-external.onnx'));
   assert.throws(() => new BytesModel('mlp-external.onnx', external).weights(),
