@@ -5,8 +5,11 @@
  * timed in isolation beside the roofline's prediction. `benchSweep` prunes the model in memory to
  * several sparsities and measures each, for the speed-up-versus-sparsity plot.
  */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SculptError } from '../core/errors.js';
-import type { Graph } from '../core/graph.js';
+import type { Graph, GraphNode } from '../core/graph.js';
 import { applyMasks, prune } from '../core/plan.js';
 import { parsePattern } from '../core/patterns.js';
 import { Rng } from '../core/rng.js';
@@ -35,6 +38,8 @@ export interface BenchOptions {
   readonly seed?: number;
   /** Time each weight layer's kernels in isolation (default true). */
   readonly layers?: boolean;
+  /** Runs per engine timed node by node for `profile` (default 5; 0: no profile). */
+  readonly profileRuns?: number;
 }
 
 export interface BenchLayer {
@@ -76,6 +81,19 @@ export interface BenchResult {
   readonly maxRelError: number;
   readonly kernels: readonly string[];
   readonly layers: readonly BenchLayer[];
+  /**
+   * Where each engine's time goes, per operator type (ms per inference, means over `profileRuns`
+   * extra runs; sculpt times every node of the graph as exported, onnxruntime reports its kernels
+   * after its graph optimisations — fused ops appear under their fused names). Largest first.
+   */
+  readonly profile?: { readonly runs: number; readonly sculpt: readonly OpTime[]; readonly onnxruntime: readonly OpTime[] };
+}
+
+export interface OpTime {
+  readonly op: string;
+  /** Nodes (kernels) of this type that ran. */
+  readonly nodes: number;
+  readonly ms: number;
 }
 
 function median(values: readonly number[]): number {
@@ -162,16 +180,59 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
       predictedDenseMs: r.predictedDenseMs, predictedSparseMs: r.predictedSparseMs, predictedSpeedup: r.predictedSpeedup,
       flopSpeedup: r.flopSpeedup, crossoverDensity: r.crossoverDensity, bound: r.sparseBound,
     }));
+    const profileRuns = options.profileRuns ?? 5;
+    const profile = profileRuns > 0 ? { runs: profileRuns, sculpt: sculptProfile(executor, inputs, profileRuns, what), onnxruntime: await ortProfile(ortSource, what, threads, inputs, profileRuns) } : undefined;
     return {
       model: what, batch, threads, runs, inputs: Object.entries(inputs).map(([name, t]) => ({ name, dims: t.dims })),
       denseMs, sparseMs, speedup: denseMs / sparseMs, predictedSpeedup: predChosen > 0 ? predDense / predChosen : 1,
-      maxRelError: relError(ours, ref), kernels: executor.layers.map((l) => l.kind), layers,
+      maxRelError: relError(ours, ref), kernels: executor.layers.map((l) => l.kind), layers, ...(profile && { profile }),
     };
   } finally {
     await session.release();
   }
 }
 
+
+/** ms per inference per operator type, largest first. */
+function byOp(entries: Iterable<{ op: string; node: unknown; ms: number }>, runs: number): OpTime[] {
+  const ops = new Map<string, { nodes: Set<unknown>; ms: number }>();
+  for (const e of entries) {
+    const o = ops.get(e.op) ?? { nodes: new Set<unknown>(), ms: 0 };
+    ops.set(e.op, o);
+    o.nodes.add(e.node);
+    o.ms += e.ms;
+  }
+  return [...ops].map(([op, o]) => ({ op, nodes: o.nodes.size, ms: o.ms / runs })).sort((a, b) => b.ms - a.ms || (a.op < b.op ? -1 : 1));
+}
+
+function sculptProfile(executor: SparseExecutor, inputs: Record<string, Tensor>, runs: number, what: string): OpTime[] {
+  const timings = new Map<GraphNode, number>();
+  for (let i = 0; i < runs; i++) withFileContext(what, () => executor.run(inputs, { timings }));
+  return byOp([...timings].map(([node, ms]) => ({ op: node.opType, node, ms })), runs);
+}
+
+/** onnxruntime's own trace of `runs` inferences (a profiling session of its own; the trace file is read and removed). */
+async function ortProfile(source: string | Uint8Array, what: string, threads: number, inputs: Record<string, Tensor>, runs: number): Promise<OpTime[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'sculpt-ort-profile-'));
+  try {
+    const session = await createOrtSession(source, what, threads, join(dir, 'ort'));
+    try {
+      for (let i = 0; i < runs + 1; i++) await session.run(inputs);
+      session.endProfiling();
+    } finally {
+      await session.release();
+    }
+    const file = readdirSync(dir).find((f) => f.endsWith('.json'));
+    if (!file) return [];
+    const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cat?: string; name?: string; dur?: number; args?: { op_name?: string } }[];
+    const kernels = events.filter((e) => e.cat === 'Node' && e.name?.endsWith('_kernel_time') && typeof e.dur === 'number');
+    // The first run (allocations, first touches) is left out: as many kernel events as one run has.
+    const perRun = Math.round(kernels.length / (runs + 1));
+    return byOp(kernels.slice(perRun).map((e) => ({ op: e.args?.op_name ?? '?', node: e.name!, ms: e.dur! / 1000 })), runs);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export function benchFile(path: string, options: BenchOptions): Promise<BenchResult> {
   const model = withFileContext(path, () => loadSparseModel(path));
@@ -214,7 +275,7 @@ export async function benchSweep(path: string, sparsities: readonly number[], op
     // The pruned model as plain ONNX bytes, for both engines (pack then unpack restores float32).
     const bytes = unpackSculpt(packSculpt(onnx.bytes, weights).bytes);
     const graph = new OnnxModel(path, bytes).graph();
-    const r = await benchGraph(graph, bytes, path, { ...options, layers: false });
+    const r = await benchGraph(graph, bytes, path, { ...options, layers: false, profileRuns: 0 });
     out.push({ sparsity, denseMs: r.denseMs, sparseMs: r.sparseMs, speedup: r.speedup, predictedSpeedup: r.predictedSpeedup, maxRelError: r.maxRelError, kernels: r.kernels });
     onPoint?.(out.length, sparsities.length);
   }

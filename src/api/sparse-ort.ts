@@ -28,12 +28,17 @@ export interface OrtSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly release: () => Promise<void>;
+  /** With a profile prefix: writes onnxruntime's trace (PREFIX_DATE.json). */
+  readonly endProfiling: () => void;
 }
 
 /** A single-threaded (or `threads`-threaded) sequential session, full graph optimisation. */
-export async function createOrtSession(source: string | Uint8Array, what: string, threads = 1): Promise<OrtSession> {
+export async function createOrtSession(source: string | Uint8Array, what: string, threads = 1, profilePrefix?: string): Promise<OrtSession> {
   const ort = await loadOrt();
-  const options: Ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+  const options: Ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    ...(profilePrefix !== undefined && { enableProfiling: true, profileFilePrefix: profilePrefix }),
+  };
   let session: Ort.InferenceSession;
   try {
     session = typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
@@ -44,6 +49,7 @@ export async function createOrtSession(source: string | Uint8Array, what: string
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     release: () => session.release(),
+    endProfiling: () => session.endProfiling(),
     run: async (inputs) => {
       const feeds: Record<string, Ort.Tensor> = {};
       for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(ort, t);

@@ -117,6 +117,7 @@ function benchText(r: BenchResult, m: MachineResult, sweep: SweepPoint[] | undef
     formatTable(['layer', 'matrix', 'density', 'kernel', 'dense ms', 'csr ms', 'meas. x', 'pred. dense', 'pred. csr', 'pred. x', 'crossover'], rows,
       [false, false, true, false, true, true, true, true, true, true, true]),
   ];
+  if (r.profile) lines.push('', ...profileText(r.profile));
   if (sweep) {
     lines.push('', formatTable(['sparsity', 'onnxruntime ms', 'sculpt ms', 'speed-up', 'predicted', 'FLOP count', 'kernels'],
       sweep.map((p) => [formatFraction(p.sparsity, 2), ms(p.denseMs), ms(p.sparseMs), times(p.speedup), times(p.predictedSpeedup), times(1 / (1 - p.sparsity)), p.kernels.join('/')]),
@@ -124,6 +125,22 @@ function benchText(r: BenchResult, m: MachineResult, sweep: SweepPoint[] | undef
   }
   if (plot) lines.push(`wrote ${plot}`);
   return lines.join('\n');
+}
+
+/** Where the time goes: the operator types that take most of either engine's time, side by side. */
+function profileText(p: NonNullable<BenchResult['profile']>): string[] {
+  const total = (xs: readonly { ms: number }[]) => xs.reduce((s, x) => s + x.ms, 0);
+  const [st, ot] = [total(p.sculpt), total(p.onnxruntime)];
+  const top = 10;
+  const rows: string[][] = [];
+  for (let i = 0; i < Math.min(top, Math.max(p.sculpt.length, p.onnxruntime.length)); i++) {
+    const [a, b] = [p.sculpt[i], p.onnxruntime[i]];
+    rows.push([a ? `${a.op} (${a.nodes})` : '', a ? ms(a.ms) : '', a ? `${(100 * a.ms / st).toFixed(1)}%` : '', b ? `${b.op} (${b.nodes})` : '', b ? ms(b.ms) : '', b ? `${(100 * b.ms / ot).toFixed(1)}%` : '']);
+  }
+  return [
+    `where the time goes (ms per inference, mean of ${p.runs} profiled runs; onnxruntime's kernels after its own fusions): sculpt ${ms(st)} ms in ${p.sculpt.length} op type${p.sculpt.length === 1 ? '' : 's'}, onnxruntime ${ms(ot)} ms in ${p.onnxruntime.length}`,
+    formatTable(['sculpt op (nodes)', 'ms', 'share', 'onnxruntime kernel (nodes)', 'ms', 'share'], rows, [false, true, true, false, true, true]),
+  ];
 }
 
 async function plotPage(r: BenchResult, sweep: SweepPoint[]): Promise<string> {

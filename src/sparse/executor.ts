@@ -394,10 +394,22 @@ export class SparseExecutor {
     return floatTensor([batch, m, ...g.outSp], out);
   }
 
-  /** Runs the graph; inputs by name (a bare Float32Array takes the shape from `dims`). */
-  run(inputs: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
-    return withTensorBudget(this.maxTensorBytes, () => this.runWithin(inputs));
+  /**
+   * Runs the graph; inputs by name (a bare Float32Array takes the shape from `dims`). With
+   * `timings`, each node's milliseconds are added to its entry (nodes of subgraphs included;
+   * constant-folded nodes do not run and get none).
+   */
+  run(inputs: Readonly<Record<string, Tensor>>, options: { timings?: Map<GraphNode, number> } = {}): Record<string, Tensor> {
+    this.timings = options.timings;
+    try {
+      return withTensorBudget(this.maxTensorBytes, () => this.runWithin(inputs));
+    } finally {
+      this.timings = undefined;
+    }
   }
+
+  /** Where `run` adds node times, while it runs with them. */
+  private timings: Map<GraphNode, number> | undefined;
 
   private runWithin(inputs: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
     const values = new Scope(undefined);
@@ -443,9 +455,11 @@ export class SparseExecutor {
         if (t === undefined && n.inputs[i] !== '') throw new SculptError(`${at(n)} reads ${shortName(n.inputs[i])}, which nothing produced`);
       });
       const transposed = n.opType === 'ConvTranspose' ? this.prepared.get(n) : undefined;
+      const t0 = this.timings ? performance.now() : 0;
       const outs = WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)]
         : transposed ? [this.convTransposeWith(n, ins, transposed)]
         : OPS[n.opType](ins, n.attributes, n, ctx);
+      if (this.timings) this.timings.set(n, (this.timings.get(n) ?? 0) + performance.now() - t0);
       n.outputs.forEach((name, i) => {
         if (name !== '' && outs[i]) values.set(name, outs[i]);
       });

@@ -113,11 +113,29 @@ test('bench MODEL --json: fields present and consistent on a 90% pruned mlp, wit
       assert.ok(Math.abs(l.predictedSpeedup - l.predictedDenseMs / l.predictedSparseMs) <= 1e-9 * l.predictedSpeedup);
       assert.ok(l.crossoverDensity > 0.1 && l.crossoverDensity <= 1, `${l.name} crossover ${l.crossoverDensity}`);
     }
+    // Where the time goes: of the exported graph's 3 Gemm and 2 Relu nodes sculpt runs the Gemms,
+    // each Relu done by the kernel before it; onnxruntime reports the kernels it ran after its
+    // own fusions (Gemm + Relu may fuse).
+    assert.equal(b.profile.runs, 5);
+    assert.deepEqual(b.profile.sculpt.map((o: { op: string; nodes: number }) => [o.op, o.nodes]), [['Gemm', 3]]);
+    for (const side of [b.profile.sculpt, b.profile.onnxruntime]) {
+      assert.ok(side.length > 0);
+      for (let i = 0; i < side.length; i++) {
+        assert.ok(side[i].ms >= 0 && side[i].nodes >= 1, JSON.stringify(side[i]));
+        if (i > 0) assert.ok(side[i].ms <= side[i - 1].ms, 'largest first');
+      }
+    }
+    const kernels = b.profile.onnxruntime.reduce((n: number, o: { nodes: number }) => n + o.nodes, 0);
+    assert.ok(kernels >= 3 && kernels <= 5, `onnxruntime ran ${kernels} kernels`);
+    assert.ok(b.profile.onnxruntime.some((o: { op: string }) => /Gemm/.test(o.op)), JSON.stringify(b.profile.onnxruntime));
+    assert.deepEqual(readdirSync(process.cwd()).filter((f) => /^(ort|sculpt-ort-profile)/.test(f)), [], 'no profile file left behind');
     // The table says the same.
     const t = sculpt(['bench', pruned, '--runs', '3']);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /onnxruntime dense [\d.]+ ms, sculpt sparse [\d.]+ ms: speed-up [\d.]+x/);
     assert.match(t.stdout, /\/fc1\/Gemm\s+300x784\s+0\.100\s+csr/);
+    assert.match(t.stdout, /where the time goes \(ms per inference, mean of 5 profiled runs; onnxruntime's kernels after its own fusions\): sculpt [\d.]+ ms in 1 op type, onnxruntime [\d.]+ ms in \d+\n/);
+    assert.match(t.stdout, /\nGemm \(3\) +[\d.]+ +[\d.]+%/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
