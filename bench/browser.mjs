@@ -133,14 +133,14 @@ try {
       }, { name: m.name, batch, repeats, warmup });
       const row = { model: m, batch, ...r, speedup: r.ortMs / r.sculptMs };
       rows.push(row);
-      console.log(`${m.name} batch ${batch}: onnxruntime-web ${fmt(r.ortMs, 3)} ms, sculpt ${fmt(r.sculptMs, 3)} ms [${r.kernels}], speed-up ${fmt(row.speedup)}× (fastest runs ${fmt(r.ortBest / r.sculptBest)}×), max rel error ${r.maxRelError.toExponential(1)}`);
+      console.log(`${m.name} batch ${batch}: onnxruntime-web ${fmt(r.ortMs, 3)} ms, sculpt ${fmt(r.sculptMs, 3)} ms [${r.kernels}], speed-up ${fmt(row.speedup)}× (fastest runs ${fmt(r.ortBest / r.sculptBest)}×), max rel error ${r.maxRelError.toExponential(1)}; runs per sample ${r.runsPerSample.join('/')}${r.isolated ? '' : ', page NOT cross-origin isolated'}`);
     }
   }
   if (problems.length > 0) throw new Error(`the page reported: ${problems.join('; ')}`);
   const loadAtEnd = os.loadavg().map((v) => v.toFixed(2)).join(' / ');
 
   const table = [
-    '| model | batch | onnxruntime-web ms | sculpt ms | speed-up (medians) | speed-up, fastest runs | sculpt kernels | .sculpt / pruned .onnx | max rel error |',
+    '| model | batch | onnxruntime-web ms | sculpt ms | speed-up (medians) | speed-up, fastest samples | sculpt kernels | .sculpt / pruned .onnx | max rel error |',
     '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
     ...rows.map((r) => `| ${r.model.name} | ${r.batch} | ${fmt(r.ortMs, 3)} | ${fmt(r.sculptMs, 3)} | **${fmt(r.speedup)}×** | ${fmt(r.ortBest / r.sculptBest)}× | ${r.kernels} | ${fmt(100 * r.model.packedBytes / r.model.denseBytes, 1)}% | ${r.maxRelError.toExponential(1)} |`),
   ];
@@ -153,7 +153,7 @@ try {
       '',
       `Command: \`npm run bench:browser${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\`  `,
       `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}; Debian Chromium ${chromiumVersion} headless (playwright-core), onnxruntime-web ${ortVersion} (wasm EP, SIMD, 1 thread, graph optimizations all); load average ${loadAtStart} at start, ${loadAtEnd} at end  `,
-      `Models: ${models.map((m) => `${m.name}: ${m.what}`).join('; ')}. sculpt runs the \`.sculpt\` file through dist/browser/sculpt.mjs (kernels chosen per layer by the roofline on the machine profile measured in the page), onnxruntime-web the pruned ONNX file (zeros stored densely). Same inputs; medians of ${repeats} runs alternating between the engines after ${warmup} warm-ups; max rel error = max|sculpt − ort| / max|ort|.`,
+      `Models: ${models.map((m) => `${m.name}: ${m.what}`).join('; ')}. sculpt runs the \`.sculpt\` file through dist/browser/sculpt.mjs (kernels chosen per layer by the roofline on the machine profile measured in the page), onnxruntime-web the pruned ONNX file (zeros stored densely). Same inputs; after ${warmup} warm-ups, ${repeats} samples per engine, alternating between the engines, each sample the mean of k back-to-back runs (k so that a sample takes about 5 ms; the page is cross-origin isolated: ${rows.every((r) => r.isolated) ? 'yes' : 'no'}, so its clock has 5 µs steps); medians of the samples; max rel error = max|sculpt − ort| / max|ort|.`,
       '',
       ...table,
       '',
