@@ -71,6 +71,91 @@ export function binary(f: Binary, intF?: Binary, outBool = false, typeOfA = fals
   };
 }
 
+export type Arithmetic = 'add' | 'sub' | 'mul' | 'div';
+
+type VecVec = (o: Float32Array, ob: number, x: Float32Array, xb: number, y: Float32Array, yb: number, n: number) => void;
+type VecScalar = (o: Float32Array, ob: number, x: Float32Array, xb: number, v: number, n: number) => void;
+type ScalarVec = (o: Float32Array, ob: number, v: number, y: Float32Array, yb: number, n: number) => void;
+
+/** One loop per operator and operand shape, so that each stays monomorphic (a shared loop calling `f` per element is several times slower). */
+const LOOPS: Readonly<Record<Arithmetic, { vv: VecVec; vs: VecScalar; sv: ScalarVec; f: Binary }>> = {
+  add: {
+    vv: (o, ob, x, xb, y, yb, n) => { for (let i = 0; i < n; i++) o[ob + i] = x[xb + i] + y[yb + i]; },
+    vs: (o, ob, x, xb, v, n) => { for (let i = 0; i < n; i++) o[ob + i] = x[xb + i] + v; },
+    sv: (o, ob, v, y, yb, n) => { for (let i = 0; i < n; i++) o[ob + i] = v + y[yb + i]; },
+    f: (x, y) => x + y,
+  },
+  sub: {
+    vv: (o, ob, x, xb, y, yb, n) => { for (let i = 0; i < n; i++) o[ob + i] = x[xb + i] - y[yb + i]; },
+    vs: (o, ob, x, xb, v, n) => { for (let i = 0; i < n; i++) o[ob + i] = x[xb + i] - v; },
+    sv: (o, ob, v, y, yb, n) => { for (let i = 0; i < n; i++) o[ob + i] = v - y[yb + i]; },
+    f: (x, y) => x - y,
+  },
+  mul: {
+    vv: (o, ob, x, xb, y, yb, n) => { for (let i = 0; i < n; i++) o[ob + i] = x[xb + i] * y[yb + i]; },
+    vs: (o, ob, x, xb, v, n) => { for (let i = 0; i < n; i++) o[ob + i] = x[xb + i] * v; },
+    sv: (o, ob, v, y, yb, n) => { for (let i = 0; i < n; i++) o[ob + i] = v * y[yb + i]; },
+    f: (x, y) => x * y,
+  },
+  div: {
+    vv: (o, ob, x, xb, y, yb, n) => { for (let i = 0; i < n; i++) o[ob + i] = x[xb + i] / y[yb + i]; },
+    vs: (o, ob, x, xb, v, n) => { for (let i = 0; i < n; i++) o[ob + i] = x[xb + i] / v; },
+    sv: (o, ob, v, y, yb, n) => { for (let i = 0; i < n; i++) o[ob + i] = v / y[yb + i]; },
+    f: (x, y) => x / y,
+  },
+};
+
+/**
+ * How a float operand of an output seen as R rows of L (its last axis) is read: `full` (the
+ * output's layout), `col` (one value per column, repeated on every row: a bias), `row` (one value
+ * per row: a LayerNorm mean [.., S, 1]) or `scalar`; undefined for any other broadcast.
+ */
+function rowsView(dims: readonly number[], out: readonly number[]): 'full' | 'col' | 'row' | 'scalar' | undefined {
+  const n = size(dims);
+  const rank = out.length;
+  const L = out[rank - 1];
+  if (n === size(out)) return 'full';
+  if (n === 1) return 'scalar';
+  const padded = [...new Array<number>(rank - dims.length).fill(1), ...dims];
+  if (n === L && padded[rank - 1] === L) return 'col';
+  if (padded[rank - 1] === 1 && padded.slice(0, -1).every((d, i) => d === out[i])) return 'row';
+  return undefined;
+}
+
+/**
+ * Add, Sub, Mul and Div: float32 operands whose broadcast is by rows or columns of the output's
+ * last axis (the shapes transformers and CNNs use) run in monomorphic loops; anything else goes
+ * through `binary`. Same values either way (each element computed in double, stored as float32).
+ */
+export function arithmetic(op: Arithmetic, intF?: Binary): OpFn {
+  const general = binary(LOOPS[op].f, intF);
+  const { vv, vs, sv, f } = LOOPS[op];
+  return (inputs, attrs, node) => {
+    const a = need(inputs[0], node, 0);
+    const b = need(inputs[1], node, 1);
+    if (!(a.data instanceof Float32Array) || !(b.data instanceof Float32Array) || a.dtype !== 'float32' || b.dtype !== 'float32') return general(inputs, attrs, node);
+    const dims = broadcastDims(a.dims, b.dims, node);
+    const [ka, kb] = [rowsView(a.dims, dims), rowsView(b.dims, dims)];
+    if (!ka || !kb || dims.length === 0) return general(inputs, attrs, node);
+    const L = dims[dims.length - 1];
+    const o = new Float32Array(size(dims));
+    const R = L === 0 ? 0 : o.length / L;
+    const x = a.data, y = b.data;
+    for (let r = 0; r < R; r++) {
+      const ob = r * L;
+      const xv = ka === 'full' || ka === 'col';
+      const yv = kb === 'full' || kb === 'col';
+      const xb = ka === 'full' ? ob : 0, yb = kb === 'full' ? ob : 0;
+      const xs = ka === 'row' ? x[r] : x[0], ys = kb === 'row' ? y[r] : y[0];
+      if (xv && yv) vv(o, ob, x, xb, y, yb, L);
+      else if (xv) vs(o, ob, x, xb, ys, L);
+      else if (yv) sv(o, ob, xs, y, yb, L);
+      else o.fill(f(xs, ys), ob, ob + L);
+    }
+    return [floatTensor(dims, o)];
+  };
+}
+
 /** A function of each element; integer inputs stay integers (`intOk`), else they are refused. */
 export function unary(f: (x: number) => number, intOk = false): OpFn {
   return (inputs, _attrs, node) => {

@@ -13,7 +13,7 @@ import { ifOp, loop, scan } from './ops-control.js';
 import { convTranspose } from './ops-conv.js';
 import { affineGrid, gridSample, nonMaxSuppression, roiAlign } from './ops-detect.js';
 import { einsum } from './ops-einsum.js';
-import { binary, bitShift, bitwise, bitwiseNot, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
+import { arithmetic, binary, bitShift, bitwise, bitwiseNot, clip, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erf } from './ops-elementwise.js';
 import {
   compress, depthToSpace, det, eyeLike, gatherElements, gatherND, nonZero, oneHot, reverseSequence, scatterElements, scatterND, sizeOp, spaceToDepth, topK, trilu, unique,
 } from './ops-index.js';
@@ -38,14 +38,14 @@ export { resolvePads, spatialOut } from './ops-nn.js';
 export { transposeTensor } from './ops-shape.js';
 
 export const OPS: Readonly<Record<string, OpFn>> = {
-  Add: binary((x, y) => x + y),
+  Add: arithmetic('add'),
   Xor: binary((x, y) => (!x !== !y ? 1 : 0), undefined, true),
   BitShift: bitShift,
   GreaterOrEqual: binary((x, y) => (x >= y ? 1 : 0), undefined, true),
   LessOrEqual: binary((x, y) => (x <= y ? 1 : 0), undefined, true),
-  Sub: binary((x, y) => x - y),
-  Mul: binary((x, y) => x * y),
-  Div: binary((x, y) => x / y, (x, y) => Math.trunc(x / y)),
+  Sub: arithmetic('sub'),
+  Mul: arithmetic('mul'),
+  Div: arithmetic('div', (x, y) => Math.trunc(x / y)),
   Pow: binary((x, y) => Math.pow(x, y), undefined, false, true),
   Max: variadic((x, y) => Math.max(x, y)),
   Min: variadic((x, y) => Math.min(x, y)),

@@ -631,3 +631,19 @@ test('unsigned integers keep their type and width through BitShift, BitwiseNot a
   const [m] = OPS.Max([u('uint32', [4294967295, 1]), u('uint32', [3, 2])], max.attributes, max);
   assert.deepEqual([m.intType, ...Array.from(m.data)], ['uint32', 4294967295, 2]);
 });
+
+test('Add, Sub, Mul and Div by rows, columns, scalars and general broadcasts equal onnxruntime (both operand orders)', async () => {
+  // [R, L]-structured broadcasts take sculpt's monomorphic loops; [3, 1] against [1, 4] and a
+  // middle-axis [1, 3, 1] take the general path: all must agree with onnxruntime.
+  const shapes: [number[], number[]][] = [
+    [[2, 3, 5], [2, 3, 5]], [[2, 3, 5], [5]], [[2, 3, 5], [1, 1, 5]], [[2, 3, 5], [2, 3, 1]], [[2, 3, 5], [3, 1]],
+    [[2, 3, 5], [1]], [[2, 3, 5], []], [[3, 1], [1, 4]], [[2, 3, 5], [1, 3, 1]], [[1, 1], [1, 1]], [[4, 0], [1]],
+  ];
+  for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
+    for (const [p, q] of shapes) {
+      for (const [da, db] of [[p, q], [q, p]]) {
+        await check(`${op} ${JSON.stringify(da)} ${JSON.stringify(db)}`, [{ op, inputs: ['a', 'b'], outputs: ['y'] }], { a: da, b: db });
+      }
+    }
+  }
+});
