@@ -2,12 +2,18 @@
 // Bundles src/browser.ts for web pages: dist/browser/sculpt.mjs (ES module, wasm kernels inside).
 // Fails if anything reachable imports a Node built-in (node:fs, path, …) or uses Node globals:
 // core, sparse and the ONNX decoder must stay browser-safe. Usage: npm run build:browser
+// (node scripts/build-browser.mjs [--entry FILE] [--outfile FILE]: another entry, for the tests)
 import { builtinModules } from 'node:module';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import * as esbuild from 'esbuild';
 
-const OUT = 'dist/browser/sculpt.mjs';
+function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const ENTRY = option('entry', 'src/browser.ts');
+const OUT = option('outfile', 'dist/browser/sculpt.mjs');
 const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 const problems = [];
 
@@ -26,7 +32,7 @@ const noNode = {
 };
 
 const result = await esbuild.build({
-  entryPoints: ['src/browser.ts'],
+  entryPoints: [ENTRY],
   outfile: OUT,
   bundle: true,
   format: 'esm',
@@ -47,7 +53,7 @@ for (const g of ['process', 'Buffer', 'require', '__dirname', '__filename']) {
   for (const m of text.matchAll(use)) problems.push(`${OUT}: uses the Node global ${g}: …${text.slice(Math.max(0, m.index - 40), m.index + 40).replace(/\s+/g, ' ')}…`);
 }
 if (problems.length > 0) {
-  console.error(`build:browser: the browser bundle must not depend on Node:\n  ${problems.join('\n  ')}\nMove the Node-only code behind a module src/browser.ts does not import.`);
+  console.error(`build:browser: the browser bundle must not depend on Node:\n  ${problems.join('\n  ')}\nMove the Node-only code behind a module ${ENTRY} does not import.`);
   process.exit(1);
 }
 mkdirSync(dirname(OUT), { recursive: true });

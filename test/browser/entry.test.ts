@@ -1,7 +1,9 @@
 // The browser entry in Node (no browser needed): bytes in, outputs out, refusals as one-line SculptErrors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSculptContainer, loadModel, OnnxModel as BytesModel, SculptError } from '../../src/browser.js';
 import { readOnnx } from '../../src/formats/onnx.js';
@@ -44,4 +46,31 @@ test('the browser entry refuses what it cannot do with one line naming the model
   await assert.rejects(loadModel(external, { name: 'mlp-external.onnx' }), (e: unknown) => e instanceof SculptError && /^mlp-external\.onnx: .*external/.test(e.message));
   await assert.rejects(loadModel(new Uint8Array([1, 2, 3]), { name: 'x.onnx' }), (e: unknown) => e instanceof SculptError && /^x\.onnx/.test(e.message) && !e.message.includes('\n'));
   await assert.rejects(loadModel('mlp.sculpt' as unknown as ArrayBuffer), (e: unknown) => e instanceof SculptError && /ArrayBuffer or Uint8Array/.test(e.message));
+});
+
+test('build:browser bundles src/browser.ts and fails, naming the importer, when a Node built-in or global is reachable', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sculpt-bundle-'));
+  const build = (entry: string, out: string) => spawnSync(process.execPath, ['scripts/build-browser.mjs', '--entry', entry, '--outfile', out], { cwd: ROOT, encoding: 'utf8' });
+  try {
+    const ok = build('src/browser.ts', join(dir, 'ok.mjs'));
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /no Node built-ins/);
+    const text = readFileSync(join(dir, 'ok.mjs'), 'utf8');
+    assert.ok(text.includes('KERNELS_WASM_BASE64') && text.includes('export {'), 'an ES module with the kernels inside');
+
+    // The Node-side ONNX module reads files: reachable from an entry, it fails the build.
+    writeFileSync(join(dir, 'fs.ts'), `export { readOnnx } from ${JSON.stringify(join(ROOT, 'src/formats/onnx.ts'))};\n`);
+    const fsBuild = build(join(dir, 'fs.ts'), join(dir, 'fs.mjs'));
+    assert.equal(fsBuild.status, 1);
+    assert.match(fsBuild.stderr, /^ {2}src\/formats\/onnx\.ts: imports node:fs$/m);
+    assert.match(fsBuild.stderr, /^ {2}src\/formats\/fsutil\.ts: imports node:child_process$/m);
+    assert.equal(existsSync(join(dir, 'fs.mjs')), false, 'nothing written');
+
+    writeFileSync(join(dir, 'env.ts'), 'export const home = process.env.HOME;\n');
+    const envBuild = build(join(dir, 'env.ts'), join(dir, 'env.mjs'));
+    assert.equal(envBuild.status, 1);
+    assert.match(envBuild.stderr, /uses the Node global process/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
