@@ -7,7 +7,7 @@
 import { SculptError } from '../core/errors.js';
 import type { Mask } from '../core/mask.js';
 import { resolveTargets, validatePruneOptions, type PruneOptions } from '../core/options.js';
-import { planStreaming, type PruneSummary, type TensorStats } from '../core/plan.js';
+import { planStreaming, type PruneSummary, type StreamingPlan, type TensorStats } from '../core/plan.js';
 import { assertFinite } from '../formats/index.js';
 import { openModel, type CompanionEdit, type ModelFile, type ModelFormat } from '../formats/registry.js';
 import { withFileContext } from './model-file.js';
@@ -59,16 +59,16 @@ export function pruneFile(input: string, output: string, opts: PruneOptions, hoo
 export function prunePipeline(model: ModelFile, output: string, given: PruneOptions, hooks: PruneFileHooks, extras: PipelineExtras = {}): PruneFileResult {
   // The graph knows the output layers better than "the last prunable tensor".
   const opts = given.outputWeights === undefined && model.outputWeights?.length ? { ...given, outputWeights: [...model.outputWeights] } : given;
-  assertFinite(model, model.path);
-  refuseUnscaledGlobal(model, opts);
   let summary: () => PruneSummary;
   let maskFor: (name: string, values: Float32Array) => Mask | undefined;
   if (extras.masks) {
+    assertFinite(model, model.path);
+    refuseUnscaledGlobal(model, opts);
     const masks = extras.masks;
     maskFor = (name) => masks.get(name);
     summary = () => extras.summary!;
   } else {
-    const plan = planStreaming(model, opts);
+    const plan = planCheckingFinite(model, opts);
     maskFor = (name, values) => plan.maskFor(name, values);
     summary = () => plan.stats();
   }
@@ -77,6 +77,29 @@ export function prunePipeline(model: ModelFile, output: string, given: PruneOpti
   const s = summary();
   const quantizationError = report.quantizationError.size ? Object.fromEntries(report.quantizationError) : undefined;
   return { input: model.path, output, format: model.format, stats: s.stats, total: s.total, targetTotal: s.targetTotal, ...(quantizationError && { quantizationError }), ...(report.companions?.length && { companions: report.companions }) };
+}
+
+/**
+ * Plans with the NaN/Inf check of every prunable tensor folded into the plan's own passes: a
+ * global unstructured selection reads each of its tensors and refuses a non-finite value (its
+ * histogram has bins for them; other criteria check their scores), so only the tensors outside it
+ * get a pass of their own (on a checkpoint pruned globally: none, one read of the file saved).
+ * Any failure on the way first runs the full check, so a NaN or infinity is reported as before —
+ * the first in file order, by `assertFinite` — whichever check met it, and before other refusals.
+ */
+function planCheckingFinite(model: ModelFile, opts: PruneOptions): StreamingPlan {
+  try {
+    refuseUnscaledGlobal(model, opts);
+    const plan = planStreaming(model, opts);
+    const seen = opts.pattern.kind === 'unstructured'
+      ? new Set(resolveTargets(model.tensors, opts).filter((e) => e.scope === 'global').map((e) => e.tensor.name))
+      : new Set<string>();
+    if (seen.size < model.tensors.length) assertFinite({ tensors: model.tensors.filter((t) => !seen.has(t.name)), read: (name) => model.read(name) }, model.path);
+    return plan;
+  } catch (e) {
+    assertFinite(model, model.path);
+    throw e;
+  }
 }
 
 /**

@@ -160,13 +160,38 @@ export interface MarkResult {
  */
 export function markKept(keys: Uint32Array, key: number, ties: number, words: Uint32Array): MarkResult {
   const n = keys.length;
+  const full = n & ~31;
   let left = ties;
   let zeros = 0;
   let i = 0;
-  for (let wi = 0; i < n; wi++) {
+  let wi = 0;
+  // markAbove's branch-free word (kept = k > key), plus a flag for keys equal to `key`; only a
+  // word that holds one is walked again, in order, to hand out the ties.
+  for (; i < full; wi++) {
     let word = 0;
-    const end = Math.min(i + 32, n);
-    for (let j = 0; i < end; i++, j++) {
+    let equal = 0;
+    for (let j = 0; j < 32; j += 4, i += 4) {
+      const a = keys[i] & 0x7fffffff;
+      const b = keys[i + 1] & 0x7fffffff;
+      const c = keys[i + 2] & 0x7fffffff;
+      const d = keys[i + 3] & 0x7fffffff;
+      word |= (((key - a) >>> 31) | (((key - b) >>> 31) << 1) | (((key - c) >>> 31) << 2) | (((key - d) >>> 31) << 3)) << j;
+      zeros += ((a - 1) >>> 31) + ((b - 1) >>> 31) + ((c - 1) >>> 31) + ((d - 1) >>> 31);
+      equal |= (((a ^ key) - 1) | ((b ^ key) - 1) | ((c ^ key) - 1) | ((d ^ key) - 1)) >>> 31;
+    }
+    if (equal !== 0 && key !== 0) {
+      for (let j = 0, at = i - 32; j < 32; j++, at++) {
+        if ((keys[at] & 0x7fffffff) === key) {
+          if (left > 0) left--;
+          else word |= 1 << j;
+        }
+      }
+    }
+    words[wi] = word >>> 0;
+  }
+  if (i < n) {
+    let word = 0;
+    for (let j = 0; i < n; i++, j++) {
       const k = keys[i] & 0x7fffffff;
       word |= ((key - k) >>> 31) << j;
       zeros += (k - 1) >>> 31;

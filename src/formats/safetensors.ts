@@ -21,7 +21,8 @@ import type { TensorSource } from '../core/plan.js';
 import { shapeText } from '../core/limits.js';
 import { numel, WeightSet, type Role, type WeightTensor } from '../core/types.js';
 import { parseStrictJson } from '../core/strict-json.js';
-import { AtomicFile, assertNotInput, BufferedWriter, printable, readExactly } from './fsutil.js';
+import { AtomicFile, assertNotInput, printable, readExactly, WATCH_AFTER_BYTES } from './fsutil.js';
+import { copyByChunks, type LayoutSource } from './layout-copy.js';
 import { decodeFloats, encodeFloats, FLOAT_DTYPE_BYTES, isFloatDType, type FloatDType } from './safetensors-dtypes.js';
 
 export type { TensorSource } from '../core/plan.js';
@@ -192,6 +193,11 @@ export class SafetensorsFile implements TensorSource {
     else readExactly(this.fd, into, entry.end - entry.begin, entry.begin, this.path);
   }
 
+  /** The open file for copyByChunks (its descriptor, size and a checked read). */
+  layoutSource(): LayoutSource {
+    return { fd: this.fd, size: this.size, readRange: (start, end, into) => this.readRange(start, end, into) };
+  }
+
   /** Reads bytes [start, end) of the file into `into`. */
   readRange(start: number, end: number, into: Uint8Array): void {
     readExactly(this.fd, into, end - start, start, this.path);
@@ -304,40 +310,48 @@ export function readSafetensors(file: string): WeightSet {
  */
 export type TensorTransform = (name: string, values: Float32Array) => MaskLike | Float32Array | undefined;
 
+export interface WriteStreamingOptions {
+  /** Chunk bytes on top of the largest tensor (default 32 MiB; tests use less). */
+  readonly stagingBytes?: number;
+}
+
 /**
  * Writes a copy of `src` to `outPath`: header and every byte of untouched tensors verbatim, the
- * transformed tensors re-encoded in their own dtype. One tensor is in memory at a time. The
- * values passed to `transform` are a scratch view (for F32, of the very bytes to be written):
+ * transformed tensors re-encoded in their own dtype. The file is copied in chunks of whole
+ * tensors (copyByChunks: three buffers of the largest tensor plus 32 MiB at most, read ahead and
+ * written behind by a helper thread), and each tensor is transformed in its chunk, in file order.
+ * The values passed to `transform` are a scratch view (for F32, of the very bytes to be written):
  * valid during the call only; the transform may modify them only if it returns them.
  */
-export function writeSafetensorsStreaming(src: SafetensorsFile, outPath: string, transform: TensorTransform): void {
+export function writeSafetensorsStreaming(src: SafetensorsFile, outPath: string, transform: TensorTransform, options: WriteStreamingOptions = {}): void {
   assertNotInput(outPath, [src.path]);
-  const file = new AtomicFile(outPath);
+  // The watchdog from the start: the bytes bypass AtomicFile.write, which would start it later.
+  const file = new AtomicFile(outPath, src.size > WATCH_AFTER_BYTES ? { watchAfter: 0 } : {});
   try {
-    const out = new BufferedWriter(file, 8 << 20);
-    const raw = new Uint8Array(Math.max(maxBytes(src.entries, 0), 1 << 20));
+    const room = Math.min(Math.max(src.size, 1 << 16), maxBytes(src.entries, 0) + (options.stagingBytes ?? 32 << 20)) + 4096;
     let floats: Float32Array | undefined;
-    let pos = 0;
-    const copyUpTo = (end: number) => {
-      while (pos < end) {
-        const n = Math.min(raw.length, end - pos);
-        src.readRange(pos, pos + n, raw);
-        out.write(raw.subarray(0, n));
-        pos += n;
-      }
-    };
-    for (const e of src.entries) {
-      copyUpTo(e.begin);
-      const length = e.end - e.begin;
-      src.readRawInto(e, raw);
-      const bytes = raw.subarray(0, length);
-      if (isFloatDType(e.dtype)) {
+    let aligned: Uint8Array | undefined;
+    let next = 0;
+    const entries = src.entries;
+    copyByChunks(src.layoutSource(), file, entries, room, (chunk) => {
+      for (; next < entries.length && entries[next].end <= chunk.end; next++) {
+        const e = entries[next];
+        if (!isFloatDType(e.dtype)) continue;
+        const length = e.end - e.begin;
+        const at = e.begin - chunk.start;
+        const stored = chunk.bytes.subarray(at, at + length);
         const n = numel(e.shape);
+        // Typed views need the element width's alignment (buffer offset ≡ file offset mod 4096);
+        // a file that breaks it (legal, rare) goes through an aligned scratch copy.
+        const inPlace = e.begin % Math.min(FLOAT_DTYPE_BYTES[e.dtype], 4) === 0;
+        if (!inPlace && (!aligned || aligned.length < length)) aligned = new Uint8Array(maxBytes(entries, length));
+        const bytes = inPlace ? stored : (aligned as Uint8Array).subarray(0, length);
+        if (!inPlace) bytes.set(stored);
         // F32 values are a view of the bytes about to be written: no copy, no second read.
         let values: Float32Array;
-        if (e.dtype === 'F32') values = new Float32Array(raw.buffer, 0, n);
+        if (e.dtype === 'F32') values = new Float32Array(bytes.buffer, bytes.byteOffset, n);
         else {
-          if (!floats || floats.length < n) floats = new Float32Array(maxElements(src.entries.filter((x) => x.dtype !== 'F32'), n));
+          if (!floats || floats.length < n) floats = new Float32Array(maxElements(entries.filter((x) => x.dtype !== 'F32'), n));
           values = floats.subarray(0, n);
           decodeFloats(bytes, e.dtype, values);
         }
@@ -348,12 +362,9 @@ export function writeSafetensorsStreaming(src: SafetensorsFile, outPath: string,
         } else if (result !== undefined) {
           zeroPruned(bytes, e.dtype, n, result, e.name, src.path);
         }
+        if (!inPlace) stored.set(bytes);
       }
-      out.write(bytes);
-      pos = e.end;
-    }
-    copyUpTo(src.size);
-    out.flush();
+    });
     file.commit();
   } catch (e) {
     file.abort();
@@ -387,6 +398,23 @@ export function zeroPruned(bytes: Uint8Array, dtype: FloatDType, n: number, mask
         units.fill(0, base, base + 32 * unitsPer);
         continue;
       }
+      if (unitsPer === 1 && w !== last && popcount(pruned) > 8) {
+        // Mostly pruned (high sparsity): a branch-free AND per element beats a loop over set bits.
+        const kept = ~pruned;
+        for (let k = 0; k < 32; k += 8) {
+          const b = base + k;
+          const m = kept >>> k;
+          units[b] &= -(m & 1);
+          units[b + 1] &= -((m >>> 1) & 1);
+          units[b + 2] &= -((m >>> 2) & 1);
+          units[b + 3] &= -((m >>> 3) & 1);
+          units[b + 4] &= -((m >>> 4) & 1);
+          units[b + 5] &= -((m >>> 5) & 1);
+          units[b + 6] &= -((m >>> 6) & 1);
+          units[b + 7] &= -((m >>> 7) & 1);
+        }
+        continue;
+      }
       while (pruned !== 0) {
         const k = 31 - Math.clz32(pruned & -pruned);
         pruned &= pruned - 1;
@@ -403,4 +431,10 @@ export function zeroPruned(bytes: Uint8Array, dtype: FloatDType, n: number, mask
       if (unitsPer === 2) units[i * unitsPer + 1] = 0;
     }
   }
+}
+
+function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
