@@ -4,12 +4,13 @@
  * forced by `engine`); everything else runs through the operators in ops.ts.
  */
 import { SculptError } from '../core/errors.js';
-import { isGraph, type Graph, type GraphNode } from '../core/graph.js';
+import { isGraph, type AttributeValue, type Graph, type GraphNode } from '../core/graph.js';
 import { shapeText } from '../core/limits.js';
 import { countNonzeros, denseToCsr } from './formats.js';
 import { Kernels, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, positionsPerPass, transposeGeometry, type ConvGeometry } from './ops-conv.js';
-import { OPS, at, attrFloat, attrInt, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
+import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
+import type { Attrs } from './ops-common.js';
 import { shortName } from './ops-common.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
 import { checkedSize, floatTensor, fromGraphTensor, size, strides, withTensorBudget, type Tensor } from './tensor.js';
@@ -153,7 +154,122 @@ export class SparseExecutor {
         if (p) this.prepared.set(n, p);
       }
     }
+    for (const n of all.nodes) this.fuseLayerNorm(n) || this.fuseGelu(n);
   }
+
+  /** Nodes run as one by `fusedOps` (their last node): the others are skipped. */
+  private readonly fusedAway = new Set<GraphNode>();
+  /** The last node of a fused pattern: its output from the pattern's inputs, in one pass. */
+  private readonly fusedOps = new Map<GraphNode, { inputs: readonly string[]; op: string; attrs: Attrs; nodes: number }>();
+
+  /** A float scalar constant's value. */
+  private scalar(name: string): number | undefined {
+    const t = this.constants.get(name);
+    return t && t.dtype === 'float32' && t.data.length === 1 ? t.data[0] : undefined;
+  }
+
+  private isDefault(n: GraphNode | undefined, op: string): n is GraphNode {
+    return !!n && n.opType === op && (n.domain === '' || n.domain === 'ai.onnx') && !this.fusedAway.has(n) && !this.fusedOps.has(n) && !this.prepared.has(n) && !this.folded.has(n);
+  }
+
+  /** ReduceMean over the last axis only, keeping dims (axes as attribute or, from opset 18, input). */
+  private meansLastAxis(n: GraphNode, rank: number | undefined): boolean {
+    if (attrInt(n.attributes, 'keepdims', 1) !== 1) return false;
+    const axes = n.attributes.has('axes') ? attrInts(n.attributes, 'axes') : n.inputs[1] ? Array.from(this.constants.get(n.inputs[1])?.data ?? []) : undefined;
+    return !!axes && axes.length === 1 && (axes[0] === -1 || (rank !== undefined && axes[0] === rank - 1));
+  }
+
+  /**
+   * LayerNorm as exporters before opset 17 write it — m = ReduceMean(x), d = x − m,
+   * v = ReduceMean(d²), y = d / √(v + ε), then × γ and + β when there — runs as one
+   * LayerNormalization over the last axis. Every intermediate has only the pattern's readers.
+   */
+  private fuseLayerNorm(mean: GraphNode): boolean {
+    if (!this.isDefault(mean, 'ReduceMean') || !this.meansLastAxis(mean, undefined)) return false;
+    const x = mean.inputs[0];
+    const subs = (this.consumers.get(mean.outputs[0]) ?? []);
+    const sub = subs.length === 1 ? subs[0] : undefined;
+    if (!this.isDefault(sub, 'Sub') || sub.inputs[0] !== x || sub.inputs[1] !== mean.outputs[0] || this.graphOutputs.has(mean.outputs[0])) return false;
+    const dUses = this.consumers.get(sub.outputs[0]) ?? [];
+    const pow = dUses.find((u) => u.opType === 'Pow');
+    const div = dUses.find((u) => u.opType === 'Div');
+    if (dUses.length !== 2 || !this.isDefault(pow, 'Pow') || !this.isDefault(div, 'Div') || pow.inputs[0] !== sub.outputs[0] || this.scalar(pow.inputs[1]) !== 2 || div.inputs[0] !== sub.outputs[0] || this.graphOutputs.has(sub.outputs[0])) return false;
+    const mean2 = this.soleConsumer(pow.outputs[0]);
+    if (!this.isDefault(mean2, 'ReduceMean') || !this.meansLastAxis(mean2, undefined)) return false;
+    const add = this.soleConsumer(mean2.outputs[0]);
+    const eps = add && add.inputs[0] === mean2.outputs[0] ? this.scalar(add.inputs[1]) : undefined;
+    if (!this.isDefault(add, 'Add') || eps === undefined) return false;
+    const sqrt = this.soleConsumer(add.outputs[0]);
+    if (!this.isDefault(sqrt, 'Sqrt') || this.soleConsumer(sqrt.outputs[0]) !== div || div.inputs[1] !== sqrt.outputs[0]) return false;
+    const nodes = [mean, sub, pow, mean2, add, sqrt, div];
+    let last = div;
+    const params: string[] = [x];
+    // × γ and + β of the last axis (1-D constants), when the normalised value's only reader is that.
+    const mul = this.soleConsumer(div.outputs[0]);
+    const gamma = mul && this.isDefault(mul, 'Mul') ? (mul.inputs[0] === div.outputs[0] ? mul.inputs[1] : mul.inputs[0]) : undefined;
+    if (mul && gamma !== undefined && this.constants.get(gamma)?.dims.length === 1) {
+      nodes.push(mul);
+      last = mul;
+      params.push(gamma);
+      const plus = this.soleConsumer(mul.outputs[0]);
+      const beta = plus && this.isDefault(plus, 'Add') ? (plus.inputs[0] === mul.outputs[0] ? plus.inputs[1] : plus.inputs[0]) : undefined;
+      if (plus && beta !== undefined && this.constants.get(beta)?.dims.length === 1) {
+        nodes.push(plus);
+        last = plus;
+        params.push(beta);
+      }
+    }
+    for (const n of nodes) if (n !== last) this.fusedAway.add(n);
+    this.fusedOps.set(last, { inputs: params, op: 'LayerNormalization', attrs: new Map<string, AttributeValue>([['axis', -1], ['epsilon', eps]]), nodes: nodes.length });
+    return true;
+  }
+
+  /**
+   * Exact GELU as exporters before opset 20 write it — x · 0.5 · (1 + erf(x / √2)), the two
+   * products in either order — runs as one Gelu.
+   */
+  private fuseGelu(div: GraphNode): boolean {
+    if (!this.isDefault(div, 'Div')) return false;
+    const x = div.inputs[0];
+    const r = this.scalar(div.inputs[1]);
+    if (r === undefined || Math.abs(r - Math.SQRT2) > 1e-6) return false;
+    const erfNode = this.soleConsumer(div.outputs[0]);
+    if (!this.isDefault(erfNode, 'Erf')) return false;
+    const one = this.soleConsumer(erfNode.outputs[0]);
+    if (!this.isDefault(one, 'Add') || this.scalar(one.inputs[0] === erfNode.outputs[0] ? one.inputs[1] : one.inputs[0]) !== 1) return false;
+    const m1 = this.soleConsumer(one.outputs[0]);
+    if (!this.isDefault(m1, 'Mul')) return false;
+    const other = m1.inputs[0] === one.outputs[0] ? m1.inputs[1] : m1.inputs[0];
+    let nodes: GraphNode[];
+    let last: GraphNode;
+    if (other === x) {
+      // (x · (1 + erf)) · 0.5
+      const m2 = this.soleConsumer(m1.outputs[0]);
+      if (!this.isDefault(m2, 'Mul') || this.scalar(m2.inputs[0] === m1.outputs[0] ? m2.inputs[1] : m2.inputs[0]) !== 0.5) return false;
+      nodes = [div, erfNode, one, m1, m2];
+      last = m2;
+    } else {
+      // (x · 0.5) · (1 + erf)
+      const half = this.producer(other);
+      if (!this.isDefault(half, 'Mul') || this.soleConsumer(half.outputs[0]) !== m1) return false;
+      const hx = half.inputs[0] === x ? half.inputs[1] : half.inputs[1] === x ? half.inputs[0] : undefined;
+      if (hx === undefined || this.scalar(hx) !== 0.5) return false;
+      nodes = [div, erfNode, one, half, m1];
+      last = m1;
+    }
+    if (nodes.some((n) => n !== last && n.outputs.some((o) => this.graphOutputs.has(o)))) return false;
+    for (const n of nodes) if (n !== last) this.fusedAway.add(n);
+    this.fusedOps.set(last, { inputs: [x], op: 'Gelu', attrs: new Map(), nodes: nodes.length });
+    return true;
+  }
+
+  /** The main-graph node producing `value`. */
+  private producer(value: string): GraphNode | undefined {
+    this.producers ??= new Map(this.graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+    return this.producers.get(value);
+  }
+
+  private producers: Map<string, GraphNode> | undefined;
 
   /**
    * Times each weight layer's dense and CSR kernels in isolation at `batch` (median of `repeats`)
@@ -202,6 +318,11 @@ export class SparseExecutor {
       });
     }
     return out;
+  }
+
+  /** The decomposed LayerNorms and GELUs run as one op: its last node's name and how many nodes it replaces. */
+  fusions(): { op: string; node: string; nodes: number }[] {
+    return [...this.fusedOps].map(([last, f]) => ({ op: f.op, node: last.name, nodes: f.nodes }));
   }
 
   /** Names of the Add and Relu nodes folded into the kernels of the weight nodes before them. */
@@ -444,19 +565,23 @@ export class SparseExecutor {
       runGraph: (g, feeds) => this.runSubgraph(g, feeds, values),
     };
     for (const n of nodes) {
-      if (this.precomputed.has(n)) continue;
+      if (this.precomputed.has(n) || this.fusedAway.has(n)) continue;
       const source = this.folded.get(n);
       if (source !== undefined) {
         values.set(n.outputs[0], values.get(source)!);
         continue;
       }
-      const ins = n.inputs.map((name) => (name === '' ? undefined : values.get(name)));
+      const fused = this.fusedOps.get(n);
+      // A fused pattern's last node reads the pattern's inputs, not its own.
+      const names = fused ? fused.inputs : n.inputs;
+      const ins = names.map((name) => (name === '' ? undefined : values.get(name)));
       ins.forEach((t, i) => {
-        if (t === undefined && n.inputs[i] !== '') throw new SculptError(`${at(n)} reads ${shortName(n.inputs[i])}, which nothing produced`);
+        if (t === undefined && names[i] !== '') throw new SculptError(`${at(n)} reads ${shortName(names[i])}, which nothing produced`);
       });
       const transposed = n.opType === 'ConvTranspose' ? this.prepared.get(n) : undefined;
       const t0 = this.timings ? performance.now() : 0;
-      const outs = WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)]
+      const outs = fused ? [OPS[fused.op](ins, fused.attrs, n, ctx)[0]]
+        : WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)]
         : transposed ? [this.convTransposeWith(n, ins, transposed)]
         : OPS[n.opType](ins, n.attributes, n, ctx);
       if (this.timings) this.timings.set(n, (this.timings.get(n) ?? 0) + performance.now() - t0);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxModel, readOnnx, writeOnnx } from '../../src/formats/onnx.js';
 import { SparseExecutor } from '../../src/sparse/executor.js';
+import type { Tensor } from '../../src/sparse/tensor.js';
 import { readNpy } from '../fixtures/npy.js';
 import { maxRelError } from '../fixtures/compare.js';
 
@@ -111,5 +112,29 @@ test('channel-pruned mlp.onnx: auto engine runs the kept rows densely and agrees
     assert.ok(maxRelError(y.data, ref) <= 1e-4);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('decomposed LayerNorms and exact GELUs of PyTorch exports run fused, agreeing with onnxruntime within 1e-5', async () => {
+  // encoder.onnx (opset 13): LayerNorm decomposed into ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt,
+  // Div, Mul, Add — two per layer and a final one; GELU as x · 0.5 · (1 + erf(x / √2)), one per
+  // layer. bert.onnx (opset 14, dynamic axes): the embedding LayerNorm and two per layer.
+  const cases: { file: string; feeds: Record<string, Tensor>; output: string }[] = [
+    { file: `${FIX}/shrink/encoder.onnx`, feeds: { input: { dtype: 'float32' as const, dims: [1, 8, 16], data: Float32Array.from({ length: 128 }, (_, i) => Math.sin(i * 0.7)) } }, output: 'logits' },
+    { file: `${FIX}/shrink/bert.onnx`, feeds: { input_ids: { dtype: 'int64' as const, dims: [2, 6], data: Float64Array.from({ length: 12 }, (_, i) => (i * 13) % 64) }, attention_mask: { dtype: 'int64' as const, dims: [2, 6], data: Float64Array.from({ length: 12 }, (_, i) => (i % 6 < 5 ? 1 : 0)) } }, output: 'last_hidden_state' },
+  ];
+  for (const c of cases) {
+    const ex = new SparseExecutor(readOnnx(c.file).graph(), { engine: 'dense' });
+    const fusions = ex.fusions();
+    assert.deepEqual(fusions.filter((f) => f.op === 'LayerNormalization').map((f) => f.nodes), [9, 9, 9, 9, 9], c.file);
+    assert.deepEqual(fusions.filter((f) => f.op === 'Gelu').map((f) => f.nodes), [5, 5], c.file);
+    const session = await ort.InferenceSession.create(c.file, { intraOpNumThreads: 1 });
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(c.feeds)) feeds[name] = t.dtype === 'float32' ? new ort.Tensor('float32', t.data as Float32Array, [...t.dims]) : new ort.Tensor('int64', BigInt64Array.from(t.data as Float64Array, (v) => BigInt(v)), [...t.dims]);
+    const ref = (await session.run(feeds))[c.output].data as Float32Array;
+    await session.release();
+    const y = ex.run(c.feeds)[c.output];
+    const err = maxRelError(y.data, ref);
+    assert.ok(err <= 1e-5, `${c.file}: max relative error ${err}`);
   }
 });
