@@ -208,7 +208,7 @@ function byOp(entries: Iterable<{ op: string; node: unknown; ms: number }>, runs
 function sculptProfile(executor: SparseExecutor, inputs: Record<string, Tensor>, runs: number, what: string): OpTime[] {
   const timings = new Map<GraphNode, number>();
   for (let i = 0; i < runs; i++) withFileContext(what, () => executor.run(inputs, { timings }));
-  return byOp([...timings].map(([node, ms]) => ({ op: node.opType, node, ms })), runs);
+  return byOp([...timings].map(([node, ms]) => ({ op: executor.runsAs(node), node, ms })), runs);
 }
 
 /** onnxruntime's own trace of `runs` inferences (a profiling session of its own; the trace file is read and removed). */

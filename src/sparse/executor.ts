@@ -154,7 +154,7 @@ export class SparseExecutor {
         if (p) this.prepared.set(n, p);
       }
     }
-    for (const n of all.nodes) this.fuseLayerNorm(n) || this.fuseGelu(n);
+    for (const n of all.nodes) if (!this.fuseLayerNorm(n)) this.fuseGelu(n);
   }
 
   /** Nodes run as one by `fusedOps` (their last node): the others are skipped. */
@@ -318,6 +318,12 @@ export class SparseExecutor {
       });
     }
     return out;
+  }
+
+  /** What `node` runs as: its op type, or the op of the fused pattern it ends. */
+  runsAs(node: GraphNode): string {
+    const f = this.fusedOps.get(node);
+    return f ? `${f.op} (fused)` : node.opType;
   }
 
   /** The decomposed LayerNorms and GELUs run as one op: its last node's name and how many nodes it replaces. */

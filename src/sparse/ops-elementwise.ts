@@ -1,5 +1,5 @@
 /** Elementwise operators with NumPy broadcasting, activations and erf. */
-import { erf } from '../core/erf.js';
+import { erf, erf32 } from '../core/erf.js';
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
 import { at, attrFloat, attrString, float, need, needValue, numeric, type Attrs, type OpFn } from './ops-common.js';
@@ -183,7 +183,7 @@ export function test(f: (x: number) => boolean, attrsF?: (attrs: Attrs) => (x: n
   };
 }
 
-export { erf };
+export { erf, erf32 };
 
 /** Clip: bounds as inputs (opset ≥ 11) or the min/max attributes (before). */
 export const clip: OpFn = (inputs, attrs, node) => {
@@ -201,7 +201,7 @@ export const gelu: OpFn = (inputs, attrs, node) => {
   const tanhApprox = attrString(attrs, 'approximate', 'none') === 'tanh';
   const f = tanhApprox
     ? (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)))
-    : (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+    : (x: number) => 0.5 * x * (1 + erf32(x / Math.SQRT2));
   return unary(f)(inputs, attrs, node);
 };
 

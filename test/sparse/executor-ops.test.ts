@@ -647,3 +647,17 @@ test('Add, Sub, Mul and Div by rows, columns, scalars and general broadcasts equ
     }
   }
 });
+
+test('erf32 (the Erf and Gelu kernels) is within 2e-7 relative of the double-precision erf on a grid over [-8, 8] and tiny arguments', async () => {
+  const { erf32 } = await import('../../src/core/erf.js');
+  let worst = 0;
+  const xs = [...Array.from({ length: 16001 }, (_, i) => -8 + i * 1e-3), 1e-30, -1e-20, 1e-10, 3e-8, 0.4999999, 0.5, 0.5000001];
+  for (const x of xs) {
+    const ref = erf(x);
+    const rel = ref === 0 ? Math.abs(erf32(x)) : Math.abs(erf32(x) - ref) / Math.abs(ref);
+    worst = Math.max(worst, rel);
+  }
+  assert.ok(worst < 2e-7, `worst relative error ${worst}`);
+  assert.equal(erf32(0), 0);
+  assert.equal(erf32(-2), -erf32(2));
+});
