@@ -18,21 +18,27 @@ export const layerNorm: OpFn = (inputs, attrs, node) => {
   const si = sT ? broadcastIndex(sT.dims, trailing) : null, bi = bT ? broadcastIndex(bT.dims, trailing) : null;
   const o = new Float32Array(x.length);
   const means = new Float32Array(rows), invs = new Float32Array(rows);
+  // Scale and bias spread to one value per trailing element once, so the row loop is plain.
+  const spread = (v: Float32Array | undefined, idx: Int32Array | null, fill: number): Float32Array => {
+    const out = new Float32Array(n);
+    for (let j = 0; j < n; j++) out[j] = v ? v[idx ? idx[j] : j] : fill;
+    return out;
+  };
+  const sv = spread(scale, si, 1), bv = spread(bias, bi, 0);
   for (let r = 0; r < rows; r++) {
     const base = r * n;
     let mean = 0;
     for (let j = 0; j < n; j++) mean += x[base + j];
     mean /= n;
     let v = 0;
-    for (let j = 0; j < n; j++) v += (x[base + j] - mean) ** 2;
+    for (let j = 0; j < n; j++) {
+      const d = x[base + j] - mean;
+      v += d * d;
+    }
     const inv = 1 / Math.sqrt(v / n + eps);
     means[r] = mean;
     invs[r] = inv;
-    for (let j = 0; j < n; j++) {
-      const s = scale ? scale[si ? si[j] : j] : 1;
-      const b = bias ? bias[bi ? bi[j] : j] : 0;
-      o[base + j] = (x[base + j] - mean) * inv * s + b;
-    }
+    for (let j = 0; j < n; j++) o[base + j] = (x[base + j] - mean) * inv * sv[j] + bv[j];
   }
   const statDims = a.dims.map((d, i) => (i < axis ? d : 1));
   return [floatTensor(a.dims, o), floatTensor(statDims, means), floatTensor(statDims, invs)];
