@@ -1145,10 +1145,20 @@ class Builder {
   private rankOf(name: string, depth = 0): number | undefined {
     const known = this.values.get(name)?.rank ?? this.model.stored(name)?.dims.length ?? this.ranks.get(name);
     if (known !== undefined) return known;
-    const rank = this.deriveRank(name, depth);
-    if (rank !== undefined) this.ranks.set(name, rank);
-    return rank;
+    // A malformed graph may loop back on itself (through shape vectors too): no rank there.
+    if (this.ranking.has(name)) return undefined;
+    this.ranking.add(name);
+    try {
+      const rank = this.deriveRank(name, depth);
+      if (rank !== undefined) this.ranks.set(name, rank);
+      return rank;
+    } finally {
+      this.ranking.delete(name);
+    }
   }
+
+  /** Values whose rank is being derived (cycle guard). */
+  private readonly ranking = new Set<string>();
 
   private deriveRank(name: string, depth: number): number | undefined {
     const input = this.model.decoded.inputs.find((i) => i.name === name);
