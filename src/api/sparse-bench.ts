@@ -40,6 +40,8 @@ export interface BenchOptions {
   readonly layers?: boolean;
   /** Runs per engine timed node by node for `profile` (default 5; 0: no profile). */
   readonly profileRuns?: number;
+  /** Input dims by name (dynamic axes: a sequence length); others as `batch` says. */
+  readonly shapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface BenchLayer {
@@ -103,11 +105,17 @@ function median(values: readonly number[]): number {
 }
 
 /** Seeded standard-normal float inputs (integer inputs zero) for the model's inputs at `batch`. */
-export function benchInputs(graph: Graph, batch: number | undefined, seed: number): Record<string, Tensor> {
+export function benchInputs(graph: Graph, batch: number | undefined, seed: number, shapes: Readonly<Record<string, readonly number[]>> = {}): Record<string, Tensor> {
   const rng = new Rng(seed);
   const out: Record<string, Tensor> = {};
+  const known = new Set(modelInputs(graph).map((i) => i.name));
+  for (const name of Object.keys(shapes)) if (!known.has(name)) throw new SculptError(`--shape ${name}=…: the model has no input ${name}; its inputs: ${[...known].join(', ')}`);
   for (const info of modelInputs(graph)) {
-    const dims = info.dims.map((d, i) => {
+    const given = shapes[info.name];
+    if (given && (given.length !== info.dims.length || given.some((d, i) => info.dims[i] >= 0 && info.dims[i] !== d))) {
+      throw new SculptError(`--shape ${info.name}=${given.join('x')}: the model declares ${info.name} as [${info.dims.map((d) => (d < 0 ? '?' : d)).join(', ')}]`);
+    }
+    const dims = given ? [...given] : info.dims.map((d, i) => {
       if (i === 0 && batch !== undefined) {
         if (d >= 0 && d !== batch) throw new SculptError(`--batch ${batch}: model input ${info.name} has a fixed first dimension ${d}; omit --batch or give ${d}`);
         return batch;
@@ -144,7 +152,7 @@ function relError(ours: Record<string, Tensor>, ref: Record<string, Tensor>): nu
 /** Benchmarks one graph; `ortSource` is the same model for onnxruntime (path or bytes). */
 export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, what: string, options: BenchOptions): Promise<BenchResult> {
   const runs = options.runs ?? 20, warmup = options.warmup ?? 10, threads = options.threads ?? 1;
-  const inputs = benchInputs(graph, options.batch, options.seed ?? 0);
+  const inputs = benchInputs(graph, options.batch, options.seed ?? 0, options.shapes);
   const first = Object.values(inputs)[0];
   const batch = first && first.dims.length > 0 ? first.dims[0] : 1;
   const executor = withFileContext(what, () => new SparseExecutor(graph, { engine: 'auto', machine: options.machine, batchHint: batch }));

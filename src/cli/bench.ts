@@ -20,7 +20,20 @@ interface BenchFlags {
   seed: string;
   plot?: string;
   sparsities: string[];
+  shape: string[];
+  profileRuns: string;
   json?: boolean;
+}
+
+/** `--shape name=1x128` (repeatable; commas also separate). */
+function parseShapes(values: readonly string[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const v of values) {
+    const m = /^(.+)=(\d+(?:x\d+)*)$/.exec(v.trim());
+    if (!m) throw new SculptError(`--shape ${v}: expected NAME=DIMS with DIMS like 1x128`);
+    out[m[1]] = m[2].split('x').map(Number);
+  }
+  return out;
 }
 
 const DEFAULT_SWEEP = ['0.5', '0.7', '0.8', '0.9', '0.95'];
@@ -40,6 +53,8 @@ export function registerBench(program: Command): void {
     .option('--seed <n>', 'seed of the random input', '0')
     .option('--plot <file.html>', 'also prune the model in memory to several sparsities, measure each, and write a report page')
     .option('--sparsities <list>', 'sparsities for --plot (comma-separated)', collectList, [])
+    .option('--shape <name=dims>', 'dims of a model input, e.g. input_ids=1x128 for a dynamic sequence axis (repeatable)', collectList, [])
+    .option('--profile-runs <n>', 'runs per engine timed node by node for "where the time goes" (0: none)', '5')
     .option('--json', 'print one JSON object instead of the tables')
     .addHelpText('after', `
 The machine profile is cached in $XDG_CACHE_HOME/sculpt/machine.json (default ~/.cache/sculpt).
@@ -50,7 +65,8 @@ Examples:
   sculpt bench --machine --json > machine.json
   sculpt bench mlp-90.onnx --machine-profile machine.json
   sculpt bench mlp-90.onnx --batch 1 --threads 1 --runs 50
-  sculpt bench mlp.onnx --plot speedup.html --sparsities 0.5,0.8,0.9,0.95`)
+  sculpt bench mlp.onnx --plot speedup.html --sparsities 0.5,0.8,0.9,0.95
+  sculpt bench bert.onnx --shape input_ids=1x128 --shape attention_mask=1x128`)
     .action(async (model: string | undefined, flags: BenchFlags) => {
       if (flags.machine) {
         if (model) throw new SculptError('bench: give either MODEL or --machine, not both');
@@ -65,6 +81,8 @@ Examples:
         runs: parseInteger('--runs', flags.runs, 1),
         warmup: parseInteger('--warmup', flags.warmup, 0),
         seed: parseInteger('--seed', flags.seed),
+        profileRuns: parseInteger('--profile-runs', flags.profileRuns, 0),
+        shapes: parseShapes(flags.shape),
       };
       const sparsities = (flags.sparsities.length > 0 ? flags.sparsities : DEFAULT_SWEEP).map((s) => parseSparsity('--sparsities', s));
       if (flags.plot !== undefined) {

@@ -190,3 +190,22 @@ test('bench: bad requests fail with one line and write nothing', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('bench --shape sets a dynamic axis (a sequence length); unknown inputs and wrong ranks are refused in one line', () => {
+  const bert = join(FIXTURES, 'shrink/bert.onnx');
+  const r = sculpt(['bench', bert, '--shape', 'input_ids=2x5', '--shape', 'attention_mask=2x5', '--runs', '1', '--warmup', '0', '--profile-runs', '1', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const b = JSON.parse(r.stdout);
+  assert.deepEqual(b.inputs, [{ name: 'input_ids', dims: [2, 5] }, { name: 'attention_mask', dims: [2, 5] }]);
+  assert.equal(b.profile.runs, 1);
+  // Both decomposed LayerNorm kinds and the GELUs run fused.
+  assert.deepEqual(b.profile.sculpt.filter((o: { op: string }) => o.op.endsWith('(fused)')).map((o: { op: string; nodes: number }) => [o.op, o.nodes]).sort(), [['Gelu (fused)', 2], ['LayerNormalization (fused)', 5]]);
+  assert.ok(b.maxRelError < 1e-5, `${b.maxRelError}`);
+  const unknown = sculpt(['bench', bert, '--shape', 'tokens=1x8']);
+  assert.equal(unknown.code, 2);
+  assert.equal(unknown.stderr, 'sculpt: --shape tokens=…: the model has no input tokens; its inputs: input_ids, attention_mask\n');
+  const rank = sculpt(['bench', bert, '--shape', 'input_ids=1x8x2']);
+  assert.equal(rank.stderr, 'sculpt: --shape input_ids=1x8x2: the model declares input_ids as [?, ?]\n');
+  const form = sculpt(['bench', bert, '--shape', 'input_ids:1x8']);
+  assert.equal(form.stderr, 'sculpt: --shape input_ids:1x8: expected NAME=DIMS with DIMS like 1x128\n');
+});
