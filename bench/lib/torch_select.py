@@ -2,9 +2,12 @@
 torch.nn.utils.prune.global_unstructured(L1Unstructured, amount) over all of them.
 
 Usage: /usr/bin/python3 bench/lib/torch_select.py <file.safetensors> <amount>
-Prints one JSON line: load_s, prune_s, pruned, total, threads, torch, maxrss_bytes.
+Prints one JSON line: load_s, prune_s, pruned, total, threads, torch, blas (the BLAS libraries
+mapped into the process, e.g. OpenBLAS from openblas-pthread), maxrss_bytes.
 """
 import json
+import os
+import re
 import resource
 import struct
 import sys
@@ -34,6 +37,16 @@ def load(path):
     return modules
 
 
+def blas_libraries():
+    """BLAS/LAPACK shared libraries this process has mapped (which one Debian's alternatives chose)."""
+    try:
+        with open('/proc/self/maps') as f:
+            paths = set(re.findall(r'(/\S*(?:blas|lapack)\S*)', f.read()))
+    except OSError:
+        return []
+    return sorted(os.path.relpath(p, '/usr/lib') if p.startswith('/usr/lib/') else p for p in paths)
+
+
 def main():
     path, amount = sys.argv[1], float(sys.argv[2])
     t0 = time.perf_counter()
@@ -45,7 +58,7 @@ def main():
     pruned = sum(int((m.weight_mask == 0).sum()) for m in modules)
     print(json.dumps({
         'load_s': t1 - t0, 'prune_s': t2 - t1, 'pruned': pruned, 'total': total,
-        'threads': torch.get_num_threads(), 'torch': torch.__version__,
+        'threads': torch.get_num_threads(), 'torch': torch.__version__, 'blas': blas_libraries(),
         'maxrss_bytes': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }))
 

@@ -22,6 +22,7 @@ import { shapeText } from '../core/limits.js';
 import { numel, WeightSet, type Role, type WeightTensor } from '../core/types.js';
 import { parseStrictJson } from '../core/strict-json.js';
 import { AtomicFile, assertNotInput, printable, readExactly, WATCH_AFTER_BYTES } from './fsutil.js';
+import { IoThread } from './io-thread.js';
 import { copyByChunks, type LayoutSource } from './layout-copy.js';
 import { decodeFloats, encodeFloats, FLOAT_DTYPE_BYTES, isFloatDType, type FloatDType } from './safetensors-dtypes.js';
 
@@ -39,6 +40,8 @@ const DTYPE_BYTES: ReadonlyMap<string, number> = new Map([
   ['F64', 8], ['F32', 4], ['F16', 2], ['BF16', 2], ['I64', 8], ['I32', 4], ['I16', 2], ['I8', 1],
   ['U64', 8], ['U32', 4], ['U16', 2], ['U8', 1], ['BOOL', 1], ['F8_E4M3', 1], ['F8_E5M2', 1],
 ]);
+
+const READ_AHEAD_BYTES = 64 << 20;
 
 /** Headers longer than this are refused (the reference implementation's limit is 100 MB too). */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -59,6 +62,8 @@ export interface SafetensorsOptions {
    * times): later reads are a memory copy instead of a read from the file.
    */
   readonly cacheBytes?: number;
+  /** Files from this many bytes on are read with a helper thread reading ahead (default 64 MiB: smaller ones are not worth a thread). */
+  readonly readAheadFrom?: number;
 }
 
 export function safetensorsRole(name: string, dtype: string, shape: readonly number[]): Pick<WeightTensor, 'role' | 'prunable' | 'reason' | 'outputAxis'> {
@@ -97,8 +102,12 @@ export class SafetensorsFile implements TensorSource {
   /** Floating tensors in data order, with empty `data`; values come from `read`. */
   readonly tensors: readonly WeightTensor[];
   private readonly byName: Map<string, SafetensorsEntry>;
+  private readonly indexOf: Map<string, number>;
+  private readonly tensorByName: Map<string, WeightTensor>;
+  private ahead?: { io: IoThread; slots: [Uint8Array, Uint8Array]; holds: [number, number]; tickets: [number, number]; successor: Map<number, number>; last: number };
   private fd: number;
   private readonly cacheBytes: number;
+  private readonly readAheadFrom: number;
   private cache: Uint8Array | undefined;
   private cacheFailed = false;
   private rawBuf: Uint8Array | undefined;
@@ -107,6 +116,7 @@ export class SafetensorsFile implements TensorSource {
   constructor(file: string, options: SafetensorsOptions = {}) {
     this.path = file;
     this.cacheBytes = options.cacheBytes ?? 0;
+    this.readAheadFrom = options.readAheadFrom ?? READ_AHEAD_BYTES;
     try {
       this.fd = fs.openSync(file, 'r');
     } catch (e) {
@@ -125,9 +135,11 @@ export class SafetensorsFile implements TensorSource {
       throw e;
     }
     this.byName = new Map(this.entries.map((e) => [e.name, e]));
+    this.indexOf = new Map(this.entries.map((e, i) => [e.name, i]));
     this.tensors = this.entries
       .filter((e) => isFloatDType(e.dtype))
       .map((e) => ({ name: e.name, shape: e.shape, data: new Float32Array(0), ...safetensorsRole(e.name, e.dtype, e.shape) }));
+    this.tensorByName = new Map(this.tensors.map((t) => [t.name, t]));
   }
 
   entry(name: string): SafetensorsEntry {
@@ -156,6 +168,7 @@ export class SafetensorsFile implements TensorSource {
       }
       return this.cache.subarray(e.begin - this.dataStart, e.end - this.dataStart);
     }
+    if (this.size >= this.readAheadFrom && process.env.SCULPT_READ_AHEAD !== '0') return this.readAhead(e);
     if (!this.rawBuf || this.rawBuf.length < length) {
       const size = maxBytes(this.entries, length);
       try {
@@ -166,6 +179,49 @@ export class SafetensorsFile implements TensorSource {
     }
     readExactly(this.fd, this.rawBuf, length, e.begin, this.path);
     return this.rawBuf.subarray(0, length);
+  }
+
+  /**
+   * readBytes for a large file: a helper thread reads the tensor predicted to come next while the
+   * caller works on this one (a selection pass reads every target in file order). The prediction is
+   * what followed this tensor last time, else the next prunable tensor; a wrong one costs a read.
+   */
+  private readAhead(e: SafetensorsEntry): Uint8Array {
+    if (!this.ahead) {
+      const io = new IoThread();
+      const size = maxBytes(this.entries, 0);
+      this.ahead = { io, slots: [io.alloc(size), io.alloc(size)], holds: [-1, -1], tickets: [-1, -1], successor: new Map(), last: -1 };
+    }
+    const a = this.ahead;
+    const index = this.indexOf.get(e.name) as number;
+    const length = e.end - e.begin;
+    let s = a.holds[0] === index ? 0 : a.holds[1] === index ? 1 : -1;
+    if (s < 0) {
+      s = a.holds[0] === a.last ? 1 : 0; // not the buffer returned last (valid until this call)
+      a.holds[s] = index;
+      a.tickets[s] = a.io.read(this.fd, a.slots[s].subarray(0, length), e.begin);
+    }
+    if (a.tickets[s] >= 0 && !a.io.wait(a.tickets[s])) readExactly(this.fd, a.slots[s], length, e.begin, this.path);
+    a.tickets[s] = -1;
+    if (a.last >= 0) a.successor.set(a.last, index);
+    a.last = index;
+    const next = a.successor.get(index) ?? this.nextPrunable(index);
+    const o = 1 - s;
+    if (next >= 0 && a.holds[o] !== next) {
+      const n = this.entries[next];
+      a.holds[o] = next;
+      a.tickets[o] = a.io.read(this.fd, a.slots[o].subarray(0, n.end - n.begin), n.begin);
+    }
+    return a.slots[s].subarray(0, length);
+  }
+
+  /** Index of the first prunable floating tensor after entry `index` (-1: none). */
+  private nextPrunable(index: number): number {
+    for (let i = index + 1; i < this.entries.length; i++) {
+      const t = this.tensorByName.get(this.entries[i].name);
+      if (t?.prunable) return i;
+    }
+    return -1;
   }
 
   /**
@@ -204,6 +260,9 @@ export class SafetensorsFile implements TensorSource {
   }
 
   close(): void {
+    // The helper first: it may still be reading through the descriptor.
+    this.ahead?.io.close();
+    this.ahead = undefined;
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
     this.cache = undefined;
@@ -399,19 +458,20 @@ export function zeroPruned(bytes: Uint8Array, dtype: FloatDType, n: number, mask
         continue;
       }
       if (unitsPer === 1 && w !== last && popcount(pruned) > 8) {
-        // Mostly pruned (high sparsity): a branch-free AND per element beats a loop over set bits.
+        // Mostly pruned (high sparsity): an AND with a lane mask per element, eight lanes per
+        // table row, beats a loop over the pruned bits.
         const kept = ~pruned;
         for (let k = 0; k < 32; k += 8) {
+          const t = ((kept >>> k) & 255) << 3;
           const b = base + k;
-          const m = kept >>> k;
-          units[b] &= -(m & 1);
-          units[b + 1] &= -((m >>> 1) & 1);
-          units[b + 2] &= -((m >>> 2) & 1);
-          units[b + 3] &= -((m >>> 3) & 1);
-          units[b + 4] &= -((m >>> 4) & 1);
-          units[b + 5] &= -((m >>> 5) & 1);
-          units[b + 6] &= -((m >>> 6) & 1);
-          units[b + 7] &= -((m >>> 7) & 1);
+          units[b] &= LANES[t];
+          units[b + 1] &= LANES[t + 1];
+          units[b + 2] &= LANES[t + 2];
+          units[b + 3] &= LANES[t + 3];
+          units[b + 4] &= LANES[t + 4];
+          units[b + 5] &= LANES[t + 5];
+          units[b + 6] &= LANES[t + 6];
+          units[b + 7] &= LANES[t + 7];
         }
         continue;
       }
@@ -432,6 +492,9 @@ export function zeroPruned(bytes: Uint8Array, dtype: FloatDType, n: number, mask
     }
   }
 }
+
+/** LANES[8·b + j]: all ones if bit j of byte b is set, else 0. */
+const LANES = new Int32Array(256 * 8).map((_, i) => -(((i >>> 3) >>> (i & 7)) & 1));
 
 function popcount(x: number): number {
   let v = x - ((x >>> 1) & 0x55555555);

@@ -190,3 +190,40 @@ test('short single arrays (sorted copy) and sequences (radix) select identically
     }
   }
 });
+
+test('markKept (branch-free words, equal keys walked in order) equals the plain rule for every length, tie count and sign', () => {
+  const rng = new Rng(23);
+  /** The rule, one element at a time: kept = k > key, or k == key ≠ 0 once `ties` equal keys are pruned. */
+  const reference = (keys: Uint32Array, key: number, ties: number) => {
+    let left = ties;
+    let zeros = 0;
+    const kept: boolean[] = [];
+    for (const raw of keys) {
+      const k = raw & 0x7fffffff;
+      if (k === 0) zeros++;
+      let keep = k > key;
+      if (k === key && k !== 0) {
+        if (left > 0) left--;
+        else keep = true;
+      }
+      kept.push(keep);
+    }
+    return { kept, tiesPruned: ties - left, zeros };
+  };
+  for (const n of [0, 1, 5, 31, 32, 33, 63, 64, 65, 100, 1000, 4099]) {
+    // Few distinct magnitudes: long runs of equal keys, also inside one 32-element word.
+    const keys = new Uint32Array(n);
+    for (let i = 0; i < n; i++) keys[i] = (rng.int(2) << 31) | (rng.next() < 0.05 ? 0 : 1 + rng.int(6));
+    for (const key of [0, 1, 3, 6, 7]) {
+      const equal = keys.filter((k) => (k & 0x7fffffff) === key).length;
+      for (const ties of [0, 1, 2, Math.floor(equal / 2), equal, equal + 3]) {
+        const m = new Mask(n);
+        m.words.fill(0xdeadbeef); // every word is written
+        const got = markKept(keys, key, ties, m.words);
+        const want = reference(keys, key, ties);
+        assert.deepEqual(got, { tiesPruned: want.tiesPruned, zeros: want.zeros }, `n=${n} key=${key} ties=${ties}`);
+        for (let i = 0; i < n; i++) assert.equal(m.get(i), want.kept[i], `n=${n} key=${key} ties=${ties} i=${i}`);
+      }
+    }
+  }
+});

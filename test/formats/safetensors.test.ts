@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SculptError } from '../../src/core/errors.js';
 import { assertFinite } from '../../src/formats/index.js';
-import { openSafetensors, readSafetensors, safetensorsRole, writeSafetensorsStreaming } from '../../src/formats/safetensors.js';
+import { openSafetensors, readSafetensors, safetensorsRole, writeSafetensorsStreaming, zeroPruned } from '../../src/formats/safetensors.js';
+import { Mask } from '../../src/core/mask.js';
 import { float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../../src/formats/safetensors-dtypes.js';
 
 const FIXTURE = 'test/fixtures/tiny.safetensors';
@@ -391,6 +392,64 @@ test('streaming write through small staging buffers: many buffer switches, odd o
     } finally {
       if (saved === undefined) delete process.env.SCULPT_DIRECT_IO;
       else process.env.SCULPT_DIRECT_IO = saved;
+    }
+  }
+});
+
+test('read-ahead (helper thread) gives the same bytes as plain reads, in any order of reads', () => {
+  const r = ((seed: number) => () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5)(11);
+  const parts: { name: string; dtype: string; shape: number[]; bytes: Uint8Array }[] = [];
+  for (let i = 0; i < 9; i++) {
+    const n = 500 + 977 * i;
+    parts.push({ name: `b${i}.weight`, dtype: i === 4 ? 'F16' : 'F32', shape: [n, 1], bytes: i === 4 ? new Uint8Array(2 * n).fill(60) : f32bytes(Array.from({ length: n }, r)) });
+    parts.push({ name: `b${i}.bias`, dtype: 'F32', shape: [3], bytes: f32bytes([i, i + 1, i + 2]) });
+  }
+  const d = tmpDir();
+  const file = path.join(d, 'ra.safetensors');
+  fs.writeFileSync(file, build(parts));
+  const plain = openSafetensors(file);
+  const ahead = openSafetensors(file, { readAheadFrom: 0 });
+  try {
+    const names = parts.map((p) => p.name);
+    const weights = names.filter((n) => n.endsWith('.weight'));
+    // In order twice (the second pass follows the first one's sequence), reversed, repeated, scattered.
+    const orders = [weights, weights, [...names].reverse(), [names[3], names[3], names[0], names[17], names[2], names[2]], names];
+    for (const order of orders) {
+      let previous: Float32Array | undefined;
+      let previousName = '';
+      for (const name of order) {
+        const got = ahead.read(name);
+        // The helper reads ahead meanwhile: what this read returned must stay as it is until the next.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3);
+        assert.deepEqual(Array.from(got), Array.from(plain.read(name)), name);
+        if (previous && previousName !== name) assert.ok(previous !== got || previous.length === 0);
+        previous = got;
+        previousName = name;
+        assert.deepEqual(Array.from(ahead.readBytes(name)), Array.from(plain.readBytes(name)), `${name} bytes`);
+      }
+    }
+  } finally {
+    plain.close();
+    ahead.close();
+  }
+});
+
+test('zeroPruned zeroes exactly the pruned elements at every density (lane-mask and bit-loop words), F32 and F16', () => {
+  let seed = 99;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  for (const density of [0, 0.02, 0.1, 0.5, 0.9, 1]) {
+    for (const n of [1, 31, 32, 33, 95, 96, 97, 1000]) {
+      const kept = Array.from({ length: n }, () => next() < density);
+      const mask = new Mask(n);
+      for (let i = 0; i < n; i++) mask.set(i, kept[i]);
+      const f32 = new Uint32Array(n).map(() => (next() * 2 ** 32) | 1);
+      zeroPruned(new Uint8Array(f32.buffer), 'F32', n, mask, 'w', 'f.safetensors');
+      const f16 = new Uint16Array(n).map(() => (next() * 2 ** 16) | 1);
+      zeroPruned(new Uint8Array(f16.buffer), 'F16', n, mask, 'w', 'f.safetensors');
+      for (let i = 0; i < n; i++) {
+        assert.equal(f32[i] === 0, !kept[i], `F32 density=${density} n=${n} i=${i}`);
+        assert.equal(f16[i] === 0, !kept[i], `F16 density=${density} n=${n} i=${i}`);
+      }
     }
   }
 });
