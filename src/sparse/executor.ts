@@ -610,12 +610,38 @@ export class SparseExecutor {
     });
   }
 
+  /**
+   * One [m, k]·[k, n] block of a MatMul of two activations (attention's Q·Kᵀ and P·V) on the
+   * dense WebAssembly kernel: A as the kernel's row-major matrix, B as its [k, ld] input, no copy
+   * or transpose beyond padding n to whole SIMD vectors. Small blocks stay in JavaScript.
+   */
+  private readonly gemmBlock: BlockMultiply = (x, ao, y, bo, out, oo, m, k, n) => {
+    if (m * k * n < 4096) return false;
+    const mark = this.k.mark();
+    try {
+      const ld = batchStride(n);
+      const w = this.k.upload(x.subarray(ao, ao + m * k));
+      const xt = this.k.alloc(k * ld * 4);
+      const xv = this.k.f32(xt, k * ld);
+      if (ld === n) xv.set(y.subarray(bo, bo + k * n));
+      else for (let r = 0; r < k; r++) xv.set(y.subarray(bo + r * n, bo + (r + 1) * n), r * ld);
+      const yt = this.k.alloc(m * ld * 4);
+      this.k.exports.gemm(m, k, w, xt, ld, yt, 0, 0);
+      const yv = this.k.f32(yt, m * ld);
+      if (ld === n) out.set(yv, oo);
+      else for (let r = 0; r < m; r++) out.set(yv.subarray(r * ld, r * ld + n), oo + r * n);
+      return true;
+    } finally {
+      this.k.release(mark);
+    }
+  };
+
   private runWeightOp(n: GraphNode, ins: readonly (Tensor | undefined)[]): Tensor {
     const p = this.prepared.get(n);
     if (n.opType === 'Conv') return this.conv(n, ins, p);
     const a = need(ins[0], n, 0);
     if (n.opType === 'MatMul') {
-      if (!p) return matmulGeneric(a, need(ins[1], n, 1), n);
+      if (!p) return matmulGeneric(a, need(ins[1], n, 1), n, this.gemmBlock);
       const layer = p.kernels[0];
       if (a.dims[a.dims.length - 1] !== layer.cols) throw new SculptError(`${at(n)} input has last dim ${a.dims[a.dims.length - 1]}, the weight has ${layer.cols} rows`);
       const m = size(a.dims) / layer.cols;
@@ -630,7 +656,7 @@ export class SparseExecutor {
     } else {
       const b = need(ins[1], n, 1);
       const bb = attrInt(n.attributes, 'transB', 0) === 1 ? transposeTensor(b, [1, 0]) : b;
-      y = matmulGeneric(aa, bb, n);
+      y = matmulGeneric(aa, bb, n, this.gemmBlock);
       const alpha = attrFloat(n.attributes, 'alpha', 1);
       if (alpha !== 1) for (let i = 0; i < y.data.length; i++) y.data[i] *= alpha;
     }
@@ -709,7 +735,10 @@ function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array 
 }
 
 /** NumPy matmul for float tensors of rank ≥ 1 with broadcast batch dimensions. */
-export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode): Tensor {
+/** Multiplies one block into `out` at `oo` (true), or declines (false) and the loop below does it. */
+export type BlockMultiply = (x: Float32Array, ao: number, y: Float32Array, bo: number, out: Float32Array, oo: number, m: number, k: number, n: number) => boolean;
+
+export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode, block?: BlockMultiply): Tensor {
   const ad = a.dims.length === 1 ? [1, a.dims[0]] : [...a.dims];
   const bd = b.dims.length === 1 ? [b.dims[0], 1] : [...b.dims];
   const m = ad[ad.length - 2], k = ad[ad.length - 1], k2 = bd[bd.length - 2], n = bd[bd.length - 1];
@@ -732,6 +761,7 @@ export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode): Tensor {
   };
   for (let p = 0; p < batches; p++) {
     const ao = offset(aBatch, p) * m * k, bo = offset(bBatch, p) * k * n, oo = p * m * n;
+    if (block && a.data instanceof Float32Array && b.data instanceof Float32Array && block(x, ao, y, bo, out, oo, m, k, n)) continue;
     for (let i = 0; i < m; i++) {
       for (let kk = 0; kk < k; kk++) {
         const v = x[ao + i * k + kk];

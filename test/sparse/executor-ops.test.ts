@@ -661,3 +661,14 @@ test('erf32 (the Erf and Gelu kernels) is within 2e-7 relative of the double-pre
   assert.equal(erf32(0), 0);
   assert.equal(erf32(-2), -erf32(2));
 });
+
+test('MatMul of two activations (attention\'s Q·Kᵀ and P·V shapes, broadcast batches, widths not a multiple of 4) equals onnxruntime', async () => {
+  // Blocks of at least 4096 multiply-adds run on the WebAssembly kernel, smaller ones in JavaScript.
+  const shapes: [number[], number[]][] = [
+    [[1, 4, 32, 16], [1, 4, 16, 32]], [[2, 3, 20, 17], [2, 3, 17, 30]], [[1, 3, 16, 33], [2, 1, 33, 7]],
+    [[40, 64], [64, 13]], [[3, 5], [5, 2]], [[2, 64, 64], [64, 1]],
+  ];
+  for (const [da, db] of shapes) {
+    await check(`MatMul ${JSON.stringify(da)} ${JSON.stringify(db)}`, [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }], { a: da, b: db });
+  }
+});
