@@ -16,6 +16,19 @@ export function softmax(log: boolean): OpFn {
     const inner = old ? 1 : size(a.dims.slice(axis + 1));
     const outer = size(a.dims.slice(0, axis));
     const o = new Float32Array(x.length);
+    if (!log && inner === 1) {
+      // Rows along the last axis (attention scores): each exp computed once, kept in double.
+      const e = new Float64Array(n);
+      for (let p = 0; p < outer; p++) {
+        const base = p * n;
+        let m = -Infinity;
+        for (let j = 0; j < n; j++) m = Math.max(m, x[base + j]);
+        let s = 0;
+        for (let j = 0; j < n; j++) s += (e[j] = Math.exp(x[base + j] - m));
+        for (let j = 0; j < n; j++) o[base + j] = e[j] / s;
+      }
+      return [floatTensor(a.dims, o)];
+    }
     for (let p = 0; p < outer; p++) {
       for (let q = 0; q < inner; q++) {
         const base = p * n * inner + q;
