@@ -199,10 +199,25 @@ export const clip: OpFn = (inputs, attrs, node) => {
 
 export const gelu: OpFn = (inputs, attrs, node) => {
   const tanhApprox = attrString(attrs, 'approximate', 'none') === 'tanh';
-  const f = tanhApprox
-    ? (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)))
-    : (x: number) => 0.5 * x * (1 + erf32(x / Math.SQRT2));
-  return unary(f)(inputs, attrs, node);
+  if (tanhApprox) return unary((x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))))(inputs, attrs, node);
+  // Its own loop, so that erf32 is inlined (a shared loop calling a function per element is not).
+  const a = need(inputs[0], node, 0);
+  const x = float(a, node);
+  const o = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    o[i] = 0.5 * v * (1 + erf32(v / Math.SQRT2));
+  }
+  return [floatTensor(a.dims, o)];
+};
+
+/** Erf, in its own loop (see `gelu`). */
+export const erfOp: OpFn = (inputs, _attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  const x = float(a, node);
+  const o = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) o[i] = erf32(x[i]);
+  return [floatTensor(a.dims, o)];
 };
 
 export const leakyRelu: OpFn = (inputs, attrs, node) => {
