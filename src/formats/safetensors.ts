@@ -370,14 +370,14 @@ export function readSafetensors(file: string): WeightSet {
 export type TensorTransform = (name: string, values: Float32Array) => MaskLike | Float32Array | undefined;
 
 export interface WriteStreamingOptions {
-  /** Chunk bytes on top of the largest tensor (default 32 MiB; tests use less). */
+  /** Chunk bytes on top of the largest tensor (default 4 MiB; tests use less). Three chunks are in memory. */
   readonly stagingBytes?: number;
 }
 
 /**
  * Writes a copy of `src` to `outPath`: header and every byte of untouched tensors verbatim, the
  * transformed tensors re-encoded in their own dtype. The file is copied in chunks of whole
- * tensors (copyByChunks: three buffers of the largest tensor plus 32 MiB at most, read ahead and
+ * tensors (copyByChunks: three buffers of the largest tensor plus 4 MiB at most, read ahead and
  * written behind by a helper thread), and each tensor is transformed in its chunk, in file order.
  * The values passed to `transform` are a scratch view (for F32, of the very bytes to be written):
  * valid during the call only; the transform may modify them only if it returns them.
@@ -387,7 +387,7 @@ export function writeSafetensorsStreaming(src: SafetensorsFile, outPath: string,
   // The watchdog from the start: the bytes bypass AtomicFile.write, which would start it later.
   const file = new AtomicFile(outPath, src.size > WATCH_AFTER_BYTES ? { watchAfter: 0 } : {});
   try {
-    const room = Math.min(Math.max(src.size, 1 << 16), maxBytes(src.entries, 0) + (options.stagingBytes ?? 32 << 20)) + 4096;
+    const room = Math.min(Math.max(src.size, 1 << 16), maxBytes(src.entries, 0) + (options.stagingBytes ?? 4 << 20)) + 4096;
     let floats: Float32Array | undefined;
     let aligned: Uint8Array | undefined;
     let next = 0;
