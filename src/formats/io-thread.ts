@@ -60,10 +60,11 @@ export class IoThread {
   /** Results of jobs already collected (slot reused) or run at once and failed. */
   private readonly results = new Map<number, boolean>();
 
-  constructor() {
+  /** `memoryOf`: use that thread's memory (its `alloc` buffers), so two threads share the jobs' bytes. */
+  constructor(memoryOf?: IoThread) {
     try {
       // Address space is reserved for `maximum`, memory is committed as pages are touched.
-      this.memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+      this.memory = memoryOf?.memory ?? new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
       const ctl = new SharedArrayBuffer(SLOTS * INTS * 4 + SLOTS * 8);
       this.worker = new Worker(HELPER, { eval: true, workerData: { ctl, memory: this.memory } });
       this.worker.unref();

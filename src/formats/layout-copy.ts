@@ -1,7 +1,7 @@
 /**
  * Copies a file into an AtomicFile of the same layout (same offsets), chunk by chunk, letting the
- * caller edit each chunk's bytes in memory between read and write. A helper thread (IoThread)
- * reads the chunk after next and writes the one before while the caller edits, over three
+ * caller edit each chunk's bytes in memory between read and write. Helper threads (IoThread)
+ * read the chunk after next and write the one before while the caller edits, over three
  * page-aligned buffers; writes use direct I/O (O_DIRECT) where the file system takes it. The
  * output is fsynced before it is renamed into place anyway, and direct writes skip the page-cache
  * copy that fsync would then flush: on the bench:select VM 566 MB took ~0.9 s to write plus 0.3 s
@@ -68,6 +68,8 @@ export function planChunks(size: number, atoms: readonly { begin: number; end: n
 export function copyByChunks(src: LayoutSource, file: AtomicFile, atoms: readonly { begin: number; end: number }[], room: number, edit: (chunk: LayoutChunk) => void): void {
   const plan = planChunks(src.size, atoms, room);
   const io = new IoThread();
+  // Writes on a second helper sharing the buffers: a chunk is read while the one before is written.
+  const out = io.threaded ? new IoThread(io) : io;
   const flag = (fs.constants as Record<string, number | undefined>).O_DIRECT;
   let direct = -1;
   if (flag !== undefined && process.env.SCULPT_DIRECT_IO !== '0') {
@@ -92,11 +94,11 @@ export function copyByChunks(src: LayoutSource, file: AtomicFile, atoms: readonl
   const writeChunk = (j: number) => {
     const length = writeLength(j);
     const whole = length - (length % ALIGN);
-    writes[j] = io.write(useDirect ? direct : file.fd, bufs[j % nb].subarray(0, whole), plan[j].start);
+    writes[j] = out.write(useDirect ? direct : file.fd, bufs[j % nb].subarray(0, whole), plan[j].start);
   };
   /** Waits for chunk j's write; a failed one (direct I/O refused after all, or a real error) is redone through the AtomicFile, which reports what persists. */
   const settleWrite = (j: number) => {
-    if (writes[j] === undefined || io.wait(writes[j])) return;
+    if (writes[j] === undefined || out.wait(writes[j])) return;
     useDirect = false; // (its descriptor stays open until the helper is stopped: queued jobs name it)
     const length = writeLength(j);
     file.write(bufs[j % nb].subarray(0, length - (length % ALIGN)), plan[j].start);
@@ -126,6 +128,7 @@ export function copyByChunks(src: LayoutSource, file: AtomicFile, atoms: readonl
     const tail = length % ALIGN;
     if (tail > 0) file.write(bufs[last % nb].subarray(length - tail, length), plan[last].start + length - tail);
   } finally {
+    out.close();
     io.close();
     if (direct >= 0) fs.closeSync(direct);
   }
