@@ -36,7 +36,7 @@ export interface StructuredSizes {
 
 export function structuredSizes(quick: boolean): StructuredSizes {
   return quick
-    ? { trainLimit: 300, testLimit: 300, epochs: 1, fineTuneExamples: 120, runs: 9 }
+    ? { trainLimit: 120, testLimit: 100, epochs: 1, fineTuneExamples: 60, runs: 5 }
     : { trainLimit: 30000, testLimit: 2000, epochs: 1, fineTuneExamples: 3000, runs: 31 };
 }
 
