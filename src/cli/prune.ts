@@ -1,9 +1,12 @@
 /** `sculpt prune IN -o OUT --sparsity S ...`: one-shot pruning of an ONNX, safetensors or TF.js model. */
 import type { Command } from 'commander';
 import { pruneFile, type PruneFileResult } from '../api/prune-file.js';
-import { checkDataCriterion, needsData, pruneFileWithCalibration } from '../api/calibration-prune.js';
+// Calibration, language models and shrinking are imported when a run needs them: a magnitude
+// prune of a safetensors checkpoint should not load their modules (about 0.1 s of start-up).
+import type { LmPruneResult } from '../api/prune-lm.js';
 import { isLanguageModelFile } from '../api/calibration-lm.js';
-import { isLmPruneResult, pruneLanguageModelFile } from '../api/prune-lm.js';
+import { getCriterion } from '../core/criteria.js';
+import '../core/criteria-data.js';
 import { SculptError } from '../core/errors.js';
 import { parsePattern, formatPattern } from '../core/patterns.js';
 import { pruneOptions, type PruneOptions } from '../core/options.js';
@@ -12,7 +15,11 @@ import { collectList, parseChoice, parseInteger, parseNumber, parseOverrides, pa
 import { addDataFlags, dataOptionsFromFlags, type DataFlags } from './data-flags.js';
 import { withFlagNames } from './option-flags.js';
 import { ProgressBar, formatCount, formatFraction, formatShape, formatTable } from './output.js';
-import { runShrink } from './shrink.js';
+
+/** A language model's result (prune-lm.ts's `isLmPruneResult`, without loading that module). */
+function isLmResult(r: object): r is LmPruneResult {
+  return 'sequential' in r && 'stages' in r;
+}
 
 interface PruneFlags extends DataFlags {
   output?: string;
@@ -85,11 +92,13 @@ is a tensor pruned to density 0 unless --allow-collapse; channel pruning of the 
       if (flags.shrink) {
         const calibration = flags.calibration === undefined ? undefined
           : { calibration: flags.calibration, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1), dataOptions: dataOptionsFromFlags(flags) };
+        const { runShrink } = await import('./shrink.js');
         await runShrink(input, { output: flags.output, opts, criterion: flags.criterion, scopeGiven: cmd.getOptionValueSource('scope') === 'cli', calibration, json: flags.json });
         return;
       }
-      const data = needsData(opts.criterion);
-      if (data) checkDataCriterion(input, opts);
+      const data = getCriterion(opts.criterion).needsData === true;
+      const calibration = data ? await import('../api/calibration-prune.js') : undefined;
+      if (calibration) calibration.checkDataCriterion(input, opts);
       if (data && flags.calibration === undefined) {
         throw new SculptError(`--criterion ${opts.criterion} needs calibration data: pass --calibration KIND:PATH (images:DIR, npy:X.npy, text:FILE, fashion-mnist, ...) with --calibration-samples N`);
       }
@@ -107,13 +116,15 @@ is a tensor pruned to density 0 unless --allow-collapse; channel pruning of the 
       };
       const source = () => ({ calibration: flags.calibration!, samples: parseInteger('--calibration-samples', flags.calibrationSamples, 1), dataOptions: dataOptionsFromFlags(flags) });
       // A language model keeps its output head dense with every criterion (prune-lm.ts).
+      const lmFile = !data && (owl || isLanguageModelFile(input));
+      const pruneLm = lmFile ? (await import('../api/prune-lm.js')).pruneLanguageModelFile : undefined;
       const calibrated = owl && !data
-        ? await pruneLanguageModelFile(input, flags.output, opts, { ...source(), ...lm }, hooks)
-        : !data && isLanguageModelFile(input) ? await pruneLanguageModelFile(input, flags.output, opts, { calibration: '', samples: 0, ...lm }, hooks)
-        : data ? await pruneFileWithCalibration(input, flags.output, opts, source(), hooks, lm) : undefined;
+        ? await pruneLm!(input, flags.output, opts, { ...source(), ...lm }, hooks)
+        : lmFile ? await pruneLm!(input, flags.output, opts, { calibration: '', samples: 0, ...lm }, hooks)
+        : calibration ? await calibration.pruneFileWithCalibration(input, flags.output, opts, source(), hooks, lm) : undefined;
       const result = calibrated ?? pruneFile(input, flags.output, opts, hooks);
       bar.finish();
-      const lmInfo = calibrated && isLmPruneResult(calibrated) ? { sequential: calibrated.sequential, stages: calibrated.stages, head: calibrated.head, ...(calibrated.allocation && { allocation: calibrated.allocation }) } : undefined;
+      const lmInfo = calibrated && isLmResult(calibrated) ? { sequential: calibrated.sequential, stages: calibrated.stages, head: calibrated.head, ...(calibrated.allocation && { allocation: calibrated.allocation }) } : undefined;
       const cal = calibrated && { samples: calibrated.calibration.samples, source: flags.calibration, reconstructed: calibrated.reconstructed, ...lmInfo };
       if (lmInfo && !flags.json) {
         const how = lmInfo.sequential ? `sequential: ${lmInfo.stages} stages, each calibrated on the pruned stages before it; ` : lmInfo.stages > 0 ? 'statistics of the dense model; ' : '';
