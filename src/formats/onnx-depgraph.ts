@@ -24,6 +24,7 @@ import type { DecodedNode } from './onnx-decode.js';
 import { graphTensor, ONNX_DTYPE } from './onnx-decode.js';
 import type { OnnxModel } from './onnx.js';
 import { channelCompanions } from './onnx-roles.js';
+import { ChannelUnion } from './channel-union.js';
 
 /** Channels `start..start+length` of group `group`, laid out consecutively on a value's channel axis. */
 export interface Segment {
@@ -202,15 +203,9 @@ export function buildChannelGraph(model: OnnxModel): ChannelGraph {
   return new Builder(model).build();
 }
 
-class Builder {
+class Builder extends ChannelUnion {
   private readonly nodes: readonly DecodedNode[];
   private readonly consumers = new Map<string, { node: DecodedNode; index: number }[]>();
-  private readonly parent: number[] = [];
-  /** Channel c of group g is channel c + offset[g] of parent[g]. */
-  private readonly offset: number[] = [];
-  private readonly sizes: number[] = [];
-  private readonly pins = new Map<number, string[]>();
-  private readonly producers = new Map<number, string[]>();
   private readonly slices: ChannelSlice[] = [];
   private readonly folds: (Omit<BiasFold, 'parts'> & { parts: { slice: ChannelSlice; constants: Float64Array }[]; padded: boolean })[] = [];
   private readonly values = new Map<string, ValueChannels>();
@@ -237,6 +232,7 @@ class Builder {
   private refusal: string | undefined;
 
   constructor(private readonly model: OnnxModel) {
+    super();
     this.nodes = model.decoded.nodes;
     for (const node of model.decoded.allNodes) {
       node.inputs.forEach((input, index) => {
@@ -335,67 +331,6 @@ class Builder {
     for (const c of this.copies.values()) if (this.nodes[c.node].opType === 'BatchNormalization' && c.index === 1) normScales.set(c.tensor, c.source);
     const cuts = this.cuts.map((segs) => segs.map((x) => this.resolveSeg(x)));
     return { groups, folds, depthwise, splits, cuts, reshapes, grouped, headShapes, copies: [...this.copies.values()], values, normScales };
-  }
-
-  // --- union-find -----------------------------------------------------------------------------
-
-  private newGroup(size: number, producer: string): number {
-    const id = this.parent.length;
-    this.parent.push(id);
-    this.offset.push(0);
-    this.sizes.push(size);
-    this.producers.set(id, [producer]);
-    return id;
-  }
-
-  private find(g: number): number {
-    return this.locate(g).root;
-  }
-
-  /** The root of `g` and where channel 0 of `g` sits in it (paths compressed on the way). */
-  private locate(g: number): { root: number; at: number } {
-    let root = g;
-    let at = 0;
-    while (this.parent[root] !== root) {
-      at += this.offset[root];
-      root = this.parent[root];
-    }
-    for (let x = g, acc = at; this.parent[x] !== x;) {
-      const next = this.parent[x];
-      const own = this.offset[x];
-      this.parent[x] = root;
-      this.offset[x] = acc;
-      acc -= own;
-      x = next;
-    }
-    return { root, at };
-  }
-
-  /** A segment in terms of its group's root. */
-  private resolveSeg(s: Segment): Segment {
-    const { root, at } = this.locate(s.group);
-    return { group: root, start: s.start + at, length: s.length };
-  }
-
-  /** Makes the segments one: a whole group becomes the channels of the other at its offset. */
-  private unite(p: Segment, q: Segment): boolean {
-    const [P, Q] = [this.resolveSeg(p), this.resolveSeg(q)];
-    if (P.length !== Q.length) return false;
-    if (P.group === Q.group) return P.start === Q.start;
-    const attach = (child: Segment, parent: Segment): void => {
-      this.parent[child.group] = parent.group;
-      this.offset[child.group] = parent.start;
-    };
-    if (Q.start === 0 && this.sizes[Q.group] === Q.length) attach(Q, P);
-    else if (P.start === 0 && this.sizes[P.group] === P.length) attach(P, Q);
-    else return false;
-    return true;
-  }
-
-  private pin(g: number, why: string): void {
-    const list = this.pins.get(g) ?? [];
-    if (!list.includes(why)) list.push(why);
-    this.pins.set(g, list);
   }
 
   private pinValue(value: string, why: string): void {

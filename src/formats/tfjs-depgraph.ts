@@ -20,6 +20,7 @@
 import { erf } from '../core/erf.js';
 import type { ChannelGraph, ChannelGroup, ChannelSlice, Segment } from './onnx-depgraph.js';
 import type { TfjsFolder } from './tfjs-folder.js';
+import { ChannelUnion } from './channel-union.js';
 
 /** A slice whose positions repeat every `period` entries along its axis (NHWC Flatten: channel c of C at p·C + c). */
 export interface PeriodicSlice extends ChannelSlice {
@@ -121,12 +122,7 @@ export function buildTfjsChannelGraph(src: TfjsFolder, options: TfjsGraphOptions
   return new TfjsBuilder(src, options).build();
 }
 
-class TfjsBuilder {
-  private readonly parent: number[] = [];
-  private readonly offset: number[] = [];
-  private readonly sizes: number[] = [];
-  private readonly pins = new Map<number, string[]>();
-  private readonly producers = new Map<number, string[]>();
+class TfjsBuilder extends ChannelUnion {
   private readonly slices: PeriodicSlice[] = [];
   private readonly values = new Map<string, Value>();
   private readonly folds: (Omit<TfjsFold, 'parts'> & { parts: { slice: PeriodicSlice; constants: Float64Array }[]; padded: boolean; label: string })[] = [];
@@ -135,6 +131,7 @@ class TfjsBuilder {
   private readonly shapes = new Map<string, readonly number[]>();
 
   constructor(private readonly src: TfjsFolder, private readonly options: TfjsGraphOptions) {
+    super();
     for (const e of src.entries) if (e.dtype === 'float32' && !e.quantization) this.shapes.set(e.name, e.shape);
     if (!options.asStored) {
       for (const t of src.tensors) if (t.prunable) for (const c of src.channelCompanions(t.name)) this.zeroed.add(c.name);
@@ -176,54 +173,6 @@ class TfjsBuilder {
   }
 
   // --- union-find (as in onnx-depgraph.ts) -------------------------------------------------------
-
-  private newGroup(size: number, producer: string): number {
-    const id = this.parent.length;
-    this.parent.push(id);
-    this.offset.push(0);
-    this.sizes.push(size);
-    this.producers.set(id, [producer]);
-    return id;
-  }
-
-  private find(g: number): number {
-    return this.locate(g).root;
-  }
-
-  private locate(g: number): { root: number; at: number } {
-    let root = g;
-    let at = 0;
-    while (this.parent[root] !== root) {
-      at += this.offset[root];
-      root = this.parent[root];
-    }
-    return { root, at };
-  }
-
-  private resolveSeg(s: Segment): Segment {
-    const { root, at } = this.locate(s.group);
-    return { group: root, start: s.start + at, length: s.length };
-  }
-
-  private unite(p: Segment, q: Segment): boolean {
-    const [P, Q] = [this.resolveSeg(p), this.resolveSeg(q)];
-    if (P.length !== Q.length) return false;
-    if (P.group === Q.group) return P.start === Q.start;
-    const attach = (child: Segment, parent: Segment): void => {
-      this.parent[child.group] = parent.group;
-      this.offset[child.group] = parent.start;
-    };
-    if (Q.start === 0 && this.sizes[Q.group] === Q.length) attach(Q, P);
-    else if (P.start === 0 && this.sizes[P.group] === P.length) attach(P, Q);
-    else return false;
-    return true;
-  }
-
-  private pin(g: number, why: string): void {
-    const list = this.pins.get(g) ?? [];
-    if (!list.includes(why)) list.push(why);
-    this.pins.set(g, list);
-  }
 
   private pinValue(key: string, why: string): void {
     for (const s of this.values.get(key)?.segs ?? []) this.pin(s.group, why);
