@@ -3,7 +3,7 @@
  * either a root or the channels `offset..offset+size` of its parent, so that a whole group can
  * become a range of another (a residual Add onto a Split half). Paths are compressed on lookup.
  */
-import type { Segment } from './onnx-depgraph.js';
+import type { ChannelSlice, Segment } from './onnx-depgraph.js';
 
 export abstract class ChannelUnion {
   protected readonly parent: number[] = [];
@@ -72,4 +72,21 @@ export abstract class ChannelUnion {
     this.pins.set(g, list);
   }
 
+
+  /** Per root group: its slices (in root terms), its pins (each once) and its producers. */
+  protected collectRoots<S extends ChannelSlice>(slices: readonly S[]): Map<number, { slices: S[]; pins: string[]; producers: string[] }> {
+    const roots = new Map<number, { slices: S[]; pins: string[]; producers: string[] }>();
+    for (let g = 0; g < this.parent.length; g++) {
+      const r = this.find(g);
+      const entry = roots.get(r) ?? { slices: [], pins: [], producers: [] };
+      roots.set(r, entry);
+      for (const p of this.pins.get(g) ?? []) if (!entry.pins.includes(p)) entry.pins.push(p);
+      entry.producers.push(...(this.producers.get(g) ?? []));
+    }
+    for (const s of slices) {
+      const { root, at } = this.locate(s.group);
+      roots.get(root)!.slices.push({ ...s, group: root, start: s.start + at });
+    }
+    return roots;
+  }
 }

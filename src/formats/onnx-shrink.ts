@@ -224,7 +224,7 @@ function gatherGrouped(values: Float32Array, dims: readonly number[], dropRows: 
 }
 
 /** The entries of `values` (shape `dims`) whose index on each axis is not flagged in `drop[axis]`. */
-function gather(values: Float32Array, dims: readonly number[], drop: readonly (Uint8Array | undefined)[]): { data: Float32Array; shape: number[] } {
+export function gather(values: Float32Array, dims: readonly number[], drop: readonly (Uint8Array | undefined)[]): { data: Float32Array; shape: number[] } {
   const keep = dims.map((d, a) => {
     const out: number[] = [];
     for (let i = 0; i < d; i++) if (!drop[a]?.[i]) out.push(i);

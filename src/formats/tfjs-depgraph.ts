@@ -151,19 +151,11 @@ class TfjsBuilder extends ChannelUnion {
         else if (f.bias === '') this.pin(slice.group, `a removed channel carries a constant into ${f.label}, which has no bias to fold it into`);
       }
     }
-    const roots = new Map<number, { slices: ChannelSlice[]; pins: string[]; producers: string[] }>();
-    for (let g = 0; g < this.parent.length; g++) {
-      const r = this.find(g);
-      const entry = roots.get(r) ?? { slices: [], pins: [], producers: [] };
-      roots.set(r, entry);
-      for (const p of this.pins.get(g) ?? []) if (!entry.pins.includes(p)) entry.pins.push(p);
-      entry.producers.push(...(this.producers.get(g) ?? []));
-    }
+    const roots = this.collectRoots(this.slices);
     const resolve = (s: PeriodicSlice): PeriodicSlice => {
       const { root, at } = this.locate(s.group);
       return { ...s, group: root, start: s.start + at };
     };
-    for (const s of this.slices) roots.get(this.find(s.group))!.slices.push(resolve(s));
     const groups = [...roots].map(([id, e]): ChannelGroup => ({ id, size: this.sizes[id], pinned: e.pins, producers: e.producers, slices: e.slices }));
     const folds = this.folds.map(({ padded: _p, label: _l, ...f }) => ({ ...f, parts: f.parts.map((p) => ({ slice: resolve(p.slice), constants: p.constants })) }));
     const values = new Map<string, Segment[]>();

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { SculptError } from '../core/errors.js';
 import { numel } from '../core/types.js';
 import { AtomicFolder, describeWriteError } from './fsutil.js';
-import type { ShrinkReport, ShrunkTensor } from './onnx-shrink.js';
+import { gather, type ShrinkReport, type ShrunkTensor } from './onnx-shrink.js';
 import { slicePositions, type PeriodicSlice, type TfjsChannelGraph } from './tfjs-depgraph.js';
 import { checkTfjsOutput, type TfjsFolder } from './tfjs-folder.js';
 
@@ -143,27 +143,3 @@ function setLayerSizes(topology: unknown, sizes: ReadonlyMap<string, { key: stri
   }
 }
 
-/** The entries of `values` (shape `dims`) whose index on each axis is not flagged in `drop[axis]`. */
-function gather(values: Float32Array, dims: readonly number[], drop: readonly (Uint8Array | undefined)[]): { data: Float32Array; shape: number[] } {
-  const keep = dims.map((d, a) => {
-    const out: number[] = [];
-    for (let i = 0; i < d; i++) if (!drop[a]?.[i]) out.push(i);
-    return out;
-  });
-  const shape = keep.map((k) => k.length);
-  const data = new Float32Array(numel(shape));
-  if (data.length === 0) return { data, shape };
-  const strides = dims.map((_, a) => numel(dims.slice(a + 1)));
-  const rank = dims.length;
-  const idx = new Array<number>(rank).fill(0);
-  for (let o = 0; o < data.length; o++) {
-    let s = 0;
-    for (let a = 0; a < rank; a++) s += keep[a][idx[a]] * strides[a];
-    data[o] = values[s];
-    for (let a = rank - 1; a >= 0; a--) {
-      if (++idx[a] < shape[a]) break;
-      idx[a] = 0;
-    }
-  }
-  return { data, shape };
-}
