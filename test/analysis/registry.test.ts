@@ -5,7 +5,7 @@ import { criterionNames } from '../../src/core/index.js';
 import { SculptError } from '../../src/core/errors.js';
 
 test('every experiment the issue names is registered', () => {
-  const names = ['criteria', 'imp-density', 'global-vs-layer', 'regularization', 'lr-schedule', 'lottery-probability', 'random-labels', 'lipschitz', 'fairness', 'private-masks', 'sensor-selection', 'roofline', 'llm'];
+  const names = ['criteria', 'imp-density', 'global-vs-layer', 'regularization', 'lr-schedule', 'lottery-probability', 'random-labels', 'lipschitz', 'fairness', 'private-masks', 'sensor-selection', 'roofline', 'llm', 'structured'];
   assert.deepEqual([...experimentNames()].sort(), [...names].sort());
   assert.throws(() => getExperiment('criterion'), SculptError);
 });
