@@ -12,19 +12,11 @@ import { encodeOnnx, type NodeSpec, type TensorSpec } from '../../src/formats/on
 import { buildChannelGraph } from '../../src/formats/onnx-depgraph.js';
 import { readOnnx } from '../../src/formats/onnx.js';
 import { tempDir } from '../cli/helpers.js';
-import { assertShrunkIsMasked } from './shrink-compare.js';
+import { assertShrunkIsMasked, weightMaker } from './shrink-compare.js';
 
 const X = [1, 4, 6];
 
-let seed = 5;
-function weight(name: string, dims: number[], scale = 0.5): TensorSpec {
-  const data = new Float32Array(numel(dims));
-  for (let i = 0; i < data.length; i++) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    data[i] = (seed / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return { name, dims, data };
-}
+const weight = weightMaker(5);
 
 const node = (op: string, inputs: string[], output: string, attrs?: NodeSpec['attrs']): NodeSpec => ({ op, inputs, outputs: [output], ...(attrs && { attrs }) });
 

@@ -14,17 +14,9 @@ import * as F from '../../src/formats/onnx-fields.js';
 import { readOnnx } from '../../src/formats/onnx.js';
 import { lenField, spliceWithLengthFixup, WireReader } from '../../src/formats/protobuf.js';
 import { tempDir } from '../cli/helpers.js';
-import { assertShrunkIsMasked } from './shrink-compare.js';
+import { assertShrunkIsMasked, weightMaker } from './shrink-compare.js';
 
-let seed = 1;
-function weight(name: string, dims: number[], scale = 0.5): TensorSpec {
-  const data = new Float32Array(numel(dims));
-  for (let i = 0; i < data.length; i++) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    data[i] = (seed / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return { name, dims, data };
-}
+const weight = weightMaker(1);
 
 const conv = (x: string, w: string, y: string, b?: string, pads = 0, group = 1): NodeSpec => ({
   op: 'Conv', inputs: b ? [x, w, b] : [x, w], outputs: [y], attrs: { pads: { ints: [pads, pads, pads, pads] }, group: { int: group } },
