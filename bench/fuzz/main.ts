@@ -14,7 +14,7 @@
  * test/formats/fuzz-corpus.test.ts replays them. Exit status 1 when anything was found.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { caseName, makeInput, ROOT, TARGETS, targetNamed, writeCase, type FuzzInput } from './targets.js';
@@ -110,7 +110,8 @@ interface ChildEnd {
 function readStatus(file: string): { at: number; phase: string } | undefined {
   try {
     const [at, phase] = readFileSync(file, 'utf8').trim().split(/\s+/);
-    return { at: Number(at), phase };
+    // Empty: the new child has opened (truncated) the file and not yet written to it.
+    return phase === undefined ? undefined : { at: Number(at), phase };
   } catch {
     return undefined;
   }
@@ -119,6 +120,8 @@ function readStatus(file: string): { at: number; phase: string } | undefined {
 /** Runs one child from `start` and watches it; resolves when it ends or is killed. */
 function runChild(o: Options, target: string, start: number, deadline: number, statusFile: string): Promise<ChildEnd> {
   const config: WorkerConfig = { target, seed: o.seed, start, end: o.execs, deadline, out: o.out, statusFile, memoryMb: o.memoryMb, shrinkMs: 3000 };
+  // The last child's status would otherwise charge this child's start-up to the input it was killed on.
+  rmSync(statusFile, { force: true });
   const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', `--max-old-space-size=${o.memoryMb}`, join(ROOT, 'bench/fuzz/worker.ts'), JSON.stringify(config)], {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
   });
