@@ -294,11 +294,17 @@ export function channelCompanions(nodes: readonly GraphNode[], weight: string, i
 
 const LINEAR_OPS = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'MatMulInteger', 'QLinearMatMul', 'ConvInteger', 'QLinearConv', 'FusedMatMul', 'FusedConv', 'Einsum', 'LSTM', 'GRU', 'RNN', 'Attention']);
 
+/** Elementwise ops that sum, scale or select between their inputs: where two data paths merge. */
+const MERGE_OPS = new Set(['Add', 'Sub', 'Mul', 'Div', 'Sum', 'Mean', 'Max', 'Min', 'Pow', 'Where']);
+
 /**
  * The weights whose layer's output reaches a graph output without passing another weight layer:
  * a classifier's logits, whose output channels must not be channel-pruned away unnoticed.
+ * The walk stops where two data paths merge (a residual `Add`, a gating `Mul`): the last
+ * projection of a residual branch is not an output layer, though nothing but adds and norms lie
+ * between it and the output. `Concat` does not stop it: each detection head is an output layer.
  */
-export function outputWeightNames(nodes: readonly GraphNode[], outputs: readonly string[], weights: ReadonlySet<string>): string[] {
+export function outputWeightNames(nodes: readonly GraphNode[], inputs: readonly string[], outputs: readonly string[], weights: ReadonlySet<string>): string[] {
   const consumers = new Map<string, GraphNode[]>();
   const producer = new Map<string, GraphNode>();
   for (const n of nodes) {
@@ -310,6 +316,9 @@ export function outputWeightNames(nodes: readonly GraphNode[], outputs: readonly
     }
     for (const o of n.outputs) producer.set(o, n);
   }
+  // Values computed from a graph input, not from weights and constants alone (nodes are in order).
+  const data = new Set(inputs);
+  for (const n of nodes) if (n.inputs.some((i) => data.has(i))) for (const o of n.outputs) data.add(o);
   // Backwards from the outputs through non-weight nodes; a weight node met there is an output layer.
   const found = new Set<string>();
   const seen = new Set<string>();
@@ -333,6 +342,7 @@ export function outputWeightNames(nodes: readonly GraphNode[], outputs: readonly
       }
       continue;
     }
+    if (MERGE_OPS.has(n.opType) && n.inputs.filter((i) => data.has(i)).length >= 2) continue;
     for (const i of n.inputs) if (i !== '') stack.push(i);
   }
   return [...found];

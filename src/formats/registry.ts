@@ -142,7 +142,7 @@ const onnxFormat: FormatHandler = {
     const self: ModelFile = {
       format: 'onnx', path: file, tensors: model.tensors, onnx: model,
       channelCompanions: (weight) => channelCompanions(model.decoded.allNodes, weight, isStored),
-      outputWeights: outputWeightNames(model.decoded.nodes, model.decoded.outputs.map((o) => o.name), new Set(model.tensors.filter((t) => t.prunable).map((t) => t.name))),
+      outputWeights: outputWeightNames(model.decoded.nodes, model.decoded.inputs.map((i) => i.name), model.decoded.outputs.map((o) => o.name), new Set(model.tensors.filter((t) => t.prunable).map((t) => t.name))),
       read: (name) => model.read(name),
       channelGraph,
       writeShrunk: (output, removed) => writeShrunkOnnx(model, channelGraph(), removed, output),

@@ -57,3 +57,17 @@ test('prune --criterion magnitude on a language model leaves the tied output hea
   assert.equal(j.target.count, j.tensors.filter((t: { pruned: boolean }) => t.pruned).reduce((a: number, t: { count: number }) => a + t.count, 0));
   assert.equal(j.target.densityAfter, 0.5);
 });
+
+test('an encoder without a head (BERT, input_ids in, hidden states out) has no output layer: every attention and MLP projection is pruned', () => {
+  // Each block's output projection and MLP down projection reach the output through residual adds
+  // and LayerNorms only; they are not the head, and were once left dense as if they were.
+  const out = join(tempDir(), 'bert-mag.onnx');
+  const r = sculpt(['prune', join(FIXTURES, 'shrink', 'bert.onnx'), '-o', out, '--sparsity', '0.5', '--scope', 'layer', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.deepEqual(j.calibration.head, []);
+  const matrices = j.tensors.filter((t: { name: string }) => t.name.startsWith('onnx::MatMul'));
+  // 2 blocks × (Q, K, V, output, MLP up, MLP down).
+  assert.equal(matrices.length, 12, matrices.map((t: { name: string }) => t.name).join(' '));
+  for (const t of matrices) assert.equal(t.pruned, true, t.name);
+});
