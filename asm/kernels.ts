@@ -22,6 +22,12 @@ export function heapBase(): usize {
   return s;
 }
 
+/** a·b + c: fused (one rounding) where the runtime has relaxed SIMD, else a product then a sum. */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
 @inline function hsum(a: v128): f32 {
   return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
 }
@@ -49,8 +55,8 @@ export function spmvCsr16(rows: i32, rowPtr: usize, colIdx: usize, values: usize
       g1 = v128.load32_lane(x + (<usize>load<u16>(ip, 10) << 2), g1, 1);
       g1 = v128.load32_lane(x + (<usize>load<u16>(ip, 12) << 2), g1, 2);
       g1 = v128.load32_lane(x + (<usize>load<u16>(ip, 14) << 2), g1, 3);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(vp), g0));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(vp, 16), g1));
+      a0 = madd(v128.load(vp), g0, a0);
+      a1 = madd(v128.load(vp, 16), g1, a1);
     }
     let s = hsum(f32x4.add(a0, a1));
     for (; k < e; k++) s += load<f32>(values + (k << 2)) * load<f32>(x + (<usize>load<u16>(colIdx + (k << 1)) << 2));
@@ -76,8 +82,8 @@ export function spmvCsr32(rows: i32, rowPtr: usize, colIdx: usize, values: usize
       g1 = v128.load32_lane(x + (<usize>load<u32>(ip, 20) << 2), g1, 1);
       g1 = v128.load32_lane(x + (<usize>load<u32>(ip, 24) << 2), g1, 2);
       g1 = v128.load32_lane(x + (<usize>load<u32>(ip, 28) << 2), g1, 3);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(vp), g0));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(vp, 16), g1));
+      a0 = madd(v128.load(vp), g0, a0);
+      a1 = madd(v128.load(vp, 16), g1, a1);
     }
     let s = hsum(f32x4.add(a0, a1));
     for (; k < e; k++) s += load<f32>(values + (k << 2)) * load<f32>(x + (<usize>load<u32>(colIdx + (k << 2)) << 2));
@@ -100,10 +106,10 @@ export function spmvCsr32(rows: i32, rowPtr: usize, colIdx: usize, values: usize
       const col = wide ? <usize>load<u32>(colIdx + (k << 2)) : <usize>load<u16>(colIdx + (k << 1));
       const w = f32x4.splat(load<f32>(values + (k << 2)));
       const p = xt + col * ldBytes + off;
-      a0 = f32x4.add(a0, f32x4.mul(w, v128.load(p)));
-      a1 = f32x4.add(a1, f32x4.mul(w, v128.load(p, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(w, v128.load(p, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(w, v128.load(p, 48)));
+      a0 = madd(w, v128.load(p), a0);
+      a1 = madd(w, v128.load(p, 16), a1);
+      a2 = madd(w, v128.load(p, 32), a2);
+      a3 = madd(w, v128.load(p, 48), a3);
     }
     const q = yRow + off;
     v128.store(q, finish4(a0, bias, r, relu));
@@ -116,7 +122,7 @@ export function spmvCsr32(rows: i32, rowPtr: usize, colIdx: usize, values: usize
     let a0 = f32x4.splat(0);
     for (let k = k0; k < k1; k++) {
       const col = wide ? <usize>load<u32>(colIdx + (k << 2)) : <usize>load<u16>(colIdx + (k << 1));
-      a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(values + (k << 2))), v128.load(xt + col * ldBytes + off)));
+      a0 = madd(f32x4.splat(load<f32>(values + (k << 2))), v128.load(xt + col * ldBytes + off), a0);
     }
     v128.store(yRow + off, finish4(a0, bias, r, relu));
   }
@@ -139,7 +145,7 @@ export function spmmCsr(rows: i32, rowPtr: usize, colIdx: usize, wide: i32, valu
 @inline function dotRow(wr: usize, x: usize, cols: i32): f32 {
   let a0 = f32x4.splat(0);
   let c = 0;
-  for (; c + 4 <= cols; c += 4) a0 = f32x4.add(a0, f32x4.mul(v128.load(wr + (<usize>c << 2)), v128.load(x + (<usize>c << 2))));
+  for (; c + 4 <= cols; c += 4) a0 = madd(v128.load(wr + (<usize>c << 2)), v128.load(x + (<usize>c << 2)), a0);
   let s = hsum(a0);
   for (; c < cols; c++) s += load<f32>(wr + (<usize>c << 2)) * load<f32>(x + (<usize>c << 2));
   return s;
@@ -164,10 +170,10 @@ export function gemv(rows: i32, cols: i32, w: usize, x: usize, y: usize, bias: u
       const o = <usize>c << 2;
       const x0 = v128.load(x + o);
       const x1 = v128.load(x + o, 16);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + o), x0)); b0 = f32x4.add(b0, f32x4.mul(v128.load(w0 + o, 16), x1));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + o), x0)); b1 = f32x4.add(b1, f32x4.mul(v128.load(w1 + o, 16), x1));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + o), x0)); b2 = f32x4.add(b2, f32x4.mul(v128.load(w2 + o, 16), x1));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + o), x0)); b3 = f32x4.add(b3, f32x4.mul(v128.load(w3 + o, 16), x1));
+      a0 = madd(v128.load(w0 + o), x0, a0); b0 = madd(v128.load(w0 + o, 16), x1, b0);
+      a1 = madd(v128.load(w1 + o), x0, a1); b1 = madd(v128.load(w1 + o, 16), x1, b1);
+      a2 = madd(v128.load(w2 + o), x0, a2); b2 = madd(v128.load(w2 + o, 16), x1, b2);
+      a3 = madd(v128.load(w3 + o), x0, a3); b3 = madd(v128.load(w3 + o, 16), x1, b3);
     }
     const tail = <usize>body << 2;
     const n = cols - body;
@@ -199,10 +205,10 @@ export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usi
         const u = f32x4.splat(load<f32>(w0 + (<usize>k << 2)));
         const v = f32x4.splat(load<f32>(w1 + (<usize>k << 2)));
         const x0 = v128.load(p); const x1 = v128.load(p, 16); const x2 = v128.load(p, 32); const x3 = v128.load(p, 48);
-        a0 = f32x4.add(a0, f32x4.mul(u, x0)); a1 = f32x4.add(a1, f32x4.mul(u, x1));
-        a2 = f32x4.add(a2, f32x4.mul(u, x2)); a3 = f32x4.add(a3, f32x4.mul(u, x3));
-        b0 = f32x4.add(b0, f32x4.mul(v, x0)); b1 = f32x4.add(b1, f32x4.mul(v, x1));
-        b2 = f32x4.add(b2, f32x4.mul(v, x2)); b3 = f32x4.add(b3, f32x4.mul(v, x3));
+        a0 = madd(u, x0, a0); a1 = madd(u, x1, a1);
+        a2 = madd(u, x2, a2); a3 = madd(u, x3, a3);
+        b0 = madd(v, x0, b0); b1 = madd(v, x1, b1);
+        b2 = madd(v, x2, b2); b3 = madd(v, x3, b3);
         p += ldBytes;
       }
       const q = yt + <usize>r * ldBytes + off;
@@ -218,8 +224,8 @@ export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usi
       let p = xt + off;
       for (let k = 0; k < cols; k++) {
         const x0 = v128.load(p);
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(w0 + (<usize>k << 2))), x0));
-        b0 = f32x4.add(b0, f32x4.mul(f32x4.splat(load<f32>(w1 + (<usize>k << 2))), x0));
+        a0 = madd(f32x4.splat(load<f32>(w0 + (<usize>k << 2))), x0, a0);
+        b0 = madd(f32x4.splat(load<f32>(w1 + (<usize>k << 2))), x0, b0);
         p += ldBytes;
       }
       v128.store(yt + <usize>r * ldBytes + off, finish4(a0, bias, r, relu));
@@ -233,7 +239,7 @@ export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usi
       let a0 = f32x4.splat(0);
       let p = xt + off;
       for (let k = 0; k < cols; k++) {
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(w0 + (<usize>k << 2))), v128.load(p)));
+        a0 = madd(f32x4.splat(load<f32>(w0 + (<usize>k << 2))), v128.load(p), a0);
         p += ldBytes;
       }
       v128.store(yt + <usize>r * ldBytes + off, finish4(a0, bias, r, relu));
@@ -271,4 +277,227 @@ export function streamSum(p: usize, n: i32): f32 {
     a2 = f32x4.add(a2, v128.load(p, 32)); a3 = f32x4.add(a3, v128.load(p, 48));
   }
   return hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+}
+
+// ---- the transformer's non-weight ops -------------------------------------------------------
+// Rows of n floats, contiguous; n need not be a multiple of 4 (tails run scalar).
+
+@inline function splat(v: f32): v128 {
+  return f32x4.splat(v);
+}
+
+/**
+ * e^x for four floats: x = k·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for exactness), e^r by
+ * Cephes' degree-7 polynomial (relative error about 1e-7), 2^k built in the exponent bits.
+ * Below −87.3 the result is 0 (float32 underflows there); NaN stays NaN.
+ */
+@inline function exp4(x: v128): v128 {
+  const under = f32x4.lt(x, splat(-87.33654));
+  const c = f32x4.min(f32x4.max(x, splat(-87.33654)), splat(88.37626));
+  const k = f32x4.floor(madd(c, splat(1.44269504088896341), splat(0.5)));
+  let r = f32x4.sub(c, f32x4.mul(k, splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(k, splat(-2.12194440e-4)));
+  const z = f32x4.mul(r, r);
+  let p = madd(splat(1.9875691500e-4), r, splat(1.3981999507e-3));
+  p = madd(p, r, splat(8.3334519073e-3));
+  p = madd(p, r, splat(4.1665795894e-2));
+  p = madd(p, r, splat(1.6666665459e-1));
+  p = madd(p, r, splat(5.0000001201e-1));
+  p = f32x4.add(madd(p, z, r), splat(1));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
+  return v128.andnot(f32x4.mul(p, scale), under);
+}
+
+@inline function expScalar(x: f32): f32 {
+  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}
+
+/** Softmax of each of `rows` rows of n floats: y = e^(x − max) / Σ. */
+export function softmaxRows(x: usize, rows: i32, n: i32, y: usize): void {
+  const body = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>r * <usize>n) << 2);
+    const yr = y + ((<usize>r * <usize>n) << 2);
+    let m4 = splat(-Infinity);
+    let j = 0;
+    for (; j < body; j += 4) m4 = f32x4.max(m4, v128.load(xr + (<usize>j << 2)));
+    let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+    for (; j < n; j++) m = max(m, load<f32>(xr + (<usize>j << 2)));
+    const mv = splat(m);
+    let s4 = splat(0);
+    for (j = 0; j < body; j += 4) {
+      const e = exp4(f32x4.sub(v128.load(xr + (<usize>j << 2)), mv));
+      v128.store(yr + (<usize>j << 2), e);
+      s4 = f32x4.add(s4, e);
+    }
+    let s = hsum(s4);
+    for (; j < n; j++) {
+      const e = expScalar(load<f32>(xr + (<usize>j << 2)) - m);
+      store<f32>(yr + (<usize>j << 2), e);
+      s += e;
+    }
+    const inv = splat(<f32>1 / s);
+    for (j = 0; j < body; j += 4) v128.store(yr + (<usize>j << 2), f32x4.mul(v128.load(yr + (<usize>j << 2)), inv));
+    for (; j < n; j++) store<f32>(yr + (<usize>j << 2), load<f32>(yr + (<usize>j << 2)) / s);
+  }
+}
+
+/**
+ * LayerNorm of each of `rows` rows of n floats: (x − mean) / √(var + eps) · γ + β, γ and β of n
+ * floats (0: none). Mean and variance in two passes, summed in four float32 lanes.
+ */
+export function layerNormRows(x: usize, rows: i32, n: i32, gamma: usize, beta: usize, eps: f32, y: usize): void {
+  const body = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>r * <usize>n) << 2);
+    const yr = y + ((<usize>r * <usize>n) << 2);
+    let s4 = splat(0);
+    let j = 0;
+    for (; j < body; j += 4) s4 = f32x4.add(s4, v128.load(xr + (<usize>j << 2)));
+    let s = hsum(s4);
+    for (; j < n; j++) s += load<f32>(xr + (<usize>j << 2));
+    const mean = s / <f32>n;
+    const mv = splat(mean);
+    let v4 = splat(0);
+    for (j = 0; j < body; j += 4) {
+      const d = f32x4.sub(v128.load(xr + (<usize>j << 2)), mv);
+      v4 = madd(d, d, v4);
+    }
+    let v = hsum(v4);
+    for (; j < n; j++) {
+      const d = load<f32>(xr + (<usize>j << 2)) - mean;
+      v += d * d;
+    }
+    const inv = <f32>1 / Mathf.sqrt(v / <f32>n + eps);
+    const iv = splat(inv);
+    for (j = 0; j < body; j += 4) {
+      const o = <usize>j << 2;
+      let t = f32x4.mul(f32x4.sub(v128.load(xr + o), mv), iv);
+      if (gamma) t = f32x4.mul(t, v128.load(gamma + o));
+      if (beta) t = f32x4.add(t, v128.load(beta + o));
+      v128.store(yr + o, t);
+    }
+    for (; j < n; j++) {
+      const o = <usize>j << 2;
+      let t = (load<f32>(xr + o) - mean) * inv;
+      if (gamma) t *= load<f32>(gamma + o);
+      if (beta) t += load<f32>(beta + o);
+      store<f32>(yr + o, t);
+    }
+  }
+}
+
+/**
+ * Exact GELU, x·Φ(x) = x/2 · (1 + erf(x/√2)), of four floats. With z = |x|/√2, 1 + erf is
+ * 2 − erfc(z) for x ≥ 0 and erfc(z) for x < 0, erfc by Numerical Recipes' Chebyshev fit
+ * (fractional error below 1.2e-7): relative accuracy near float32's for every x, the negative
+ * tail included, where 1 + erf(x) itself would cancel.
+ */
+@inline function gelu4(x: v128): v128 {
+  const z = f32x4.mul(f32x4.abs(x), splat(0.70710678118654752));
+  const t = f32x4.div(splat(1), madd(z, splat(0.5), splat(1)));
+  let p = madd(t, splat(0.17087277), splat(-0.82215223));
+  p = madd(p, t, splat(1.48851587));
+  p = madd(p, t, splat(-1.13520398));
+  p = madd(p, t, splat(0.27886807));
+  p = madd(p, t, splat(-0.18628806));
+  p = madd(p, t, splat(0.09678418));
+  p = madd(p, t, splat(0.37409196));
+  p = madd(p, t, splat(1.00002368));
+  p = madd(p, t, splat(-1.26551223));
+  const erfc = f32x4.mul(t, exp4(f32x4.sub(p, f32x4.mul(z, z))));
+  const negative = f32x4.lt(x, splat(0));
+  const onePlusErf = v128.bitselect(erfc, f32x4.sub(splat(2), erfc), negative);
+  return f32x4.mul(f32x4.mul(x, splat(0.5)), onePlusErf);
+}
+
+/** y = GELU(x + bias) for `rows` rows of n floats; bias of n floats (0: none). */
+export function geluRows(x: usize, rows: i32, n: i32, bias: usize, y: usize): void {
+  const body = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>r * <usize>n) << 2);
+    const yr = y + ((<usize>r * <usize>n) << 2);
+    let j = 0;
+    for (; j < body; j += 4) {
+      const o = <usize>j << 2;
+      let v = v128.load(xr + o);
+      if (bias) v = f32x4.add(v, v128.load(bias + o));
+      v128.store(yr + o, gelu4(v));
+    }
+    for (; j < n; j++) {
+      const o = <usize>j << 2;
+      let v = load<f32>(xr + o);
+      if (bias) v += load<f32>(bias + o);
+      store<f32>(yr + o, f32x4.extract_lane(gelu4(f32x4.splat(v)), 0));
+    }
+  }
+}
+
+/** e^x of n floats. */
+export function expN(x: usize, n: i32, y: usize): void {
+  let j = 0;
+  for (; j + 4 <= n; j += 4) v128.store(y + (<usize>j << 2), exp4(v128.load(x + (<usize>j << 2))));
+  for (; j < n; j++) store<f32>(y + (<usize>j << 2), expScalar(load<f32>(x + (<usize>j << 2))));
+}
+
+@inline function op4(op: i32, a: v128, b: v128): v128 {
+  if (op == 0) return f32x4.add(a, b);
+  if (op == 1) return f32x4.sub(a, b);
+  if (op == 2) return f32x4.mul(a, b);
+  return f32x4.div(a, b);
+}
+
+@inline function op1(op: i32, a: f32, b: f32): f32 {
+  if (op == 0) return a + b;
+  if (op == 1) return a - b;
+  if (op == 2) return a * b;
+  return a / b;
+}
+
+// Operand kinds: 0 a full [rows, n] array, 1 one vector of n shared by every row, 2 one value per
+// row, 3 one scalar.
+@inline function operand4(kind: i32, p: usize, r: usize, n: usize, j: usize): v128 {
+  if (kind == 0) return v128.load(p + ((r * n + j) << 2));
+  if (kind == 1) return v128.load(p + (j << 2));
+  if (kind == 2) return v128.load32_splat(p + (r << 2));
+  return v128.load32_splat(p);
+}
+
+@inline function operand1(kind: i32, p: usize, r: usize, n: usize, j: usize): f32 {
+  if (kind == 0) return load<f32>(p + ((r * n + j) << 2));
+  if (kind == 1) return load<f32>(p + (j << 2));
+  if (kind == 2) return load<f32>(p + (r << 2));
+  return load<f32>(p);
+}
+
+@inline function binaryOp(op: i32, ka: i32, kb: i32, a: usize, b: usize, rows: i32, n: i32, y: usize): void {
+  const body = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const yr = y + ((<usize>r * <usize>n) << 2);
+    let j = 0;
+    for (; j < body; j += 4) v128.store(yr + (<usize>j << 2), op4(op, operand4(ka, a, r, n, j), operand4(kb, b, r, n, j)));
+    for (; j < n; j++) store<f32>(yr + (<usize>j << 2), op1(op, operand1(ka, a, r, n, j), operand1(kb, b, r, n, j)));
+  }
+}
+
+@inline function binaryKinds(op: i32, ka: i32, kb: i32, a: usize, b: usize, rows: i32, n: i32, y: usize): void {
+  // Each (a, b) kind pair its own loop, the kinds constants in it.
+  if (ka == 0) {
+    if (kb == 0) binaryOp(op, 0, 0, a, b, rows, n, y);
+    else if (kb == 1) binaryOp(op, 0, 1, a, b, rows, n, y);
+    else if (kb == 2) binaryOp(op, 0, 2, a, b, rows, n, y);
+    else binaryOp(op, 0, 3, a, b, rows, n, y);
+  } else if (kb == 0) {
+    if (ka == 1) binaryOp(op, 1, 0, a, b, rows, n, y);
+    else if (ka == 2) binaryOp(op, 2, 0, a, b, rows, n, y);
+    else binaryOp(op, 3, 0, a, b, rows, n, y);
+  } else binaryOp(op, ka, kb, a, b, rows, n, y);
+}
+
+/** y [rows, n] = a op b (op 0 +, 1 −, 2 ×, 3 ÷), each operand of the kind its code says. */
+export function binaryRows(op: i32, ka: i32, a: usize, kb: i32, b: usize, rows: i32, n: i32, y: usize): void {
+  if (op == 0) binaryKinds(0, ka, kb, a, b, rows, n, y);
+  else if (op == 1) binaryKinds(1, ka, kb, a, b, rows, n, y);
+  else if (op == 2) binaryKinds(2, ka, kb, a, b, rows, n, y);
+  else binaryKinds(3, ka, kb, a, b, rows, n, y);
 }

@@ -155,6 +155,36 @@ export class SparseExecutor {
       }
     }
     for (const n of all.nodes) if (!this.fuseLayerNorm(n)) this.fuseGelu(n);
+    this.releases = this.lastReads();
+  }
+
+  /** Per main-graph node, the computed values it is the last to read: dropped after it runs. */
+  private releases: Map<GraphNode, string[]>;
+
+  /**
+   * Where each value computed in the main graph is read for the last time (as it runs: fused
+   * patterns read their inputs, folded nodes their source). Values read inside a subgraph, graph
+   * outputs and constants are kept to the end. Dropping the rest keeps a transformer's memory at
+   * a few layers' activations instead of all of them, and the garbage collector's work with it.
+   */
+  private lastReads(): Map<GraphNode, string[]> {
+    const main = new Set(this.graph.nodes);
+    const last = new Map<string, GraphNode>();
+    const pinned = new Set<string>([...this.graphOutputs, ...this.constants.keys()]);
+    for (const [v, readers] of this.consumers) if (readers.some((r) => !main.has(r))) pinned.add(v);
+    for (const n of this.graph.nodes) {
+      if (this.precomputed.has(n) || this.fusedAway.has(n)) continue;
+      const source = this.folded.get(n);
+      const reads = source !== undefined ? [source] : this.fusedOps.get(n)?.inputs ?? n.inputs;
+      for (const v of reads) if (v !== '') last.set(v, n);
+    }
+    const out = new Map<GraphNode, string[]>();
+    for (const [v, n] of last) {
+      if (pinned.has(v) || this.graph.inputs.some((i) => i.name === v)) continue;
+      if (!out.has(n)) out.set(n, []);
+      out.get(n)!.push(v);
+    }
+    return out;
   }
 
   /** Nodes run as one by `fusedOps` (their last node): the others are skipped. */
@@ -566,6 +596,7 @@ export class SparseExecutor {
   }
 
   private runNodes(nodes: readonly GraphNode[], values: Scope): void {
+    const main = nodes === this.graph.nodes;
     const ctx: OpContext = {
       opset: this.graph.opsetVersion,
       runGraph: (g, feeds) => this.runSubgraph(g, feeds, values),
@@ -594,6 +625,8 @@ export class SparseExecutor {
       n.outputs.forEach((name, i) => {
         if (name !== '' && outs[i]) values.set(name, outs[i]);
       });
+      const done = main ? this.releases.get(n) : undefined;
+      if (done) for (const v of done) values.delete(v);
     }
   }
 
@@ -800,6 +833,9 @@ class Scope {
   }
   set(name: string, t: Tensor): void {
     this.own.set(name, t);
+  }
+  delete(name: string): void {
+    this.own.delete(name);
   }
 }
 

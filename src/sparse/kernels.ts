@@ -6,7 +6,7 @@
  */
 import { SculptError } from '../core/errors.js';
 import type { CsrMatrix } from './formats.js';
-import { KERNELS_WASM_BASE64 } from './wasm/build/kernels-wasm.js';
+import { KERNELS_RELAXED_WASM_BASE64, KERNELS_WASM_BASE64 } from './wasm/build/kernels-wasm.js';
 
 interface KernelExports {
   readonly memory: WebAssembly.Memory;
@@ -19,20 +19,56 @@ interface KernelExports {
   transposeIn(src: number, rows: number, cols: number, dst: number, ld: number): void;
   transposeOut(src: number, rows: number, cols: number, ld: number, dst: number): void;
   streamSum(p: number, n: number): number;
+  softmaxRows(x: number, rows: number, n: number, y: number): void;
+  layerNormRows(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, y: number): void;
+  geluRows(x: number, rows: number, n: number, bias: number, y: number): void;
+  expN(x: number, n: number, y: number): void;
+  binaryRows(op: number, ka: number, a: number, kb: number, b: number, rows: number, n: number, y: number): void;
 }
 
-let compiled: WebAssembly.Module | undefined;
+/** 'relaxed': the build with fused multiply-add (relaxed SIMD); 'simd': plain 128-bit SIMD. */
+export type KernelBuild = 'relaxed' | 'simd';
 
-function kernelBytes(): Uint8Array<ArrayBuffer> {
-  const text = atob(KERNELS_WASM_BASE64);
+const compiled = new Map<KernelBuild, WebAssembly.Module>();
+
+function kernelBytes(build: KernelBuild): Uint8Array<ArrayBuffer> {
+  const text = atob(build === 'relaxed' ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64);
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
   return bytes;
 }
 
-function kernelModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(kernelBytes());
-  return compiled;
+let relaxedOk: boolean | undefined;
+
+/**
+ * Whether this runtime compiles the relaxed-SIMD build: browsers since 2023; Node 20 behind V8's
+ * --experimental-wasm-relaxed-simd, which this switches on (it only widens what validates).
+ */
+export function relaxedSimdAvailable(): boolean {
+  if (relaxedOk !== undefined) return relaxedOk;
+  const relaxed = kernelBytes('relaxed');
+  if (!WebAssembly.validate(relaxed)) {
+    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    const v8 = proc?.getBuiltinModule?.('node:v8') as { setFlagsFromString(flags: string): void } | undefined;
+    v8?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  }
+  return (relaxedOk = WebAssembly.validate(relaxed));
+}
+
+let chosen: KernelBuild | undefined;
+
+/** The build this process runs: relaxed SIMD where available, else plain; SCULPT_KERNELS=simd forces plain. */
+export function kernelBuild(): KernelBuild {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  chosen ??= env?.SCULPT_KERNELS === 'simd' || !relaxedSimdAvailable() ? 'simd' : 'relaxed';
+  return chosen;
+}
+
+function kernelModule(build: KernelBuild): WebAssembly.Module {
+  if (build === 'relaxed' && !relaxedSimdAvailable()) throw new SculptError('sparse: this runtime has no relaxed SIMD; use the plain SIMD kernels (SCULPT_KERNELS=simd)');
+  let m = compiled.get(build);
+  if (!m) compiled.set(build, (m = new WebAssembly.Module(kernelBytes(build))));
+  return m;
 }
 
 /**
@@ -40,7 +76,8 @@ function kernelModule(): WebAssembly.Module {
  * thread, so call this once before the first `new Kernels()` there; in Node it is optional.
  */
 export async function prepareKernels(): Promise<void> {
-  compiled ??= await WebAssembly.compile(kernelBytes());
+  const build = kernelBuild();
+  if (!compiled.has(build)) compiled.set(build, await WebAssembly.compile(kernelBytes(build)));
 }
 
 const PAGE = 65536;
@@ -58,8 +95,11 @@ export class Kernels {
   readonly exports: KernelExports;
   private top: number;
 
-  constructor() {
-    const instance = new WebAssembly.Instance(kernelModule(), {});
+  readonly build: KernelBuild;
+
+  constructor(build: KernelBuild = kernelBuild()) {
+    this.build = build;
+    const instance = new WebAssembly.Instance(kernelModule(build), {});
     this.exports = instance.exports as unknown as KernelExports;
     this.top = align(this.exports.heapBase(), 64);
   }
@@ -70,11 +110,18 @@ export class Kernels {
 
   /** Reserves `bytes` (64-byte aligned, zero-filled) and returns the byte offset. */
   alloc(bytes: number): number {
+    const have = this.memory.buffer.byteLength;
+    const ptr = this.reserve(bytes);
+    // Released scratch may hold old values; freshly grown pages are zero already.
+    if (ptr < have) new Uint8Array(this.memory.buffer, ptr, Math.min(this.top, have) - ptr).fill(0);
+    return ptr;
+  }
+
+  /** Reserves `bytes` (64-byte aligned) without clearing them: for memory about to be written in full. */
+  reserve(bytes: number): number {
     const ptr = this.top;
     const end = align(ptr + bytes, 64);
     const have = this.memory.buffer.byteLength;
-    // Released scratch may hold old values; freshly grown pages are zero already.
-    if (ptr < have) new Uint8Array(this.memory.buffer, ptr, Math.min(end, have) - ptr).fill(0);
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
       try {
@@ -106,7 +153,7 @@ export class Kernels {
 
   /** Copies an array into fresh memory and returns its offset. */
   upload(data: Float32Array | Uint32Array | Uint16Array | Uint8Array): number {
-    const ptr = this.alloc(data.byteLength);
+    const ptr = this.reserve(data.byteLength);
     new Uint8Array(this.memory.buffer, ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return ptr;
   }
@@ -261,9 +308,10 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
       out.set(k.f32(y, layer.rows));
     } else {
       const ld = batchStride(batch);
-      const xt = k.alloc(layer.cols * ld * 4);
-      const yt = k.alloc(layer.rows * ld * 4);
-      const y = k.alloc(out.byteLength);
+      // Written in full before they are read (transposeIn zeroes the padding lanes): not cleared.
+      const xt = k.reserve(layer.cols * ld * 4);
+      const yt = k.reserve(layer.rows * ld * 4);
+      const y = k.reserve(out.byteLength);
       k.exports.transposeIn(xin, batch, layer.cols, xt, ld);
       layer.runBatch(xt, ld, yt, relu);
       k.exports.transposeOut(yt, batch, layer.rows, ld, y);

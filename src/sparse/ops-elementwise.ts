@@ -4,6 +4,7 @@ import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
 import { at, attrFloat, attrString, float, need, needValue, numeric, type Attrs, type OpFn } from './ops-common.js';
 import { INT_RANGE, allocLike, floatTensor, size, strides, type DType, type Tensor } from './tensor.js';
+import { binaryRows, expArray, geluRows } from './ops-vector.js';
 
 
 export function broadcastDims(a: readonly number[], b: readonly number[], node: GraphNode): number[] {
@@ -73,6 +74,10 @@ export function binary(f: Binary, intF?: Binary, outBool = false, typeOfA = fals
 
 export type Arithmetic = 'add' | 'sub' | 'mul' | 'div';
 
+/** Elements from which float ops run in WebAssembly (below it, copying in and out costs more than it saves). */
+export const VECTOR_MIN = 4096;
+const VECTOR_OP = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div' } as const;
+
 type VecVec = (o: Float32Array, ob: number, x: Float32Array, xb: number, y: Float32Array, yb: number, n: number) => void;
 type VecScalar = (o: Float32Array, ob: number, x: Float32Array, xb: number, v: number, n: number) => void;
 type ScalarVec = (o: Float32Array, ob: number, v: number, y: Float32Array, yb: number, n: number) => void;
@@ -138,8 +143,12 @@ export function arithmetic(op: Arithmetic, intF?: Binary): OpFn {
     const [ka, kb] = [rowsView(a.dims, dims), rowsView(b.dims, dims)];
     if (!ka || !kb || dims.length === 0) return general(inputs, attrs, node);
     const L = dims[dims.length - 1];
-    const o = new Float32Array(size(dims));
-    const R = L === 0 ? 0 : o.length / L;
+    const total = size(dims);
+    const R = L === 0 ? 0 : total / L;
+    // Large operands run in WebAssembly SIMD: the same float32 results (+ − × ÷ of two float32
+    // values rounded once to float32 equal the double result rounded to float32).
+    if (total >= VECTOR_MIN) return [floatTensor(dims, binaryRows(VECTOR_OP[op], a.data, ka, b.data, kb, R, L))];
+    const o = new Float32Array(total);
     const x = a.data, y = b.data;
     for (let r = 0; r < R; r++) {
       const ob = r * L;
@@ -203,12 +212,22 @@ export const gelu: OpFn = (inputs, attrs, node) => {
   // Its own loop, so that erf32 is inlined (a shared loop calling a function per element is not).
   const a = need(inputs[0], node, 0);
   const x = float(a, node);
+  if (x.length >= VECTOR_MIN) return [floatTensor(a.dims, geluRows(x, x.length))];
   const o = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
     o[i] = 0.5 * v * (1 + erf32(v / Math.SQRT2));
   }
   return [floatTensor(a.dims, o)];
+};
+
+const expScalar = unary(Math.exp);
+
+/** Exp: in WebAssembly for large float tensors (relative error about 1e-7), else Math.exp. */
+export const exp: OpFn = (inputs, attrs, node) => {
+  const a = need(inputs[0], node, 0);
+  if (a.dtype === 'float32' && a.data instanceof Float32Array && a.data.length >= VECTOR_MIN) return [floatTensor(a.dims, expArray(a.data))];
+  return expScalar(inputs, attrs, node);
 };
 
 /** Erf, in its own loop (see `gelu`). */

@@ -29,21 +29,51 @@ export const flatten: OpFn = (inputs, attrs, node) => {
   return [reshapeTo(a, [size(a.dims.slice(0, ax)), size(a.dims.slice(ax))])];
 };
 
+/**
+ * The same permutation over fewer axes: size-1 axes dropped and input axes that stay adjacent
+ * and in order merged ([1, S, H, D] by (0, 2, 1, 3) is [S, H, D] by (1, 0, 2)).
+ */
+export function collapsePermutation(dims: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
+  const kept = perm.filter((p) => dims[p] !== 1);
+  // Runs of consecutive input axes in output order become one axis.
+  const runs: number[][] = [];
+  for (const p of kept) {
+    const run = runs[runs.length - 1];
+    if (run && run[run.length - 1] + 1 === p) run.push(p);
+    else runs.push([p]);
+  }
+  const byInput = [...runs].sort((x, y) => x[0] - y[0]);
+  return {
+    dims: byInput.map((r) => r.reduce((acc, p) => acc * dims[p], 1)),
+    perm: runs.map((r) => byInput.indexOf(r)),
+  };
+}
+
 export function transposeTensor(a: Tensor, perm: readonly number[]): Tensor {
-  const rank = a.dims.length;
   const outDims = perm.map((p) => a.dims[p]);
-  const inStr = strides(a.dims);
-  const permStr = perm.map((p) => inStr[p]);
   const out = allocLike(a.dtype, outDims);
   const o = out.data, x = a.data;
-  const counter = new Array<number>(rank).fill(0);
+  const c = collapsePermutation(a.dims, perm);
+  const rank = c.perm.length;
+  if (rank <= 1 || c.perm.every((p, i) => p === i)) {
+    (o as Float32Array).set(x as Float32Array);
+    return out;
+  }
+  // Walk the output in order: an outer counter over all but its last axis, and a tight inner loop
+  // along the last (a block copy where that axis is the input's last too).
+  const inStr = strides(c.dims);
+  const permStr = c.perm.map((p) => inStr[p]);
+  const cd = c.perm.map((p) => c.dims[p]);
+  const n = cd[rank - 1], step = permStr[rank - 1];
+  const counter = new Array<number>(rank - 1).fill(0);
   let off = 0;
-  for (let k = 0; k < o.length; k++) {
-    o[k] = x[off];
-    for (let d = rank - 1; d >= 0; d--) {
+  for (let k = 0; k < o.length; k += n) {
+    if (step === 1 && n >= 16) (o as Float32Array).set((x as Float32Array).subarray(off, off + n), k);
+    else for (let j = 0, q = off; j < n; j++, q += step) o[k + j] = x[q];
+    for (let d = rank - 2; d >= 0; d--) {
       counter[d]++;
       off += permStr[d];
-      if (counter[d] < outDims[d]) break;
+      if (counter[d] < cd[d]) break;
       off -= permStr[d] * counter[d];
       counter[d] = 0;
     }

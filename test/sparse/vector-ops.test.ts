@@ -1,0 +1,217 @@
+// The WebAssembly SIMD versions of the transformer's non-weight ops (ops-vector.ts, asm/kernels.ts)
+// against double-precision references computed here, in both kernel builds (relaxed SIMD with
+// fused multiply-add, and plain SIMD); + − × ÷ bit for bit against JavaScript's float32 results.
+// Also the collapsed-axes Transpose against a per-element reference.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { erf } from '../../src/core/erf.js';
+import { Kernels, relaxedSimdAvailable, type KernelBuild } from '../../src/sparse/kernels.js';
+import { OPS } from '../../src/sparse/ops.js';
+import { collapsePermutation, transposeTensor } from '../../src/sparse/ops-shape.js';
+import { floatTensor, intTensor, strides } from '../../src/sparse/tensor.js';
+import { Rng } from '../../src/core/rng.js';
+
+/** A seeded stream of numbers in [0, 1). */
+const uniform = (seed: number) => { const g = new Rng(seed); return () => g.next(); };
+
+// Node 20 and Chromium have relaxed SIMD (kernels.ts switches it on in Node); both builds are tested.
+const BUILDS: KernelBuild[] = ['relaxed', 'simd'];
+assert.ok(relaxedSimdAvailable(), 'this runtime cannot compile the relaxed-SIMD kernels');
+
+function run(k: Kernels, inputs: Float32Array[], out: number, f: (ptrs: number[], y: number) => void): Float32Array {
+  const mark = k.mark();
+  try {
+    const ptrs = inputs.map((a) => k.upload(a));
+    const y = k.alloc(out * 4);
+    f(ptrs, y);
+    return k.f32(y, out).slice();
+  } finally {
+    k.release(mark);
+  }
+}
+
+/** Largest |got − want| / max(|want|, floor) over the elements. */
+function maxRel(got: Float32Array, want: Float64Array | number[], floor: number): number {
+  let m = 0;
+  for (let i = 0; i < got.length; i++) m = Math.max(m, Math.abs(got[i] - want[i]) / Math.max(Math.abs(want[i]), floor));
+  return m;
+}
+
+function values(n: number, lo: number, hi: number, seed: number): Float32Array {
+  const r = uniform(seed);
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+}
+
+/**
+ * 1 + erf(z) in double without cancellation in the negative tail: erfc(|z|) there, by its
+ * continued fraction beyond 3 (as src/core/erf.ts computes erf).
+ */
+function onePlusErf(z: number): number {
+  if (z >= -3) return 1 + erf(z);
+  const a = -z;
+  let k = a;
+  for (let n = 60; n >= 1; n--) k = a + n / 2 / k;
+  return Math.exp(-a * a) / Math.sqrt(Math.PI) / k;
+}
+
+/**
+ * GELU within 1e-6 relative; in the negative tail Φ(x) ∝ e^(−x²/2), and float32's roundings of
+ * z = |x|/√2 and z² (each relative 6e-8) are an error of about 3e-7·x²/2 in it: 2e-5 at x = −11,
+ * where x·Φ(x) is 1e-27.
+ */
+function assertGelu(x: Float32Array, y: Float32Array, want: Float64Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const tol = 1e-6 + (x[i] < 0 ? 3e-7 * x[i] * x[i] / 2 : 0);
+    assert.ok(Math.abs(y[i] - want[i]) <= tol * Math.abs(want[i]) + 1e-38, `GELU(${x[i]}): ${y[i]} vs ${want[i]}`);
+  }
+}
+
+for (const build of BUILDS) {
+  const k = new Kernels(build);
+
+  test(`${build} kernels: exp within 3e-7 relative over [−87, 88], 0 below float32's range, NaN kept`, () => {
+    const x = values(40_003, -87, 88, 1);
+    x.set([-87.5, -200, -Infinity, NaN, 0], 0);
+    const y = run(k, [x], x.length, ([p], o) => k.exports.expN(p, x.length, o));
+    assert.deepEqual([...y.subarray(0, 3)], [0, 0, 0]);
+    assert.ok(Number.isNaN(y[3]));
+    assert.equal(y[4], 1);
+    const want = Float64Array.from(x.subarray(5), Math.exp);
+    const rel = maxRel(y.subarray(5), want, 0);
+    assert.ok(rel < 3e-7, `max relative error ${rel}`);
+  });
+
+  test(`${build} kernels: exact GELU within 1e-6 relative of x·Φ(x) in double, the negative tail within float32's rounding of x²/2`, () => {
+    const x = values(50_001, -12, 12, 2);
+    x.set([0, -0.5, 1e-30, -30], 0);
+    const y = run(k, [x], x.length, ([p], o) => k.exports.geluRows(p, 1, x.length, 0, o));
+    const want = Float64Array.from(x, (v) => 0.5 * v * onePlusErf(v / Math.SQRT2));
+    assertGelu(x, y, want);
+    // With a bias per column: GELU(x + b).
+    const rows = 7, n = 301;
+    const xs = values(rows * n, -4, 4, 3), b = values(n, -1, 1, 4);
+    const yb = run(k, [xs, b], xs.length, ([p, q], o) => k.exports.geluRows(p, rows, n, q, o));
+    const t = Float32Array.from(xs, (v, i) => v + b[i % n]);
+    assertGelu(t, yb, Float64Array.from(t, (v) => 0.5 * v * onePlusErf(v / Math.SQRT2)));
+  });
+
+  test(`${build} kernels: Softmax rows within 1e-6 relative, rows of 128 and an odd length, masked scores 0`, () => {
+    for (const [rows, n] of [[96, 128], [5, 1001]]) {
+      const x = values(rows * n, -20, 20, rows);
+      x[3] = -1e9; // a masked score
+      const y = run(k, [x], x.length, ([p], o) => k.exports.softmaxRows(p, rows, n, o));
+      const want = new Float64Array(x.length);
+      for (let r = 0; r < rows; r++) {
+        const row = x.subarray(r * n, (r + 1) * n);
+        const m = Math.max(...row);
+        let s = 0;
+        for (const v of row) s += Math.exp(v - m);
+        for (let j = 0; j < n; j++) want[r * n + j] = Math.exp(row[j] - m) / s;
+      }
+      assert.equal(y[3], 0);
+      // float32 rounds x − max (relative 6e-8): e^(x − max) carries that error times |x − max|.
+      for (let r = 0; r < rows; r++) {
+        const m = Math.max(...x.subarray(r * n, (r + 1) * n));
+        for (let j = 0; j < n; j++) {
+          const i = r * n + j;
+          if (want[i] < 1e-30) continue;
+          const tol = 1e-6 + 1.2e-7 * Math.abs(x[i] - m);
+          assert.ok(Math.abs(y[i] - want[i]) <= tol * want[i], `${rows}×${n} [${r}, ${j}]: ${y[i]} vs ${want[i]}`);
+        }
+      }
+    }
+  });
+
+  test(`${build} kernels: LayerNorm rows within 1e-5 of the double result, with and without γ, β`, () => {
+    for (const [rows, n] of [[64, 768], [3, 1023]]) {
+      const x = values(rows * n, -3, 5, n), g = values(n, 0.5, 1.5, 7), b = values(n, -1, 1, 8);
+      for (const affine of [true, false]) {
+        const y = affine
+          ? run(k, [x, g, b], x.length, ([p, gp, bp], o) => k.exports.layerNormRows(p, rows, n, gp, bp, 1e-5, o))
+          : run(k, [x], x.length, ([p], o) => k.exports.layerNormRows(p, rows, n, 0, 0, 1e-5, o));
+        const want = new Float64Array(x.length);
+        for (let r = 0; r < rows; r++) {
+          const row = x.subarray(r * n, (r + 1) * n);
+          const mean = row.reduce((a, v) => a + v, 0) / n;
+          const inv = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / n + 1e-5);
+          for (let j = 0; j < n; j++) want[r * n + j] = (row[j] - mean) * inv * (affine ? g[j] : 1) + (affine ? b[j] : 0);
+        }
+        let err = 0;
+        for (let i = 0; i < y.length; i++) err = Math.max(err, Math.abs(y[i] - want[i]));
+        assert.ok(err < 1e-5, `${rows}×${n} affine ${affine}: max error ${err}`);
+      }
+    }
+  });
+
+  test(`${build} kernels: + − × ÷ over rows equal JavaScript's float32 results bit for bit, for every operand kind`, () => {
+    const rows = 9, n = 131;
+    const full = values(rows * n, -3, 3, 11), full2 = values(rows * n, 0.5, 3, 12);
+    const col = values(n, 0.5, 2, 13), row = values(rows, 0.5, 2, 14), scalar = Float32Array.of(1.7);
+    const kinds = [['full', full2, 0], ['col', col, 1], ['row', row, 2], ['scalar', scalar, 3]] as const;
+    const read = (kind: number, arr: Float32Array, r: number, j: number) => (kind === 0 ? arr[r * n + j] : kind === 1 ? arr[j] : kind === 2 ? arr[r] : arr[0]);
+    const fs = [(p: number, q: number) => p + q, (p: number, q: number) => p - q, (p: number, q: number) => p * q, (p: number, q: number) => p / q];
+    for (let op = 0; op < 4; op++) {
+      for (const [name, other, kind] of kinds) {
+        for (const swap of [false, true]) {
+          const [ka, a, kb, b] = swap ? [kind, other, 0, full] : [0, full, kind, other];
+          const y = run(k, [a, b], rows * n, ([pa, pb], o) => k.exports.binaryRows(op, ka, pa, kb, pb, rows, n, o));
+          const want = new Float32Array(rows * n);
+          for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) want[r * n + j] = fs[op](read(ka, a, r, j), read(kb, b, r, j));
+          assert.deepEqual(y, want, `op ${op} with ${name} ${swap ? 'first' : 'second'}`);
+        }
+      }
+    }
+  });
+}
+
+test('the ops use the kernels from 4096 elements: Add with a bias row, Div by a scalar, Gelu, Softmax and LayerNorm agree with their small-tensor JavaScript paths', () => {
+  const node = { name: 'n', opType: 'X', inputs: [], outputs: ['y'], attributes: new Map(), domain: '' };
+  const S = 64, H = 96; // 6144 elements: the kernel path; each row also run alone (96 < 4096: JavaScript)
+  const x = floatTensor([1, S, H], values(S * H, -4, 4, 21));
+  const bias = floatTensor([H], values(H, -1, 1, 22));
+  const cases: [string, (t: ReturnType<typeof floatTensor>) => unknown[], Map<string, unknown>, number][] = [
+    ['Add', (t) => [t, bias], new Map(), 0],
+    ['Div', (t) => [t, floatTensor([], Float32Array.of(8))], new Map(), 0],
+    ['Gelu', (t) => [t], new Map(), 1e-6],
+    ['Softmax', (t) => [t], new Map([['axis', -1]]), 1e-6],
+    ['LayerNormalization', (t) => [t, floatTensor([H], values(H, 0.5, 1.5, 23)), bias], new Map([['axis', -1], ['epsilon', 1e-5]]), 2e-6],
+  ];
+  for (const [op, ins, attrs, tol] of cases) {
+    const f = (OPS as Record<string, (i: unknown[], a: Map<string, unknown>, n: unknown, c: unknown) => { data: Float32Array }[]>)[op];
+    const whole = f(ins(x), attrs, { ...node, opType: op }, { opset: 17 })[0].data;
+    for (let r = 0; r < S; r++) {
+      const part = f(ins(floatTensor([1, 1, H], x.data.slice(r * H, (r + 1) * H) as Float32Array)), attrs, { ...node, opType: op }, { opset: 17 })[0].data;
+      for (let j = 0; j < H; j++) {
+        const w = part[j], g = whole[r * H + j];
+        assert.ok(Math.abs(g - w) <= tol * Math.max(Math.abs(w), 1), `${op} [${r}, ${j}]: ${g} vs ${w}`);
+      }
+    }
+  }
+});
+
+test('Transpose over collapsed axes equals the per-element definition for random shapes and permutations, integers included', () => {
+  const r = uniform(5);
+  assert.deepEqual(collapsePermutation([1, 128, 12, 64], [0, 2, 1, 3]), { dims: [128, 12, 64], perm: [1, 0, 2] });
+  assert.deepEqual(collapsePermutation([1, 128, 12, 64], [0, 2, 3, 1]), { dims: [128, 768], perm: [1, 0] });
+  for (let trial = 0; trial < 200; trial++) {
+    const rank = 1 + Math.floor(r() * 5);
+    const dims = Array.from({ length: rank }, () => (r() < 0.25 ? 1 : 1 + Math.floor(r() * 6)));
+    const perm = [...dims.keys()].sort(() => r() - 0.5);
+    const n = dims.reduce((a, b) => a * b, 1);
+    const t = trial % 3 === 0 ? intTensor(dims, Array.from({ length: n }, (_, i) => i * 3 - 7)) : floatTensor(dims, Float32Array.from({ length: n }, (_, i) => i + 0.5));
+    const got = transposeTensor(t, perm);
+    const outDims = perm.map((p) => dims[p]);
+    assert.deepEqual(got.dims, outDims);
+    const inStr = strides(dims), outStr = strides(outDims);
+    for (let k = 0; k < n; k++) {
+      // Output index k → its coordinates → the input element.
+      let rest = k, src = 0;
+      for (let d = 0; d < outDims.length; d++) {
+        const c = Math.floor(rest / outStr[d]);
+        rest -= c * outStr[d];
+        src += c * inStr[perm[d]];
+      }
+      assert.equal(Number(got.data[k]), Number(t.data[src]), `dims ${dims} perm ${perm} at ${k}`);
+    }
+  }
+});
