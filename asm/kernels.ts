@@ -249,12 +249,37 @@ export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usi
 
 // ---- helpers -------------------------------------------------------------------------------
 
+// 4×4 blocks transposed in registers (eight shuffles): a, b, c, d are four rows of four floats.
+@inline function store4x4(a: v128, b: v128, c: v128, d: v128, dst: usize, strideBytes: usize): void {
+  const t0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(c, d, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + strideBytes, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * strideBytes, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * strideBytes, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
 /** dst [cols, ld] = transpose of src [rows, cols] (rows ≤ ld); padding lanes set to 0. */
 export function transposeIn(src: usize, rows: i32, cols: i32, dst: usize, ld: i32): void {
   const ldBytes = <usize>ld << 2;
+  const rowBytes = <usize>cols << 2;
+  const rows4 = rows & ~3, cols4 = cols & ~3;
+  for (let r = 0; r < rows4; r += 4) {
+    const s0 = src + <usize>r * rowBytes;
+    for (let c = 0; c < cols4; c += 4) {
+      const o = <usize>c << 2;
+      store4x4(v128.load(s0 + o), v128.load(s0 + rowBytes + o), v128.load(s0 + 2 * rowBytes + o), v128.load(s0 + 3 * rowBytes + o),
+        dst + <usize>c * ldBytes + (<usize>r << 2), ldBytes);
+    }
+    for (let c = cols4; c < cols; c++) {
+      for (let i = 0; i < 4; i++) store<f32>(dst + <usize>c * ldBytes + (<usize>(r + i) << 2), load<f32>(s0 + <usize>i * rowBytes + (<usize>c << 2)));
+    }
+  }
   for (let c = 0; c < cols; c++) {
     const d = dst + <usize>c * ldBytes;
-    for (let r = 0; r < rows; r++) store<f32>(d + (<usize>r << 2), load<f32>(src + ((<usize>r * <usize>cols + <usize>c) << 2)));
+    for (let r = rows4; r < rows; r++) store<f32>(d + (<usize>r << 2), load<f32>(src + ((<usize>r * <usize>cols + <usize>c) << 2)));
     for (let r = rows; r < ld; r++) store<f32>(d + (<usize>r << 2), 0);
   }
 }
@@ -262,7 +287,20 @@ export function transposeIn(src: usize, rows: i32, cols: i32, dst: usize, ld: i3
 /** dst [rows, cols] = transpose of src [cols, ld] (only the first `rows` lanes of each row). */
 export function transposeOut(src: usize, rows: i32, cols: i32, ld: i32, dst: usize): void {
   const ldBytes = <usize>ld << 2;
-  for (let c = 0; c < cols; c++) {
+  const rowBytes = <usize>cols << 2;
+  const rows4 = rows & ~3, cols4 = cols & ~3;
+  for (let c = 0; c < cols4; c += 4) {
+    const s0 = src + <usize>c * ldBytes;
+    for (let r = 0; r < rows4; r += 4) {
+      const o = <usize>r << 2;
+      store4x4(v128.load(s0 + o), v128.load(s0 + ldBytes + o), v128.load(s0 + 2 * ldBytes + o), v128.load(s0 + 3 * ldBytes + o),
+        dst + <usize>r * rowBytes + (<usize>c << 2), rowBytes);
+    }
+    for (let r = rows4; r < rows; r++) {
+      for (let i = 0; i < 4; i++) store<f32>(dst + <usize>r * rowBytes + (<usize>(c + i) << 2), load<f32>(s0 + <usize>i * ldBytes + (<usize>r << 2)));
+    }
+  }
+  for (let c = cols4; c < cols; c++) {
     const s = src + <usize>c * ldBytes;
     for (let r = 0; r < rows; r++) store<f32>(dst + ((<usize>r * <usize>cols + <usize>c) << 2), load<f32>(s + (<usize>r << 2)));
   }

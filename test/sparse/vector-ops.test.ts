@@ -164,6 +164,27 @@ for (const build of BUILDS) {
   });
 }
 
+test('the 4×4-blocked transposes into and out of the kernels\' [cols, ld] layout move every element, tails and zeroed padding included', () => {
+  const k = new Kernels();
+  for (const rows of [1, 3, 4, 5, 8, 13]) {
+    for (const cols of [1, 2, 4, 7, 12, 33]) {
+      const ld = Math.ceil(rows / 4) * 4;
+      const x = Float32Array.from({ length: rows * cols }, (_, i) => i + 1);
+      const mark = k.mark();
+      const src = k.upload(x);
+      const xt = k.alloc(cols * ld * 4);
+      k.f32(xt, cols * ld).fill(NaN); // the padding lanes must come out 0
+      k.exports.transposeIn(src, rows, cols, xt, ld);
+      const t = k.f32(xt, cols * ld).slice();
+      for (let c = 0; c < cols; c++) for (let r = 0; r < ld; r++) assert.equal(t[c * ld + r], r < rows ? x[r * cols + c] : 0, `in ${rows}×${cols} [${c}, ${r}]`);
+      const back = k.alloc(rows * cols * 4);
+      k.exports.transposeOut(xt, rows, cols, ld, back);
+      assert.deepEqual(k.f32(back, rows * cols).slice(), x, `out ${rows}×${cols}`);
+      k.release(mark);
+    }
+  }
+});
+
 test('the ops use the kernels from 4096 elements: Add with a bias row, Div by a scalar, Gelu, Softmax and LayerNorm agree with their small-tensor JavaScript paths', () => {
   const node = { name: 'n', opType: 'X', inputs: [], outputs: ['y'], attributes: new Map(), domain: '' };
   const S = 64, H = 96; // 6144 elements: the kernel path; each row also run alone (96 < 4096: JavaScript)
