@@ -100,6 +100,8 @@ interface Prepared {
   readonly biasFolded: boolean;
   /** A following Relu applied by the kernel as it stores results. */
   relu: boolean;
+  /** A following exact GELU (a fused pattern) applied to the results in kernel memory (MatMul, Gemm). */
+  gelu?: boolean;
 }
 
 export class SparseExecutor {
@@ -289,8 +291,27 @@ export class SparseExecutor {
     }
     if (nodes.some((n) => n !== last && n.outputs.some((o) => this.graphOutputs.has(o)))) return false;
     for (const n of nodes) if (n !== last) this.fusedAway.add(n);
+    const linear = this.linearProducing(x);
+    if (linear && (this.consumers.get(x) ?? []).every((c) => nodes.includes(c)) && !this.graphOutputs.has(x)) {
+      // MatMul (+ bias) + GELU: the kernel's results go through GELU before they leave its memory.
+      linear.p.gelu = true;
+      this.folded.set(last, x);
+      this.linearGelus.push({ last, into: linear.node, nodes: nodes.length });
+      return true;
+    }
     this.fusedOps.set(last, { inputs: [x], op: 'Gelu', attrs: new Map(), nodes: nodes.length });
     return true;
+  }
+
+  /** GELU patterns applied by the MatMul or Gemm kernel before them: last node, that node, pattern size. */
+  private readonly linearGelus: { last: GraphNode; into: GraphNode; nodes: number }[] = [];
+
+  /** The prepared MatMul or Gemm (without Relu) whose output, or folded bias Add's output, is `value`. */
+  private linearProducing(value: string): { node: GraphNode; p: Prepared } | undefined {
+    let n = this.producer(value);
+    if (n && this.folded.has(n)) n = this.producer(this.folded.get(n)!);
+    const p = n && (n.opType === 'MatMul' || n.opType === 'Gemm') ? this.prepared.get(n) : undefined;
+    return n && p && !p.relu && p.biasFolded && p.kernels.length === 1 ? { node: n, p } : undefined;
   }
 
   /** The main-graph node producing `value`. */
@@ -353,12 +374,18 @@ export class SparseExecutor {
   /** What `node` runs as: its op type, or the op of the fused pattern it ends. */
   runsAs(node: GraphNode): string {
     const f = this.fusedOps.get(node);
-    return f ? `${f.op} (fused)` : node.opType;
+    return f ? `${f.op} (fused)` : this.prepared.get(node)?.gelu ? `${node.opType} + Gelu (fused)` : node.opType;
   }
 
-  /** The decomposed LayerNorms and GELUs run as one op: its last node's name and how many nodes it replaces. */
-  fusions(): { op: string; node: string; nodes: number }[] {
-    return [...this.fusedOps].map(([last, f]) => ({ op: f.op, node: last.name, nodes: f.nodes }));
+  /**
+   * The decomposed LayerNorms and GELUs run as one op: its last node's name, how many nodes it
+   * replaces, and for a GELU the MatMul or Gemm whose kernel applies it, if one does.
+   */
+  fusions(): { op: string; node: string; nodes: number; into?: string }[] {
+    return [
+      ...[...this.fusedOps].map(([last, f]) => ({ op: f.op, node: last.name, nodes: f.nodes })),
+      ...this.linearGelus.map((g) => ({ op: 'Gelu', node: g.last.name, nodes: g.nodes, into: g.into.name })),
+    ];
   }
 
   /** Names of the Add and Relu nodes folded into the kernels of the weight nodes before them. */
@@ -678,14 +705,14 @@ export class SparseExecutor {
       const layer = p.kernels[0];
       if (a.dims[a.dims.length - 1] !== layer.cols) throw new SculptError(`${at(n)} input has last dim ${a.dims[a.dims.length - 1]}, the weight has ${layer.cols} rows`);
       const m = size(a.dims) / layer.cols;
-      return floatTensor([...a.dims.slice(0, -1), layer.rows], applyLinear(this.k, layer, a.data as Float32Array, m, p.relu));
+      return floatTensor([...a.dims.slice(0, -1), layer.rows], applyLinear(this.k, layer, a.data as Float32Array, m, p.relu, p.gelu));
     }
     // Gemm
     const transA = attrInt(n.attributes, 'transA', 0) === 1;
     const aa = transA ? transposeTensor(a, [1, 0]) : a;
     let y: Tensor;
     if (p) {
-      y = floatTensor([aa.dims[0], p.kernels[0].rows], applyLinear(this.k, p.kernels[0], aa.data as Float32Array, aa.dims[0], p.relu));
+      y = floatTensor([aa.dims[0], p.kernels[0].rows], applyLinear(this.k, p.kernels[0], aa.data as Float32Array, aa.dims[0], p.relu, p.gelu));
     } else {
       const b = need(ins[1], n, 1);
       const bb = attrInt(n.attributes, 'transB', 0) === 1 ? transposeTensor(b, [1, 0]) : b;

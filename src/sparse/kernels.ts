@@ -291,10 +291,10 @@ function checkBias(bias: Float32Array | undefined, rows: number): void {
 }
 
 /**
- * Y [batch, rows] = X [batch, cols] · W^T (+ bias, ReLU): the array-level entry point, which copies
+ * Y [batch, rows] = X [batch, cols] · W^T (+ bias, ReLU or GELU): the array-level entry point, which copies
  * X into kernel memory, transposes it when batch > 1, and copies the result out.
  */
-export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, batch: number, relu = false): Float32Array {
+export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, batch: number, relu = false, gelu = false): Float32Array {
   if (x.length !== batch * layer.cols) {
     throw new SculptError(`sparse: input of ${x.length} values is not [${batch}, ${layer.cols}]`);
   }
@@ -305,6 +305,7 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
     if (batch === 1) {
       const y = k.alloc(layer.rows * 4);
       layer.runVector(xin, y, relu);
+      if (gelu) k.exports.geluRows(y, 1, layer.rows, 0, y);
       out.set(k.f32(y, layer.rows));
     } else {
       const ld = batchStride(batch);
@@ -314,6 +315,7 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
       const y = k.reserve(out.byteLength);
       k.exports.transposeIn(xin, batch, layer.cols, xt, ld);
       layer.runBatch(xt, ld, yt, relu);
+      if (gelu) k.exports.geluRows(yt, 1, layer.rows * ld, 0, yt);
       k.exports.transposeOut(yt, batch, layer.rows, ld, y);
       out.set(k.f32(y, out.length));
     }

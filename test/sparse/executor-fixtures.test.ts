@@ -128,6 +128,8 @@ test('decomposed LayerNorms and exact GELUs of PyTorch exports run fused, agreei
     const fusions = ex.fusions();
     assert.deepEqual(fusions.filter((f) => f.op === 'LayerNormalization').map((f) => f.nodes), [9, 9, 9, 9, 9], c.file);
     assert.deepEqual(fusions.filter((f) => f.op === 'Gelu').map((f) => f.nodes), [5, 5], c.file);
+    // Each GELU follows the MLP's first MatMul (+ bias): that kernel applies it.
+    assert.deepEqual(fusions.filter((f) => f.op === 'Gelu').map((f) => f.into !== undefined && /MatMul/.test(f.into)), [true, true], c.file);
     const session = await ort.InferenceSession.create(c.file, { intraOpNumThreads: 1 });
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(c.feeds)) feeds[name] = t.dtype === 'float32' ? new ort.Tensor('float32', t.data as Float32Array, [...t.dims]) : new ort.Tensor('int64', BigInt64Array.from(t.data as Float64Array, (v) => BigInt(v)), [...t.dims]);
