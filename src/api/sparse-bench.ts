@@ -64,6 +64,7 @@ export interface BenchLayer {
 
 export interface BenchResult {
   readonly model: string;
+  /** Rows each weight product multiplies (`rowsPerProduct`): the batch, or every token of a token model. */
   readonly batch: number;
   readonly threads: number;
   readonly runs: number;
@@ -133,6 +134,20 @@ export function benchInputs(graph: Graph, batch: number | undefined, seed: numbe
   return out;
 }
 
+/**
+ * How many rows each weight product multiplies, as the kernels are chosen, predicted and profiled
+ * for it: a token model's every token (batch × sequence of its integer inputs), a [batch,
+ * sequence, features] input's batch × sequence, else the first dimension (the batch).
+ */
+export function rowsPerProduct(inputs: Readonly<Record<string, Tensor>>): number {
+  let rows = 1;
+  for (const t of Object.values(inputs)) {
+    const n = t.dims.length === 0 ? 1 : t.dtype === 'int64' ? t.dims.reduce((a, b) => a * b, 1) : t.dims.length === 3 ? t.dims[0] * t.dims[1] : t.dims[0];
+    rows = Math.max(rows, n);
+  }
+  return rows;
+}
+
 function relError(ours: Record<string, Tensor>, ref: Record<string, Tensor>): number {
   let worst = 0;
   for (const [name, r] of Object.entries(ref)) {
@@ -153,8 +168,7 @@ function relError(ours: Record<string, Tensor>, ref: Record<string, Tensor>): nu
 export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, what: string, options: BenchOptions): Promise<BenchResult> {
   const runs = options.runs ?? 20, warmup = options.warmup ?? 10, threads = options.threads ?? 1;
   const inputs = benchInputs(graph, options.batch, options.seed ?? 0, options.shapes);
-  const first = Object.values(inputs)[0];
-  const batch = first && first.dims.length > 0 ? first.dims[0] : 1;
+  const batch = rowsPerProduct(inputs);
   const executor = withFileContext(what, () => new SparseExecutor(graph, { engine: 'auto', machine: options.machine, batchHint: batch }));
   const session = await createOrtSession(ortSource, what, threads);
   try {

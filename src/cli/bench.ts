@@ -128,7 +128,7 @@ function benchText(r: BenchResult, m: MachineResult, sweep: SweepPoint[] | undef
     ms(l.predictedDenseMs), ms(l.predictedSparseMs), times(l.predictedSpeedup), formatFraction(l.crossoverDensity, 3),
   ]);
   const lines = [
-    `${r.model}: batch ${r.batch}, onnxruntime ${r.threads} thread${r.threads > 1 ? 's' : ''} vs sculpt 1 thread, medians of ${r.runs} runs`,
+    `${r.model}: ${r.inputs.map((i) => `${i.name} ${i.dims.join('x')}`).join(', ')} (${r.batch} row${r.batch > 1 ? 's' : ''} per weight product), onnxruntime ${r.threads} thread${r.threads > 1 ? 's' : ''} vs sculpt 1 thread, medians of ${r.runs} runs`,
     `  onnxruntime dense ${ms(r.denseMs)} ms, sculpt sparse ${ms(r.sparseMs)} ms: speed-up ${times(r.speedup)} (roofline predicts ${times(r.predictedSpeedup)} for the weight layers)`,
     `  max relative error ${r.maxRelError.toExponential(2)}; machine profile ${sourceText(m)} (${m.path})`,
     '',

@@ -198,8 +198,10 @@ test('bench --shape sets a dynamic axis (a sequence length); unknown inputs and 
   const b = JSON.parse(r.stdout);
   assert.deepEqual(b.inputs, [{ name: 'input_ids', dims: [2, 5] }, { name: 'attention_mask', dims: [2, 5] }]);
   assert.equal(b.profile.runs, 1);
-  // Both decomposed LayerNorm kinds and the GELUs run fused.
-  assert.deepEqual(b.profile.sculpt.filter((o: { op: string }) => o.op.endsWith('(fused)')).map((o: { op: string; nodes: number }) => [o.op, o.nodes]).sort(), [['Gelu (fused)', 2], ['LayerNormalization (fused)', 5]]);
+  // Each weight product multiplies all 2 × 5 tokens at once.
+  assert.equal(b.batch, 10);
+  // Both decomposed LayerNorm kinds run fused, and each GELU inside the MLP's first MatMul.
+  assert.deepEqual(b.profile.sculpt.filter((o: { op: string }) => o.op.endsWith('(fused)')).map((o: { op: string; nodes: number }) => [o.op, o.nodes]).sort(), [['LayerNormalization (fused)', 5], ['MatMul + Gelu (fused)', 2]]);
   assert.ok(b.maxRelError < 1e-5, `${b.maxRelError}`);
   const unknown = sculpt(['bench', bert, '--shape', 'tokens=1x8']);
   assert.equal(unknown.code, 2);
