@@ -4,7 +4,7 @@ export {
   type BitmaskMatrix, type BlockMatrix, type CsrMatrix, type FormatChoice, type FormatOptions, type NmMatrix, type SparseMatrix, type StorageKind,
 } from './formats.js';
 export {
-  Kernels, prepareKernels, applyChain, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel,
+  Kernels, kernelBuild, relaxedSimdAvailable, prepareKernels, applyChain, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelBuild, type KernelKind, type LinearKernel,
 } from './kernels.js';
 export {
   KERNEL_MARGIN, chooseKernel, crossoverDensity, speedupCurve, type CurvePoint, csrIndexBytes, measureMachine, predictLayer, timeBest, timeMedian,
