@@ -89,7 +89,20 @@ export interface BenchResult {
    * extra runs; sculpt times every node of the graph as exported, onnxruntime reports its kernels
    * after its graph optimisations — fused ops appear under their fused names). Largest first.
    */
-  readonly profile?: { readonly runs: number; readonly sculpt: readonly OpTime[]; readonly onnxruntime: readonly OpTime[] };
+  readonly profile?: { readonly runs: number; readonly sculpt: readonly OpTime[]; readonly onnxruntime: readonly OpTime[]; readonly model: ModelPrediction };
+}
+
+/**
+ * The whole model as the roofline sees it: the weight layers predicted (the kernels chosen, at
+ * `batch` rows per product), beside what the profiled runs measured for them and for everything
+ * else (attention's activation products, norms, shape ops), which the roofline does not model.
+ */
+export interface ModelPrediction {
+  readonly weightPredictedMs: number;
+  readonly weightMeasuredMs: number;
+  readonly otherMeasuredMs: number;
+  /** weightPredictedMs + otherMeasuredMs: what the model would take if the weight kernels ran at the roofline. */
+  readonly predictedMs: number;
 }
 
 export interface OpTime {
@@ -203,7 +216,15 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
       flopSpeedup: r.flopSpeedup, crossoverDensity: r.crossoverDensity, bound: r.sparseBound,
     }));
     const profileRuns = options.profileRuns ?? 5;
-    const profile = profileRuns > 0 ? { runs: profileRuns, sculpt: sculptProfile(executor, inputs, profileRuns, what), onnxruntime: await ortProfile(ortSource, what, threads, inputs, profileRuns) } : undefined;
+    let profile: BenchResult['profile'];
+    if (profileRuns > 0) {
+      const sculpt = sculptProfile(executor, inputs, profileRuns, what);
+      const weightNodes = new Set(executor.layers.map((l) => l.node));
+      const weightMeasuredMs = sculpt.perNode.filter((e) => weightNodes.has(e.node.name)).reduce((a, e) => a + e.ms, 0) / profileRuns;
+      const otherMeasuredMs = sculpt.perNode.filter((e) => !weightNodes.has(e.node.name)).reduce((a, e) => a + e.ms, 0) / profileRuns;
+      const model = { weightPredictedMs: predChosen * 1e3, weightMeasuredMs, otherMeasuredMs, predictedMs: predChosen * 1e3 + otherMeasuredMs };
+      profile = { runs: profileRuns, sculpt: sculpt.ops, onnxruntime: await ortProfile(ortSource, what, threads, inputs, profileRuns), model };
+    }
     return {
       model: what, batch, threads, runs, inputs: Object.entries(inputs).map(([name, t]) => ({ name, dims: t.dims })),
       denseMs, sparseMs, speedup: denseMs / sparseMs, predictedSpeedup: predChosen > 0 ? predDense / predChosen : 1,
@@ -227,10 +248,11 @@ function byOp(entries: Iterable<{ op: string; node: unknown; ms: number }>, runs
   return [...ops].map(([op, o]) => ({ op, nodes: o.nodes.size, ms: o.ms / runs })).sort((a, b) => b.ms - a.ms || (a.op < b.op ? -1 : 1));
 }
 
-function sculptProfile(executor: SparseExecutor, inputs: Record<string, Tensor>, runs: number, what: string): OpTime[] {
+function sculptProfile(executor: SparseExecutor, inputs: Record<string, Tensor>, runs: number, what: string): { ops: OpTime[]; perNode: { node: GraphNode; ms: number }[] } {
   const timings = new Map<GraphNode, number>();
   for (let i = 0; i < runs; i++) withFileContext(what, () => executor.run(inputs, { timings }));
-  return byOp([...timings].map(([node, ms]) => ({ op: executor.runsAs(node), node, ms })), runs);
+  const perNode = [...timings].map(([node, ms]) => ({ node, ms }));
+  return { ops: byOp(perNode.map((e) => ({ op: executor.runsAs(e.node), ...e })), runs), perNode };
 }
 
 /** onnxruntime's own trace of `runs` inferences (a profiling session of its own; the trace file is read and removed). */

@@ -155,9 +155,11 @@ function profileText(p: NonNullable<BenchResult['profile']>): string[] {
     const [a, b] = [p.sculpt[i], p.onnxruntime[i]];
     rows.push([a ? `${a.op} (${a.nodes})` : '', a ? ms(a.ms) : '', a ? `${(100 * a.ms / st).toFixed(1)}%` : '', b ? `${b.op} (${b.nodes})` : '', b ? ms(b.ms) : '', b ? `${(100 * b.ms / ot).toFixed(1)}%` : '']);
   }
+  const m = p.model;
   return [
     `where the time goes (ms per inference, mean of ${p.runs} profiled runs; onnxruntime's kernels after its own fusions): sculpt ${ms(st)} ms in ${p.sculpt.length} op type${p.sculpt.length === 1 ? '' : 's'}, onnxruntime ${ms(ot)} ms in ${p.onnxruntime.length}`,
     formatTable(['sculpt op (nodes)', 'ms', 'share', 'onnxruntime kernel (nodes)', 'ms', 'share'], rows, [false, true, true, false, true, true]),
+    `whole model: weight layers ${ms(m.weightMeasuredMs)} ms measured, ${ms(m.weightPredictedMs)} ms by the roofline; everything else ${ms(m.otherMeasuredMs)} ms measured (not modelled); predicted ${ms(m.predictedMs)} ms, onnxruntime ${ms(ot)} ms`,
   ];
 }
 

@@ -203,6 +203,12 @@ test('bench --shape sets a dynamic axis (a sequence length); unknown inputs and 
   // Both decomposed LayerNorm kinds run fused, and each GELU inside the MLP's first MatMul.
   assert.deepEqual(b.profile.sculpt.filter((o: { op: string }) => o.op.endsWith('(fused)')).map((o: { op: string; nodes: number }) => [o.op, o.nodes]).sort(), [['LayerNormalization (fused)', 5], ['MatMul + Gelu (fused)', 2]]);
   assert.ok(b.maxRelError < 1e-5, `${b.maxRelError}`);
+  // The whole-model view splits the profiled time into the 12 weight products and the rest.
+  const m = b.profile.model;
+  const profiled = b.profile.sculpt.reduce((a: number, o: { ms: number }) => a + o.ms, 0);
+  assert.ok(Math.abs(m.weightMeasuredMs + m.otherMeasuredMs - profiled) < 1e-9 * Math.max(1, profiled));
+  assert.ok(m.weightPredictedMs > 0 && m.otherMeasuredMs > 0);
+  assert.equal(m.predictedMs, m.weightPredictedMs + m.otherMeasuredMs);
   const unknown = sculpt(['bench', bert, '--shape', 'tokens=1x8']);
   assert.equal(unknown.code, 2);
   assert.equal(unknown.stderr, 'sculpt: --shape tokens=…: the model has no input tokens; its inputs: input_ids, attention_mask\n');
