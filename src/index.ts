@@ -46,6 +46,7 @@ export { trainModel, evaluate, DEFAULT_TRAIN_CONFIG, type TrainConfig, type Trai
 export { MaskState } from './train/masking.js';
 export { polynomialSchedule, constantSchedule, lrSchedule, parseLrSchedule, type PruningSchedule, type PruningDecision } from './train/schedules.js';
 export * from './sparse/index.js';
+export { threadedKernels } from './sparse/threads.js';
 export { packFile, type PackFileOptions, type PackFileResult, type PackFormat, type PackedTensorInfo } from './api/sparse-pack.js';
 export { runFile, runModel, readInputs, type RunEngine, type RunFileResult } from './api/sparse-run.js';
 export { loadSparseModel, type SparseModelFile } from './api/sparse-model.js';

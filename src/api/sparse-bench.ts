@@ -1,5 +1,5 @@
 /**
- * `benchFile`: onnxruntime (dense, `threads` intra-op threads) against sculpt's sparse engine
+ * `benchFile`: onnxruntime (dense, `threads` intra-op threads) against sculpt's sparse engine (as many threads)
  * (auto: CSR or dense per layer, one thread) on the same model and a seeded random input; medians
  * of interleaved runs after warm-up, as in `npm run bench:sparse`. Per weight layer: both kernels
  * timed in isolation beside the roofline's prediction. `benchSweep` prunes the model in memory to
@@ -21,14 +21,14 @@ import { predictLayer, type MachineProfile } from '../sparse/roofline.js';
 import type { Tensor } from '../sparse/tensor.js';
 import { createOrtSession } from './sparse-ort.js';
 import { loadSparseModel } from './sparse-model.js';
-import { modelInputs } from './sparse-run.js';
+import { kernelsFor, modelInputs, rowsPerProduct } from './sparse-run.js';
 import { withFileContext } from './model-file.js';
 
 export interface BenchOptions {
   readonly machine: MachineProfile;
   /** Rows of the input batch (the model's first axis); default: its fixed size, else 1. */
   readonly batch?: number;
-  /** onnxruntime intra-op threads (sculpt runs on one); default 1. */
+  /** Threads for both engines: onnxruntime's intra-op threads, sculpt's worker threads for its weight products; default 1. */
   readonly threads?: number;
   /** Timed runs per engine (medians); default 20. */
   readonly runs?: number;
@@ -147,20 +147,6 @@ export function benchInputs(graph: Graph, batch: number | undefined, seed: numbe
   return out;
 }
 
-/**
- * How many rows each weight product multiplies, as the kernels are chosen, predicted and profiled
- * for it: a token model's every token (batch × sequence of its integer inputs), a [batch,
- * sequence, features] input's batch × sequence, else the first dimension (the batch).
- */
-export function rowsPerProduct(inputs: Readonly<Record<string, Tensor>>): number {
-  let rows = 1;
-  for (const t of Object.values(inputs)) {
-    const n = t.dims.length === 0 ? 1 : t.dtype === 'int64' ? t.dims.reduce((a, b) => a * b, 1) : t.dims.length === 3 ? t.dims[0] * t.dims[1] : t.dims[0];
-    rows = Math.max(rows, n);
-  }
-  return rows;
-}
-
 function relError(ours: Record<string, Tensor>, ref: Record<string, Tensor>): number {
   let worst = 0;
   for (const [name, r] of Object.entries(ref)) {
@@ -182,8 +168,9 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
   const runs = options.runs ?? 20, warmup = options.warmup ?? 10, threads = options.threads ?? 1;
   const inputs = benchInputs(graph, options.batch, options.seed ?? 0, options.shapes);
   const batch = rowsPerProduct(inputs);
-  const executor = withFileContext(what, () => new SparseExecutor(graph, { engine: 'auto', machine: options.machine, batchHint: batch }));
+  const executor = withFileContext(what, () => new SparseExecutor(graph, { engine: 'auto', machine: options.machine, batchHint: batch, kernels: kernelsFor(threads) }));
   const session = await createOrtSession(ortSource, what, threads);
+  await executor.ready();
   try {
     const runSparse = () => withFileContext(what, () => executor.run(inputs));
     // Interleaved, so that noise from other processes hits both engines alike.

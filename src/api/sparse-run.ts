@@ -8,7 +8,9 @@ import { SculptError } from '../core/errors.js';
 import type { Graph, GraphValueInfo } from '../core/graph.js';
 import { assertNotInput, writeFileAtomic } from '../formats/fsutil.js';
 import { SparseExecutor, type WeightLayer } from '../sparse/executor.js';
+import type { Kernels } from '../sparse/kernels.js';
 import { parseNpy, writeNpy } from '../sparse/npy.js';
+import { threadedKernels } from '../sparse/threads.js';
 import type { Tensor } from '../sparse/tensor.js';
 import { checkInput } from './model-file.js';
 import { readMachineCache } from './sparse-machine.js';
@@ -79,10 +81,29 @@ export function readInputs(graph: Graph, specs: readonly string[]): { tensors: R
   return { tensors, files };
 }
 
+/**
+ * How many rows each weight product multiplies, as the kernels are chosen, predicted and profiled
+ * for it: a token model's every token (batch × sequence of its integer inputs), a [batch,
+ * sequence, features] input's batch × sequence, else the first dimension (the batch).
+ */
+export function rowsPerProduct(inputs: Readonly<Record<string, Tensor>>): number {
+  let rows = 1;
+  for (const t of Object.values(inputs)) {
+    const n = t.dims.length === 0 ? 1 : t.dtype === 'int64' ? t.dims.reduce((a, b) => a * b, 1) : t.dims.length === 3 ? t.dims[0] * t.dims[1] : t.dims[0];
+    rows = Math.max(rows, n);
+  }
+  return rows;
+}
+
+/** Kernels for `threads` threads: worker threads splitting the weight products beyond one. */
+export function kernelsFor(threads: number): Kernels | undefined {
+  return threads > 1 ? threadedKernels(threads) : undefined;
+}
+
 /** Runs the model on either engine. */
-export async function runModel(model: SparseModelFile, inputs: Readonly<Record<string, Tensor>>, engine: RunEngine): Promise<{ outputs: Record<string, Tensor>; ms: number; layers?: WeightLayer[] }> {
+export async function runModel(model: SparseModelFile, inputs: Readonly<Record<string, Tensor>>, engine: RunEngine, threads = 1): Promise<{ outputs: Record<string, Tensor>; ms: number; layers?: WeightLayer[] }> {
   if (engine === 'onnxruntime') {
-    const session = await createOrtSession(model.ortSource, model.path);
+    const session = await createOrtSession(model.ortSource, model.path, threads);
     try {
       const start = performance.now();
       const outputs = await session.run(inputs);
@@ -92,15 +113,11 @@ export async function runModel(model: SparseModelFile, inputs: Readonly<Record<s
     }
   }
   // The cached machine profile (sculpt bench --machine) when there is one; else a quick measurement.
-  const ex = new SparseExecutor(model.graph, { engine: 'auto', batchHint: batchOf(inputs), machine: readMachineCache()?.machine });
+  const ex = new SparseExecutor(model.graph, { engine: 'auto', batchHint: rowsPerProduct(inputs), machine: readMachineCache()?.machine, kernels: kernelsFor(threads) });
+  await ex.ready();
   const start = performance.now();
   const outputs = withFileContext(model.path, () => ex.run(inputs));
   return { outputs, ms: performance.now() - start, layers: ex.layers };
-}
-
-function batchOf(inputs: Readonly<Record<string, Tensor>>): number {
-  const first = Object.values(inputs)[0];
-  return first && first.dims.length >= 2 ? first.dims[0] : 1;
 }
 
 
@@ -114,7 +131,7 @@ export function outputFiles(output: string, names: readonly string[]): string[] 
   return names.map((n) => join(output, `${n.replace(/[^A-Za-z0-9._-]/g, '_')}.npy`));
 }
 
-export async function runFile(modelPath: string, inputSpecs: readonly string[], output: string, engine: RunEngine = 'sparse'): Promise<RunFileResult> {
+export async function runFile(modelPath: string, inputSpecs: readonly string[], output: string, engine: RunEngine = 'sparse', threads = 1): Promise<RunFileResult> {
   const model = withFileContext(modelPath, () => loadSparseModel(modelPath));
   const graph = model.graph;
   const { tensors, files } = readInputs(graph, inputSpecs);
@@ -122,7 +139,7 @@ export async function runFile(modelPath: string, inputSpecs: readonly string[], 
   const targets = outputFiles(output, names);
   for (const t of targets) assertNotInput(t, [modelPath, ...Object.values(files)]);
   // Sparse engine: unsupported operators fail here, before anything is written.
-  const { outputs, ms, layers } = await runModel(model, tensors, engine);
+  const { outputs, ms, layers } = await runModel(model, tensors, engine, threads);
   if (extname(output).toLowerCase() !== '.npy' && !existsSync(output)) mkdirSync(output);
   const written = targets.map((file, i) => {
     const t = outputs[names[i]];

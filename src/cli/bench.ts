@@ -47,7 +47,7 @@ export function registerBench(program: Command): void {
     .option('--remeasure', 'measure the machine again instead of using the cache')
     .option('--machine-profile <file>', 'use this fixed profile (JSON, as bench --machine --json prints) instead of measuring or the cache')
     .option('--batch <b>', 'rows of the random input batch (default: the model\'s fixed batch, else 1)')
-    .option('--threads <t>', 'onnxruntime intra-op threads (sculpt runs on one)', '1')
+    .option('--threads <t>', 'threads for both engines: onnxruntime intra-op threads, sculpt worker threads for its weight products', '1')
     .option('--runs <n>', 'timed runs per engine; the medians are reported', '20')
     .option('--warmup <n>', 'untimed runs per engine first', '10')
     .option('--seed <n>', 'seed of the random input', '0')
@@ -128,7 +128,7 @@ function benchText(r: BenchResult, m: MachineResult, sweep: SweepPoint[] | undef
     ms(l.predictedDenseMs), ms(l.predictedSparseMs), times(l.predictedSpeedup), formatFraction(l.crossoverDensity, 3),
   ]);
   const lines = [
-    `${r.model}: ${r.inputs.map((i) => `${i.name} ${i.dims.join('x')}`).join(', ')} (${r.batch} row${r.batch > 1 ? 's' : ''} per weight product), onnxruntime ${r.threads} thread${r.threads > 1 ? 's' : ''} vs sculpt 1 thread, medians of ${r.runs} runs`,
+    `${r.model}: ${r.inputs.map((i) => `${i.name} ${i.dims.join('x')}`).join(', ')} (${r.batch} row${r.batch > 1 ? 's' : ''} per weight product), onnxruntime vs sculpt, ${r.threads} thread${r.threads > 1 ? 's' : ''} each, medians of ${r.runs} runs`,
     `  onnxruntime dense ${ms(r.denseMs)} ms, sculpt sparse ${ms(r.sparseMs)} ms: speed-up ${times(r.speedup)} (roofline predicts ${times(r.predictedSpeedup)} for the weight layers)`,
     `  max relative error ${r.maxRelError.toExponential(2)}; machine profile ${sourceText(m)} (${m.path})`,
     '',
@@ -166,7 +166,7 @@ function profileText(p: NonNullable<BenchResult['profile']>): string[] {
 async function plotPage(r: BenchResult, sweep: SweepPoint[]): Promise<string> {
   return renderReport({
     title: `sculpt bench: ${r.model}`,
-    subtitle: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, batch ${r.batch}, onnxruntime ${r.threads} thread(s) vs sculpt 1 thread, medians of ${r.runs} runs`,
+    subtitle: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, batch ${r.batch}, ${r.threads} thread(s) each engine, medians of ${r.runs} runs`,
     summary: [
       `As given: onnxruntime ${ms(r.denseMs)} ms, sculpt ${ms(r.sparseMs)} ms, speed-up ${times(r.speedup)}, max relative error ${r.maxRelError.toExponential(2)}.`,
       'Sweep: every prunable weight pruned in memory to each sparsity (per layer, unstructured magnitude). Measured = onnxruntime dense time / sculpt time; ' +

@@ -2,13 +2,14 @@
 import type { Command } from 'commander';
 import { runFile, type RunEngine, type RunFileResult } from '../api/sparse-run.js';
 import { SculptError } from '../core/errors.js';
-import { collectList, parseChoice } from './args.js';
+import { collectList, parseChoice, parseInteger } from './args.js';
 import { formatShape } from './output.js';
 
 interface RunFlags {
   input: string[];
   output?: string;
   engine: string;
+  threads: string;
   json?: boolean;
 }
 
@@ -20,17 +21,19 @@ export function registerRun(program: Command): void {
     .option('-i, --input <x>', 'X.npy for the first input, or NAME=X.npy (repeat for several inputs)', collectList, [])
     .option('-o, --output <y>', 'Y.npy receives the first output; a folder receives every output as NAME.npy (required)')
     .option('--engine <e>', 'sparse (sculpt\'s kernels, CSR or dense per layer) or onnxruntime', 'sparse')
+    .option('--threads <t>', 'threads: sculpt\'s worker threads for the weight products, or onnxruntime\'s intra-op threads', '1')
     .option('--json', 'print one JSON object instead of the summary')
     .addHelpText('after', `
 Inputs: float arrays feed float inputs, integer arrays int64 inputs; shapes must fit the model's.
 Examples:
   sculpt run mlp-90.sculpt --input x.npy -o y.npy
   sculpt run model.onnx --input input_ids=ids.npy --input mask=mask.npy -o outputs/
-  sculpt run model.onnx --input x.npy -o y.npy --engine onnxruntime`)
+  sculpt run model.onnx --input x.npy -o y.npy --engine onnxruntime
+  sculpt run bert-90.onnx --input input_ids=ids.npy --input attention_mask=mask.npy -o out/ --threads 2`)
     .action(async (model: string, flags: RunFlags) => {
       if (!flags.output) throw new SculptError('run: missing -o/--output: name the .npy file (or a folder) for the outputs');
       const engine = parseChoice<RunEngine>('--engine', flags.engine, ['sparse', 'onnxruntime']);
-      const r = await runFile(model, flags.input, flags.output, engine);
+      const r = await runFile(model, flags.input, flags.output, engine, parseInteger('--threads', flags.threads, 1));
       process.stdout.write((flags.json ? JSON.stringify(runJson(r)) : runSummary(r)) + '\n');
     });
 }

@@ -7,7 +7,7 @@ import { SculptError } from '../core/errors.js';
 import { isGraph, type AttributeValue, type Graph, type GraphNode } from '../core/graph.js';
 import { shapeText } from '../core/limits.js';
 import { countNonzeros, denseToCsr } from './formats.js';
-import { Kernels, applyLinear, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
+import { SPLIT_WORK, Kernels, applyLinear, splitRows, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, positionsPerPass, transposeGeometry, type ConvGeometry } from './ops-conv.js';
 import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
 import type { Attrs } from './ops-common.js';
@@ -32,6 +32,11 @@ export interface ExecutorOptions {
    * model whose shapes run away is refused at once instead of computing for minutes.
    */
   readonly maxTensorBytes?: number;
+  /**
+   * The kernel instance to run on (default: a fresh one). `threadedKernels(T)` (threads.ts, Node
+   * only) gives one whose worker threads split each product's rows.
+   */
+  readonly kernels?: Kernels;
 }
 
 export interface WeightLayer {
@@ -108,7 +113,7 @@ export class SparseExecutor {
   readonly graph: Graph;
   readonly layers: WeightLayer[] = [];
   private readonly maxTensorBytes: number | undefined;
-  private readonly k = new Kernels();
+  private readonly k: Kernels;
   private readonly constants = new Map<string, Tensor>();
   private readonly prepared = new Map<GraphNode, Prepared>();
   /** Nodes folded into a preceding weight node: their output is that node's output. */
@@ -124,6 +129,7 @@ export class SparseExecutor {
   constructor(graph: Graph, options: ExecutorOptions = {}) {
     this.graph = graph;
     this.maxTensorBytes = options.maxTensorBytes;
+    this.k = options.kernels ?? new Kernels();
     checkSupported(graph);
     // Initializers and Constant nodes (paddle2onnx and tf2onnx keep every weight in one), of the
     // graph and its subgraphs (ONNX names are unique across them), are converted once, so their
@@ -369,6 +375,19 @@ export class SparseExecutor {
       });
     }
     return out;
+  }
+
+  /** Threads the weight products run on. */
+  get threads(): number {
+    return this.k.pool?.threads ?? 1;
+  }
+
+  /**
+   * Resolves once the worker threads run (with `threads` > 1; at once otherwise). Worker threads
+   * start only while the event loop turns: before, `run` works on one thread.
+   */
+  ready(): Promise<void> {
+    return this.k.pool?.ready ?? Promise.resolve();
   }
 
   /** What `node` runs as: its op type, or the op of the fused pattern it ends. */
@@ -685,8 +704,10 @@ export class SparseExecutor {
       const xv = this.k.f32(xt, k * ld);
       if (ld === n) xv.set(y.subarray(bo, bo + k * n));
       else for (let r = 0; r < k; r++) xv.set(y.subarray(bo + r * n, bo + (r + 1) * n), r * ld);
-      const yt = this.k.alloc(m * ld * 4);
-      this.k.exports.gemm(m, k, w, xt, ld, yt, 0, 0);
+      const yt = this.k.reserve(m * ld * 4);
+      const pool = this.k.pool;
+      if (pool && m * k * n >= SPLIT_WORK) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0]));
+      else this.k.exports.gemm(m, k, w, xt, ld, yt, 0, 0);
       const yv = this.k.f32(yt, m * ld);
       if (ld === n) out.set(yv, oo);
       else for (let r = 0; r < m; r++) out.set(yv.subarray(r * ld, r * ld + n), oo + r * n);

@@ -236,3 +236,82 @@ test('Transpose over collapsed axes equals the per-element definition for random
     }
   }
 });
+
+test('worker threads split each product by rows: 1, 2 and 3 threads give bit-identical outputs of bert.onnx, equal to onnxruntime within 1e-5', async () => {
+  const { readOnnx } = await import('../../src/formats/onnx.js');
+  const { SparseExecutor } = await import('../../src/sparse/executor.js');
+  const ort = await import('onnxruntime-node');
+  const file = new URL('../fixtures/shrink/bert.onnx', import.meta.url).pathname;
+  const S = 16;
+  const ids = Float64Array.from({ length: 2 * S }, (_, i) => (i * 13) % 64), mask = Float64Array.from({ length: 2 * S }, (_, i) => (i % S < S - 3 ? 1 : 0));
+  const feeds = { input_ids: { dtype: 'int64' as const, dims: [2, S], data: ids }, attention_mask: { dtype: 'int64' as const, dims: [2, S], data: mask } };
+  const outs: Float32Array[] = [];
+  for (const threads of [1, 2, 3]) {
+    // engine 'sparse' and 'dense' both split; the dense one also through the attention's products.
+    for (const engine of ['sparse', 'dense'] as const) {
+      const { threadedKernels } = await import('../../src/sparse/threads.js');
+      const ex = new SparseExecutor(readOnnx(file).graph(), { engine, kernels: threads > 1 ? threadedKernels(threads) : undefined });
+      await ex.ready();
+      assert.equal(ex.threads, threads);
+      outs.push(ex.run(feeds).last_hidden_state.data as Float32Array);
+    }
+  }
+  for (let i = 2; i < outs.length; i++) assert.deepEqual(outs[i], outs[i % 2], `run ${i}`);
+  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  const ref = (await session.run({
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [2, S]),
+    attention_mask: new ort.Tensor('int64', BigInt64Array.from(mask, (v) => BigInt(v)), [2, S]),
+  })).last_hidden_state.data as Float32Array;
+  await session.release();
+  let d = 0, m = 0;
+  for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(outs[2][i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
+  assert.ok(d / m < 1e-5, `max relative error ${d / m}`);
+});
+
+test('a product split between 2 and 3 worker threads equals the one-thread product bit for bit (CSR and dense, with bias and ReLU)', async () => {
+  const { threadedKernels } = await import('../../src/sparse/threads.js');
+  const { uploadCsr: csrKernel, uploadDense: denseKernel } = await import('../../src/sparse/kernels.js');
+  const { denseToCsr } = await import('../../src/sparse/formats.js');
+  const rows = 1030, cols = 700, ld = 64; // rows not a multiple of 4; 1030·700·0.2·64 multiply-adds: split
+  const r = uniform(31);
+  const w = Float32Array.from({ length: rows * cols }, () => (r() < 0.2 ? r() - 0.5 : 0));
+  const bias = values(rows, -1, 1, 32);
+  const x = values(cols * ld, -1, 1, 33);
+  const results = (k: Kernels) => {
+    const out: Float32Array[] = [];
+    for (const layer of [csrKernel(k, denseToCsr(w, rows, cols), bias), denseKernel(k, w, rows, cols, bias)]) {
+      for (const relu of [false, true]) {
+        const mark = k.mark();
+        const xt = k.upload(x), yt = k.alloc(rows * ld * 4), y = k.alloc(rows * 4);
+        layer.runBatch(xt, ld, yt, relu);
+        layer.runVector(xt, y, relu);
+        out.push(k.f32(yt, rows * ld).slice(), k.f32(y, rows).slice());
+        k.release(mark);
+      }
+    }
+    return out;
+  };
+  const one = results(new Kernels());
+  for (const threads of [2, 3]) {
+    const k = threadedKernels(threads);
+    await k.pool!.ready;
+    assert.deepEqual(results(k), one, `${threads} threads`);
+  }
+});
+
+test('splitRows: ranges cover every row once, in blocks of 4, balanced by nonzeros', async () => {
+  const { splitRows } = await import('../../src/sparse/kernels.js');
+  // Rows 0–9 hold 100 nonzeros each, rows 10–99 one each: two parts split near row 5.
+  const rowPtr = new Uint32Array(101);
+  for (let r = 0; r < 100; r++) rowPtr[r + 1] = rowPtr[r] + (r < 10 ? 100 : 1);
+  const parts = splitRows(100, 2, rowPtr);
+  assert.deepEqual(parts, [[0, 8], [8, 100]]);
+  assert.deepEqual(splitRows(10, 3), [[0, 4], [4, 8], [8, 10]]);
+  assert.deepEqual(splitRows(3, 4), [[0, 3]]);
+  for (const [rows, n] of [[1, 2], [17, 3], [1000, 7]]) {
+    const p = splitRows(rows, n);
+    assert.equal(p[0][0], 0);
+    assert.equal(p[p.length - 1][1], rows);
+    for (let i = 1; i < p.length; i++) assert.equal(p[i][0], p[i - 1][1]);
+  }
+});
