@@ -84,7 +84,9 @@ async function main() {
     const r = spawnSync(PYTHON, [join(ROOT, 'bench', 'transformer_model.py'), dense], { stdio: 'inherit' });
     if (r.status !== 0) process.exit(1);
   }
-  const { loadSparseModel, SparseExecutor, kernelBuild, threadedKernels } = await import(join(ROOT, 'src', 'index.ts'));
+  const { loadSparseModel, SparseExecutor, kernelBuild, threadedKernels, readMachineCache } = await import(join(ROOT, 'src', 'index.ts'));
+  // The machine profile `sculpt bench --machine` cached, as `sculpt run` uses it (else measured now).
+  const profile = readMachineCache()?.machine;
   const f = feeds();
   const loadBefore = loadavg()[0];
   ortWeb.env.wasm.numThreads = 1;
@@ -99,9 +101,9 @@ async function main() {
     const p = sculpt(['prune', dense, '-o', pruned, '--sparsity', String(s), '--scope', 'global', '--json']);
     const model = loadSparseModel(pruned);
     const t0 = performance.now();
-    const ex = new SparseExecutor(model.graph, { engine: 'auto', batchHint: TOKENS });
+    const ex = new SparseExecutor(model.graph, { engine: 'auto', batchHint: TOKENS, machine: profile });
     const loadMs = performance.now() - t0;
-    const ex2 = new SparseExecutor(model.graph, { engine: 'auto', batchHint: TOKENS, kernels: threadedKernels(2) });
+    const ex2 = new SparseExecutor(model.graph, { engine: 'auto', batchHint: TOKENS, machine: profile, kernels: threadedKernels(2) });
     await ex2.ready();
     const check = await ort.InferenceSession.create(pruned, { intraOpNumThreads: 1 });
     const ref = (await check.run(f.ort(ort))).last_hidden_state.data;
@@ -128,7 +130,7 @@ async function main() {
     '',
     `## Transformer: BERT-base-shaped encoder at 1 × ${TOKENS} tokens, global magnitude pruning — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
-    `Machine: ${m.nproc} × ${m.model}, ${m.memGiB.toFixed(1)} GiB, Node ${m.node}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after.`,
+    `Machine: ${m.nproc} × ${m.model}, ${m.memGiB.toFixed(1)} GiB, Node ${m.node}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; kernels chosen with ${profile ? `the machine profile cached ${readMachineCache().measuredAt} (\`sculpt bench --machine\`)` : 'a machine profile measured in the run'}.`,
     `Command: \`npm run bench:transformer${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Model: bench/transformer_model.py (12 × 768, 12 heads, MLP 3072, BertModel's initialisation, dynamic axes, opset 14), pruned by \`sculpt prune --sparsity S --scope global\` (the 72 attention and MLP matrices). sculpt's engine (${kernelBuild()} kernels; 2 threads: worker threads splitting each weight product's rows) against onnxruntime-node ${ort.env.versions?.common ?? ''} on the dense model (1 and 2 threads) and onnxruntime-web ${ortWeb.env.versions?.web ?? ''} (wasm, SIMD, 1 thread), median of ${o.runs} rounds alternating the engines; error: sculpt's output against onnxruntime's on the pruned model.`,
     '',
     '| sparsity | sculpt, 1 thread | onnxruntime-node, 1 thread | speed-up | sculpt, 2 threads | scaling | onnxruntime-node, 2 threads | speed-up | onnxruntime-web, 1 thread | speed-up | max relative error | kernels |',

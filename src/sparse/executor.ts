@@ -706,7 +706,7 @@ export class SparseExecutor {
       else for (let r = 0; r < k; r++) xv.set(y.subarray(bo + r * n, bo + (r + 1) * n), r * ld);
       const yt = this.k.reserve(m * ld * 4);
       const pool = this.k.pool;
-      if (pool && m * k * n >= SPLIT_WORK) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0]));
+      if (pool && m * k * n >= 8 * SPLIT_WORK) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0]));
       else this.k.exports.gemm(m, k, w, xt, ld, yt, 0, 0);
       const yv = this.k.f32(yt, m * ld);
       if (ld === n) out.set(yv, oo);
