@@ -58,3 +58,22 @@ const OP = { Add: 0, Sub: 1, Mul: 2, Div: 3 } as const;
 export function binaryRows(op: keyof typeof OP, a: Float32Array, ka: RowOperand, b: Float32Array, kb: RowOperand, rows: number, n: number): Float32Array {
   return withScratch([a, b], rows * n, (k, [pa, pb], y) => k.exports.binaryRows(OP[op], KIND[ka], pa, KIND[kb], pb, rows, n, y));
 }
+
+/** The transpose of a row-major [rows, cols] matrix, [cols, rows], by the kernels' 4×4 blocks. */
+export function transpose2d(x: Float32Array, rows: number, cols: number): Float32Array {
+  const k = kernels();
+  const mark = k.mark();
+  try {
+    const ld = Math.ceil(rows / 4) * 4;
+    const src = k.upload(x);
+    const y = k.reserve(cols * ld * 4);
+    k.exports.transposeIn(src, rows, cols, y, ld);
+    const t = k.f32(y, cols * ld);
+    if (ld === rows) return t.slice();
+    const out = new Float32Array(rows * cols);
+    for (let c = 0; c < cols; c++) out.set(t.subarray(c * ld, c * ld + rows), c * rows);
+    return out;
+  } finally {
+    k.release(mark);
+  }
+}

@@ -214,10 +214,13 @@ test('Transpose over collapsed axes equals the per-element definition for random
   const r = uniform(5);
   assert.deepEqual(collapsePermutation([1, 128, 12, 64], [0, 2, 1, 3]), { dims: [128, 12, 64], perm: [1, 0, 2] });
   assert.deepEqual(collapsePermutation([1, 128, 12, 64], [0, 2, 3, 1]), { dims: [128, 768], perm: [1, 0] });
-  for (let trial = 0; trial < 200; trial++) {
+  // Attention's head split and Kᵀ at sizes that take the kernels' path (≥ 4096 elements), an odd
+  // row count included, then random small shapes.
+  const fixed: [number[], number[]][] = [[[1, 128, 12, 64], [0, 2, 1, 3]], [[1, 128, 12, 64], [0, 2, 3, 1]], [[1, 37, 6, 40], [0, 2, 3, 1]], [[130, 97], [1, 0]]];
+  for (let trial = 0; trial < 200 + fixed.length; trial++) {
     const rank = 1 + Math.floor(r() * 5);
-    const dims = Array.from({ length: rank }, () => (r() < 0.25 ? 1 : 1 + Math.floor(r() * 6)));
-    const perm = [...dims.keys()].sort(() => r() - 0.5);
+    const dims = trial < fixed.length ? fixed[trial][0] : Array.from({ length: rank }, () => (r() < 0.25 ? 1 : 1 + Math.floor(r() * 6)));
+    const perm = trial < fixed.length ? fixed[trial][1] : [...dims.keys()].sort(() => r() - 0.5);
     const n = dims.reduce((a, b) => a * b, 1);
     const t = trial % 3 === 0 ? intTensor(dims, Array.from({ length: n }, (_, i) => i * 3 - 7)) : floatTensor(dims, Float32Array.from({ length: n }, (_, i) => i + 0.5));
     const got = transposeTensor(t, perm);
