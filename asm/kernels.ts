@@ -332,7 +332,10 @@ export function streamSum(p: usize, n: i32): f32 {
 @inline function exp4(x: v128): v128 {
   const under = f32x4.lt(x, splat(-87.33654));
   const c = f32x4.min(f32x4.max(x, splat(-87.33654)), splat(88.37626));
-  const k = f32x4.floor(madd(c, splat(1.44269504088896341), splat(0.5)));
+  // k = round(x / ln2) by adding 1.5·2^23: the sum's low mantissa bits hold k (no float-to-int
+  // conversion, which x64 lacks in a saturating SIMD form).
+  const kf = madd(c, splat(1.44269504088896341), splat(12582912.0));
+  const k = f32x4.sub(kf, splat(12582912.0));
   let r = f32x4.sub(c, f32x4.mul(k, splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(k, splat(-2.12194440e-4)));
   const z = f32x4.mul(r, r);
@@ -342,7 +345,8 @@ export function streamSum(p: usize, n: i32): f32 {
   p = madd(p, r, splat(1.6666665459e-1));
   p = madd(p, r, splat(5.0000001201e-1));
   p = f32x4.add(madd(p, z, r), splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
+  // 2^k: (bits(kf) + 127) << 23, the 1.5·2^23 bits shifted out.
+  const scale = i32x4.shl(i32x4.add(kf, i32x4.splat(127)), 23);
   return v128.andnot(f32x4.mul(p, scale), under);
 }
 
