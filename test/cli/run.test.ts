@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeOnnx } from '../../bench/sparse-onnx-writer.js';
+import { mlpModel, writeOnnx } from '../../bench/sparse-onnx-writer.js';
 import { writeNpy } from '../../src/sparse/npy.js';
 import { readNpy } from '../fixtures/npy.js';
 import { FIXTURES, sculpt, tempDir } from './helpers.js';
@@ -117,6 +117,34 @@ test('run: bad input fails with one line, a non-zero exit and no output file', (
     assert.equal(r.code, 0, r.stderr);
     const want = [1 / 6, 3 / 6, 2 / 6, 0, -1 / 12, -2 / 12, 5 / 12, 4 / 12];
     Array.from(readNpy(out).data).forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-6, `y[${i}] = ${v}, expected ${want[i]}`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run --threads 2: the same bytes as one thread on a product large enough to split, and the process exits; --threads 0 is refused', () => {
+  const dir = tempDir();
+  try {
+    // 512 → 2048 → 10 at 50%: 2048 × 512 × 0.5 × 4 rows ≥ 2^20 multiply-adds, so the first product is split.
+    const sizes = [512, 2048, 10];
+    let seed = 7;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5);
+    const weights = sizes.slice(1).map((o, l) => Float32Array.from({ length: o * sizes[l] }, () => { const v = rnd(); return Math.abs(v) < 0.25 ? 0 : v; }));
+    const biases = sizes.slice(1).map((o) => Float32Array.from({ length: o }, rnd));
+    const model = join(dir, 'wide.onnx');
+    writeFileSync(model, mlpModel(sizes, weights, biases, 'gemm'));
+    const x = join(dir, 'x.npy');
+    writeFileSync(x, writeNpy({ dtype: 'float32', dims: [4, 512], data: Float32Array.from({ length: 2048 }, rnd) }));
+    const outs = [1, 2].map((threads) => {
+      const out = join(dir, `y${threads}.npy`);
+      const r = sculpt(['run', model, '--input', x, '-o', out, '--threads', String(threads)]);
+      assert.equal(r.code, 0, r.stderr);
+      return readNpy(out).data;
+    });
+    assert.deepEqual(outs[1], outs[0]);
+    const zero = sculpt(['run', model, '--input', x, '-o', join(dir, 'z.npy'), '--threads', '0']);
+    assert.equal(zero.code, 2);
+    assert.equal(zero.stderr, "sculpt: --threads: '0' is not a whole number ≥ 1\n");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
