@@ -37,6 +37,8 @@ export async function createOrtSession(source: string | Uint8Array, what: string
   const ort = await loadOrt();
   const options: Ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    // onnxruntime's own log would print a second, coloured line for an error sculpt reports in one.
+    logSeverityLevel: 4,
     ...(profilePrefix !== undefined && { enableProfiling: true, profileFilePrefix: profilePrefix }),
   };
   let session: Ort.InferenceSession;

@@ -216,4 +216,8 @@ test('bench --shape sets a dynamic axis (a sequence length); unknown inputs and 
   assert.equal(rank.stderr, 'sculpt: --shape input_ids=1x8x2: the model declares input_ids as [?, ?]\n');
   const form = sculpt(['bench', bert, '--shape', 'input_ids:1x8']);
   assert.equal(form.stderr, 'sculpt: --shape input_ids:1x8: expected NAME=DIMS with DIMS like 1x128\n');
+  // Longer than the model's 16 positions: onnxruntime's refusal, in one line (not its own log too).
+  const long = sculpt(['bench', bert, '--shape', 'input_ids=1x64', '--shape', 'attention_mask=1x64', '--runs', '1', '--warmup', '0']);
+  assert.equal(long.code, 2);
+  assert.match(long.stderr, /^sculpt: .*bert\.onnx: onnxruntime failed \(.*indices element out of data bounds.*\)\n$/);
 });
