@@ -113,6 +113,8 @@ export class Kernels {
   pool: {
     split(fn: 'spmmCsr' | 'gemm' | 'spmvCsr16' | 'spmvCsr32' | 'gemv', parts: readonly (readonly number[])[]): void;
     readonly threads: number;
+    /** Tells idle workers a product is coming (they spin briefly instead of sleeping). */
+    wake(): void;
     /** Resolves once every worker runs (until then the calling thread runs their parts). */
     readonly ready: Promise<void>;
   } | undefined;
@@ -344,6 +346,7 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
   }
   const mark = k.mark();
   try {
+    if (batch > 1) k.pool?.wake();
     const xin = k.upload(x);
     const out = new Float32Array(batch * layer.rows);
     if (batch === 1) {
