@@ -76,6 +76,13 @@ export type Arithmetic = 'add' | 'sub' | 'mul' | 'div';
 
 /** Elements from which float ops run in WebAssembly (below it, copying in and out costs more than it saves). */
 export const VECTOR_MIN = 4096;
+/** Elements up to which they do: beyond, the scratch copies (kept for later calls) would hold too much of wasm32's 4 GiB. */
+export const VECTOR_MAX = 1 << 25;
+
+/** Whether a float op over `n` elements runs in WebAssembly. */
+export function vectorSized(n: number): boolean {
+  return n >= VECTOR_MIN && n <= VECTOR_MAX;
+}
 const VECTOR_OP = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div' } as const;
 
 type VecVec = (o: Float32Array, ob: number, x: Float32Array, xb: number, y: Float32Array, yb: number, n: number) => void;
@@ -147,7 +154,7 @@ export function arithmetic(op: Arithmetic, intF?: Binary): OpFn {
     const R = L === 0 ? 0 : total / L;
     // Large operands run in WebAssembly SIMD: the same float32 results (+ − × ÷ of two float32
     // values rounded once to float32 equal the double result rounded to float32).
-    if (total >= VECTOR_MIN) return [floatTensor(dims, binaryRows(VECTOR_OP[op], a.data, ka, b.data, kb, R, L))];
+    if (vectorSized(total)) return [floatTensor(dims, binaryRows(VECTOR_OP[op], a.data, ka, b.data, kb, R, L))];
     const o = new Float32Array(total);
     const x = a.data, y = b.data;
     for (let r = 0; r < R; r++) {
@@ -212,7 +219,7 @@ export const gelu: OpFn = (inputs, attrs, node) => {
   // Its own loop, so that erf32 is inlined (a shared loop calling a function per element is not).
   const a = need(inputs[0], node, 0);
   const x = float(a, node);
-  if (x.length >= VECTOR_MIN) return [floatTensor(a.dims, geluRows(x, x.length))];
+  if (vectorSized(x.length)) return [floatTensor(a.dims, geluRows(x, x.length))];
   const o = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
@@ -226,7 +233,7 @@ const expScalar = unary(Math.exp);
 /** Exp: in WebAssembly for large float tensors (relative error about 1e-7), else Math.exp. */
 export const exp: OpFn = (inputs, attrs, node) => {
   const a = need(inputs[0], node, 0);
-  if (a.dtype === 'float32' && a.data instanceof Float32Array && a.data.length >= VECTOR_MIN) return [floatTensor(a.dims, expArray(a.data))];
+  if (a.dtype === 'float32' && a.data instanceof Float32Array && vectorSized(a.data.length)) return [floatTensor(a.dims, expArray(a.data))];
   return expScalar(inputs, attrs, node);
 };
 

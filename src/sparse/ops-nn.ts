@@ -2,7 +2,7 @@
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
 import { at, attrInt, attrInts, attrString, float, need, nodeLabel, type Attrs, type OpFn } from './ops-common.js';
-import { VECTOR_MIN } from './ops-elementwise.js';
+import { vectorSized } from './ops-elementwise.js';
 import { softmaxRows } from './ops-vector.js';
 import { floatTensor, normAxis, size } from './tensor.js';
 
@@ -18,7 +18,7 @@ export function softmax(log: boolean): OpFn {
     const inner = old ? 1 : size(a.dims.slice(axis + 1));
     const outer = size(a.dims.slice(0, axis));
     const o = new Float32Array(x.length);
-    if (!log && inner === 1 && a.dtype === 'float32' && x.length >= VECTOR_MIN) return [floatTensor(a.dims, softmaxRows(x, outer, n))];
+    if (!log && inner === 1 && a.dtype === 'float32' && vectorSized(x.length)) return [floatTensor(a.dims, softmaxRows(x, outer, n))];
     if (!log && inner === 1) {
       // Rows along the last axis (attention scores): each exp computed once, kept in double.
       const e = new Float64Array(n);

@@ -1,7 +1,7 @@
 /** Normalisation: Layer (any axis), Batch (inference and training mode), Instance, LRN, MeanVariance. */
 import { attrFloat, attrInt, attrInts, float, need, nodeLabel, type OpFn } from './ops-common.js';
 import { broadcastIndex } from './ops-elementwise.js';
-import { VECTOR_MIN } from './ops-elementwise.js';
+import { vectorSized } from './ops-elementwise.js';
 import { layerNormRows } from './ops-vector.js';
 import { floatTensor, normAxis, size } from './tensor.js';
 
@@ -29,7 +29,7 @@ export const layerNorm: OpFn = (inputs, attrs, node) => {
   const sv = spread(scale, si, 1), bv = spread(bias, bi, 0);
   // The common case in WebAssembly; Mean and InvStdDev, when read, from the loop below.
   const statsRead = node.outputs.slice(1).some((o) => o !== '');
-  if (x.length >= VECTOR_MIN && a.dtype === 'float32' && !statsRead) return [floatTensor(a.dims, layerNormRows(x, rows, n, sT ? sv : undefined, bT ? bv : undefined, eps))];
+  if (vectorSized(x.length) && a.dtype === 'float32' && !statsRead) return [floatTensor(a.dims, layerNormRows(x, rows, n, sT ? sv : undefined, bT ? bv : undefined, eps))];
   for (let r = 0; r < rows; r++) {
     const base = r * n;
     let mean = 0;

@@ -2,7 +2,7 @@
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
 import { at, attrFloat, attrInt, attrInts, attrString, need, type Attrs, type OpFn, nodeLabel } from './ops-common.js';
-import { VECTOR_MIN, broadcastDims, broadcastIndex } from './ops-elementwise.js';
+import { broadcastDims, broadcastIndex, vectorSized } from './ops-elementwise.js';
 import { transpose2d } from './ops-vector.js';
 import { allocLike, floatTensor, fromGraphTensor, intTensor, intValues, normAxis, size, strides, type IntType, type Tensor } from './tensor.js';
 
@@ -56,7 +56,7 @@ export function transposeTensor(a: Tensor, perm: readonly number[]): Tensor {
   const c = collapsePermutation(a.dims, perm);
   const rank = c.perm.length;
   // A large float matrix transpose (attention's Kᵀ): the kernels' 4×4 blocks, not strided reads.
-  if (rank === 2 && a.dtype === 'float32' && x instanceof Float32Array && x.length >= VECTOR_MIN) {
+  if (rank === 2 && a.dtype === 'float32' && x instanceof Float32Array && vectorSized(x.length)) {
     return floatTensor(outDims, transpose2d(x, c.dims[0], c.dims[1]));
   }
   const out = allocLike(a.dtype, outDims);
