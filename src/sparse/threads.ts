@@ -2,7 +2,8 @@
  * Worker threads for the weight kernels: one shared WebAssembly memory, the same kernels
  * instantiated over it in each worker, and a product's output rows split between the threads
  * (by nonzero count for CSR, evenly for dense). The calling thread runs the first part itself and
- * waits on the others with Atomics: no message per call, so a split costs microseconds.
+ * waits on the others with Atomics: no message per call, so a split costs about 30 µs when the
+ * workers are awake (waking a sleeping one took far longer here, hence `wake`).
  *
  * Node only (worker_threads); in a browser, shared memory needs cross-origin isolation and a
  * worker script of its own, which this does not provide yet. Workers are unref'd: they never keep
@@ -67,13 +68,19 @@ function workerThreads(): WorkerThreads {
  * (measured: their half of a product took 1.4× the calling thread's); compiling with V8's
  * --no-liftoff for this one module (then restoring it) avoids that.
  */
+const optimized = new Map<string, WebAssembly.Module>();
+
 function optimizedModule(build: ReturnType<typeof kernelBuild>): WebAssembly.Module {
+  const known = optimized.get(build);
+  if (known) return known;
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   const v8 = proc?.getBuiltinModule?.('node:v8') as { setFlagsFromString(flags: string): void } | undefined;
   if (!v8) return kernelModule(build, true);
   v8.setFlagsFromString('--no-liftoff');
   try {
-    return new WebAssembly.Module(kernelBytes(build, true));
+    const m = new WebAssembly.Module(kernelBytes(build, true));
+    optimized.set(build, m);
+    return m;
   } finally {
     v8.setFlagsFromString('--liftoff');
   }
