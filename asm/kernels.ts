@@ -460,6 +460,18 @@ export function geluRows(x: usize, rows: i32, n: i32, bias: usize, y: usize): vo
     const xr = x + ((<usize>r * <usize>n) << 2);
     const yr = y + ((<usize>r * <usize>n) << 2);
     let j = 0;
+    // Two independent vectors per step: their long dependency chains (polynomial, exp) overlap.
+    for (; j + 8 <= body; j += 8) {
+      const o = <usize>j << 2;
+      let v = v128.load(xr + o);
+      let u = v128.load(xr + o, 16);
+      if (bias) {
+        v = f32x4.add(v, v128.load(bias + o));
+        u = f32x4.add(u, v128.load(bias + o, 16));
+      }
+      v128.store(yr + o, gelu4(v));
+      v128.store(yr + o, gelu4(u), 16);
+    }
     for (; j < body; j += 4) {
       const o = <usize>j << 2;
       let v = v128.load(xr + o);
