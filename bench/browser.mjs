@@ -1,4 +1,4 @@
-/* global process, console, performance, fetch, crossOriginIsolated */
+/* global process, console, performance, crossOriginIsolated */
 // npm run bench:browser — sculpt's sparse engine (the browser bundle, WebAssembly SIMD) against
 // onnxruntime-web (wasm, SIMD, one thread) in the same Chromium page, on the same inputs: the
 // fixture MLP (784-300-100-10) pruned to 90% and a 4096-4096-4096-1024 MLP (bench:sparse's model)
@@ -93,6 +93,18 @@ if (encoder) {
 const files = {
   '/index.html': '<!doctype html><meta charset="utf-8"><title>sculpt vs onnxruntime-web</title><link rel="icon" href="data:,">',
   '/sculpt.mjs': buildBundle(),
+  // Both engines as every measurement in the page sets them up: onnxruntime-web on one wasm thread.
+  '/engines.mjs': `export async function engines() {
+  const s = await import('/sculpt.mjs');
+  const ort = await import('/ort/ort.wasm.min.mjs');
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.simd = true;
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmPaths = '/ort/';
+  const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
+  return { s, ort, get };
+}
+`,
   '/ort/ort.wasm.min.mjs': readFileSync(join(ORT_DIST, 'ort.wasm.min.mjs')),
   '/ort/ort-wasm-simd-threaded.mjs': readFileSync(join(ORT_DIST, 'ort-wasm-simd-threaded.mjs')),
   '/ort/ort-wasm-simd-threaded.wasm': readFileSync(join(ORT_DIST, 'ort-wasm-simd-threaded.wasm')),
@@ -111,13 +123,7 @@ try {
   for (const m of models) {
     for (const batch of batches) {
       const r = await page.evaluate(async ({ name, batch, repeats, warmup }) => {
-        const s = await import('/sculpt.mjs');
-        const ort = await import('/ort/ort.wasm.min.mjs');
-        ort.env.wasm.numThreads = 1;
-        ort.env.wasm.simd = true;
-        ort.env.wasm.proxy = false;
-        ort.env.wasm.wasmPaths = '/ort/';
-        const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
+        const { s, ort, get } = await (await import('/engines.mjs')).engines();
         const model = await s.loadModel(await get(`/${name}.sculpt`), { batchHint: batch });
         const session = await ort.InferenceSession.create(await get(`/${name}.onnx`), { executionProviders: ['wasm'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: 1, interOpNumThreads: 1 });
         const input = model.inputs[0].name, output = model.outputs[0].name;
@@ -159,13 +165,7 @@ try {
   if (encoderModel) {
     const runs = Math.max(5, Math.min(repeats, 11));
     const r = await page.evaluate(async ({ runs }) => {
-      const s = await import('/sculpt.mjs');
-      const ort = await import('/ort/ort.wasm.min.mjs');
-      ort.env.wasm.numThreads = 1;
-      ort.env.wasm.simd = true;
-      ort.env.wasm.proxy = false;
-      ort.env.wasm.wasmPaths = '/ort/';
-      const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
+      const { s, ort, get } = await (await import('/engines.mjs')).engines();
       const T = 128;
       const ids = Array.from({ length: T }, (_, i) => (i * 7919 + 101) % 30522), mask = Array.from({ length: T }, (_, i) => (i < T - 8 ? 1 : 0));
       const model = await s.loadModel(await get('/bert-90.sculpt'), { batchHint: T });

@@ -207,8 +207,12 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
     if (profileRuns > 0) {
       const sculpt = sculptProfile(executor, inputs, profileRuns, what);
       const weightNodes = new Set(executor.layers.map((l) => l.node));
-      const weightMeasuredMs = sculpt.perNode.filter((e) => weightNodes.has(e.node.name)).reduce((a, e) => a + e.ms, 0) / profileRuns;
-      const otherMeasuredMs = sculpt.perNode.filter((e) => !weightNodes.has(e.node.name)).reduce((a, e) => a + e.ms, 0) / profileRuns;
+      let weightMs = 0, otherMs = 0;
+      for (const e of sculpt.perNode) {
+        if (weightNodes.has(e.node.name)) weightMs += e.ms;
+        else otherMs += e.ms;
+      }
+      const [weightMeasuredMs, otherMeasuredMs] = [weightMs / profileRuns, otherMs / profileRuns];
       const model = { weightPredictedMs: predChosen * 1e3, weightMeasuredMs, otherMeasuredMs, predictedMs: predChosen * 1e3 + otherMeasuredMs };
       profile = { runs: profileRuns, sculpt: sculpt.ops, onnxruntime: await ortProfile(ortSource, what, threads, inputs, profileRuns), model };
     }

@@ -172,7 +172,7 @@ export class SparseExecutor {
   /**
    * Where each value computed in the main graph is read for the last time (as it runs: fused
    * patterns read their inputs, folded nodes their source). Values read inside a subgraph, graph
-   * outputs and constants are kept to the end. Dropping the rest keeps a transformer's memory at
+   * outputs, graph inputs and constants are kept to the end. Dropping the rest keeps a transformer's memory at
    * a few layers' activations instead of all of them, and the garbage collector's work with it.
    */
   private lastReads(): Map<GraphNode, string[]> {
@@ -186,9 +186,10 @@ export class SparseExecutor {
       const reads = source !== undefined ? [source] : this.fusedOps.get(n)?.inputs ?? n.inputs;
       for (const v of reads) if (v !== '') last.set(v, n);
     }
+    for (const i of this.graph.inputs) pinned.add(i.name);
     const out = new Map<GraphNode, string[]>();
     for (const [v, n] of last) {
-      if (pinned.has(v) || this.graph.inputs.some((i) => i.name === v)) continue;
+      if (pinned.has(v)) continue;
       if (!out.has(n)) out.set(n, []);
       out.get(n)!.push(v);
     }

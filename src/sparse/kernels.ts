@@ -39,6 +39,20 @@ export function kernelBytes(build: KernelBuild, shared = false): Uint8Array<Arra
   return bytes;
 }
 
+/**
+ * A Node built-in module, through `process.getBuiltinModule` (no `node:` import, so the browser
+ * bundle stays free of them); undefined in a browser or before Node 20.16.
+ */
+export function nodeBuiltin<T>(id: 'node:v8' | 'node:worker_threads'): T | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return proc?.getBuiltinModule?.(id) as T | undefined;
+}
+
+/** V8's flags, where the runtime lets sculpt set them (Node). */
+export function v8Flags(): { setFlagsFromString(flags: string): void } | undefined {
+  return nodeBuiltin('node:v8');
+}
+
 let relaxedOk: boolean | undefined;
 
 /**
@@ -48,11 +62,7 @@ let relaxedOk: boolean | undefined;
 export function relaxedSimdAvailable(): boolean {
   if (relaxedOk !== undefined) return relaxedOk;
   const relaxed = kernelBytes('relaxed');
-  if (!WebAssembly.validate(relaxed)) {
-    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-    const v8 = proc?.getBuiltinModule?.('node:v8') as { setFlagsFromString(flags: string): void } | undefined;
-    v8?.setFlagsFromString('--experimental-wasm-relaxed-simd');
-  }
+  if (!WebAssembly.validate(relaxed)) v8Flags()?.setFlagsFromString('--experimental-wasm-relaxed-simd');
   return (relaxedOk = WebAssembly.validate(relaxed));
 }
 
@@ -218,7 +228,7 @@ export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): Line
   // With worker threads: the rows split by nonzero count, each part a call on its own rows.
   const pool = k.pool;
   const parts = pool ? splitRows(rows, pool.threads, csr.rowPtr) : [];
-  const biasAt = (r: number) => (b ? b + r * 4 : 0);
+  const biasAt = (r: number) => biasRow(b, r);
   return {
     kind: 'csr',
     rows,
@@ -243,6 +253,11 @@ export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): Line
  */
 export const SPLIT_WORK = 1 << 20;
 
+/** The bias pointer of a part starting at row `r` (0: no bias). */
+function biasRow(bias: number, r: number): number {
+  return bias ? bias + r * 4 : 0;
+}
+
 export function uploadDense(k: Kernels, weight: Float32Array, rows: number, cols: number, bias?: Float32Array): LinearKernel {
   if (weight.length !== rows * cols) {
     throw new SculptError(`sparse: ${weight.length} weights do not fill a [${rows}, ${cols}] matrix`);
@@ -253,7 +268,7 @@ export function uploadDense(k: Kernels, weight: Float32Array, rows: number, cols
   const e = k.exports;
   const pool = k.pool;
   const parts = pool ? splitRows(rows, pool.threads) : [];
-  const bo = (r: number) => (b ? b + r * 4 : 0);
+  const biasAt = (r: number) => biasRow(b, r);
   return {
     kind: 'dense',
     rows,
@@ -261,11 +276,11 @@ export function uploadDense(k: Kernels, weight: Float32Array, rows: number, cols
     nonzeros: rows * cols,
     weightBytes: weight.byteLength,
     runVector: (x, y, relu) => {
-      if (pool && rows * cols >= SPLIT_WORK) pool.split('gemv', parts.map(([r0, r1]) => [r1 - r0, cols, w + r0 * cols * 4, x, y + r0 * 4, bo(r0), relu ? 1 : 0]));
+      if (pool && rows * cols >= SPLIT_WORK) pool.split('gemv', parts.map(([r0, r1]) => [r1 - r0, cols, w + r0 * cols * 4, x, y + r0 * 4, biasAt(r0), relu ? 1 : 0]));
       else e.gemv(rows, cols, w, x, y, b, relu ? 1 : 0);
     },
     runBatch: (xt, ld, yt, relu) => {
-      if (pool && rows * cols * ld >= SPLIT_WORK) pool.split('gemm', parts.map(([r0, r1]) => [r1 - r0, cols, w + r0 * cols * 4, xt, ld, yt + r0 * ld * 4, bo(r0), relu ? 1 : 0]));
+      if (pool && rows * cols * ld >= SPLIT_WORK) pool.split('gemm', parts.map(([r0, r1]) => [r1 - r0, cols, w + r0 * cols * 4, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0]));
       else e.gemm(rows, cols, w, xt, ld, yt, b, relu ? 1 : 0);
     },
   };

@@ -10,7 +10,7 @@
  * a process alive.
  */
 import { SculptError } from '../core/errors.js';
-import { Kernels, SHARED_MAX_PAGES, kernelBuild, kernelBytes, kernelModule } from './kernels.js';
+import { Kernels, SHARED_MAX_PAGES, kernelBuild, kernelBytes, kernelModule, nodeBuiltin, v8Flags } from './kernels.js';
 
 type WorkerThreads = typeof import('node:worker_threads');
 
@@ -56,11 +56,12 @@ for (;;) {
 `;
 
 function workerThreads(): WorkerThreads {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const wt = proc?.getBuiltinModule?.('node:worker_threads') as WorkerThreads | undefined;
+  const wt = nodeBuiltin<WorkerThreads>('node:worker_threads');
   if (!wt) throw new SculptError('sparse: --threads above 1 needs Node (worker_threads); in a browser the engine runs on one thread');
   return wt;
 }
+
+const optimized = new Map<string, WebAssembly.Module>();
 
 /**
  * The shared build compiled straight to optimised code for the workers. V8 tiers a module's
@@ -68,13 +69,10 @@ function workerThreads(): WorkerThreads {
  * (measured: their half of a product took 1.4× the calling thread's); compiling with V8's
  * --no-liftoff for this one module (then restoring it) avoids that.
  */
-const optimized = new Map<string, WebAssembly.Module>();
-
 function optimizedModule(build: ReturnType<typeof kernelBuild>): WebAssembly.Module {
   const known = optimized.get(build);
   if (known) return known;
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const v8 = proc?.getBuiltinModule?.('node:v8') as { setFlagsFromString(flags: string): void } | undefined;
+  const v8 = v8Flags();
   if (!v8) return kernelModule(build, true);
   v8.setFlagsFromString('--no-liftoff');
   try {
