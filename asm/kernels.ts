@@ -93,10 +93,10 @@ export function spmvCsr32(rows: i32, rowPtr: usize, colIdx: usize, values: usize
 
 // ---- CSR × transposed batch ----------------------------------------------------------------
 
-@inline function csrRowTimesBatch(k0: usize, k1: usize, colIdx: usize, wide: i32, values: usize, xt: usize, ldBytes: usize, yRow: usize, ld4: i32, bias: usize, r: usize, relu: i32): void {
-  let c = 0;
+@inline function csrRowTimesBatch(k0: usize, k1: usize, colIdx: usize, wide: i32, values: usize, xt: usize, ldBytes: usize, yRow: usize, c0: i32, c1: i32, bias: usize, r: usize, relu: i32): void {
+  let c = c0;
   // 16 columns at a time: one 64-byte row segment of X^T per nonzero.
-  for (; c + 4 <= ld4; c += 4) {
+  for (; c + 4 <= c1; c += 4) {
     const off = <usize>c << 4;
     let a0 = f32x4.splat(0);
     let a1 = f32x4.splat(0);
@@ -117,7 +117,7 @@ export function spmvCsr32(rows: i32, rowPtr: usize, colIdx: usize, values: usize
     v128.store(q, finish4(a2, bias, r, relu), 32);
     v128.store(q, finish4(a3, bias, r, relu), 48);
   }
-  for (; c < ld4; c++) {
+  for (; c < c1; c++) {
     const off = <usize>c << 4;
     let a0 = f32x4.splat(0);
     for (let k = k0; k < k1; k++) {
@@ -128,15 +128,24 @@ export function spmvCsr32(rows: i32, rowPtr: usize, colIdx: usize, values: usize
   }
 }
 
-/** Y^T = W·X^T for CSR W; X^T is [cols, ld], Y^T is [rows, ld], ld a multiple of 4. */
-export function spmmCsr(rows: i32, rowPtr: usize, colIdx: usize, wide: i32, values: usize, xt: usize, ld: i32, yt: usize, bias: usize, relu: i32): void {
+/**
+ * Y^T = W·X^T for CSR W; X^T is [cols, ld], Y^T is [rows, ld], ld a multiple of 4. The columns run
+ * in tiles of `tile` (a multiple of 4): every row takes one tile before the next, so the tile of
+ * X^T stays in cache instead of the whole of X^T streaming once per row (an image's thousands of
+ * pixels).
+ */
+export function spmmCsr(rows: i32, rowPtr: usize, colIdx: usize, wide: i32, values: usize, xt: usize, ld: i32, yt: usize, bias: usize, relu: i32, tile: i32): void {
   const ldBytes = <usize>ld << 2;
   const ld4 = ld >> 2;
-  for (let r = 0; r < rows; r++) {
-    const k0 = <usize>load<u32>(rowPtr + (<usize>r << 2));
-    const k1 = <usize>load<u32>(rowPtr + (<usize>(r + 1) << 2));
-    if (wide) csrRowTimesBatch(k0, k1, colIdx, 1, values, xt, ldBytes, yt + <usize>r * ldBytes, ld4, bias, r, relu);
-    else csrRowTimesBatch(k0, k1, colIdx, 0, values, xt, ldBytes, yt + <usize>r * ldBytes, ld4, bias, r, relu);
+  const tile4 = max(1, tile >> 2);
+  for (let t0 = 0; t0 < ld4; t0 += tile4) {
+    const t1 = min(ld4, t0 + tile4);
+    for (let r = 0; r < rows; r++) {
+      const k0 = <usize>load<u32>(rowPtr + (<usize>r << 2));
+      const k1 = <usize>load<u32>(rowPtr + (<usize>(r + 1) << 2));
+      if (wide) csrRowTimesBatch(k0, k1, colIdx, 1, values, xt, ldBytes, yt + <usize>r * ldBytes, t0, t1, bias, r, relu);
+      else csrRowTimesBatch(k0, k1, colIdx, 0, values, xt, ldBytes, yt + <usize>r * ldBytes, t0, t1, bias, r, relu);
+    }
   }
 }
 
@@ -185,18 +194,26 @@ export function gemv(rows: i32, cols: i32, w: usize, x: usize, y: usize, bias: u
   for (; r < rows; r++) store<f32>(y + (<usize>r << 2), finish(dotRow(w + <usize>r * rowBytes, x, cols), bias, r, relu));
 }
 
-/** Y^T = W·X^T for dense W [rows, cols]; X^T is [cols, ld], Y^T is [rows, ld], ld a multiple of 4. */
-export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usize, bias: usize, relu: i32): void {
+/**
+ * Y^T = W·X^T for dense W [rows, cols]; X^T is [cols, ld], Y^T is [rows, ld], ld a multiple of 4;
+ * columns in tiles of `tile` as spmmCsr's.
+ */
+export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usize, bias: usize, relu: i32, tile: i32): void {
+  const ld4 = ld >> 2;
+  const tile4 = max(1, tile >> 2);
+  for (let t0 = 0; t0 < ld4; t0 += tile4) gemmTile(rows, cols, w, xt, ld, yt, bias, relu, t0, min(ld4, t0 + tile4));
+}
+
+@inline function gemmTile(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usize, bias: usize, relu: i32, c0: i32, c1: i32): void {
   const ldBytes = <usize>ld << 2;
   const rowBytes = <usize>cols << 2;
-  const ld4 = ld >> 2;
   let r = 0;
   // Two rows × 16 columns: each X^T segment loaded once serves both rows.
   for (; r + 2 <= rows; r += 2) {
     const w0 = w + <usize>r * rowBytes;
     const w1 = w0 + rowBytes;
-    let c = 0;
-    for (; c + 4 <= ld4; c += 4) {
+    let c = c0;
+    for (; c + 4 <= c1; c += 4) {
       const off = <usize>c << 4;
       let a0 = f32x4.splat(0); let a1 = f32x4.splat(0); let a2 = f32x4.splat(0); let a3 = f32x4.splat(0);
       let b0 = f32x4.splat(0); let b1 = f32x4.splat(0); let b2 = f32x4.splat(0); let b3 = f32x4.splat(0);
@@ -218,7 +235,7 @@ export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usi
       v128.store(q1, finish4(b0, bias, r + 1, relu)); v128.store(q1, finish4(b1, bias, r + 1, relu), 16);
       v128.store(q1, finish4(b2, bias, r + 1, relu), 32); v128.store(q1, finish4(b3, bias, r + 1, relu), 48);
     }
-    for (; c < ld4; c++) {
+    for (; c < c1; c++) {
       const off = <usize>c << 4;
       let a0 = f32x4.splat(0); let b0 = f32x4.splat(0);
       let p = xt + off;
@@ -234,7 +251,7 @@ export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usi
   }
   for (; r < rows; r++) {
     const w0 = w + <usize>r * rowBytes;
-    for (let c = 0; c < ld4; c++) {
+    for (let c = c0; c < c1; c++) {
       const off = <usize>c << 4;
       let a0 = f32x4.splat(0);
       let p = xt + off;
@@ -243,6 +260,50 @@ export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usi
         p += ldBytes;
       }
       v128.store(yt + <usize>r * ldBytes + off, finish4(a0, bias, r, relu));
+    }
+  }
+}
+
+// ---- convolution ---------------------------------------------------------------------------
+
+/**
+ * im2col for a 2-D convolution, straight into the kernels' transposed layout: row (ci, i, j) of
+ * dst (stride ld floats) holds tap (i, j) of channel ci for output positions q0 to q1, zeros where
+ * the window reaches into the padding and in the lanes from q1 − q0 to ld. x holds `cg` planes of
+ * h × w floats. Each output row's valid span is found once, then copied (stride 1) or gathered.
+ */
+export function im2col2d(x: usize, cg: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, ow: i32, q0: i32, q1: i32, dst: usize, ld: i32): void {
+  const n = q1 - q0;
+  const ldBytes = <usize>ld << 2;
+  const y0 = q0 / ow;
+  const y1 = (q1 + ow - 1) / ow;
+  let row = dst;
+  for (let ci = 0; ci < cg; ci++) {
+    const plane = x + ((<usize>ci * <usize>h * <usize>w) << 2);
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        // Output columns whose tap lands inside the row: xx·sw − pl + j·dw in [0, w).
+        const off = j * dw - pl;
+        let lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        let hi = (w - 1 - off) < 0 ? 0 : (w - 1 - off) / sw + 1;
+        if (hi > ow) hi = ow;
+        for (let y = y0; y < y1; y++) {
+          const xa = max(0, q0 - y * ow), xb = min(ow, q1 - y * ow);
+          const d = row + (<usize>(y * ow + xa - q0) << 2);
+          const iy = y * sh - pt + i * dh;
+          if (iy < 0 || iy >= h) { memory.fill(d, 0, <usize>(xb - xa) << 2); continue; }
+          const a = max(xa, lo), b = min(xb, hi);
+          if (a >= b) { memory.fill(d, 0, <usize>(xb - xa) << 2); continue; }
+          if (a > xa) memory.fill(d, 0, <usize>(a - xa) << 2);
+          const src = plane + ((<usize>iy * <usize>w + <usize>(a * sw + off)) << 2);
+          const to = d + (<usize>(a - xa) << 2);
+          if (sw == 1) memory.copy(to, src, <usize>(b - a) << 2);
+          else for (let xx = 0; xx < b - a; xx++) store<f32>(to + (<usize>xx << 2), load<f32>(src + (<usize>(xx * sw) << 2)));
+          if (xb > b) memory.fill(to + (<usize>(b - a) << 2), 0, <usize>(xb - b) << 2);
+        }
+        if (ld > n) memory.fill(row + (<usize>n << 2), 0, <usize>(ld - n) << 2);
+        row += ldBytes;
+      }
     }
   }
 }

@@ -7,7 +7,7 @@ import { SculptError } from '../core/errors.js';
 import { isGraph, type AttributeValue, type Graph, type GraphNode } from '../core/graph.js';
 import { shapeText } from '../core/limits.js';
 import { countNonzeros, denseToCsr } from './formats.js';
-import { SPLIT_WORK, Kernels, applyLinear, splitRows, applyLinearTransposed, batchStride, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
+import { SPLIT_WORK, Kernels, applyLinear, splitRows, applyLinearTransposed, batchStride, columnTile, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, positionsPerPass, transposeGeometry, type ConvGeometry } from './ops-conv.js';
 import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
 import type { Attrs } from './ops-common.js';
@@ -707,8 +707,8 @@ export class SparseExecutor {
       else for (let r = 0; r < k; r++) xv.set(y.subarray(bo + r * n, bo + (r + 1) * n), r * ld);
       const yt = this.k.reserve(m * ld * 4);
       const pool = this.k.pool;
-      if (pool && m * k * n >= 8 * SPLIT_WORK) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0]));
-      else this.k.exports.gemm(m, k, w, xt, ld, yt, 0, 0);
+      if (pool && m * k * n >= 8 * SPLIT_WORK) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0, columnTile(k, ld)]));
+      else this.k.exports.gemm(m, k, w, xt, ld, yt, 0, 0, columnTile(k, ld));
       const yv = this.k.f32(yt, m * ld);
       if (ld === n) out.set(yv, oo);
       else for (let r = 0; r < m; r++) out.set(yv.subarray(r * ld, r * ld + n), oo + r * n);
@@ -792,6 +792,35 @@ export class SparseExecutor {
     const taps = cg * size(g2.kernel);
     // A huge image runs in passes over its output positions, so the scratch stays bounded.
     const pass = positionsPerPass(Math.max(taps, rows), positions);
+    const copyOut = (y: Float32Array, ld: number, o: number, q0: number, n: number) => {
+      if (ld === positions) out.set(y.subarray(0, rows * ld), o);
+      else for (let r = 0; r < rows; r++) out.set(y.subarray(r * ld, r * ld + n), o + r * positions + q0);
+    };
+    if (g2.inSp.length === 2) {
+      // 2-D: im2col in the kernels' memory, straight into the layout they read.
+      const mark = this.k.mark();
+      try {
+        const ld = batchStride(pass);
+        const xin = this.k.alloc(c * planeIn * 4);
+        const xt = this.k.reserve(taps * ld * 4);
+        const yt = this.k.reserve(rows * ld * 4);
+        const [h, w] = g2.inSp, [kh, kw] = g2.kernel, [sh, sw] = g2.strides, [dh, dw] = g2.dilations, [pt, pl] = g2.begin, ow = g2.outSp[1];
+        for (let b = 0; b < batch; b++) {
+          this.k.f32(xin, c * planeIn).set(xd.subarray(b * c * planeIn, (b + 1) * c * planeIn));
+          for (let g = 0; g < group; g++) {
+            for (let q0 = 0; q0 < positions; q0 += pass) {
+              const q1 = Math.min(positions, q0 + pass), n = q1 - q0, ldn = batchStride(n);
+              this.k.exports.im2col2d(xin + g * cg * planeIn * 4, cg, h, w, kh, kw, sh, sw, dh, dw, pt, pl, ow, q0, q1, xt, ldn);
+              kernels[g].runBatch(xt, ldn, yt, relu);
+              copyOut(this.k.f32(yt, rows * ldn), ldn, (b * m + g * rows) * positions, q0, n);
+            }
+          }
+        }
+      } finally {
+        this.k.release(mark);
+      }
+      return floatTensor([batch, m, ...geometry.outSp], out);
+    }
     const col = new Float32Array(taps * pass);
     for (let b = 0; b < batch; b++) {
       for (let g = 0; g < group; g++) {
@@ -799,10 +828,7 @@ export class SparseExecutor {
           const q1 = Math.min(positions, q0 + pass);
           const cols = q1 - q0 === pass ? col : col.subarray(0, taps * (q1 - q0));
           im2col(xd, (b * c + g * cg) * planeIn, cg, g2, cols, q0, q1);
-          const y = applyLinearTransposed(this.k, kernels[g], cols, q1 - q0, relu);
-          const o = (b * m + g * rows) * positions;
-          if (pass === positions) out.set(y, o);
-          else for (let r = 0; r < rows; r++) out.set(y.subarray(r * (q1 - q0), (r + 1) * (q1 - q0)), o + r * positions + q0);
+          copyOut(applyLinearTransposed(this.k, kernels[g], cols, q1 - q0, relu), q1 - q0, (b * m + g * rows) * positions, q0, q1 - q0);
         }
       }
     }

@@ -13,9 +13,10 @@ interface KernelExports {
   heapBase(): number;
   spmvCsr16(rows: number, rowPtr: number, colIdx: number, values: number, x: number, y: number, bias: number, relu: number): void;
   spmvCsr32(rows: number, rowPtr: number, colIdx: number, values: number, x: number, y: number, bias: number, relu: number): void;
-  spmmCsr(rows: number, rowPtr: number, colIdx: number, wide: number, values: number, xt: number, ld: number, yt: number, bias: number, relu: number): void;
+  spmmCsr(rows: number, rowPtr: number, colIdx: number, wide: number, values: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number): void;
   gemv(rows: number, cols: number, w: number, x: number, y: number, bias: number, relu: number): void;
-  gemm(rows: number, cols: number, w: number, xt: number, ld: number, yt: number, bias: number, relu: number): void;
+  gemm(rows: number, cols: number, w: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number): void;
+  im2col2d(x: number, cg: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, q0: number, q1: number, dst: number, ld: number): void;
   transposeIn(src: number, rows: number, cols: number, dst: number, ld: number): void;
   transposeOut(src: number, rows: number, cols: number, ld: number, dst: number): void;
   streamSum(p: number, n: number): number;
@@ -107,6 +108,22 @@ const PAGE = 65536;
 /** Batch row stride in floats for a batch of `batch`: rounded up to a whole SIMD vector. */
 export function batchStride(batch: number): number {
   return Math.ceil(batch / 4) * 4;
+}
+
+/**
+ * Bytes of X^T that one column tile of a batched product may span: a fraction of any current
+ * CPU's per-core L2 (512 KiB to 2 MiB), so the tile stays cached while every weight row passes
+ * over it.
+ */
+export const TILE_BYTES = 256 * 1024;
+
+/**
+ * Columns per tile of a batched product over X^T [cols, ld]: all of them when X^T fits
+ * TILE_BYTES, else the most that fit, in whole 16-column blocks (at least one).
+ */
+export function columnTile(cols: number, ld: number): number {
+  if (cols * ld * 4 <= TILE_BYTES) return ld;
+  return Math.min(ld, Math.max(16, Math.floor(TILE_BYTES / (cols * 4 * 16)) * 16));
 }
 
 /**
@@ -241,8 +258,8 @@ export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): Line
       else e[fn](rows, rowPtr, colIdx, values, x, y, b, relu ? 1 : 0);
     },
     runBatch: (xt, ld, yt, relu) => {
-      if (pool && nnz * ld >= SPLIT_WORK) pool.split('spmmCsr', parts.map(([r0, r1]) => [r1 - r0, rowPtr + r0 * 4, colIdx, wide ? 1 : 0, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0]));
-      else e.spmmCsr(rows, rowPtr, colIdx, wide ? 1 : 0, values, xt, ld, yt, b, relu ? 1 : 0);
+      if (pool && nnz * ld >= SPLIT_WORK) pool.split('spmmCsr', parts.map(([r0, r1]) => [r1 - r0, rowPtr + r0 * 4, colIdx, wide ? 1 : 0, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(csr.cols, ld)]));
+      else e.spmmCsr(rows, rowPtr, colIdx, wide ? 1 : 0, values, xt, ld, yt, b, relu ? 1 : 0, columnTile(csr.cols, ld));
     },
   };
 }
@@ -280,8 +297,8 @@ export function uploadDense(k: Kernels, weight: Float32Array, rows: number, cols
       else e.gemv(rows, cols, w, x, y, b, relu ? 1 : 0);
     },
     runBatch: (xt, ld, yt, relu) => {
-      if (pool && rows * cols * ld >= SPLIT_WORK) pool.split('gemm', parts.map(([r0, r1]) => [r1 - r0, cols, w + r0 * cols * 4, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0]));
-      else e.gemm(rows, cols, w, xt, ld, yt, b, relu ? 1 : 0);
+      if (pool && rows * cols * ld >= SPLIT_WORK) pool.split('gemm', parts.map(([r0, r1]) => [r1 - r0, cols, w + r0 * cols * 4, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(cols, ld)]));
+      else e.gemm(rows, cols, w, xt, ld, yt, b, relu ? 1 : 0, columnTile(cols, ld));
     },
   };
 }

@@ -33,6 +33,10 @@ export function pool(kind: 'max' | 'avg' | 'lp'): OpFn {
     const out = allocLike(a.dtype, [n, c, ...outSp], `${at(node)} output`);
     const o = out.data;
     const wantIndices = kind === 'max' && node.outputs.length > 1 && node.outputs[1] !== '';
+    if (r === 2 && kind !== 'lp' && !wantIndices && x instanceof Float32Array && o instanceof Float32Array) {
+      pool2d(kind, x, o, n * c, sp, outSp, kernel, st, dil, begin, end, includePad);
+      return [out];
+    }
     const indices = wantIndices ? new Float64Array(o.length) : undefined;
     const inStr = new Array<number>(r), colStr = new Array<number>(r);
     for (let d = r - 1, s = 1; d >= 0; d--) { inStr[d] = s; s *= sp[d]; }
@@ -88,6 +92,57 @@ export function pool(kind: 'max' | 'avg' | 'lp'): OpFn {
     }
     return indices ? [out, { dtype: 'int64', dims: out.dims, data: indices }] : [out];
   };
+}
+
+/**
+ * Max or average pooling of float planes over two axes: per output, the window's rows and
+ * columns clipped to the input once, then a plain double loop (the general path above decodes every tap).
+ */
+function pool2d(kind: 'max' | 'avg', x: Float32Array, o: Float32Array, planes: number, sp: readonly number[], outSp: readonly number[], kernel: readonly number[], st: readonly number[], dil: readonly number[], begin: readonly number[], end: readonly number[], includePad: boolean): void {
+  const [h, w] = sp, [oh, ow] = outSp, [kh, kw] = kernel, [sh, sw] = st, [dh, dw] = dil;
+  // Per output row (column): the first tap inside the input, one past the last, and, for
+  // count_include_pad, how many taps fall inside input + pads.
+  const span = (count: number, size: number, k: number, s: number, d: number, b: number, e: number) => {
+    const first = new Int32Array(count), last = new Int32Array(count), padded = new Int32Array(count);
+    for (let q = 0; q < count; q++) {
+      const origin = q * s - b;
+      first[q] = Math.max(0, Math.ceil(-origin / d));
+      last[q] = Math.min(k, Math.floor((size - 1 - origin) / d) + 1);
+      padded[q] = Math.max(0, Math.min(k - 1, Math.floor((size + e - 1 - origin) / d)) - Math.max(0, Math.ceil((-b - origin) / d)) + 1);
+    }
+    return { first, last, padded };
+  };
+  const ys = span(oh, h, kh, sh, dh, begin[0], end[0]);
+  const xs = span(ow, w, kw, sw, dw, begin[1], end[1]);
+  const plane = h * w;
+  for (let p = 0; p < planes; p++) {
+    const base = p * plane;
+    let k = p * oh * ow;
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - begin[0], ia = ys.first[oy], ib = ys.last[oy];
+      for (let ox = 0; ox < ow; ox++, k++) {
+        const x0 = ox * sw - begin[1], ja = xs.first[ox], jb = xs.last[ox];
+        if (kind === 'max') {
+          let m = -Infinity, seen = false;
+          for (let i = ia; i < ib; i++) {
+            const row = base + (y0 + i * dh) * w + x0;
+            for (let j = ja; j < jb; j++) {
+              const v = x[row + j * dw];
+              if (v > m || !seen) { m = v; seen = true; }
+            }
+          }
+          o[k] = m;
+        } else {
+          let s = 0;
+          for (let i = ia; i < ib; i++) {
+            const row = base + (y0 + i * dh) * w + x0;
+            for (let j = ja; j < jb; j++) s += x[row + j * dw];
+          }
+          o[k] = s / (includePad ? ys.padded[oy] * xs.padded[ox] : Math.max(0, ib - ia) * Math.max(0, jb - ja));
+        }
+      }
+    }
+  }
 }
 
 export function globalPool(kind: 'max' | 'avg' | 'lp'): OpFn {
