@@ -308,6 +308,73 @@ export function im2col2d(x: usize, cg: i32, h: i32, w: i32, kh: i32, kw: i32, sh
   }
 }
 
+/**
+ * 2-D max pooling of `planes` planes of h × w floats into oh × ow, separably: each input row's
+ * maxima over the window's columns first (tmp, h × ow), then the maxima of those over the window's
+ * rows, four outputs at a time. Taps outside the input are skipped; a window with none gives −∞.
+ * NaN propagates (f32.max), as PyTorch's max_pool2d does.
+ */
+export function maxPool2d(x: usize, planes: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, tmp: usize, y: usize): void {
+  const inf = -Infinity;
+  const ninf = f32x4.splat(<f32>inf);
+  for (let p = 0; p < planes; p++) {
+    const plane = x + ((<usize>p * <usize>h * <usize>w) << 2);
+    // Outputs [ia, ib) have every column tap inside the row: four at a time there for strides
+    // 1 and 2 (a stride-2 vector is the even lanes of two loads).
+    const ia = min(ow, (pl + sw - 1) / sw);
+    const ib = max(ia, min(ow, (w - 1 - (kw - 1) * dw + pl) < 0 ? 0 : (w - 1 - (kw - 1) * dw + pl) / sw + 1));
+    for (let r = 0; r < h; r++) {
+      const row = plane + ((<usize>r * <usize>w) << 2);
+      const t = tmp + ((<usize>r * <usize>ow) << 2);
+      let ox = 0;
+      for (; ox < ow; ox++) {
+        if (ox == ia && sw <= 2) {
+          for (; ox + 4 <= ib; ox += 4) {
+            const at = row + (<usize>(ox * sw - pl) << 2);
+            let m = ninf;
+            for (let j = 0; j < kw; j++) {
+              const q = at + (<usize>(j * dw) << 2);
+              const v = sw == 1 ? v128.load(q) : v128.shuffle<f32>(v128.load(q), v128.load(q, 16), 0, 2, 4, 6);
+              m = f32x4.max(m, v);
+            }
+            v128.store(t + (<usize>ox << 2), m);
+          }
+          if (ox >= ow) break;
+        }
+        const x0 = ox * sw - pl;
+        let m: f32 = <f32>inf;
+        for (let j = 0; j < kw; j++) {
+          const c = x0 + j * dw;
+          if (c >= 0 && c < w) m = max(m, load<f32>(row + (<usize>c << 2)));
+        }
+        store<f32>(t + (<usize>ox << 2), m);
+      }
+    }
+    const out = y + ((<usize>p * <usize>oh * <usize>ow) << 2);
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - pt;
+      const o = out + ((<usize>oy * <usize>ow) << 2);
+      let ox = 0;
+      for (; ox + 4 <= ow; ox += 4) {
+        let m = ninf;
+        for (let i = 0; i < kh; i++) {
+          const r = y0 + i * dh;
+          if (r >= 0 && r < h) m = f32x4.max(m, v128.load(tmp + ((<usize>r * <usize>ow + <usize>ox) << 2)));
+        }
+        v128.store(o + (<usize>ox << 2), m);
+      }
+      for (; ox < ow; ox++) {
+        let m: f32 = <f32>inf;
+        for (let i = 0; i < kh; i++) {
+          const r = y0 + i * dh;
+          if (r >= 0 && r < h) m = max(m, load<f32>(tmp + ((<usize>r * <usize>ow + <usize>ox) << 2)));
+        }
+        store<f32>(o + (<usize>ox << 2), m);
+      }
+    }
+  }
+}
+
 // ---- helpers -------------------------------------------------------------------------------
 
 // 4×4 blocks transposed in registers (eight shuffles): a, b, c, d are four rows of four floats.

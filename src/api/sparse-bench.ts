@@ -49,6 +49,9 @@ export interface BenchLayer {
   readonly weight: string;
   /** The kernel's matrix [outputs, inputs per output]. */
   readonly shape: readonly [number, number];
+  /** Columns each product multiplies (a Conv's output positions) and products per inference; the times are for all of them. */
+  readonly columns: number;
+  readonly calls: number;
   readonly density: number;
   readonly kernel: string;
   readonly measuredDenseMs: number;
@@ -191,13 +194,13 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
     const denseMs = median(tDense), sparseMs = median(tSparse);
     let predDense = 0, predChosen = 0;
     for (const l of executor.layers) {
-      const p = predictLayer({ rows: l.rows, cols: l.cols, batch }, l.nonzeros, options.machine);
-      predDense += p.dense.seconds;
+      const p = predictLayer({ rows: l.rows, cols: l.cols, batch: l.columns }, l.nonzeros, options.machine);
+      predDense += p.dense.seconds * l.calls;
       // 'rows' (dense over the kept rows) is charged as dense: an upper bound.
-      predChosen += l.kind === 'csr' ? p.sparse.seconds : p.dense.seconds;
+      predChosen += (l.kind === 'csr' ? p.sparse.seconds : p.dense.seconds) * l.calls;
     }
-    const layers: BenchLayer[] = options.layers === false ? [] : executor.profile(batch, options.machine, Math.max(5, runs)).map((r) => ({
-      name: r.node, weight: r.weight, shape: [r.rows, r.cols], density: r.density, kernel: r.kind,
+    const layers: BenchLayer[] = options.layers === false ? [] : executor.profile(undefined, options.machine, Math.max(5, runs)).map((r) => ({
+      name: r.node, weight: r.weight, shape: [r.rows, r.cols], columns: r.batch, calls: r.calls, density: r.density, kernel: r.kind,
       measuredDenseMs: r.measuredDenseMs, measuredSparseMs: r.measuredSparseMs, measuredSpeedup: r.measuredSpeedup,
       predictedDenseMs: r.predictedDenseMs, predictedSparseMs: r.predictedSparseMs, predictedSpeedup: r.predictedSpeedup,
       flopSpeedup: r.flopSpeedup, crossoverDensity: r.crossoverDensity, bound: r.sparseBound,

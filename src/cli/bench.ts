@@ -124,16 +124,17 @@ function machineText(m: MachineResult): string {
 
 function benchText(r: BenchResult, m: MachineResult, sweep: SweepPoint[] | undefined, plot: string | undefined): string {
   const rows = r.layers.map((l) => [
-    l.name, `${l.shape[0]}x${l.shape[1]}`, formatFraction(l.density, 3), l.kernel, ms(l.measuredDenseMs), ms(l.measuredSparseMs), times(l.measuredSpeedup),
+    l.name, `${l.shape[0]}x${l.shape[1]}`, l.calls > 1 ? `${l.columns} x${l.calls}` : String(l.columns), formatFraction(l.density, 3), l.kernel, ms(l.measuredDenseMs), ms(l.measuredSparseMs), times(l.measuredSpeedup),
     ms(l.predictedDenseMs), ms(l.predictedSparseMs), times(l.predictedSpeedup), formatFraction(l.crossoverDensity, 3),
   ]);
+  const perLayer = r.layers.some((l) => l.columns !== r.batch || l.calls !== 1);
   const lines = [
-    `${r.model}: ${r.inputs.map((i) => `${i.name} ${i.dims.join('x')}`).join(', ')} (${r.batch} row${r.batch > 1 ? 's' : ''} per weight product), onnxruntime vs sculpt, ${r.threads} thread${r.threads > 1 ? 's' : ''} each, medians of ${r.runs} runs`,
+    `${r.model}: ${r.inputs.map((i) => `${i.name} ${i.dims.join('x')}`).join(', ')} (${perLayer ? 'columns per weight product by layer below' : `${r.batch} row${r.batch > 1 ? 's' : ''} per weight product`}), onnxruntime vs sculpt, ${r.threads} thread${r.threads > 1 ? 's' : ''} each, medians of ${r.runs} runs`,
     `  onnxruntime dense ${ms(r.denseMs)} ms, sculpt sparse ${ms(r.sparseMs)} ms: speed-up ${times(r.speedup)} (roofline predicts ${times(r.predictedSpeedup)} for the weight layers)`,
     `  max relative error ${r.maxRelError.toExponential(2)}; machine profile ${sourceText(m)} (${m.path})`,
     '',
-    formatTable(['layer', 'matrix', 'density', 'kernel', 'dense ms', 'csr ms', 'meas. x', 'pred. dense', 'pred. csr', 'pred. x', 'crossover'], rows,
-      [false, false, true, false, true, true, true, true, true, true, true]),
+    formatTable(['layer', 'matrix', 'columns', 'density', 'kernel', 'dense ms', 'csr ms', 'meas. x', 'pred. dense', 'pred. csr', 'pred. x', 'crossover'], rows,
+      [false, false, true, true, false, true, true, true, true, true, true, true]),
   ];
   if (r.profile) lines.push('', ...profileText(r.profile));
   if (sweep) {

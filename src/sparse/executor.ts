@@ -51,6 +51,13 @@ export interface WeightLayer {
   /** Bytes of the stored weights, and what dense float32 storage would take. */
   readonly bytes: number;
   readonly denseBytes: number;
+  /**
+   * Columns each product multiplied in the last run (rows of activations: batch × tokens, or a
+   * Conv's output positions per pass) and products per run (a Conv's images × passes); before any
+   * run, the batch hint and 1.
+   */
+  columns: number;
+  calls: number;
 }
 
 /** One weight layer's kernels timed in isolation beside the roofline's predictions. */
@@ -59,7 +66,9 @@ export interface LayerProfile {
   readonly weight: string;
   readonly rows: number;
   readonly cols: number;
+  /** Columns per product; the times and counts below are for `calls` products. */
   readonly batch: number;
+  readonly calls: number;
   readonly density: number;
   readonly kind: KernelKind;
   readonly denseFlops: number;
@@ -107,6 +116,11 @@ interface Prepared {
   relu: boolean;
   /** A following exact GELU (a fused pattern) applied to the results in kernel memory (MatMul, Gemm). */
   gelu?: boolean;
+  /**
+   * Conv under engine 'auto' or 'measure': the kernels are chosen and uploaded at the first run,
+   * for the output positions the convolution really has (known only once its input is).
+   */
+  settle?: (columns: number) => LinearKernel[];
 }
 
 export class SparseExecutor {
@@ -123,6 +137,7 @@ export class SparseExecutor {
   private readonly graphOutputs = new Set<string>();
   /** Nodes whose outputs are computed at load (Constant, Identity of a constant). */
   private readonly precomputed = new Set<GraphNode>();
+  private readonly batchHint: number;
   /** Per weight layer (by node name), how to rebuild each group's [rows, cols] matrix. */
   private readonly matrices = new Map<string, (() => Float32Array)[]>();
 
@@ -156,6 +171,7 @@ export class SparseExecutor {
     const engine = options.engine ?? 'auto';
     const machine = engine === 'auto' ? options.machine ?? defaultMachine() : undefined;
     const batch = options.batchHint ?? 1;
+    this.batchHint = batch;
     for (const n of all.nodes) {
       if (KERNEL_OPS.has(n.opType)) {
         const p = n.opType === 'ConvTranspose' ? this.prepareTranspose(n, engine, machine, batch) : this.prepare(n, engine, machine, batch);
@@ -330,12 +346,16 @@ export class SparseExecutor {
   private producers: Map<string, GraphNode> | undefined;
 
   /**
-   * Times each weight layer's dense and CSR kernels in isolation at `batch` (median of `repeats`)
-   * beside the roofline's predictions. Uploads both forms temporarily, one layer at a time.
+   * Times each weight layer's dense and CSR kernels in isolation at `batch` columns (median of
+   * `repeats`) beside the roofline's predictions. Uploads both forms temporarily, one layer at a
+   * time. Without `batch`: each layer at the columns its products multiplied in the last run, its
+   * times for all of that run's products (a Conv's images and passes).
    */
-  profile(batch: number, machine: MachineProfile, repeats = 9): LayerProfile[] {
+  profile(batchOverride: number | undefined, machine: MachineProfile, repeats = 9): LayerProfile[] {
     const out: LayerProfile[] = [];
     for (const info of this.layers) {
+      const batch = batchOverride ?? info.columns;
+      const calls = batchOverride === undefined ? info.calls : 1;
       const groups = this.matrices.get(info.node) ?? [];
       let measuredDense = 0, measuredSparse = 0, nnz = 0;
       let pd = 0, ps = 0, df = 0, db = 0, sf = 0, sb = 0;
@@ -355,20 +375,20 @@ export class SparseExecutor {
           const run = (l: LinearKernel) => () => (batch === 1 ? l.runVector(x, y, false) : l.runBatch(x, ld, y, false));
           // The first calls on fresh memory run up to 2× slower (measured): warm up for 150 ms first.
           for (const f of [run(dense), run(sparse)]) for (const end = performance.now() + 150; performance.now() < end;) f();
-          measuredDense += timeMedian(run(dense), repeats) * 1e3;
-          measuredSparse += timeMedian(run(sparse), repeats) * 1e3;
+          measuredDense += timeMedian(run(dense), repeats) * 1e3 * calls;
+          measuredSparse += timeMedian(run(sparse), repeats) * 1e3 * calls;
           const p = predictLayer({ rows, cols: info.cols, batch }, csr.values.length, machine);
           nnz += csr.values.length;
           denseBound = p.dense.bound;
           sparseBound = p.sparse.bound;
-          pd += p.dense.seconds * 1e3; ps += p.sparse.seconds * 1e3;
-          df += p.dense.flops; db += p.dense.bytes; sf += p.sparse.flops; sb += p.sparse.bytes;
+          pd += p.dense.seconds * 1e3 * calls; ps += p.sparse.seconds * 1e3 * calls;
+          df += p.dense.flops * calls; db += p.dense.bytes * calls; sf += p.sparse.flops * calls; sb += p.sparse.bytes * calls;
         } finally {
           this.k.release(mark);
         }
       }
       out.push({
-        node: info.node, weight: info.weight, rows: info.rows, cols: info.cols, batch, density: nnz / (info.rows * info.cols), kind: info.kind,
+        node: info.node, weight: info.weight, rows: info.rows, cols: info.cols, batch, calls, density: nnz / (info.rows * info.cols), kind: info.kind,
         denseFlops: df, denseBytes: db, sparseFlops: sf, sparseBytes: sb,
         predictedDenseMs: pd, predictedSparseMs: ps, denseBound, sparseBound, measuredDenseMs: measuredDense, measuredSparseMs: measuredSparse,
         predictedSpeedup: pd / ps, measuredSpeedup: measuredDense / measuredSparse, flopSpeedup: nnz > 0 ? (info.rows * info.cols) / nnz : Infinity,
@@ -477,7 +497,7 @@ export class SparseExecutor {
     if (prev) {
       Object.assign(prev, { rows: prev.rows + rows, nonzeros: prev.nonzeros + layer.nonzeros, bytes: prev.bytes + layer.weightBytes, denseBytes: prev.denseBytes + w.byteLength });
     } else {
-      this.layers.push({ node: n.name, op: n.opType as WeightLayer['op'], weight: weightName, rows, cols, nonzeros: layer.nonzeros, kind, bytes: layer.weightBytes, denseBytes: w.byteLength });
+      this.layers.push({ node: n.name, op: n.opType as WeightLayer['op'], weight: weightName, rows, cols, nonzeros: layer.nonzeros, kind, bytes: layer.weightBytes, denseBytes: w.byteLength, columns: this.batchHint, calls: 1 });
     }
     return layer;
   }
@@ -525,13 +545,17 @@ export class SparseExecutor {
     const rows = m / group, cols = size(wt.dims.slice(1));
     const bt = n.inputs[2] ? this.constants.get(n.inputs[2]) : undefined;
     if (n.inputs[2] && !bt) return undefined;
-    const kernels: LinearKernel[] = [];
-    for (let g = 0; g < group; g++) {
-      const wg = w.subarray(g * rows * cols, (g + 1) * rows * cols);
-      const bg = bt ? (bt.data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
-      kernels.push(this.upload(n, n.inputs[1], wg, rows, cols, bg, this.pick(rows, cols, wg, engine, machine, Math.max(batch, 16)), () => wg));
-    }
-    const p: Prepared = { kernels, biasFolded: true, relu: false };
+    const settle = (columns: number): LinearKernel[] => {
+      const kernels: LinearKernel[] = [];
+      for (let g = 0; g < group; g++) {
+        const wg = w.subarray(g * rows * cols, (g + 1) * rows * cols);
+        const bg = bt ? (bt.data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
+        kernels.push(this.upload(n, n.inputs[1], wg, rows, cols, bg, this.pick(rows, cols, wg, engine, machine, columns), () => wg));
+      }
+      return kernels;
+    };
+    const chosenLater = engine === 'auto' || engine === 'measure';
+    const p: Prepared = { kernels: chosenLater ? [] : settle(batch), biasFolded: true, relu: false, ...(chosenLater && { settle }) };
     this.foldRelu(n.outputs[0], p);
     return p;
   }
@@ -727,6 +751,7 @@ export class SparseExecutor {
       const layer = p.kernels[0];
       if (a.dims[a.dims.length - 1] !== layer.cols) throw new SculptError(`${at(n)} input has last dim ${a.dims[a.dims.length - 1]}, the weight has ${layer.cols} rows`);
       const m = size(a.dims) / layer.cols;
+      this.count(n, m, 1);
       return floatTensor([...a.dims.slice(0, -1), layer.rows], applyLinear(this.k, layer, a.data as Float32Array, m, p.relu, p.gelu));
     }
     // Gemm
@@ -734,6 +759,7 @@ export class SparseExecutor {
     const aa = transA ? transposeTensor(a, [1, 0]) : a;
     let y: Tensor;
     if (p) {
+      this.count(n, aa.dims[0], 1);
       y = floatTensor([aa.dims[0], p.kernels[0].rows], applyLinear(this.k, p.kernels[0], aa.data as Float32Array, aa.dims[0], p.relu, p.gelu));
     } else {
       const b = need(ins[1], n, 1);
@@ -757,6 +783,11 @@ export class SparseExecutor {
     return y;
   }
 
+  /** Records the columns a weight layer's products multiplied, and how many there were. */
+  private count(n: GraphNode, columns: number, calls: number): void {
+    for (const l of this.layers) if (l.node === n.name) { l.columns = columns; l.calls = calls; }
+  }
+
   private conv(n: GraphNode, ins: readonly (Tensor | undefined)[], p: Prepared | undefined): Tensor {
     const x = need(ins[0], n, 0);
     const wt = need(ins[1], n, 1);
@@ -767,7 +798,19 @@ export class SparseExecutor {
     if (cg * group !== c) throw new SculptError(`${at(n)} weight expects ${cg * group} input channels, the input has ${c}`);
     const geometry = convGeometry(n.attributes, x.dims.slice(2), wt.dims.slice(2), n);
     const rows = m / group, cols = size(wt.dims.slice(1));
-    if (p) return this.convWith(n, x, p.kernels, p.relu, batch, m, cg, group, geometry);
+    if (p) {
+      const positions = size(geometry.outSp);
+      const pass = positionsPerPass(Math.max(cg * size(geometry.kernel), rows), positions);
+      if (p.settle) {
+        p.kernels.push(...p.settle(pass));
+        p.settle = undefined;
+        // The layer list stays in graph order whichever layer settled last.
+        const order = new Map(this.graph.nodes.map((g, i) => [g.name, i]));
+        this.layers.sort((a, b) => (order.get(a.node) ?? Infinity) - (order.get(b.node) ?? Infinity));
+      }
+      this.count(n, pass, batch * Math.ceil(positions / pass));
+      return this.convWith(n, x, p.kernels, p.relu, batch, m, cg, group, geometry);
+    }
     // A weight computed at run time: upload for this call only.
     const mark = this.k.mark();
     try {

@@ -16,6 +16,7 @@ interface KernelExports {
   spmmCsr(rows: number, rowPtr: number, colIdx: number, wide: number, values: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number): void;
   gemv(rows: number, cols: number, w: number, x: number, y: number, bias: number, relu: number): void;
   gemm(rows: number, cols: number, w: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number): void;
+  maxPool2d(x: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, tmp: number, y: number): void;
   im2col2d(x: number, cg: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, q0: number, q1: number, dst: number, ld: number): void;
   transposeIn(src: number, rows: number, cols: number, dst: number, ld: number): void;
   transposeOut(src: number, rows: number, cols: number, ld: number, dst: number): void;

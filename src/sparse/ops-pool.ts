@@ -2,6 +2,7 @@
 import { SculptError } from '../core/errors.js';
 import { at, attrInt, attrInts, need, nodeLabel, numeric, type OpFn } from './ops-common.js';
 import { resolvePads, spatialOut } from './ops-nn.js';
+import { maxPool2d } from './ops-vector.js';
 import { allocLike, floatTensor, intValues, size, strides, tensorBudget, type Tensor } from './tensor.js';
 
 /** Window taps a pooling node may visit per value a tensor may hold (2^31 at the default budget; a 3×3 pool of 64 channels at 4K takes 1.2·10^9). */
@@ -34,7 +35,8 @@ export function pool(kind: 'max' | 'avg' | 'lp'): OpFn {
     const o = out.data;
     const wantIndices = kind === 'max' && node.outputs.length > 1 && node.outputs[1] !== '';
     if (r === 2 && kind !== 'lp' && !wantIndices && x instanceof Float32Array && o instanceof Float32Array) {
-      pool2d(kind, x, o, n * c, sp, outSp, kernel, st, dil, begin, end, includePad);
+      if (kind === 'max') o.set(maxPool2d(x, n * c, sp, outSp, kernel, st, dil, begin));
+      else avgPool2d(x, o, n * c, sp, outSp, kernel, st, dil, begin, end, includePad);
       return [out];
     }
     const indices = wantIndices ? new Float64Array(o.length) : undefined;
@@ -95,10 +97,11 @@ export function pool(kind: 'max' | 'avg' | 'lp'): OpFn {
 }
 
 /**
- * Max or average pooling of float planes over two axes: per output, the window's rows and
- * columns clipped to the input once, then a plain double loop (the general path above decodes every tap).
+ * Average pooling of float planes over two axes: per output, the window's rows and columns
+ * clipped to the input once, then a plain double loop (the general path above decodes every tap).
+ * Max pooling of this form runs in WebAssembly (ops-vector.ts).
  */
-function pool2d(kind: 'max' | 'avg', x: Float32Array, o: Float32Array, planes: number, sp: readonly number[], outSp: readonly number[], kernel: readonly number[], st: readonly number[], dil: readonly number[], begin: readonly number[], end: readonly number[], includePad: boolean): void {
+function avgPool2d(x: Float32Array, o: Float32Array, planes: number, sp: readonly number[], outSp: readonly number[], kernel: readonly number[], st: readonly number[], dil: readonly number[], begin: readonly number[], end: readonly number[], includePad: boolean): void {
   const [h, w] = sp, [oh, ow] = outSp, [kh, kw] = kernel, [sh, sw] = st, [dh, dw] = dil;
   // Per output row (column): the first tap inside the input, one past the last, and, for
   // count_include_pad, how many taps fall inside input + pads.
@@ -122,24 +125,12 @@ function pool2d(kind: 'max' | 'avg', x: Float32Array, o: Float32Array, planes: n
       const y0 = oy * sh - begin[0], ia = ys.first[oy], ib = ys.last[oy];
       for (let ox = 0; ox < ow; ox++, k++) {
         const x0 = ox * sw - begin[1], ja = xs.first[ox], jb = xs.last[ox];
-        if (kind === 'max') {
-          let m = -Infinity, seen = false;
-          for (let i = ia; i < ib; i++) {
-            const row = base + (y0 + i * dh) * w + x0;
-            for (let j = ja; j < jb; j++) {
-              const v = x[row + j * dw];
-              if (v > m || !seen) { m = v; seen = true; }
-            }
-          }
-          o[k] = m;
-        } else {
-          let s = 0;
-          for (let i = ia; i < ib; i++) {
-            const row = base + (y0 + i * dh) * w + x0;
-            for (let j = ja; j < jb; j++) s += x[row + j * dw];
-          }
-          o[k] = s / (includePad ? ys.padded[oy] * xs.padded[ox] : Math.max(0, ib - ia) * Math.max(0, jb - ja));
+        let s = 0;
+        for (let i = ia; i < ib; i++) {
+          const row = base + (y0 + i * dh) * w + x0;
+          for (let j = ja; j < jb; j++) s += x[row + j * dw];
         }
+        o[k] = s / (includePad ? ys.padded[oy] * xs.padded[ox] : Math.max(0, ib - ia) * Math.max(0, jb - ja));
       }
     }
   }

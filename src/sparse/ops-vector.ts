@@ -77,3 +77,12 @@ export function transpose2d(x: Float32Array, rows: number, cols: number): Float3
     k.release(mark);
   }
 }
+
+/** 2-D max pooling of `planes` planes [h, w] into [oh, ow] (window, strides, dilations, begin pads per axis). */
+export function maxPool2d(x: Float32Array, planes: number, sp: readonly number[], outSp: readonly number[], kernel: readonly number[], st: readonly number[], dil: readonly number[], begin: readonly number[]): Float32Array {
+  const [h, w] = sp, [oh, ow] = outSp;
+  return withScratch([x], planes * oh * ow, (k, [p], y) => {
+    const tmp = k.reserve(h * ow * 4);
+    k.exports.maxPool2d(p, planes, h, w, kernel[0], kernel[1], st[0], st[1], dil[0], dil[1], begin[0], begin[1], oh, ow, tmp, y);
+  });
+}

@@ -105,6 +105,7 @@ test('bench MODEL --json: fields present and consistent on a 90% pruned mlp, wit
     assert.deepEqual(b.kernels, ['csr', 'csr', 'csr']);
     assert.deepEqual(b.layers.map((l: { name: string }) => l.name), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm']);
     assert.deepEqual(b.layers.map((l: { shape: number[] }) => l.shape), [[300, 784], [100, 300], [10, 100]]);
+    assert.deepEqual(b.layers.map((l: { columns: number; calls: number }) => [l.columns, l.calls]), [[2, 1], [2, 1], [2, 1]]);
     for (const l of b.layers) {
       assert.ok(Math.abs(l.density - 0.1) < 1e-3, `${l.name} density ${l.density}`);
       assert.equal(l.kernel, 'csr');
@@ -133,7 +134,7 @@ test('bench MODEL --json: fields present and consistent on a 90% pruned mlp, wit
     const t = sculpt(['bench', pruned, '--runs', '3']);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /onnxruntime dense [\d.]+ ms, sculpt sparse [\d.]+ ms: speed-up [\d.]+x/);
-    assert.match(t.stdout, /\/fc1\/Gemm\s+300x784\s+0\.100\s+csr/);
+    assert.match(t.stdout, /\/fc1\/Gemm\s+300x784\s+1\s+0\.100\s+csr/);
     assert.match(t.stdout, /where the time goes \(ms per inference, mean of 5 profiled runs; onnxruntime's kernels after its own fusions\): sculpt [\d.]+ ms in 1 op type, onnxruntime [\d.]+ ms in \d+\n/);
     assert.match(t.stdout, /\nGemm \(3\) +[\d.]+ +[\d.]+%/);
   } finally {

@@ -672,3 +672,29 @@ test('MatMul of two activations (attention\'s Q·Kᵀ and P·V shapes, broadcast
     await check(`MatMul ${JSON.stringify(da)} ${JSON.stringify(db)}`, [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }], { a: da, b: db });
   }
 });
+
+test('Conv and pooling at image sizes (column tiles, windows at the borders and inside, strides 1 and 2) equal onnxruntime; auto records each Conv\'s positions', async () => {
+  // 144 taps × 1480 positions: X^T spans more than one column tile (kernels.ts TILE_BYTES).
+  await check('conv-image', [{ op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { pads: { ints: [1, 1, 1, 1] } } }],
+    { x: [1, 16, 40, 37] }, [f32('w', [32, 16, 3, 3], 0.8), f32('b', [32])]);
+  await check('conv-image-strided', [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { strides: { ints: [2, 2] }, dilations: { ints: [2, 1] }, pads: { ints: [2, 0, 1, 3] } } }],
+    { x: [2, 8, 33, 30] }, [f32('w', [16, 8, 3, 3], 0.5)]);
+  const pools: [string, Record<string, { ints: number[] } | { int: number }>, number[]][] = [
+    ['maxpool-resnet', { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] } }, [1, 8, 37, 41]],
+    ['maxpool-stride1', { kernel_shape: { ints: [3, 3] }, pads: { ints: [1, 1, 1, 1] } }, [1, 4, 20, 23]],
+    ['maxpool-2x2', { kernel_shape: { ints: [2, 2] }, strides: { ints: [2, 2] } }, [2, 3, 16, 18]],
+    ['maxpool-dilated-ceil', { kernel_shape: { ints: [2, 3] }, strides: { ints: [2, 3] }, dilations: { ints: [2, 2] }, ceil_mode: { int: 1 } }, [1, 3, 19, 29]],
+    ['maxpool-stride3', { kernel_shape: { ints: [3, 3] }, strides: { ints: [3, 3] }, pads: { ints: [0, 2, 1, 0] } }, [1, 2, 25, 31]],
+  ];
+  for (const [name, attrs, dims] of pools) await check(name, [{ op: 'MaxPool', inputs: ['x'], outputs: ['y'], attrs }], { x: dims });
+  await check('avgpool-image', [{ op: 'AveragePool', inputs: ['x'], outputs: ['y'], attrs: { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] }, count_include_pad: { int: 1 } } }], { x: [1, 8, 37, 41] });
+  // Under 'auto' a Conv's kernel is chosen at the first run, for its real output positions.
+  const bytes = writeOnnx({
+    nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { pads: { ints: [1, 1, 1, 1] } } }],
+    initializers: [f32('w', [32, 16, 3, 3], 0.9)], opset: 17, inputs: [{ name: 'x', dims: [2, 16, 40, 37] }], outputs: [{ name: 'y' }],
+  });
+  const ex = new SparseExecutor(new OnnxModel('conv-auto.onnx', bytes).graph(), { engine: 'auto' });
+  assert.equal(ex.layers.length, 0);
+  ex.run({ x: { dtype: 'float32', dims: [2, 16, 40, 37], data: randn(2 * 16 * 40 * 37) } });
+  assert.deepEqual(ex.layers.map((l) => [l.rows, l.cols, l.columns, l.calls]), [[32, 144, 40 * 37, 2]]);
+});
