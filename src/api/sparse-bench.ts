@@ -19,6 +19,7 @@ import { packSculpt, unpackSculpt } from './sculpt-file.js';
 import { SparseExecutor } from '../sparse/executor.js';
 import { predictLayer, type MachineProfile } from '../sparse/roofline.js';
 import type { Tensor } from '../sparse/tensor.js';
+import { choosePlan, HybridRunner, type PlanName } from './hybrid.js';
 import { createOrtSession } from './sparse-ort.js';
 import { loadSparseModel } from './sparse-model.js';
 import { kernelsFor, modelInputs, rowsPerProduct } from './sparse-run.js';
@@ -42,6 +43,17 @@ export interface BenchOptions {
   readonly profileRuns?: number;
   /** Input dims by name (dynamic axes: a sequence length); others as `batch` says. */
   readonly shapes?: Readonly<Record<string, readonly number[]>>;
+  /** Measure the plans (all sculpt, all onnxruntime, hybrid) and name the fastest (default true). */
+  readonly plan?: boolean;
+}
+
+/** The plans measured against each other (hybrid.ts), medians of alternated rounds. */
+export interface BenchPlan {
+  readonly chosen: PlanName;
+  readonly ms: Partial<Record<PlanName, number>>;
+  /** How the hybrid plan cuts the graph, and its outputs against onnxruntime's; or why there is none. */
+  readonly hybrid?: ReturnType<HybridRunner['summary']> & { readonly maxRelError: number };
+  readonly hybridUnavailable?: string;
 }
 
 export interface BenchLayer {
@@ -93,6 +105,7 @@ export interface BenchResult {
    * after its graph optimisations — fused ops appear under their fused names). Largest first.
    */
   readonly profile?: { readonly runs: number; readonly sculpt: readonly OpTime[]; readonly onnxruntime: readonly OpTime[]; readonly model: ModelPrediction };
+  readonly plan?: BenchPlan;
 }
 
 /**
@@ -167,7 +180,7 @@ function relError(ours: Record<string, Tensor>, ref: Record<string, Tensor>): nu
 }
 
 /** Benchmarks one graph; `ortSource` is the same model for onnxruntime (path or bytes). */
-export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, what: string, options: BenchOptions): Promise<BenchResult> {
+export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, what: string, options: BenchOptions, onnx?: OnnxModel): Promise<BenchResult> {
   const runs = options.runs ?? 20, warmup = options.warmup ?? 10, threads = options.threads ?? 1;
   const inputs = benchInputs(graph, options.batch, options.seed ?? 0, options.shapes);
   const batch = rowsPerProduct(inputs);
@@ -219,10 +232,11 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
       const model = { weightPredictedMs: predChosen * 1e3, weightMeasuredMs, otherMeasuredMs, predictedMs: predChosen * 1e3 + otherMeasuredMs };
       profile = { runs: profileRuns, sculpt: sculpt.ops, onnxruntime: await ortProfile(ortSource, what, threads, inputs, profileRuns), model };
     }
+    const plan = options.plan !== false && onnx ? await measurePlans(onnx, executor, inputs, threads, ref, { sculpt: runSparse, onnxruntime: () => session.run(inputs) }, Math.min(runs, 10)) : undefined;
     return {
       model: what, batch, threads, runs, inputs: Object.entries(inputs).map(([name, t]) => ({ name, dims: t.dims })),
       denseMs, sparseMs, speedup: denseMs / sparseMs, predictedSpeedup: predChosen > 0 ? predDense / predChosen : 1,
-      maxRelError: relError(ours, ref), kernels: executor.layers.map((l) => l.kind), layers, ...(profile && { profile }),
+      maxRelError: relError(ours, ref), kernels: executor.layers.map((l) => l.kind), layers, ...(profile && { profile }), ...(plan && { plan }),
     };
   } finally {
     await session.release();
@@ -274,7 +288,23 @@ async function ortProfile(source: string | Uint8Array, what: string, threads: nu
 
 export function benchFile(path: string, options: BenchOptions): Promise<BenchResult> {
   const model = withFileContext(path, () => loadSparseModel(path));
-  return benchGraph(model.graph, model.ortSource, path, options);
+  return benchGraph(model.graph, model.ortSource, path, options, model.onnx);
+}
+
+/** The three plans timed against each other; the hybrid one's outputs checked against `ref`. */
+async function measurePlans(onnx: OnnxModel, executor: SparseExecutor, inputs: Record<string, Tensor>, threads: number, ref: Record<string, Tensor>, whole: { sculpt: () => unknown; onnxruntime: () => Promise<unknown> }, rounds: number): Promise<BenchPlan> {
+  const hybrid = await withFileContext(onnx.path, () => HybridRunner.create(onnx, executor, inputs, threads));
+  if (typeof hybrid === 'string') {
+    const r = await choosePlan(whole, rounds);
+    return { chosen: r.chosen, ms: r.ms, hybridUnavailable: hybrid };
+  }
+  try {
+    const maxRelError = relError(await hybrid.run(inputs), ref);
+    const r = await choosePlan({ ...whole, hybrid: () => hybrid.run(inputs) }, rounds);
+    return { chosen: r.chosen, ms: r.ms, hybrid: { ...hybrid.summary(), maxRelError } };
+  } finally {
+    await hybrid.release();
+  }
 }
 
 export interface SweepPoint {
@@ -313,7 +343,7 @@ export async function benchSweep(path: string, sparsities: readonly number[], op
     // The pruned model as plain ONNX bytes, for both engines (pack then unpack restores float32).
     const bytes = unpackSculpt(packSculpt(onnx.bytes, weights).bytes);
     const graph = new OnnxModel(path, bytes).graph();
-    const r = await benchGraph(graph, bytes, path, { ...options, layers: false, profileRuns: 0 });
+    const r = await benchGraph(graph, bytes, path, { ...options, layers: false, profileRuns: 0, plan: false });
     out.push({ sparsity, denseMs: r.denseMs, sparseMs: r.sparseMs, speedup: r.speedup, predictedSpeedup: r.predictedSpeedup, maxRelError: r.maxRelError, kernels: r.kernels });
     onPoint?.(out.length, sparsities.length);
   }

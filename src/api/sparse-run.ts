@@ -14,11 +14,13 @@ import { threadedKernels } from '../sparse/threads.js';
 import type { Tensor } from '../sparse/tensor.js';
 import { checkInput } from './model-file.js';
 import { readMachineCache } from './sparse-machine.js';
+import { HybridRunner } from './hybrid.js';
 import { createOrtSession } from './sparse-ort.js';
 import { loadSparseModel, type SparseModelFile } from './sparse-model.js';
 import { withFileContext } from './model-file.js';
 
-export type RunEngine = 'sparse' | 'onnxruntime';
+/** 'hybrid': the sparse layers on sculpt's kernels, the rest on onnxruntime (hybrid.ts). */
+export type RunEngine = 'sparse' | 'onnxruntime' | 'hybrid';
 
 export interface RunFileResult {
   readonly model: string;
@@ -115,6 +117,17 @@ export async function runModel(model: SparseModelFile, inputs: Readonly<Record<s
   // The cached machine profile (sculpt bench --machine) when there is one; else a quick measurement.
   const ex = new SparseExecutor(model.graph, { engine: 'auto', batchHint: rowsPerProduct(inputs), machine: readMachineCache()?.machine, kernels: kernelsFor(threads) });
   await ex.ready();
+  if (engine === 'hybrid') {
+    const plan = await withFileContext(model.path, () => HybridRunner.create(model.onnx, ex, inputs, threads));
+    if (typeof plan === 'string') throw new SculptError(`${model.path}: no hybrid plan: ${plan}; run it with --engine sparse or --engine onnxruntime`);
+    try {
+      const start = performance.now();
+      const outputs = await plan.run(inputs);
+      return { outputs, ms: performance.now() - start, layers: ex.layers };
+    } finally {
+      await plan.release();
+    }
+  }
   const start = performance.now();
   const outputs = withFileContext(model.path, () => ex.run(inputs));
   return { outputs, ms: performance.now() - start, layers: ex.layers };

@@ -1,7 +1,7 @@
 /** `sculpt bench MODEL`: onnxruntime dense against sculpt's sparse engine, with the roofline's prediction. */
 import type { Command } from 'commander';
 import { extname } from 'node:path';
-import { benchFile, benchSweep, type BenchResult, type SweepPoint } from '../api/sparse-bench.js';
+import { benchFile, benchSweep, type BenchPlan, type BenchResult, type SweepPoint } from '../api/sparse-bench.js';
 import { machineProfile, type MachineResult } from '../api/sparse-machine.js';
 import { SculptError } from '../core/errors.js';
 import { assertNotInput, writeFileAtomic } from '../formats/fsutil.js';
@@ -122,6 +122,17 @@ function machineText(m: MachineResult): string {
   ].join('\n');
 }
 
+/** The plan line: the fastest of the plans measured, each one's time, and how the hybrid cuts the graph. */
+function planText(p: BenchPlan): string {
+  const names = { sculpt: 'sculpt', onnxruntime: 'onnxruntime', hybrid: 'hybrid' } as const;
+  const times = (Object.keys(names) as (keyof typeof names)[]).filter((n) => p.ms[n] !== undefined).map((n) => `${n} ${ms(p.ms[n]!)} ms`).join(', ');
+  const h = p.hybrid;
+  const how = h
+    ? `hybrid: ${h.sculptSegments} part${h.sculptSegments === 1 ? '' : 's'} (${h.sculptNodes} nodes) on sculpt's sparse kernels, ${h.segments - h.sculptSegments} (${h.onnxruntimeNodes} nodes) on onnxruntime, max relative error ${h.maxRelError.toExponential(2)}`
+    : `no hybrid plan: ${p.hybridUnavailable}`;
+  return `  plan: ${p.chosen} is fastest (${times}); ${how}`;
+}
+
 function benchText(r: BenchResult, m: MachineResult, sweep: SweepPoint[] | undefined, plot: string | undefined): string {
   const rows = r.layers.map((l) => [
     l.name, `${l.shape[0]}x${l.shape[1]}`, l.calls > 1 ? `${l.columns} x${l.calls}` : String(l.columns), formatFraction(l.density, 3), l.kernel, ms(l.measuredDenseMs), ms(l.measuredSparseMs), times(l.measuredSpeedup),
@@ -132,6 +143,7 @@ function benchText(r: BenchResult, m: MachineResult, sweep: SweepPoint[] | undef
     `${r.model}: ${r.inputs.map((i) => `${i.name} ${i.dims.join('x')}`).join(', ')} (${perLayer ? 'columns per weight product by layer below' : `${r.batch} row${r.batch > 1 ? 's' : ''} per weight product`}), onnxruntime vs sculpt, ${r.threads} thread${r.threads > 1 ? 's' : ''} each, medians of ${r.runs} runs`,
     `  onnxruntime dense ${ms(r.denseMs)} ms, sculpt sparse ${ms(r.sparseMs)} ms: speed-up ${times(r.speedup)} (roofline predicts ${times(r.predictedSpeedup)} for the weight layers)`,
     `  max relative error ${r.maxRelError.toExponential(2)}; machine profile ${sourceText(m)} (${m.path})`,
+    ...(r.plan ? [planText(r.plan)] : []),
     '',
     formatTable(['layer', 'matrix', 'columns', 'density', 'kernel', 'dense ms', 'csr ms', 'meas. x', 'pred. dense', 'pred. csr', 'pred. x', 'crossover'], rows,
       [false, false, true, true, false, true, true, true, true, true, true, true]),

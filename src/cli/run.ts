@@ -20,7 +20,7 @@ export function registerRun(program: Command): void {
     .argument('<model>', 'model file (.onnx or .sculpt)')
     .option('-i, --input <x>', 'X.npy for the first input, or NAME=X.npy (repeat for several inputs)', collectList, [])
     .option('-o, --output <y>', 'Y.npy receives the first output; a folder receives every output as NAME.npy (required)')
-    .option('--engine <e>', 'sparse (sculpt\'s kernels, CSR or dense per layer) or onnxruntime', 'sparse')
+    .option('--engine <e>', 'sparse (sculpt\'s kernels, CSR or dense per layer), onnxruntime, or hybrid (the CSR layers on sculpt, the rest on onnxruntime)', 'sparse')
     .option('--threads <t>', 'threads: sculpt\'s worker threads for the weight products, or onnxruntime\'s intra-op threads', '1')
     .option('--json', 'print one JSON object instead of the summary')
     .addHelpText('after', `
@@ -32,7 +32,7 @@ Examples:
   sculpt run bert-90.onnx --input input_ids=ids.npy --input attention_mask=mask.npy -o out/ --threads 2`)
     .action(async (model: string, flags: RunFlags) => {
       if (!flags.output) throw new SculptError('run: missing -o/--output: name the .npy file (or a folder) for the outputs');
-      const engine = parseChoice<RunEngine>('--engine', flags.engine, ['sparse', 'onnxruntime']);
+      const engine = parseChoice<RunEngine>('--engine', flags.engine, ['sparse', 'onnxruntime', 'hybrid']);
       const r = await runFile(model, flags.input, flags.output, engine, parseInteger('--threads', flags.threads, 1));
       process.stdout.write((flags.json ? JSON.stringify(runJson(r)) : runSummary(r)) + '\n');
     });

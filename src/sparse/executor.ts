@@ -214,6 +214,8 @@ export class SparseExecutor {
 
   /** Nodes run as one by `fusedOps` (their last node): the others are skipped. */
   private readonly fusedAway = new Set<GraphNode>();
+  /** Each fused-away node's pattern: the last node, which runs it. */
+  private readonly anchors = new Map<GraphNode, GraphNode>();
   /** The last node of a fused pattern: its output from the pattern's inputs, in one pass. */
   private readonly fusedOps = new Map<GraphNode, { inputs: readonly string[]; op: string; attrs: Attrs; nodes: number }>();
 
@@ -274,7 +276,7 @@ export class SparseExecutor {
         params.push(beta);
       }
     }
-    for (const n of nodes) if (n !== last) this.fusedAway.add(n);
+    for (const n of nodes) if (n !== last) { this.fusedAway.add(n); this.anchors.set(n, last); }
     this.fusedOps.set(last, { inputs: params, op: 'LayerNormalization', attrs: new Map<string, AttributeValue>([['axis', -1], ['epsilon', eps]]), nodes: nodes.length });
     return true;
   }
@@ -313,7 +315,7 @@ export class SparseExecutor {
       last = m1;
     }
     if (nodes.some((n) => n !== last && n.outputs.some((o) => this.graphOutputs.has(o)))) return false;
-    for (const n of nodes) if (n !== last) this.fusedAway.add(n);
+    for (const n of nodes) if (n !== last) { this.fusedAway.add(n); this.anchors.set(n, last); }
     const linear = this.linearProducing(x);
     if (linear && (this.consumers.get(x) ?? []).every((c) => nodes.includes(c)) && !this.graphOutputs.has(x)) {
       // MatMul (+ bias) + GELU: the kernel's results go through GELU before they leave its memory.
@@ -396,6 +398,53 @@ export class SparseExecutor {
       });
     }
     return out;
+  }
+
+  /**
+   * The main graph's nodes in groups that must run together on this executor: a weight node with
+   * the bias Add, Relu and GELU it applies, a fused LayerNorm or GELU with its pattern's nodes. Each
+   * node maps to its group's first node in graph order.
+   */
+  units(): Map<GraphNode, GraphNode> {
+    const index = new Map(this.graph.nodes.map((n, i) => [n, i]));
+    const parent = new Map<GraphNode, GraphNode>(this.graph.nodes.map((n) => [n, n]));
+    const find = (n: GraphNode): GraphNode => {
+      let r = n;
+      while (parent.get(r) !== r) r = parent.get(r)!;
+      parent.set(n, r);
+      return r;
+    };
+    const join = (a: GraphNode | undefined, b: GraphNode | undefined) => {
+      if (!a || !b || !parent.has(a) || !parent.has(b)) return;
+      const [ra, rb] = [find(a), find(b)];
+      if (ra !== rb) (index.get(ra)! < index.get(rb)! ? parent.set(rb, ra) : parent.set(ra, rb));
+    };
+    for (const [n, last] of this.anchors) join(n, last);
+    for (const [n, source] of this.folded) join(n, this.producer(source));
+    return new Map(this.graph.nodes.map((n) => [n, find(n)]));
+  }
+
+  /** The values the executor holds from load: initializers and Constant nodes' outputs. */
+  constantValues(): ReadonlyMap<string, Tensor> {
+    return this.constants;
+  }
+
+  /**
+   * Runs some of the main graph's nodes (in graph order, whole `units`) on `feeds` — the values
+   * they read from elsewhere — and returns the values named in `want`: a part of a hybrid plan.
+   */
+  runPart(nodes: readonly GraphNode[], feeds: ReadonlyMap<string, Tensor>, want: readonly string[]): Map<string, Tensor> {
+    return withTensorBudget(this.maxTensorBytes, () => {
+      const values = new Scope(undefined);
+      for (const [name, t] of this.constants) values.set(name, t);
+      for (const [name, t] of feeds) values.set(name, t);
+      this.runNodes(nodes, values);
+      return new Map(want.map((name) => {
+        const t = values.get(name);
+        if (!t) throw new SculptError(`sparse executor: ${shortName(name)} was not produced by its part of the plan`);
+        return [name, t];
+      }));
+    });
   }
 
   /** Threads the weight products run on. */

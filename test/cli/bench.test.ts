@@ -106,6 +106,11 @@ test('bench MODEL --json: fields present and consistent on a 90% pruned mlp, wit
     assert.deepEqual(b.layers.map((l: { name: string }) => l.name), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm']);
     assert.deepEqual(b.layers.map((l: { shape: number[] }) => l.shape), [[300, 784], [100, 300], [10, 100]]);
     assert.deepEqual(b.layers.map((l: { columns: number; calls: number }) => [l.columns, l.calls]), [[2, 1], [2, 1], [2, 1]]);
+    // The plans measured against each other: every node of the MLP runs on sculpt (Relus folded), so no hybrid one.
+    assert.ok(['sculpt', 'onnxruntime'].includes(b.plan.chosen), b.plan.chosen);
+    assert.deepEqual(Object.keys(b.plan.ms).sort(), ['onnxruntime', 'sculpt']);
+    assert.equal(b.plan.ms[b.plan.chosen], Math.min(...Object.values(b.plan.ms) as number[]));
+    assert.match(b.plan.hybridUnavailable, /every node runs on sculpt/);
     for (const l of b.layers) {
       assert.ok(Math.abs(l.density - 0.1) < 1e-3, `${l.name} density ${l.density}`);
       assert.equal(l.kernel, 'csr');
