@@ -622,6 +622,22 @@ export function expN(x: usize, n: i32, y: usize): void {
   for (; j < n; j++) store<f32>(y + (<usize>j << 2), expScalar(load<f32>(x + (<usize>j << 2))));
 }
 
+/** max(x, 0) of n floats, a NaN giving 0 (as `x > 0 ? x : 0`): the lanes above zero kept, the rest cleared. */
+export function reluN(x: usize, n: i32, y: usize): void {
+  const zero = f32x4.splat(0);
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const p = x + (<usize>j << 2), q = y + (<usize>j << 2);
+    const a = v128.load(p), b = v128.load(p, 16);
+    v128.store(q, v128.and(a, f32x4.gt(a, zero)));
+    v128.store(q, v128.and(b, f32x4.gt(b, zero)), 16);
+  }
+  for (; j < n; j++) {
+    const v = load<f32>(x + (<usize>j << 2));
+    store<f32>(y + (<usize>j << 2), v > 0 ? v : 0);
+  }
+}
+
 @inline function op4(op: i32, a: v128, b: v128): v128 {
   if (op == 0) return f32x4.add(a, b);
   if (op == 1) return f32x4.sub(a, b);

@@ -3,7 +3,7 @@ BERT-base-shaped encoder (12 layers of 768, 12 heads, MLP 3072, vocabulary 30522
 Hugging Face's BertModel written out, as TinyBert in scripts/fixtures/make_shrink_fixtures.py)
 exported with dynamic batch and sequence axes at opset 14.
 
-Usage: /usr/bin/python3 bench/shrink_models.py OUT_DIR
+Usage: /usr/bin/python3 bench/shrink_models.py OUT_DIR [NAME ...]   (names: resnet18 mobilenet_v2 bert_base; default all)
 Random weights (seed 0), BatchNorm statistics randomised, exported as torch.onnx.export does by
 default (opset 13, eval mode: BatchNorm folded into the Conv before it). Nothing is downloaded.
 """
@@ -18,10 +18,11 @@ from make_shrink_fixtures import TinyBert, randomize_layer_norms  # noqa: E402
 
 torch.set_num_threads(1)
 out = sys.argv[1]
+wanted = set(sys.argv[2:]) or {'resnet18', 'mobilenet_v2', 'bert_base'}
 os.makedirs(out, exist_ok=True)
 for name, make in [('resnet18', torchvision.models.resnet18), ('mobilenet_v2', torchvision.models.mobilenet_v2)]:
     path = os.path.join(out, f'{name}.onnx')
-    if os.path.exists(path):
+    if name not in wanted or os.path.exists(path):
         continue
     torch.manual_seed(0)
     m = make()
@@ -37,7 +38,7 @@ for name, make in [('resnet18', torchvision.models.resnet18), ('mobilenet_v2', t
     print(f'{path}: {os.path.getsize(path)} bytes')
 
 path = os.path.join(out, 'bert_base.onnx')
-if not os.path.exists(path):
+if 'bert_base' in wanted and not os.path.exists(path):
     torch.manual_seed(0)
     bert = TinyBert(vocab=30522, positions=512, d=768, heads=12, hidden=3072, layers=12).eval()
     randomize_layer_norms(bert, 0)

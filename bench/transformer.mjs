@@ -8,17 +8,14 @@
 // Options: --runs N (10), --sparsities a,b (0.8,0.9,0.95), --no-append, --dir DIR (where the models are built and kept).
 import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
 import console from 'node:console';
 import process from 'node:process';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { machine } from './lib/measure.mjs';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+import { ROOT, alternate, relError, sculptCli } from './lib/engines.mjs';
 const PYTHON = '/usr/bin/python3';
 const TOKENS = 128;
 /** Targets of issue 12 (sculpt over onnxruntime-node, one thread each). */
@@ -37,15 +34,6 @@ function parseArgs(argv) {
   return o;
 }
 
-/** The CLI from the sources (through tsx: a stale dist/ would measure old code). */
-function sculpt(args) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'dev.ts'), ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) { console.error(r.stderr); process.exit(1); }
-  return JSON.parse(r.stdout.trim().split('\n').pop());
-}
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-
 /** The same token ids and mask (the last 8 positions padding) for every engine. */
 function feeds() {
   const ids = Array.from({ length: TOKENS }, (_, i) => (i * 7919 + 101) % 30522);
@@ -54,26 +42,6 @@ function feeds() {
     ort: (T) => ({ input_ids: new T.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, TOKENS]), attention_mask: new T.Tensor('int64', BigInt64Array.from(mask, BigInt), [1, TOKENS]) }),
     sculpt: { input_ids: { dtype: 'int64', dims: [1, TOKENS], data: Float64Array.from(ids) }, attention_mask: { dtype: 'int64', dims: [1, TOKENS], data: Float64Array.from(mask) } },
   };
-}
-
-function relError(ours, ref) {
-  let d = 0, m = 0;
-  for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(ours[i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
-  return d / m;
-}
-
-/** Medians (ms) of `runs` rounds, each running every engine once in turn. */
-async function alternate(engines, runs) {
-  const times = engines.map(() => []);
-  for (const e of engines) await e.run();
-  for (let i = 0; i < runs; i++) {
-    for (let j = 0; j < engines.length; j++) {
-      const t0 = performance.now();
-      await engines[j].run();
-      times[j].push(performance.now() - t0);
-    }
-  }
-  return times.map(median);
 }
 
 async function main() {
@@ -85,6 +53,7 @@ async function main() {
     if (r.status !== 0) process.exit(1);
   }
   const { loadSparseModel, SparseExecutor, kernelBuild, threadedKernels, readMachineCache } = await import(join(ROOT, 'src', 'index.ts'));
+  const { HybridRunner } = await import(join(ROOT, 'src', 'api', 'hybrid.ts'));
   // The machine profile `sculpt bench --machine` cached, as `sculpt run` uses it (else measured now).
   const profile = readMachineCache()?.machine;
   const f = feeds();
@@ -98,7 +67,7 @@ async function main() {
   for (const s of o.sparsities) {
     const pruned = join(o.dir, `bert_base-${Math.round(s * 100)}.onnx`);
     rmSync(pruned, { force: true });
-    const p = sculpt(['prune', dense, '-o', pruned, '--sparsity', String(s), '--scope', 'global', '--json']);
+    const p = sculptCli(['prune', dense, '-o', pruned, '--sparsity', String(s), '--scope', 'global', '--json']);
     const model = loadSparseModel(pruned);
     const t0 = performance.now();
     const ex = new SparseExecutor(model.graph, { engine: 'auto', batchHint: TOKENS, machine: profile });
@@ -111,17 +80,24 @@ async function main() {
     const ours = ex.run(f.sculpt).last_hidden_state.data;
     const ours2 = ex2.run(f.sculpt).last_hidden_state.data;
     if (ours2.some((v, i) => v !== ours[i])) throw new Error('sculpt with 2 threads differs from 1 thread');
+    // The hybrid plan: the CSR layers on sculpt (one thread), the rest on onnxruntime-node (one thread).
+    const hybrid = await HybridRunner.create(model.onnx, new SparseExecutor(model.graph, { engine: 'auto', batchHint: TOKENS, machine: profile }), f.sculpt, 1);
+    if (typeof hybrid === 'string') throw new Error(`no hybrid plan: ${hybrid}`);
+    const hybridRel = relError((await hybrid.run(f.sculpt)).last_hidden_state.data, ref);
     const engines = [
       { run: () => ex.run(f.sculpt) },
       { run: () => ex2.run(f.sculpt) },
       { run: () => node1.run(f.ort(ort)) },
       { run: () => node2.run(f.ort(ort)) },
       { run: () => web.run(f.ort(ortWeb)) },
+      { run: () => hybrid.run(f.sculpt) },
     ];
-    const [sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs] = await alternate(engines, o.runs);
+    const [sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, hybridMs] = await alternate(engines, o.runs);
+    const cut = hybrid.summary();
+    await hybrid.release();
     const kinds = ex.layers.reduce((acc, l) => ({ ...acc, [l.kind]: (acc[l.kind] ?? 0) + 1 }), {});
-    rows.push({ s, density: p.target.densityAfter, sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, rel: relError(ours, ref), loadMs, kinds });
-    console.log(`${s}: sculpt ${sculptMs.toFixed(1)} ms (2 threads ${sculpt2Ms.toFixed(1)}), onnxruntime-node ${node1Ms.toFixed(1)} (2 threads ${node2Ms.toFixed(1)}), onnxruntime-web ${webMs.toFixed(1)}; max relative error ${relError(ours, ref).toExponential(1)}`);
+    rows.push({ s, density: p.target.densityAfter, sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, hybridMs, hybridRel, cut, rel: relError(ours, ref), loadMs, kinds });
+    console.log(`${s}: sculpt ${sculptMs.toFixed(1)} ms (2 threads ${sculpt2Ms.toFixed(1)}), onnxruntime-node ${node1Ms.toFixed(1)} (2 threads ${node2Ms.toFixed(1)}), onnxruntime-web ${webMs.toFixed(1)}, hybrid ${hybridMs.toFixed(1)}; max relative error ${relError(ours, ref).toExponential(1)}`);
   }
   for (const x of [node1, node2, web]) await x.release();
   const loadAfter = loadavg()[0];
@@ -133,9 +109,9 @@ async function main() {
     `Machine: ${m.nproc} × ${m.model}, ${m.memGiB.toFixed(1)} GiB, Node ${m.node}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; kernels chosen with ${profile ? `the machine profile cached ${readMachineCache().measuredAt} (\`sculpt bench --machine\`)` : 'a machine profile measured in the run'}.`,
     `Command: \`npm run bench:transformer${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Model: bench/transformer_model.py (12 × 768, 12 heads, MLP 3072, BertModel's initialisation, dynamic axes, opset 14), pruned by \`sculpt prune --sparsity S --scope global\` (the 72 attention and MLP matrices). sculpt's engine (${kernelBuild()} kernels; 2 threads: worker threads splitting each weight product's rows) against onnxruntime-node ${ort.env.versions?.common ?? ''} on the dense model (1 and 2 threads) and onnxruntime-web ${ortWeb.env.versions?.web ?? ''} (wasm, SIMD, 1 thread), median of ${o.runs} rounds alternating the engines; error: sculpt's output against onnxruntime's on the pruned model.`,
     '',
-    '| sparsity | sculpt, 1 thread | onnxruntime-node, 1 thread | speed-up | sculpt, 2 threads | scaling | onnxruntime-node, 2 threads | speed-up | onnxruntime-web, 1 thread | speed-up | max relative error | kernels |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${(r.s * 100).toFixed(0)}% | ${r.sculptMs.toFixed(1)} ms | ${r.node1Ms.toFixed(1)} ms | ${(r.node1Ms / r.sculptMs).toFixed(2)}× | ${r.sculpt2Ms.toFixed(1)} ms | ${(r.sculptMs / r.sculpt2Ms).toFixed(2)}× | ${r.node2Ms.toFixed(1)} ms | ${(r.node2Ms / r.sculpt2Ms).toFixed(2)}× | ${r.webMs.toFixed(1)} ms | ${(r.webMs / r.sculptMs).toFixed(2)}× | ${r.rel.toExponential(1)} | ${Object.entries(r.kinds).map(([k, n]) => `${n} ${k}`).join(', ')} |`),
+    '| sparsity | sculpt, 1 thread | onnxruntime-node, 1 thread | speed-up | sculpt, 2 threads | scaling | onnxruntime-node, 2 threads | speed-up | onnxruntime-web, 1 thread | speed-up | hybrid plan, 1 thread | speed-up over onnxruntime-node | max relative error (sculpt; hybrid) | kernels |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${(r.s * 100).toFixed(0)}% | ${r.sculptMs.toFixed(1)} ms | ${r.node1Ms.toFixed(1)} ms | ${(r.node1Ms / r.sculptMs).toFixed(2)}× | ${r.sculpt2Ms.toFixed(1)} ms | ${(r.sculptMs / r.sculpt2Ms).toFixed(2)}× | ${r.node2Ms.toFixed(1)} ms | ${(r.node2Ms / r.sculpt2Ms).toFixed(2)}× | ${r.webMs.toFixed(1)} ms | ${(r.webMs / r.sculptMs).toFixed(2)}× | ${r.hybridMs.toFixed(1)} ms (${r.cut.sculptSegments} parts on sculpt, ${r.cut.segments - r.cut.sculptSegments} on onnxruntime) | ${(r.node1Ms / r.hybridMs).toFixed(2)}× | ${r.rel.toExponential(1)}; ${r.hybridRel.toExponential(1)} | ${Object.entries(r.kinds).map(([k, n]) => `${n} ${k}`).join(', ')} |`),
     '',
     ...rows.filter((r) => TARGETS[r.s]).map((r) => `- ${(r.s * 100).toFixed(0)}%: target ≥ ${TARGETS[r.s]}× onnxruntime-node (one thread each): ${r.node1Ms / r.sculptMs >= TARGETS[r.s] ? 'met' : 'not met'}.`),
     ...rows.map((r) => `- ${(r.s * 100).toFixed(0)}%: sculpt 2 threads ≥ 1.7× its 1 thread: ${r.sculptMs / r.sculpt2Ms >= 1.7 ? 'met' : 'not met'} (worker threads split the weight products only; the other ops run on one).`),

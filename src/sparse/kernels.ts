@@ -25,6 +25,7 @@ interface KernelExports {
   layerNormRows(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, y: number): void;
   geluRows(x: number, rows: number, n: number, bias: number, y: number): void;
   expN(x: number, n: number, y: number): void;
+  reluN(x: number, n: number, y: number): void;
   binaryRows(op: number, ka: number, a: number, kb: number, b: number, rows: number, n: number, y: number): void;
 }
 

@@ -49,6 +49,11 @@ export function expArray(x: Float32Array): Float32Array {
   return withScratch([x], x.length, (k, [p], y) => k.exports.expN(p, x.length, y));
 }
 
+/** max(x, 0) of every element (a NaN gives 0). */
+export function reluArray(x: Float32Array): Float32Array {
+  return withScratch([x], x.length, (k, [p], y) => k.exports.reluN(p, x.length, y));
+}
+
 /** How an operand of a row-wise binary op spans [rows, n]. */
 export type RowOperand = 'full' | 'col' | 'row' | 'scalar';
 const KIND: Record<RowOperand, number> = { full: 0, col: 1, row: 2, scalar: 3 };

@@ -13,7 +13,7 @@ import { ifOp, loop, scan } from './ops-control.js';
 import { convTranspose } from './ops-conv.js';
 import { affineGrid, gridSample, nonMaxSuppression, roiAlign } from './ops-detect.js';
 import { einsum } from './ops-einsum.js';
-import { arithmetic, binary, bitShift, bitwise, bitwiseNot, clip, exp, gelu, identity, leakyRelu, logicalNot, prelu, test, unary, variadic, withAttrs, erfOp } from './ops-elementwise.js';
+import { arithmetic, binary, bitShift, bitwise, bitwiseNot, clip, exp, gelu, identity, leakyRelu, logicalNot, prelu, relu, test, unary, variadic, withAttrs, erfOp } from './ops-elementwise.js';
 import {
   compress, depthToSpace, det, eyeLike, gatherElements, gatherND, nonZero, oneHot, reverseSequence, scatterElements, scatterND, sizeOp, spaceToDepth, topK, trilu, unique,
 } from './ops-index.js';
@@ -52,7 +52,7 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   Equal: binary((x, y) => (x === y ? 1 : 0), undefined, true),
   Less: binary((x, y) => (x < y ? 1 : 0), undefined, true),
   Greater: binary((x, y) => (x > y ? 1 : 0), undefined, true),
-  Relu: unary((x) => (x > 0 ? x : 0)),
+  Relu: relu,
   Sigmoid: unary((x) => 1 / (1 + Math.exp(-x))),
   Tanh: unary(Math.tanh),
   Erf: erfOp,

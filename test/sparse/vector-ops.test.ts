@@ -318,3 +318,14 @@ test('splitRows: ranges cover every row once, in blocks of 4, balanced by nonzer
     for (let i = 1; i < p.length; i++) assert.equal(p[i][0], p[i - 1][1]);
   }
 });
+
+test('Relu from 4096 elements (the kernel) equals x > 0 ? x : 0 bit for bit: NaN, −0, ±∞ and a tail of 5', () => {
+  const node = { name: 'n', opType: 'Relu', inputs: [], outputs: ['y'], attributes: new Map(), domain: '' };
+  const n = 4096 + 8 * 3 + 5;
+  const x = values(n, -3, 3, 31);
+  x.set([Number.NaN, -0, 0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-45, -1e-45], 100);
+  x[n - 1] = Number.NaN;
+  const y = OPS.Relu([floatTensor([n], x)], new Map(), node, { opset: 17 } as never)[0].data as Float32Array;
+  const bits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
+  for (let i = 0; i < n; i++) assert.equal(bits(y[i]), bits(x[i] > 0 ? x[i] : 0), `element ${i}: ${x[i]} → ${y[i]}`);
+});
