@@ -375,6 +375,75 @@ export function maxPool2d(x: usize, planes: i32, h: i32, w: i32, kh: i32, kw: i3
   }
 }
 
+/**
+ * Direct sparse convolution, without im2col. x holds the zero-padded input split into stride
+ * phases (padPlanes): plane (ci, py, px) of hq × wq floats holds padded rows py, py + sh, … and
+ * columns px, px + sw, …. Output position (oy, ox) is flat column q = oy·wq + ox, and tap
+ * (ci, i, j) of its window lies at q + offsets[k] (convOffsets) — one shift of x per nonzero. So
+ * y[r, q] = Σ_k values[k]·x[offsets[k] + q] for q in [0, n): the CSR product's loop with each
+ * nonzero's row of X^T replaced by x shifted, in tiles of `tile` columns. The columns q with
+ * q mod wq ≥ the output width are computed and dropped by the caller; x needs wq + 8 floats of
+ * slack after its planes.
+ */
+export function convCsr(rows: i32, rowPtr: usize, offsets: usize, values: usize, x: usize, n: i32, y: usize, ld: i32, bias: usize, relu: i32, tile: i32): void {
+  const ldBytes = <usize>ld << 2;
+  const n4 = (n + 3) >> 2;
+  const tile4 = max(1, tile >> 2);
+  for (let t0 = 0; t0 < n4; t0 += tile4) {
+    const t1 = min(n4, t0 + tile4);
+    for (let r = 0; r < rows; r++) {
+      const k0 = <usize>load<u32>(rowPtr + (<usize>r << 2));
+      const k1 = <usize>load<u32>(rowPtr + (<usize>(r + 1) << 2));
+      // X^T with a row stride of one float is x shifted: csrRowTimesBatch's loop as it is.
+      csrRowTimesBatch(k0, k1, offsets, 1, values, x, 4, y + <usize>r * ldBytes, t0, t1, bias, r, relu);
+    }
+  }
+}
+
+/**
+ * The shifts convCsr reads for CSR column indices c = (ci·kh + i)·kw + j (16-bit when wide = 0):
+ * tap (i, j) reads padded row oy·sh + i·dh, column ox·sw + j·dw, which is phase
+ * ((i·dh) mod sh, (j·dw) mod sw) at (oy + ⌊i·dh/sh⌋, ox + ⌊j·dw/sw⌋).
+ */
+export function convOffsets(nnz: i32, colIdx: usize, wide: i32, kh: i32, kw: i32, dh: i32, dw: i32, sh: i32, sw: i32, hq: i32, wq: i32, dst: usize): void {
+  const taps = kh * kw;
+  const plane = hq * wq;
+  for (let k = 0; k < nnz; k++) {
+    const c = wide ? <i32>load<u32>(colIdx + (<usize>k << 2)) : <i32>load<u16>(colIdx + (<usize>k << 1));
+    const ci = c / taps, t = c - ci * taps, i = t / kw, j = t - i * kw;
+    const ry = i * dh, rx = j * dw;
+    const phase = (ci * sh + ry % sh) * sw + rx % sw;
+    store<u32>(dst + (<usize>k << 2), <u32>(phase * plane + (ry / sh) * wq + rx / sw));
+  }
+}
+
+/**
+ * c planes of h × w into convCsr's layout: padded (the input at row pt, column pl) and split
+ * into sh × sw phase planes of hq × wq each, per channel; zeros elsewhere and in `slack` floats after.
+ */
+export function padPlanes(x: usize, c: i32, h: i32, w: i32, pt: i32, pl: i32, sh: i32, sw: i32, hq: i32, wq: i32, dst: usize, slack: i32): void {
+  const plane = <usize>hq * <usize>wq;
+  memory.fill(dst, 0, (<usize>c * <usize>sh * <usize>sw * plane + <usize>slack) << 2);
+  for (let ci = 0; ci < c; ci++) {
+    const src = x + ((<usize>ci * <usize>h * <usize>w) << 2);
+    const base = dst + ((<usize>ci * <usize>sh * <usize>sw * plane) << 2);
+    for (let yy = 0; yy < h; yy++) {
+      const Y = yy + pt;
+      const rowSrc = src + ((<usize>yy * <usize>w) << 2);
+      if (sh == 1 && sw == 1) {
+        memory.copy(base + ((<usize>Y * <usize>wq + <usize>pl) << 2), rowSrc, <usize>w << 2);
+        continue;
+      }
+      const py = Y % sh, qy = Y / sh;
+      for (let xx = 0; xx < w; xx++) {
+        const X = xx + pl;
+        const to = base + (((<usize>(py * sw + X % sw)) * plane + <usize>qy * <usize>wq + <usize>(X / sw)) << 2);
+        store<f32>(to, load<f32>(rowSrc + (<usize>xx << 2)));
+      }
+    }
+  }
+}
+
 // ---- helpers -------------------------------------------------------------------------------
 
 // 4×4 blocks transposed in registers (eight shuffles): a, b, c, d are four rows of four floats.

@@ -121,6 +121,15 @@ interface Prepared {
    * for the output positions the convolution really has (known only once its input is).
    */
   settle?: (columns: number) => LinearKernel[];
+  /** Conv run directly (convDirect): the padded input's size and each group's shifts, for one input size. */
+  direct?: DirectConv;
+}
+
+interface DirectConv {
+  readonly key: string;
+  readonly hq: number;
+  readonly wq: number;
+  readonly offsets: readonly number[];
 }
 
 export class SparseExecutor {
@@ -857,6 +866,11 @@ export class SparseExecutor {
         const order = new Map(this.graph.nodes.map((g, i) => [g.name, i]));
         this.layers.sort((a, b) => (order.get(a.node) ?? Infinity) - (order.get(b.node) ?? Infinity));
       }
+      const direct = this.shifts(p, geometry);
+      if (direct) {
+        this.count(n, positions, batch);
+        return this.convDirect(n, x, p, batch, m, cg, group, geometry, direct);
+      }
       this.count(n, pass, batch * Math.ceil(positions / pass));
       return this.convWith(n, x, p.kernels, p.relu, batch, m, cg, group, geometry);
     }
@@ -872,6 +886,63 @@ export class SparseExecutor {
     } finally {
       this.k.release(mark);
     }
+  }
+
+  /**
+   * A 2-D Conv whose kernels are all CSR runs straight from the zero-padded input, split into its
+   * stride phases (asm convCsr), without im2col's Πk-fold copy of it: the phase planes' size and
+   * each group's shift per nonzero, computed once per input size and kept (allocated outside any
+   * scratch mark).
+   */
+  private shifts(p: Prepared, geometry: ConvGeometry): DirectConv | undefined {
+    const g2 = liftTo2d(geometry);
+    if (g2.inSp.length !== 2 || !p.kernels.every((k) => k.runShifted && k.colIndex)) return undefined;
+    const [h, w] = g2.inSp, [kh, kw] = g2.kernel, [sh, sw] = g2.strides, [dh, dw] = g2.dilations, [pt, pl] = g2.begin, [oh, ow] = g2.outSp;
+    // Every tap a window reads, and every input value, inside a phase plane.
+    const hq = Math.max(Math.ceil((pt + h) / sh), oh + Math.floor(((kh - 1) * dh) / sh));
+    const wq = Math.max(Math.ceil((pl + w) / sw), ow + Math.floor(((kw - 1) * dw) / sw));
+    const key = [h, w, kh, kw, sh, sw, dh, dw, pt, pl].join(',');
+    if (p.direct?.key === key) return p.direct;
+    const offsets = p.kernels.map((k) => {
+      const dst = this.k.alloc(k.nonzeros * 4);
+      this.k.exports.convOffsets(k.nonzeros, k.colIndex!.ptr, k.colIndex!.wide ? 1 : 0, kh, kw, dh, dw, sh, sw, hq, wq, dst);
+      return dst;
+    });
+    p.direct = { key, hq, wq, offsets };
+    return p.direct;
+  }
+
+  private convDirect(node: GraphNode, x: Tensor, p: Prepared, batch: number, m: number, cg: number, group: number, geometry: ConvGeometry, d: DirectConv): Tensor {
+    const g2 = liftTo2d(geometry);
+    const [h, w] = g2.inSp, [sh, sw] = g2.strides, [pt, pl] = g2.begin, [oh, ow] = g2.outSp;
+    const c = cg * group, planeIn = h * w, positions = oh * ow, rows = m / group;
+    const { hq, wq } = d;
+    const groupFloats = cg * sh * sw * hq * wq;
+    const n = (oh - 1) * wq + ow, ld = batchStride(n), slack = wq + 8;
+    const xd = x.data as Float32Array;
+    const out = new Float32Array(checkedSize([batch, m, ...geometry.outSp], 4, `${at(node)} output`));
+    const mark = this.k.mark();
+    try {
+      const xin = this.k.alloc(c * planeIn * 4);
+      const xq = this.k.reserve((group * groupFloats + slack) * 4);
+      const y = this.k.reserve(rows * ld * 4);
+      for (let b = 0; b < batch; b++) {
+        this.k.f32(xin, c * planeIn).set(xd.subarray(b * c * planeIn, (b + 1) * c * planeIn));
+        this.k.exports.padPlanes(xin, c, h, w, pt, pl, sh, sw, hq, wq, xq, slack);
+        for (let g = 0; g < group; g++) {
+          p.kernels[g].runShifted!(d.offsets[g], xq + g * groupFloats * 4, n, y, ld, p.relu);
+          // Flat column oy·wq + ox holds output (oy, ox); the columns past ow are dropped.
+          const yv = this.k.f32(y, rows * ld);
+          let o = (b * m + g * rows) * positions;
+          for (let r = 0; r < rows; r++) {
+            for (let oy = 0; oy < oh; oy++, o += ow) out.set(yv.subarray(r * ld + oy * wq, r * ld + oy * wq + ow), o);
+          }
+        }
+      }
+    } finally {
+      this.k.release(mark);
+    }
+    return floatTensor([batch, m, ...geometry.outSp], out);
   }
 
   private convWith(node: GraphNode, x: Tensor, kernels: LinearKernel[], relu: boolean, batch: number, m: number, cg: number, group: number, geometry: ConvGeometry): Tensor {

@@ -17,6 +17,9 @@ interface KernelExports {
   gemv(rows: number, cols: number, w: number, x: number, y: number, bias: number, relu: number): void;
   gemm(rows: number, cols: number, w: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number): void;
   maxPool2d(x: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, tmp: number, y: number): void;
+  convCsr(rows: number, rowPtr: number, offsets: number, values: number, x: number, n: number, y: number, ld: number, bias: number, relu: number, tile: number): void;
+  convOffsets(nnz: number, colIdx: number, wide: number, kh: number, kw: number, dh: number, dw: number, sh: number, sw: number, hq: number, wq: number, dst: number): void;
+  padPlanes(x: number, c: number, h: number, w: number, pt: number, pl: number, sh: number, sw: number, hq: number, wq: number, dst: number, slack: number): void;
   im2col2d(x: number, cg: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, q0: number, q1: number, dst: number, ld: number): void;
   transposeIn(src: number, rows: number, cols: number, dst: number, ld: number): void;
   transposeOut(src: number, rows: number, cols: number, ld: number, dst: number): void;
@@ -140,7 +143,7 @@ export class Kernels {
   readonly memory: WebAssembly.Memory;
   /** Worker threads that split products with this instance (threads.ts), when attached. */
   pool: {
-    split(fn: 'spmmCsr' | 'gemm' | 'spmvCsr16' | 'spmvCsr32' | 'gemv', parts: readonly (readonly number[])[]): void;
+    split(fn: 'spmmCsr' | 'gemm' | 'spmvCsr16' | 'spmvCsr32' | 'gemv' | 'convCsr', parts: readonly (readonly number[])[]): void;
     readonly threads: number;
     /** Tells idle workers a product is coming (they spin briefly instead of sleeping). */
     wake(): void;
@@ -232,6 +235,13 @@ export interface LinearKernel {
   runVector(x: number, y: number, relu: boolean): void;
   /** Y^T [rows, ld] = W·X^T [cols, ld]. */
   runBatch(xt: number, ld: number, yt: number, relu: boolean): void;
+  /**
+   * CSR only: a 2-D convolution straight from the zero-padded input planes, split by stride phase (asm convCsr), the
+   * shifts of each nonzero at `offsets` (convOffsets): Y [rows, ld] for flat columns [0, n).
+   */
+  runShifted?(offsets: number, x: number, n: number, y: number, ld: number, relu: boolean): void;
+  /** CSR only: where its column indices are, for convOffsets. */
+  readonly colIndex?: { readonly ptr: number; readonly wide: boolean };
 }
 
 export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): LinearKernel {
@@ -258,6 +268,13 @@ export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): Line
       const fn = wide ? 'spmvCsr32' : 'spmvCsr16';
       if (pool && nnz >= SPLIT_WORK) pool.split(fn, parts.map(([r0, r1]) => [r1 - r0, rowPtr + r0 * 4, colIdx, values, x, y + r0 * 4, biasAt(r0), relu ? 1 : 0]));
       else e[fn](rows, rowPtr, colIdx, values, x, y, b, relu ? 1 : 0);
+    },
+    colIndex: { ptr: colIdx, wide },
+    runShifted: (offsets, x, n, y, ld, relu) => {
+      // The tile spans every input plane the window reads: the row pointer's columns over taps.
+      const tile = columnTile(csr.cols, ld);
+      if (pool && nnz * ld >= SPLIT_WORK) pool.split('convCsr', parts.map(([r0, r1]) => [r1 - r0, rowPtr + r0 * 4, offsets, values, x, n, y + r0 * ld * 4, ld, biasAt(r0), relu ? 1 : 0, tile]));
+      else e.convCsr(rows, rowPtr, offsets, values, x, n, y, ld, b, relu ? 1 : 0, tile);
     },
     runBatch: (xt, ld, yt, relu) => {
       if (pool && nnz * ld >= SPLIT_WORK) pool.split('spmmCsr', parts.map(([r0, r1]) => [r1 - r0, rowPtr + r0 * 4, colIdx, wide ? 1 : 0, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(csr.cols, ld)]));

@@ -19,7 +19,7 @@ const SLOT_INTS = 16;
 const MAX_ARGS = 12;
 /** How long an alerted worker spins for the product announced before it sleeps again (ms). */
 const ALERT_SPIN_MS = 5;
-const FUNCTIONS = ['spmmCsr', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv'] as const;
+const FUNCTIONS = ['spmmCsr', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv', 'convCsr'] as const;
 type SplitFunction = (typeof FUNCTIONS)[number];
 
 // The worker: instantiate the kernels over the shared memory, then run what its control block says.
