@@ -707,6 +707,18 @@ export function reluN(x: usize, n: i32, y: usize): void {
   }
 }
 
+/** min(max(x, lo), hi) of n floats (Clip; a NaN stays NaN, as Math.min(Math.max(…)) keeps it). */
+export function clampN(x: usize, n: i32, lo: f32, hi: f32, y: usize): void {
+  const l = f32x4.splat(lo), h = f32x4.splat(hi);
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const p = x + (<usize>j << 2), q = y + (<usize>j << 2);
+    v128.store(q, f32x4.min(f32x4.max(v128.load(p), l), h));
+    v128.store(q, f32x4.min(f32x4.max(v128.load(p, 16), l), h), 16);
+  }
+  for (; j < n; j++) store<f32>(y + (<usize>j << 2), min(max(load<f32>(x + (<usize>j << 2)), lo), hi));
+}
+
 @inline function op4(op: i32, a: v128, b: v128): v128 {
   if (op == 0) return f32x4.add(a, b);
   if (op == 1) return f32x4.sub(a, b);

@@ -372,31 +372,34 @@ export class SparseExecutor {
       let pd = 0, ps = 0, df = 0, db = 0, sf = 0, sb = 0;
       let denseBound: 'compute' | 'memory' = 'memory', sparseBound: 'compute' | 'memory' = 'memory';
       const rows = info.rows / Math.max(groups.length, 1);
-      for (const rebuild of groups) {
-        const w = rebuild();
-        const mark = this.k.mark();
-        try {
+      // Every group's kernels uploaded at once and timed together (a depthwise Conv has hundreds
+      // of tiny groups: a warm-up and a median for each would take minutes).
+      const mark = this.k.mark();
+      try {
+        const ld = batch === 1 ? 1 : batchStride(batch);
+        const x = this.k.alloc(info.cols * ld * 4);
+        this.k.f32(x, info.cols * ld).fill(0.5);
+        const y = this.k.alloc(rows * ld * 4);
+        const dense: LinearKernel[] = [], sparse: LinearKernel[] = [];
+        for (const rebuild of groups) {
+          const w = rebuild();
           const csr = denseToCsr(w, rows, info.cols);
-          const dense = uploadDense(this.k, w, rows, info.cols);
-          const sparse = uploadCsr(this.k, csr);
-          const ld = batch === 1 ? 1 : batchStride(batch);
-          const x = this.k.alloc(info.cols * ld * 4);
-          this.k.f32(x, info.cols * ld).fill(0.5);
-          const y = this.k.alloc(rows * ld * 4);
-          const run = (l: LinearKernel) => () => (batch === 1 ? l.runVector(x, y, false) : l.runBatch(x, ld, y, false));
-          // The first calls on fresh memory run up to 2× slower (measured): warm up for 150 ms first.
-          for (const f of [run(dense), run(sparse)]) for (const end = performance.now() + 150; performance.now() < end;) f();
-          measuredDense += timeMedian(run(dense), repeats) * 1e3 * calls;
-          measuredSparse += timeMedian(run(sparse), repeats) * 1e3 * calls;
+          dense.push(uploadDense(this.k, w, rows, info.cols));
+          sparse.push(uploadCsr(this.k, csr));
           const p = predictLayer({ rows, cols: info.cols, batch }, csr.values.length, machine);
           nnz += csr.values.length;
           denseBound = p.dense.bound;
           sparseBound = p.sparse.bound;
           pd += p.dense.seconds * 1e3 * calls; ps += p.sparse.seconds * 1e3 * calls;
           df += p.dense.flops * calls; db += p.dense.bytes * calls; sf += p.sparse.flops * calls; sb += p.sparse.bytes * calls;
-        } finally {
-          this.k.release(mark);
         }
+        const run = (ls: LinearKernel[]) => () => { for (const l of ls) (batch === 1 ? l.runVector(x, y, false) : l.runBatch(x, ld, y, false)); };
+        // The first calls on fresh memory run up to 2× slower (measured): warm up for 150 ms first.
+        for (const f of [run(dense), run(sparse)]) for (const end = performance.now() + 150; performance.now() < end;) f();
+        measuredDense = timeMedian(run(dense), repeats) * 1e3 * calls;
+        measuredSparse = timeMedian(run(sparse), repeats) * 1e3 * calls;
+      } finally {
+        this.k.release(mark);
       }
       out.push({
         node: info.node, weight: info.weight, rows: info.rows, cols: info.cols, batch, calls, density: nnz / (info.rows * info.cols), kind: info.kind,

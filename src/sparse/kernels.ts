@@ -29,6 +29,7 @@ interface KernelExports {
   geluRows(x: number, rows: number, n: number, bias: number, y: number): void;
   expN(x: number, n: number, y: number): void;
   reluN(x: number, n: number, y: number): void;
+  clampN(x: number, n: number, lo: number, hi: number, y: number): void;
   binaryRows(op: number, ka: number, a: number, kb: number, b: number, rows: number, n: number, y: number): void;
 }
 

@@ -4,7 +4,7 @@ import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
 import { at, attrFloat, attrString, float, need, needValue, numeric, type Attrs, type OpFn } from './ops-common.js';
 import { INT_RANGE, allocLike, floatTensor, size, strides, type DType, type Tensor } from './tensor.js';
-import { binaryRows, expArray, geluRows, reluArray } from './ops-vector.js';
+import { binaryRows, clampArray, expArray, geluRows, reluArray } from './ops-vector.js';
 
 
 export function broadcastDims(a: readonly number[], b: readonly number[], node: GraphNode): number[] {
@@ -223,6 +223,8 @@ export const clip: OpFn = (inputs, attrs, node) => {
   const lo = inputs[1] ? inputs[1].data[0] : attrFloat(attrs, 'min', -Infinity);
   const hi = inputs[2] ? inputs[2].data[0] : attrFloat(attrs, 'max', Infinity);
   const x = numeric(a, node);
+  // Float32 bounds are exact in the kernel (a float32 tensor's min and max are float32 too).
+  if (x instanceof Float32Array && vectorSized(x.length) && Math.fround(lo) === lo && Math.fround(hi) === hi) return [floatTensor(a.dims, clampArray(x, lo, hi))];
   const out = allocLike(a.dtype, a.dims);
   const o = out.data;
   for (let i = 0; i < x.length; i++) o[i] = Math.min(Math.max(x[i], lo), hi);

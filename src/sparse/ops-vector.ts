@@ -54,6 +54,11 @@ export function reluArray(x: Float32Array): Float32Array {
   return withScratch([x], x.length, (k, [p], y) => k.exports.reluN(p, x.length, y));
 }
 
+/** min(max(x, lo), hi) of every element (a NaN stays NaN). */
+export function clampArray(x: Float32Array, lo: number, hi: number): Float32Array {
+  return withScratch([x], x.length, (k, [p], y) => k.exports.clampN(p, x.length, lo, hi, y));
+}
+
 /** How an operand of a row-wise binary op spans [rows, n]. */
 export type RowOperand = 'full' | 'col' | 'row' | 'scalar';
 const KIND: Record<RowOperand, number> = { full: 0, col: 1, row: 2, scalar: 3 };

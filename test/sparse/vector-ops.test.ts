@@ -329,3 +329,17 @@ test('Relu from 4096 elements (the kernel) equals x > 0 ? x : 0 bit for bit: NaN
   const bits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
   for (let i = 0; i < n; i++) assert.equal(bits(y[i]), bits(x[i] > 0 ? x[i] : 0), `element ${i}: ${x[i]} → ${y[i]}`);
 });
+
+test('Clip from 4096 elements (the kernel) equals Math.min(Math.max(x, lo), hi) bit for bit: ReLU6, one-sided, NaN and −0', () => {
+  const node = { name: 'n', opType: 'Clip', inputs: [], outputs: ['y'], attributes: new Map(), domain: '' };
+  const n = 4096 + 8 * 2 + 3;
+  const x = values(n, -9, 9, 32);
+  x.set([Number.NaN, -0, 0, 6, -6, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY], 50);
+  x[n - 2] = Number.NaN;
+  const bits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
+  for (const [lo, hi] of [[0, 6], [-Infinity, 2.5], [-1.5, Infinity]]) {
+    const ins = [floatTensor([n], x), ...(lo === -Infinity ? [undefined] : [floatTensor([], Float32Array.of(lo))]), ...(hi === Infinity ? [] : [floatTensor([], Float32Array.of(hi))])];
+    const y = OPS.Clip(ins as never, new Map(), node, { opset: 13 } as never)[0].data as Float32Array;
+    for (let i = 0; i < n; i++) assert.equal(bits(y[i]), bits(Math.fround(Math.min(Math.max(x[i], lo), hi))), `[${lo}, ${hi}] element ${i}: ${x[i]} → ${y[i]}`);
+  }
+});
