@@ -3,7 +3,7 @@
 // Layouts: W is [rows, cols] row-major (y = W·x). Batched inputs are transposed, X^T [cols, ld],
 // so each nonzero W[r, c] multiplies the contiguous row X^T[c, :]; outputs are Y^T [rows, ld].
 // ld is a multiple of 4 (padding lanes hold garbage-free zeros if the caller zeroes them).
-// `bias` (0 = none) is added and `relu` (1 = on) applied as the results are stored.
+// `bias` (0 = none) is added and `relu` (1 = ReLU, 2 = ReLU6) applied as the results are stored.
 
 /** First free byte after the module's own data. */
 export function heapBase(): usize {
@@ -13,12 +13,15 @@ export function heapBase(): usize {
 @inline function finish(s: f32, bias: usize, r: usize, relu: i32): f32 {
   if (bias) s += load<f32>(bias + (r << 2));
   if (relu && !(s > 0)) s = 0;
+  if (relu == 2 && s > 6) s = 6;
   return s;
 }
 
+/** relu: 0 none, 1 max(s, 0), 2 min(max(s, 0), 6) (ReLU6: Clip(0, 6)). */
 @inline function finish4(s: v128, bias: usize, r: usize, relu: i32): v128 {
   if (bias) s = f32x4.add(s, f32x4.splat(load<f32>(bias + (r << 2))));
   if (relu) s = f32x4.max(s, f32x4.splat(0));
+  if (relu == 2) s = f32x4.min(s, f32x4.splat(6));
   return s;
 }
 
@@ -435,10 +438,22 @@ export function padPlanes(x: usize, c: i32, h: i32, w: i32, pt: i32, pl: i32, sh
         continue;
       }
       const py = Y % sh, qy = Y / sh;
-      for (let xx = 0; xx < w; xx++) {
-        const X = xx + pl;
-        const to = base + (((<usize>(py * sw + X % sw)) * plane + <usize>qy * <usize>wq + <usize>(X / sw)) << 2);
-        store<f32>(to, load<f32>(rowSrc + (<usize>xx << 2)));
+      // Per column phase px: input columns xx0, xx0 + sw, … land contiguously in its plane's row.
+      for (let px = 0; px < sw; px++) {
+        const xx0 = (((px - pl) % sw) + sw) % sw;
+        if (xx0 >= w) continue;
+        const count = (w - xx0 + sw - 1) / sw;
+        const to = base + (((<usize>(py * sw + px)) * plane + <usize>qy * <usize>wq + <usize>((xx0 + pl) / sw)) << 2);
+        const from = rowSrc + (<usize>xx0 << 2);
+        let k = 0;
+        if (sw == 2) {
+          // Even lanes of two loads; the last pair stays inside the row.
+          for (; k + 4 <= count && xx0 + 2 * k + 8 <= w; k += 4) {
+            const p = from + (<usize>k << 3);
+            v128.store(to + (<usize>k << 2), v128.shuffle<f32>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6));
+          }
+        }
+        for (; k < count; k++) store<f32>(to + (<usize>k << 2), load<f32>(from + (<usize>(k * sw) << 2)));
       }
     }
   }

@@ -6,7 +6,7 @@
 import { SculptError } from '../core/errors.js';
 import { isGraph, type AttributeValue, type Graph, type GraphNode } from '../core/graph.js';
 import { shapeText } from '../core/limits.js';
-import { countNonzeros, denseToCsr } from './formats.js';
+import { countNonzeros, denseToCsr, groupedToCsr } from './formats.js';
 import { SPLIT_WORK, Kernels, applyLinear, splitRows, applyLinearTransposed, batchStride, columnTile, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, positionsPerPass, transposeGeometry, type ConvGeometry } from './ops-conv.js';
 import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
@@ -114,6 +114,8 @@ interface Prepared {
   readonly biasFolded: boolean;
   /** A following Relu applied by the kernel as it stores results. */
   relu: boolean;
+  /** Conv: the following op was Clip(0, 6), ReLU6 — clamped above too. */
+  relu6?: boolean;
   /** A following exact GELU (a fused pattern) applied to the results in kernel memory (MatMul, Gemm). */
   gelu?: boolean;
   /**
@@ -123,6 +125,8 @@ interface Prepared {
   settle?: (columns: number) => LinearKernel[];
   /** Conv run directly (convDirect): the padded input's size and each group's shifts, for one input size. */
   direct?: DirectConv;
+  /** Conv: every group's CSR kernel merged into one block-diagonal kernel (run as one group). */
+  merged?: boolean;
 }
 
 interface DirectConv {
@@ -512,10 +516,21 @@ export class SparseExecutor {
   }
 
   /** Marks a Relu reading `value` (sole consumer) as done by the kernel. */
-  private foldRelu(value: string, p: Prepared): void {
+  /** Clip to [0, 6], by attributes (before opset 11) or constant inputs. */
+  private isRelu6(n: GraphNode): boolean {
+    const bound = (i: number, attr: string) => (n.inputs[i] ? this.scalar(n.inputs[i]) : n.inputs.length > i && n.inputs[i] === '' ? undefined : n.attributes.has(attr) ? attrFloat(n.attributes, attr, NaN) : undefined);
+    return (n.domain === '' || n.domain === 'ai.onnx') && bound(1, 'min') === 0 && bound(2, 'max') === 6;
+  }
+
+  private foldRelu(value: string, p: Prepared, conv = false): void {
     const relu = this.soleConsumer(value);
     if (relu && relu.opType === 'Relu' && p.biasFolded) {
       p.relu = true;
+      this.folded.set(relu, value);
+    } else if (relu && relu.opType === 'Clip' && p.biasFolded && conv && this.isRelu6(relu)) {
+      // ReLU6 (MobileNets): the direct convolution clamps as it stores; other paths clamp after.
+      p.relu = true;
+      p.relu6 = true;
       this.folded.set(relu, value);
     }
   }
@@ -525,6 +540,17 @@ export class SparseExecutor {
     if (engine === 'dense') return 'dense';
     if (engine === 'measure') return this.fastest(rows, cols, w, batch);
     return chooseKernel({ rows, cols, batch }, countNonzeros(w), machine!, KERNEL_MARGIN, nonzeroRows(w, rows, cols).length);
+  }
+
+  /**
+   * A grouped Conv's kernel, its groups' rows taken together as one [m, cols] matrix: CSR (merged
+   * into one block-diagonal product) unless the roofline predicts dense strictly faster — the dense
+   * alternative runs one product per group where the roofline sees one, so a tie goes to CSR.
+   */
+  private pickGrouped(m: number, cols: number, w: Float32Array, engine: Engine, machine: MachineProfile | undefined, batch: number): KernelKind {
+    if (engine !== 'auto') return this.pick(m, cols, w, engine, machine, batch);
+    const p = predictLayer({ rows: m, cols, batch }, countNonzeros(w), machine!);
+    return p.sparse.seconds <= p.dense.seconds ? 'csr' : 'dense';
   }
 
   /** Times each candidate kernel on this weight at `batch` (after a warm-up) and names the fastest. */
@@ -607,17 +633,29 @@ export class SparseExecutor {
     const bt = n.inputs[2] ? this.constants.get(n.inputs[2]) : undefined;
     if (n.inputs[2] && !bt) return undefined;
     const settle = (columns: number): LinearKernel[] => {
-      const kernels: LinearKernel[] = [];
-      for (let g = 0; g < group; g++) {
-        const wg = w.subarray(g * rows * cols, (g + 1) * rows * cols);
-        const bg = bt ? (bt.data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
-        kernels.push(this.upload(n, n.inputs[1], wg, rows, cols, bg, this.pick(rows, cols, wg, engine, machine, columns), () => wg));
+      const slices = Array.from({ length: group }, (_, g) => w.subarray(g * rows * cols, (g + 1) * rows * cols));
+      // Grouped: one choice for the layer, its groups' rows together a [m, cols] matrix (a
+      // depthwise group's one row of nine taps is too small for the roofline to judge alone).
+      const whole = group > 1 ? this.pickGrouped(m, cols, w, engine, machine, columns) : undefined;
+      const kinds = slices.map((wg) => whole ?? this.pick(rows, cols, wg, engine, machine, columns));
+      if (group > 1 && wt.dims.length <= 4 && whole === 'csr') {
+        // Every group CSR: one block-diagonal matrix over all of them, so that the direct
+        // convolution runs a depthwise layer's hundreds of groups as one product.
+        const layer = uploadCsr(this.k, groupedToCsr(w, group, rows, cols), bt?.data as Float32Array | undefined);
+        this.matrices.set(n.name, slices.map((wg) => () => wg));
+        this.layers.push({ node: n.name, op: 'Conv', weight: n.inputs[1], rows: m, cols, nonzeros: layer.nonzeros, kind: 'csr', bytes: layer.weightBytes, denseBytes: w.byteLength, columns: this.batchHint, calls: 1 });
+        p.merged = true;
+        return [layer];
       }
-      return kernels;
+      return slices.map((wg, g) => {
+        const bg = bt ? (bt.data as Float32Array).subarray(g * rows, (g + 1) * rows) : undefined;
+        return this.upload(n, n.inputs[1], wg, rows, cols, bg, kinds[g], () => wg);
+      });
     };
     const chosenLater = engine === 'auto' || engine === 'measure';
-    const p: Prepared = { kernels: chosenLater ? [] : settle(batch), biasFolded: true, relu: false, ...(chosenLater && { settle }) };
-    this.foldRelu(n.outputs[0], p);
+    const p: Prepared = { kernels: [], biasFolded: true, relu: false, ...(chosenLater && { settle }) };
+    if (!chosenLater) p.kernels.push(...settle(batch));
+    this.foldRelu(n.outputs[0], p, true);
     return p;
   }
 
@@ -872,10 +910,14 @@ export class SparseExecutor {
       const direct = this.shifts(p, geometry);
       if (direct) {
         this.count(n, positions, batch);
-        return this.convDirect(n, x, p, batch, m, cg, group, geometry, direct);
+        // Groups merged into one block-diagonal kernel are one group of all the channels.
+        return p.merged ? this.convDirect(n, x, p, batch, m, c, 1, geometry, direct) : this.convDirect(n, x, p, batch, m, cg, group, geometry, direct);
       }
+      if (p.merged) throw new SculptError(`${at(n)}: internal error: grouped kernels merged for a convolution that does not run directly`);
       this.count(n, pass, batch * Math.ceil(positions / pass));
-      return this.convWith(n, x, p.kernels, p.relu, batch, m, cg, group, geometry);
+      const y = this.convWith(n, x, p.kernels, p.relu, batch, m, cg, group, geometry);
+      if (p.relu6) for (let i = 0; i < y.data.length; i++) if (y.data[i] > 6) y.data[i] = 6;
+      return y;
     }
     // A weight computed at run time: upload for this call only.
     const mark = this.k.mark();
@@ -933,7 +975,7 @@ export class SparseExecutor {
         this.k.f32(xin, c * planeIn).set(xd.subarray(b * c * planeIn, (b + 1) * c * planeIn));
         this.k.exports.padPlanes(xin, c, h, w, pt, pl, sh, sw, hq, wq, xq, slack);
         for (let g = 0; g < group; g++) {
-          p.kernels[g].runShifted!(d.offsets[g], xq + g * groupFloats * 4, n, y, ld, p.relu);
+          p.kernels[g].runShifted!(d.offsets[g], xq + g * groupFloats * 4, n, y, ld, p.relu, p.relu6);
           // Flat column oy·wq + ox holds output (oy, ox); the columns past ow are dropped.
           const yv = this.k.f32(y, rows * ld);
           let o = (b * m + g * rows) * positions;

@@ -103,6 +103,20 @@ export function denseToCsr(dense: Float32Array, rows: number, cols: number): Csr
   return { kind: 'csr', rows, cols, rowPtr, colIndex, values };
 }
 
+/**
+ * A grouped convolution's weight, `group` blocks of [rows, cols] stacked, as one block-diagonal
+ * CSR matrix [group·rows, group·cols]: row r of block g keeps its columns, shifted by g·cols.
+ */
+export function groupedToCsr(dense: Float32Array, group: number, rows: number, cols: number): CsrMatrix {
+  const one = denseToCsr(dense, group * rows, cols);
+  const colIndex = indexArray(one.values.length, group * cols);
+  for (let r = 0; r < group * rows; r++) {
+    const shift = Math.floor(r / rows) * cols;
+    for (let k = one.rowPtr[r]; k < one.rowPtr[r + 1]; k++) colIndex[k] = one.colIndex[k] + shift;
+  }
+  return { ...one, cols: group * cols, colIndex };
+}
+
 export function denseToBitmask(dense: Float32Array, rows: number, cols: number): BitmaskMatrix {
   checkDense(dense, rows, cols);
   const values = new Float32Array(countNonzeros(dense));

@@ -240,7 +240,7 @@ export interface LinearKernel {
    * CSR only: a 2-D convolution straight from the zero-padded input planes, split by stride phase (asm convCsr), the
    * shifts of each nonzero at `offsets` (convOffsets): Y [rows, ld] for flat columns [0, n).
    */
-  runShifted?(offsets: number, x: number, n: number, y: number, ld: number, relu: boolean): void;
+  runShifted?(offsets: number, x: number, n: number, y: number, ld: number, relu: boolean, relu6?: boolean): void;
   /** CSR only: where its column indices are, for convOffsets. */
   readonly colIndex?: { readonly ptr: number; readonly wide: boolean };
 }
@@ -271,11 +271,12 @@ export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): Line
       else e[fn](rows, rowPtr, colIdx, values, x, y, b, relu ? 1 : 0);
     },
     colIndex: { ptr: colIdx, wide },
-    runShifted: (offsets, x, n, y, ld, relu) => {
+    runShifted: (offsets, x, n, y, ld, relu, relu6 = false) => {
+      const act = relu ? (relu6 ? 2 : 1) : 0;
       // The tile spans every input plane the window reads: the row pointer's columns over taps.
       const tile = columnTile(csr.cols, ld);
-      if (pool && nnz * ld >= SPLIT_WORK) pool.split('convCsr', parts.map(([r0, r1]) => [r1 - r0, rowPtr + r0 * 4, offsets, values, x, n, y + r0 * ld * 4, ld, biasAt(r0), relu ? 1 : 0, tile]));
-      else e.convCsr(rows, rowPtr, offsets, values, x, n, y, ld, b, relu ? 1 : 0, tile);
+      if (pool && nnz * ld >= SPLIT_WORK) pool.split('convCsr', parts.map(([r0, r1]) => [r1 - r0, rowPtr + r0 * 4, offsets, values, x, n, y + r0 * ld * 4, ld, biasAt(r0), act, tile]));
+      else e.convCsr(rows, rowPtr, offsets, values, x, n, y, ld, b, act, tile);
     },
     runBatch: (xt, ld, yt, relu) => {
       if (pool && nnz * ld >= SPLIT_WORK) pool.split('spmmCsr', parts.map(([r0, r1]) => [r1 - r0, rowPtr + r0 * 4, colIdx, wide ? 1 : 0, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(csr.cols, ld)]));

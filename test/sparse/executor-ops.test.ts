@@ -688,6 +688,19 @@ test('Conv and pooling at image sizes (column tiles, windows at the borders and 
   ];
   for (const [name, attrs, dims] of pools) await check(name, [{ op: 'MaxPool', inputs: ['x'], outputs: ['y'], attrs }], { x: dims });
   await check('avgpool-image', [{ op: 'AveragePool', inputs: ['x'], outputs: ['y'], attrs: { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] }, count_include_pad: { int: 1 } } }], { x: [1, 8, 37, 41] });
+  // MobileNet's blocks: a depthwise Conv (one group per channel, merged into one block-diagonal
+  // kernel under 'sparse'), strided, then ReLU6 as Clip(0, 6) with constant inputs (folded into the kernel).
+  const six = [{ name: 'lo', dims: [], data: Float32Array.of(0) }, { name: 'hi', dims: [], data: Float32Array.of(6) }];
+  await check('depthwise-relu6', [
+    { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { group: { int: 12 }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] } } },
+    { op: 'Clip', inputs: ['c', 'lo', 'hi'], outputs: ['y'] },
+  ], { x: [1, 12, 29, 31] }, [f32('w', [12, 1, 3, 3], 0.6), f32('b', [12]), ...six]);
+  await check('pointwise-relu6', [
+    { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'] },
+    { op: 'Clip', inputs: ['c', 'lo', 'hi'], outputs: ['y'] },
+  ], { x: [1, 16, 20, 20] }, [f32('w', [24, 16, 1, 1], 0.5), ...six]);
+  await check('grouped-conv', [{ op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { group: { int: 4 }, pads: { ints: [0, 1, 2, 0] }, dilations: { ints: [1, 2] } } }],
+    { x: [2, 8, 17, 19] }, [f32('w', [12, 2, 3, 3], 0.7), f32('b', [12])]);
   // Under 'auto' a Conv's kernel is chosen at the first run, for its real output positions.
   const bytes = writeOnnx({
     nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { pads: { ints: [1, 1, 1, 1] } } }],
