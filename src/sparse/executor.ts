@@ -547,10 +547,20 @@ export class SparseExecutor {
    * into one block-diagonal product) unless the roofline predicts dense strictly faster — the dense
    * alternative runs one product per group where the roofline sees one, so a tie goes to CSR.
    */
-  private pickGrouped(m: number, cols: number, w: Float32Array, engine: Engine, machine: MachineProfile | undefined, batch: number): KernelKind {
+  private pickGrouped(m: number, cols: number, w: Float32Array, engine: Engine, machine: MachineProfile | undefined, batch: number, planar: boolean): KernelKind {
     if (engine !== 'auto') return this.pick(m, cols, w, engine, machine, batch);
     const p = predictLayer({ rows: m, cols, batch }, countNonzeros(w), machine!);
-    return p.sparse.seconds <= p.dense.seconds ? 'csr' : 'dense';
+    return p.sparse.seconds <= p.dense.seconds + (planar ? im2colSeconds(cols, batch, machine!) : 0) ? 'csr' : 'dense';
+  }
+
+  /**
+   * A 1-D or 2-D Conv's kernel: as `pick`, with the dense kernel charged for writing its im2col
+   * input (Πk copies of each input value), which the direct CSR convolution never builds.
+   */
+  private pickConv(rows: number, cols: number, w: Float32Array, engine: Engine, machine: MachineProfile | undefined, batch: number, planar: boolean): KernelKind {
+    if (engine !== 'auto' || !planar) return this.pick(rows, cols, w, engine, machine, batch);
+    const p = predictLayer({ rows, cols, batch }, countNonzeros(w), machine!);
+    return p.sparse.seconds * KERNEL_MARGIN < p.dense.seconds + im2colSeconds(cols, batch, machine!) ? 'csr' : this.pick(rows, cols, w, engine, machine, batch);
   }
 
   /** Times each candidate kernel on this weight at `batch` (after a warm-up) and names the fastest. */
@@ -636,9 +646,10 @@ export class SparseExecutor {
       const slices = Array.from({ length: group }, (_, g) => w.subarray(g * rows * cols, (g + 1) * rows * cols));
       // Grouped: one choice for the layer, its groups' rows together a [m, cols] matrix (a
       // depthwise group's one row of nine taps is too small for the roofline to judge alone).
-      const whole = group > 1 ? this.pickGrouped(m, cols, w, engine, machine, columns) : undefined;
-      const kinds = slices.map((wg) => whole ?? this.pick(rows, cols, wg, engine, machine, columns));
-      if (group > 1 && wt.dims.length <= 4 && whole === 'csr') {
+      const planar = wt.dims.length <= 4;
+      const whole = group > 1 ? this.pickGrouped(m, cols, w, engine, machine, columns, planar) : undefined;
+      const kinds = slices.map((wg) => whole ?? this.pickConv(rows, cols, wg, engine, machine, columns, planar));
+      if (group > 1 && planar && whole === 'csr') {
         // Every group CSR: one block-diagonal matrix over all of them, so that the direct
         // convolution runs a depthwise layer's hundreds of groups as one product.
         const layer = uploadCsr(this.k, groupedToCsr(w, group, rows, cols), bt?.data as Float32Array | undefined);
@@ -1042,6 +1053,11 @@ export class SparseExecutor {
     }
     return floatTensor([batch, m, ...geometry.outSp], out);
   }
+}
+
+/** Writing an im2col input of `cols` rows × `batch` columns at the machine's bandwidth. */
+function im2colSeconds(cols: number, batch: number, machine: MachineProfile): number {
+  return (cols * batch * 4) / machine.bandwidth;
 }
 
 function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
