@@ -139,15 +139,22 @@ export function spmvCsr32(rows: i32, rowPtr: usize, colIdx: usize, values: usize
  */
 export function spmmCsr(rows: i32, rowPtr: usize, colIdx: usize, wide: i32, values: usize, xt: usize, ld: i32, yt: usize, bias: usize, relu: i32, tile: i32): void {
   const ldBytes = <usize>ld << 2;
-  const ld4 = ld >> 2;
+  if (wide) csrTiles(rows, rowPtr, colIdx, 1, values, xt, ldBytes, yt, ldBytes, ld >> 2, bias, relu, tile);
+  else csrTiles(rows, rowPtr, colIdx, 0, values, xt, ldBytes, yt, ldBytes, ld >> 2, bias, relu, tile);
+}
+
+/**
+ * The tiled CSR product both spmmCsr and convCsr run: for each tile of `tile` columns (of cols4
+ * vectors), every row r; nonzero k reads row colIdx[k] of X^T at stride xStride bytes.
+ */
+@inline function csrTiles(rows: i32, rowPtr: usize, colIdx: usize, wide: i32, values: usize, xt: usize, xStride: usize, yt: usize, ldBytes: usize, cols4: i32, bias: usize, relu: i32, tile: i32): void {
   const tile4 = max(1, tile >> 2);
-  for (let t0 = 0; t0 < ld4; t0 += tile4) {
-    const t1 = min(ld4, t0 + tile4);
+  for (let t0 = 0; t0 < cols4; t0 += tile4) {
+    const t1 = min(cols4, t0 + tile4);
     for (let r = 0; r < rows; r++) {
       const k0 = <usize>load<u32>(rowPtr + (<usize>r << 2));
       const k1 = <usize>load<u32>(rowPtr + (<usize>(r + 1) << 2));
-      if (wide) csrRowTimesBatch(k0, k1, colIdx, 1, values, xt, ldBytes, yt + <usize>r * ldBytes, t0, t1, bias, r, relu);
-      else csrRowTimesBatch(k0, k1, colIdx, 0, values, xt, ldBytes, yt + <usize>r * ldBytes, t0, t1, bias, r, relu);
+      csrRowTimesBatch(k0, k1, colIdx, wide, values, xt, xStride, yt + <usize>r * ldBytes, t0, t1, bias, r, relu);
     }
   }
 }
@@ -389,18 +396,8 @@ export function maxPool2d(x: usize, planes: i32, h: i32, w: i32, kh: i32, kw: i3
  * slack after its planes.
  */
 export function convCsr(rows: i32, rowPtr: usize, offsets: usize, values: usize, x: usize, n: i32, y: usize, ld: i32, bias: usize, relu: i32, tile: i32): void {
-  const ldBytes = <usize>ld << 2;
-  const n4 = (n + 3) >> 2;
-  const tile4 = max(1, tile >> 2);
-  for (let t0 = 0; t0 < n4; t0 += tile4) {
-    const t1 = min(n4, t0 + tile4);
-    for (let r = 0; r < rows; r++) {
-      const k0 = <usize>load<u32>(rowPtr + (<usize>r << 2));
-      const k1 = <usize>load<u32>(rowPtr + (<usize>(r + 1) << 2));
-      // X^T with a row stride of one float is x shifted: csrRowTimesBatch's loop as it is.
-      csrRowTimesBatch(k0, k1, offsets, 1, values, x, 4, y + <usize>r * ldBytes, t0, t1, bias, r, relu);
-    }
-  }
+  // X^T with a row stride of one float is x shifted.
+  csrTiles(rows, rowPtr, offsets, 1, values, x, 4, y, <usize>ld << 2, (n + 3) >> 2, bias, relu, tile);
 }
 
 /**

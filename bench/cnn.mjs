@@ -6,18 +6,16 @@
 // medians; outputs compared with onnxruntime's on the pruned model. Appends to BENCHMARKS.md.
 //
 // Options: --runs N (10), --sparsities a,b (0.9), --scopes global,layer, --no-append, --dir DIR (where the models are built and kept).
-import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import console from 'node:console';
 import process from 'node:process';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { machine } from './lib/measure.mjs';
-import { ROOT, alternate, relError, sculptCli } from './lib/engines.mjs';
+import { ROOT, alternate, ensureModel, peerSessions, relError, sculptCli } from './lib/engines.mjs';
 
-const PYTHON = '/usr/bin/python3';
 const DIMS = [1, 3, 224, 224];
 /** Target of issue 12 (sculpt over onnxruntime-node, one thread each). */
 const TARGET = 1.5;
@@ -49,20 +47,14 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   mkdirSync(o.dir, { recursive: true });
   const dense = join(o.dir, 'resnet18.onnx');
-  if (!existsSync(dense)) {
-    const r = spawnSync(PYTHON, [join(ROOT, 'bench', 'shrink_models.py'), o.dir, 'resnet18'], { stdio: 'inherit' });
-    if (r.status !== 0) process.exit(1);
-  }
+  ensureModel(dense, 'shrink_models.py', [o.dir, 'resnet18']);
   const { loadSparseModel, SparseExecutor, kernelBuild, threadedKernels, readMachineCache } = await import(join(ROOT, 'src', 'index.ts'));
   const { HybridRunner } = await import(join(ROOT, 'src', 'api', 'hybrid.ts'));
   const profile = readMachineCache()?.machine;
   const x = input();
   const loadBefore = loadavg()[0];
-  ortWeb.env.wasm.numThreads = 1;
-  ortWeb.env.wasm.simd = true;
-  const node1 = await ort.InferenceSession.create(dense, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
-  const node2 = await ort.InferenceSession.create(dense, { intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential' });
-  const web = await ortWeb.InferenceSession.create(dense, { executionProviders: ['wasm'], executionMode: 'sequential' });
+  const peers = await peerSessions(ort, ortWeb, dense);
+  const { node1, node2, web } = peers;
   const rows = [];
   for (const scope of o.scopes) {
     for (const s of o.sparsities) {
@@ -100,7 +92,7 @@ async function main() {
       console.log(`${scope} ${s}: sculpt ${sculptMs.toFixed(1)} ms (2 threads ${sculpt2Ms.toFixed(1)}), onnxruntime-node ${node1Ms.toFixed(1)} (2 threads ${node2Ms.toFixed(1)}), onnxruntime-web ${webMs.toFixed(1)}, hybrid ${hybridMs?.toFixed(1) ?? '—'}; multiply-adds kept ${(100 * kept / all).toFixed(1)}%; max relative error ${relError(ours, ref).toExponential(1)}`);
     }
   }
-  for (const s of [node1, node2, web]) await s.release();
+  await peers.release();
   const loadAfter = loadavg()[0];
   const m = machine();
   const cutText = (c) => (typeof c === 'string' ? `none (${c})` : `${c.sculptSegments} parts on sculpt, ${c.segments - c.sculptSegments} on onnxruntime`);

@@ -6,17 +6,16 @@
 // onnxruntime's on the pruned model. Appends to BENCHMARKS.md.
 //
 // Options: --runs N (10), --sparsities a,b (0.8,0.9,0.95), --no-append, --dir DIR (where the models are built and kept).
-import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import console from 'node:console';
+import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { machine } from './lib/measure.mjs';
-import { ROOT, alternate, relError, sculptCli } from './lib/engines.mjs';
-const PYTHON = '/usr/bin/python3';
+import { ROOT, alternate, ensureModel, peerSessions, relError, sculptCli } from './lib/engines.mjs';
 const TOKENS = 128;
 /** Targets of issue 12 (sculpt over onnxruntime-node, one thread each). */
 const TARGETS = { 0.8: 1.3, 0.9: 2.5 };
@@ -48,21 +47,15 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   mkdirSync(o.dir, { recursive: true });
   const dense = join(o.dir, 'bert_base.onnx');
-  if (!existsSync(dense)) {
-    const r = spawnSync(PYTHON, [join(ROOT, 'bench', 'transformer_model.py'), dense], { stdio: 'inherit' });
-    if (r.status !== 0) process.exit(1);
-  }
+  ensureModel(dense, 'transformer_model.py', [dense]);
   const { loadSparseModel, SparseExecutor, kernelBuild, threadedKernels, readMachineCache } = await import(join(ROOT, 'src', 'index.ts'));
   const { HybridRunner } = await import(join(ROOT, 'src', 'api', 'hybrid.ts'));
   // The machine profile `sculpt bench --machine` cached, as `sculpt run` uses it (else measured now).
   const profile = readMachineCache()?.machine;
   const f = feeds();
   const loadBefore = loadavg()[0];
-  ortWeb.env.wasm.numThreads = 1;
-  ortWeb.env.wasm.simd = true;
-  const node1 = await ort.InferenceSession.create(dense, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
-  const node2 = await ort.InferenceSession.create(dense, { intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential' });
-  const web = await ortWeb.InferenceSession.create(dense, { executionProviders: ['wasm'], executionMode: 'sequential' });
+  const peers = await peerSessions(ort, ortWeb, dense);
+  const { node1, node2, web } = peers;
   const rows = [];
   for (const s of o.sparsities) {
     const pruned = join(o.dir, `bert_base-${Math.round(s * 100)}.onnx`);
@@ -99,7 +92,7 @@ async function main() {
     rows.push({ s, density: p.target.densityAfter, sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, hybridMs, hybridRel, cut, rel: relError(ours, ref), loadMs, kinds });
     console.log(`${s}: sculpt ${sculptMs.toFixed(1)} ms (2 threads ${sculpt2Ms.toFixed(1)}), onnxruntime-node ${node1Ms.toFixed(1)} (2 threads ${node2Ms.toFixed(1)}), onnxruntime-web ${webMs.toFixed(1)}, hybrid ${hybridMs.toFixed(1)}; max relative error ${relError(ours, ref).toExponential(1)}`);
   }
-  for (const x of [node1, node2, web]) await x.release();
+  await peers.release();
   const loadAfter = loadavg()[0];
   const m = machine();
   const lines = [

@@ -1,9 +1,11 @@
 // Helpers shared by the whole-model benchmarks (bench:transformer, bench:cnn): the CLI from the
 // sources, engines timed in alternating rounds, and the error of one output against another.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import console from 'node:console';
 import process from 'node:process';
 import { median } from './measure.mjs';
@@ -24,12 +26,34 @@ export function relError(ours, ref) {
   return d / m;
 }
 
-/** Medians (ms) of `runs` rounds, each running every engine once in turn, after one warm-up round. */
+/** Builds the dense model with `script` (PyTorch, through Debian's python3) unless `path` is there. */
+export function ensureModel(path, script, args) {
+  if (existsSync(path)) return;
+  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', script), ...args], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(1);
+}
+
+/** The peers on the dense model: onnxruntime-node on 1 and 2 threads, onnxruntime-web (wasm, SIMD) on 1. */
+export async function peerSessions(ort, ortWeb, path) {
+  ortWeb.env.wasm.numThreads = 1;
+  ortWeb.env.wasm.simd = true;
+  const node1 = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+  const node2 = await ort.InferenceSession.create(path, { intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential' });
+  const web = await ortWeb.InferenceSession.create(path, { executionProviders: ['wasm'], executionMode: 'sequential' });
+  return { node1, node2, web, release: async () => { for (const s of [node1, node2, web]) await s.release(); } };
+}
+
+/**
+ * Medians (ms) of `runs` rounds, each running every engine once in turn, after one warm-up round.
+ * 20 ms between runs: onnxruntime's thread pool spins for a while after a run, and would take the
+ * second core from the engine after it.
+ */
 export async function alternate(engines, runs) {
   const times = engines.map(() => []);
   for (const e of engines) await e.run();
   for (let i = 0; i < runs; i++) {
     for (let j = 0; j < engines.length; j++) {
+      await sleep(20);
       const t0 = performance.now();
       await engines[j].run();
       times[j].push(performance.now() - t0);

@@ -397,7 +397,12 @@ export class SparseExecutor {
           pd += p.dense.seconds * 1e3 * calls; ps += p.sparse.seconds * 1e3 * calls;
           df += p.dense.flops * calls; db += p.dense.bytes * calls; sf += p.sparse.flops * calls; sb += p.sparse.bytes * calls;
         }
-        const run = (ls: LinearKernel[]) => () => { for (const l of ls) (batch === 1 ? l.runVector(x, y, false) : l.runBatch(x, ld, y, false)); };
+        const run = (ls: LinearKernel[]) => () => {
+          for (const l of ls) {
+            if (batch === 1) l.runVector(x, y, false);
+            else l.runBatch(x, ld, y, false);
+          }
+        };
         // The first calls on fresh memory run up to 2× slower (measured): warm up for 150 ms first.
         for (const f of [run(dense), run(sparse)]) for (const end = performance.now() + 150; performance.now() < end;) f();
         measuredDense = timeMedian(run(dense), repeats) * 1e3 * calls;
@@ -433,7 +438,9 @@ export class SparseExecutor {
     const join = (a: GraphNode | undefined, b: GraphNode | undefined) => {
       if (!a || !b || !parent.has(a) || !parent.has(b)) return;
       const [ra, rb] = [find(a), find(b)];
-      if (ra !== rb) (index.get(ra)! < index.get(rb)! ? parent.set(rb, ra) : parent.set(ra, rb));
+      if (ra === rb) return;
+      if (index.get(ra)! < index.get(rb)!) parent.set(rb, ra);
+      else parent.set(ra, rb);
     };
     for (const [n, last] of this.anchors) join(n, last);
     for (const [n, source] of this.folded) join(n, this.producer(source));
