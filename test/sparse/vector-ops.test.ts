@@ -343,3 +343,16 @@ test('Clip from 4096 elements (the kernel) equals Math.min(Math.max(x, lo), hi) 
     for (let i = 0; i < n; i++) assert.equal(bits(y[i]), bits(Math.fround(Math.min(Math.max(x[i], lo), hi))), `[${lo}, ${hi}] element ${i}: ${x[i]} → ${y[i]}`);
   }
 });
+
+test('columnTile: all columns when X^T fits TILE_BYTES, else whole 16-column blocks that fit, at least one', async () => {
+  const { columnTile, TILE_BYTES } = await import('../../src/sparse/kernels.js');
+  assert.equal(columnTile(768, 128), TILE_BYTES >= 768 * 128 * 4 ? 128 : 64);
+  for (const [cols, ld] of [[144, 4480], [3072, 128], [4608, 52], [64, 12544], [100000, 64], [576, 3136]]) {
+    const t = columnTile(cols, ld);
+    if (cols * ld * 4 <= TILE_BYTES) { assert.equal(t, ld); continue; }
+    assert.equal(t % 16, 0, `${cols}×${ld}: ${t}`);
+    assert.ok(t >= 16 && t <= ld);
+    assert.ok(t === 16 || t * cols * 4 <= TILE_BYTES, `${cols}×${ld}: tile ${t} spans ${t * cols * 4} bytes`);
+    assert.ok((t + 16) * cols * 4 > TILE_BYTES || t + 16 > ld, `${cols}×${ld}: tile ${t} could be wider`);
+  }
+});
