@@ -117,21 +117,26 @@ export function batchStride(batch: number): number {
 }
 
 /**
- * Bytes of X^T that one column tile of a batched product may span: about half of a current
- * CPU's per-core L2 (1.25–2 MiB on recent x86 and ARM cores), so the tile stays cached while every
- * weight row passes over it. Measured here (2 MiB L2), alternating builds: 1 MiB beat 256 KiB on
- * BERT's products at 128 tokens (in 3 of 4 pairs, medians 320–475 against 409–497 ms) and on
- * ResNet-18's convolutions (60–64 against 64–67 ms); no tiling at all was between the two.
+ * Bytes of X^T that one column tile of a batched product may span, so that the tile stays cached
+ * while every weight row passes over it. The CSR kernel reads only its nonzeros' rows of the tile,
+ * the dense kernel every row for each pair of weight rows: CSR takes about half a current CPU's
+ * per-core L2 (1.25–2 MiB on recent x86 and ARM cores), dense a quarter of that. Measured here
+ * (2 MiB L2), alternating builds: 1 MiB beat 256 KiB for CSR on BERT's products at 128 tokens (in
+ * 3 of 4 pairs, medians 320–475 against 409–497 ms) and ResNet-18's convolutions (60–64 against
+ * 64–67 ms); for the dense kernel, on the first stage of ResNet-18 pruned globally, 256 KiB beat
+ * 1 MiB (90–130 against 114–150 ms).
  */
 export const TILE_BYTES = 1024 * 1024;
+export const DENSE_TILE_BYTES = 256 * 1024;
 
 /**
- * Columns per tile of a batched product over X^T [cols, ld]: all of them when X^T fits
- * TILE_BYTES, else the most that fit, in whole 16-column blocks (at least one).
+ * Columns per tile of a batched product over X^T [cols, ld]: all of them when X^T fits `bytes`
+ * (TILE_BYTES for CSR, DENSE_TILE_BYTES for dense), else the most that fit, in whole 16-column
+ * blocks (at least one).
  */
-export function columnTile(cols: number, ld: number): number {
-  if (cols * ld * 4 <= TILE_BYTES) return ld;
-  return Math.min(ld, Math.max(16, Math.floor(TILE_BYTES / (cols * 4 * 16)) * 16));
+export function columnTile(cols: number, ld: number, bytes = TILE_BYTES): number {
+  if (cols * ld * 4 <= bytes) return ld;
+  return Math.min(ld, Math.max(16, Math.floor(bytes / (cols * 4 * 16)) * 16));
 }
 
 /**
@@ -320,8 +325,8 @@ export function uploadDense(k: Kernels, weight: Float32Array, rows: number, cols
       else e.gemv(rows, cols, w, x, y, b, relu ? 1 : 0);
     },
     runBatch: (xt, ld, yt, relu) => {
-      if (pool && rows * cols * ld >= SPLIT_WORK) pool.split('gemm', parts.map(([r0, r1]) => [r1 - r0, cols, w + r0 * cols * 4, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(cols, ld)]));
-      else e.gemm(rows, cols, w, xt, ld, yt, b, relu ? 1 : 0, columnTile(cols, ld));
+      if (pool && rows * cols * ld >= SPLIT_WORK) pool.split('gemm', parts.map(([r0, r1]) => [r1 - r0, cols, w + r0 * cols * 4, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(cols, ld, DENSE_TILE_BYTES)]));
+      else e.gemm(rows, cols, w, xt, ld, yt, b, relu ? 1 : 0, columnTile(cols, ld, DENSE_TILE_BYTES));
     },
   };
 }

@@ -345,7 +345,10 @@ test('Clip from 4096 elements (the kernel) equals Math.min(Math.max(x, lo), hi) 
 });
 
 test('columnTile: all columns when X^T fits TILE_BYTES, else whole 16-column blocks that fit, at least one', async () => {
-  const { columnTile, TILE_BYTES } = await import('../../src/sparse/kernels.js');
+  const { columnTile, TILE_BYTES, DENSE_TILE_BYTES } = await import('../../src/sparse/kernels.js');
+  // The dense kernel's smaller budget: 256 KiB over 576 rows of 4-byte floats is 113 columns, 7 whole blocks of 16.
+  assert.equal(DENSE_TILE_BYTES, 256 * 1024);
+  assert.equal(columnTile(576, 3136, DENSE_TILE_BYTES), 112);
   assert.equal(columnTile(768, 128), TILE_BYTES >= 768 * 128 * 4 ? 128 : 64);
   for (const [cols, ld] of [[144, 4480], [3072, 128], [4608, 52], [64, 12544], [100000, 64], [576, 3136]]) {
     const t = columnTile(cols, ld);
