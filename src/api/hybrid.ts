@@ -12,17 +12,12 @@
 import { performance } from 'node:perf_hooks';
 import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
-import { ONNX_DTYPE, decodeOnnx } from '../formats/onnx-decode.js';
+import { ELEM, ONNX_DTYPE, decodeOnnx } from '../formats/onnx-decode.js';
 import { extractModel } from '../formats/onnx-extract.js';
 import type { OnnxModel } from '../formats/onnx.js';
 import type { SparseExecutor } from '../sparse/executor.js';
 import type { Tensor } from '../sparse/tensor.js';
 import { createOrtSession, type OrtSession } from './sparse-ort.js';
-
-const ELEM: Record<string, number> = {
-  float32: ONNX_DTYPE.FLOAT, int64: ONNX_DTYPE.INT64, int32: ONNX_DTYPE.INT32, bool: ONNX_DTYPE.BOOL,
-  uint8: ONNX_DTYPE.UINT8, int8: ONNX_DTYPE.INT8, float16: ONNX_DTYPE.FLOAT16, float64: ONNX_DTYPE.DOUBLE,
-};
 
 export interface HybridSegment {
   readonly engine: 'sculpt' | 'onnxruntime';
@@ -64,7 +59,12 @@ export class HybridRunner {
     // exporter may interleave a GELU's nodes with others): its intermediates have no other readers,
     // and everything it reads comes before its last node.
     const members = new Map<GraphNode, GraphNode[]>();
-    for (const n of graph.nodes) if (engineOf(n) === 'sculpt') members.set(units.get(n)!, [...(members.get(units.get(n)!) ?? []), n]);
+    for (const n of graph.nodes) {
+      if (engineOf(n) !== 'sculpt') continue;
+      const unit = units.get(n)!;
+      if (!members.has(unit)) members.set(unit, []);
+      members.get(unit)!.push(n);
+    }
     const order: GraphNode[] = [];
     for (const n of graph.nodes) {
       const unit = members.get(units.get(n)!);
@@ -81,11 +81,17 @@ export class HybridRunner {
     const constants = executor.constantValues();
     const initializers = new Set(decoded.graph.initializers.filter((t) => t.place !== 'constant').map((t) => t.name));
     const graphOutputs = graph.outputs.map((o) => o.name);
+    // What the runs after each one read (the graph's outputs included), built from the last run back.
+    const readAfter: Set<string>[] = new Array(runs.length);
+    const read = new Set(graphOutputs);
+    for (let i = runs.length - 1; i >= 0; i--) {
+      readAfter[i] = new Set(read);
+      for (const n of runs[i].nodes) for (const v of n.inputs) read.add(v);
+    }
     const segments: HybridSegment[] = runs.map((r, i) => {
       const produced = new Set(r.nodes.flatMap((n) => n.outputs));
       const inputs = [...new Set(r.nodes.flatMap((n) => n.inputs))].filter((v) => v !== '' && !produced.has(v) && !(r.engine === 'onnxruntime' ? initializers.has(v) : constants.has(v)));
-      const later = new Set([...runs.slice(i + 1).flatMap((s) => s.nodes.flatMap((n) => n.inputs)), ...graphOutputs]);
-      const outputs = [...produced].filter((v) => v !== '' && later.has(v));
+      const outputs = [...produced].filter((v) => v !== '' && readAfter[i].has(v));
       return { engine: r.engine, nodes: r.nodes, inputs, outputs };
     });
     if (segments.length === 1) return 'every node runs on sculpt\'s kernels (the hybrid plan is sculpt\'s)';

@@ -10,16 +10,11 @@ import { SculptError } from '../core/errors.js';
 import type { MatMul } from '../core/linalg.js';
 import type { Graph } from '../core/graph.js';
 import { encodeOnnx } from '../formats/onnx-build.js';
-import { ONNX_DTYPE } from '../formats/onnx-decode.js';
+import { ONNX_DTYPE, ELEM } from '../formats/onnx-decode.js';
 import { extractModel } from '../formats/onnx-extract.js';
 import type { OnnxModel } from '../formats/onnx.js';
 import { activationStats, finishStats, planSegments, type SequentialOptions, type SequentialStage, type StageActivation, type StageHandler, type StageResult } from './sparsegpt-sequential.js';
 import { loadOrt } from './sparse-ort.js';
-
-const ELEM: Record<string, number> = {
-  float32: ONNX_DTYPE.FLOAT, int64: ONNX_DTYPE.INT64, int32: ONNX_DTYPE.INT32, bool: ONNX_DTYPE.BOOL,
-  uint8: ONNX_DTYPE.UINT8, int8: ONNX_DTYPE.INT8, float16: ONNX_DTYPE.FLOAT16, float64: ONNX_DTYPE.DOUBLE,
-};
 
 // No arena: a session per stage would otherwise leave its high-water mark behind in the process.
 const SESSION = { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const, enableCpuMemArena: false };

@@ -20,6 +20,12 @@ export const ONNX_DTYPE = {
   FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13, BFLOAT16: 16,
 } as const;
 
+/** ONNX element types by tensor type name, as onnxruntime reports them (and sculpt's dtypes). */
+export const ELEM: Record<string, number> = {
+  float32: ONNX_DTYPE.FLOAT, int64: ONNX_DTYPE.INT64, int32: ONNX_DTYPE.INT32, bool: ONNX_DTYPE.BOOL,
+  uint8: ONNX_DTYPE.UINT8, int8: ONNX_DTYPE.INT8, float16: ONNX_DTYPE.FLOAT16, float64: ONNX_DTYPE.DOUBLE,
+};
+
 /** Floating data types that go into a WeightSet, by their ONNX number. */
 export const ONNX_FLOAT_DTYPE: ReadonlyMap<number, FloatDType> = new Map<number, FloatDType>([
   [ONNX_DTYPE.FLOAT, 'F32'], [ONNX_DTYPE.FLOAT16, 'F16'], [ONNX_DTYPE.DOUBLE, 'F64'], [ONNX_DTYPE.BFLOAT16, 'BF16'],
