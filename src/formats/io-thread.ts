@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { attachSelectKernels, noteGrown } from '../core/select-kernels.js';
 
 const SLOTS = 8;
 /** Per slot in `ctl`: state, op, fd, offset, length, result, (2 spare); positions in `pos`. */
@@ -71,6 +72,8 @@ export class IoThread {
       this.worker.on('error', () => { /* a job it never does times out in wait() and is redone here */ });
       this.ctl = new Int32Array(ctl, 0, SLOTS * INTS);
       this.pos = new Float64Array(ctl, SLOTS * INTS * 4, SLOTS);
+      // The selection kernels run on the chunks in place (core/select-kernels.ts).
+      if (!memoryOf) attachSelectKernels(this.memory, (bytes) => this.alloc(bytes).byteOffset);
     } catch {
       this.worker = undefined;
     }
@@ -86,7 +89,10 @@ export class IoThread {
     const size = Math.ceil(bytes / WASM_PAGE) * WASM_PAGE;
     if (this.memory && this.worker) {
       const have = this.memory.buffer.byteLength;
-      if (this.used + size > have) this.memory.grow(Math.ceil((this.used + size - have) / WASM_PAGE));
+      if (this.used + size > have) {
+        this.memory.grow(Math.ceil((this.used + size - have) / WASM_PAGE));
+        noteGrown(this.memory);
+      }
       const view = new Uint8Array(this.memory.buffer, this.used, bytes);
       this.used += size;
       return view;

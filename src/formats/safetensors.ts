@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import { SculptError } from '../core/errors.js';
 import type { TensorSource } from '../core/plan.js';
 import { shapeText } from '../core/limits.js';
+import { kernelsHolding } from '../core/select-kernels.js';
 import { numel, WeightSet, type Role, type WeightTensor } from '../core/types.js';
 import { parseStrictJson } from '../core/strict-json.js';
 import { AtomicFile, assertNotInput, printable, readExactly, WATCH_AFTER_BYTES } from './fsutil.js';
@@ -444,6 +445,13 @@ export function zeroPruned(bytes: Uint8Array, dtype: FloatDType, n: number, mask
     ? new Uint16Array(bytes.buffer, bytes.byteOffset, n)
     : new Uint32Array(bytes.buffer, bytes.byteOffset, n * unitsPer);
   const words = mask.words;
+  const kernels = width === 4 && words && words.length === (n + 31) >>> 5 ? kernelsHolding(units) : undefined;
+  if (kernels && words) {
+    // In WebAssembly, on the bytes about to be written (the chunk buffer), the mask words copied in.
+    kernels.wordsView(words.length).set(words);
+    kernels.exports.zeroPruned32(units.byteOffset, n, kernels.wordsPtr(words.length));
+    return;
+  }
   if (words && words.length === (n + 31) >>> 5) {
     // Word at a time: 32 kept elements cost one comparison.
     const last = words.length - 1;
