@@ -37,7 +37,8 @@ async function registrarsFor(argv: readonly string[]): Promise<CommandRegistrar[
   const args = argv.slice(2);
   const name = args[0] === 'help' ? args[1] : args[0];
   const one = COMMANDS.find(([n]) => n === name);
-  const chosen = one ? [one] : COMMANDS;
+  // --version alone needs no command: loading them all took ~1 s (TensorFlow.js among them).
+  const chosen = one ? [one] : args.length === 1 && (args[0] === '--version' || args[0] === '-V') ? [] : COMMANDS;
   return Promise.all(chosen.map(([, load]) => load()));
 }
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { closestChoice, withSuggestion } from '../../src/cli/option-flags.js';
-import { FIXTURES, sculpt, tempDir } from './helpers.js';
+import { FIXTURES, ROOT, sculpt, tempDir } from './helpers.js';
 
 const mlp = join(FIXTURES, 'mlp.onnx');
 
@@ -75,4 +75,14 @@ test('withSuggestion and closestChoice: typos within a third of the length, noth
   assert.equal(withSuggestion('--backend wsm: unknown backend; use auto, tensorflow, wasm or cpu'), '--backend wsm: unknown backend; use auto, tensorflow, wasm or cpu; did you mean \'wasm\'?');
   assert.equal(withSuggestion('--format: unknown value \'onnx-spare\'; use one of sculpt, onnx-sparse'), '--format: unknown value \'onnx-spare\'; use one of sculpt, onnx-sparse; did you mean \'onnx-sparse\'?');
   assert.equal(withSuggestion('fc1.weight: no such tensor'), 'fc1.weight: no such tensor');
+});
+
+test('--version and -V print the package version', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const r = sculpt([flag]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${pkg.version}\n`);
+    assert.equal(r.stderr, '');
+  }
 });
