@@ -470,10 +470,13 @@ export function padPlanes(x: usize, c: i32, h: i32, w: i32, pt: i32, pl: i32, sh
   v128.store(dst + 3 * strideBytes, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
 }
 
-/** dst [cols, ld] = transpose of src [rows, cols] (rows ≤ ld); padding lanes set to 0. */
-export function transposeIn(src: usize, rows: i32, cols: i32, dst: usize, ld: i32): void {
+/**
+ * dst [cols, ld] = transpose of src [rows, cols] (rows ≤ ld); padding lanes set to 0. Rows of src
+ * are `srcStride` floats apart (cols for a whole matrix; more for a band of its columns).
+ */
+export function transposeIn(src: usize, rows: i32, cols: i32, dst: usize, ld: i32, srcStride: i32): void {
   const ldBytes = <usize>ld << 2;
-  const rowBytes = <usize>cols << 2;
+  const rowBytes = <usize>srcStride << 2;
   const rows4 = rows & ~3, cols4 = cols & ~3;
   for (let r = 0; r < rows4; r += 4) {
     const s0 = src + <usize>r * rowBytes;
@@ -488,15 +491,18 @@ export function transposeIn(src: usize, rows: i32, cols: i32, dst: usize, ld: i3
   }
   for (let c = 0; c < cols; c++) {
     const d = dst + <usize>c * ldBytes;
-    for (let r = rows4; r < rows; r++) store<f32>(d + (<usize>r << 2), load<f32>(src + ((<usize>r * <usize>cols + <usize>c) << 2)));
+    for (let r = rows4; r < rows; r++) store<f32>(d + (<usize>r << 2), load<f32>(src + ((<usize>r * <usize>srcStride + <usize>c) << 2)));
     for (let r = rows; r < ld; r++) store<f32>(d + (<usize>r << 2), 0);
   }
 }
 
-/** dst [rows, cols] = transpose of src [cols, ld] (only the first `rows` lanes of each row). */
-export function transposeOut(src: usize, rows: i32, cols: i32, ld: i32, dst: usize): void {
+/**
+ * dst [rows, cols] = transpose of src [cols, ld] (only the first `rows` lanes of each row). Rows of
+ * dst are `dstStride` floats apart (cols for a whole matrix; more for a band of its columns).
+ */
+export function transposeOut(src: usize, rows: i32, cols: i32, ld: i32, dst: usize, dstStride: i32): void {
   const ldBytes = <usize>ld << 2;
-  const rowBytes = <usize>cols << 2;
+  const rowBytes = <usize>dstStride << 2;
   const rows4 = rows & ~3, cols4 = cols & ~3;
   for (let c = 0; c < cols4; c += 4) {
     const s0 = src + <usize>c * ldBytes;
@@ -511,7 +517,7 @@ export function transposeOut(src: usize, rows: i32, cols: i32, ld: i32, dst: usi
   }
   for (let c = cols4; c < cols; c++) {
     const s = src + <usize>c * ldBytes;
-    for (let r = 0; r < rows; r++) store<f32>(dst + ((<usize>r * <usize>cols + <usize>c) << 2), load<f32>(s + (<usize>r << 2)));
+    for (let r = 0; r < rows; r++) store<f32>(dst + ((<usize>r * <usize>dstStride + <usize>c) << 2), load<f32>(s + (<usize>r << 2)));
   }
 }
 

@@ -5,6 +5,7 @@
  * so that each nonzero weight multiplies a contiguous SIMD row.
  */
 import { SculptError } from '../core/errors.js';
+import type { KernelCall, SplitFunction } from './threads.js';
 import type { CsrMatrix } from './formats.js';
 import { KERNELS_RELAXED_SHARED_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './wasm/build/kernels-wasm.js';
 
@@ -21,8 +22,8 @@ interface KernelExports {
   convOffsets(nnz: number, colIdx: number, wide: number, kh: number, kw: number, dh: number, dw: number, sh: number, sw: number, hq: number, wq: number, dst: number): void;
   padPlanes(x: number, c: number, h: number, w: number, pt: number, pl: number, sh: number, sw: number, hq: number, wq: number, dst: number, slack: number): void;
   im2col2d(x: number, cg: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, q0: number, q1: number, dst: number, ld: number): void;
-  transposeIn(src: number, rows: number, cols: number, dst: number, ld: number): void;
-  transposeOut(src: number, rows: number, cols: number, ld: number, dst: number): void;
+  transposeIn(src: number, rows: number, cols: number, dst: number, ld: number, srcStride: number): void;
+  transposeOut(src: number, rows: number, cols: number, ld: number, dst: number, dstStride: number): void;
   streamSum(p: number, n: number): number;
   softmaxRows(x: number, rows: number, n: number, y: number): void;
   layerNormRows(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, y: number): void;
@@ -151,7 +152,10 @@ export class Kernels {
   readonly memory: WebAssembly.Memory;
   /** Worker threads that split products with this instance (threads.ts), when attached. */
   pool: {
-    split(fn: 'spmmCsr' | 'gemm' | 'spmvCsr16' | 'spmvCsr32' | 'gemv' | 'convCsr', parts: readonly (readonly number[])[]): void;
+    /** Runs `fn` once per part, part i's arguments `parts[i]`, the parts on different threads. */
+    split(fn: SplitFunction, parts: readonly (readonly number[])[]): void;
+    /** Runs each part's calls in order, the parts on different threads (at most 4 calls a part). */
+    splitCalls(parts: readonly (readonly KernelCall[])[]): void;
     readonly threads: number;
     /** Tells idle workers a product is coming (they spin briefly instead of sleeping). */
     wake(): void;
@@ -230,6 +234,14 @@ function align(n: number, a: number): number {
  */
 export type KernelKind = 'csr' | 'dense' | 'rows';
 
+/** Kernel calls that finish output rows [r0, r1) of a product (see `LinearKernel.runBatch`). */
+export type RowsEpilogue = (r0: number, r1: number) => KernelCall[];
+
+/** Runs calls on this thread, in order. */
+function runCalls(k: Kernels, calls: readonly KernelCall[]): void {
+  for (const [fn, args] of calls) (k.exports[fn] as (...a: number[]) => void)(...args);
+}
+
 export interface LinearKernel {
   /** csr: CSR kernel; dense: dense kernel; rows: dense kernel over the rows that have nonzeros. */
   readonly kind: KernelKind;
@@ -241,8 +253,11 @@ export interface LinearKernel {
   readonly weightBytes: number;
   /** y[rows] = W·x[cols]. */
   runVector(x: number, y: number, relu: boolean): void;
-  /** Y^T [rows, ld] = W·X^T [cols, ld]. */
-  runBatch(xt: number, ld: number, yt: number, relu: boolean): void;
+  /**
+   * Y^T [rows, ld] = W·X^T [cols, ld]. `post(r0, r1)`: kernel calls to run on output rows [r0, r1)
+   * once they are done, on the thread that computed them (an epilogue split with the product).
+   */
+  runBatch(xt: number, ld: number, yt: number, relu: boolean, post?: RowsEpilogue): void;
   /**
    * CSR only: a 2-D convolution straight from the zero-padded input planes, split by stride phase (asm convCsr), the
    * shifts of each nonzero at `offsets` (convOffsets): Y [rows, ld] for flat columns [0, n).
@@ -285,9 +300,10 @@ export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): Line
       if (pool && nnz * ld >= SPLIT_WORK) pool.split('convCsr', parts.map(([r0, r1]) => [r1 - r0, rowPtr + r0 * 4, offsets, values, x, n, y + r0 * ld * 4, ld, biasAt(r0), act, tile]));
       else e.convCsr(rows, rowPtr, offsets, values, x, n, y, ld, b, act, tile);
     },
-    runBatch: (xt, ld, yt, relu) => {
-      if (pool && nnz * ld >= SPLIT_WORK) pool.split('spmmCsr', parts.map(([r0, r1]) => [r1 - r0, rowPtr + r0 * 4, colIdx, wide ? 1 : 0, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(csr.cols, ld)]));
-      else e.spmmCsr(rows, rowPtr, colIdx, wide ? 1 : 0, values, xt, ld, yt, b, relu ? 1 : 0, columnTile(csr.cols, ld));
+    runBatch: (xt, ld, yt, relu, post) => {
+      const product = (r0: number, r1: number): KernelCall => ['spmmCsr', [r1 - r0, rowPtr + r0 * 4, colIdx, wide ? 1 : 0, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(csr.cols, ld)]];
+      if (pool && nnz * ld >= SPLIT_WORK) pool.splitCalls(parts.map(([r0, r1]) => [product(r0, r1), ...(post?.(r0, r1) ?? [])]));
+      else runCalls(k, [product(0, rows), ...(post?.(0, rows) ?? [])]);
     },
   };
 }
@@ -324,9 +340,10 @@ export function uploadDense(k: Kernels, weight: Float32Array, rows: number, cols
       if (pool && rows * cols >= SPLIT_WORK) pool.split('gemv', parts.map(([r0, r1]) => [r1 - r0, cols, w + r0 * cols * 4, x, y + r0 * 4, biasAt(r0), relu ? 1 : 0]));
       else e.gemv(rows, cols, w, x, y, b, relu ? 1 : 0);
     },
-    runBatch: (xt, ld, yt, relu) => {
-      if (pool && rows * cols * ld >= SPLIT_WORK) pool.split('gemm', parts.map(([r0, r1]) => [r1 - r0, cols, w + r0 * cols * 4, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(cols, ld, DENSE_TILE_BYTES)]));
-      else e.gemm(rows, cols, w, xt, ld, yt, b, relu ? 1 : 0, columnTile(cols, ld, DENSE_TILE_BYTES));
+    runBatch: (xt, ld, yt, relu, post) => {
+      const product = (r0: number, r1: number): KernelCall => ['gemm', [r1 - r0, cols, w + r0 * cols * 4, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(cols, ld, DENSE_TILE_BYTES)]];
+      if (pool && rows * cols * ld >= SPLIT_WORK) pool.splitCalls(parts.map(([r0, r1]) => [product(r0, r1), ...(post?.(r0, r1) ?? [])]));
+      else runCalls(k, [product(0, rows), ...(post?.(0, rows) ?? [])]);
     },
   };
 }
@@ -382,12 +399,13 @@ export function uploadRows(k: Kernels, weight: Float32Array, rows: number, cols:
       scatter(tmp, y, 1, relu);
       k.release(mark);
     },
-    runBatch: (xt, ld, yt, relu) => {
+    runBatch: (xt, ld, yt, relu, post) => {
       const mark = k.mark();
       const tmp = k.alloc(kept.length * ld * 4);
       inner.runBatch(xt, ld, tmp, relu);
       scatter(tmp, yt, ld, relu);
       k.release(mark);
+      if (post) runCalls(k, post(0, rows));
     },
   };
 }
@@ -416,14 +434,17 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
       out.set(k.f32(y, layer.rows));
     } else {
       const ld = batchStride(batch);
+      const rows = layer.rows;
       // Written in full before they are read (transposeIn zeroes the padding lanes): not cleared.
       const xt = k.reserve(layer.cols * ld * 4);
-      const yt = k.reserve(layer.rows * ld * 4);
+      const yt = k.reserve(rows * ld * 4);
       const y = k.reserve(out.byteLength);
-      k.exports.transposeIn(xin, batch, layer.cols, xt, ld);
-      layer.runBatch(xt, ld, yt, relu);
-      if (gelu) k.exports.geluRows(yt, 1, layer.rows * ld, 0, yt);
-      k.exports.transposeOut(yt, batch, layer.rows, ld, y);
+      k.exports.transposeIn(xin, batch, layer.cols, xt, ld, layer.cols);
+      // GELU and the transpose back run on each part's rows, on the thread that computed them.
+      layer.runBatch(xt, ld, yt, relu, (r0, r1) => [
+        ...(gelu ? [['geluRows', [yt + r0 * ld * 4, 1, (r1 - r0) * ld, 0, yt + r0 * ld * 4]] as KernelCall] : []),
+        ['transposeOut', [yt + r0 * ld * 4, batch, r1 - r0, ld, y + r0 * 4, rows]],
+      ]);
       out.set(k.f32(y, out.length));
     }
     return out;
@@ -459,7 +480,7 @@ export function applyChain(k: Kernels, layers: readonly LinearKernel[], relu: re
     if (batch === 1) k.f32(bufA, x.length).set(x);
     else {
       const xin = k.upload(x);
-      k.exports.transposeIn(xin, batch, layers[0].cols, bufA, ld);
+      k.exports.transposeIn(xin, batch, layers[0].cols, bufA, ld, layers[0].cols);
     }
     for (let i = 0; i < layers.length; i++) {
       if (batch === 1) layers[i].runVector(src, dst, relu[i] ?? false);
@@ -469,7 +490,7 @@ export function applyChain(k: Kernels, layers: readonly LinearKernel[], relu: re
     if (batch === 1) out.set(k.f32(src, last.rows));
     else {
       const y = k.alloc(out.byteLength);
-      k.exports.transposeOut(src, batch, last.rows, ld, y);
+      k.exports.transposeOut(src, batch, last.rows, ld, y, last.rows);
       out.set(k.f32(y, out.length));
     }
     return out;

@@ -77,7 +77,7 @@ export function transpose2d(x: Float32Array, rows: number, cols: number): Float3
     const ld = Math.ceil(rows / 4) * 4;
     const src = k.upload(x);
     const y = k.reserve(cols * ld * 4);
-    k.exports.transposeIn(src, rows, cols, y, ld);
+    k.exports.transposeIn(src, rows, cols, y, ld, cols);
     const t = k.f32(y, cols * ld);
     if (ld === rows) return t.slice();
     const out = new Float32Array(rows * cols);

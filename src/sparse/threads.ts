@@ -1,9 +1,11 @@
 /**
  * Worker threads for the weight kernels: one shared WebAssembly memory, the same kernels
  * instantiated over it in each worker, and a product's output rows split between the threads
- * (by nonzero count for CSR, evenly for dense). The calling thread runs the first part itself and
- * waits on the others with Atomics: no message per call, so a split costs about 30 µs when the
- * workers are awake (waking a sleeping one took far longer here, hence `wake`).
+ * (by nonzero count for CSR, evenly for dense), each part with its epilogue (GELU, the transpose
+ * back). The calling thread runs the first part itself and waits on the others with Atomics: no
+ * message per call, so a split costs about 30 µs when the workers are awake. Idle workers spin for
+ * a while before they sleep, since waking a sleeping one took far longer here (`wake` starts them
+ * spinning before a product is prepared).
  *
  * Node only (worker_threads); in a browser, shared memory needs cross-origin isolation and a
  * worker script of its own, which this does not provide yet. Workers are unref'd: they never keep
@@ -14,42 +16,63 @@ import { Kernels, SHARED_MAX_PAGES, kernelBuild, kernelBytes, kernelModule, node
 
 type WorkerThreads = typeof import('node:worker_threads');
 
-/** Slots of one worker's control block: state (−1 starting, 0 idle, 1 go, 2 done, 3 failed, 5 alerted), the function, its arguments. */
-const SLOT_INTS = 16;
+/**
+ * One worker's control block: int32 slots (0: state, −1 starting, 0 idle, 1 go, 2 done, 3 failed,
+ * 6 asleep; 1: how many calls; then per call its function and argument count), then the calls'
+ * arguments as float64, MAX_ARGS per call.
+ */
+const MAX_CALLS = 4;
 const MAX_ARGS = 12;
-/** How long an alerted worker spins for the product announced before it sleeps again (ms). */
-const ALERT_SPIN_MS = 5;
-const FUNCTIONS = ['spmmCsr', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv', 'convCsr'] as const;
-type SplitFunction = (typeof FUNCTIONS)[number];
+const SLOT_INTS = 2 + 2 * MAX_CALLS;
+const ARGS_AT = 64; // bytes: the int32 slots fit before it
+const IDLE = 0;
+const GO = 1;
+const DONE = 2;
+const FAILED = 3;
+const ASLEEP = 6;
+/**
+ * How long an idle worker spins for its next job before it sleeps (ms). Waking a sleeping thread
+ * took 10–100 µs here, now and then 2–5 ms (measured in this VM): as long as a model runs, the
+ * products come closer together than this, and the workers never sleep between them.
+ */
+const SPIN_MS = 10;
+/** How long the calling thread spins for a worker's part to finish before it sleeps on it (ms). */
+const COLLECT_SPIN_MS = 2;
+const FUNCTIONS = ['spmmCsr', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv', 'convCsr', 'geluRows', 'transposeIn', 'transposeOut', 'softmaxRows', 'layerNormRows', 'binaryRows'] as const;
+export type SplitFunction = (typeof FUNCTIONS)[number];
+/** A kernel call: its function and arguments. */
+export type KernelCall = readonly [SplitFunction, readonly number[]];
 
-// The worker: instantiate the kernels over the shared memory, then run what its control block says.
+// The worker: instantiate the kernels over the shared memory, then run the calls its control block says, in order.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control } = workerData;
 const names = ${JSON.stringify(FUNCTIONS)};
 const e = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const state = new Int32Array(memory.buffer, control, ${SLOT_INTS});
-const args = new Float64Array(memory.buffer, control + ${SLOT_INTS * 4}, ${MAX_ARGS});
-Atomics.store(state, 0, 0);
+const args = new Float64Array(memory.buffer, control + ${ARGS_AT}, ${MAX_CALLS * MAX_ARGS});
+Atomics.store(state, 0, ${IDLE});
 for (;;) {
   let s = Atomics.load(state, 0);
-  while (s !== 1) {
-    if (s === 5) {
-      // Alerted: a product is coming; spin for it a while rather than be woken from sleep.
-      const end = performance.now() + ${ALERT_SPIN_MS};
-      while ((s = Atomics.load(state, 0)) === 5 && performance.now() < end);
-      if (s === 5 && Atomics.compareExchange(state, 0, 5, 0) === 5) s = 0;
-      continue;
+  let end = performance.now() + ${SPIN_MS};
+  while (s !== ${GO}) {
+    if (s === ${ASLEEP}) {
+      Atomics.wait(state, 0, ${ASLEEP});
+      end = performance.now() + ${SPIN_MS};
+    } else if (s === ${IDLE} && performance.now() > end) {
+      // Idle long enough: sleep, unless a job came in meanwhile (the exchange then fails).
+      Atomics.compareExchange(state, 0, ${IDLE}, ${ASLEEP});
     }
-    Atomics.wait(state, 0, s);
     s = Atomics.load(state, 0);
   }
   try {
-    const f = e[names[state[1]]];
-    f(...Array.from(args.subarray(0, state[2])));
-    Atomics.store(state, 0, 2);
+    for (let c = 0; c < state[1]; c++) {
+      const a = args.subarray(c * ${MAX_ARGS}, c * ${MAX_ARGS} + state[3 + 2 * c]);
+      e[names[state[2 + 2 * c]]](...a);
+    }
+    Atomics.store(state, 0, ${DONE});
   } catch (err) {
-    Atomics.store(state, 0, 3);
+    Atomics.store(state, 0, ${FAILED});
   }
   Atomics.notify(state, 0);
 }
@@ -103,10 +126,10 @@ export function threadedKernels(threads: number): Kernels {
   const module = optimizedModule(build);
   const slots: Slot[] = [];
   for (let i = 1; i < threads; i++) {
-    const control = k.alloc(SLOT_INTS * 4 + MAX_ARGS * 8);
+    const control = k.alloc(ARGS_AT + MAX_CALLS * MAX_ARGS * 8);
     const state = new Int32Array(memory.buffer, control, SLOT_INTS);
     state[0] = -1;
-    slots.push({ state, args: new Float64Array(memory.buffer, control + SLOT_INTS * 4, MAX_ARGS) });
+    slots.push({ state, args: new Float64Array(memory.buffer, control + ARGS_AT, MAX_CALLS * MAX_ARGS) });
     const w = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control } });
     w.unref();
   }
@@ -119,38 +142,54 @@ export function threadedKernels(threads: number): Kernels {
     ready,
     wake() {
       // Waking a sleeping thread takes far longer than a product's share (measured in BERT): the
-      // caller alerts the workers before preparing a product, so they are spinning when it comes.
-      for (const s of slots) if (Atomics.compareExchange(s.state, 0, 0, 5) === 0) Atomics.notify(s.state, 0);
+      // caller wakes the workers before preparing a product, so they are spinning when it comes.
+      for (const s of slots) if (Atomics.compareExchange(s.state, 0, ASLEEP, IDLE) === ASLEEP) Atomics.notify(s.state, 0);
     },
     split(fn: SplitFunction, parts: readonly (readonly number[])[]) {
-      const id = FUNCTIONS.indexOf(fn);
-      const run = (args: readonly number[]) => (k.exports[fn] as (...a: number[]) => void)(...args);
-      // Parts 1… to the workers (run here while a worker is still starting: it may need this
-      // thread's event loop to finish), part 0 here.
-      const sent: boolean[] = [];
-      for (let i = 1; i < parts.length; i++) {
-        const s = slots[i - 1];
-        const st = Atomics.load(s.state, 0);
-        sent[i] = st === 0 || st === 5;
-        if (!sent[i]) continue;
-        s.args.set(parts[i]);
-        s.state[1] = id;
-        s.state[2] = parts[i].length;
-        Atomics.store(s.state, 0, 1);
-        Atomics.notify(s.state, 0);
-      }
-      if (parts.length > 0) run(parts[0]);
-      for (let i = 1; i < parts.length; i++) if (!sent[i]) run(parts[i]);
-      let failed = false;
-      for (let i = 1; i < parts.length; i++) {
-        if (!sent[i]) continue;
-        const s = slots[i - 1];
-        for (let v = Atomics.load(s.state, 0); v === 1; v = Atomics.load(s.state, 0)) Atomics.wait(s.state, 0, 1);
-        if (Atomics.load(s.state, 0) === 3) failed = true;
-        Atomics.store(s.state, 0, 0);
-      }
-      if (failed) throw new SculptError(`sparse: a kernel thread failed in ${fn}`, 1);
+      splitCalls(parts.map((args) => [[fn, args]]));
     },
+    splitCalls,
   };
   return k;
+
+  function splitCalls(parts: readonly (readonly KernelCall[])[]): void {
+    const run = (calls: readonly KernelCall[]) => {
+      for (const [fn, args] of calls) (k.exports[fn] as (...a: number[]) => void)(...args);
+    };
+    // Parts 1… to the workers (run here while a worker is still starting: it may need this
+    // thread's event loop to finish), part 0 here.
+    const sent: boolean[] = [];
+    for (let i = 1; i < parts.length; i++) {
+      const s = slots[i - 1];
+      const st = Atomics.load(s.state, 0);
+      sent[i] = st === IDLE || st === ASLEEP;
+      if (!sent[i]) continue;
+      const calls = parts[i];
+      if (calls.length > MAX_CALLS) throw new SculptError(`sparse: a part of ${calls.length} kernel calls (at most ${MAX_CALLS})`);
+      calls.forEach(([fn, args], c) => {
+        if (args.length > MAX_ARGS) throw new SculptError(`sparse: ${fn} with ${args.length} arguments (at most ${MAX_ARGS})`);
+        s.args.set(args, c * MAX_ARGS);
+        s.state[2 + 2 * c] = FUNCTIONS.indexOf(fn);
+        s.state[3 + 2 * c] = args.length;
+      });
+      s.state[1] = calls.length;
+      Atomics.store(s.state, 0, GO);
+      Atomics.notify(s.state, 0); // (a worker that is spinning is not waiting: no wake-up)
+    }
+    if (parts.length > 0) run(parts[0]);
+    for (let i = 1; i < parts.length; i++) if (!sent[i]) run(parts[i]);
+    let failed = false;
+    for (let i = 1; i < parts.length; i++) {
+      if (!sent[i]) continue;
+      const s = slots[i - 1];
+      // Spin a little first: the parts are sized to end together, and waking takes long here.
+      const end = performance.now() + COLLECT_SPIN_MS;
+      let v = Atomics.load(s.state, 0);
+      while (v === GO && performance.now() < end) v = Atomics.load(s.state, 0);
+      for (; v === GO; v = Atomics.load(s.state, 0)) Atomics.wait(s.state, 0, GO);
+      if (v === FAILED) failed = true;
+      Atomics.store(s.state, 0, IDLE);
+    }
+    if (failed) throw new SculptError('sparse: a kernel thread failed', 1);
+  }
 }

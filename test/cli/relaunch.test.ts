@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './helpers.js';
+import { relaunchPlan } from '../../src/cli/relaunch.js';
 
 const TSX = path.join(ROOT, 'node_modules/tsx/dist/esm/index.mjs');
 const DEV = path.join(ROOT, 'src/cli/dev.ts');
@@ -62,4 +63,21 @@ test('prune --calibration runs in a tuned copy; SIGTERM reaches it and leaves no
   await until('the copy to end', () => (fs.existsSync(`/proc/${copy}`) && !fs.readFileSync(`/proc/${copy}/stat`, 'utf8').includes(') Z') ? undefined : true));
   await until('no temporary', () => (fs.readdirSync(dir).length === 0 ? true : undefined));
   assert.equal(fs.existsSync(out), false);
+});
+
+test('relaunchPlan: malloc thresholds for a calibrating prune on glibc, --single-threaded-gc for worker threads, nothing twice', () => {
+  const env = {};
+  const malloc = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
+  assert.deepEqual(relaunchPlan(['prune', 'm.onnx', '--calibration', 'c.npy'], env, [], true), { env: malloc, execArgv: [] });
+  assert.equal(relaunchPlan(['prune', 'm.onnx', '--calibration', 'c.npy'], env, [], false), undefined);
+  assert.equal(relaunchPlan(['prune', 'm.onnx', '--calibration', 'c.npy'], malloc, [], true), undefined);
+  assert.equal(relaunchPlan(['prune', 'm.onnx', '--sparsity', '0.5'], env, [], true), undefined);
+  for (const args of [['run', 'm.onnx', '--threads', '2'], ['bench', 'm.onnx', '--threads=4']]) {
+    assert.deepEqual(relaunchPlan(args, env, ['--import', 'tsx'], true), { env: {}, execArgv: ['--single-threaded-gc'] }, args.join(' '));
+    assert.equal(relaunchPlan(args, env, ['--single-threaded-gc'], true), undefined, `${args.join(' ')}: flag already given`);
+    assert.equal(relaunchPlan(args, { SCULPT_RELAUNCHED: '1' }, [], true), undefined, `${args.join(' ')}: in the copy`);
+    assert.equal(relaunchPlan(args, { SCULPT_RELAUNCH: '0' }, [], true), undefined, `${args.join(' ')}: turned off`);
+  }
+  assert.equal(relaunchPlan(['run', 'm.onnx', '--threads', '1'], env, [], true), undefined);
+  assert.equal(relaunchPlan(['prune', 'm.onnx', '--threads', '2'], env, [], true), undefined);
 });

@@ -174,12 +174,25 @@ test('the 4×4-blocked transposes into and out of the kernels\' [cols, ld] layou
       const src = k.upload(x);
       const xt = k.alloc(cols * ld * 4);
       k.f32(xt, cols * ld).fill(NaN); // the padding lanes must come out 0
-      k.exports.transposeIn(src, rows, cols, xt, ld);
+      k.exports.transposeIn(src, rows, cols, xt, ld, cols);
       const t = k.f32(xt, cols * ld).slice();
       for (let c = 0; c < cols; c++) for (let r = 0; r < ld; r++) assert.equal(t[c * ld + r], r < rows ? x[r * cols + c] : 0, `in ${rows}×${cols} [${c}, ${r}]`);
       const back = k.alloc(rows * cols * 4);
-      k.exports.transposeOut(xt, rows, cols, ld, back);
+      k.exports.transposeOut(xt, rows, cols, ld, back, cols);
       assert.deepEqual(k.f32(back, rows * cols).slice(), x, `out ${rows}×${cols}`);
+      if (cols > 2) {
+        // A band of columns [c0, cols), as the threads split them: rows of the source (and of the
+        // destination) stay `cols` floats apart; nothing outside the band is written.
+        const c0 = 2, w = cols - c0;
+        const band = k.alloc(w * ld * 4);
+        k.exports.transposeIn(src + c0 * 4, rows, w, band, ld, cols);
+        assert.deepEqual(k.f32(band, w * ld).slice(), t.subarray(c0 * ld), `band in ${rows}×${cols}`);
+        const out = k.alloc(rows * cols * 4);
+        k.f32(out, rows * cols).fill(-1);
+        k.exports.transposeOut(band, rows, w, ld, out + c0 * 4, cols);
+        const o = k.f32(out, rows * cols);
+        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) assert.equal(o[r * cols + c], c < c0 ? -1 : x[r * cols + c], `band out ${rows}×${cols} [${r}, ${c}]`);
+      }
       k.release(mark);
     }
   }
