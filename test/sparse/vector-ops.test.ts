@@ -284,9 +284,9 @@ test('worker threads split each product by rows: 1, 2 and 3 threads give bit-ide
   assert.ok(d / m < 1e-5, `max relative error ${d / m}`);
 });
 
-test('a product split between 2 and 3 worker threads equals the one-thread product bit for bit (CSR and dense, with bias and ReLU)', async () => {
+test('a product split between 2 and 3 worker threads equals the one-thread product bit for bit (CSR and dense, with bias and ReLU, and with GELU and the transpose back in each part)', async () => {
   const { threadedKernels } = await import('../../src/sparse/threads.js');
-  const { uploadCsr: csrKernel, uploadDense: denseKernel } = await import('../../src/sparse/kernels.js');
+  const { applyLinear, uploadCsr: csrKernel, uploadDense: denseKernel } = await import('../../src/sparse/kernels.js');
   const { denseToCsr } = await import('../../src/sparse/formats.js');
   const rows = 1030, cols = 700, ld = 64; // rows not a multiple of 4; 1030·700·0.2·64 multiply-adds: split
   const r = uniform(31);
@@ -303,6 +303,8 @@ test('a product split between 2 and 3 worker threads equals the one-thread produ
         layer.runVector(xt, y, relu);
         out.push(k.f32(yt, rows * ld).slice(), k.f32(y, rows).slice());
         k.release(mark);
+        // The array-level product with its epilogue (GELU, the transpose back) split with it.
+        out.push(applyLinear(k, layer, x, ld, relu, true));
       }
     }
     return out;
