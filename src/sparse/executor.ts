@@ -13,7 +13,7 @@ import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, 
 import type { Attrs } from './ops-common.js';
 import { shortName } from './ops-common.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
-import { checkedSize, floatTensor, fromGraphTensor, size, strides, withTensorBudget, type Tensor } from './tensor.js';
+import { BufferPool, checkedSize, floatTensor, fromGraphTensor, size, strides, withBufferPool, withTensorBudget, zeroF32, type Tensor } from './tensor.js';
 
 export interface ExecutorOptions {
   /**
@@ -747,11 +747,14 @@ export class SparseExecutor {
   run(inputs: Readonly<Record<string, Tensor>>, options: { timings?: Map<GraphNode, number> } = {}): Record<string, Tensor> {
     this.timings = options.timings;
     try {
-      return withTensorBudget(this.maxTensorBytes, () => this.runWithin(inputs));
+      return withTensorBudget(this.maxTensorBytes, () => withBufferPool(this.pool, () => this.runWithin(inputs)));
     } finally {
       this.timings = undefined;
     }
   }
+
+  /** Float32 buffers of dead values, for the next outputs (tensor.ts's BufferPool). */
+  private readonly pool = new BufferPool();
 
   /** Where `run` adds node times, while it runs with them. */
   private timings: Map<GraphNode, number> | undefined;
@@ -789,11 +792,26 @@ export class SparseExecutor {
       opset: this.graph.opsetVersion,
       runGraph: (g, feeds) => this.runSubgraph(g, feeds, values),
     };
+    // Main-graph values holding each pooled buffer: when the last is dropped, the buffer goes back to the pool.
+    const holders = main ? new Map<ArrayBufferLike, number>() : undefined;
+    const hold = (t: Tensor | undefined, by: number) => {
+      if (!holders || !t) return;
+      for (const b of pooledBuffers(t, this.pool)) {
+        const c = (holders.get(b) ?? 0) + by;
+        if (c > 0) holders.set(b, c);
+        else {
+          holders.delete(b);
+          this.pool.give(b as ArrayBuffer);
+        }
+      }
+    };
     for (const n of nodes) {
       if (this.precomputed.has(n) || this.fusedAway.has(n)) continue;
       const source = this.folded.get(n);
       if (source !== undefined) {
-        values.set(n.outputs[0], values.get(source)!);
+        const t = values.get(source)!;
+        values.set(n.outputs[0], t);
+        hold(t, 1);
         continue;
       }
       const fused = this.fusedOps.get(n);
@@ -811,10 +829,18 @@ export class SparseExecutor {
         : OPS[n.opType](ins, n.attributes, n, ctx);
       if (this.timings) this.timings.set(n, (this.timings.get(n) ?? 0) + performance.now() - t0);
       n.outputs.forEach((name, i) => {
-        if (name !== '' && outs[i]) values.set(name, outs[i]);
+        if (name !== '' && outs[i]) {
+          values.set(name, outs[i]);
+          hold(outs[i], 1);
+        }
       });
       const done = main ? this.releases.get(n) : undefined;
-      if (done) for (const v of done) values.delete(v);
+      if (done) {
+        for (const v of done) {
+          hold(values.get(v), -1);
+          values.delete(v);
+        }
+      }
     }
   }
 
@@ -1084,7 +1110,7 @@ export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode, block?: Blo
   if (k !== k2) throw new SculptError(`${at(node)} cannot multiply [${a.dims.join(', ')}] by [${b.dims.join(', ')}]`);
   const batchDims = broadcastDims(ad.slice(0, -2), bd.slice(0, -2), node);
   const batches = size(batchDims);
-  const out = new Float32Array(batches * m * n);
+  const out = zeroF32(batches * m * n);
   const x = a.data as Float32Array, y = b.data as Float32Array;
   const aBatch = ad.slice(0, -2), bBatch = bd.slice(0, -2);
   const bs = strides(batchDims);
@@ -1114,6 +1140,17 @@ export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode, block?: Blo
   if (a.dims.length === 1) dims = [...batchDims, n];
   if (b.dims.length === 1) dims = a.dims.length === 1 ? [...batchDims] : [...batchDims, m];
   return floatTensor(dims, out);
+}
+
+/** The buffers from `pool` a value holds: its data's, or its items' (a sequence, an optional). */
+function pooledBuffers(t: Tensor, pool: BufferPool): ArrayBufferLike[] {
+  const out: ArrayBufferLike[] = [];
+  const visit = (v: Tensor) => {
+    if (v.data instanceof Float32Array && pool.owns(v.data.buffer)) out.push(v.data.buffer);
+    if (v.items) for (const item of v.items) if (item) visit(item);
+  };
+  visit(t);
+  return out;
 }
 
 /** Every node of a graph and of its subgraphs, each graph's nodes in order, and the graphs themselves. */

@@ -7,6 +7,7 @@
 import { SculptError } from '../core/errors.js';
 import type { KernelCall, SplitFunction } from './threads.js';
 import type { CsrMatrix } from './formats.js';
+import { uninitF32 } from './tensor.js';
 import { KERNELS_RELAXED_SHARED_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './wasm/build/kernels-wasm.js';
 
 interface KernelExports {
@@ -426,7 +427,7 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
   try {
     if (batch > 1) k.pool?.wake();
     const xin = k.upload(x);
-    const out = new Float32Array(batch * layer.rows);
+    const out = uninitF32(batch * layer.rows);
     if (batch === 1) {
       const y = k.alloc(layer.rows * 4);
       layer.runVector(xin, y, relu);

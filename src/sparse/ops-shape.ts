@@ -4,7 +4,7 @@ import type { GraphNode } from '../core/graph.js';
 import { at, attrFloat, attrInt, attrInts, attrString, need, type Attrs, type OpFn, nodeLabel } from './ops-common.js';
 import { broadcastDims, broadcastIndex, vectorSized } from './ops-elementwise.js';
 import { transpose2d } from './ops-vector.js';
-import { allocLike, floatTensor, fromGraphTensor, intTensor, intValues, normAxis, size, strides, type IntType, type Tensor } from './tensor.js';
+import { allocLike, allocUninit, floatTensor, fromGraphTensor, intTensor, intValues, normAxis, size, strides, type IntType, type Tensor } from './tensor.js';
 
 
 function reshapeTo(a: Tensor, dims: number[]): Tensor {
@@ -59,7 +59,7 @@ export function transposeTensor(a: Tensor, perm: readonly number[]): Tensor {
   if (rank === 2 && a.dtype === 'float32' && x instanceof Float32Array && vectorSized(x.length)) {
     return floatTensor(outDims, transpose2d(x, c.dims[0], c.dims[1]));
   }
-  const out = allocLike(a.dtype, outDims);
+  const out = allocUninit(a.dtype, outDims); // every element written below
   const o = out.data;
   if (rank <= 1 || c.perm.every((p, i) => p === i)) {
     (o as Float32Array).set(x as Float32Array);

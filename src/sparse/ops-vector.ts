@@ -6,12 +6,20 @@
  * included.
  */
 import { Kernels } from './kernels.js';
+import { uninitF32 } from './tensor.js';
 
 let shared: Kernels | undefined;
 
 function kernels(): Kernels {
   shared ??= new Kernels();
   return shared;
+}
+
+/** A copy of kernel memory in an array of its own (from the executor's pool while it runs). */
+function copyOut(view: Float32Array): Float32Array {
+  const out = uninitF32(view.length);
+  out.set(view);
+  return out;
 }
 
 /** Runs `f` with the arrays copied into scratch memory (and `out` floats reserved), and returns the output. */
@@ -22,7 +30,7 @@ function withScratch(arrays: readonly (Float32Array | undefined)[], out: number,
     const ptrs = arrays.map((a) => (a ? k.upload(a) : 0));
     const y = k.reserve(out * 4);
     f(k, ptrs, y);
-    return k.f32(y, out).slice();
+    return copyOut(k.f32(y, out));
   } finally {
     k.release(mark);
   }
@@ -79,8 +87,8 @@ export function transpose2d(x: Float32Array, rows: number, cols: number): Float3
     const y = k.reserve(cols * ld * 4);
     k.exports.transposeIn(src, rows, cols, y, ld, cols);
     const t = k.f32(y, cols * ld);
-    if (ld === rows) return t.slice();
-    const out = new Float32Array(rows * cols);
+    if (ld === rows) return copyOut(t);
+    const out = uninitF32(rows * cols);
     for (let c = 0; c < cols; c++) out.set(t.subarray(c * ld, c * ld + rows), c * rows);
     return out;
   } finally {

@@ -93,12 +93,79 @@ export function checkedSize(dims: readonly number[], bytesPerElement = 4, what =
   return n;
 }
 
+/**
+ * Float32 buffers of values that died during a run, by length, handed out again for outputs of
+ * that length (the executor gives them back: `SparseExecutor` counts which values hold each).
+ * Fresh arrays cost page faults (~0.4 ms per MB here) and, as memory outside V8's heap, make it
+ * collect garbage often: BERT-base's encoder allocated ~75 MB of activations per run.
+ */
+export class BufferPool {
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private readonly made = new WeakSet<ArrayBufferLike>();
+
+  /** An array of n floats, recycled (old contents) or new (zeros). */
+  take(n: number): { array: Float32Array; recycled: boolean } {
+    const b = this.free.get(n)?.pop();
+    if (b) return { array: new Float32Array(b), recycled: true };
+    const array = new Float32Array(n);
+    this.made.add(array.buffer);
+    return { array, recycled: false };
+  }
+
+  /** Whether `buffer` came from `take` (only those are given back). */
+  owns(buffer: ArrayBufferLike): boolean {
+    return this.made.has(buffer);
+  }
+
+  /** Takes back a buffer from `take` that no value holds any more. */
+  give(buffer: ArrayBuffer): void {
+    const n = buffer.byteLength / 4;
+    let list = this.free.get(n);
+    if (!list) this.free.set(n, (list = []));
+    list.push(buffer);
+  }
+}
+
+/** Arrays shorter than this are not pooled: small typed arrays live in V8's heap and cost little. */
+const POOLED_MIN = 4096;
+let pool: BufferPool | undefined;
+
+/** Runs `f` with outputs drawn from `p` (`uninitF32`, `zeroF32`). */
+export function withBufferPool<T>(p: BufferPool, f: () => T): T {
+  const before = pool;
+  pool = p;
+  try {
+    return f();
+  } finally {
+    pool = before;
+  }
+}
+
+/** n floats whose contents are unspecified: the caller writes every one. From the pool while an executor runs. */
+export function uninitF32(n: number): Float32Array {
+  return pool && n >= POOLED_MIN ? pool.take(n).array : new Float32Array(n);
+}
+
+/** n zeros (from the pool while an executor runs, cleared). */
+export function zeroF32(n: number): Float32Array {
+  if (!pool || n < POOLED_MIN) return new Float32Array(n);
+  const { array, recycled } = pool.take(n);
+  if (recycled) array.fill(0);
+  return array;
+}
+
 export function floatTensor(dims: readonly number[], data?: Float32Array): Tensor {
   return { dtype: 'float32', dims: [...dims], data: data ?? new Float32Array(checkedSize(dims)) };
 }
 
 export function intTensor(dims: readonly number[], values: ArrayLike<number>): Tensor {
   return { dtype: 'int64', dims: [...dims], data: Float64Array.from(values) };
+}
+
+/** As `allocLike`, but a float32 tensor's contents are unspecified: the caller writes every element. */
+export function allocUninit(dtype: DType, dims: readonly number[], what?: string): Tensor {
+  if (dtype !== 'float32') return allocLike(dtype, dims, what);
+  return { dtype, dims: [...dims], data: uninitF32(checkedSize(dims, 4, what)) };
 }
 
 export function allocLike(dtype: DType, dims: readonly number[], what?: string): Tensor {
