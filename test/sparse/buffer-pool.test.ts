@@ -1,0 +1,68 @@
+// The executor hands the buffers of dead values to later outputs (tensor.ts's BufferPool): a
+// buffer still held by a live alias (a Reshape of it, here a graph output) must not be reused, and
+// the outputs of one run must survive the next. Checked against onnxruntime.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { Rng } from '../../src/core/rng.js';
+import { OnnxModel } from '../../src/formats/onnx.js';
+import { SparseExecutor } from '../../src/sparse/executor.js';
+import { BufferPool, uninitF32, withBufferPool, zeroF32 } from '../../src/sparse/tensor.js';
+import { encodeOnnx } from '../../src/formats/onnx-build.js';
+
+test('BufferPool: a buffer given back is handed out again for its length only; zeroF32 clears it; small arrays are not pooled', () => {
+  const pool = new BufferPool();
+  const a = withBufferPool(pool, () => uninitF32(8192));
+  a.fill(7);
+  assert.equal(pool.owns(a.buffer), true);
+  assert.equal(pool.owns(new Float32Array(8192).buffer), false);
+  pool.give(a.buffer as ArrayBuffer);
+  withBufferPool(pool, () => {
+    assert.notEqual(uninitF32(4096).buffer, a.buffer); // another length
+    const b = uninitF32(8192);
+    assert.equal(b.buffer, a.buffer);
+    assert.equal(b[0], 7); // old contents: the caller writes every element
+    pool.give(b.buffer as ArrayBuffer);
+    const z = zeroF32(8192);
+    assert.equal(z.buffer, a.buffer);
+    assert.ok(z.every((v) => v === 0));
+    assert.equal(pool.owns(uninitF32(100).buffer), false);
+  });
+  assert.equal(pool.owns(uninitF32(8192).buffer), false); // no pool outside a run
+});
+
+test('executor: a graph output aliasing a dead value keeps its buffer; outputs of one run survive the next', async () => {
+  const M = 64, N = 128; // 8192 floats: pooled
+  const bytes = encodeOnnx({
+    opset: 17,
+    inputs: [{ name: 'x', dims: [M, N] }],
+    outputs: [{ name: 'r' }, { name: 'w' }],
+    initializers: [{ name: 'flat', dims: [1], data: BigInt64Array.from([BigInt(M * N)]) }],
+    nodes: [
+      { op: 'Transpose', inputs: ['x'], outputs: ['t'] },
+      { op: 'Reshape', inputs: ['t', 'flat'], outputs: ['r'] }, // r aliases t's buffer
+      { op: 'Softmax', inputs: ['t'], outputs: ['s'] }, // t's last reader: t dies here, r holds on
+      { op: 'Add', inputs: ['s', 's'], outputs: ['u'] }, // same length as t: the pool's candidate
+      { op: 'Transpose', inputs: ['u'], outputs: ['v'] },
+      { op: 'Mul', inputs: ['v', 'x'], outputs: ['w'] },
+    ],
+  });
+  const rng = new Rng(3);
+  const inputs = [0, 1].map(() => Float32Array.from({ length: M * N }, () => rng.next() * 4 - 2));
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const refs = [];
+  for (const x of inputs) refs.push(await session.run({ x: new ort.Tensor('float32', x, [M, N]) }));
+  await session.release();
+  const ex = new SparseExecutor(new OnnxModel('pool.onnx', bytes).graph(), { engine: 'sparse' });
+  const outs = inputs.map((x) => ex.run({ x: { dtype: 'float32', dims: [M, N], data: x } }));
+  // The first run's outputs, read after the second run has reused its dead buffers.
+  for (let i = 0; i < 2; i++) {
+    for (const name of ['r', 'w']) {
+      const got = outs[i][name].data as Float32Array, ref = refs[i][name].data as Float32Array;
+      let d = 0;
+      for (let j = 0; j < ref.length; j++) d = Math.max(d, Math.abs(got[j] - ref[j]));
+      assert.ok(d <= 1e-5, `run ${i} ${name}: max difference ${d}`);
+    }
+  }
+  assert.notEqual(outs[0].r.data.buffer, outs[1].r.data.buffer);
+});
