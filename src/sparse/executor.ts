@@ -13,6 +13,7 @@ import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, 
 import type { Attrs } from './ops-common.js';
 import { shortName } from './ops-common.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
+import { localKernels, withOpKernels } from './ops-vector.js';
 import { BufferPool, checkedSize, floatTensor, fromGraphTensor, size, strides, withBufferPool, withTensorBudget, zeroF32, type Tensor } from './tensor.js';
 
 export interface ExecutorOptions {
@@ -747,7 +748,7 @@ export class SparseExecutor {
   run(inputs: Readonly<Record<string, Tensor>>, options: { timings?: Map<GraphNode, number> } = {}): Record<string, Tensor> {
     this.timings = options.timings;
     try {
-      return withTensorBudget(this.maxTensorBytes, () => withBufferPool(this.pool, () => this.runWithin(inputs)));
+      return withTensorBudget(this.maxTensorBytes, () => withBufferPool(this.pool, () => withOpKernels(this.k, () => this.runWithin(inputs))));
     } finally {
       this.timings = undefined;
     }
@@ -864,24 +865,27 @@ export class SparseExecutor {
    */
   private readonly gemmBlock: BlockMultiply = (x, ao, y, bo, out, oo, m, k, n) => {
     if (m * k * n < 4096) return false;
-    const mark = this.k.mark();
+    // Split between the worker threads when large; else on unshared memory (faster copies).
+    const split = this.k.pool !== undefined && m * k * n >= 8 * SPLIT_WORK;
+    const kernels = split ? this.k : localKernels();
+    const mark = kernels.mark();
     try {
       const ld = batchStride(n);
-      const w = this.k.upload(x.subarray(ao, ao + m * k));
-      const xt = this.k.alloc(k * ld * 4);
-      const xv = this.k.f32(xt, k * ld);
+      const w = kernels.upload(x.subarray(ao, ao + m * k));
+      const xt = kernels.alloc(k * ld * 4);
+      const xv = kernels.f32(xt, k * ld);
       if (ld === n) xv.set(y.subarray(bo, bo + k * n));
       else for (let r = 0; r < k; r++) xv.set(y.subarray(bo + r * n, bo + (r + 1) * n), r * ld);
-      const yt = this.k.reserve(m * ld * 4);
-      const pool = this.k.pool;
-      if (pool && m * k * n >= 8 * SPLIT_WORK) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0, columnTile(k, ld, DENSE_TILE_BYTES)]));
-      else this.k.exports.gemm(m, k, w, xt, ld, yt, 0, 0, columnTile(k, ld, DENSE_TILE_BYTES));
-      const yv = this.k.f32(yt, m * ld);
+      const yt = kernels.reserve(m * ld * 4);
+      const pool = kernels.pool;
+      if (split && pool) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0, columnTile(k, ld, DENSE_TILE_BYTES)]));
+      else kernels.exports.gemm(m, k, w, xt, ld, yt, 0, 0, columnTile(k, ld, DENSE_TILE_BYTES));
+      const yv = kernels.f32(yt, m * ld);
       if (ld === n) out.set(yv, oo);
       else for (let r = 0; r < m; r++) out.set(yv.subarray(r * ld, r * ld + n), oo + r * n);
       return true;
     } finally {
-      this.k.release(mark);
+      kernels.release(mark);
     }
   };
 

@@ -5,14 +5,56 @@
  * faster per element than the same loops in JavaScript (bench:transformer's profile), copies
  * included.
  */
-import { Kernels } from './kernels.js';
+import { Kernels, splitRows } from './kernels.js';
 import { uninitF32 } from './tensor.js';
+import type { SplitFunction } from './threads.js';
 
 let shared: Kernels | undefined;
+/** The running executor's kernels, when they have worker threads. */
+let active: Kernels | undefined;
 
-function kernels(): Kernels {
+/**
+ * The kernels for an op over `elements` floats: the running executor's threaded ones when it is
+ * worth splitting, else an instance of our own in unshared memory (copies into and out of shared
+ * memory are slower, and only a split makes up for that).
+ */
+function kernels(rows = 1, n = 0): Kernels {
+  return splits(rows, n) ? (active as Kernels) : localKernels();
+}
+
+/** Whether an op over `rows` rows of n floats is split between the running executor's worker threads. */
+function splits(rows: number, n: number): boolean {
+  return active?.pool !== undefined && rows > 1 && rows * n >= ROWS_SPLIT;
+}
+
+/** This module's own kernels (unshared memory, one thread). */
+export function localKernels(): Kernels {
   shared ??= new Kernels();
   return shared;
+}
+
+/** Runs `f` with the ops here on `k` where they are large: an executor's kernels, so that its worker threads split their rows. */
+export function withOpKernels<T>(k: Kernels, f: () => T): T {
+  const before = active;
+  active = k;
+  try {
+    return f();
+  } finally {
+    active = before;
+  }
+}
+
+/** Elements from which a row-wise op is split between worker threads (~0.1 ms of work: well above a split's ~30 µs). */
+const ROWS_SPLIT = 1 << 16;
+
+/**
+ * Runs `fn` over `rows` rows of n elements: on the calling thread, or split into bands of rows
+ * between the kernels' worker threads; `args(r0, r1)` are the call's arguments for rows [r0, r1).
+ */
+function byRows(k: Kernels, fn: SplitFunction, rows: number, n: number, args: (r0: number, r1: number) => number[]): void {
+  const pool = k.pool;
+  if (pool && k === active && splits(rows, n)) pool.split(fn, splitRows(rows, pool.threads, undefined, 1).map(([r0, r1]) => args(r0, r1)));
+  else (k.exports[fn] as (...a: number[]) => void)(...args(0, rows));
 }
 
 /** A copy of kernel memory in an array of its own (from the executor's pool while it runs). */
@@ -23,8 +65,8 @@ function copyOut(view: Float32Array): Float32Array {
 }
 
 /** Runs `f` with the arrays copied into scratch memory (and `out` floats reserved), and returns the output. */
-function withScratch(arrays: readonly (Float32Array | undefined)[], out: number, f: (k: Kernels, ptrs: number[], y: number) => void): Float32Array {
-  const k = kernels();
+function withScratch(arrays: readonly (Float32Array | undefined)[], out: number, f: (k: Kernels, ptrs: number[], y: number) => void, rows = 1): Float32Array {
+  const k = kernels(rows, out / rows);
   const mark = k.mark();
   try {
     const ptrs = arrays.map((a) => (a ? k.upload(a) : 0));
@@ -38,18 +80,18 @@ function withScratch(arrays: readonly (Float32Array | undefined)[], out: number,
 
 /** Softmax of each row of n floats. */
 export function softmaxRows(x: Float32Array, rows: number, n: number): Float32Array {
-  return withScratch([x], rows * n, (k, [p], y) => k.exports.softmaxRows(p, rows, n, y));
+  return withScratch([x], rows * n, (k, [p], y) => byRows(k, 'softmaxRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, y + r0 * n * 4]), rows);
 }
 
 /** LayerNorm of each row of n floats with per-element γ and β (n floats each, or none). */
 export function layerNormRows(x: Float32Array, rows: number, n: number, gamma: Float32Array | undefined, beta: Float32Array | undefined, eps: number): Float32Array {
-  return withScratch([x, gamma, beta], rows * n, (k, [p, g, b], y) => k.exports.layerNormRows(p, rows, n, g, b, eps, y));
+  return withScratch([x, gamma, beta], rows * n, (k, [p, g, b], y) => byRows(k, 'layerNormRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, g, b, eps, y + r0 * n * 4]), rows);
 }
 
 /** Exact GELU of x (+ a bias of n floats per row of n, when given). */
 export function geluRows(x: Float32Array, n: number, bias?: Float32Array): Float32Array {
   const rows = n === 0 ? 0 : x.length / n;
-  return withScratch([x, bias], x.length, (k, [p, b], y) => k.exports.geluRows(p, rows, n, b, y));
+  return withScratch([x, bias], x.length, (k, [p, b], y) => byRows(k, 'geluRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, b, y + r0 * n * 4]), rows);
 }
 
 /** e^x of every element. */
@@ -74,6 +116,8 @@ const OP = { Add: 0, Sub: 1, Mul: 2, Div: 3 } as const;
 
 /** y [rows, n] = a op b, each operand full, one vector of n for every row ('col'), one value per row, or a scalar. */
 export function binaryRows(op: keyof typeof OP, a: Float32Array, ka: RowOperand, b: Float32Array, kb: RowOperand, rows: number, n: number): Float32Array {
+  // One thread: the copies in and out take far longer than the arithmetic, and a split shortens
+  // only the arithmetic (measured slower on 2 threads in BERT's residual and mask additions).
   return withScratch([a, b], rows * n, (k, [pa, pb], y) => k.exports.binaryRows(OP[op], KIND[ka], pa, KIND[kb], pb, rows, n, y));
 }
 

@@ -374,3 +374,18 @@ test('columnTile: all columns when X^T fits TILE_BYTES, else whole 16-column blo
     assert.ok((t + 16) * cols * 4 > TILE_BYTES || t + 16 > ld, `${cols}×${ld}: tile ${t} could be wider`);
   }
 });
+
+test('Softmax, LayerNorm and GELU split by rows between 2 and 3 worker threads equal one thread bit for bit', async () => {
+  const { threadedKernels } = await import('../../src/sparse/threads.js');
+  const { geluRows, layerNormRows, softmaxRows, withOpKernels } = await import('../../src/sparse/ops-vector.js');
+  const rows = 301, n = 257; // 77,357 floats: split; rows and n not multiples of 4
+  const x = values(rows * n, -4, 4, 41);
+  const gamma = values(n, 0.5, 1.5, 42), beta = values(n, -1, 1, 43), bias = values(n, -1, 1, 44);
+  const all = () => [softmaxRows(x, rows, n), layerNormRows(x, rows, n, gamma, beta, 1e-5), geluRows(x, n, bias)];
+  const one = all();
+  for (const threads of [2, 3]) {
+    const k = threadedKernels(threads);
+    await k.pool!.ready;
+    assert.deepEqual(withOpKernels(k, all), one, `${threads} threads`);
+  }
+});
