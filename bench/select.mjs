@@ -142,7 +142,7 @@ async function main() {
   }
   if (t) lines.push(`- PyTorch mask: ${t.pruned.toLocaleString('en-US')} pruned` + (t.pruned === expectedPruned ? ' ✓' : ' ✗ MISMATCH') + `; load ${fmtS(t.load)} (median)`);
   if (t) lines.push(`- PyTorch peer: ${t.threads} intra-op thread${t.threads === 1 ? '' : 's'} (torch.get_num_threads(), its default here), BLAS ${t.blas.length ? t.blas.map((b) => `\`${b}\``).join(', ') : 'not mapped'}`);
-  if (s) lines.push('- sculpt: one JS thread selecting and masking; helper threads read ahead (selection passes, write pass) and write behind (direct I/O where the file system takes it)');
+  if (s) lines.push('- sculpt: one thread selecting and masking (histograms, kept bits and zeroing in WebAssembly SIMD, in place on the chunks read); helper threads read ahead (selection passes, write pass) and write behind (direct I/O where the file system takes it)');
   if (s && t) {
     const ratio = t.step / s.whole;
     lines.push(`- **PyTorch pruning step / sculpt whole process: ${ratio.toFixed(1)}×** (target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? 'met' : 'not met'})`);
