@@ -41,3 +41,33 @@ for (const [kind, momentum] of [['adam', 0], ['sgd', 0.9], ['sgd', 0]] as const)
     assert.equal(fused.step, 20);
   });
 }
+
+test('fused optimizer with a mask: pruned weights and state +0, kept ones as without the mask (67 weights: the tail too)', async () => {
+  await setupBackend('wasm');
+  const n = 67;
+  const rng = new Rng(5);
+  const w0 = Float32Array.from({ length: n }, () => rng.normal());
+  const g0 = Float32Array.from({ length: n }, () => rng.normal());
+  const mask = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1));
+  for (const [kind, momentum] of [['adam', 0], ['sgd', 0.9], ['sgd', 0]] as const) {
+    const run = (m?: Float32Array) => {
+      const opt = new FusedOptimizer({ kind, lr: 0.01, momentum });
+      const v = tf.variable(tf.tensor(w0, [n]), true, `w-${kind}-${momentum}-${m ? 'masked' : 'plain'}`);
+      for (let s = 0; s < 3; s++) tf.tidy(() => opt.apply([v], { [v.name]: tf.tensor(g0, [n]) }, m ? new Map([[v.name, m]]) : undefined));
+      const out = { w: (v.dataSync() as Float32Array).slice(), state: opt.state(v.name) };
+      v.dispose();
+      return out;
+    };
+    const plain = run(), masked = run(mask);
+    for (let i = 0; i < n; i++) {
+      if (mask[i] === 0) {
+        assert.ok(Object.is(masked.w[i], 0), `${kind} w[${i}] = ${masked.w[i]}`);
+        if (masked.state.m) assert.ok(Object.is(masked.state.m[i], 0), `${kind} m[${i}]`);
+        if (masked.state.v) assert.ok(Object.is(masked.state.v[i], 0), `${kind} v[${i}]`);
+      } else {
+        assert.equal(masked.w[i], plain.w[i], `${kind} w[${i}]`);
+        assert.notEqual(masked.w[i], w0[i], `${kind} w[${i}] moved`);
+      }
+    }
+  }
+});
