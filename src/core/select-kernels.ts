@@ -5,6 +5,7 @@
  * read from disk instead of in JavaScript loops. select.ts and formats take the loops for arrays
  * that live anywhere else, or where shared memory or SIMD is missing (`attach` returns false).
  */
+import { wasmBytes } from './wasm-bytes.js';
 import { SELECT_SHARED_WASM_BASE64 } from './wasm/select-wasm.js';
 
 interface SelectExports {
@@ -79,10 +80,7 @@ const byBuffer = new WeakMap<ArrayBufferLike, SelectKernels>();
 function selectModule(): WebAssembly.Module | null {
   if (compiled === undefined) {
     try {
-      const text = atob(SELECT_SHARED_WASM_BASE64);
-      const bytes = new Uint8Array(text.length);
-      for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-      compiled = new WebAssembly.Module(bytes);
+      compiled = new WebAssembly.Module(wasmBytes(SELECT_SHARED_WASM_BASE64));
     } catch {
       compiled = null; // no SIMD or no threads proposal in this runtime
     }

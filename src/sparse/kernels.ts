@@ -5,6 +5,7 @@
  * so that each nonzero weight multiplies a contiguous SIMD row.
  */
 import { SculptError } from '../core/errors.js';
+import { wasmBytes } from '../core/wasm-bytes.js';
 import type { KernelCall, SplitFunction } from './threads.js';
 import type { CsrMatrix } from './formats.js';
 import { uninitF32 } from './tensor.js';
@@ -42,10 +43,7 @@ const compiled = new Map<string, WebAssembly.Module>();
 
 /** The kernels' WebAssembly bytes (the `shared` build imports its memory). */
 export function kernelBytes(build: KernelBuild, shared = false): Uint8Array<ArrayBuffer> {
-  const text = atob(build === 'relaxed' ? (shared ? KERNELS_RELAXED_SHARED_WASM_BASE64 : KERNELS_RELAXED_WASM_BASE64) : shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_WASM_BASE64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
+  return wasmBytes(build === 'relaxed' ? (shared ? KERNELS_RELAXED_SHARED_WASM_BASE64 : KERNELS_RELAXED_WASM_BASE64) : shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_WASM_BASE64);
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SculptError } from '../core/errors.js';
+import { wasmBytes } from '../core/wasm-bytes.js';
 import { OPTIMIZER_WASM_BASE64 } from './wasm/optimizer-wasm.js';
 
 export interface OptimizerConfig {
@@ -38,8 +39,7 @@ class Arena {
 
   constructor() {
     if (!compiled) {
-      const text = atob(OPTIMIZER_WASM_BASE64);
-      compiled = new WebAssembly.Module(Uint8Array.from(text, (c) => c.charCodeAt(0)));
+      compiled = new WebAssembly.Module(wasmBytes(OPTIMIZER_WASM_BASE64));
     }
     this.exports = new WebAssembly.Instance(compiled, {}).exports as unknown as OptimizerExports;
   }
