@@ -10,7 +10,7 @@
  */
 import { SculptError } from './errors.js';
 import type { Mask } from './mask.js';
-import { kernelsHolding } from './select-kernels.js';
+import { kernelsHolding, type SelectKernels } from './select-kernels.js';
 
 // ---------------------------------------------------------------------------------------------
 // Keys: the engine's representation. A key is a uint32 whose low 31 bits order elements; the top
@@ -42,16 +42,22 @@ const NONFINITE_BIN = 0x7f80;
 /** Key that prunes everything: above every valid key. */
 export const PRUNE_ALL_KEY = 0x80000000;
 
+/**
+ * Runs a histogram pass in WebAssembly when the kernels hold `keys` (on the keys where they were
+ * read, the bins copied in and out); false: the caller's loop runs.
+ */
+function inKernels(keys: Uint32Array, hist: Uint32Array, pass: (k: SelectKernels) => void): boolean {
+  const k = hist.length === BINS ? kernelsHolding(keys) : undefined;
+  if (!k) return false;
+  k.histView().set(hist);
+  pass(k);
+  hist.set(k.histView());
+  return true;
+}
+
 /** Adds the high 16 bits of each key (sign ignored) to `hist`. Unrolled by 8: ~1.5x faster in V8. */
 export function histogramHigh(keys: Uint32Array, hist: Uint32Array): void {
-  const k = hist.length === BINS ? kernelsHolding(keys) : undefined;
-  if (k) {
-    // In WebAssembly, on the keys where they were read: the bins copied in and out.
-    k.histView().set(hist);
-    k.exports.histHigh(keys.byteOffset, keys.length, k.histPtr());
-    hist.set(k.histView());
-    return;
-  }
+  if (inKernels(keys, hist, (k) => k.exports.histHigh(keys.byteOffset, keys.length, k.histPtr()))) return;
   const n = keys.length;
   let i = 0;
   for (; i + 7 < n; i += 8) {
@@ -72,13 +78,7 @@ export function histogramHigh(keys: Uint32Array, hist: Uint32Array): void {
  * eight are tested at once and only a block with a match is walked (~2x faster in V8).
  */
 export function histogramLow(keys: Uint32Array, high: number, hist: Uint32Array): void {
-  const k = hist.length === BINS ? kernelsHolding(keys) : undefined;
-  if (k) {
-    k.histView().set(hist);
-    k.exports.histLow(keys.byteOffset, keys.length, high, k.histPtr());
-    hist.set(k.histView());
-    return;
-  }
+  if (inKernels(keys, hist, (k) => k.exports.histLow(keys.byteOffset, keys.length, high, k.histPtr()))) return;
   const n = keys.length;
   let i = 0;
   for (; i + 7 < n; i += 8) {

@@ -237,7 +237,7 @@ export type KernelKind = 'csr' | 'dense' | 'rows';
 export type RowsEpilogue = (r0: number, r1: number) => KernelCall[];
 
 /** Runs calls on this thread, in order. */
-function runCalls(k: Kernels, calls: readonly KernelCall[]): void {
+export function runCalls(k: Kernels, calls: readonly KernelCall[]): void {
   for (const [fn, args] of calls) (k.exports[fn] as (...a: number[]) => void)(...args);
 }
 

@@ -12,7 +12,7 @@
  * a process alive.
  */
 import { SculptError } from '../core/errors.js';
-import { Kernels, SHARED_MAX_PAGES, kernelBuild, kernelBytes, kernelModule, nodeBuiltin, v8Flags } from './kernels.js';
+import { Kernels, SHARED_MAX_PAGES, kernelBuild, kernelBytes, kernelModule, nodeBuiltin, runCalls, v8Flags } from './kernels.js';
 
 type WorkerThreads = typeof import('node:worker_threads');
 
@@ -153,9 +153,7 @@ export function threadedKernels(threads: number): Kernels {
   return k;
 
   function splitCalls(parts: readonly (readonly KernelCall[])[]): void {
-    const run = (calls: readonly KernelCall[]) => {
-      for (const [fn, args] of calls) (k.exports[fn] as (...a: number[]) => void)(...args);
-    };
+    const run = (calls: readonly KernelCall[]) => runCalls(k, calls);
     // Parts 1… to the workers (run here while a worker is still starting: it may need this
     // thread's event loop to finish), part 0 here.
     const sent: boolean[] = [];

@@ -142,10 +142,9 @@ export class FusedOptimizer {
       }
       if (slot.n !== n || gv.length !== n) throw new SculptError(`optimizer: variable ${variable.name} has ${n} values and a gradient of ${gv.length}, its state ${slot.n}`);
       const mask = masks?.get(variable.name);
-      if (mask && !slot.mask) slot.mask = a.alloc(n);
-      if (this.kind === 'adam' && !slot.m) slot.m = a.alloc(n);
-      if (this.kind === 'adam' && !slot.v) slot.v = a.alloc(n);
-      if (this.kind === 'sgd' && this.momentum > 0 && !slot.m) slot.m = a.alloc(n);
+      if (mask) slot.mask ||= a.alloc(n);
+      if (this.kind === 'adam' || this.momentum > 0) slot.m ||= a.alloc(n);
+      if (this.kind === 'adam') slot.v ||= a.alloc(n);
       // Views after every allocation: growing the memory replaces its buffer.
       a.f32(slot.w, n).set(wv);
       a.f32(slot.g, n).set(gv);
