@@ -532,6 +532,24 @@ export function streamSum(p: usize, n: i32): f32 {
   return hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
 }
 
+/**
+ * n rounds of a = a·m + c on 12 independent vectors held in registers (48 lanes, 96 flops a round,
+ * no memory traffic): the compute roof of 128-bit SIMD on this runtime and CPU, which no kernel
+ * that loads its operands can pass. Returns the sum of all lanes (1 + n·c per lane when m = 1).
+ */
+export function peakMadd(n: i32, m: f32, c: f32): f32 {
+  const vm = f32x4.splat(m); const vc = f32x4.splat(c);
+  let a0 = f32x4.splat(1); let a1 = a0; let a2 = a0; let a3 = a0; let a4 = a0; let a5 = a0;
+  let a6 = a0; let a7 = a0; let a8 = a0; let a9 = a0; let a10 = a0; let a11 = a0;
+  for (let i = 0; i < n; i++) {
+    a0 = madd(a0, vm, vc); a1 = madd(a1, vm, vc); a2 = madd(a2, vm, vc); a3 = madd(a3, vm, vc);
+    a4 = madd(a4, vm, vc); a5 = madd(a5, vm, vc); a6 = madd(a6, vm, vc); a7 = madd(a7, vm, vc);
+    a8 = madd(a8, vm, vc); a9 = madd(a9, vm, vc); a10 = madd(a10, vm, vc); a11 = madd(a11, vm, vc);
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+  return hsum(f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11))));
+}
+
 // ---- the transformer's non-weight ops -------------------------------------------------------
 // Rows of n floats, contiguous; n need not be a multiple of 4 (tails run scalar).
 

@@ -61,3 +61,43 @@ export async function alternate(engines, runs) {
   }
   return times.map(median);
 }
+
+/**
+ * The multiply-adds one run of `ex` must do at the least: each weight layer's nonzero weights times
+ * the columns its products multiplied in the last run (a layer the engine runs dense is counted by
+ * its nonzeros too, the work a perfect sparse kernel would do); `all` counts every weight.
+ */
+export function keptMultiplyAdds(ex) {
+  const constants = ex.constantValues();
+  let kept = 0, all = 0;
+  for (const l of ex.layers) {
+    let nz = l.nonzeros;
+    const w = l.kind === 'csr' ? undefined : constants.get(l.weight)?.data;
+    if (w) { nz = 0; for (let i = 0; i < w.length; i++) if (w[i] !== 0) nz++; }
+    kept += nz * l.columns * l.calls;
+    all += l.rows * l.cols * l.columns * l.calls;
+  }
+  return { kept, all };
+}
+
+/**
+ * The compute roof as one more engine for `alternate`: kernels' peakMadd (12 fused multiply-adds in
+ * registers, no loads), timed in the same rounds as the engines it bounds; `flops(ms)` turns its
+ * median into flops per second.
+ */
+export async function roofEngine() {
+  const { Kernels } = await import(join(ROOT, 'src', 'sparse', 'kernels.ts'));
+  const { peakRound } = await import(join(ROOT, 'src', 'sparse', 'roofline.ts'));
+  const k = new Kernels();
+  let flops = 0;
+  return { run: () => { flops = peakRound(k); }, flops: (ms) => flops / (ms / 1000), build: k.build };
+}
+
+/**
+ * What the ceiling says of a target: out of reach of 128-bit SIMD, or the share of the roof it
+ * needs; `bound` names what the ceiling assumes.
+ */
+export function ceilingNote(ceiling, target, measured, bound = 'nothing but the kept multiply-adds at the compute roof') {
+  if (ceiling < target) return `ceiling ${ceiling.toFixed(2)}×: out of reach of any 128-bit WebAssembly SIMD kernel on this machine, even one that did ${bound}`;
+  return `ceiling ${ceiling.toFixed(2)}×: the target needs ${(100 * target / ceiling).toFixed(0)}% of the ceiling sustained over the whole model (measured: ${(100 * measured / ceiling).toFixed(0)}%)`;
+}

@@ -238,3 +238,24 @@ export function measureMachine(options: MeasureOptions = {}): MachineProfile {
     sparseFlops: { vector: (2 * nnz) / sv, batch: (2 * nnz * batch) / sb },
   };
 }
+
+/** Rounds of peakMadd per call: 96 flops each, about 5 ms at the 30–40 GFLOP/s measured here. */
+export const PEAK_ROUNDS = 2_000_000;
+
+/**
+ * One call of the compute-roof loop (kernels' peakMadd: 12 independent fused multiply-adds in
+ * registers, no loads), for callers that interleave it with other engines; returns its flops.
+ */
+export function peakRound(k: Kernels): number {
+  k.exports.peakMadd(PEAK_ROUNDS, 1, 0);
+  return PEAK_ROUNDS * 96;
+}
+
+/**
+ * The most a sparse engine could gain over a peer: the peer's time over the time the kept
+ * multiply-adds alone would take at the compute roof (nothing else run, nothing loaded). Where this
+ * is below a target, no kernel in this build of 128-bit SIMD reaches the target on this machine.
+ */
+export function ceilingSpeedup(peerMs: number, keptMultiplyAdds: number, peakFlops: number): number {
+  return peerMs / ((2 * keptMultiplyAdds) / peakFlops * 1000);
+}

@@ -65,3 +65,21 @@ test('speedupCurve rises with sparsity, stays under the FLOP line, and floors at
   assert.ok(Math.abs(at90.flopSpeedup - 10) < 1e-4);
   assert.ok(at90.predictedSpeedup > 6 && at90.predictedSpeedup < 7); // 4 bytes per weight against 0.6
 });
+
+test('the compute roof: peakMadd iterates a = a·m + c on 48 lanes, in both builds', async () => {
+  const { Kernels, relaxedSimdAvailable } = await import('../../src/sparse/kernels.js');
+  for (const build of relaxedSimdAvailable() ? (['simd', 'relaxed'] as const) : (['simd'] as const)) {
+    const k = new Kernels(build);
+    // Every intermediate is an integer below 2^24, so fused and unfused rounding agree exactly.
+    assert.equal(k.exports.peakMadd(1000, 1, 1), 48 * 1001, build);
+    assert.equal(k.exports.peakMadd(10, 2, 1), 48 * (2 ** 11 - 1), build);
+    assert.equal(k.exports.peakMadd(0, 2, 1), 48, build);
+  }
+});
+
+test('ceilingSpeedup: the peer time over the kept multiply-adds at the compute roof', async () => {
+  const { ceilingSpeedup } = await import('../../src/sparse/roofline.js');
+  // 1e9 multiply-adds = 2 GFLOP; at 40 GFLOP/s that is 50 ms; a peer taking 100 ms → 2×.
+  assert.equal(ceilingSpeedup(100, 1e9, 40e9), 2);
+  assert.equal(ceilingSpeedup(25, 1e9, 40e9), 0.5);
+});
