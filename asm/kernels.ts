@@ -550,6 +550,26 @@ export function peakMadd(n: i32, m: f32, c: f32): f32 {
   return hsum(f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11))));
 }
 
+/**
+ * The roof of a product that loads its operands: n rounds of one weight broadcast and eight
+ * 16-byte loads from `buf` (4 KiB, so the L1 cache holds it), each load feeding one of eight
+ * independent fused multiply-adds (64 flops a round). An unstructured sparse product does at least
+ * this much per nonzero (each nonzero meets its own row of X^T; there are too few registers to keep
+ * rows for reuse) plus its index load. Returns the sum of the accumulators' lanes.
+ */
+export function peakLoadMadd(n: i32, buf: usize): f32 {
+  let a0 = f32x4.splat(0); let a1 = a0; let a2 = a0; let a3 = a0; let a4 = a0; let a5 = a0; let a6 = a0; let a7 = a0;
+  for (let i = 0; i < n; i++) {
+    const p = buf + ((<usize>i & 31) << 7);
+    const w = v128.load32_splat(buf + ((<usize>i & 1023) << 2));
+    a0 = madd(w, v128.load(p), a0); a1 = madd(w, v128.load(p, 16), a1);
+    a2 = madd(w, v128.load(p, 32), a2); a3 = madd(w, v128.load(p, 48), a3);
+    a4 = madd(w, v128.load(p, 64), a4); a5 = madd(w, v128.load(p, 80), a5);
+    a6 = madd(w, v128.load(p, 96), a6); a7 = madd(w, v128.load(p, 112), a7);
+  }
+  return hsum(f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7))));
+}
+
 // ---- the transformer's non-weight ops -------------------------------------------------------
 // Rows of n floats, contiguous; n need not be a multiple of 4 (tails run scalar).
 

@@ -28,6 +28,7 @@ interface KernelExports {
   transposeOut(src: number, rows: number, cols: number, ld: number, dst: number, dstStride: number): void;
   streamSum(p: number, n: number): number;
   peakMadd(n: number, m: number, c: number): number;
+  peakLoadMadd(n: number, buf: number): number;
   softmaxRows(x: number, rows: number, n: number, y: number): void;
   layerNormRows(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, y: number): void;
   geluRows(x: number, rows: number, n: number, bias: number, y: number): void;

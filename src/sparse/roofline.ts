@@ -251,6 +251,23 @@ export function peakRound(k: Kernels): number {
   return PEAK_ROUNDS * 96;
 }
 
+const loadBuffers = new WeakMap<Kernels, number>();
+
+/**
+ * One call of the loaded roof (kernels' peakLoadMadd: each fused multiply-add fed by a 16-byte load
+ * from an L1-resident buffer, as an unstructured sparse product's must be); returns its flops.
+ */
+export function peakLoadRound(k: Kernels): number {
+  let buf = loadBuffers.get(k);
+  if (buf === undefined) {
+    buf = k.alloc(4096);
+    k.f32(buf, 1024).fill(0.5);
+    loadBuffers.set(k, buf);
+  }
+  k.exports.peakLoadMadd(PEAK_ROUNDS, buf);
+  return PEAK_ROUNDS * 64;
+}
+
 /**
  * The most a sparse engine could gain over a peer: the peer's time over the time the kept
  * multiply-adds alone would take at the compute roof (nothing else run, nothing loaded). Where this

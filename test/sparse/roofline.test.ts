@@ -66,7 +66,7 @@ test('speedupCurve rises with sparsity, stays under the FLOP line, and floors at
   assert.ok(at90.predictedSpeedup > 6 && at90.predictedSpeedup < 7); // 4 bytes per weight against 0.6
 });
 
-test('the compute roof: peakMadd iterates a = a·m + c on 48 lanes, in both builds', async () => {
+test('the compute roofs: peakMadd iterates a = a·m + c on 48 lanes, peakLoadMadd sums loaded products, in both builds', async () => {
   const { Kernels, relaxedSimdAvailable } = await import('../../src/sparse/kernels.js');
   for (const build of relaxedSimdAvailable() ? (['simd', 'relaxed'] as const) : (['simd'] as const)) {
     const k = new Kernels(build);
@@ -74,6 +74,10 @@ test('the compute roof: peakMadd iterates a = a·m + c on 48 lanes, in both buil
     assert.equal(k.exports.peakMadd(1000, 1, 1), 48 * 1001, build);
     assert.equal(k.exports.peakMadd(10, 2, 1), 48 * (2 ** 11 - 1), build);
     assert.equal(k.exports.peakMadd(0, 2, 1), 48, build);
+    // peakLoadMadd over a buffer of 0.5s: 32 lanes gain 0.5·0.5 a round.
+    const buf = k.alloc(4096);
+    k.f32(buf, 1024).fill(0.5);
+    assert.equal(k.exports.peakLoadMadd(1000, buf), 32 * 0.25 * 1000, build);
   }
 });
 
