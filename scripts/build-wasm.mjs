@@ -2,7 +2,7 @@
 // Regenerates the WebAssembly modules as base64 strings with AssemblyScript:
 // src/sparse/wasm/build/kernels-wasm.ts from asm/kernels.ts (the sparse engine's kernels),
 // src/core/wasm/select-wasm.ts from asm/select.ts (the selection passes) and
-// src/train/wasm/optimizer-wasm.ts from asm/optimizer.ts (the fused optimizer). The generated files are
+// src/train/wasm/optimizer-wasm.ts from asm/optimizer.ts (the fused optimizer, also over an imported memory). The generated files are
 // committed, so neither CI nor `npm ci` needs to run this; run it after editing asm/: node
 // scripts/build-wasm.mjs
 import { execFileSync } from 'node:child_process';
@@ -26,7 +26,9 @@ const modules = [
   ]],
   // Only over shared memory: it runs on the buffers the I/O helper thread reads into.
   ['asm/select.ts', 'src/core/wasm/select-wasm.ts', [['SELECT_SHARED_WASM_BASE64', SHARED]]],
-  ['asm/optimizer.ts', 'src/train/wasm/optimizer-wasm.ts', [['OPTIMIZER_WASM_BASE64', []]]],
+  // Also as a module importing its memory (env.memory, not shared): instantiated over the TF.js wasm
+  // backend's heap, it updates weights and gradients where they live (train/optimizer.ts).
+  ['asm/optimizer.ts', 'src/train/wasm/optimizer-wasm.ts', [['OPTIMIZER_WASM_BASE64', []], ['OPTIMIZER_HEAP_WASM_BASE64', ['--importMemory']]]],
 ];
 try {
   for (const [source, target, builds] of modules) buildModule(source, target, builds);

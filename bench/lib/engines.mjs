@@ -105,6 +105,6 @@ export async function roofEngines() {
 export function ceilingNote(ceiling, loaded, target, measured, bound = '') {
   const both = `ceiling ${ceiling.toFixed(2)}× at the register roof, ${loaded.toFixed(2)}× at the loaded roof${bound}`;
   if (ceiling < target) return `${both}: out of reach of any 128-bit WebAssembly SIMD kernel on this machine, even one that did nothing but the kept multiply-adds, all from registers`;
-  if (loaded < target) return `${both}: out of reach of any kernel that loads one vector per multiply-add (the target needs ${(100 * target / ceiling).toFixed(0)}% of the register roof over the whole model, measured ${(100 * measured / ceiling).toFixed(0)}%)`;
-  return `${both}: the target needs ${(100 * target / loaded).toFixed(0)}% of the loaded roof over the whole model (measured ${(100 * measured / loaded).toFixed(0)}%)`;
+  if (loaded < target) return `${both}: out of reach of any kernel that loads one vector per multiply-add (the target needs ${(100 * target / ceiling).toFixed(0)}% of the register-roof ceiling, measured ${(100 * measured / ceiling).toFixed(0)}%)`;
+  return `${both}: the target needs ${(100 * target / loaded).toFixed(0)}% of the loaded-roof ceiling (measured ${(100 * measured / loaded).toFixed(0)}%)`;
 }

@@ -214,61 +214,66 @@ export function trainModel(model: tfl.LayersModel, data: Split, config: TrainCon
   let lastLoss = NaN;
   let lastAcc = NaN;
   const t0 = performance.now();
-  for (let epoch = 0; epoch < config.epochs; epoch++) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      const t = order[i]; order[i] = order[j]; order[j] = t;
+  try {
+    for (let epoch = 0; epoch < config.epochs; epoch++) {
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        const t = order[i]; order[i] = order[j]; order[j] = t;
+      }
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      for (let b = 0; b < batches; b++) {
+        hooks.onStep?.(step, ctx);
+        optimizer.learningRate = lrAt(step);
+        const start = b * B;
+        const n = Math.min(B, data.count - start);
+        yb.fill(0, 0, n * classes);
+        for (let j = 0; j < n; j++) {
+          const k = order[start + j];
+          xb.set(data.images.subarray(k * per, (k + 1) * per), j * per);
+          yb[j * classes + data.labels[k]] = 1;
+        }
+        const stepOut = tf.tidy(() => {
+          const x = tf.tensor(n === B ? xb : xb.subarray(0, n * per), [n, ...shape], 'float32');
+          const y = tf.tensor2d(n === B ? yb : yb.subarray(0, n * classes), [n, classes], 'float32');
+          let logits: tf.Tensor | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            logits = tf.keep(forward(model, x, true, config.dropout, rng, after));
+            let loss = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+            if (config.l1 > 0) loss = tf.add(loss, tf.mul(config.l1, tf.addN(penalised.map((v) => tf.sum(tf.abs(v)))))) as tf.Scalar;
+            if (config.l2 > 0) loss = tf.add(loss, tf.mul(config.l2, tf.addN(penalised.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
+            return loss;
+          }, trainable);
+          optimizer.apply(trainable, grads, live?.byVariable);
+          if (config.softThreshold !== undefined && config.softThreshold > 0) softThreshold(penalised, optimizer.learningRate * config.softThreshold);
+          const l = (logits as tf.Tensor).dataSync() as Float32Array;
+          (logits as tf.Tensor).dispose();
+          return { loss: value.dataSync()[0], logits: l };
+        });
+        lossSum += stepOut.loss * n;
+        for (let j = 0; j < n; j++) {
+          const lg = stepOut.logits;
+          let best = 0;
+          for (let c = 1; c < classes; c++) if (lg[j * classes + c] > lg[j * classes + best]) best = c;
+          if (best === data.labels[order[start + j]]) correct++;
+        }
+        seen += n;
+        step++;
+        if (!Number.isFinite(stepOut.loss)) {
+          throw new SculptError(`training diverged at epoch ${epoch + 1}, step ${step} (loss ${stepOut.loss}); lower --lr`, 1);
+        }
+        const done = b === batches - 1;
+        if (hooks.onProgress !== undefined && (done || (b + 1) % every === 0)) {
+          hooks.onProgress({ epoch: epoch + 1, epochs: config.epochs, batch: b + 1, batches, loss: lossSum / seen, accuracy: correct / seen, done });
+        }
+      }
+      lastLoss = lossSum / Math.max(seen, 1);
+      lastAcc = correct / Math.max(seen, 1);
     }
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
-    for (let b = 0; b < batches; b++) {
-      hooks.onStep?.(step, ctx);
-      optimizer.learningRate = lrAt(step);
-      const start = b * B;
-      const n = Math.min(B, data.count - start);
-      yb.fill(0, 0, n * classes);
-      for (let j = 0; j < n; j++) {
-        const k = order[start + j];
-        xb.set(data.images.subarray(k * per, (k + 1) * per), j * per);
-        yb[j * classes + data.labels[k]] = 1;
-      }
-      const stepOut = tf.tidy(() => {
-        const x = tf.tensor(n === B ? xb : xb.subarray(0, n * per), [n, ...shape], 'float32');
-        const y = tf.tensor2d(n === B ? yb : yb.subarray(0, n * classes), [n, classes], 'float32');
-        let logits: tf.Tensor | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          logits = tf.keep(forward(model, x, true, config.dropout, rng, after));
-          let loss = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-          if (config.l1 > 0) loss = tf.add(loss, tf.mul(config.l1, tf.addN(penalised.map((v) => tf.sum(tf.abs(v)))))) as tf.Scalar;
-          if (config.l2 > 0) loss = tf.add(loss, tf.mul(config.l2, tf.addN(penalised.map((v) => tf.sum(tf.square(v)))))) as tf.Scalar;
-          return loss;
-        }, trainable);
-        optimizer.apply(trainable, grads, live?.byVariable);
-        if (config.softThreshold !== undefined && config.softThreshold > 0) softThreshold(penalised, optimizer.learningRate * config.softThreshold);
-        const l = (logits as tf.Tensor).dataSync() as Float32Array;
-        (logits as tf.Tensor).dispose();
-        return { loss: value.dataSync()[0], logits: l };
-      });
-      lossSum += stepOut.loss * n;
-      for (let j = 0; j < n; j++) {
-        const lg = stepOut.logits;
-        let best = 0;
-        for (let c = 1; c < classes; c++) if (lg[j * classes + c] > lg[j * classes + best]) best = c;
-        if (best === data.labels[order[start + j]]) correct++;
-      }
-      seen += n;
-      step++;
-      if (!Number.isFinite(stepOut.loss)) {
-        throw new SculptError(`training diverged at epoch ${epoch + 1}, step ${step} (loss ${stepOut.loss}); lower --lr`, 1);
-      }
-      const done = b === batches - 1;
-      if (hooks.onProgress !== undefined && (done || (b + 1) % every === 0)) {
-        hooks.onProgress({ epoch: epoch + 1, epochs: config.epochs, batch: b + 1, batches, loss: lossSum / seen, accuracy: correct / seen, done });
-      }
-    }
-    lastLoss = lossSum / Math.max(seen, 1);
-    lastAcc = correct / Math.max(seen, 1);
+  } finally {
+    // The state it holds in the wasm backend's heap.
+    optimizer.release();
   }
   const trainSeconds = (performance.now() - t0) / 1000;
   return { steps: step, trainSeconds, loss: lastLoss, trainAccuracy: lastAcc, masks: live };

@@ -71,3 +71,46 @@ test('fused optimizer with a mask: pruned weights and state +0, kept ones as wit
     }
   }
 });
+
+test('fused optimizer on the wasm heap: the same bits as in its own memory, across a backend switch, and nothing left behind', async () => {
+  const n = 1001;
+  const rng = new Rng(9);
+  const w0 = Float32Array.from({ length: n }, () => rng.normal());
+  const gs = [0, 1, 2, 3].map(() => Float32Array.from({ length: n }, () => rng.normal()));
+  const mask = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : 1));
+  for (const [kind, momentum] of [['adam', 0], ['sgd', 0.9], ['sgd', 0]] as const) {
+    /** Four steps, each on the backend `on[s]`, with the fixed gradients and the mask from step 2. */
+    const run = async (on: readonly ('wasm' | 'cpu')[]) => {
+      const opt = new FusedOptimizer({ kind, lr: 0.01, momentum });
+      await setupBackend(on[0]);
+      let v = tf.variable(tf.tensor(w0, [n]), true, `h-${kind}-${momentum}-${on.join('')}`);
+      const counts: number[] = [];
+      for (let s = 0; s < on.length; s++) {
+        if (s > 0 && on[s] !== on[s - 1]) {
+          const values = v.dataSync().slice();
+          v.dispose();
+          await setupBackend(on[s]);
+          // The same name: the optimizer's state is the variable's by name.
+          v = tf.variable(tf.tensor(values, [n]), true, `h-${kind}-${momentum}-${on.join('')}`);
+        }
+        tf.tidy(() => opt.apply([v], { [v.name]: tf.tensor(gs[s], [n]) }, s >= 2 ? new Map([[v.name, mask]]) : undefined));
+        counts.push(tf.memory().numTensors);
+      }
+      const out = { w: (v.dataSync() as Float32Array).slice(), state: opt.state(v.name), counts };
+      v.dispose();
+      opt.release();
+      return out;
+    };
+    const own = await run(['cpu', 'cpu', 'cpu', 'cpu']);
+    const heap = await run(['wasm', 'wasm', 'wasm', 'wasm']);
+    const switched = await run(['wasm', 'wasm', 'cpu', 'wasm']);
+    for (const other of [heap, switched]) {
+      assert.deepEqual(other.w, own.w, kind);
+      assert.deepEqual(other.state.m, own.state.m, kind);
+      assert.deepEqual(other.state.v, own.state.v, kind);
+    }
+    // On the heap every step leaves as many tensors as the one before.
+    assert.ok(heap.counts.every((c) => c === heap.counts[0]), `${kind}: tensors per step ${heap.counts.join(', ')}`);
+  }
+  await setupBackend('wasm');
+});
