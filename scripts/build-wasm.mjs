@@ -1,6 +1,7 @@
 /* global process, console */
 // Regenerates the WebAssembly modules as base64 strings with AssemblyScript:
 // src/sparse/wasm/build/kernels-wasm.ts from asm/kernels.ts (the sparse engine's kernels),
+// src/train/wasm/kernels-heap-wasm.ts from it too (the dense products of training),
 // src/core/wasm/select-wasm.ts from asm/select.ts (the selection passes) and
 // src/train/wasm/optimizer-wasm.ts from asm/optimizer.ts (the fused optimizer, also over an imported memory). The generated files are
 // committed, so neither CI nor `npm ci` needs to run this; run it after editing asm/: node
@@ -24,6 +25,10 @@ const modules = [
     ['KERNELS_SHARED_WASM_BASE64', SHARED],
     ['KERNELS_RELAXED_SHARED_WASM_BASE64', ['--enable', 'relaxed-simd', ...SHARED]],
   ]],
+  // The same kernels with relaxed SIMD over an imported (not shared) memory, for training: they run
+  // on the TF.js wasm backend's heap, where its tensors live (train/wasm-kernels.ts). The module
+  // has no data segment, so instantiating it writes nothing there.
+  ['asm/kernels.ts', 'src/train/wasm/kernels-heap-wasm.ts', [['KERNELS_RELAXED_HEAP_WASM_BASE64', ['--enable', 'relaxed-simd', '--importMemory']]]],
   // Only over shared memory: it runs on the buffers the I/O helper thread reads into.
   ['asm/select.ts', 'src/core/wasm/select-wasm.ts', [['SELECT_SHARED_WASM_BASE64', SHARED]]],
   // Also as a module importing its memory (env.memory, not shared): instantiated over the TF.js wasm

@@ -5,7 +5,7 @@
  * so that each nonzero weight multiplies a contiguous SIMD row.
  */
 import { SculptError } from '../core/errors.js';
-import { wasmBytes } from '../core/wasm-bytes.js';
+import { validatesWithRelaxedSimd, wasmBytes } from '../core/wasm-bytes.js';
 import type { KernelCall, SplitFunction } from './threads.js';
 import type { CsrMatrix } from './formats.js';
 import { uninitF32 } from './tensor.js';
@@ -48,31 +48,11 @@ export function kernelBytes(build: KernelBuild, shared = false): Uint8Array<Arra
   return wasmBytes(build === 'relaxed' ? (shared ? KERNELS_RELAXED_SHARED_WASM_BASE64 : KERNELS_RELAXED_WASM_BASE64) : shared ? KERNELS_SHARED_WASM_BASE64 : KERNELS_WASM_BASE64);
 }
 
-/**
- * A Node built-in module, through `process.getBuiltinModule` (no `node:` import, so the browser
- * bundle stays free of them); undefined in a browser or before Node 20.16.
- */
-export function nodeBuiltin<T>(id: 'node:v8' | 'node:worker_threads'): T | undefined {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return proc?.getBuiltinModule?.(id) as T | undefined;
-}
-
-/** V8's flags, where the runtime lets sculpt set them (Node). */
-export function v8Flags(): { setFlagsFromString(flags: string): void } | undefined {
-  return nodeBuiltin('node:v8');
-}
-
 let relaxedOk: boolean | undefined;
 
-/**
- * Whether this runtime compiles the relaxed-SIMD build: browsers since 2023; Node 20 behind V8's
- * --experimental-wasm-relaxed-simd, which this switches on (it only widens what validates).
- */
+/** Whether this runtime compiles the relaxed-SIMD build (core/wasm-bytes.ts: validatesWithRelaxedSimd). */
 export function relaxedSimdAvailable(): boolean {
-  if (relaxedOk !== undefined) return relaxedOk;
-  const relaxed = kernelBytes('relaxed');
-  if (!WebAssembly.validate(relaxed)) v8Flags()?.setFlagsFromString('--experimental-wasm-relaxed-simd');
-  return (relaxedOk = WebAssembly.validate(relaxed));
+  return (relaxedOk ??= validatesWithRelaxedSimd(kernelBytes('relaxed')));
 }
 
 let chosen: KernelBuild | undefined;

@@ -12,7 +12,8 @@
  * a process alive.
  */
 import { SculptError } from '../core/errors.js';
-import { Kernels, SHARED_MAX_PAGES, kernelBuild, kernelBytes, kernelModule, nodeBuiltin, runCalls, v8Flags } from './kernels.js';
+import { nodeBuiltin, v8Flags } from '../core/wasm-bytes.js';
+import { Kernels, SHARED_MAX_PAGES, kernelBuild, kernelBytes, kernelModule, runCalls } from './kernels.js';
 
 type WorkerThreads = typeof import('node:worker_threads');
 

@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SculptError } from '../core/errors.js';
 import { wasmBytes } from '../core/wasm-bytes.js';
 import { OPTIMIZER_HEAP_WASM_BASE64, OPTIMIZER_WASM_BASE64 } from './wasm/optimizer-wasm.js';
+import { heapF32, overHeap, wasmHeap, type WasmHeapBackend } from './wasm-heap.js';
 
 export interface OptimizerConfig {
   readonly kind: 'adam' | 'sgd';
@@ -50,21 +51,6 @@ interface Store {
   release(): void;
 }
 
-/** The parts of tfjs-backend-wasm's BackendWasm the heap store uses. */
-interface WasmHeapBackend {
-  readonly wasm: { readonly asm: { readonly memory: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void };
-  getMemoryOffset(dataId: object): number;
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-}
-
-/** The wasm backend's heap, if `backend` is tfjs-backend-wasm's (else undefined). */
-function wasmHeap(backend: tf.KernelBackend): WasmHeapBackend | undefined {
-  if (tf.getBackend() !== 'wasm') return undefined;
-  const b = backend as unknown as Partial<WasmHeapBackend>;
-  const ok = b.wasm?.asm?.memory instanceof WebAssembly.Memory && typeof b.wasm._malloc === 'function' && typeof b.getMemoryOffset === 'function' && typeof b.makeOutput === 'function';
-  return ok ? (b as WasmHeapBackend) : undefined;
-}
-
 /** The kernels over the wasm backend's heap (the module has no data or start: instantiating writes nothing). */
 class HeapStore implements Store {
   readonly exports: OptimizerExports;
@@ -72,7 +58,7 @@ class HeapStore implements Store {
 
   constructor(readonly backend: WasmHeapBackend) {
     compiledHeap ??= new WebAssembly.Module(wasmBytes(OPTIMIZER_HEAP_WASM_BASE64));
-    this.exports = new WebAssembly.Instance(compiledHeap, { env: { memory: backend.wasm.asm.memory } }).exports as unknown as OptimizerExports;
+    this.exports = overHeap<OptimizerExports>(compiledHeap, backend);
   }
 
   alloc(n: number): number {
@@ -84,7 +70,7 @@ class HeapStore implements Store {
   }
 
   f32(ptr: number, n: number): Float32Array {
-    return new Float32Array(this.backend.wasm.asm.memory.buffer, ptr, n);
+    return heapF32(this.backend, ptr, n);
   }
 
   release(): void {
@@ -252,7 +238,7 @@ export class FusedOptimizer {
    * moves the state over when the backend changed. Returns the heap store, or undefined.
    */
   private storeFor(backend: tf.KernelBackend): HeapStore | undefined {
-    const b = wasmHeap(backend);
+    const b = tf.getBackend() === 'wasm' ? wasmHeap(backend) : undefined;
     const current = this.store instanceof HeapStore ? this.store.backend : undefined;
     if (b !== current) {
       const next: Store = b ? new HeapStore(b) : new Arena();

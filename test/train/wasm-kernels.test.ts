@@ -88,5 +88,43 @@ test('sculpt kernels are the ones registered on wasm', async () => {
   assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc.name, 'conv2DBackpropInput');
   assert.equal(tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm')?.kernelFunc.name, 'depthwiseBackpropFilter');
   assert.equal(tf.getKernel('DepthwiseConv2dNativeBackpropInput', 'wasm')?.kernelFunc.name, 'depthwiseBackpropInput');
-  assert.equal(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc.name, 'batchMatMulTransposing');
+  assert.equal(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc.name, 'batchMatMul');
+  assert.equal(tf.getKernel('_FusedMatMul', 'wasm')?.kernelFunc.name, 'fusedMatMul');
+});
+
+test('Dense products on sculpt\'s kernel over the heap match cpu: every transpose, shapes off the 4-lane grid, bias and ReLU', async () => {
+  // [m, k, n]: m and n multiples of 4 or not, so both the direct and the transposed form run
+  // (and the fallback where neither applies); k odd, so the kernel's tails run too.
+  const shapes: [number, number, number][] = [[8, 9, 12], [7, 5, 6], [12, 3, 10], [60, 33, 20], [5, 7, 3]];
+  for (const [m, k, n] of shapes) {
+    const a = randn([m, k], m), b = randn([k, n], n), bias = randn([n], k);
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      for (const act of ['none', 'linear', 'relu'] as const) {
+        const run = (): tf.Tensor[] => {
+          const A = ta ? tf.transpose(tf.tensor(a, [m, k])) : tf.tensor(a, [m, k]);
+          const B = tb ? tf.transpose(tf.tensor(b, [k, n])) : tf.tensor(b, [k, n]);
+          if (act === 'none') return [tf.matMul(A, B, ta, tb)];
+          return [tf.fused.matMul({ a: A, b: B, transposeA: ta, transposeB: tb, bias: tf.tensor(bias, [n]), activation: act })];
+        };
+        const cpu = await on('cpu', run);
+        const wasm = await on('wasm', run);
+        assertClose(wasm[0], cpu[0], `[${m}, ${k}]·[${k}, ${n}] transposeA=${ta} transposeB=${tb} ${act}`);
+      }
+    }
+  }
+  // The gradients of a fused Dense product, through both products of backprop.
+  const x = randn([60, 33], 1), w = randn([33, 20], 2), bb = randn([20], 3);
+  const grads = (): tf.Tensor[] => {
+    const W = tf.tensor(w, [33, 20]), X = tf.tensor(x, [60, 33]), B = tf.tensor(bb, [20]);
+    const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor, b2: tf.Tensor) => tf.sum(tf.square(tf.fused.matMul({ a: xx, b: ww, bias: b2, activation: 'relu' }))));
+    return g([X, W, B]);
+  };
+  const cpu = await on('cpu', grads);
+  const wasm = await on('wasm', grads);
+  for (let i = 0; i < 3; i++) assertClose(wasm[i], cpu[i], `gradient ${['x', 'w', 'bias'][i]}`);
+  // No tensor is left behind by the products.
+  await setupBackend('wasm');
+  const before = tf.memory().numTensors;
+  tf.tidy(() => { tf.matMul(tf.tensor(x, [60, 33]), tf.tensor(w, [33, 20])).dataSync(); });
+  assert.equal(tf.memory().numTensors, before);
 });
