@@ -147,6 +147,7 @@ function heapMatMul(a: TensorInfo, b: TensorInfo, transposeA: boolean, transpose
   const scratch: number[] = [];
   const alloc = (floats: number) => {
     const p = heap.wasm._malloc(floats * 4);
+    if (!p) throw new Error(`matMul: the wasm backend could not allocate ${floats * 4} bytes`);
     scratch.push(p);
     return p;
   };
