@@ -170,9 +170,9 @@ for (const s of sparsities) {
       });
     }
 
-    // The ceilings: onnxruntime's time over the longer of the kept multiply-adds at a roof (timed in
-    // the same rounds) and the CSR bytes at the stream bandwidth.
-    const peak = roofFlops / (median(tRoof) / 1000), loadedPeak = loadedFlops / (median(tLoaded) / 1000);
+    // The ceilings: onnxruntime's time over the longer of the kept multiply-adds at a roof (the
+    // fastest of its runs in the same rounds) and the CSR bytes at the stream bandwidth.
+    const peak = roofFlops / (Math.min(...tRoof) / 1000), loadedPeak = loadedFlops / (Math.min(...tLoaded) / 1000);
     let kept = 0;
     for (const w of pruned) for (let i = 0; i < w.length; i++) if (w[i] !== 0) kept += batch;
     const csrBytes = layerRows.filter((r) => r.sparsity === s && r.batch === batch).reduce((a, r) => a + r.sparseMB * 1e6, 0);
@@ -255,7 +255,7 @@ if (append) {
     '',
     `Command: \`npm run bench:sparse${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\`  `,
     `Machine: ${cpu}, ${os.cpus().length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}, onnxruntime-node ${ortVersion}; one thread each; load average at start ${loadAtStart} (above ~1 per core means other work shared the CPU)  `,
-    `Model: MLP ${sizes.join('-')} (Gemm + Relu), per-layer unstructured magnitude pruning; medians of ${repeats} interleaved runs after ${warmup} warm-ups; onnxruntime baseline = the faster of its Gemm and MatMul+Add forms; max rel error = max|sculpt − ort| / max|ort|; ceilings = onnxruntime's time over the longer of the kept multiply-adds at a roof timed in the same rounds and the layers' CSR bytes at the measured stream bandwidth; the register roof (kernels' peakMadd: 12 fused multiply-adds on 128-bit vectors in registers) bounds any 128-bit WebAssembly SIMD engine, the loaded roof (peakLoadMadd: each multiply-add fed by one 16-byte load from L1) any kernel that loads a vector per multiply-add.  `,
+    `Model: MLP ${sizes.join('-')} (Gemm + Relu), per-layer unstructured magnitude pruning; medians of ${repeats} interleaved runs after ${warmup} warm-ups; onnxruntime baseline = the faster of its Gemm and MatMul+Add forms; max rel error = max|sculpt − ort| / max|ort|; ceilings = onnxruntime's time over the longer of the kept multiply-adds at a roof (the fastest of its runs in the same rounds) and the layers' CSR bytes at the measured stream bandwidth; the register roof (kernels' peakMadd: 12 fused multiply-adds on 128-bit vectors in registers) bounds any 128-bit WebAssembly SIMD engine, the loaded roof (peakLoadMadd: each multiply-add fed by one 16-byte load from L1) any kernel that loads a vector per multiply-add.  `,
     `Measured machine: bandwidth ${fmt(machine.bandwidth / 1e9, 1)} GB/s sustained by the dense matrix-vector kernel (pure stream ${fmt(machine.streamBandwidth / 1e9, 1)} GB/s, cache ${fmt(machine.cacheBandwidth / 1e9, 1)} GB/s); dense kernel ${fmt(machine.denseFlops.vector / 1e9, 1)} GFLOP/s (batch 1), ${fmt(machine.denseFlops.batch / 1e9, 1)} GFLOP/s (batched); CSR kernel ${fmt(machine.sparseFlops.vector / 1e9, 1)} / ${fmt(machine.sparseFlops.batch / 1e9, 1)} GFLOP/s.`,
     '',
     ...table1,

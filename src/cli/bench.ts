@@ -119,6 +119,7 @@ function machineText(m: MachineResult): string {
     `  bandwidth ${gb(p.bandwidth)} GB/s (stream ${p.streamBandwidth ? gb(p.streamBandwidth) : '?'}), cache ${gb(p.cacheBandwidth)} GB/s`,
     `  dense kernel ${gb(p.denseFlops.vector)} / ${gb(p.denseFlops.batch)} GFLOP/s (batch 1 / batched)`,
     `  CSR kernel   ${gb(p.sparseFlops.vector)} / ${gb(p.sparseFlops.batch)} GFLOP/s (batch 1 / batched)`,
+    ...(p.roofFlops ? [`  roofs       ${gb(p.roofFlops.registers)} / ${gb(p.roofFlops.loaded)} GFLOP/s (fused multiply-adds in registers / each fed by a load)`] : []),
   ].join('\n');
 }
 

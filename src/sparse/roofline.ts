@@ -25,6 +25,13 @@ export interface MachineProfile {
   readonly denseFlops: { readonly vector: number; readonly batch: number };
   /** CSR kernel arithmetic rate (2 flops per nonzero per column) in cache, at batch 1 and batched. */
   readonly sparseFlops: { readonly vector: number; readonly batch: number };
+  /**
+   * The compute roofs of 128-bit SIMD here, flops per second (absent in older and hand-made
+   * profiles): `registers`, fused multiply-adds on values held in registers (peakMadd), which no
+   * kernel passes; `loaded`, each fed by a load from L1 (peakLoadMadd), which bounds a kernel that
+   * loads a vector per multiply-add, as an unstructured sparse product does.
+   */
+  readonly roofFlops?: { readonly registers: number; readonly loaded: number };
 }
 
 export interface LayerShape {
@@ -229,6 +236,9 @@ export function measureMachine(options: MeasureOptions = {}): MachineProfile {
   const db = timeBest(loop(4, () => dense.runBatch(x, ld, y, false)), repeats) / 4;
   const sv = timeBest(loop(4, () => sparse.runVector(x, y, false)), repeats) / 4;
   const sb = timeBest(loop(1, () => sparse.runBatch(x, ld, y, false)), repeats);
+  let registerFlops = 0, loadedFlops = 0;
+  const rr = timeBest(() => { registerFlops = peakRound(k); }, repeats);
+  const rl = timeBest(() => { loadedFlops = peakLoadRound(k); }, repeats);
   return {
     bandwidth,
     streamBandwidth,
@@ -236,6 +246,7 @@ export function measureMachine(options: MeasureOptions = {}): MachineProfile {
     cacheBytes: 512 * 1024,
     denseFlops: { vector: (2 * rows * cols) / dv, batch: (2 * rows * cols * batch) / db },
     sparseFlops: { vector: (2 * nnz) / sv, batch: (2 * nnz * batch) / sb },
+    roofFlops: { registers: registerFlops / rr, loaded: loadedFlops / rl },
   };
 }
 

@@ -50,8 +50,8 @@ test('chooseKernel keeps dense unless sparse is predicted to win by the margin',
 
 test('measureMachine returns positive finite rates', () => {
   const m = measureMachine({ streamBytes: 8 * 2 ** 20, repeats: 3 });
-  for (const v of [m.bandwidth, m.cacheBandwidth, m.denseFlops.vector, m.denseFlops.batch, m.sparseFlops.vector, m.sparseFlops.batch]) {
-    assert.ok(Number.isFinite(v) && v > 0, String(v));
+  for (const v of [m.bandwidth, m.cacheBandwidth, m.denseFlops.vector, m.denseFlops.batch, m.sparseFlops.vector, m.sparseFlops.batch, m.roofFlops?.registers, m.roofFlops?.loaded]) {
+    assert.ok(v !== undefined && Number.isFinite(v) && v > 0, String(v));
   }
 });
 
