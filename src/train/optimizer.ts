@@ -1,8 +1,8 @@
 /**
  * Adam and SGD (with momentum) as one fused pass per weight, with the pruning mask applied in the
  * same pass to the weight and to the optimizer state. On the wasm backend tfjs's own Adam runs ~14
- * element-wise kernels per weight per step, about a third of a LeNet step; this pass costs one
- * download of the gradient and one upload of the new weights. It runs in WebAssembly SIMD
+ * element-wise kernels per weight per step, about a third of a LeNet step; this is one pass over
+ * the weight, its gradient and its state. It runs in WebAssembly SIMD
  * (asm/optimizer.ts), in float32 as tfjs's and PyTorch's optimizers do: the same loop in
  * JavaScript took a fifth of a LeNet-300-100 epoch (12 ns per weight per step).
  *
