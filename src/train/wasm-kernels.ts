@@ -1,6 +1,6 @@
 /**
  * Kernels registered on the wasm backend: the gradient kernels it lacks (so convolutional nets
- * train on it) and faster matrix products. The 2-D float32 products of Dense layers (forward,
+ * train on it) and faster matrix products. The float32 matrix products of Dense layers (forward,
  * fused with bias and ReLU, and both gradients) run on sculpt's dense kernel (asm/kernels.ts, with
  * relaxed-SIMD fused multiply-adds) over the backend's own heap (train/wasm-heap.ts): 1.2–1.6× the
  * backend's XNNPACK products on LeNet-300-100's shapes, measured side by side, and a transposed
