@@ -1,5 +1,6 @@
 // Helpers shared by the whole-model benchmarks (bench:transformer, bench:cnn): the CLI from the
-// sources, engines timed in alternating rounds, and the error of one output against another.
+// sources, engines timed in alternating rounds, the error of one output against another, and the
+// compute roofs and ceilings (bench:sparse uses ceilingNote too).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
