@@ -98,6 +98,9 @@ const summary = [];
 const layerRows = [];
 for (const s of sparsities) {
   const pruned = weights.map((_, l) => prune(l, s));
+  // The weights left, counted once: each multiplies every column of the batch.
+  let nonzeros = 0;
+  for (const w of pruned) for (let i = 0; i < w.length; i++) if (w[i] !== 0) nonzeros++;
   const sessions = {};
   let gemmBytes;
   for (const style of ['gemm', 'matmul']) {
@@ -173,8 +176,7 @@ for (const s of sparsities) {
     // The ceilings: onnxruntime's time over the longer of the kept multiply-adds at a roof (the
     // fastest of its runs in the same rounds) and the CSR bytes at the stream bandwidth.
     const peak = roofFlops / (Math.min(...tRoof) / 1000), loadedPeak = loadedFlops / (Math.min(...tLoaded) / 1000);
-    let kept = 0;
-    for (const w of pruned) for (let i = 0; i < w.length; i++) if (w[i] !== 0) kept += batch;
+    const kept = nonzeros * batch;
     const csrBytes = layerRows.filter((r) => r.sparsity === s && r.batch === batch).reduce((a, r) => a + r.sparseMB * 1e6, 0);
     const floorMs = (roofFlops) => Math.max((2 * kept) / roofFlops, csrBytes / machine.streamBandwidth) * 1000;
     const row = {

@@ -31,3 +31,8 @@ export function validatesWithRelaxedSimd(bytes: Uint8Array<ArrayBuffer>): boolea
   if (!WebAssembly.validate(bytes)) v8Flags()?.setFlagsFromString('--experimental-wasm-relaxed-simd');
   return WebAssembly.validate(bytes);
 }
+
+/** Whether SCULPT_KERNELS=simd asks for the plain-SIMD kernels (no relaxed SIMD) everywhere. */
+export function plainSimdForced(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SCULPT_KERNELS === 'simd';
+}

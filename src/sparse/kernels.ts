@@ -5,7 +5,7 @@
  * so that each nonzero weight multiplies a contiguous SIMD row.
  */
 import { SculptError } from '../core/errors.js';
-import { validatesWithRelaxedSimd, wasmBytes } from '../core/wasm-bytes.js';
+import { plainSimdForced, validatesWithRelaxedSimd, wasmBytes } from '../core/wasm-bytes.js';
 import type { KernelCall, SplitFunction } from './threads.js';
 import type { CsrMatrix } from './formats.js';
 import { uninitF32 } from './tensor.js';
@@ -59,8 +59,7 @@ let chosen: KernelBuild | undefined;
 
 /** The build this process runs: relaxed SIMD where available, else plain; SCULPT_KERNELS=simd forces plain. */
 export function kernelBuild(): KernelBuild {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  chosen ??= env?.SCULPT_KERNELS === 'simd' || !relaxedSimdAvailable() ? 'simd' : 'relaxed';
+  chosen ??= plainSimdForced() || !relaxedSimdAvailable() ? 'simd' : 'relaxed';
   return chosen;
 }
 

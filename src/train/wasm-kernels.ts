@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { validatesWithRelaxedSimd, wasmBytes } from '../core/wasm-bytes.js';
+import { plainSimdForced, validatesWithRelaxedSimd, wasmBytes } from '../core/wasm-bytes.js';
 import { KERNELS_RELAXED_HEAP_WASM_BASE64 } from './wasm/kernels-heap-wasm.js';
 import { heapF32, overHeap, wasmHeap, type WasmHeapBackend } from './wasm-heap.js';
 
@@ -98,8 +98,7 @@ function heapKernels(backend: unknown): { heap: WasmHeapBackend; k: HeapKernels 
   if (heap === undefined) return undefined;
   if (heapModule === undefined) {
     const bytes = wasmBytes(KERNELS_RELAXED_HEAP_WASM_BASE64);
-    const plain = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SCULPT_KERNELS === 'simd';
-    heapModule = !plain && validatesWithRelaxedSimd(bytes) ? new WebAssembly.Module(bytes) : null;
+    heapModule = !plainSimdForced() && validatesWithRelaxedSimd(bytes) ? new WebAssembly.Module(bytes) : null;
   }
   if (heapModule === null) return undefined;
   let k = heapInstances.get(heap);
