@@ -16,7 +16,7 @@ interface KernelExports {
   heapBase(): number;
   spmvCsr16(rows: number, rowPtr: number, colIdx: number, values: number, x: number, y: number, bias: number, relu: number): void;
   spmvCsr32(rows: number, rowPtr: number, colIdx: number, values: number, x: number, y: number, bias: number, relu: number): void;
-  spmmCsr(rows: number, rowPtr: number, colIdx: number, wide: number, values: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number): void;
+  spmmCsr(rows: number, rowPtr: number, colIdx: number, wide: number, values: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number, offsets: number): void;
   gemv(rows: number, cols: number, w: number, x: number, y: number, bias: number, relu: number): void;
   gemm(rows: number, cols: number, w: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number): void;
   maxPool2d(x: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, tmp: number, y: number): void;
@@ -281,12 +281,22 @@ export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): Line
       else e.convCsr(rows, rowPtr, offsets, values, x, n, y, ld, b, act, tile);
     },
     runBatch: (xt, ld, yt, relu, post) => {
-      const product = (r0: number, r1: number): KernelCall => ['spmmCsr', [r1 - r0, rowPtr + r0 * 4, colIdx, wide ? 1 : 0, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(csr.cols, ld)]];
-      if (pool && nnz * ld >= SPLIT_WORK) pool.splitCalls(parts.map(([r0, r1]) => [product(r0, r1), ...(post?.(r0, r1) ?? [])]));
-      else runCalls(k, [product(0, rows), ...(post?.(0, rows) ?? [])]);
+      const mark = k.mark();
+      try {
+        // Scratch for the indices as byte offsets, which the kernel writes when a row takes several passes.
+        const offsets = ld > CSR_PASS_COLUMNS ? k.reserve(nnz * 4) : 0;
+        const product = (r0: number, r1: number): KernelCall => ['spmmCsr', [r1 - r0, rowPtr + r0 * 4, colIdx, wide ? 1 : 0, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(csr.cols, ld), offsets]];
+        if (pool && nnz * ld >= SPLIT_WORK) pool.splitCalls(parts.map(([r0, r1]) => [product(r0, r1), ...(post?.(r0, r1) ?? [])]));
+        else runCalls(k, [product(0, rows), ...(post?.(0, rows) ?? [])]);
+      } finally {
+        k.release(mark);
+      }
     },
   };
 }
+
+/** The widest pass of asm spmmCsr (7 vectors): a batch wider than this takes several passes over each row. */
+const CSR_PASS_COLUMNS = 28;
 
 /**
  * Multiply-adds from which a product is split between worker threads: waking one and waiting for

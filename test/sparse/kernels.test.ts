@@ -70,6 +70,35 @@ test('CSR (16-bit) and dense kernels match the naive product at batch 1, 3, 16 a
   }
 });
 
+test('CSR wider than one pass (indices as offsets, passes of 7 vectors then 4, 2, 1) matches the naive product, and bit for bit the same columns 16 at a time', () => {
+  const k = new Kernels();
+  const rows = 45, cols = 300;
+  const w = randomMatrix(rows, cols, 0.2, 71);
+  const bias = randomMatrix(1, rows, 1, 72);
+  const csr16 = denseToCsr(w, rows, cols);
+  // The same matrix with 32-bit column indices (as for more than 65536 columns).
+  const csr32 = { ...csr16, colIndex: Uint32Array.from(csr16.colIndex) };
+  // Batches whose padded widths leave 1–6 vectors after the passes of 7, and BERT's 128 tokens (4·7 + 4).
+  for (const batch of [29, 33, 37, 41, 45, 49, 128]) {
+    const x = randomMatrix(batch, cols, 1, 700 + batch);
+    for (const [name, csr] of [['csr16', csr16], ['csr32', csr32]] as const) {
+      const layer = uploadCsr(k, csr, bias);
+      for (const relu of [false, true]) {
+        const y = applyLinear(k, layer, x, batch, relu);
+        assertClose(y, reference(w, rows, cols, x, batch, bias, relu), `${name} batch ${batch} relu ${relu}`);
+        // Each output sums its nonzeros in the same order whatever the pass: 16 tokens at a time
+        // (one pass of 4 vectors, indices multiplied in the loop) gives the same bits. (A last
+        // single token would run the batch-1 kernel, which sums in another order: 17 then.)
+        for (let b0 = 0, n = 0; b0 < batch; b0 += n) {
+          n = batch - b0 === 17 ? 17 : Math.min(16, batch - b0);
+          const part = applyLinear(k, layer, x.subarray(b0 * cols, (b0 + n) * cols), n, relu);
+          assert.deepEqual(part, y.subarray(b0 * rows, (b0 + n) * rows), `${name} batch ${batch} tokens ${b0}…`);
+        }
+      }
+    }
+  }
+});
+
 test('CSR with 32-bit column indices (more than 65536 columns) matches the naive product', () => {
   const k = new Kernels();
   const rows = 3, cols = 70_001;
