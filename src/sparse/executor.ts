@@ -14,6 +14,7 @@ import type { Attrs } from './ops-common.js';
 import { shortName } from './ops-common.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
 import { localKernels, withOpKernels } from './ops-vector.js';
+import type { KernelCall } from './threads.js';
 import { BufferPool, checkedSize, floatTensor, fromGraphTensor, size, strides, withBufferPool, withTensorBudget, zeroF32, type Tensor } from './tensor.js';
 
 export interface ExecutorOptions {
@@ -806,6 +807,16 @@ export class SparseExecutor {
         }
       }
     };
+    // The values whose last reader is n: dropped, their buffers back to the pool when nothing else holds them.
+    const release = (n: GraphNode) => {
+      const done = main ? this.releases.get(n) : undefined;
+      if (done) {
+        for (const v of done) {
+          hold(values.get(v), -1);
+          values.delete(v);
+        }
+      }
+    };
     for (const n of nodes) {
       if (this.precomputed.has(n) || this.fusedAway.has(n)) continue;
       const source = this.folded.get(n);
@@ -813,6 +824,7 @@ export class SparseExecutor {
         const t = values.get(source)!;
         values.set(n.outputs[0], t);
         hold(t, 1);
+        release(n);
         continue;
       }
       const fused = this.fusedOps.get(n);
@@ -835,13 +847,7 @@ export class SparseExecutor {
           hold(outs[i], 1);
         }
       });
-      const done = main ? this.releases.get(n) : undefined;
-      if (done) {
-        for (const v of done) {
-          hold(values.get(v), -1);
-          values.delete(v);
-        }
-      }
+      release(n);
     }
   }
 
@@ -871,22 +877,44 @@ export class SparseExecutor {
     const mark = kernels.mark();
     try {
       const ld = batchStride(n);
-      const w = kernels.upload(x.subarray(ao, ao + m * k));
-      const xt = kernels.alloc(k * ld * 4);
-      const xv = kernels.f32(xt, k * ld);
-      if (ld === n) xv.set(y.subarray(bo, bo + k * n));
-      else for (let r = 0; r < k; r++) xv.set(y.subarray(bo + r * n, bo + (r + 1) * n), r * ld);
-      const yt = kernels.reserve(m * ld * 4);
+      const { w, xt, yt } = stageBlock(kernels, x, ao, y, bo, m, k, n);
       const pool = kernels.pool;
-      if (split && pool) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0, columnTile(k, ld, DENSE_TILE_BYTES)]));
-      else kernels.exports.gemm(m, k, w, xt, ld, yt, 0, 0, columnTile(k, ld, DENSE_TILE_BYTES));
-      const yv = kernels.f32(yt, m * ld);
-      if (ld === n) out.set(yv, oo);
-      else for (let r = 0; r < m; r++) out.set(yv.subarray(r * ld, r * ld + n), oo + r * n);
+      const tile = columnTile(k, ld, DENSE_TILE_BYTES);
+      if (split && pool) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0, tile]));
+      else kernels.exports.gemm(m, k, w, xt, ld, yt, 0, 0, tile);
+      unstageBlock(kernels, yt, out, oo, m, n);
       return true;
     } finally {
       kernels.release(mark);
     }
+  };
+
+  /**
+   * Every block of a batched MatMul of two activations at once, the blocks (attention's heads)
+   * shared between the worker threads, each thread its own blocks whole: declines without
+   * threads, or when there is too little work to split.
+   */
+  private readonly gemmBatch: BatchMultiply = (x, y, out, blocks, m, k, n) => {
+    const pool = this.k.pool;
+    if (!pool || m * k * n < 4096 || blocks.length * m * k * n < 8 * SPLIT_WORK) return false;
+    const kernels = this.k;
+    const ld = batchStride(n);
+    const tile = columnTile(k, ld, DENSE_TILE_BYTES);
+    // In rounds of at most maxCalls blocks a thread.
+    const round = pool.threads * pool.maxCalls;
+    for (let b0 = 0; b0 < blocks.length; b0 += round) {
+      const these = blocks.slice(b0, b0 + round);
+      const mark = kernels.mark();
+      try {
+        const staged = these.map(([ao, bo]) => stageBlock(kernels, x, ao, y, bo, m, k, n));
+        const calls = staged.map(({ w, xt, yt }): KernelCall => ['gemm', [m, k, w, xt, ld, yt, 0, 0, tile]]);
+        pool.splitCalls(splitRows(these.length, pool.threads, undefined, 1).map(([i0, i1]) => calls.slice(i0, i1)));
+        staged.forEach(({ yt }, i) => unstageBlock(kernels, yt, out, these[i][2], m, n));
+      } finally {
+        kernels.release(mark);
+      }
+    }
+    return true;
   };
 
   private runWeightOp(n: GraphNode, ins: readonly (Tensor | undefined)[]): Tensor {
@@ -894,7 +922,7 @@ export class SparseExecutor {
     if (n.opType === 'Conv') return this.conv(n, ins, p);
     const a = need(ins[0], n, 0);
     if (n.opType === 'MatMul') {
-      if (!p) return matmulGeneric(a, need(ins[1], n, 1), n, this.gemmBlock);
+      if (!p) return matmulGeneric(a, need(ins[1], n, 1), n, this.gemmBlock, this.gemmBatch);
       const layer = p.kernels[0];
       if (a.dims[a.dims.length - 1] !== layer.cols) throw new SculptError(`${at(n)} input has last dim ${a.dims[a.dims.length - 1]}, the weight has ${layer.cols} rows`);
       const m = size(a.dims) / layer.cols;
@@ -911,7 +939,7 @@ export class SparseExecutor {
     } else {
       const b = need(ins[1], n, 1);
       const bb = attrInt(n.attributes, 'transB', 0) === 1 ? transposeTensor(b, [1, 0]) : b;
-      y = matmulGeneric(aa, bb, n, this.gemmBlock);
+      y = matmulGeneric(aa, bb, n, this.gemmBlock, this.gemmBatch);
       const alpha = attrFloat(n.attributes, 'alpha', 1);
       if (alpha !== 1) for (let i = 0; i < y.data.length; i++) y.data[i] *= alpha;
     }
@@ -1103,11 +1131,39 @@ function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array 
   return t;
 }
 
+/**
+ * Copies block A [m, k] (at x[ao]) into kernel memory as the dense kernel's row-major matrix and
+ * B [k, n] (at y[bo]) as its [k, ld] input, n padded to whole vectors with zeros; reserves Y.
+ */
+function stageBlock(kernels: Kernels, x: Float32Array, ao: number, y: Float32Array, bo: number, m: number, k: number, n: number): { w: number; xt: number; yt: number } {
+  const ld = batchStride(n);
+  const w = kernels.upload(x.subarray(ao, ao + m * k));
+  const xt = ld === n ? kernels.reserve(k * ld * 4) : kernels.alloc(k * ld * 4);
+  const xv = kernels.f32(xt, k * ld);
+  if (ld === n) xv.set(y.subarray(bo, bo + k * n));
+  else for (let r = 0; r < k; r++) xv.set(y.subarray(bo + r * n, bo + (r + 1) * n), r * ld);
+  return { w, xt, yt: kernels.reserve(m * ld * 4) };
+}
+
+/** Copies a staged block's result Y [m, ld] out to out[oo…] as [m, n]. */
+function unstageBlock(kernels: Kernels, yt: number, out: Float32Array, oo: number, m: number, n: number): void {
+  const ld = batchStride(n);
+  const yv = kernels.f32(yt, m * ld);
+  if (ld === n) out.set(yv, oo);
+  else for (let r = 0; r < m; r++) out.set(yv.subarray(r * ld, r * ld + n), oo + r * n);
+}
+
 /** NumPy matmul for float tensors of rank ≥ 1 with broadcast batch dimensions. */
 /** Multiplies one block into `out` at `oo` (true), or declines (false) and the loop below does it. */
 export type BlockMultiply = (x: Float32Array, ao: number, y: Float32Array, bo: number, out: Float32Array, oo: number, m: number, k: number, n: number) => boolean;
 
-export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode, block?: BlockMultiply): Tensor {
+/**
+ * All the [m, k]·[k, n] blocks of a MatMul at once (each [a offset, b offset, out offset]), so
+ * that they can be shared between threads; returns false to decline (then each goes to `block`).
+ */
+export type BatchMultiply = (x: Float32Array, y: Float32Array, out: Float32Array, blocks: readonly (readonly [number, number, number])[], m: number, k: number, n: number) => boolean;
+
+export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode, block?: BlockMultiply, batch?: BatchMultiply): Tensor {
   const ad = a.dims.length === 1 ? [1, a.dims[0]] : [...a.dims];
   const bd = b.dims.length === 1 ? [b.dims[0], 1] : [...b.dims];
   const m = ad[ad.length - 2], k = ad[ad.length - 1], k2 = bd[bd.length - 2], n = bd[bd.length - 1];
@@ -1128,9 +1184,11 @@ export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode, block?: Blo
     }
     return off;
   };
-  for (let p = 0; p < batches; p++) {
-    const ao = offset(aBatch, p) * m * k, bo = offset(bBatch, p) * k * n, oo = p * m * n;
-    if (block && a.data instanceof Float32Array && b.data instanceof Float32Array && block(x, ao, y, bo, out, oo, m, k, n)) continue;
+  const blocks = Array.from({ length: batches }, (_, p) => [offset(aBatch, p) * m * k, offset(bBatch, p) * k * n, p * m * n] as const);
+  const floats = a.data instanceof Float32Array && b.data instanceof Float32Array;
+  const batched = batch !== undefined && floats && batches > 1 && batch(x, y, out, blocks, m, k, n);
+  for (const [ao, bo, oo] of batched ? [] : blocks) {
+    if (block && floats && block(x, ao, y, bo, out, oo, m, k, n)) continue;
     for (let i = 0; i < m; i++) {
       for (let kk = 0; kk < k; kk++) {
         const v = x[ao + i * k + kk];

@@ -134,9 +134,10 @@ export class Kernels {
   pool: {
     /** Runs `fn` once per part, part i's arguments `parts[i]`, the parts on different threads. */
     split(fn: SplitFunction, parts: readonly (readonly number[])[]): void;
-    /** Runs each part's calls in order, the parts on different threads (at most 4 calls a part). */
+    /** Runs each part's calls in order, the parts on different threads (at most `maxCalls` calls a part). */
     splitCalls(parts: readonly (readonly KernelCall[])[]): void;
     readonly threads: number;
+    readonly maxCalls: number;
     /** Tells idle workers a product is coming (they spin briefly instead of sleeping). */
     wake(): void;
     /** Resolves once every worker runs (until then the calling thread runs their parts). */

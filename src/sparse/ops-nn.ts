@@ -17,8 +17,8 @@ export function softmax(log: boolean): OpFn {
     const n = old ? size(a.dims.slice(axis)) : a.dims[axis];
     const inner = old ? 1 : size(a.dims.slice(axis + 1));
     const outer = size(a.dims.slice(0, axis));
-    const o = new Float32Array(x.length);
     if (!log && inner === 1 && a.dtype === 'float32' && vectorSized(x.length)) return [floatTensor(a.dims, softmaxRows(x, outer, n))];
+    const o = new Float32Array(x.length);
     if (!log && inner === 1) {
       // Rows along the last axis (attention scores): each exp computed once, kept in double.
       const e = new Float64Array(n);

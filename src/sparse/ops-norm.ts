@@ -18,8 +18,6 @@ export const layerNorm: OpFn = (inputs, attrs, node) => {
   const sT = inputs[1], bT = inputs[2];
   const scale = sT ? float(sT, node) : undefined, bias = bT ? float(bT, node) : undefined;
   const si = sT ? broadcastIndex(sT.dims, trailing) : null, bi = bT ? broadcastIndex(bT.dims, trailing) : null;
-  const o = new Float32Array(x.length);
-  const means = new Float32Array(rows), invs = new Float32Array(rows);
   // Scale and bias spread to one value per trailing element once, so the row loop is plain.
   const spread = (v: Float32Array | undefined, idx: Int32Array | null, fill: number): Float32Array => {
     const out = new Float32Array(n);
@@ -30,6 +28,8 @@ export const layerNorm: OpFn = (inputs, attrs, node) => {
   // The common case in WebAssembly; Mean and InvStdDev, when read, from the loop below.
   const statsRead = node.outputs.slice(1).some((o) => o !== '');
   if (vectorSized(x.length) && a.dtype === 'float32' && !statsRead) return [floatTensor(a.dims, layerNormRows(x, rows, n, sT ? sv : undefined, bT ? bv : undefined, eps))];
+  const o = new Float32Array(x.length);
+  const means = new Float32Array(rows), invs = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
     const base = r * n;
     let mean = 0;

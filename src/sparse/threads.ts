@@ -22,10 +22,10 @@ type WorkerThreads = typeof import('node:worker_threads');
  * 6 asleep; 1: how many calls; then per call its function and argument count), then the calls'
  * arguments as float64, MAX_ARGS per call.
  */
-const MAX_CALLS = 4;
+const MAX_CALLS = 8;
 const MAX_ARGS = 12;
 const SLOT_INTS = 2 + 2 * MAX_CALLS;
-const ARGS_AT = 64; // bytes: the int32 slots fit before it
+const ARGS_AT = Math.ceil((SLOT_INTS * 4) / 64) * 64; // bytes: the int32 slots fit before it
 const IDLE = 0;
 const GO = 1;
 const DONE = 2;
@@ -140,6 +140,7 @@ export function threadedKernels(threads: number): Kernels {
   })();
   k.pool = {
     threads,
+    maxCalls: MAX_CALLS,
     ready,
     wake() {
       // Waking a sleeping thread takes far longer than a product's share (measured in BERT): the

@@ -66,3 +66,50 @@ test('executor: a graph output aliasing a dead value keeps its buffer; outputs o
   }
   assert.notEqual(outs[0].r.data.buffer, outs[1].r.data.buffer);
 });
+
+test('executor: values folded into a weight kernel (bias Add, Relu) give their buffers back: a second run takes a new buffer only for its output', async () => {
+  const M = 64, N = 128; // 8192 floats: pooled
+  const rng = new Rng(5);
+  const weight = (name: string) => ({ name, dims: [N, N], data: Float32Array.from({ length: N * N }, () => (rng.next() < 0.5 ? 0 : rng.next() - 0.5)) });
+  const bias = (name: string) => ({ name, dims: [N], data: Float32Array.from({ length: N }, () => rng.next() - 0.5) });
+  const bytes = encodeOnnx({
+    opset: 17,
+    inputs: [{ name: 'x', dims: [M, N] }],
+    outputs: [{ name: 'y' }],
+    initializers: [weight('w1'), bias('b1'), weight('w2'), bias('b2')],
+    nodes: [
+      { op: 'MatMul', inputs: ['x', 'w1'], outputs: ['h'] },
+      { op: 'Add', inputs: ['h', 'b1'], outputs: ['hb'] }, // folded: the kernel adds the bias
+      { op: 'Relu', inputs: ['hb'], outputs: ['r'] }, // folded: the kernel clamps
+      { op: 'MatMul', inputs: ['r', 'w2'], outputs: ['z'] },
+      { op: 'Add', inputs: ['z', 'b2'], outputs: ['y'] },
+    ],
+  });
+  const x = Float32Array.from({ length: M * N }, () => rng.next() * 2 - 1);
+  const ex = new SparseExecutor(new OnnxModel('folded.onnx', bytes).graph(), { engine: 'sparse' });
+  const fresh: number[] = [];
+  const take = BufferPool.prototype.take;
+  BufferPool.prototype.take = function (n: number) {
+    const got = take.call(this, n);
+    if (!got.recycled) fresh[fresh.length - 1]++;
+    return got;
+  };
+  const outs: Float32Array[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      fresh.push(0);
+      outs.push(ex.run({ x: { dtype: 'float32', dims: [M, N], data: x } }).y.data as Float32Array);
+    }
+    // The first run makes h's and z's buffers; later runs reuse h's (given back once r is read).
+    assert.deepEqual(fresh, [2, 1, 1]);
+    assert.deepEqual(outs[2], outs[0]);
+  } finally {
+    BufferPool.prototype.take = take;
+  }
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const ref = (await session.run({ x: new ort.Tensor('float32', x, [M, N]) })).y.data as Float32Array;
+  await session.release();
+  let d = 0;
+  for (let j = 0; j < ref.length; j++) d = Math.max(d, Math.abs(outs[0][j] - ref[j]));
+  assert.ok(d <= 1e-4, `max difference ${d}`);
+});

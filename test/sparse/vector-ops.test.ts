@@ -317,6 +317,35 @@ test('a product split between 2 and 3 worker threads equals the one-thread produ
   }
 });
 
+test("a batched MatMul of two activations (attention's heads) shared out whole between 2 and 3 threads equals the one-thread run bit for bit, and onnxruntime within 1e-5", async () => {
+  const { threadedKernels } = await import('../../src/sparse/threads.js');
+  const { SparseExecutor } = await import('../../src/sparse/executor.js');
+  const { OnnxModel } = await import('../../src/formats/onnx.js');
+  const { writeOnnx } = await import('../../bench/sparse-onnx-writer.js');
+  const ort = await import('onnxruntime-node');
+  // 2·12 blocks of 128·64·98 multiply-adds (n padded to 100 in the kernel), B broadcast over the
+  // batch: enough to be shared out, in more than one round of blocks at 2 threads.
+  const [A, B] = [[2, 12, 128, 64], [1, 12, 64, 98]];
+  const bytes = writeOnnx({ opset: 17, nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }], initializers: [], inputs: [{ name: 'a', dims: A }, { name: 'b', dims: B }], outputs: [{ name: 'y' }] });
+  const a = values(A.reduce((p, q) => p * q), -1, 1, 41), b = values(B.reduce((p, q) => p * q), -1, 1, 42);
+  const feeds = { a: { dtype: 'float32' as const, dims: A, data: a }, b: { dtype: 'float32' as const, dims: B, data: b } };
+  const outs: Float32Array[] = [];
+  for (const threads of [1, 2, 3]) {
+    const ex = new SparseExecutor(new OnnxModel('bmm.onnx', bytes).graph(), { kernels: threads > 1 ? threadedKernels(threads) : undefined });
+    await ex.ready();
+    outs.push(ex.run(feeds).y.data as Float32Array);
+  }
+  assert.deepEqual(outs[1], outs[0], '2 threads');
+  assert.deepEqual(outs[2], outs[0], '3 threads');
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const ref = (await session.run({ a: new ort.Tensor('float32', a, A), b: new ort.Tensor('float32', b, B) })).y.data as Float32Array;
+  await session.release();
+  assert.equal(outs[0].length, ref.length);
+  let d = 0, m = 0;
+  for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(outs[0][i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
+  assert.ok(d / m < 1e-5, `max relative error ${d / m}`);
+});
+
 test('splitRows: ranges cover every row once, in blocks of 4, balanced by nonzeros', async () => {
   const { splitRows } = await import('../../src/sparse/kernels.js');
   // Rows 0–9 hold 100 nonzeros each, rows 10–99 one each: two parts split near row 5.
