@@ -430,7 +430,7 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
       const xt = k.reserve(layer.cols * ld * 4);
       const yt = k.reserve(rows * ld * 4);
       const y = k.reserve(out.byteLength);
-      k.exports.transposeIn(xin, batch, layer.cols, xt, ld, layer.cols);
+      transposeIn(k, xin, batch, layer.cols, xt, ld);
       // GELU and the transpose back run on each part's rows, on the thread that computed them.
       layer.runBatch(xt, ld, yt, relu, (r0, r1) => [
         ...(gelu ? [['geluRows', [yt + r0 * ld * 4, 1, (r1 - r0) * ld, 0, yt + r0 * ld * 4]] as KernelCall] : []),
@@ -443,6 +443,19 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
     k.release(mark);
   }
 }
+
+/**
+ * X^T [cols, ld] from X [batch, cols] in kernel memory (padding lanes zeroed): with worker threads
+ * and enough of it, each thread transposes a band of X's columns into its rows of X^T.
+ */
+function transposeIn(k: Kernels, x: number, batch: number, cols: number, xt: number, ld: number): void {
+  const pool = k.pool;
+  if (pool && batch * cols >= TRANSPOSE_SPLIT) pool.split('transposeIn', splitRows(cols, pool.threads).map(([c0, c1]) => [x + c0 * 4, batch, c1 - c0, xt + c0 * ld * 4, ld, cols]));
+  else k.exports.transposeIn(x, batch, cols, xt, ld, cols);
+}
+
+/** Floats from which a transpose into kernel memory is split between worker threads (BERT-base: ~0.2 ms for 98,304). */
+const TRANSPOSE_SPLIT = 1 << 16;
 
 /**
  * Runs layers back to back inside kernel memory (no copies or transposes between them):
@@ -471,7 +484,7 @@ export function applyChain(k: Kernels, layers: readonly LinearKernel[], relu: re
     if (batch === 1) k.f32(bufA, x.length).set(x);
     else {
       const xin = k.upload(x);
-      k.exports.transposeIn(xin, batch, layers[0].cols, bufA, ld, layers[0].cols);
+      transposeIn(k, xin, batch, layers[0].cols, bufA, ld);
     }
     for (let i = 0; i < layers.length; i++) {
       if (batch === 1) layers[i].runVector(src, dst, relu[i] ?? false);

@@ -284,7 +284,7 @@ test('worker threads split each product by rows: 1, 2 and 3 threads give bit-ide
   assert.ok(d / m < 1e-5, `max relative error ${d / m}`);
 });
 
-test('a product split between 2 and 3 worker threads equals the one-thread product bit for bit (CSR and dense, with bias and ReLU, and with GELU and the transpose back in each part)', async () => {
+test('a product split between 2 and 3 worker threads equals the one-thread product bit for bit (CSR and dense, with bias and ReLU, and with GELU and the transposes in and back in each part)', async () => {
   const { threadedKernels } = await import('../../src/sparse/threads.js');
   const { applyLinear, uploadCsr: csrKernel, uploadDense: denseKernel } = await import('../../src/sparse/kernels.js');
   const { denseToCsr } = await import('../../src/sparse/formats.js');
@@ -293,6 +293,7 @@ test('a product split between 2 and 3 worker threads equals the one-thread produ
   const w = Float32Array.from({ length: rows * cols }, () => (r() < 0.2 ? r() - 0.5 : 0));
   const bias = values(rows, -1, 1, 32);
   const x = values(cols * ld, -1, 1, 33);
+  const wide = values(200 * cols, -1, 1, 34);
   const results = (k: Kernels) => {
     const out: Float32Array[] = [];
     for (const layer of [csrKernel(k, denseToCsr(w, rows, cols), bias), denseKernel(k, w, rows, cols, bias)]) {
@@ -305,6 +306,8 @@ test('a product split between 2 and 3 worker threads equals the one-thread produ
         k.release(mark);
         // The array-level product with its epilogue (GELU, the transpose back) split with it.
         out.push(applyLinear(k, layer, x, ld, relu, true));
+        // 200 tokens: the transpose into kernel memory split too, by bands of columns (from 65,536 floats).
+        out.push(applyLinear(k, layer, wide, 200, relu));
       }
     }
     return out;
