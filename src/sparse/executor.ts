@@ -748,6 +748,8 @@ export class SparseExecutor {
    */
   run(inputs: Readonly<Record<string, Tensor>>, options: { timings?: Map<GraphNode, number> } = {}): Record<string, Tensor> {
     this.timings = options.timings;
+    // Worker threads asleep since the last run wake while the first ops run, not at the first product.
+    this.k.pool?.wake();
     try {
       return withTensorBudget(this.maxTensorBytes, () => withBufferPool(this.pool, () => withOpKernels(this.k, () => this.runWithin(inputs))));
     } finally {
