@@ -1155,7 +1155,6 @@ function unstageBlock(kernels: Kernels, yt: number, out: Float32Array, oo: numbe
   else for (let r = 0; r < m; r++) out.set(yv.subarray(r * ld, r * ld + n), oo + r * n);
 }
 
-/** NumPy matmul for float tensors of rank ≥ 1 with broadcast batch dimensions. */
 /** Multiplies one block into `out` at `oo` (true), or declines (false) and the loop below does it. */
 export type BlockMultiply = (x: Float32Array, ao: number, y: Float32Array, bo: number, out: Float32Array, oo: number, m: number, k: number, n: number) => boolean;
 
@@ -1165,6 +1164,10 @@ export type BlockMultiply = (x: Float32Array, ao: number, y: Float32Array, bo: n
  */
 export type BatchMultiply = (x: Float32Array, y: Float32Array, out: Float32Array, blocks: readonly (readonly [number, number, number])[], m: number, k: number, n: number) => boolean;
 
+/**
+ * NumPy matmul for float tensors of rank ≥ 1 with broadcast batch dimensions; `batch` may take all
+ * the blocks at once, else `block` each one, else the loop here.
+ */
 export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode, block?: BlockMultiply, batch?: BatchMultiply): Tensor {
   const ad = a.dims.length === 1 ? [1, a.dims[0]] : [...a.dims];
   const bd = b.dims.length === 1 ? [b.dims[0], 1] : [...b.dims];
