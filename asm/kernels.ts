@@ -554,6 +554,34 @@ export function transposeOut(src: usize, rows: i32, cols: i32, ld: i32, dst: usi
   }
 }
 
+/**
+ * `count` transposes as transposeIn, the t-th reading src [rows, cols] (rows srcStride floats
+ * apart) at src + t·srcStep floats and writing dst [cols, ld] at dst + t·dstStep floats: a
+ * permutation of a tensor's inner axes, one matrix per outer index (attention's heads).
+ */
+export function transposeMany(count: i32, src: usize, srcStep: i32, rows: i32, cols: i32, srcStride: i32, dst: usize, dstStep: i32, ld: i32): void {
+  for (let t = 0; t < count; t++) transposeIn(src + (<usize>t * <usize>srcStep << 2), rows, cols, dst + (<usize>t * <usize>dstStep << 2), ld, srcStride);
+}
+
+/**
+ * `count` blocks, the t-th `rows` rows of `cols` floats read srcStride floats apart from
+ * src + t·srcStep floats, written one after another at dst + t·dstStep floats: swapping a
+ * tensor's two outer axes ([a, b, c] to [b, a, c], one block per new outer index).
+ */
+export function copyRows(count: i32, src: usize, srcStep: i32, rows: i32, cols: i32, srcStride: i32, dst: usize, dstStep: i32): void {
+  const rowBytes = <usize>srcStride << 2;
+  const n = <usize>cols << 2, n16 = n & ~15;
+  for (let t = 0; t < count; t++) {
+    let s = src + (<usize>t * <usize>srcStep << 2);
+    let d = dst + (<usize>t * <usize>dstStep << 2);
+    for (let r = 0; r < rows; r++, s += rowBytes, d += n) {
+      let i: usize = 0;
+      for (; i < n16; i += 16) v128.store(d + i, v128.load(s + i));
+      for (; i < n; i += 4) store<f32>(d + i, load<f32>(s + i));
+    }
+  }
+}
+
 /** Sum of n floats (n a multiple of 16): a streaming read to measure memory bandwidth. */
 export function streamSum(p: usize, n: i32): f32 {
   let a0 = f32x4.splat(0); let a1 = f32x4.splat(0); let a2 = f32x4.splat(0); let a3 = f32x4.splat(0);

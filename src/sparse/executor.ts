@@ -160,6 +160,9 @@ export class SparseExecutor {
     this.graph = graph;
     this.maxTensorBytes = options.maxTensorBytes;
     this.k = options.kernels ?? new Kernels();
+    // In a shared kernel memory, the values of later runs live where the kernels read them (tensor.ts's PoolArena).
+    const k = this.k;
+    this.pool = new BufferPool(k.shared ? { carve: (n) => k.resident(n), holds: (b) => k.holds(b) } : undefined);
     checkSupported(graph);
     // Initializers and Constant nodes (paddle2onnx and tf2onnx keep every weight in one), of the
     // graph and its subgraphs (ONNX names are unique across them), are converted once, so their
@@ -754,11 +757,13 @@ export class SparseExecutor {
       return withTensorBudget(this.maxTensorBytes, () => withBufferPool(this.pool, () => withOpKernels(this.k, () => this.runWithin(inputs))));
     } finally {
       this.timings = undefined;
+      // Every value of the run is dropped or copied out by now: the arena's regions are all free.
+      this.pool.settle();
     }
   }
 
   /** Float32 buffers of dead values, for the next outputs (tensor.ts's BufferPool). */
-  private readonly pool = new BufferPool();
+  private readonly pool: BufferPool;
 
   /** Where `run` adds node times, while it runs with them. */
   private timings: Map<GraphNode, number> | undefined;
@@ -785,9 +790,16 @@ export class SparseExecutor {
     for (const o of this.graph.outputs) {
       const t = values.get(o.name);
       if (!t) throw new SculptError(`sparse executor: output ${shortName(o.name)} was not produced`);
-      result[o.name] = t;
+      result[o.name] = this.outOfArena(t);
     }
     return result;
+  }
+
+  /** `t`, its data copied out where it lives in the arena (whose regions the next run reuses). */
+  private outOfArena(t: Tensor): Tensor {
+    const items = t.items?.map((v) => this.outOfArena(v));
+    const data = t.data instanceof Float32Array && this.pool.inArena(t.data) ? t.data.slice() : t.data;
+    return data === t.data && (!items || items.every((v, i) => v === t.items![i])) ? t : { ...t, data, ...(items ? { items } : {}) };
   }
 
   private runNodes(nodes: readonly GraphNode[], values: Scope): void {
@@ -797,7 +809,7 @@ export class SparseExecutor {
       runGraph: (g, feeds) => this.runSubgraph(g, feeds, values),
     };
     // Main-graph values holding each pooled buffer: when the last is dropped, the buffer goes back to the pool.
-    const holders = main ? new Map<ArrayBufferLike, number>() : undefined;
+    const holders = main ? new Map<object, number>() : undefined;
     const hold = (t: Tensor | undefined, by: number) => {
       if (!holders || !t) return;
       for (const b of pooledBuffers(t, this.pool)) {
@@ -805,7 +817,7 @@ export class SparseExecutor {
         if (c > 0) holders.set(b, c);
         else {
           holders.delete(b);
-          this.pool.give(b as ArrayBuffer);
+          this.pool.give(b);
         }
       }
     };
@@ -873,18 +885,21 @@ export class SparseExecutor {
    */
   private readonly gemmBlock: BlockMultiply = (x, ao, y, bo, out, oo, m, k, n) => {
     if (m * k * n < 4096) return false;
-    // Split between the worker threads when large; else on unshared memory (faster copies).
+    // Split between the worker threads when large, or in place on operands in the executor's
+    // memory; else on unshared memory (faster copies).
     const split = this.k.pool !== undefined && m * k * n >= 8 * SPLIT_WORK;
-    const kernels = split ? this.k : localKernels();
+    const resident = [x, y, out].some((a) => this.k.addressOf(a) !== undefined);
+    const kernels = split || resident ? this.k : localKernels();
     const mark = kernels.mark();
     try {
       const ld = batchStride(n);
-      const { w, xt, yt } = stageBlock(kernels, x, ao, y, bo, m, k, n);
+      const staged = stageBlock(kernels, x, ao, y, bo, out, oo, m, k, n);
+      const { w, xt, yt } = staged;
       const pool = kernels.pool;
       const tile = columnTile(k, ld, DENSE_TILE_BYTES);
       if (split && pool) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0, tile]));
       else kernels.exports.gemm(m, k, w, xt, ld, yt, 0, 0, tile);
-      unstageBlock(kernels, yt, out, oo, m, n);
+      unstageBlock(kernels, staged, out, oo, m, n);
       return true;
     } finally {
       kernels.release(mark);
@@ -908,10 +923,10 @@ export class SparseExecutor {
       const these = blocks.slice(b0, b0 + round);
       const mark = kernels.mark();
       try {
-        const staged = these.map(([ao, bo]) => stageBlock(kernels, x, ao, y, bo, m, k, n));
+        const staged = these.map(([ao, bo, oo]) => stageBlock(kernels, x, ao, y, bo, out, oo, m, k, n));
         const calls = staged.map(({ w, xt, yt }): KernelCall => ['gemm', [m, k, w, xt, ld, yt, 0, 0, tile]]);
         pool.splitCalls(splitRows(these.length, pool.threads, undefined, 1).map(([i0, i1]) => calls.slice(i0, i1)));
-        staged.forEach(({ yt }, i) => unstageBlock(kernels, yt, out, these[i][2], m, n));
+        staged.forEach((st, i) => unstageBlock(kernels, st, out, these[i][2], m, n));
       } finally {
         kernels.release(mark);
       }
@@ -1134,23 +1149,31 @@ function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array 
 }
 
 /**
- * Copies block A [m, k] (at x[ao]) into kernel memory as the dense kernel's row-major matrix and
- * B [k, n] (at y[bo]) as its [k, ld] input, n padded to whole vectors with zeros; reserves Y.
+ * Places block A [m, k] (at x[ao]) in kernel memory as the dense kernel's row-major matrix and
+ * B [k, n] (at y[bo]) as its [k, ld] input, n padded to whole vectors with zeros, and Y [m, ld]:
+ * copies, except for arrays that live in that memory (the executor's arena) with n = ld, which
+ * the kernel reads and writes in place (`placed`: Y is out's block already).
  */
-function stageBlock(kernels: Kernels, x: Float32Array, ao: number, y: Float32Array, bo: number, m: number, k: number, n: number): { w: number; xt: number; yt: number } {
+function stageBlock(kernels: Kernels, x: Float32Array, ao: number, y: Float32Array, bo: number, out: Float32Array, oo: number, m: number, k: number, n: number): { w: number; xt: number; yt: number; placed: boolean } {
   const ld = batchStride(n);
-  const w = kernels.upload(x.subarray(ao, ao + m * k));
-  const xt = ld === n ? kernels.reserve(k * ld * 4) : kernels.alloc(k * ld * 4);
-  const xv = kernels.f32(xt, k * ld);
-  if (ld === n) xv.set(y.subarray(bo, bo + k * n));
-  else for (let r = 0; r < k; r++) xv.set(y.subarray(bo + r * n, bo + (r + 1) * n), r * ld);
-  return { w, xt, yt: kernels.reserve(m * ld * 4) };
+  const xa = kernels.addressOf(x), ya = ld === n ? kernels.addressOf(y) : undefined, oa = ld === n ? kernels.addressOf(out) : undefined;
+  const w = xa !== undefined ? xa + ao * 4 : kernels.upload(x.subarray(ao, ao + m * k));
+  let xt: number;
+  if (ya !== undefined) xt = ya + bo * 4;
+  else {
+    xt = ld === n ? kernels.reserve(k * ld * 4) : kernels.alloc(k * ld * 4);
+    const xv = kernels.f32(xt, k * ld);
+    if (ld === n) xv.set(y.subarray(bo, bo + k * n));
+    else for (let r = 0; r < k; r++) xv.set(y.subarray(bo + r * n, bo + (r + 1) * n), r * ld);
+  }
+  return { w, xt, yt: oa !== undefined ? oa + oo * 4 : kernels.reserve(m * ld * 4), placed: oa !== undefined };
 }
 
-/** Copies a staged block's result Y [m, ld] out to out[oo…] as [m, n]. */
-function unstageBlock(kernels: Kernels, yt: number, out: Float32Array, oo: number, m: number, n: number): void {
+/** Copies a staged block's result Y [m, ld] out to out[oo…] as [m, n] (nothing to do when it was placed there). */
+function unstageBlock(kernels: Kernels, staged: { yt: number; placed: boolean }, out: Float32Array, oo: number, m: number, n: number): void {
+  if (staged.placed) return;
   const ld = batchStride(n);
-  const yv = kernels.f32(yt, m * ld);
+  const yv = kernels.f32(staged.yt, m * ld);
   if (ld === n) out.set(yv, oo);
   else for (let r = 0; r < m; r++) out.set(yv.subarray(r * ld, r * ld + n), oo + r * n);
 }
@@ -1209,11 +1232,12 @@ export function matmulGeneric(a: Tensor, b: Tensor, node: GraphNode, block?: Blo
   return floatTensor(dims, out);
 }
 
-/** The buffers from `pool` a value holds: its data's, or its items' (a sequence, an optional). */
-function pooledBuffers(t: Tensor, pool: BufferPool): ArrayBufferLike[] {
-  const out: ArrayBufferLike[] = [];
+/** The buffers from `pool` a value holds (`BufferPool.owner`): its data's, or its items' (a sequence, an optional). */
+function pooledBuffers(t: Tensor, pool: BufferPool): object[] {
+  const out: object[] = [];
   const visit = (v: Tensor) => {
-    if (v.data instanceof Float32Array && pool.owns(v.data.buffer)) out.push(v.data.buffer);
+    const owner = v.data instanceof Float32Array ? pool.owner(v.data) : undefined;
+    if (owner) out.push(owner);
     if (v.items) for (const item of v.items) if (item) visit(item);
   };
   visit(t);

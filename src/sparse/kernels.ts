@@ -26,6 +26,8 @@ interface KernelExports {
   im2col2d(x: number, cg: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, q0: number, q1: number, dst: number, ld: number): void;
   transposeIn(src: number, rows: number, cols: number, dst: number, ld: number, srcStride: number): void;
   transposeOut(src: number, rows: number, cols: number, ld: number, dst: number, dstStride: number): void;
+  transposeMany(count: number, src: number, srcStep: number, rows: number, cols: number, srcStride: number, dst: number, dstStep: number, ld: number): void;
+  copyRows(count: number, src: number, srcStep: number, rows: number, cols: number, srcStride: number, dst: number, dstStep: number): void;
   streamSum(p: number, n: number): number;
   peakMadd(n: number, m: number, c: number): number;
   peakLoadMadd(n: number, buf: number): number;
@@ -130,6 +132,10 @@ export class Kernels {
 
   readonly build: KernelBuild;
   readonly memory: WebAssembly.Memory;
+  /** Whether the memory is shared (worker threads may share it; its views survive growth). */
+  readonly shared: boolean;
+  /** The shared memory's buffers `resident` made views on (each growth gives a new one). */
+  private readonly residentBuffers = new WeakSet<ArrayBufferLike>();
   /** Worker threads that split products with this instance (threads.ts), when attached. */
   pool: {
     /** Runs `fn` once per part, part i's arguments `parts[i]`, the parts on different threads. */
@@ -151,6 +157,7 @@ export class Kernels {
     const instance = new WebAssembly.Instance(kernelModule(this.build, !!shared), shared ? { env: { memory: shared } } : {});
     this.exports = instance.exports as unknown as KernelExports;
     this.memory = shared ?? this.exports.memory;
+    this.shared = !!shared;
     this.top = align(this.exports.heapBase(), 64);
   }
 
@@ -195,6 +202,28 @@ export class Kernels {
 
   f32(ptr: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, length);
+  }
+
+  /**
+   * n floats reserved for good, as a view that stays valid: only in a shared memory, whose views
+   * survive its growth (an unshared one's are detached). Call with no mark open (between runs).
+   */
+  resident(n: number): Float32Array {
+    if (!this.shared) throw new SculptError('sparse: internal error: resident arrays need a shared kernel memory');
+    const ptr = this.reserve(n * 4);
+    const buffer = this.memory.buffer;
+    this.residentBuffers.add(buffer);
+    return new Float32Array(buffer, ptr, n);
+  }
+
+  /** Whether `buffer` is this memory, as `resident` views see it. */
+  holds(buffer: ArrayBufferLike): boolean {
+    return this.residentBuffers.has(buffer);
+  }
+
+  /** Where `a` lives in this memory, when it is a view of it (see `resident`); else undefined. */
+  addressOf(a: ArrayBufferView): number | undefined {
+    return this.residentBuffers.has(a.buffer) ? a.byteOffset : undefined;
   }
 
   /** Copies an array into fresh memory and returns its offset. */
@@ -407,7 +436,8 @@ function checkBias(bias: Float32Array | undefined, rows: number): void {
 
 /**
  * Y [batch, rows] = X [batch, cols] · W^T (+ bias, ReLU or GELU): the array-level entry point, which copies
- * X into kernel memory, transposes it when batch > 1, and copies the result out.
+ * X into kernel memory, transposes it when batch > 1, and copies the result out (no copy for an
+ * array that lives there: `Kernels.resident`).
  */
 export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, batch: number, relu = false, gelu = false): Float32Array {
   if (x.length !== batch * layer.cols) {
@@ -416,27 +446,29 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
   const mark = k.mark();
   try {
     if (batch > 1) k.pool?.wake();
-    const xin = k.upload(x);
+    // Arrays already in the kernels' memory (the executor's arena) are read and written in place.
+    const xin = k.addressOf(x) ?? k.upload(x);
     const out = uninitF32(batch * layer.rows);
+    const home = k.addressOf(out);
     if (batch === 1) {
-      const y = k.alloc(layer.rows * 4);
+      const y = home ?? k.alloc(layer.rows * 4);
       layer.runVector(xin, y, relu);
       if (gelu) k.exports.geluRows(y, 1, layer.rows, 0, y);
-      out.set(k.f32(y, layer.rows));
+      if (home === undefined) out.set(k.f32(y, layer.rows));
     } else {
       const ld = batchStride(batch);
       const rows = layer.rows;
       // Written in full before they are read (transposeIn zeroes the padding lanes): not cleared.
       const xt = k.reserve(layer.cols * ld * 4);
       const yt = k.reserve(rows * ld * 4);
-      const y = k.reserve(out.byteLength);
+      const y = home ?? k.reserve(out.byteLength);
       transposeIn(k, xin, batch, layer.cols, xt, ld);
       // GELU and the transpose back run on each part's rows, on the thread that computed them.
       layer.runBatch(xt, ld, yt, relu, (r0, r1) => [
         ...(gelu ? [['geluRows', [yt + r0 * ld * 4, 1, (r1 - r0) * ld, 0, yt + r0 * ld * 4]] as KernelCall] : []),
         ['transposeOut', [yt + r0 * ld * 4, batch, r1 - r0, ld, y + r0 * 4, rows]],
       ]);
-      out.set(k.f32(y, out.length));
+      if (home === undefined) out.set(k.f32(y, out.length));
     }
     return out;
   } finally {

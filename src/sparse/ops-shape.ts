@@ -3,7 +3,7 @@ import { SculptError } from '../core/errors.js';
 import type { GraphNode } from '../core/graph.js';
 import { at, attrFloat, attrInt, attrInts, attrString, need, type Attrs, type OpFn, nodeLabel } from './ops-common.js';
 import { broadcastDims, broadcastIndex, vectorSized } from './ops-elementwise.js';
-import { transpose2d } from './ops-vector.js';
+import { permute3, transpose2d } from './ops-vector.js';
 import { allocLike, allocUninit, floatTensor, fromGraphTensor, intTensor, intValues, normAxis, size, strides, type IntType, type Tensor } from './tensor.js';
 
 
@@ -59,6 +59,9 @@ export function transposeTensor(a: Tensor, perm: readonly number[]): Tensor {
   if (rank === 2 && a.dtype === 'float32' && x instanceof Float32Array && vectorSized(x.length)) {
     return floatTensor(outDims, transpose2d(x, c.dims[0], c.dims[1]));
   }
+  // Attention's head transposes ([S, H, D] to [H, S, D], [H, D, S], …): in the kernels too.
+  const moved = rank === 3 && a.dtype === 'float32' && x instanceof Float32Array && vectorSized(x.length) ? permute3(x, c.dims, c.perm) : undefined;
+  if (moved) return floatTensor(outDims, moved);
   const out = allocUninit(a.dtype, outDims); // every element written below
   const o = out.data;
   if (rank <= 1 || c.perm.every((p, i) => p === i)) {

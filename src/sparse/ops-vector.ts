@@ -1,7 +1,8 @@
 /**
  * The hot non-weight ops of a transformer (Softmax over the last axis, LayerNorm, GELU, Exp, and
  * float32 + − × ÷ over rows) in WebAssembly SIMD: the operands are copied into one shared kernel
- * instance's scratch memory, computed four lanes at a time, and copied out. Measured about 5–30×
+ * instance's scratch memory, computed four lanes at a time, and copied out — or, when they live in
+ * the running executor's kernel memory (its arena), read and written there in place. Measured about 5–30×
  * faster per element than the same loops in JavaScript (bench:transformer's profile), copies
  * included.
  */
@@ -57,22 +58,30 @@ function byRows(k: Kernels, fn: SplitFunction, rows: number, n: number, args: (r
   else (k.exports[fn] as (...a: number[]) => void)(...args(0, rows));
 }
 
-/** A copy of kernel memory in an array of its own (from the executor's pool while it runs). */
-function copyOut(view: Float32Array): Float32Array {
-  const out = uninitF32(view.length);
-  out.set(view);
-  return out;
+/**
+ * The kernels for an op with these operands and output: the running executor's when any of them
+ * lives in its memory (its arena: read and written in place, no copies), else as `kernels`.
+ */
+function kernelsFor(arrays: readonly (Float32Array | undefined)[], out: Float32Array, rows: number, n: number): Kernels {
+  if (active && (active.addressOf(out) !== undefined || arrays.some((a) => a && active!.addressOf(a) !== undefined))) return active;
+  return kernels(rows, n);
 }
 
-/** Runs `f` with the arrays copied into scratch memory (and `out` floats reserved), and returns the output. */
+/**
+ * Runs `f` with the arrays in kernel memory (copied into scratch unless they live there) and `out`
+ * floats for its output, and returns the output (from the executor's pool while it runs).
+ */
 function withScratch(arrays: readonly (Float32Array | undefined)[], out: number, f: (k: Kernels, ptrs: number[], y: number) => void, rows = 1): Float32Array {
-  const k = kernels(rows, out / rows);
+  const result = uninitF32(out);
+  const k = kernelsFor(arrays, result, rows, out / rows);
   const mark = k.mark();
   try {
-    const ptrs = arrays.map((a) => (a ? k.upload(a) : 0));
-    const y = k.reserve(out * 4);
+    const ptrs = arrays.map((a) => (a ? (k.addressOf(a) ?? k.upload(a)) : 0));
+    const home = k.addressOf(result);
+    const y = home ?? k.reserve(out * 4);
     f(k, ptrs, y);
-    return copyOut(k.f32(y, out));
+    if (home === undefined) result.set(k.f32(y, out));
+    return result;
   } finally {
     k.release(mark);
   }
@@ -123,17 +132,53 @@ export function binaryRows(op: keyof typeof OP, a: Float32Array, ka: RowOperand,
 
 /** The transpose of a row-major [rows, cols] matrix, [cols, rows], by the kernels' 4×4 blocks. */
 export function transpose2d(x: Float32Array, rows: number, cols: number): Float32Array {
-  const k = kernels();
+  const out = uninitF32(rows * cols);
+  const k = kernelsFor([x], out, 1, 0);
   const mark = k.mark();
   try {
     const ld = Math.ceil(rows / 4) * 4;
-    const src = k.upload(x);
-    const y = k.reserve(cols * ld * 4);
+    const src = k.addressOf(x) ?? k.upload(x);
+    const home = ld === rows ? k.addressOf(out) : undefined;
+    const y = home ?? k.reserve(cols * ld * 4);
     k.exports.transposeIn(src, rows, cols, y, ld, cols);
+    if (home !== undefined) return out;
     const t = k.f32(y, cols * ld);
-    if (ld === rows) return copyOut(t);
-    const out = uninitF32(rows * cols);
-    for (let c = 0; c < cols; c++) out.set(t.subarray(c * ld, c * ld + rows), c * rows);
+    if (ld === rows) out.set(t);
+    else for (let c = 0; c < cols; c++) out.set(t.subarray(c * ld, c * ld + rows), c * rows);
+    return out;
+  } finally {
+    k.release(mark);
+  }
+}
+
+/**
+ * [a, b, c] permuted by `perm` in the kernels: [1, 0, 2] by block copies, [0, 2, 1] by a
+ * transpose per outer index (when b is whole SIMD vectors); split between the running executor's
+ * worker threads when large. Undefined otherwise ([2, 1, 0]; any other rank-3 permutation
+ * collapses to fewer axes: ops-shape.ts's collapsePermutation), and the caller moves it itself.
+ */
+export function permute3(x: Float32Array, dims: readonly number[], perm: readonly number[]): Float32Array | undefined {
+  const [a, b, c] = dims;
+  const p = perm.join(',');
+  let fn: SplitFunction, count: number, args: (src: number, y: number, t0: number, t1: number) => number[];
+  if (p === '1,0,2') {
+    fn = 'copyRows';
+    count = b;
+    args = (src, y, t0, t1) => [t1 - t0, src + t0 * c * 4, c, a, c, b * c, y + t0 * a * c * 4, a * c];
+  } else if (p === '0,2,1' && b % 4 === 0) {
+    fn = 'transposeMany';
+    count = a;
+    args = (src, y, t0, t1) => [t1 - t0, src + t0 * b * c * 4, b * c, b, c, c, y + t0 * b * c * 4, b * c, b];
+  } else return undefined;
+  const out = uninitF32(a * b * c);
+  const k = kernelsFor([x], out, count, (a * b * c) / count);
+  const mark = k.mark();
+  try {
+    const src = k.addressOf(x) ?? k.upload(x);
+    const home = k.addressOf(out);
+    const y = home ?? k.reserve(out.byteLength);
+    byRows(k, fn, count, (a * b * c) / count, (t0, t1) => args(src, y, t0, t1));
+    if (home === undefined) out.set(k.f32(y, out.length));
     return out;
   } finally {
     k.release(mark);

@@ -94,35 +94,100 @@ export function checkedSize(dims: readonly number[], bytesPerElement = 4, what =
 }
 
 /**
+ * Memory that pooled arrays may live in instead of JavaScript's heap: the executor's shared
+ * WebAssembly memory (kernels.ts's `Kernels.resident`), where the kernels read and write them in
+ * place, with no copy in or out.
+ */
+export interface PoolArena {
+  /** A view of n floats in memory of its own for good. */
+  carve(n: number): Float32Array;
+  /** Whether `buffer` is the arena's memory (a view of it may be one of `carve`'s regions). */
+  holds(buffer: ArrayBufferLike): boolean;
+}
+
+/** Most bytes an arena takes: past this, further buffers stay in JavaScript's heap. */
+const ARENA_MAX_BYTES = 1024 * 2 ** 20;
+
+/**
  * Float32 buffers of values that died during a run, by length, handed out again for outputs of
  * that length (the executor gives them back: `SparseExecutor` counts which values hold each).
  * Fresh arrays cost page faults (~0.4 ms per MB here) and, as memory outside V8's heap, make it
  * collect garbage often: BERT-base's encoder allocated ~75 MB of activations per run.
+ *
+ * With an arena, `settle` moves the buffers a run gave back into it, so that the next runs' values
+ * live where the kernels work on them. No value outlives a run there: the executor copies its
+ * outputs out, and `settle` takes every region back.
  */
 export class BufferPool {
-  private readonly free = new Map<number, ArrayBuffer[]>();
+  private readonly free = new Map<number, Float32Array[]>();
   private readonly made = new WeakSet<ArrayBufferLike>();
+  /** The arena's regions, by address. */
+  private readonly regions: Float32Array[] = [];
+  private arenaBytes = 0;
+
+  constructor(private readonly arena?: PoolArena) {}
 
   /** An array of n floats, recycled (old contents) or new (zeros). */
   take(n: number): { array: Float32Array; recycled: boolean } {
     const b = this.free.get(n)?.pop();
-    if (b) return { array: new Float32Array(b), recycled: true };
+    if (b) return { array: b, recycled: true };
     const array = new Float32Array(n);
     this.made.add(array.buffer);
     return { array, recycled: false };
   }
 
-  /** Whether `buffer` came from `take` (only those are given back). */
-  owns(buffer: ArrayBufferLike): boolean {
-    return this.made.has(buffer);
+  /**
+   * What `take` handed out that `data` is, or is a view into: the key `give` takes back, or
+   * undefined when `data` is not the pool's.
+   */
+  owner(data: Float32Array): object | undefined {
+    if (this.made.has(data.buffer)) return data.buffer;
+    if (this.regions.length === 0 || !this.arena?.holds(data.buffer)) return undefined;
+    // The last region starting at or before data.
+    let lo = 0, hi = this.regions.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.regions[mid].byteOffset <= data.byteOffset) lo = mid;
+      else hi = mid - 1;
+    }
+    const r = this.regions[lo];
+    return data.byteOffset >= r.byteOffset && data.byteOffset < r.byteOffset + r.byteLength ? r : undefined;
   }
 
-  /** Takes back a buffer from `take` that no value holds any more. */
-  give(buffer: ArrayBuffer): void {
-    const n = buffer.byteLength / 4;
-    let list = this.free.get(n);
-    if (!list) this.free.set(n, (list = []));
-    list.push(buffer);
+  /** Whether `data` is a view of the arena's memory (then it must not outlive the run). */
+  inArena(data: Float32Array): boolean {
+    return this.arena?.holds(data.buffer) ?? false;
+  }
+
+  /** Takes back what `owner` returned, once no value holds it any more. */
+  give(key: object): void {
+    const home = key instanceof Float32Array ? key : new Float32Array(key as ArrayBuffer);
+    let list = this.free.get(home.length);
+    if (!list) this.free.set(home.length, (list = []));
+    list.push(home);
+  }
+
+  /**
+   * After a run, with an arena: the buffers it gave back move into the arena (up to
+   * ARENA_MAX_BYTES), and every region is free again. Nothing may hold a region now.
+   */
+  settle(): void {
+    const arena = this.arena;
+    if (!arena) return;
+    const kept: Float32Array[] = [];
+    for (const list of this.free.values()) {
+      for (const home of list) {
+        if (!this.made.has(home.buffer)) continue; // a region: all are given back below
+        if (this.arenaBytes + home.byteLength > ARENA_MAX_BYTES) kept.push(home);
+        else {
+          this.regions.push(arena.carve(home.length));
+          this.arenaBytes += home.byteLength;
+        }
+      }
+    }
+    this.regions.sort((x, y) => x.byteOffset - y.byteOffset);
+    this.free.clear();
+    for (const h of [...this.regions, ...kept]) this.give(h);
   }
 }
 

@@ -229,7 +229,10 @@ test('Transpose over collapsed axes equals the per-element definition for random
   assert.deepEqual(collapsePermutation([1, 128, 12, 64], [0, 2, 3, 1]), { dims: [128, 768], perm: [1, 0] });
   // Attention's head split and Kᵀ at sizes that take the kernels' path (≥ 4096 elements), an odd
   // row count included, then random small shapes.
-  const fixed: [number[], number[]][] = [[[1, 128, 12, 64], [0, 2, 1, 3]], [[1, 128, 12, 64], [0, 2, 3, 1]], [[1, 37, 6, 40], [0, 2, 3, 1]], [[130, 97], [1, 0]]];
+  // Batched inner transposes ([a, b, c] by (0, 2, 1)) with b whole vectors or not, and the
+  // [2, 1, 0] permutation, which stays in JavaScript.
+  const fixed: [number[], number[]][] = [[[1, 128, 12, 64], [0, 2, 1, 3]], [[1, 128, 12, 64], [0, 2, 3, 1]], [[1, 37, 6, 40], [0, 2, 3, 1]], [[130, 97], [1, 0]],
+    [[6, 36, 23], [0, 2, 1]], [[5, 37, 23], [0, 2, 1]], [[2, 33, 12, 17], [0, 2, 1, 3]], [[20, 9, 30], [2, 1, 0]]];
   for (let trial = 0; trial < 200 + fixed.length; trial++) {
     const rank = 1 + Math.floor(r() * 5);
     const dims = trial < fixed.length ? fixed[trial][0] : Array.from({ length: rank }, () => (r() < 0.25 ? 1 : 1 + Math.floor(r() * 6)));
@@ -407,13 +410,17 @@ test('columnTile: all columns when X^T fits TILE_BYTES, else whole 16-column blo
   }
 });
 
-test('Softmax, LayerNorm and GELU split by rows between 2 and 3 worker threads equal one thread bit for bit', async () => {
+test('Softmax, LayerNorm, GELU and the head transposes split between 2 and 3 worker threads equal one thread bit for bit', async () => {
   const { threadedKernels } = await import('../../src/sparse/threads.js');
   const { geluRows, layerNormRows, softmaxRows, withOpKernels } = await import('../../src/sparse/ops-vector.js');
   const rows = 301, n = 257; // 77,357 floats: split; rows and n not multiples of 4
   const x = values(rows * n, -4, 4, 41);
   const gamma = values(n, 0.5, 1.5, 42), beta = values(n, -1, 1, 43), bias = values(n, -1, 1, 44);
-  const all = () => [softmaxRows(x, rows, n), layerNormRows(x, rows, n, gamma, beta, 1e-5), geluRows(x, n, bias)];
+  // And attention's head transposes, as the kernels' block copies and batched transposes.
+  const heads = floatTensor([1, 128, 12, 64], values(128 * 768, -1, 1, 45));
+  const batched = floatTensor([12, 128, 64], values(128 * 768, -1, 1, 46));
+  const all = () => [softmaxRows(x, rows, n), layerNormRows(x, rows, n, gamma, beta, 1e-5), geluRows(x, n, bias),
+    transposeTensor(heads, [0, 2, 1, 3]).data, transposeTensor(batched, [0, 2, 1]).data];
   const one = all();
   for (const threads of [2, 3]) {
     const k = threadedKernels(threads);
