@@ -77,28 +77,29 @@ async function main() {
     if (ours2.some((v, i) => v !== ours[i])) throw new Error('sculpt with 2 threads differs from 1 thread');
     // The hybrid plan: the CSR layers on sculpt (one thread), the rest on onnxruntime-node (one thread).
     const hybrid = await HybridRunner.create(model.onnx, new SparseExecutor(model.graph, { engine: 'auto', batchHint: TOKENS, machine: profile }), f.sculpt, 1);
-    if (typeof hybrid === 'string') throw new Error(`no hybrid plan: ${hybrid}`);
-    const hybridRel = relError((await hybrid.run(f.sculpt)).last_hidden_state.data, ref);
+    // No plan when no weight layer runs sparse (the roofline chose dense kernels throughout): reported, not fatal.
+    const planned = typeof hybrid !== 'string';
+    const hybridRel = planned ? relError((await hybrid.run(f.sculpt)).last_hidden_state.data, ref) : undefined;
     const engines = [
       { run: () => ex.run(f.sculpt) },
       { run: () => ex2.run(f.sculpt) },
       { run: () => node1.run(f.ort(ort)) },
       { run: () => node2.run(f.ort(ort)) },
       { run: () => web.run(f.ort(ortWeb)) },
-      { run: () => hybrid.run(f.sculpt) },
       roofs.roof,
       roofs.loaded,
+      ...(planned ? [{ run: () => hybrid.run(f.sculpt) }] : []),
     ];
-    const [sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, hybridMs] = await alternate(engines, o.runs);
+    const [sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, , , hybridMs] = await alternate(engines, o.runs);
     // The ceiling: onnxruntime's time over the kept multiply-adds alone at the roofs.
     const peak = roofs.roof.best(), loadedPeak = roofs.loaded.best();
     const { kept } = keptMultiplyAdds(ex);
     const ceiling = ceilingSpeedup(node1Ms, kept, peak), loaded = ceilingSpeedup(node1Ms, kept, loadedPeak);
-    const cut = hybrid.summary();
-    await hybrid.release();
+    const cut = planned ? hybrid.summary() : hybrid;
+    if (planned) await hybrid.release();
     const kinds = ex.layers.reduce((acc, l) => ({ ...acc, [l.kind]: (acc[l.kind] ?? 0) + 1 }), {});
     rows.push({ s, density: p.target.densityAfter, peak, loadedPeak, kept, ceiling, loaded, sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, hybridMs, hybridRel, cut, rel: relError(ours, ref), loadMs, kinds });
-    console.log(`${s}: sculpt ${sculptMs.toFixed(1)} ms (2 threads ${sculpt2Ms.toFixed(1)}), onnxruntime-node ${node1Ms.toFixed(1)} (2 threads ${node2Ms.toFixed(1)}), onnxruntime-web ${webMs.toFixed(1)}, hybrid ${hybridMs.toFixed(1)}; roofs ${(peak / 1e9).toFixed(1)} and ${(loadedPeak / 1e9).toFixed(1)} GFLOP/s, ceilings ${ceiling.toFixed(2)}× and ${loaded.toFixed(2)}×; max relative error ${relError(ours, ref).toExponential(1)}`);
+    console.log(`${s}: sculpt ${sculptMs.toFixed(1)} ms (2 threads ${sculpt2Ms.toFixed(1)}), onnxruntime-node ${node1Ms.toFixed(1)} (2 threads ${node2Ms.toFixed(1)}), onnxruntime-web ${webMs.toFixed(1)}, hybrid ${hybridMs?.toFixed(1) ?? '—'}; roofs ${(peak / 1e9).toFixed(1)} and ${(loadedPeak / 1e9).toFixed(1)} GFLOP/s, ceilings ${ceiling.toFixed(2)}× and ${loaded.toFixed(2)}×; max relative error ${relError(ours, ref).toExponential(1)}`);
   }
   await peers.release();
   const loadAfter = loadavg()[0];
@@ -112,7 +113,7 @@ async function main() {
     '',
     '| sparsity | sculpt, 1 thread | onnxruntime-node, 1 thread | speed-up | sculpt, 2 threads | scaling | onnxruntime-node, 2 threads | speed-up | onnxruntime-web, 1 thread | speed-up | hybrid plan, 1 thread | speed-up over onnxruntime-node | roofs: registers; loaded | ceilings over onnxruntime-node, 1 thread | max relative error (sculpt; hybrid) | kernels |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${(r.s * 100).toFixed(0)}% | ${r.sculptMs.toFixed(1)} ms | ${r.node1Ms.toFixed(1)} ms | ${(r.node1Ms / r.sculptMs).toFixed(2)}× | ${r.sculpt2Ms.toFixed(1)} ms | ${(r.sculptMs / r.sculpt2Ms).toFixed(2)}× | ${r.node2Ms.toFixed(1)} ms | ${(r.node2Ms / r.sculpt2Ms).toFixed(2)}× | ${r.webMs.toFixed(1)} ms | ${(r.webMs / r.sculptMs).toFixed(2)}× | ${r.hybridMs.toFixed(1)} ms (${r.cut.sculptSegments} parts on sculpt, ${r.cut.segments - r.cut.sculptSegments} on onnxruntime) | ${(r.node1Ms / r.hybridMs).toFixed(2)}× | ${(r.peak / 1e9).toFixed(1)}; ${(r.loadedPeak / 1e9).toFixed(1)} GFLOP/s | ${r.ceiling.toFixed(2)}×; ${r.loaded.toFixed(2)}× | ${r.rel.toExponential(1)}; ${r.hybridRel.toExponential(1)} | ${Object.entries(r.kinds).map(([k, n]) => `${n} ${k}`).join(', ')} |`),
+    ...rows.map((r) => `| ${(r.s * 100).toFixed(0)}% | ${r.sculptMs.toFixed(1)} ms | ${r.node1Ms.toFixed(1)} ms | ${(r.node1Ms / r.sculptMs).toFixed(2)}× | ${r.sculpt2Ms.toFixed(1)} ms | ${(r.sculptMs / r.sculpt2Ms).toFixed(2)}× | ${r.node2Ms.toFixed(1)} ms | ${(r.node2Ms / r.sculpt2Ms).toFixed(2)}× | ${r.webMs.toFixed(1)} ms | ${(r.webMs / r.sculptMs).toFixed(2)}× | ${typeof r.cut === 'string' ? `none: ${r.cut}` : `${r.hybridMs.toFixed(1)} ms (${r.cut.sculptSegments} parts on sculpt, ${r.cut.segments - r.cut.sculptSegments} on onnxruntime)`} | ${typeof r.cut === 'string' ? '—' : `${(r.node1Ms / r.hybridMs).toFixed(2)}×`} | ${(r.peak / 1e9).toFixed(1)}; ${(r.loadedPeak / 1e9).toFixed(1)} GFLOP/s | ${r.ceiling.toFixed(2)}×; ${r.loaded.toFixed(2)}× | ${r.rel.toExponential(1)}; ${r.hybridRel?.toExponential(1) ?? '—'} | ${Object.entries(r.kinds).map(([k, n]) => `${n} ${k}`).join(', ')} |`),
     '',
     ...rows.filter((r) => TARGETS[r.s]).map((r) => `- ${(r.s * 100).toFixed(0)}%: target ≥ ${TARGETS[r.s]}× onnxruntime-node (one thread each): ${r.node1Ms / r.sculptMs >= TARGETS[r.s] ? 'met' : 'not met'}; ${ceilingNote(r.ceiling, r.loaded, TARGETS[r.s], r.node1Ms / r.sculptMs)}.`),
     ...rows.map((r) => `- ${(r.s * 100).toFixed(0)}%: sculpt 2 threads ≥ 1.7× its 1 thread: ${r.sculptMs / r.sculpt2Ms >= 1.7 ? 'met' : 'not met'} (split: the weight products with their transposes in and back, attention's products by heads, Softmax, LayerNorm and GELU; on one thread: the additions and attention's head transposes, and every op's copies of its operands into and out of kernel memory).`),

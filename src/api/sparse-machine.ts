@@ -14,7 +14,8 @@ import { SculptError } from '../core/errors.js';
 import { writeFileAtomic } from '../formats/fsutil.js';
 import { measureMachine, type MachineProfile } from '../sparse/roofline.js';
 
-const CACHE_VERSION = 1;
+/** 2: the kernels' rates at WIDE_COLUMNS too (roofline.ts). */
+const CACHE_VERSION = 2;
 
 /** Environment variable naming a fixed machine profile file that every command uses instead of measuring. */
 export const MACHINE_PROFILE_ENV = 'SCULPT_MACHINE_PROFILE';
@@ -47,7 +48,8 @@ function isProfile(m: unknown): m is MachineProfile {
   const p = m as MachineProfile;
   const pos = (v: unknown) => typeof v === 'number' && v > 0 && Number.isFinite(v);
   return !!p && pos(p.bandwidth) && pos(p.cacheBandwidth) && typeof p.cacheBytes === 'number' && p.cacheBytes >= 0 && !!p.denseFlops && !!p.sparseFlops &&
-    pos(p.denseFlops.vector) && pos(p.denseFlops.batch) && pos(p.sparseFlops.vector) && pos(p.sparseFlops.batch);
+    pos(p.denseFlops.vector) && pos(p.denseFlops.batch) && pos(p.sparseFlops.vector) && pos(p.sparseFlops.batch) &&
+    (p.denseFlops.wide === undefined || pos(p.denseFlops.wide)) && (p.sparseFlops.wide === undefined || pos(p.sparseFlops.wide));
 }
 
 /** `$SCULPT_MACHINE_PROFILE` when set (non-empty), else undefined. */
@@ -78,7 +80,7 @@ export function readMachineProfileFile(path: string): MachineCache {
   const o = json as { machine?: unknown; measuredAt?: unknown };
   const machine = isProfile(json) ? json : o && typeof o === 'object' ? o.machine : undefined;
   if (!isProfile(machine)) {
-    throw new SculptError(`machine profile ${path}: needs positive numbers bandwidth, cacheBandwidth, denseFlops.vector/.batch, sparseFlops.vector/.batch and cacheBytes >= 0 (as sculpt bench --machine --json prints)`);
+    throw new SculptError(`machine profile ${path}: needs positive numbers bandwidth, cacheBandwidth, denseFlops.vector/.batch, sparseFlops.vector/.batch (and, if given, .wide) and cacheBytes >= 0 (as sculpt bench --machine --json prints)`);
   }
   const measuredAt = typeof o.measuredAt === 'string' ? o.measuredAt : 'fixed';
   return { version: CACHE_VERSION, cpu: cpuModel(), measuredAt, machine };

@@ -4,6 +4,7 @@ import { extname } from 'node:path';
 import { benchFile, benchSweep, type BenchPlan, type BenchResult, type SweepPoint } from '../api/sparse-bench.js';
 import { machineProfile, type MachineResult } from '../api/sparse-machine.js';
 import { SculptError } from '../core/errors.js';
+import { BATCH_COLUMNS, WIDE_COLUMNS, type KernelRates } from '../sparse/roofline.js';
 import { assertNotInput, writeFileAtomic } from '../formats/fsutil.js';
 import { renderReport } from '../report/html.js';
 import { collectList, parseInteger, parseSparsity } from './args.js';
@@ -112,13 +113,18 @@ function sourceText(m: MachineResult): string {
   return m.source === 'cache' ? `cached ${m.measuredAt}` : 'measured now';
 }
 
+/** A kernel's rates as `machineText` prints them. */
+function rates(r: KernelRates): string {
+  return r.wide === undefined ? `${gb(r.vector)} / ${gb(r.batch)} GFLOP/s (batch 1 / ${BATCH_COLUMNS})` : `${gb(r.vector)} / ${gb(r.batch)} / ${gb(r.wide)} GFLOP/s (batch 1 / ${BATCH_COLUMNS} / ${WIDE_COLUMNS})`;
+}
+
 function machineText(m: MachineResult): string {
   const p = m.machine;
   return [
     `machine profile (${sourceText(m)}; ${m.path})`,
     `  bandwidth ${gb(p.bandwidth)} GB/s (stream ${p.streamBandwidth ? gb(p.streamBandwidth) : '?'}), cache ${gb(p.cacheBandwidth)} GB/s`,
-    `  dense kernel ${gb(p.denseFlops.vector)} / ${gb(p.denseFlops.batch)} GFLOP/s (batch 1 / batched)`,
-    `  CSR kernel   ${gb(p.sparseFlops.vector)} / ${gb(p.sparseFlops.batch)} GFLOP/s (batch 1 / batched)`,
+    `  dense kernel ${rates(p.denseFlops)}`,
+    `  CSR kernel   ${rates(p.sparseFlops)}`,
     ...(p.roofFlops ? [`  roofs       ${gb(p.roofFlops.registers)} / ${gb(p.roofFlops.loaded)} GFLOP/s (fused multiply-adds in registers / each fed by a load)`] : []),
   ].join('\n');
 }

@@ -21,10 +21,13 @@ export interface MachineProfile {
   readonly cacheBandwidth: number;
   /** Working sets up to this many bytes are assumed to stay in cache between runs (default 512 KiB). */
   readonly cacheBytes: number;
-  /** Dense kernel arithmetic rate with operands in cache, flops per second, at batch 1 and batched. */
-  readonly denseFlops: { readonly vector: number; readonly batch: number };
-  /** CSR kernel arithmetic rate (2 flops per nonzero per column) in cache, at batch 1 and batched. */
-  readonly sparseFlops: { readonly vector: number; readonly batch: number };
+  /**
+   * Dense kernel arithmetic rate with operands in cache, flops per second: at batch 1, at batch
+   * BATCH_COLUMNS, and at WIDE_COLUMNS (`wide`; absent in older and hand-made profiles).
+   */
+  readonly denseFlops: KernelRates;
+  /** CSR kernel arithmetic rate (2 flops per nonzero per column) in cache, at the same batches. */
+  readonly sparseFlops: KernelRates;
   /**
    * The compute roofs of 128-bit SIMD here, flops per second (absent in older and hand-made
    * profiles): `registers`, fused multiply-adds on values held in registers (peakMadd), which no
@@ -32,6 +35,35 @@ export interface MachineProfile {
    * loads a vector per multiply-add, as an unstructured sparse product does.
    */
   readonly roofFlops?: { readonly registers: number; readonly loaded: number };
+}
+
+/** A kernel's measured rates, flops per second, by batch (see `rateAt`). */
+export interface KernelRates {
+  readonly vector: number;
+  readonly batch: number;
+  readonly wide?: number;
+}
+
+/** The batch the `batch` rates are measured at (an MLP's small batch). */
+export const BATCH_COLUMNS = 16;
+/**
+ * The batch the `wide` rates are measured at: a transformer's tokens, a convolution's pixels. Past
+ * 28 columns the CSR kernel takes several passes over each row (asm spmmCsr) and X^T outgrows L1,
+ * so its rate there need not be its batch-16 rate (measured here, AMD EPYC, one process each: CSR
+ * 23–31 GFLOP/s at 128 against 22–31 at 16; dense 47–55 against 49–54).
+ */
+export const WIDE_COLUMNS = 128;
+
+/**
+ * A kernel's rate at `batch` columns: `vector` at 1, `batch` up to BATCH_COLUMNS, `wide` from
+ * WIDE_COLUMNS, in between linear in log2(batch); `batch` throughout when `wide` is absent.
+ */
+export function rateAt(rates: KernelRates, batch: number): number {
+  if (batch <= 1) return rates.vector;
+  if (rates.wide === undefined || batch <= BATCH_COLUMNS) return rates.batch;
+  if (batch >= WIDE_COLUMNS) return rates.wide;
+  const t = Math.log2(batch / BATCH_COLUMNS) / Math.log2(WIDE_COLUMNS / BATCH_COLUMNS);
+  return rates.batch + t * (rates.wide - rates.batch);
 }
 
 export interface LayerShape {
@@ -75,12 +107,11 @@ export function csrIndexBytes(cols: number): number {
 export function predictLayer(shape: LayerShape, nonzeros: number, machine: MachineProfile): LayerPrediction {
   const { rows, cols, batch } = shape;
   const io = 4 * (rows + cols) * batch;
-  const kind = batch === 1 ? 'vector' : 'batch';
-  const dense = cost(2 * rows * cols * batch, 4 * rows * cols + io, machine.denseFlops[kind], machine);
+  const dense = cost(2 * rows * cols * batch, 4 * rows * cols + io, rateAt(machine.denseFlops, batch), machine);
   const sparse = cost(
     2 * nonzeros * batch,
     nonzeros * (4 + csrIndexBytes(cols)) + 4 * (rows + 1) + io,
-    machine.sparseFlops[kind],
+    rateAt(machine.sparseFlops, batch),
     machine,
   );
   return { dense, sparse, speedup: dense.seconds / sparse.seconds, flopSpeedup: nonzeros > 0 ? (rows * cols) / nonzeros : Infinity };
@@ -226,16 +257,32 @@ export function measureMachine(options: MeasureOptions = {}): MachineProfile {
     if ((state >>> 16) % 5 === 0) { ws[i] = (state >>> 8) / 2 ** 24 - 0.5; nnz++; }
   }
   const sparse = uploadCsr(k, denseToCsr(ws, sr, sc));
-  const batch = 16;
-  const ld = batchStride(batch);
-  const x = k.alloc(Math.max(cols, sc) * ld * 4);
-  k.f32(x, Math.max(cols, sc) * ld).fill(0.5);
-  const y = k.alloc(Math.max(rows, sr) * ld * 4);
-  const loop = (inner: number, f: () => void) => () => { for (let i = 0; i < inner; i++) f(); };
+  // At WIDE_COLUMNS, the CSR matrix's first 1024 columns, so that X^T (512 KiB) stays in cache as a
+  // transformer's 768 × 128 tokens does.
+  const wideCols = 1024;
+  const wsWide = new Float32Array(sr * wideCols);
+  for (let r = 0; r < sr; r++) wsWide.set(ws.subarray(r * sc, r * sc + wideCols), r * wideCols);
+  const sparseWide = uploadCsr(k, denseToCsr(wsWide, sr, wideCols));
+  const nnzWide = sparseWide.nonzeros;
+  const ld = batchStride(BATCH_COLUMNS), ldWide = batchStride(WIDE_COLUMNS);
+  const xFloats = Math.max(Math.max(cols, sc) * ld, Math.max(cols, wideCols) * ldWide);
+  const x = k.alloc(xFloats * 4);
+  k.f32(x, xFloats).fill(0.5);
+  const y = k.alloc(Math.max(rows, sr) * ldWide * 4);
+  // Each timed loop runs for WARM_MS first: V8 runs a WebAssembly function in its baseline tier
+  // until it has run a while and its optimized code is compiled in the background, and the first
+  // calls timed before that made the batch rates vary 4× between processes (measured here).
+  const loop = (inner: number, f: () => void) => {
+    const run = () => { for (let i = 0; i < inner; i++) f(); };
+    for (const end = performance.now() + WARM_MS; performance.now() < end;) run();
+    return run;
+  };
   const dv = timeBest(loop(20, () => dense.runVector(x, y, false)), repeats) / 20;
   const db = timeBest(loop(4, () => dense.runBatch(x, ld, y, false)), repeats) / 4;
+  const dw = timeBest(loop(1, () => dense.runBatch(x, ldWide, y, false)), repeats);
   const sv = timeBest(loop(4, () => sparse.runVector(x, y, false)), repeats) / 4;
   const sb = timeBest(loop(1, () => sparse.runBatch(x, ld, y, false)), repeats);
+  const sw = timeBest(loop(1, () => sparseWide.runBatch(x, ldWide, y, false)), repeats);
   let registerFlops = 0, loadedFlops = 0;
   const rr = timeBest(() => { registerFlops = peakRound(k); }, repeats);
   const rl = timeBest(() => { loadedFlops = peakLoadRound(k); }, repeats);
@@ -244,11 +291,14 @@ export function measureMachine(options: MeasureOptions = {}): MachineProfile {
     streamBandwidth,
     cacheBandwidth,
     cacheBytes: 512 * 1024,
-    denseFlops: { vector: (2 * rows * cols) / dv, batch: (2 * rows * cols * batch) / db },
-    sparseFlops: { vector: (2 * nnz) / sv, batch: (2 * nnz * batch) / sb },
+    denseFlops: { vector: (2 * rows * cols) / dv, batch: (2 * rows * cols * BATCH_COLUMNS) / db, wide: (2 * rows * cols * WIDE_COLUMNS) / dw },
+    sparseFlops: { vector: (2 * nnz) / sv, batch: (2 * nnz * BATCH_COLUMNS) / sb, wide: (2 * nnzWide * WIDE_COLUMNS) / sw },
     roofFlops: { registers: registerFlops / rr, loaded: loadedFlops / rl },
   };
 }
+
+/** How long each of measureMachine's kernels runs before it is timed. */
+const WARM_MS = 20;
 
 /** Rounds of peakMadd per call: 96 flops each, about 5 ms at the 30–40 GFLOP/s measured here. */
 export const PEAK_ROUNDS = 2_000_000;

@@ -22,9 +22,9 @@ test('bench --machine measures once, writes the cache, then reuses it; --remeasu
   assert.match(first.stdout, /measured now/);
   assert.ok(first.stdout.includes(cacheFile));
   const cached = JSON.parse(readFileSync(cacheFile, 'utf8'));
-  assert.equal(cached.version, 1);
+  assert.equal(cached.version, 2);
   // Whatever the machine's speed (or load), a measurement is positive and finite.
-  const rates = (m: typeof FIXED) => [m.bandwidth, m.cacheBandwidth, m.denseFlops.vector, m.denseFlops.batch, m.sparseFlops.vector, m.sparseFlops.batch];
+  const rates = (m: typeof FIXED) => [m.bandwidth, m.cacheBandwidth, m.denseFlops.vector, m.denseFlops.batch, m.denseFlops.wide, m.sparseFlops.vector, m.sparseFlops.batch, m.sparseFlops.wide];
   assert.ok(rates(cached.machine).every((v) => Number.isFinite(v) && v > 0), JSON.stringify(cached.machine));
   const second = sculpt(['bench', '--machine', '--json'], ROOT, MEASURE);
   assert.equal(second.code, 0, second.stderr);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseKernel, crossoverDensity, measureMachine, predictLayer, speedupCurve, type MachineProfile } from '../../src/sparse/roofline.js';
+import { chooseKernel, crossoverDensity, measureMachine, predictLayer, rateAt, speedupCurve, type MachineProfile } from '../../src/sparse/roofline.js';
 
 const machine: MachineProfile = {
   bandwidth: 10e9, cacheBandwidth: 100e9, cacheBytes: 512 * 1024,
@@ -48,9 +48,26 @@ test('chooseKernel keeps dense unless sparse is predicted to win by the margin',
   assert.equal(chooseKernel(shape, 0.6 * n, machine, 1), 'csr');
 });
 
+test('rateAt: batch 1 the vector rate, up to 16 the batch rate, from 128 the wide rate, log-linear between; no wide rate: the batch rate', () => {
+  const r = { vector: 1, batch: 10, wide: 40 };
+  assert.equal(rateAt(r, 1), 1);
+  assert.equal(rateAt(r, 2), 10);
+  assert.equal(rateAt(r, 16), 10);
+  assert.equal(rateAt(r, 32), 20); // a third of the way from 16 to 128 in log2
+  assert.equal(rateAt(r, 64), 30);
+  assert.equal(rateAt(r, 128), 40);
+  assert.equal(rateAt(r, 3136), 40);
+  assert.equal(rateAt({ vector: 1, batch: 10 }, 128), 10);
+  // A CSR kernel 1.6× faster at 128 columns than at 16 flips the choice for a layer at 80%.
+  const wide: MachineProfile = { ...machine, denseFlops: { vector: 10e9, batch: 40e9, wide: 40e9 }, sparseFlops: { vector: 5e9, batch: 10e9, wide: 16e9 } };
+  const shape = { rows: 768, cols: 768, batch: 128 };
+  assert.equal(chooseKernel(shape, 0.2 * 768 * 768, { ...wide, sparseFlops: { vector: 5e9, batch: 10e9 } }), 'dense'); // 1.25× predicted: within the margin
+  assert.equal(chooseKernel(shape, 0.2 * 768 * 768, wide), 'csr'); // 2×
+});
+
 test('measureMachine returns positive finite rates', () => {
   const m = measureMachine({ streamBytes: 8 * 2 ** 20, repeats: 3 });
-  for (const v of [m.bandwidth, m.cacheBandwidth, m.denseFlops.vector, m.denseFlops.batch, m.sparseFlops.vector, m.sparseFlops.batch, m.roofFlops?.registers, m.roofFlops?.loaded]) {
+  for (const v of [m.bandwidth, m.cacheBandwidth, m.denseFlops.vector, m.denseFlops.batch, m.denseFlops.wide, m.sparseFlops.vector, m.sparseFlops.batch, m.sparseFlops.wide, m.roofFlops?.registers, m.roofFlops?.loaded]) {
     assert.ok(v !== undefined && Number.isFinite(v) && v > 0, String(v));
   }
 });
