@@ -7,7 +7,7 @@ import { SculptError } from '../core/errors.js';
 import { isGraph, type AttributeValue, type Graph, type GraphNode } from '../core/graph.js';
 import { shapeText } from '../core/limits.js';
 import { countNonzeros, denseToCsr, groupedToCsr } from './formats.js';
-import { SPLIT_WORK, Kernels, applyLinear, splitRows, applyLinearTransposed, batchStride, columnTile, DENSE_TILE_BYTES, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
+import { SPLIT_WORK, Kernels, ownKernels, applyLinear, splitRows, applyLinearTransposed, batchStride, columnTile, DENSE_TILE_BYTES, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, positionsPerPass, transposeGeometry, type ConvGeometry } from './ops-conv.js';
 import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
 import type { Attrs } from './ops-common.js';
@@ -15,7 +15,7 @@ import { shortName } from './ops-common.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
 import { localKernels, withOpKernels } from './ops-vector.js';
 import type { KernelCall } from './threads.js';
-import { BufferPool, checkedSize, floatTensor, fromGraphTensor, size, strides, withBufferPool, withTensorBudget, zeroF32, type Tensor } from './tensor.js';
+import { BufferPool, checkedSize, floatTensor, fromGraphTensor, size, strides, uninitF32, withBufferPool, withTensorBudget, zeroF32, type Tensor } from './tensor.js';
 
 export interface ExecutorOptions {
   /**
@@ -35,8 +35,9 @@ export interface ExecutorOptions {
    */
   readonly maxTensorBytes?: number;
   /**
-   * The kernel instance to run on (default: a fresh one). `threadedKernels(T)` (threads.ts, Node
-   * only) gives one whose worker threads split each product's rows.
+   * The kernel instance to run on (default: a fresh one, over a shared memory where there is one:
+   * kernels.ts's ownKernels). `threadedKernels(T)` (threads.ts, Node only) gives one whose worker
+   * threads split each product's rows.
    */
   readonly kernels?: Kernels;
 }
@@ -159,7 +160,7 @@ export class SparseExecutor {
   constructor(graph: Graph, options: ExecutorOptions = {}) {
     this.graph = graph;
     this.maxTensorBytes = options.maxTensorBytes;
-    this.k = options.kernels ?? new Kernels();
+    this.k = options.kernels ?? ownKernels();
     // In a shared kernel memory, the values of later runs live where the kernels read them (tensor.ts's PoolArena).
     const k = this.k;
     this.pool = new BufferPool(k.shared ? { carve: (n) => k.resident(n), holds: (b) => k.holds(b) } : undefined);
@@ -1058,20 +1059,26 @@ export class SparseExecutor {
     const groupFloats = cg * sh * sw * hq * wq;
     const n = (oh - 1) * wq + ow, ld = batchStride(n), slack = wq + 8;
     const xd = x.data as Float32Array;
-    const out = new Float32Array(checkedSize([batch, m, ...geometry.outSp], 4, `${at(node)} output`));
+    // Every element is written below. Input and output in the kernels' memory (the arena) are read and written there.
+    const out = uninitF32(checkedSize([batch, m, ...geometry.outSp], 4, `${at(node)} output`));
+    const xa = this.k.addressOf(xd), oa = this.k.addressOf(out);
     const mark = this.k.mark();
     try {
-      const xin = this.k.alloc(c * planeIn * 4);
+      const xin = xa === undefined ? this.k.alloc(c * planeIn * 4) : 0;
       const xq = this.k.reserve((group * groupFloats + slack) * 4);
       const y = this.k.reserve(rows * ld * 4);
       for (let b = 0; b < batch; b++) {
-        this.k.f32(xin, c * planeIn).set(xd.subarray(b * c * planeIn, (b + 1) * c * planeIn));
-        this.k.exports.padPlanes(xin, c, h, w, pt, pl, sh, sw, hq, wq, xq, slack);
+        if (xa === undefined) this.k.f32(xin, c * planeIn).set(xd.subarray(b * c * planeIn, (b + 1) * c * planeIn));
+        this.k.exports.padPlanes(xa === undefined ? xin : xa + b * c * planeIn * 4, c, h, w, pt, pl, sh, sw, hq, wq, xq, slack);
         for (let g = 0; g < group; g++) {
           p.kernels[g].runShifted!(d.offsets[g], xq + g * groupFloats * 4, n, y, ld, p.relu, p.relu6);
           // Flat column oy·wq + ox holds output (oy, ox); the columns past ow are dropped.
-          const yv = this.k.f32(y, rows * ld);
           let o = (b * m + g * rows) * positions;
+          if (oa !== undefined) {
+            this.k.exports.copyRows(rows, y, ld, oh, ow, wq, oa + o * 4, positions);
+            continue;
+          }
+          const yv = this.k.f32(y, rows * ld);
           for (let r = 0; r < rows; r++) {
             for (let oy = 0; oy < oh; oy++, o += ow) out.set(yv.subarray(r * ld + oy * wq, r * ld + oy * wq + ow), o);
           }
@@ -1088,7 +1095,8 @@ export class SparseExecutor {
     const xd = x.data as Float32Array;
     const positions = size(g2.outSp), planeIn = size(g2.inSp);
     const c = cg * group;
-    const out = new Float32Array(checkedSize([batch, m, ...geometry.outSp], 4, `${at(node)} output`));
+    // Every element is written below.
+    const out = uninitF32(checkedSize([batch, m, ...geometry.outSp], 4, `${at(node)} output`));
     const rows = m / group;
     const taps = cg * size(g2.kernel);
     // A huge image runs in passes over its output positions, so the scratch stays bounded.
@@ -1098,22 +1106,27 @@ export class SparseExecutor {
       else for (let r = 0; r < rows; r++) out.set(y.subarray(r * ld, r * ld + n), o + r * positions + q0);
     };
     if (g2.inSp.length === 2) {
-      // 2-D: im2col in the kernels' memory, straight into the layout they read.
+      // 2-D: im2col in the kernels' memory, straight into the layout they read (read there, and
+      // written there, for an input and output in the kernels' memory: the arena).
+      const xa = this.k.addressOf(xd), oa = this.k.addressOf(out);
       const mark = this.k.mark();
       try {
         const ld = batchStride(pass);
-        const xin = this.k.alloc(c * planeIn * 4);
+        const xin = xa === undefined ? this.k.alloc(c * planeIn * 4) : 0;
         const xt = this.k.reserve(taps * ld * 4);
         const yt = this.k.reserve(rows * ld * 4);
         const [h, w] = g2.inSp, [kh, kw] = g2.kernel, [sh, sw] = g2.strides, [dh, dw] = g2.dilations, [pt, pl] = g2.begin, ow = g2.outSp[1];
         for (let b = 0; b < batch; b++) {
-          this.k.f32(xin, c * planeIn).set(xd.subarray(b * c * planeIn, (b + 1) * c * planeIn));
+          if (xa === undefined) this.k.f32(xin, c * planeIn).set(xd.subarray(b * c * planeIn, (b + 1) * c * planeIn));
+          const src = xa === undefined ? xin : xa + b * c * planeIn * 4;
           for (let g = 0; g < group; g++) {
             for (let q0 = 0; q0 < positions; q0 += pass) {
               const q1 = Math.min(positions, q0 + pass), n = q1 - q0, ldn = batchStride(n);
-              this.k.exports.im2col2d(xin + g * cg * planeIn * 4, cg, h, w, kh, kw, sh, sw, dh, dw, pt, pl, ow, q0, q1, xt, ldn);
+              this.k.exports.im2col2d(src + g * cg * planeIn * 4, cg, h, w, kh, kw, sh, sw, dh, dw, pt, pl, ow, q0, q1, xt, ldn);
               kernels[g].runBatch(xt, ldn, yt, relu);
-              copyOut(this.k.f32(yt, rows * ldn), ldn, (b * m + g * rows) * positions, q0, n);
+              const o = (b * m + g * rows) * positions;
+              if (oa !== undefined) this.k.exports.copyRows(rows, yt, ldn, 1, n, 0, oa + (o + q0) * 4, positions);
+              else copyOut(this.k.f32(yt, rows * ldn), ldn, o, q0, n);
             }
           }
         }

@@ -256,7 +256,7 @@ test('Transpose over collapsed axes equals the per-element definition for random
   }
 });
 
-test('worker threads split each product by rows: 1, 2 and 3 threads give bit-identical outputs of bert.onnx, equal to onnxruntime within 1e-5', async () => {
+test('worker threads split each product by rows: 1, 2 and 3 threads give bit-identical outputs of bert.onnx, run after run, equal to onnxruntime within 1e-5', async () => {
   const { readOnnx } = await import('../../src/formats/onnx.js');
   const { SparseExecutor } = await import('../../src/sparse/executor.js');
   const ort = await import('onnxruntime-node');
@@ -272,10 +272,12 @@ test('worker threads split each product by rows: 1, 2 and 3 threads give bit-ide
       const ex = new SparseExecutor(readOnnx(file).graph(), { engine, kernels: threads > 1 ? threadedKernels(threads) : undefined });
       await ex.ready();
       assert.equal(ex.threads, threads);
-      outs.push(ex.run(feeds).last_hidden_state.data as Float32Array);
+      // The second run's values live in the threads' shared memory (the executor's arena).
+      for (let run = 0; run < 2; run++) outs.push(ex.run(feeds).last_hidden_state.data as Float32Array);
     }
   }
-  for (let i = 2; i < outs.length; i++) assert.deepEqual(outs[i], outs[i % 2], `run ${i}`);
+  // outs[4·t + 2·engine + run]: each equal to the one-thread first run of its engine.
+  for (let i = 1; i < outs.length; i++) assert.deepEqual(outs[i], outs[i & 2], `run ${i}`);
   const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
   const ref = (await session.run({
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [2, S]),
@@ -284,6 +286,33 @@ test('worker threads split each product by rows: 1, 2 and 3 threads give bit-ide
   await session.release();
   let d = 0, m = 0;
   for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(outs[2][i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
+  assert.ok(d / m < 1e-5, `max relative error ${d / m}`);
+});
+
+test('the convolutions read and write the threads\' shared memory in place from the second run: cnn.onnx at 2 threads, CSR and dense, equals one thread bit for bit, run after run, and onnxruntime within 1e-5', async () => {
+  const { readOnnx } = await import('../../src/formats/onnx.js');
+  const { SparseExecutor } = await import('../../src/sparse/executor.js');
+  const { threadedKernels } = await import('../../src/sparse/threads.js');
+  const { readNpy } = await import('../fixtures/npy.js');
+  const ort = await import('onnxruntime-node');
+  const file = new URL('../fixtures/cnn.onnx', import.meta.url).pathname;
+  const graph = readOnnx(file).graph();
+  const x = readNpy(new URL('../fixtures/cnn.input.npy', import.meta.url).pathname);
+  const feeds = { [graph.inputs[0].name]: { dtype: 'float32' as const, dims: x.shape, data: x.data } };
+  const output = graph.outputs[0].name;
+  // CSR convolutions run straight from the padded input; dense ones through im2col.
+  let want: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  for (const engine of ['sparse', 'dense'] as const) {
+    want = new SparseExecutor(graph, { engine }).run(feeds)[output].data as Float32Array;
+    const ex = new SparseExecutor(graph, { engine, kernels: threadedKernels(2) });
+    await ex.ready();
+    for (let run = 0; run < 3; run++) assert.deepEqual(ex.run(feeds)[output].data, want, `${engine} run ${run}`);
+  }
+  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  const ref = (await session.run({ [graph.inputs[0].name]: new ort.Tensor('float32', x.data, x.shape) }))[output].data as Float32Array;
+  await session.release();
+  let d = 0, m = 0;
+  for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(want[i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
   assert.ok(d / m < 1e-5, `max relative error ${d / m}`);
 });
 
