@@ -2,9 +2,9 @@
  * The hot non-weight ops of a transformer (Softmax over the last axis, LayerNorm, GELU, Exp, and
  * float32 + − × ÷ over rows) in WebAssembly SIMD: the operands are copied into one shared kernel
  * instance's scratch memory, computed four lanes at a time, and copied out — or, when they live in
- * the running executor's kernel memory (its arena), read and written there in place. Measured about 5–30×
- * faster per element than the same loops in JavaScript (bench:transformer's profile), copies
- * included.
+ * the running executor's kernel memory (its arena), read and written there in place. Measured
+ * about 5–30× faster per element than the same loops in JavaScript (bench:transformer's profile),
+ * copies included.
  */
 import { Kernels, splitRows } from './kernels.js';
 import { uninitF32 } from './tensor.js';
@@ -170,19 +170,7 @@ export function permute3(x: Float32Array, dims: readonly number[], perm: readonl
     count = a;
     args = (src, y, t0, t1) => [t1 - t0, src + t0 * b * c * 4, b * c, b, c, c, y + t0 * b * c * 4, b * c, b];
   } else return undefined;
-  const out = uninitF32(a * b * c);
-  const k = kernelsFor([x], out, count, (a * b * c) / count);
-  const mark = k.mark();
-  try {
-    const src = k.addressOf(x) ?? k.upload(x);
-    const home = k.addressOf(out);
-    const y = home ?? k.reserve(out.byteLength);
-    byRows(k, fn, count, (a * b * c) / count, (t0, t1) => args(src, y, t0, t1));
-    if (home === undefined) out.set(k.f32(y, out.length));
-    return out;
-  } finally {
-    k.release(mark);
-  }
+  return withScratch([x], a * b * c, (k, [src], y) => byRows(k, fn, count, (a * b * c) / count, (t0, t1) => args(src, y, t0, t1)), count);
 }
 
 /** 2-D max pooling of `planes` planes [h, w] into [oh, ow] (window, strides, dilations, begin pads per axis). */
