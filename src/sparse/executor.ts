@@ -7,7 +7,7 @@ import { SculptError } from '../core/errors.js';
 import { isGraph, type AttributeValue, type Graph, type GraphNode } from '../core/graph.js';
 import { shapeText } from '../core/limits.js';
 import { countNonzeros, denseToCsr, groupedToCsr } from './formats.js';
-import { SPLIT_WORK, Kernels, ownKernels, applyLinear, splitRows, applyLinearTransposed, batchStride, columnTile, DENSE_TILE_BYTES, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
+import { SPLIT_WORK, Kernels, ownKernels, applyLinear, splitRows, applyLinearTransposed, batchStride, columnTile, DENSE_TILE_BYTES, DENSE_TILE_COLUMNS, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, positionsPerPass, transposeGeometry, type ConvGeometry } from './ops-conv.js';
 import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
 import type { Attrs } from './ops-common.js';
@@ -897,7 +897,7 @@ export class SparseExecutor {
       const staged = stageBlock(kernels, x, ao, y, bo, out, oo, m, k, n);
       const { w, xt, yt } = staged;
       const pool = kernels.pool;
-      const tile = columnTile(k, ld, DENSE_TILE_BYTES);
+      const tile = columnTile(k, ld, DENSE_TILE_BYTES, DENSE_TILE_COLUMNS);
       if (split && pool) pool.split('gemm', splitRows(m, pool.threads).map(([r0, r1]) => [r1 - r0, k, w + r0 * k * 4, xt, ld, yt + r0 * ld * 4, 0, 0, tile]));
       else kernels.exports.gemm(m, k, w, xt, ld, yt, 0, 0, tile);
       unstageBlock(kernels, staged, out, oo, m, n);
@@ -917,7 +917,7 @@ export class SparseExecutor {
     if (!pool || m * k * n < 4096 || blocks.length * m * k * n < 8 * SPLIT_WORK) return false;
     const kernels = this.k;
     const ld = batchStride(n);
-    const tile = columnTile(k, ld, DENSE_TILE_BYTES);
+    const tile = columnTile(k, ld, DENSE_TILE_BYTES, DENSE_TILE_COLUMNS);
     // In rounds of at most maxCalls blocks a thread.
     const round = pool.threads * pool.maxCalls;
     for (let b0 = 0; b0 < blocks.length; b0 += round) {

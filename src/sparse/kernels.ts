@@ -104,25 +104,31 @@ export function batchStride(batch: number): number {
 
 /**
  * Bytes of X^T that one column tile of a batched product may span, so that the tile stays cached
- * while every weight row passes over it. The CSR kernel reads only its nonzeros' rows of the tile,
- * the dense kernel every row for each pair of weight rows: CSR takes about half a current CPU's
- * per-core L2 (1.25–2 MiB on recent x86 and ARM cores), dense a quarter of that. Measured here
- * (2 MiB L2), alternating builds: 1 MiB beat 256 KiB for CSR on BERT's products at 128 tokens (in
- * 3 of 4 pairs, medians 320–475 against 409–497 ms) and ResNet-18's convolutions (60–64 against
- * 64–67 ms); for the dense kernel, on the first stage of ResNet-18 pruned globally, 256 KiB beat
- * 1 MiB (90–130 against 114–150 ms).
+ * while every weight row passes over it. The dense kernel reads every row of the tile for each pair
+ * of weight rows, and takes about a quarter of a current CPU's per-core L2: on ResNet-18's first
+ * stage pruned globally, 256 KiB beat 1 MiB (90–130 against 114–150 ms; Intel, 2 MiB L2). The CSR
+ * kernel reads only its nonzeros' rows, and its passes cost more than its misses: on an AMD EPYC
+ * (1 MiB L2, 32 MiB L3), BERT's 768 × 3072 product at 128 tokens ran in 2.47 ms untiled (X^T
+ * 1.5 MiB) against 2.89 ms in the 80-column tiles a 1 MiB budget gave, and 768 × 4096 at 512
+ * columns fastest in 252-column tiles (4 MiB): 17.7 against 20.9 ms in 64-column ones.
  */
-export const TILE_BYTES = 1024 * 1024;
+export const TILE_BYTES = 4 * 1024 * 1024;
 export const DENSE_TILE_BYTES = 256 * 1024;
+/** The dense kernel's block of columns. */
+export const DENSE_TILE_COLUMNS = 16;
+
+/** The widest pass of asm spmmCsr (7 vectors): a batch wider than this takes several passes over each row. */
+const CSR_PASS_COLUMNS = 28;
 
 /**
  * Columns per tile of a batched product over X^T [cols, ld]: all of them when X^T fits `bytes`
- * (TILE_BYTES for CSR, DENSE_TILE_BYTES for dense), else the most that fit, in whole 16-column
- * blocks (at least one).
+ * (TILE_BYTES for CSR, DENSE_TILE_BYTES for dense), else the most that fit in whole blocks of
+ * `quantum` columns (at least one): the CSR kernel's widest pass (28 columns: a tile of 16 would
+ * end in passes of 4 and 1, which reuse each loaded weight less), the dense kernel's block of 16.
  */
-export function columnTile(cols: number, ld: number, bytes = TILE_BYTES): number {
+export function columnTile(cols: number, ld: number, bytes = TILE_BYTES, quantum = CSR_PASS_COLUMNS): number {
   if (cols * ld * 4 <= bytes) return ld;
-  return Math.min(ld, Math.max(16, Math.floor(bytes / (cols * 4 * 16)) * 16));
+  return Math.min(ld, Math.max(quantum, Math.floor(bytes / (cols * 4 * quantum)) * quantum));
 }
 
 /**
@@ -346,9 +352,6 @@ export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): Line
   };
 }
 
-/** The widest pass of asm spmmCsr (7 vectors): a batch wider than this takes several passes over each row. */
-const CSR_PASS_COLUMNS = 28;
-
 /**
  * Multiply-adds from which a product is split between worker threads: waking one and waiting for
  * it takes about 30 µs (measured), the time of some 300,000 multiply-adds.
@@ -382,7 +385,7 @@ export function uploadDense(k: Kernels, weight: Float32Array, rows: number, cols
       else e.gemv(rows, cols, w, x, y, b, relu ? 1 : 0);
     },
     runBatch: (xt, ld, yt, relu, post) => {
-      const product = (r0: number, r1: number): KernelCall => ['gemm', [r1 - r0, cols, w + r0 * cols * 4, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(cols, ld, DENSE_TILE_BYTES)]];
+      const product = (r0: number, r1: number): KernelCall => ['gemm', [r1 - r0, cols, w + r0 * cols * 4, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(cols, ld, DENSE_TILE_BYTES, DENSE_TILE_COLUMNS)]];
       if (pool && rows * cols * ld >= SPLIT_WORK) pool.splitCalls(parts.map(([r0, r1]) => [product(r0, r1), ...(post?.(r0, r1) ?? [])]));
       else runCalls(k, [product(0, rows), ...(post?.(0, rows) ?? [])]);
     },

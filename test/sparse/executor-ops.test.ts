@@ -674,9 +674,9 @@ test('MatMul of two activations (attention\'s Q·Kᵀ and P·V shapes, broadcast
 });
 
 test('Conv and pooling at image sizes (column tiles, windows at the borders and inside, strides 1 and 2) equal onnxruntime; auto records each Conv\'s positions', async () => {
-  // 144 taps × 4480 positions: X^T (2.6 MB) spans several column tiles (kernels.ts TILE_BYTES, DENSE_TILE_BYTES).
+  // 288 taps × 4480 positions: X^T (5.2 MB) spans several column tiles (kernels.ts TILE_BYTES, DENSE_TILE_BYTES).
   await check('conv-image', [{ op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { pads: { ints: [1, 1, 1, 1] } } }],
-    { x: [1, 16, 64, 70] }, [f32('w', [32, 16, 3, 3], 0.8), f32('b', [32])]);
+    { x: [1, 32, 64, 70] }, [f32('w', [32, 32, 3, 3], 0.8), f32('b', [32])]);
   await check('conv-image-strided', [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { strides: { ints: [2, 2] }, dilations: { ints: [2, 1] }, pads: { ints: [2, 0, 1, 3] } } }],
     { x: [2, 8, 33, 30] }, [f32('w', [16, 8, 3, 3], 0.5)]);
   const pools: [string, Record<string, { ints: number[] } | { int: number }>, number[]][] = [

@@ -423,19 +423,24 @@ test('Clip from 4096 elements (the kernel) equals Math.min(Math.max(x, lo), hi) 
   }
 });
 
-test('columnTile: all columns when X^T fits TILE_BYTES, else whole 16-column blocks that fit, at least one', async () => {
-  const { columnTile, TILE_BYTES, DENSE_TILE_BYTES } = await import('../../src/sparse/kernels.js');
+test('columnTile: all columns when X^T fits the budget, else the whole blocks that fit (28 columns for CSR, 16 dense), at least one', async () => {
+  const { columnTile, TILE_BYTES, DENSE_TILE_BYTES, DENSE_TILE_COLUMNS } = await import('../../src/sparse/kernels.js');
   // The dense kernel's smaller budget: 256 KiB over 576 rows of 4-byte floats is 113 columns, 7 whole blocks of 16.
   assert.equal(DENSE_TILE_BYTES, 256 * 1024);
-  assert.equal(columnTile(576, 3136, DENSE_TILE_BYTES), 112);
-  assert.equal(columnTile(768, 128), TILE_BYTES >= 768 * 128 * 4 ? 128 : 64);
-  for (const [cols, ld] of [[144, 4480], [3072, 128], [4608, 52], [64, 12544], [100000, 64], [576, 3136]]) {
-    const t = columnTile(cols, ld);
-    if (cols * ld * 4 <= TILE_BYTES) { assert.equal(t, ld); continue; }
-    assert.equal(t % 16, 0, `${cols}×${ld}: ${t}`);
-    assert.ok(t >= 16 && t <= ld);
-    assert.ok(t === 16 || t * cols * 4 <= TILE_BYTES, `${cols}×${ld}: tile ${t} spans ${t * cols * 4} bytes`);
-    assert.ok((t + 16) * cols * 4 > TILE_BYTES || t + 16 > ld, `${cols}×${ld}: tile ${t} could be wider`);
+  assert.equal(columnTile(576, 3136, DENSE_TILE_BYTES, DENSE_TILE_COLUMNS), 112);
+  // CSR: 4 MiB over 4096 rows is 256 columns, 9 whole passes of 28; BERT's 3072-row X^T at 128 tokens (1.5 MiB) is not tiled.
+  assert.equal(TILE_BYTES, 4 * 1024 * 1024);
+  assert.equal(columnTile(4096, 512), 252);
+  assert.equal(columnTile(3072, 128), 128);
+  for (const [bytes, q] of [[TILE_BYTES, 28], [DENSE_TILE_BYTES, DENSE_TILE_COLUMNS]]) {
+    for (const [cols, ld] of [[144, 4480], [3072, 128], [4608, 52], [64, 12544], [100000, 64], [576, 3136], [4608, 3136]]) {
+      const t = q === 28 ? columnTile(cols, ld) : columnTile(cols, ld, bytes, q);
+      if (cols * ld * 4 <= bytes) { assert.equal(t, ld); continue; }
+      assert.ok(t % q === 0 || t === ld, `${cols}×${ld}: ${t}`);
+      assert.ok(t >= Math.min(q, ld) && t <= ld);
+      assert.ok(t === q || t === ld || t * cols * 4 <= bytes, `${cols}×${ld}: tile ${t} spans ${t * cols * 4} bytes`);
+      assert.ok((t + q) * cols * 4 > bytes || t + q > ld, `${cols}×${ld}: tile ${t} could be wider`);
+    }
   }
 });
 
