@@ -362,6 +362,10 @@ export function im2col2d(x: usize, cg: i32, h: i32, w: i32, kh: i32, kw: i32, sh
 export function maxPool2d(x: usize, planes: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, tmp: usize, y: usize): void {
   const inf = -Infinity;
   const ninf = f32x4.splat(<f32>inf);
+  // pmax (one instruction on x64; f32x4.max takes eight) with the window's NaNs tracked apart: a
+  // NaN anywhere in a window still gives NaN, as f32x4.max did (measured: ResNet-18's 64 × 112²
+  // MaxPool 1.35 ms before).
+  const zero = i32x4.splat(0), qnan = f32x4.splat(NaN);
   for (let p = 0; p < planes; p++) {
     const plane = x + ((<usize>p * <usize>h * <usize>w) << 2);
     // Outputs [ia, ib) have every column tap inside the row: four at a time there for strides
@@ -376,13 +380,14 @@ export function maxPool2d(x: usize, planes: i32, h: i32, w: i32, kh: i32, kw: i3
         if (ox == ia && sw <= 2) {
           for (; ox + 4 <= ib; ox += 4) {
             const at = row + (<usize>(ox * sw - pl) << 2);
-            let m = ninf;
+            let m = ninf, nan = zero;
             for (let j = 0; j < kw; j++) {
               const q = at + (<usize>(j * dw) << 2);
               const v = sw == 1 ? v128.load(q) : v128.shuffle<f32>(v128.load(q), v128.load(q, 16), 0, 2, 4, 6);
-              m = f32x4.max(m, v);
+              m = f32x4.pmax(m, v);
+              nan = v128.or(nan, f32x4.ne(v, v));
             }
-            v128.store(t + (<usize>ox << 2), m);
+            v128.store(t + (<usize>ox << 2), v128.bitselect(qnan, m, nan));
           }
           if (ox >= ow) break;
         }
@@ -401,12 +406,16 @@ export function maxPool2d(x: usize, planes: i32, h: i32, w: i32, kh: i32, kw: i3
       const o = out + ((<usize>oy * <usize>ow) << 2);
       let ox = 0;
       for (; ox + 4 <= ow; ox += 4) {
-        let m = ninf;
+        let m = ninf, nan = zero;
         for (let i = 0; i < kh; i++) {
           const r = y0 + i * dh;
-          if (r >= 0 && r < h) m = f32x4.max(m, v128.load(tmp + ((<usize>r * <usize>ow + <usize>ox) << 2)));
+          if (r >= 0 && r < h) {
+            const v = v128.load(tmp + ((<usize>r * <usize>ow + <usize>ox) << 2));
+            m = f32x4.pmax(m, v);
+            nan = v128.or(nan, f32x4.ne(v, v));
+          }
         }
-        v128.store(o + (<usize>ox << 2), m);
+        v128.store(o + (<usize>ox << 2), v128.bitselect(qnan, m, nan));
       }
       for (; ox < ow; ox++) {
         let m: f32 = <f32>inf;

@@ -31,12 +31,14 @@ export function pool(kind: 'max' | 'avg' | 'lp'): OpFn {
     // Each output visits its whole window: a huge window over a huge input would run for hours.
     const work = n * c * planeOut * kTotal, allowed = WINDOW_TAPS_PER_VALUE * (tensorBudget() / 4);
     if (work > allowed) throw new SculptError(`${at(node)} would visit ${work.toExponential(2)} window taps (${n * c * planeOut} outputs × a window of ${kTotal}), over the ${allowed.toExponential(2)} sculpt allows; check kernel_shape, or run the model with \`sculpt run --engine onnxruntime\``);
+    const wantIndices = kind === 'max' && node.outputs.length > 1 && node.outputs[1] !== '';
+    const float2d = r === 2 && !wantIndices && x instanceof Float32Array && a.dtype === 'float32';
+    // The kernel's output is the result (no zeroed array to copy it into: 0.2 ms on ResNet-18's MaxPool).
+    if (float2d && kind === 'max') return [floatTensor([n, c, ...outSp], maxPool2d(x, n * c, sp, outSp, kernel, st, dil, begin))];
     const out = allocLike(a.dtype, [n, c, ...outSp], `${at(node)} output`);
     const o = out.data;
-    const wantIndices = kind === 'max' && node.outputs.length > 1 && node.outputs[1] !== '';
-    if (r === 2 && kind !== 'lp' && !wantIndices && x instanceof Float32Array && o instanceof Float32Array) {
-      if (kind === 'max') o.set(maxPool2d(x, n * c, sp, outSp, kernel, st, dil, begin));
-      else avgPool2d(x, o, n * c, sp, outSp, kernel, st, dil, begin, end, includePad);
+    if (float2d && kind === 'avg' && o instanceof Float32Array) {
+      avgPool2d(x, o, n * c, sp, outSp, kernel, st, dil, begin, end, includePad);
       return [out];
     }
     const indices = wantIndices ? new Float64Array(o.length) : undefined;
@@ -144,6 +146,11 @@ export function globalPool(kind: 'max' | 'avg' | 'lp'): OpFn {
     const inner = size(a.dims.slice(2));
     const p = attrInt(attrs, 'p', 2);
     const out = allocLike(a.dtype, [n, c, ...a.dims.slice(2).map(() => 1)]);
+    if (kind === 'avg' && x instanceof Float32Array && out.data instanceof Float32Array) {
+      // One monomorphic loop for the common case (CNN heads): the same sums in double, 10× faster.
+      averageRows(x, out.data, n * c, inner);
+      return [out];
+    }
     for (let q = 0; q < n * c; q++) {
       let s = 0, m = -Infinity;
       for (let j = 0; j < inner; j++) {
@@ -154,6 +161,14 @@ export function globalPool(kind: 'max' | 'avg' | 'lp'): OpFn {
     }
     return [out];
   };
+}
+
+function averageRows(x: Float32Array, o: Float32Array, rows: number, inner: number): void {
+  for (let q = 0; q < rows; q++) {
+    let s = 0;
+    for (let j = q * inner, end = j + inner; j < end; j++) s += x[j];
+    o[q] = s / inner;
+  }
 }
 
 /** MaxUnpool: scatters values to the flat positions MaxPool's Indices name; output_shape (input 2) overrides the size. */

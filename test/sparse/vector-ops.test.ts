@@ -409,6 +409,38 @@ test('Relu from 4096 elements (the kernel) equals x > 0 ? x : 0 bit for bit: NaN
   for (let i = 0; i < n; i++) assert.equal(bits(y[i]), bits(x[i] > 0 ? x[i] : 0), `element ${i}: ${x[i]} → ${y[i]}`);
 });
 
+test('MaxPool 2-D (the kernel) equals the per-window maximum: NaN anywhere in a window gives NaN, ±∞, borders, strides 1 and 2', () => {
+  const node = { name: 'n', opType: 'MaxPool', inputs: [], outputs: ['y'], attributes: new Map(), domain: '' };
+  const [c, h, w] = [3, 21, 23];
+  const x = values(c * h * w, -3, 3, 51);
+  for (const i of [0, 17, 200, 201, 640, c * h * w - 1]) x[i] = Number.NaN;
+  x[300] = Number.POSITIVE_INFINITY; x[301] = Number.NEGATIVE_INFINITY; x[450] = -0;
+  for (const [k, st, pad] of [[3, 2, 1], [3, 1, 1], [2, 2, 0]]) {
+    const attrs = new Map<string, unknown>([['kernel_shape', [k, k]], ['strides', [st, st]], ['pads', [pad, pad, pad, pad]]]);
+    const y = OPS.MaxPool([floatTensor([1, c, h, w], x)], attrs as never, node, { opset: 17 } as never)[0];
+    const [oh, ow] = [Math.floor((h + 2 * pad - k) / st) + 1, Math.floor((w + 2 * pad - k) / st) + 1];
+    assert.deepEqual(y.dims, [1, c, oh, ow]);
+    for (let p = 0; p < c; p++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          let m = Number.NEGATIVE_INFINITY, nan = false;
+          for (let i = 0; i < k; i++) {
+            for (let j = 0; j < k; j++) {
+              const [r, q] = [oy * st - pad + i, ox * st - pad + j];
+              if (r < 0 || r >= h || q < 0 || q >= w) continue;
+              const v = x[(p * h + r) * w + q];
+              if (Number.isNaN(v)) nan = true; else if (v > m) m = v;
+            }
+          }
+          const got = y.data[(p * oh + oy) * ow + ox];
+          if (nan) assert.ok(Number.isNaN(got), `k${k} s${st} (${p}, ${oy}, ${ox}): ${got}, not NaN`);
+          else assert.equal(got, m, `k${k} s${st} (${p}, ${oy}, ${ox})`);
+        }
+      }
+    }
+  }
+});
+
 test('Clip from 4096 elements (the kernel) equals Math.min(Math.max(x, lo), hi) bit for bit: ReLU6, one-sided, NaN and −0', () => {
   const node = { name: 'n', opType: 'Clip', inputs: [], outputs: ['y'], attributes: new Map(), domain: '' };
   const n = 4096 + 8 * 2 + 3;
