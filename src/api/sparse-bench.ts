@@ -16,8 +16,8 @@ import { Rng } from '../core/rng.js';
 import { OnnxModel } from '../formats/onnx.js';
 import type { WeightInput } from '../sparse/container.js';
 import { packSculpt, unpackSculpt } from './sculpt-file.js';
-import { SparseExecutor } from '../sparse/executor.js';
-import { predictLayer, type MachineProfile } from '../sparse/roofline.js';
+import { SparseExecutor, type NodeSizes } from '../sparse/executor.js';
+import { predictLayer, predictNode, type MachineProfile, type NodeClass } from '../sparse/roofline.js';
 import type { Tensor } from '../sparse/tensor.js';
 import { choosePlan, HybridRunner, type PlanName } from './hybrid.js';
 import { createOrtSession } from './sparse-ort.js';
@@ -92,7 +92,7 @@ export interface BenchResult {
   readonly speedup: number;
   /**
    * The roofline's speed-up of the weight layers: sculpt's dense kernels over the kernels the
-   * engine chose (the rest of the graph is not modelled).
+   * engine chose (the weight layers only; `profile.model` predicts the whole model).
    */
   readonly predictedSpeedup: number;
   /** max |sculpt − onnxruntime| / max |onnxruntime| over the float outputs. */
@@ -109,16 +109,22 @@ export interface BenchResult {
 }
 
 /**
- * The whole model as the roofline sees it: the weight layers predicted (the kernels chosen, at
- * `batch` rows per product), beside what the profiled runs measured for them and for everything
- * else (attention's activation products, norms, shape ops), which the roofline does not model.
+ * The whole model as the roofline sees it, beside what the profiled runs measured: the weight
+ * layers (the kernels chosen, at `batch` rows per product), and everything else by class
+ * (roofline.ts `predictNode`: attention's activation products, the vector ops, the ops that move
+ * data, the shape ops).
  */
 export interface ModelPrediction {
+  /** Weight-layer nodes that ran. */
+  readonly weightNodes: number;
   readonly weightPredictedMs: number;
   readonly weightMeasuredMs: number;
+  readonly otherPredictedMs: number;
   readonly otherMeasuredMs: number;
-  /** weightPredictedMs + otherMeasuredMs: what the model would take if the weight kernels ran at the roofline. */
+  /** weightPredictedMs + otherPredictedMs: the whole model at the roofline. */
   readonly predictedMs: number;
+  /** The ops outside the weight layers by class (every class, largest measured first). */
+  readonly classes: readonly { readonly class: NodeClass; readonly nodes: number; readonly predictedMs: number; readonly measuredMs: number }[];
 }
 
 export interface OpTime {
@@ -223,13 +229,28 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
     if (profileRuns > 0) {
       const sculpt = sculptProfile(executor, inputs, profileRuns, what);
       const weightNodes = new Set(executor.layers.map((l) => l.node));
-      let weightMs = 0, otherMs = 0;
+      let weightMs = 0, otherMs = 0, weightCount = 0;
+      const classes = new Map<NodeClass, { nodes: number; predictedMs: number; measuredMs: number }>(
+        (['activation product', 'vector op', 'memory op', 'shape op'] as const).map((c) => [c, { nodes: 0, predictedMs: 0, measuredMs: 0 }]));
       for (const e of sculpt.perNode) {
-        if (weightNodes.has(e.node.name)) weightMs += e.ms;
-        else otherMs += e.ms;
+        if (weightNodes.has(e.node.name)) { weightMs += e.ms; weightCount++; continue; }
+        otherMs += e.ms;
+        const size = sculpt.sizes.get(e.node);
+        if (!size) continue;
+        const op = executor.runsAs(e.node).replace(/ \(fused\)$/, '');
+        const p = predictNode(op, size.inputs, size.outputs, size.bytes, options.machine);
+        const c = classes.get(p.class)!;
+        c.nodes++;
+        c.predictedMs += (p.seconds * 1e3 * size.calls) / profileRuns;
+        c.measuredMs += e.ms / profileRuns;
       }
       const [weightMeasuredMs, otherMeasuredMs] = [weightMs / profileRuns, otherMs / profileRuns];
-      const model = { weightPredictedMs: predChosen * 1e3, weightMeasuredMs, otherMeasuredMs, predictedMs: predChosen * 1e3 + otherMeasuredMs };
+      let otherPredictedMs = 0;
+      for (const c of classes.values()) otherPredictedMs += c.predictedMs;
+      const model: ModelPrediction = {
+        weightNodes: weightCount, weightPredictedMs: predChosen * 1e3, weightMeasuredMs, otherPredictedMs, otherMeasuredMs, predictedMs: predChosen * 1e3 + otherPredictedMs,
+        classes: [...classes].map(([c, v]) => ({ class: c, ...v })).sort((a, b) => b.measuredMs - a.measuredMs),
+      };
       profile = { runs: profileRuns, sculpt: sculpt.ops, onnxruntime: await ortProfile(ortSource, what, threads, inputs, profileRuns), model };
     }
     const plan = options.plan !== false && onnx ? await measurePlans(onnx, executor, inputs, threads, ref, { sculpt: runSparse, onnxruntime: () => session.run(inputs) }, Math.min(runs, 10)) : undefined;
@@ -256,11 +277,12 @@ function byOp(entries: Iterable<{ op: string; node: unknown; ms: number }>, runs
   return [...ops].map(([op, o]) => ({ op, nodes: o.nodes.size, ms: o.ms / runs })).sort((a, b) => b.ms - a.ms || (a.op < b.op ? -1 : 1));
 }
 
-function sculptProfile(executor: SparseExecutor, inputs: Record<string, Tensor>, runs: number, what: string): { ops: OpTime[]; perNode: { node: GraphNode; ms: number }[] } {
+function sculptProfile(executor: SparseExecutor, inputs: Record<string, Tensor>, runs: number, what: string): { ops: OpTime[]; perNode: { node: GraphNode; ms: number }[]; sizes: Map<GraphNode, NodeSizes> } {
   const timings = new Map<GraphNode, number>();
-  for (let i = 0; i < runs; i++) withFileContext(what, () => executor.run(inputs, { timings }));
+  const sizes = new Map<GraphNode, NodeSizes>();
+  for (let i = 0; i < runs; i++) withFileContext(what, () => executor.run(inputs, { timings, sizes }));
   const perNode = [...timings].map(([node, ms]) => ({ node, ms }));
-  return { ops: byOp(perNode.map((e) => ({ op: executor.runsAs(e.node), ...e })), runs), perNode };
+  return { ops: byOp(perNode.map((e) => ({ op: executor.runsAs(e.node), ...e })), runs), perNode, sizes };
 }
 
 /** onnxruntime's own trace of `runs` inferences (a profiling session of its own; the trace file is read and removed). */

@@ -179,8 +179,18 @@ function profileText(p: NonNullable<BenchResult['profile']>): string[] {
   return [
     `where the time goes (ms per inference, mean of ${p.runs} profiled runs; onnxruntime's kernels after its own fusions): sculpt ${ms(st)} ms in ${p.sculpt.length} op type${p.sculpt.length === 1 ? '' : 's'}, onnxruntime ${ms(ot)} ms in ${p.onnxruntime.length}`,
     formatTable(['sculpt op (nodes)', 'ms', 'share', 'onnxruntime kernel (nodes)', 'ms', 'share'], rows, [false, true, true, false, true, true]),
-    `whole model: weight layers ${ms(m.weightMeasuredMs)} ms measured, ${ms(m.weightPredictedMs)} ms by the roofline; everything else ${ms(m.otherMeasuredMs)} ms measured (not modelled); predicted ${ms(m.predictedMs)} ms, onnxruntime ${ms(ot)} ms`,
+    `whole model by the roofline: ${ms(m.predictedMs)} ms predicted, ${ms(m.weightMeasuredMs + m.otherMeasuredMs)} ms measured (onnxruntime ${ms(ot)} ms)`,
+    formatTable(['part (nodes)', 'predicted ms', 'measured ms', 'measured / predicted'], [
+      [`weight layers (${m.weightNodes})`, ms(m.weightPredictedMs), ms(m.weightMeasuredMs), ratio(m.weightMeasuredMs, m.weightPredictedMs)],
+      ...m.classes.map((c) => [`${c.class}s (${c.nodes})`, ms(c.predictedMs), ms(c.measuredMs), ratio(c.measuredMs, c.predictedMs)]),
+    ], [false, true, true, true]),
+    'activation products at the dense kernel\'s rate for their columns; vector ops (Softmax, LayerNorm, GELU, Exp, …) at their flops per element on the register roof; memory ops at their bytes over cache or memory bandwidth; shape ops free',
   ];
+}
+
+/** measured / predicted, or — when nothing was predicted. */
+function ratio(measured: number, predicted: number): string {
+  return predicted > 0 ? `${(measured / predicted).toFixed(2)}×` : '—';
 }
 
 async function plotPage(r: BenchResult, sweep: SweepPoint[]): Promise<string> {

@@ -748,16 +748,19 @@ export class SparseExecutor {
   /**
    * Runs the graph; inputs by name (a bare Float32Array takes the shape from `dims`). With
    * `timings`, each node's milliseconds are added to its entry (nodes of subgraphs included;
-   * constant-folded nodes do not run and get none).
+   * constant-folded nodes do not run and get none). With `sizes` too, each timed node's operand and
+   * result dims, the bytes they hold and how often it ran (for the roofline of the whole model).
    */
-  run(inputs: Readonly<Record<string, Tensor>>, options: { timings?: Map<GraphNode, number> } = {}): Record<string, Tensor> {
+  run(inputs: Readonly<Record<string, Tensor>>, options: { timings?: Map<GraphNode, number>; sizes?: Map<GraphNode, NodeSizes> } = {}): Record<string, Tensor> {
     this.timings = options.timings;
+    this.sizes = options.timings ? options.sizes : undefined;
     // Worker threads asleep since the last run wake while the first ops run, not at the first product.
     this.k.pool?.wake();
     try {
       return withTensorBudget(this.maxTensorBytes, () => withBufferPool(this.pool, () => withOpKernels(this.k, () => this.runWithin(inputs))));
     } finally {
       this.timings = undefined;
+      this.sizes = undefined;
       // Every value of the run is dropped or copied out by now: the arena's regions are all free.
       this.pool.settle();
     }
@@ -768,6 +771,8 @@ export class SparseExecutor {
 
   /** Where `run` adds node times, while it runs with them. */
   private timings: Map<GraphNode, number> | undefined;
+  /** Where `run` records the timed nodes' sizes, while it runs with them. */
+  private sizes: Map<GraphNode, NodeSizes> | undefined;
 
   private runWithin(inputs: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
     const values = new Scope(undefined);
@@ -855,7 +860,10 @@ export class SparseExecutor {
         : WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)]
         : transposed ? [this.convTransposeWith(n, ins, transposed)]
         : OPS[n.opType](ins, n.attributes, n, ctx);
-      if (this.timings) this.timings.set(n, (this.timings.get(n) ?? 0) + performance.now() - t0);
+      if (this.timings) {
+        this.timings.set(n, (this.timings.get(n) ?? 0) + performance.now() - t0);
+        if (this.sizes) recordSizes(this.sizes, n, ins, outs);
+      }
       n.outputs.forEach((name, i) => {
         if (name !== '' && outs[i]) {
           values.set(name, outs[i]);
@@ -1159,6 +1167,23 @@ function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array 
   const t = new Float32Array(w.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c];
   return t;
+}
+
+/** A timed node's operands and results (`run`'s `sizes`): dims, the bytes they hold, and its runs. */
+export interface NodeSizes {
+  readonly inputs: readonly (readonly number[])[];
+  readonly outputs: readonly (readonly number[])[];
+  /** Bytes each operand and result holds. */
+  readonly bytes: { readonly inputs: readonly number[]; readonly outputs: readonly number[] };
+  calls: number;
+}
+
+function recordSizes(sizes: Map<GraphNode, NodeSizes>, n: GraphNode, ins: readonly (Tensor | undefined)[], outs: readonly (Tensor | undefined)[]): void {
+  const seen = sizes.get(n);
+  if (seen) { seen.calls++; return; }
+  const dims = (ts: readonly (Tensor | undefined)[]) => ts.map((t) => (t && Array.isArray(t.dims) ? [...t.dims] : []));
+  const bytes = (ts: readonly (Tensor | undefined)[]) => ts.map((t) => (t && ArrayBuffer.isView(t.data) ? t.data.byteLength : 0));
+  sizes.set(n, { inputs: dims(ins), outputs: dims(outs), bytes: { inputs: bytes(ins), outputs: bytes(outs) }, calls: 1 });
 }
 
 /**

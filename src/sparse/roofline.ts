@@ -95,6 +95,51 @@ function cost(flops: number, bytes: number, rate: number, machine: MachineProfil
   return { flops, bytes, seconds: Math.max(compute, memory), bound: compute >= memory ? 'compute' : 'memory' };
 }
 
+/** How the roofline charges an op outside the weight layers (`predictNode`). */
+export type NodeClass = 'activation product' | 'vector op' | 'memory op' | 'shape op';
+
+/**
+ * Flops per element of the vector ops' kernels (asm/kernels.ts), counting each lane's arithmetic
+ * (a fused multiply-add as 2): GELU's erfc fit, exp and the products around them; Softmax's exp,
+ * max, sum and scaling; LayerNorm's two passes; the rest by the same polynomials.
+ */
+const VECTOR_OP_FLOPS: Readonly<Record<string, number>> = { Gelu: 55, Erf: 50, Softmax: 30, LogSoftmax: 30, Exp: 24, Tanh: 30, Sigmoid: 30, LayerNormalization: 8 };
+/** Ops that move no data (a new view of the same values, or a shape). */
+const SHAPE_OPS = new Set(['Shape', 'Size', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity', 'Constant']);
+/** Ops that read only the part of their first operand they write. */
+const PICKING_OPS = new Set(['Gather', 'GatherElements', 'GatherND', 'Slice']);
+
+export interface NodeCost extends KernelCost {
+  readonly class: NodeClass;
+}
+
+/**
+ * The roofline of one run of an op that is not a weight layer, from its operands' and results'
+ * dims and the bytes it reads and writes (`op` as the executor runs it, fused ops by their fused
+ * name; `sizes`: the bytes each operand and result holds): a MatMul of two activations by its
+ * multiply-adds at the dense kernel's rate for its columns; Softmax, LayerNorm, GELU and the other transcendental ops by their kernels' flops per
+ * element at the register roof (a bound: their dependency chains keep them below it); every
+ * other op by its bytes at cache or memory bandwidth; shape ops as free.
+ */
+export function predictNode(op: string, inputs: readonly (readonly number[])[], outputs: readonly (readonly number[])[], sizes: { readonly inputs: readonly number[]; readonly outputs: readonly number[] }, machine: MachineProfile): NodeCost {
+  const elements = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
+  if (SHAPE_OPS.has(op)) return { class: 'shape op', flops: 0, bytes: 0, seconds: 0, bound: 'memory' };
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+  // A gather or a slice reads only what it writes (an embedding table's 128 rows, not its 30,522),
+  // and its indices; every other op reads its operands whole.
+  const written = sum(sizes.outputs);
+  const bytes = PICKING_OPS.has(op) ? 2 * written + sum(sizes.inputs.slice(1)) * (op === 'Slice' ? 0 : 1) : sum(sizes.inputs) + written;
+  const out = outputs[0] ?? [];
+  if ((op === 'MatMul' || op === 'FusedMatMul') && inputs.length >= 2 && (inputs[0]?.length ?? 0) >= 1 && (inputs[1]?.length ?? 0) >= 1) {
+    const a = inputs[0], b = inputs[1];
+    const k = a[a.length - 1], n = b.length === 1 ? 1 : b[b.length - 1];
+    return { class: 'activation product', ...cost(2 * elements(out) * k, bytes, rateAt(machine.denseFlops, n), machine) };
+  }
+  const perElement = VECTOR_OP_FLOPS[op];
+  if (perElement !== undefined) return { class: 'vector op', ...cost(perElement * elements(out), bytes, machine.roofFlops?.registers ?? machine.denseFlops.batch, machine) };
+  return { class: 'memory op', ...cost(0, bytes, Infinity, machine) };
+}
+
 /** Bytes per CSR column index for a matrix with `cols` columns. */
 export function csrIndexBytes(cols: number): number {
   return cols <= 0x10000 ? 2 : 4;

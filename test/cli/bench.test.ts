@@ -209,12 +209,25 @@ test('bench --shape sets a dynamic axis (a sequence length); unknown inputs and 
   // Both decomposed LayerNorm kinds run fused, and each GELU inside the MLP's first MatMul.
   assert.deepEqual(b.profile.sculpt.filter((o: { op: string }) => o.op.endsWith('(fused)')).map((o: { op: string; nodes: number }) => [o.op, o.nodes]).sort(), [['LayerNormalization (fused)', 5], ['MatMul + Gelu (fused)', 2]]);
   assert.ok(b.maxRelError < 1e-5, `${b.maxRelError}`);
-  // The whole-model view splits the profiled time into the 12 weight products and the rest.
+  // The whole-model view splits the profiled time into the 12 weight products and the rest, and
+  // predicts both: the rest by class, each class's measured time the sum of its nodes'.
   const m = b.profile.model;
   const profiled = b.profile.sculpt.reduce((a: number, o: { ms: number }) => a + o.ms, 0);
   assert.ok(Math.abs(m.weightMeasuredMs + m.otherMeasuredMs - profiled) < 1e-9 * Math.max(1, profiled));
-  assert.ok(m.weightPredictedMs > 0 && m.otherMeasuredMs > 0);
-  assert.equal(m.predictedMs, m.weightPredictedMs + m.otherMeasuredMs);
+  assert.equal(m.weightNodes, 12);
+  assert.ok(m.weightPredictedMs > 0 && m.otherMeasuredMs > 0 && m.otherPredictedMs > 0);
+  assert.ok(Math.abs(m.predictedMs - (m.weightPredictedMs + m.otherPredictedMs)) < 1e-9);
+  type Part = { class: string; nodes: number; predictedMs: number; measuredMs: number };
+  assert.deepEqual(m.classes.map((c: Part) => c.class).sort(), ['activation product', 'memory op', 'shape op', 'vector op']);
+  assert.ok(Math.abs(m.classes.reduce((a: number, c: Part) => a + c.measuredMs, 0) - m.otherMeasuredMs) < 1e-9 * Math.max(1, profiled));
+  assert.ok(Math.abs(m.classes.reduce((a: number, c: Part) => a + c.predictedMs, 0) - m.otherPredictedMs) < 1e-12);
+  const part = (name: string) => m.classes.find((c: Part) => c.class === name) as Part;
+  // Attention's two products per layer (2 layers); the 5 fused LayerNorms and 2 Softmaxes (each
+  // GELU runs inside its weight product's kernel); shape ops are free.
+  assert.equal(part('activation product').nodes, 4);
+  assert.equal(part('vector op').nodes, 7);
+  assert.equal(part('shape op').predictedMs, 0);
+  assert.ok(part('activation product').predictedMs > 0 && part('memory op').predictedMs > 0);
   const unknown = sculpt(['bench', bert, '--shape', 'tokens=1x8']);
   assert.equal(unknown.code, 2);
   assert.equal(unknown.stderr, 'sculpt: --shape tokens=…: the model has no input tokens; its inputs: input_ids, attention_mask\n');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseKernel, crossoverDensity, measureMachine, predictLayer, rateAt, speedupCurve, type MachineProfile } from '../../src/sparse/roofline.js';
+import { chooseKernel, crossoverDensity, measureMachine, predictLayer, predictNode, rateAt, speedupCurve, type MachineProfile } from '../../src/sparse/roofline.js';
 
 const machine: MachineProfile = {
   bandwidth: 10e9, cacheBandwidth: 100e9, cacheBytes: 512 * 1024,
@@ -22,6 +22,43 @@ test('predictLayer counts flops and bytes and takes the larger of the two limits
   // A small layer stays in cache: charged at cache bandwidth, so compute-bound.
   const small = predictLayer({ rows: 64, cols: 64, batch: 1 }, 2048, machine);
   assert.equal(small.dense.bound, 'compute');
+});
+
+test('predictNode: activation products by multiply-adds at the dense rate for their columns, vector ops by flops per element on the register roof, the rest by bytes, shape ops free', () => {
+  const roofed: MachineProfile = { ...machine, denseFlops: { vector: 10e9, batch: 40e9, wide: 50e9 }, roofFlops: { registers: 60e9, loaded: 50e9 } };
+  // Attention's Q·Kᵀ: [12, 128, 64] · [12, 64, 128], 2 · 12 · 128 · 128 · 64 flops at the 128-column rate, 1.5 MB (not cached).
+  const bytes = 4 * (2 * 12 * 128 * 64 + 12 * 128 * 128);
+  const qk = predictNode('MatMul', [[12, 128, 64], [12, 64, 128]], [[12, 128, 128]], { inputs: [4 * 12 * 128 * 64, 4 * 12 * 128 * 64], outputs: [4 * 12 * 128 * 128] }, roofed);
+  assert.equal(qk.class, 'activation product');
+  assert.equal(qk.flops, 2 * 12 * 128 * 128 * 64);
+  assert.equal(qk.seconds, Math.max(qk.flops / 50e9, bytes / 10e9));
+  // P·V at 64 columns: between the batch and wide rates, log-linear (rateAt).
+  const pv = predictNode('MatMul', [[12, 128, 128], [12, 128, 64]], [[12, 128, 64]], { inputs: [400, 400], outputs: [200] }, roofed);
+  assert.equal(pv.flops, 2 * 12 * 128 * 64 * 128);
+  assert.equal(pv.seconds, pv.flops / rateAt(roofed.denseFlops, 64));
+  // GELU over 128 × 3072: 55 flops an element at the register roof (3 MB read and written, at 10 GB/s 0.31 ms, below 0.35 ms).
+  const gelu = predictNode('Gelu', [[128, 3072]], [[128, 3072]], { inputs: [4 * 128 * 3072], outputs: [4 * 128 * 3072] }, roofed);
+  assert.equal(gelu.class, 'vector op');
+  assert.equal(gelu.flops, 55 * 128 * 3072);
+  assert.equal(gelu.bound, 'compute');
+  assert.equal(gelu.seconds, (55 * 128 * 3072) / 60e9);
+  // Without a register roof (older profiles): the dense kernel's batch rate.
+  assert.equal(predictNode('Softmax', [[4, 8]], [[4, 8]], { inputs: [128], outputs: [128] }, machine).seconds, (30 * 32) / 40e9);
+  // An addition: bytes only, at cache bandwidth while it fits 512 KiB, else at memory bandwidth.
+  const add = predictNode('Add', [[128, 768], [128, 768]], [[128, 768]], { inputs: [4 * 128 * 768, 4 * 128 * 768], outputs: [4 * 128 * 768] }, roofed);
+  assert.equal(add.class, 'memory op');
+  assert.equal(add.seconds, (3 * 4 * 128 * 768) / 10e9);
+  assert.equal(predictNode('Add', [[16], [16]], [[16]], { inputs: [64, 64], outputs: [64] }, roofed).seconds, 192 / 100e9);
+  // An embedding's Gather reads the 128 rows it writes and its indices, not the 94 MB table: 2 · 393 KB + 1 KB, over 512 KiB.
+  const gather = predictNode('Gather', [[30522, 768], [1, 128]], [[1, 128, 768]], { inputs: [4 * 30522 * 768, 8 * 128], outputs: [4 * 128 * 768] }, roofed);
+  assert.equal(gather.bytes, 2 * 4 * 128 * 768 + 8 * 128);
+  assert.equal(gather.seconds, gather.bytes / 10e9);
+  const slice = predictNode('Slice', [[512, 768], [1], [1]], [[128, 768]], { inputs: [4 * 512 * 768, 8, 8], outputs: [4 * 128 * 768] }, roofed);
+  assert.equal(slice.bytes, 2 * 4 * 128 * 768);
+  for (const op of ['Shape', 'Reshape', 'Unsqueeze', 'Identity']) {
+    const p = predictNode(op, [[128, 768]], [[1, 128, 768]], { inputs: [4 * 128 * 768], outputs: [4 * 128 * 768] }, roofed);
+    assert.deepEqual([p.class, p.seconds], ['shape op', 0]);
+  }
 });
 
 test('crossover density: sparse wins below it and loses above it; batching moves it', () => {
