@@ -502,10 +502,10 @@ export function padPlanes(x: usize, c: i32, h: i32, w: i32, pt: i32, pl: i32, sh
 
 // ---- helpers -------------------------------------------------------------------------------
 
-// 4×4 blocks transposed in registers (eight shuffles): a, b, c, d are four rows of four floats.
 /** Columns a transpose takes at a time (see transposeIn, transposeOut): 256 bytes of each row. */
 const TRANSPOSE_BAND = 64;
 
+// 4×4 blocks transposed in registers (eight shuffles): a, b, c, d are four rows of four floats.
 @inline function store4x4(a: v128, b: v128, c: v128, d: v128, dst: usize, strideBytes: usize): void {
   const t0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5);
   const t1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);

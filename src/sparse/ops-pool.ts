@@ -147,7 +147,7 @@ export function globalPool(kind: 'max' | 'avg' | 'lp'): OpFn {
     const p = attrInt(attrs, 'p', 2);
     const out = allocLike(a.dtype, [n, c, ...a.dims.slice(2).map(() => 1)]);
     if (kind === 'avg' && x instanceof Float32Array && out.data instanceof Float32Array) {
-      // One monomorphic loop for the common case (CNN heads): the same sums in double, 10× faster.
+      // One monomorphic loop for the common case (CNN heads): the same sums in double, 1.8× faster (ResNet-18's 512 × 7 × 7).
       averageRows(x, out.data, n * c, inner);
       return [out];
     }
@@ -163,6 +163,7 @@ export function globalPool(kind: 'max' | 'avg' | 'lp'): OpFn {
   };
 }
 
+/** o[q] = the mean of x's q-th run of `inner` values, summed in double. */
 function averageRows(x: Float32Array, o: Float32Array, rows: number, inner: number): void {
   for (let q = 0; q < rows; q++) {
     let s = 0;
