@@ -39,7 +39,7 @@ const ASLEEP = 6;
 const SPIN_MS = 10;
 /** How long the calling thread spins for a worker's part to finish before it sleeps on it (ms). */
 const COLLECT_SPIN_MS = 2;
-const FUNCTIONS = ['spmmCsr', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv', 'convCsr', 'geluRows', 'transposeIn', 'transposeOut', 'softmaxRows', 'layerNormRows', 'transposeMany', 'copyRows'] as const;
+const FUNCTIONS = ['spmmCsr', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv', 'convCsr', 'geluRows', 'transposeIn', 'transposeOut', 'softmaxRows', 'layerNormRows', 'transposeMany', 'copyRows', 'binaryRows'] as const;
 export type SplitFunction = (typeof FUNCTIONS)[number];
 /** A kernel call: its function and arguments. */
 export type KernelCall = readonly [SplitFunction, readonly number[]];

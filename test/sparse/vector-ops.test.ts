@@ -476,18 +476,31 @@ test('columnTile: all columns when X^T fits the budget, else the whole blocks th
   }
 });
 
-test('Softmax, LayerNorm, GELU and the head transposes split between 2 and 3 worker threads equal one thread bit for bit', async () => {
+test('Softmax, LayerNorm, GELU, + − × ÷ and the head transposes split between 2 and 3 worker threads equal one thread bit for bit', async () => {
   const { threadedKernels } = await import('../../src/sparse/threads.js');
-  const { geluRows, layerNormRows, softmaxRows, withOpKernels } = await import('../../src/sparse/ops-vector.js');
+  const { binaryRows, geluRows, layerNormRows, softmaxRows, withOpKernels } = await import('../../src/sparse/ops-vector.js');
   const rows = 301, n = 257; // 77,357 floats: split; rows and n not multiples of 4
   const x = values(rows * n, -4, 4, 41);
   const gamma = values(n, 0.5, 1.5, 42), beta = values(n, -1, 1, 43), bias = values(n, -1, 1, 44);
   // And attention's head transposes, as the kernels' block copies and batched transposes.
   const heads = floatTensor([1, 128, 12, 64], values(128 * 768, -1, 1, 45));
   const batched = floatTensor([12, 128, 64], values(128 * 768, -1, 1, 46));
+  // The row-wise arithmetic with every operand kind: full, one row for all ('col'), one value per row, a scalar.
+  const y = values(rows * n, 0.5, 2, 47), perRow = values(rows, 0.5, 2, 48), scalar = Float32Array.of(3);
   const all = () => [softmaxRows(x, rows, n), layerNormRows(x, rows, n, gamma, beta, 1e-5), geluRows(x, n, bias),
-    transposeTensor(heads, [0, 2, 1, 3]).data, transposeTensor(batched, [0, 2, 1]).data];
+    transposeTensor(heads, [0, 2, 1, 3]).data, transposeTensor(batched, [0, 2, 1]).data,
+    binaryRows('Add', x, 'full', y, 'full', rows, n), binaryRows('Sub', x, 'full', bias, 'col', rows, n),
+    binaryRows('Mul', perRow, 'row', x, 'full', rows, n), binaryRows('Div', x, 'full', scalar, 'scalar', rows, n)];
   const one = all();
+  // The arithmetic itself, against JavaScript's float32 results.
+  const f = Math.fround;
+  for (const i of [0, 1, n - 1, n, 5 * n + 7, rows * n - 1]) {
+    const r = Math.floor(i / n), c = i % n;
+    assert.equal(one[5][i], f(x[i] + y[i]));
+    assert.equal(one[6][i], f(x[i] - bias[c]));
+    assert.equal(one[7][i], f(perRow[r] * x[i]));
+    assert.equal(one[8][i], f(x[i] / 3));
+  }
   for (const threads of [2, 3]) {
     const k = threadedKernels(threads);
     await k.pool!.ready;
