@@ -7,6 +7,7 @@
  */
 import { denseToCsr } from './formats.js';
 import { Kernels, uploadCsr, uploadDense, batchStride } from './kernels.js';
+import { size } from './tensor.js';
 
 /** Measured machine constants (one thread). */
 export interface MachineProfile {
@@ -106,8 +107,8 @@ export type NodeClass = 'activation product' | 'vector op' | 'memory op' | 'shap
 const VECTOR_OP_FLOPS: Readonly<Record<string, number>> = { Gelu: 55, Erf: 50, Softmax: 30, LogSoftmax: 30, Exp: 24, Tanh: 30, Sigmoid: 30, LayerNormalization: 8 };
 /** Ops that move no data (a new view of the same values, or a shape). */
 const SHAPE_OPS = new Set(['Shape', 'Size', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity', 'Constant']);
-/** Ops that read only the part of their first operand they write. */
-const PICKING_OPS = new Set(['Gather', 'GatherElements', 'GatherND', 'Slice']);
+/** Ops that read only the rows of their first operand they write, by the indices they also read. */
+const GATHER_OPS = new Set(['Gather', 'GatherElements', 'GatherND']);
 
 export interface NodeCost extends KernelCost {
   readonly class: NodeClass;
@@ -117,26 +118,26 @@ export interface NodeCost extends KernelCost {
  * The roofline of one run of an op that is not a weight layer, from its operands' and results'
  * dims and the bytes it reads and writes (`op` as the executor runs it, fused ops by their fused
  * name; `sizes`: the bytes each operand and result holds): a MatMul of two activations by its
- * multiply-adds at the dense kernel's rate for its columns; Softmax, LayerNorm, GELU and the other transcendental ops by their kernels' flops per
- * element at the register roof (a bound: their dependency chains keep them below it); every
- * other op by its bytes at cache or memory bandwidth; shape ops as free.
+ * multiply-adds at the dense kernel's rate for its columns; Softmax, LayerNorm, GELU and the other
+ * transcendental ops by their kernels' flops per element at the register roof (a bound: their
+ * dependency chains keep them below it); every other op by its bytes at cache or memory
+ * bandwidth; shape ops as free.
  */
 export function predictNode(op: string, inputs: readonly (readonly number[])[], outputs: readonly (readonly number[])[], sizes: { readonly inputs: readonly number[]; readonly outputs: readonly number[] }, machine: MachineProfile): NodeCost {
-  const elements = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
   if (SHAPE_OPS.has(op)) return { class: 'shape op', flops: 0, bytes: 0, seconds: 0, bound: 'memory' };
   const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
-  // A gather or a slice reads only what it writes (an embedding table's 128 rows, not its 30,522),
-  // and its indices; every other op reads its operands whole.
+  // A gather reads only what it writes (an embedding table's 128 rows, not its 30,522) and its
+  // indices, a slice only what it writes; every other op reads its operands whole.
   const written = sum(sizes.outputs);
-  const bytes = PICKING_OPS.has(op) ? 2 * written + sum(sizes.inputs.slice(1)) * (op === 'Slice' ? 0 : 1) : sum(sizes.inputs) + written;
-  const out = outputs[0] ?? [];
+  const bytes = op === 'Slice' ? 2 * written : GATHER_OPS.has(op) ? 2 * written + sum(sizes.inputs.slice(1)) : sum(sizes.inputs) + written;
+  const elements = size(outputs[0] ?? []);
   if ((op === 'MatMul' || op === 'FusedMatMul') && inputs.length >= 2 && (inputs[0]?.length ?? 0) >= 1 && (inputs[1]?.length ?? 0) >= 1) {
     const a = inputs[0], b = inputs[1];
     const k = a[a.length - 1], n = b.length === 1 ? 1 : b[b.length - 1];
-    return { class: 'activation product', ...cost(2 * elements(out) * k, bytes, rateAt(machine.denseFlops, n), machine) };
+    return { class: 'activation product', ...cost(2 * elements * k, bytes, rateAt(machine.denseFlops, n), machine) };
   }
   const perElement = VECTOR_OP_FLOPS[op];
-  if (perElement !== undefined) return { class: 'vector op', ...cost(perElement * elements(out), bytes, machine.roofFlops?.registers ?? machine.denseFlops.batch, machine) };
+  if (perElement !== undefined) return { class: 'vector op', ...cost(perElement * elements, bytes, machine.roofFlops?.registers ?? machine.denseFlops.batch, machine) };
   return { class: 'memory op', ...cost(0, bytes, Infinity, machine) };
 }
 
