@@ -82,6 +82,31 @@ export function keptMultiplyAdds(ex) {
 }
 
 /**
+ * The whole model split three ways, from `runs` profiled runs (ms are per run): the weight layers,
+ * the products of two activations (attention's QKᵀ and its product with V, dense by nature: nothing
+ * in them is pruned), and every other op. `activationMultiplyAdds` counts the latter products'
+ * multiply-adds from the operand dims, as roofline.ts predictNode classes them (a MatMul that is no
+ * weight layer: the output's elements × the shared dimension).
+ */
+export function modelSplit(ex, feeds, runs = 3) {
+  const timings = new Map(), sizes = new Map();
+  for (let i = 0; i < runs; i++) ex.run(feeds, { timings, sizes });
+  const weights = new Set(ex.layers.map((l) => l.node));
+  let activationMultiplyAdds = 0, weightMs = 0, activationMs = 0, otherMs = 0;
+  for (const [node, ms] of timings) {
+    if (weights.has(node.name)) { weightMs += ms; continue; }
+    const s = sizes.get(node);
+    const op = ex.runsAs(node).replace(/ \(fused\)$/, '');
+    const [a, b] = s?.inputs ?? [];
+    if ((op === 'MatMul' || op === 'FusedMatMul') && a?.length >= 1 && b?.length >= 1) {
+      activationMultiplyAdds += (s.outputs[0].reduce((x, y) => x * y, 1) * a[a.length - 1] * s.calls) / runs;
+      activationMs += ms;
+    } else otherMs += ms;
+  }
+  return { activationMultiplyAdds, weightMs: weightMs / runs, activationMs: activationMs / runs, otherMs: otherMs / runs };
+}
+
+/**
  * The two roofs as engines for `alternate`, run in the same rounds as the engines they bound:
  * `roof`, kernels' peakMadd (12 fused multiply-adds in registers, no loads), and `loaded`,
  * peakLoadMadd (each fused multiply-add fed by a 16-byte load from L1, as an unstructured sparse

@@ -141,3 +141,20 @@ test('ceilingSpeedup: the peer time over the kept multiply-adds at the compute r
   assert.equal(ceilingSpeedup(100, 1e9, 40e9), 2);
   assert.equal(ceilingSpeedup(25, 1e9, 40e9), 0.5);
 });
+
+test('modelSplit (bench/lib): attention\'s products by their multiply-adds, apart from the weight layers and the other ops', async () => {
+  const { readOnnx } = await import('../../src/formats/onnx.js');
+  const { SparseExecutor } = await import('../../src/sparse/executor.js');
+  const { readNpy } = await import('../fixtures/npy.js');
+  // @ts-expect-error: a JavaScript module of the benchmarks, without types
+  const { modelSplit } = await import('../../bench/lib/engines.mjs');
+  const fix = new URL('../fixtures/', import.meta.url).pathname;
+  const graph = readOnnx(`${fix}transformer.onnx`).graph();
+  const ex = new SparseExecutor(graph, { engine: 'sparse' });
+  const x = readNpy(`${fix}transformer.input.npy`);
+  const split = modelSplit(ex, { input: { dtype: 'float32', dims: x.shape, data: x.data } }, 2);
+  // The fixture (README): batch 2, sequence 8, d_model 32 in 2 heads of 16, the layer applied twice;
+  // each head multiplies Q·Kᵀ (8 × 8 outputs over 16) and the weights by V (8 × 16 over 8).
+  assert.equal(split.activationMultiplyAdds, 2 * 2 * 2 * (8 * 8 * 16 + 8 * 16 * 8));
+  for (const k of ['weightMs', 'activationMs', 'otherMs']) assert.ok(split[k] > 0 && Number.isFinite(split[k]), k);
+});
