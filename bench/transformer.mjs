@@ -96,7 +96,7 @@ async function main() {
     // register roof for the dense ones, which reuse each loaded vector.
     const peak = roofs.roof.best(), loadedPeak = roofs.loaded.best();
     const { kept } = keptMultiplyAdds(ex);
-    const split = modelSplit(ex, f.sculpt);
+    const split = await modelSplit(ex, f.sculpt);
     const act = split.activationMultiplyAdds;
     const ceiling = ceilingSpeedup(node1Ms, kept + act, peak);
     const loaded = node1Ms / ((2 * kept) / loadedPeak * 1000 + (2 * act) / peak * 1000);

@@ -85,10 +85,10 @@ export function keptMultiplyAdds(ex) {
  * The whole model split three ways, from `runs` profiled runs (ms are per run): the weight layers,
  * the products of two activations (attention's QKᵀ and its product with V, dense by nature: nothing
  * in them is pruned), and every other op. `activationMultiplyAdds` counts the latter products'
- * multiply-adds from the operand dims, as roofline.ts predictNode classes them (a MatMul that is no
- * weight layer: the output's elements × the shared dimension).
+ * multiply-adds from the operand dims (roofline.ts activationMultiplyAdds, as predictNode counts them).
  */
-export function modelSplit(ex, feeds, runs = 3) {
+export async function modelSplit(ex, feeds, runs = 3) {
+  const { activationMultiplyAdds: productsOf } = await import(join(ROOT, 'src', 'sparse', 'roofline.ts'));
   const timings = new Map(), sizes = new Map();
   for (let i = 0; i < runs; i++) ex.run(feeds, { timings, sizes });
   const weights = new Set(ex.layers.map((l) => l.node));
@@ -97,9 +97,9 @@ export function modelSplit(ex, feeds, runs = 3) {
     if (weights.has(node.name)) { weightMs += ms; continue; }
     const s = sizes.get(node);
     const op = ex.runsAs(node).replace(/ \(fused\)$/, '');
-    const [a, b] = s?.inputs ?? [];
-    if ((op === 'MatMul' || op === 'FusedMatMul') && a?.length >= 1 && b?.length >= 1) {
-      activationMultiplyAdds += (s.outputs[0].reduce((x, y) => x * y, 1) * a[a.length - 1] * s.calls) / runs;
+    const products = s && productsOf(op, s.inputs, s.outputs);
+    if (products !== undefined) {
+      activationMultiplyAdds += (products * s.calls) / runs;
       activationMs += ms;
     } else otherMs += ms;
   }

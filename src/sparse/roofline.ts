@@ -131,14 +131,25 @@ export function predictNode(op: string, inputs: readonly (readonly number[])[], 
   const written = sum(sizes.outputs);
   const bytes = op === 'Slice' ? 2 * written : GATHER_OPS.has(op) ? 2 * written + sum(sizes.inputs.slice(1)) : sum(sizes.inputs) + written;
   const elements = size(outputs[0] ?? []);
-  if ((op === 'MatMul' || op === 'FusedMatMul') && inputs.length >= 2 && (inputs[0]?.length ?? 0) >= 1 && (inputs[1]?.length ?? 0) >= 1) {
-    const a = inputs[0], b = inputs[1];
-    const k = a[a.length - 1], n = b.length === 1 ? 1 : b[b.length - 1];
-    return { class: 'activation product', ...cost(2 * elements * k, bytes, rateAt(machine.denseFlops, n), machine) };
+  const products = activationMultiplyAdds(op, inputs, outputs);
+  if (products !== undefined) {
+    const b = inputs[1];
+    const n = b.length === 1 ? 1 : b[b.length - 1];
+    return { class: 'activation product', ...cost(2 * products, bytes, rateAt(machine.denseFlops, n), machine) };
   }
   const perElement = VECTOR_OP_FLOPS[op];
   if (perElement !== undefined) return { class: 'vector op', ...cost(perElement * elements, bytes, machine.roofFlops?.registers ?? machine.denseFlops.batch, machine) };
   return { class: 'memory op', ...cost(0, bytes, Infinity, machine) };
+}
+
+/**
+ * The multiply-adds of a MatMul that is not a weight layer (attention's products of two
+ * activations): the output's elements × the shared dimension; undefined for any other op.
+ */
+export function activationMultiplyAdds(op: string, inputs: readonly (readonly number[])[], outputs: readonly (readonly number[])[]): number | undefined {
+  if ((op !== 'MatMul' && op !== 'FusedMatMul') || inputs.length < 2 || (inputs[0]?.length ?? 0) < 1 || (inputs[1]?.length ?? 0) < 1) return undefined;
+  const a = inputs[0];
+  return size(outputs[0] ?? []) * a[a.length - 1];
 }
 
 /** Bytes per CSR column index for a matrix with `cols` columns. */

@@ -152,7 +152,7 @@ test('modelSplit (bench/lib): attention\'s products by their multiply-adds, apar
   const graph = readOnnx(`${fix}transformer.onnx`).graph();
   const ex = new SparseExecutor(graph, { engine: 'sparse' });
   const x = readNpy(`${fix}transformer.input.npy`);
-  const split = modelSplit(ex, { input: { dtype: 'float32', dims: x.shape, data: x.data } }, 2);
+  const split = await modelSplit(ex, { input: { dtype: 'float32', dims: x.shape, data: x.data } }, 2);
   // The fixture (README): batch 2, sequence 8, d_model 32 in 2 heads of 16, the layer applied twice;
   // each head multiplies Q·Kᵀ (8 × 8 outputs over 16) and the weights by V (8 × 16 over 8).
   assert.equal(split.activationMultiplyAdds, 2 * 2 * 2 * (8 * 8 * 16 + 8 * 16 * 8));
