@@ -40,60 +40,93 @@ export function heapBase(): usize {
 // ---- CSR × vector --------------------------------------------------------------------------
 
 // The gather of x[col] is scalar in wasm SIMD: load32_zero/load32_lane fill a vector straight
-// from memory (measured twice as fast as extract_lane + replace_lane), 8 nonzeros per iteration.
+// from memory (measured twice as fast as extract_lane + replace_lane). `wide`: 32-bit column
+// indices, else 16-bit (a constant once inlined).
+
+/** x at the column indices of four nonzeros from `ip` on. */
+@inline function gather4(ip: usize, wide: i32, x: usize): v128 {
+  if (wide) {
+    let g = v128.load32_zero(x + (<usize>load<u32>(ip) << 2));
+    g = v128.load32_lane(x + (<usize>load<u32>(ip, 4) << 2), g, 1);
+    g = v128.load32_lane(x + (<usize>load<u32>(ip, 8) << 2), g, 2);
+    return v128.load32_lane(x + (<usize>load<u32>(ip, 12) << 2), g, 3);
+  }
+  let g = v128.load32_zero(x + (<usize>load<u16>(ip) << 2));
+  g = v128.load32_lane(x + (<usize>load<u16>(ip, 2) << 2), g, 1);
+  g = v128.load32_lane(x + (<usize>load<u16>(ip, 4) << 2), g, 2);
+  return v128.load32_lane(x + (<usize>load<u16>(ip, 6) << 2), g, 3);
+}
+
+/**
+ * The rest of a row from nonzero k to e, onto accumulators a (nonzeros 8j…8j+3 of the row's
+ * steps) and b (8j+4…8j+7): steps of 8, then the last few scalar; returns the row's sum.
+ */
+@inline function rowRest(k: usize, e: usize, colIdx: usize, wide: i32, values: usize, x: usize, a: v128, b: v128): f32 {
+  const shift: usize = wide ? 2 : 1;
+  for (; k + 8 <= e; k += 8) {
+    const ip = colIdx + (k << shift);
+    const vp = values + (k << 2);
+    a = madd(v128.load(vp), gather4(ip, wide, x), a);
+    b = madd(v128.load(vp, 16), gather4(ip + (4 << shift), wide, x), b);
+  }
+  let s = hsum(f32x4.add(a, b));
+  for (; k < e; k++) {
+    const c = wide ? <usize>load<u32>(colIdx + (k << 2)) : <usize>load<u16>(colIdx + (k << 1));
+    s += load<f32>(values + (k << 2)) * load<f32>(x + (c << 2));
+  }
+  return s;
+}
+
+/**
+ * y = W·x for CSR W. Four rows a quarter of the matrix apart run at once: their indices and values
+ * are four pairs of streams far apart in memory, which a core's prefetchers fetch in parallel where
+ * one row after another is a single pair. Measured on 4096 × 4096 matrices streamed from memory
+ * (Intel Xeon, one thread), 12 against 7.6 GB/s for rows one at a time; as fast or faster when the
+ * matrix is cached. The rows take their common length in steps of 8 nonzeros together, then each
+ * its rest alone; every row sums its nonzeros in the same order as alone, so the result is the same
+ * to the bit.
+ */
+@inline function spmvCsr(rows: i32, rowPtr: usize, colIdx: usize, wide: i32, values: usize, x: usize, y: usize, bias: usize, relu: i32): void {
+  const shift: usize = wide ? 2 : 1;
+  const q = rows >> 2;
+  const zero = f32x4.splat(0);
+  for (let r0 = 0; r0 < q; r0++) {
+    const r1 = r0 + q, r2 = r1 + q, r3 = r2 + q;
+    const k0 = <usize>load<u32>(rowPtr + (<usize>r0 << 2)), e0 = <usize>load<u32>(rowPtr + (<usize>r0 << 2), 4);
+    const k1 = <usize>load<u32>(rowPtr + (<usize>r1 << 2)), e1 = <usize>load<u32>(rowPtr + (<usize>r1 << 2), 4);
+    const k2 = <usize>load<u32>(rowPtr + (<usize>r2 << 2)), e2 = <usize>load<u32>(rowPtr + (<usize>r2 << 2), 4);
+    const k3 = <usize>load<u32>(rowPtr + (<usize>r3 << 2)), e3 = <usize>load<u32>(rowPtr + (<usize>r3 << 2), 4);
+    const n = min(min(e0 - k0, e1 - k1), min(e2 - k2, e3 - k3)) & ~(<usize>7);
+    let a0 = zero, a1 = zero, a2 = zero, a3 = zero, b0 = zero, b1 = zero, b2 = zero, b3 = zero;
+    let i0 = colIdx + (k0 << shift), i1 = colIdx + (k1 << shift), i2 = colIdx + (k2 << shift), i3 = colIdx + (k3 << shift);
+    let v0 = values + (k0 << 2), v1 = values + (k1 << 2), v2 = values + (k2 << 2), v3 = values + (k3 << 2);
+    const step = 8 << shift;
+    const half = 4 << shift;
+    for (const end = v0 + (n << 2); v0 < end; v0 += 32, v1 += 32, v2 += 32, v3 += 32, i0 += step, i1 += step, i2 += step, i3 += step) {
+      a0 = madd(v128.load(v0), gather4(i0, wide, x), a0); b0 = madd(v128.load(v0, 16), gather4(i0 + half, wide, x), b0);
+      a1 = madd(v128.load(v1), gather4(i1, wide, x), a1); b1 = madd(v128.load(v1, 16), gather4(i1 + half, wide, x), b1);
+      a2 = madd(v128.load(v2), gather4(i2, wide, x), a2); b2 = madd(v128.load(v2, 16), gather4(i2 + half, wide, x), b2);
+      a3 = madd(v128.load(v3), gather4(i3, wide, x), a3); b3 = madd(v128.load(v3, 16), gather4(i3 + half, wide, x), b3);
+    }
+    store<f32>(y + (<usize>r0 << 2), finish(rowRest(k0 + n, e0, colIdx, wide, values, x, a0, b0), bias, r0, relu));
+    store<f32>(y + (<usize>r1 << 2), finish(rowRest(k1 + n, e1, colIdx, wide, values, x, a1, b1), bias, r1, relu));
+    store<f32>(y + (<usize>r2 << 2), finish(rowRest(k2 + n, e2, colIdx, wide, values, x, a2, b2), bias, r2, relu));
+    store<f32>(y + (<usize>r3 << 2), finish(rowRest(k3 + n, e3, colIdx, wide, values, x, a3, b3), bias, r3, relu));
+  }
+  for (let r = q << 2; r < rows; r++) {
+    const k = <usize>load<u32>(rowPtr + (<usize>r << 2)), e = <usize>load<u32>(rowPtr + (<usize>r << 2), 4);
+    store<f32>(y + (<usize>r << 2), finish(rowRest(k, e, colIdx, wide, values, x, zero, zero), bias, r, relu));
+  }
+}
 
 /** y = W·x for CSR W with 16-bit column indices. */
 export function spmvCsr16(rows: i32, rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, bias: usize, relu: i32): void {
-  for (let r = 0; r < rows; r++) {
-    let k = <usize>load<u32>(rowPtr + (<usize>r << 2));
-    const e = <usize>load<u32>(rowPtr + (<usize>(r + 1) << 2));
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    for (; k + 8 <= e; k += 8) {
-      const ip = colIdx + (k << 1);
-      const vp = values + (k << 2);
-      let g0 = v128.load32_zero(x + (<usize>load<u16>(ip) << 2));
-      g0 = v128.load32_lane(x + (<usize>load<u16>(ip, 2) << 2), g0, 1);
-      g0 = v128.load32_lane(x + (<usize>load<u16>(ip, 4) << 2), g0, 2);
-      g0 = v128.load32_lane(x + (<usize>load<u16>(ip, 6) << 2), g0, 3);
-      let g1 = v128.load32_zero(x + (<usize>load<u16>(ip, 8) << 2));
-      g1 = v128.load32_lane(x + (<usize>load<u16>(ip, 10) << 2), g1, 1);
-      g1 = v128.load32_lane(x + (<usize>load<u16>(ip, 12) << 2), g1, 2);
-      g1 = v128.load32_lane(x + (<usize>load<u16>(ip, 14) << 2), g1, 3);
-      a0 = madd(v128.load(vp), g0, a0);
-      a1 = madd(v128.load(vp, 16), g1, a1);
-    }
-    let s = hsum(f32x4.add(a0, a1));
-    for (; k < e; k++) s += load<f32>(values + (k << 2)) * load<f32>(x + (<usize>load<u16>(colIdx + (k << 1)) << 2));
-    store<f32>(y + (<usize>r << 2), finish(s, bias, r, relu));
-  }
+  spmvCsr(rows, rowPtr, colIdx, 0, values, x, y, bias, relu);
 }
 
 /** y = W·x for CSR W with 32-bit column indices. */
 export function spmvCsr32(rows: i32, rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, bias: usize, relu: i32): void {
-  for (let r = 0; r < rows; r++) {
-    let k = <usize>load<u32>(rowPtr + (<usize>r << 2));
-    const e = <usize>load<u32>(rowPtr + (<usize>(r + 1) << 2));
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    for (; k + 8 <= e; k += 8) {
-      const ip = colIdx + (k << 2);
-      const vp = values + (k << 2);
-      let g0 = v128.load32_zero(x + (<usize>load<u32>(ip) << 2));
-      g0 = v128.load32_lane(x + (<usize>load<u32>(ip, 4) << 2), g0, 1);
-      g0 = v128.load32_lane(x + (<usize>load<u32>(ip, 8) << 2), g0, 2);
-      g0 = v128.load32_lane(x + (<usize>load<u32>(ip, 12) << 2), g0, 3);
-      let g1 = v128.load32_zero(x + (<usize>load<u32>(ip, 16) << 2));
-      g1 = v128.load32_lane(x + (<usize>load<u32>(ip, 20) << 2), g1, 1);
-      g1 = v128.load32_lane(x + (<usize>load<u32>(ip, 24) << 2), g1, 2);
-      g1 = v128.load32_lane(x + (<usize>load<u32>(ip, 28) << 2), g1, 3);
-      a0 = madd(v128.load(vp), g0, a0);
-      a1 = madd(v128.load(vp, 16), g1, a1);
-    }
-    let s = hsum(f32x4.add(a0, a1));
-    for (; k < e; k++) s += load<f32>(values + (k << 2)) * load<f32>(x + (<usize>load<u32>(colIdx + (k << 2)) << 2));
-    store<f32>(y + (<usize>r << 2), finish(s, bias, r, relu));
-  }
+  spmvCsr(rows, rowPtr, colIdx, 1, values, x, y, bias, relu);
 }
 
 // ---- CSR × transposed batch ----------------------------------------------------------------
