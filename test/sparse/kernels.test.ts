@@ -49,7 +49,7 @@ const shapes = [
   { rows: 33, cols: 200, density: 0.02 },
 ];
 
-test('CSR (16-bit) and dense kernels match the naive product at batch 1, 3, 16 and 17, with bias and ReLU', () => {
+test('CSR (16-bit) and dense kernels match the naive product at batch 1, 3, 6, 10, 16 and 17 (CSR passes of 1, 2, 3, 4 and 5 vectors), with bias and ReLU', () => {
   const k = new Kernels();
   let seed = 10;
   for (const { rows, cols, density } of shapes) {
@@ -58,7 +58,7 @@ test('CSR (16-bit) and dense kernels match the naive product at batch 1, 3, 16 a
     const sparse = uploadCsr(k, denseToCsr(w, rows, cols), bias);
     const dense = uploadDense(k, w, rows, cols, bias);
     const plainSparse = uploadCsr(k, denseToCsr(w, rows, cols));
-    for (const batch of [1, 3, 16, 17]) {
+    for (const batch of [1, 3, 6, 10, 16, 17]) {
       const x = randomMatrix(batch, cols, 1, seed++);
       for (const relu of [false, true]) {
         const ref = reference(w, rows, cols, x, batch, bias, relu);
@@ -70,7 +70,7 @@ test('CSR (16-bit) and dense kernels match the naive product at batch 1, 3, 16 a
   }
 });
 
-test('CSR wider than one pass (indices as offsets, passes of 7 vectors then 4, 2, 1) matches the naive product, and bit for bit the same columns 16 at a time', () => {
+test('CSR wider than one pass (indices as offsets, passes of 7 vectors, then the rest in one pass or two equal ones) matches the naive product, and bit for bit the same columns in parts of 16 tokens or more', () => {
   const k = new Kernels();
   const rows = 45, cols = 300;
   const w = randomMatrix(rows, cols, 0.2, 71);
@@ -87,10 +87,11 @@ test('CSR wider than one pass (indices as offsets, passes of 7 vectors then 4, 2
         const y = applyLinear(k, layer, x, batch, relu);
         assertClose(y, reference(w, rows, cols, x, batch, bias, relu), `${name} batch ${batch} relu ${relu}`);
         // Each output sums its nonzeros in the same order whatever the pass: 16 tokens at a time
-        // (one pass of 4 vectors, indices multiplied in the loop) gives the same bits. (A last
-        // single token would run the batch-1 kernel, which sums in another order: 17 then.)
+        // (one pass of 4 vectors, indices multiplied in the loop), then the 16–31 left, give the
+        // same bits. (Passes of 1–3 vectors, 12 tokens or fewer, multiply then add where the rest
+        // fuse the two, and a single token runs the batch-1 kernel, which sums in another order.)
         for (let b0 = 0, n = 0; b0 < batch; b0 += n) {
-          n = batch - b0 === 17 ? 17 : Math.min(16, batch - b0);
+          n = batch - b0 < 32 ? batch - b0 : 16;
           const part = applyLinear(k, layer, x.subarray(b0 * cols, (b0 + n) * cols), n, relu);
           assert.deepEqual(part, y.subarray(b0 * rows, (b0 + n) * rows), `${name} batch ${batch} tokens ${b0}…`);
         }
