@@ -45,16 +45,18 @@ export async function peerSessions(ort, ortWeb, path) {
 }
 
 /**
- * Medians (ms) of `runs` rounds, each running every engine once in turn, after one warm-up round.
- * 20 ms between runs: onnxruntime's thread pool spins for a while after a run, and would take the
- * second core from the engine after it.
+ * Medians (ms) of `runs` rounds, each running every engine once in turn, after one warm-up round,
+ * with a pause before each run (src/api/sparse-ort.ts ENGINE_SETTLE_MS): onnxruntime's thread pool
+ * spins for a while after a run, and sculpt's workers for 10 ms, and would take the second core
+ * from the engine after them.
  */
 export async function alternate(engines, runs) {
+  const { ENGINE_SETTLE_MS } = await import(join(ROOT, 'src', 'api', 'sparse-ort.ts'));
   const times = engines.map(() => []);
   for (const e of engines) await e.run();
   for (let i = 0; i < runs; i++) {
     for (let j = 0; j < engines.length; j++) {
-      await sleep(20);
+      await sleep(ENGINE_SETTLE_MS);
       const t0 = performance.now();
       await engines[j].run();
       times[j].push(performance.now() - t0);

@@ -17,7 +17,7 @@ import { extractModel } from '../formats/onnx-extract.js';
 import type { OnnxModel } from '../formats/onnx.js';
 import type { SparseExecutor } from '../sparse/executor.js';
 import type { Tensor } from '../sparse/tensor.js';
-import { createOrtSession, type OrtSession } from './sparse-ort.js';
+import { createOrtSession, settle, type OrtSession } from './sparse-ort.js';
 
 export interface HybridSegment {
   readonly engine: 'sculpt' | 'onnxruntime';
@@ -108,7 +108,7 @@ export class HybridRunner {
           return { name, elemType: ELEM[t.dtype] ?? ONNX_DTYPE.FLOAT };
         });
         const bytes = extractModel(model.bytes, model.path, { nodes: new Set(s.nodes.map((n) => index.get(n)!)), inputs: specs, outputs: [...s.outputs] });
-        runner.sessions[i] = await createOrtSession(bytes, `${model.path} (part ${i + 1} of the hybrid plan)`, threads);
+        runner.sessions[i] = await createOrtSession(bytes, `${model.path} (part ${i + 1} of the hybrid plan)`, threads, undefined, false);
       }
       await runner.step(i, values);
     }
@@ -156,13 +156,17 @@ export class HybridRunner {
 
 export type PlanName = 'sculpt' | 'onnxruntime' | 'hybrid';
 
-/** Median ms of each plan over `runs` rounds that alternate them (after one warm-up round), and the fastest. */
-export async function choosePlan(plans: Partial<Record<PlanName, () => Promise<unknown> | unknown>>, runs: number): Promise<{ ms: Partial<Record<PlanName, number>>; chosen: PlanName }> {
+/**
+ * Median ms of each plan over `runs` rounds that alternate them (after one warm-up round), and the
+ * fastest; on more than one thread, with a pause before each run (sparse-ort.ts `settle`).
+ */
+export async function choosePlan(plans: Partial<Record<PlanName, () => Promise<unknown> | unknown>>, runs: number, threads = 1): Promise<{ ms: Partial<Record<PlanName, number>>; chosen: PlanName }> {
   const entries = Object.entries(plans) as [PlanName, () => Promise<unknown> | unknown][];
   const times = new Map<PlanName, number[]>(entries.map(([n]) => [n, []]));
   for (const [, f] of entries) await f();
   for (let i = 0; i < runs; i++) {
     for (const [name, f] of entries) {
+      await settle(threads);
       const t0 = performance.now();
       await f();
       times.get(name)!.push(performance.now() - t0);

@@ -20,7 +20,7 @@ import { SparseExecutor, type NodeSizes } from '../sparse/executor.js';
 import { predictLayer, predictNode, type MachineProfile, type NodeClass } from '../sparse/roofline.js';
 import type { Tensor } from '../sparse/tensor.js';
 import { choosePlan, HybridRunner, type PlanName } from './hybrid.js';
-import { createOrtSession } from './sparse-ort.js';
+import { createOrtSession, settle } from './sparse-ort.js';
 import { loadSparseModel } from './sparse-model.js';
 import { kernelsFor, modelInputs, rowsPerProduct } from './sparse-run.js';
 import { withFileContext } from './model-file.js';
@@ -195,10 +195,13 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
   await executor.ready();
   try {
     const runSparse = () => withFileContext(what, () => executor.run(inputs));
-    // Interleaved, so that noise from other processes hits both engines alike.
+    // Interleaved, so that noise from other processes hits both engines alike; on several threads
+    // with a pause between the engines, so that neither's spinning threads slow the other (settle).
     for (let i = 0; i < warmup; i++) {
       await session.run(inputs);
+      await settle(threads);
       runSparse();
+      await settle(threads);
     }
     const tDense: number[] = [], tSparse: number[] = [];
     let ref: Record<string, Tensor> = {}, ours: Record<string, Tensor> = {};
@@ -206,9 +209,11 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
       let t0 = performance.now();
       ref = await session.run(inputs);
       tDense.push(performance.now() - t0);
+      await settle(threads);
       t0 = performance.now();
       ours = runSparse();
       tSparse.push(performance.now() - t0);
+      await settle(threads);
     }
     const denseMs = median(tDense), sparseMs = median(tSparse);
     let predDense = 0, predChosen = 0;
@@ -317,12 +322,12 @@ export function benchFile(path: string, options: BenchOptions): Promise<BenchRes
 async function measurePlans(onnx: OnnxModel, executor: SparseExecutor, inputs: Record<string, Tensor>, threads: number, ref: Record<string, Tensor>, whole: { sculpt: () => unknown; onnxruntime: () => Promise<unknown> }, rounds: number): Promise<BenchPlan> {
   const hybrid = await withFileContext(onnx.path, () => HybridRunner.create(onnx, executor, inputs, threads));
   if (typeof hybrid === 'string') {
-    const r = await choosePlan(whole, rounds);
+    const r = await choosePlan(whole, rounds, threads);
     return { chosen: r.chosen, ms: r.ms, hybridUnavailable: hybrid };
   }
   try {
     const maxRelError = relError(await hybrid.run(inputs), ref);
-    const r = await choosePlan({ ...whole, hybrid: () => hybrid.run(inputs) }, rounds);
+    const r = await choosePlan({ ...whole, hybrid: () => hybrid.run(inputs) }, rounds, threads);
     return { chosen: r.chosen, ms: r.ms, hybrid: { ...hybrid.summary(), maxRelError } };
   } finally {
     await hybrid.release();

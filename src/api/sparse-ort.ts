@@ -23,6 +23,21 @@ export function loadOrt(): Promise<OrtModule> {
   return ortModule;
 }
 
+/**
+ * How long to wait between one engine's run and the next when they alternate on more than one
+ * thread (ms). onnxruntime's intra-op threads spin for a while after a run, and sculpt's workers
+ * for 10 ms (sparse/threads.ts), taking a core from whatever runs next: on a BERT-base encoder at
+ * 90% on 2 threads, sculpt's run took 1.5× its own time right after onnxruntime's, 1.2× after a
+ * 20 ms pause and its own time after 30 ms (measured here); onnxruntime's took 1.1× its own right
+ * after sculpt's. On one thread neither has threads that spin.
+ */
+export const ENGINE_SETTLE_MS = 50;
+
+/** The pause ENGINE_SETTLE_MS describes before the next engine's run (none on one thread). */
+export function settle(threads: number): Promise<void> {
+  return threads > 1 ? new Promise((r) => setTimeout(r, ENGINE_SETTLE_MS)) : Promise.resolve();
+}
+
 export interface OrtSession {
   readonly run: (inputs: Readonly<Record<string, Tensor>>) => Promise<Record<string, Tensor>>;
   readonly inputNames: readonly string[];
@@ -32,14 +47,20 @@ export interface OrtSession {
   readonly endProfiling: () => void;
 }
 
-/** A single-threaded (or `threads`-threaded) sequential session, full graph optimisation. */
-export async function createOrtSession(source: string | Uint8Array, what: string, threads = 1, profilePrefix?: string): Promise<OrtSession> {
+/**
+ * A single-threaded (or `threads`-threaded) sequential session, full graph optimisation.
+ * `spin: false`: its intra-op threads sleep as soon as a run ends instead of spinning (for the
+ * parts of a hybrid plan, which take turns with sculpt's kernels and with each other: every part's
+ * session has its own threads).
+ */
+export async function createOrtSession(source: string | Uint8Array, what: string, threads = 1, profilePrefix?: string, spin = true): Promise<OrtSession> {
   const ort = await loadOrt();
   const options: Ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
     // onnxruntime's own log would print a second, coloured line for an error sculpt reports in one.
     logSeverityLevel: 4,
     ...(profilePrefix !== undefined && { enableProfiling: true, profileFilePrefix: profilePrefix }),
+    ...(!spin && threads > 1 && { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
   };
   let session: Ort.InferenceSession;
   try {
