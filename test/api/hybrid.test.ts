@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { loadSparseModel } from '../../src/api/sparse-model.js';
 import { HybridRunner } from '../../src/api/hybrid.js';
 import { SparseExecutor } from '../../src/sparse/executor.js';
+import { threadedKernels } from '../../src/sparse/threads.js';
 import type { Tensor } from '../../src/sparse/tensor.js';
 import { FIXTURES, MACHINE_PROFILE, sculpt, tempDir } from '../cli/helpers.js';
 import { readFileSync } from 'node:fs';
@@ -116,6 +117,37 @@ test('sculpt run --engine hybrid writes what onnxruntime does; a model with noth
       assert.equal(r.code, 2);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`no hybrid plan: ${why}.*; run it with --engine sparse or --engine onnxruntime`));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('hybrid plan on 2 threads (sculpt worker threads; onnxruntime parts on 2 intra-op threads that do not spin): outputs equal onnxruntime within 1e-4, run after run', async () => {
+  const dir = tempDir();
+  try {
+    const path = prunedBert(dir, 0.9);
+    const model = loadSparseModel(path);
+    const inputs = tokens(16);
+    const ex = new SparseExecutor(model.graph, { engine: 'sparse', machine: profile, batchHint: 16, kernels: threadedKernels(2) });
+    await ex.ready();
+    const plan = await HybridRunner.create(model.onnx, ex, inputs, 2);
+    assert.ok(typeof plan !== 'string', String(plan));
+    try {
+      assert.ok(plan.segments.some((s) => s.engine === 'onnxruntime') && plan.segments.some((s) => s.engine === 'sculpt'));
+      const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
+      const feeds = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, new ort.Tensor('int64', BigInt64Array.from(t.data as Float64Array, BigInt), [...t.dims])]));
+      const ref = await session.run(feeds);
+      await session.release();
+      for (let run = 0; run < 3; run++) {
+        const got = await plan.run(inputs);
+        for (const name of session.outputNames) {
+          const e = maxRelError(got[name].data as Float32Array, ref[name].data as Float32Array);
+          assert.ok(e <= 1e-4, `run ${run}, ${name}: ${e}`);
+        }
+      }
+    } finally {
+      await plan.release();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
