@@ -31,6 +31,16 @@ function tokens(n: number): Record<string, Tensor> {
   };
 }
 
+/** onnxruntime's outputs (one thread) for the model at `path` on int64 `inputs`. */
+async function ortReference(path: string, inputs: Record<string, Tensor>): Promise<{ ref: ort.InferenceSession.OnnxValueMapType; outputNames: readonly string[] }> {
+  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
+  const feeds = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, new ort.Tensor('int64', BigInt64Array.from(t.data as Float64Array, BigInt), [...t.dims])]));
+  const ref = await session.run(feeds);
+  const outputNames = session.outputNames;
+  await session.release();
+  return { ref, outputNames };
+}
+
 test('hybrid plan on a pruned BERT export: CSR layers with their bias, GELU and fused patterns on sculpt, the rest on onnxruntime, outputs equal onnxruntime', async () => {
   const dir = tempDir();
   try {
@@ -63,11 +73,8 @@ test('hybrid plan on a pruned BERT export: CSR layers with their bias, GELU and 
         for (const v of s.outputs) seen.add(v);
       }
       const got = await plan.run(inputs);
-      const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
-      const feeds = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, new ort.Tensor('int64', BigInt64Array.from(t.data as Float64Array, BigInt), [...t.dims])]));
-      const ref = await session.run(feeds);
-      await session.release();
-      for (const name of session.outputNames) {
+      const { ref, outputNames } = await ortReference(path, inputs);
+      for (const name of outputNames) {
         const e = maxRelError(got[name].data as Float32Array, ref[name].data as Float32Array);
         assert.ok(e <= 1e-4, `${name}: ${e}`);
       }
@@ -135,13 +142,10 @@ test('hybrid plan on 2 threads (sculpt worker threads; onnxruntime parts on 2 in
     assert.ok(typeof plan !== 'string', String(plan));
     try {
       assert.ok(plan.segments.some((s) => s.engine === 'onnxruntime') && plan.segments.some((s) => s.engine === 'sculpt'));
-      const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
-      const feeds = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, new ort.Tensor('int64', BigInt64Array.from(t.data as Float64Array, BigInt), [...t.dims])]));
-      const ref = await session.run(feeds);
-      await session.release();
+      const { ref, outputNames } = await ortReference(path, inputs);
       for (let run = 0; run < 3; run++) {
         const got = await plan.run(inputs);
-        for (const name of session.outputNames) {
+        for (const name of outputNames) {
           const e = maxRelError(got[name].data as Float32Array, ref[name].data as Float32Array);
           assert.ok(e <= 1e-4, `run ${run}, ${name}: ${e}`);
         }
