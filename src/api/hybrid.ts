@@ -108,7 +108,7 @@ export class HybridRunner {
           return { name, elemType: ELEM[t.dtype] ?? ONNX_DTYPE.FLOAT };
         });
         const bytes = extractModel(model.bytes, model.path, { nodes: new Set(s.nodes.map((n) => index.get(n)!)), inputs: specs, outputs: [...s.outputs] });
-        runner.sessions[i] = await createOrtSession(bytes, `${model.path} (part ${i + 1} of the hybrid plan)`, threads, undefined, false);
+        runner.sessions[i] = await createOrtSession(bytes, `${model.path} (part ${i + 1} of the hybrid plan)`, threads, { spin: false });
       }
       await runner.step(i, values);
     }

@@ -294,7 +294,7 @@ function sculptProfile(executor: SparseExecutor, inputs: Record<string, Tensor>,
 async function ortProfile(source: string | Uint8Array, what: string, threads: number, inputs: Record<string, Tensor>, runs: number): Promise<OpTime[]> {
   const dir = mkdtempSync(join(tmpdir(), 'sculpt-ort-profile-'));
   try {
-    const session = await createOrtSession(source, what, threads, join(dir, 'ort'));
+    const session = await createOrtSession(source, what, threads, { profilePrefix: join(dir, 'ort') });
     try {
       for (let i = 0; i < runs + 1; i++) await session.run(inputs);
       session.endProfiling();

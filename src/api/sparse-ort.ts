@@ -47,13 +47,19 @@ export interface OrtSession {
   readonly endProfiling: () => void;
 }
 
-/**
- * A single-threaded (or `threads`-threaded) sequential session, full graph optimisation.
- * `spin: false`: its intra-op threads sleep as soon as a run ends instead of spinning (for the
- * parts of a hybrid plan, which take turns with sculpt's kernels and with each other: every part's
- * session has its own threads).
- */
-export async function createOrtSession(source: string | Uint8Array, what: string, threads = 1, profilePrefix?: string, spin = true): Promise<OrtSession> {
+export interface OrtSessionOptions {
+  /** Writes onnxruntime's trace (PREFIX_DATE.json) on endProfiling. */
+  readonly profilePrefix?: string;
+  /**
+   * false: the intra-op threads sleep as soon as a run ends instead of spinning (for the parts of
+   * a hybrid plan, which take turns with sculpt's kernels and with each other: every part's
+   * session has its own threads). Default true, onnxruntime's own default.
+   */
+  readonly spin?: boolean;
+}
+
+/** A single-threaded (or `threads`-threaded) sequential session, full graph optimisation. */
+export async function createOrtSession(source: string | Uint8Array, what: string, threads = 1, { profilePrefix, spin = true }: OrtSessionOptions = {}): Promise<OrtSession> {
   const ort = await loadOrt();
   const options: Ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
