@@ -20,6 +20,7 @@ interface KernelExports {
   gemv(rows: number, cols: number, w: number, x: number, y: number, bias: number, relu: number): void;
   gemm(rows: number, cols: number, w: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number): void;
   maxPool2d(x: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, tmp: number, y: number): void;
+  maxPoolBorder(w: number, ow: number, kw: number, sw: number, dw: number, pl: number): number;
   convCsr(rows: number, rowPtr: number, offsets: number, values: number, x: number, n: number, y: number, ld: number, bias: number, relu: number, tile: number): void;
   convOffsets(nnz: number, colIdx: number, wide: number, kh: number, kw: number, dh: number, dw: number, sh: number, sw: number, hq: number, wq: number, dst: number): void;
   padPlanes(x: number, c: number, h: number, w: number, pt: number, pl: number, sh: number, sw: number, hq: number, wq: number, dst: number, slack: number): void;

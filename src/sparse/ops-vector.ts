@@ -180,7 +180,8 @@ export function permute3(x: Float32Array, dims: readonly number[], perm: readonl
 export function maxPool2d(x: Float32Array, planes: number, sp: readonly number[], outSp: readonly number[], kernel: readonly number[], st: readonly number[], dil: readonly number[], begin: readonly number[]): Float32Array {
   const [h, w] = sp, [oh, ow] = outSp;
   return withScratch([x], planes * oh * ow, (k, [p], y) => {
-    const tmp = k.reserve(h * ow * 4);
+    // One row of w floats between −∞ borders.
+    const tmp = k.reserve((w + 2 * k.exports.maxPoolBorder(w, ow, kernel[1], st[1], dil[1], begin[1])) * 4);
     k.exports.maxPool2d(p, planes, h, w, kernel[0], kernel[1], st[0], st[1], dil[0], dil[1], begin[0], begin[1], oh, ow, tmp, y);
   });
 }
