@@ -17,6 +17,7 @@ interface KernelExports {
   spmvCsr16(rows: number, rowPtr: number, colIdx: number, values: number, x: number, y: number, bias: number, relu: number): void;
   spmvCsr32(rows: number, rowPtr: number, colIdx: number, values: number, x: number, y: number, bias: number, relu: number): void;
   spmmCsr(rows: number, rowPtr: number, colIdx: number, wide: number, values: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number, offsets: number): void;
+  spmmCsrStrips(strips: number, rows: number, starts: number, stride: number, colIdx: number, wide: number, offsets: number, values: number, xt: number, ld: number, yt: number, bias: number, relu: number): void;
   gemv(rows: number, cols: number, w: number, x: number, y: number, bias: number, relu: number): void;
   gemm(rows: number, cols: number, w: number, xt: number, ld: number, yt: number, bias: number, relu: number, tile: number): void;
   maxPool2d(x: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, tmp: number, y: number): void;
@@ -120,6 +121,45 @@ export const DENSE_TILE_COLUMNS = 16;
 
 /** The widest pass of asm spmmCsr (7 vectors): a batch wider than this takes several passes over each row. */
 const CSR_PASS_COLUMNS = 28;
+
+/**
+ * Columns of W per strip of a batched CSR product with several passes over each row (asm
+ * spmmCsrStrips): 256, or more where the density would leave a row fewer than 16 nonzeros in a
+ * strip (each strip reads and writes every output row once more). On BERT's 768 × 3072 and
+ * 3072 × 768 products at 10% density, strips of 128, 192, 256 and 384 columns ran within 5% of
+ * each other at 32, 64, 128 and 512 columns of X^T, 1.2–2× faster than spmmCsr (Intel Xeon model
+ * 167, 2 MiB L2); strips of 64 columns were slower.
+ */
+export function stripColumns(cols: number, nonzeros: number, rows: number): number {
+  const density = nonzeros / Math.max(1, rows * cols);
+  return Math.max(256, Math.ceil(16 / Math.max(density, 1e-9) / 64) * 64);
+}
+
+/** The widest batch spmmCsrStrips takes (measured up to 512 columns; wider ones run spmmCsr's column tiles). */
+const STRIP_MAX_LD = 512;
+
+/**
+ * Where each row's nonzeros of each strip of `width` columns begin, as spmmCsrStrips reads them:
+ * [strips + 1, rows], the last entry of each row its end; undefined when a row's columns are not in
+ * increasing order (a .sculpt file may store them so), which strips need.
+ */
+export function stripStarts(csr: CsrMatrix, width: number): Uint32Array | undefined {
+  const strips = Math.ceil(csr.cols / width);
+  const rows = csr.rows;
+  const out = new Uint32Array((strips + 1) * rows);
+  for (let r = 0; r < rows; r++) {
+    let k = csr.rowPtr[r];
+    const end = csr.rowPtr[r + 1];
+    for (let j = k + 1; j < end; j++) if (csr.colIndex[j] <= csr.colIndex[j - 1]) return undefined;
+    for (let s = 0; s < strips; s++) {
+      const c0 = s * width;
+      while (k < end && csr.colIndex[k] < c0) k++;
+      out[s * rows + r] = k;
+    }
+    out[strips * rows + r] = end;
+  }
+  return out;
+}
 
 /**
  * Columns per tile of a batched product over X^T [cols, ld]: all of them when X^T fits `bytes`
@@ -319,6 +359,11 @@ export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): Line
   const pool = k.pool;
   const parts = pool ? splitRows(rows, pool.threads, csr.rowPtr) : [];
   const biasAt = (r: number) => biasRow(b, r);
+  // The strips of a product over a batch that takes several passes (spmmCsrStrips), when W has more than one.
+  const stripWidth = stripColumns(csr.cols, nnz, rows);
+  const strips = Math.ceil(csr.cols / stripWidth);
+  const startTable = strips > 1 ? stripStarts(csr, stripWidth) : undefined;
+  const starts = startTable ? k.upload(startTable) : 0;
   return {
     kind: 'csr',
     rows,
@@ -343,7 +388,10 @@ export function uploadCsr(k: Kernels, csr: CsrMatrix, bias?: Float32Array): Line
       try {
         // Scratch for the indices as byte offsets, which the kernel writes when a row takes several passes.
         const offsets = ld > CSR_PASS_COLUMNS ? k.reserve(nnz * 4) : 0;
-        const product = (r0: number, r1: number): KernelCall => ['spmmCsr', [r1 - r0, rowPtr + r0 * 4, colIdx, wide ? 1 : 0, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(csr.cols, ld), offsets]];
+        const inStrips = starts !== 0 && ld > CSR_PASS_COLUMNS && ld <= STRIP_MAX_LD;
+        const product = (r0: number, r1: number): KernelCall => inStrips
+          ? ['spmmCsrStrips', [strips, r1 - r0, starts + r0 * 4, rows, colIdx, wide ? 1 : 0, offsets, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0]]
+          : ['spmmCsr', [r1 - r0, rowPtr + r0 * 4, colIdx, wide ? 1 : 0, values, xt, ld, yt + r0 * ld * 4, biasAt(r0), relu ? 1 : 0, columnTile(csr.cols, ld), offsets]];
         if (pool && nnz * ld >= SPLIT_WORK) pool.splitCalls(parts.map(([r0, r1]) => [product(r0, r1), ...(post?.(r0, r1) ?? [])]));
         else runCalls(k, [product(0, rows), ...(post?.(0, rows) ?? [])]);
       } finally {

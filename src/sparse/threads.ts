@@ -23,7 +23,7 @@ type WorkerThreads = typeof import('node:worker_threads');
  * arguments as float64, MAX_ARGS per call.
  */
 const MAX_CALLS = 8;
-const MAX_ARGS = 12;
+const MAX_ARGS = 16;
 const SLOT_INTS = 2 + 2 * MAX_CALLS;
 const ARGS_AT = Math.ceil((SLOT_INTS * 4) / 64) * 64; // bytes: the int32 slots fit before it
 const IDLE = 0;
@@ -39,7 +39,7 @@ const ASLEEP = 6;
 const SPIN_MS = 10;
 /** How long the calling thread spins for a worker's part to finish before it sleeps on it (ms). */
 const COLLECT_SPIN_MS = 2;
-const FUNCTIONS = ['spmmCsr', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv', 'convCsr', 'geluRows', 'transposeIn', 'transposeOut', 'softmaxRows', 'layerNormRows', 'transposeMany', 'copyRows', 'binaryRows'] as const;
+const FUNCTIONS = ['spmmCsr', 'spmmCsrStrips', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv', 'convCsr', 'geluRows', 'transposeIn', 'transposeOut', 'softmaxRows', 'layerNormRows', 'transposeMany', 'copyRows', 'binaryRows'] as const;
 export type SplitFunction = (typeof FUNCTIONS)[number];
 /** A kernel call: its function and arguments. */
 export type KernelCall = readonly [SplitFunction, readonly number[]];

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.js';
 import { denseToCsr } from '../../src/sparse/formats.js';
-import { Kernels, prepareKernels, applyChain, applyLinear, nonzeroRows, uploadCsr, uploadDense, uploadRows } from '../../src/sparse/kernels.js';
+import { Kernels, prepareKernels, applyChain, applyLinear, columnTile, nonzeroRows, stripColumns, stripStarts, uploadCsr, uploadDense, uploadRows } from '../../src/sparse/kernels.js';
 
 function uniform(rng: Rng): number {
   return rng.nextUint32() / 2 ** 32;
@@ -98,6 +98,73 @@ test('CSR wider than one pass (indices as offsets, passes of 7 vectors, then the
       }
     }
   }
+});
+
+test('stripStarts: where each row enters each strip, counted independently; undefined for a row with columns out of order', () => {
+  const rows = 9, cols = 50, width = 16;
+  const w = randomMatrix(rows, cols, 0.3, 301);
+  w.fill(0, 4 * cols, 5 * cols); // an empty row
+  const csr = denseToCsr(w, rows, cols);
+  const starts = stripStarts(csr, width)!;
+  assert.equal(starts.length, (Math.ceil(cols / width) + 1) * rows);
+  for (let r = 0; r < rows; r++) {
+    for (let s = 0; s <= 4; s++) {
+      // Row r's nonzeros in columns before s·width, counted from the dense matrix.
+      let before = 0;
+      for (let c = 0; c < Math.min(cols, s * width); c++) if (w[r * cols + c] !== 0) before++;
+      assert.equal(starts[s * rows + r], csr.rowPtr[r] + before, `row ${r} strip ${s}`);
+    }
+  }
+  const shuffled = { ...csr, colIndex: csr.colIndex.slice() };
+  const k0 = csr.rowPtr[2];
+  [shuffled.colIndex[k0], shuffled.colIndex[k0 + 1]] = [shuffled.colIndex[k0 + 1], shuffled.colIndex[k0]];
+  assert.equal(stripStarts(shuffled, width), undefined);
+});
+
+test('CSR in strips of columns (a narrow last strip, empty rows, rows in one strip only) equals spmmCsr over the whole row bit for bit, 16- and 32-bit indices, with bias and ReLU; columns out of order fall back to spmmCsr', () => {
+  const k = new Kernels();
+  const rows = 41, cols = 700;
+  const w = randomMatrix(rows, cols, 0.05, 311);
+  w.fill(0, 3 * cols, 4 * cols); // empty
+  w.fill(0, 5 * cols, 6 * cols);
+  for (let c = 330; c < 400; c += 3) w[5 * cols + c] = 0.25 + c / 1000; // the middle strip only
+  w.fill(0, 7 * cols, 7 * cols + 640);
+  w[7 * cols + 699] = -1.5; // the last strip only
+  const bias = randomMatrix(1, rows, 1, 312);
+  const csr16 = denseToCsr(w, rows, cols);
+  const csr32 = { ...csr16, colIndex: Uint32Array.from(csr16.colIndex) };
+  const width = stripColumns(cols, csr16.values.length, rows);
+  assert.ok(Math.ceil(cols / width) >= 2 && cols % width !== 0, `strips of ${width} columns`);
+  const e = k.exports;
+  for (const [name, csr] of [['csr16', csr16], ['csr32', csr32]] as const) {
+    const layer = uploadCsr(k, csr, bias);
+    for (const ld of [32, 36, 128, 200, 512]) {
+      const x = randomMatrix(cols, ld, 1, 320 + ld);
+      for (const relu of [false, true]) {
+        const mark = k.mark();
+        const xt = k.upload(x), yt = k.alloc(rows * ld * 4), want = k.alloc(rows * ld * 4), offsets = k.alloc(csr.values.length * 4);
+        const rowPtr = k.upload(csr.rowPtr), colIdx = k.upload(csr.colIndex), values = k.upload(csr.values), b = k.upload(bias);
+        layer.runBatch(xt, ld, yt, relu);
+        e.spmmCsr(rows, rowPtr, colIdx, name === 'csr32' ? 1 : 0, values, xt, ld, want, b, relu ? 1 : 0, columnTile(cols, ld), offsets);
+        const got = k.f32(yt, rows * ld).slice();
+        assert.deepEqual(got, k.f32(want, rows * ld).slice(), `${name} ld ${ld} relu ${relu}`);
+        // And the naive product (Y^T here: row r of W times column j of X^T).
+        const xRows = new Float32Array(ld * cols);
+        for (let c = 0; c < cols; c++) for (let j = 0; j < ld; j++) xRows[j * cols + c] = x[c * ld + j];
+        const ref = reference(w, rows, cols, xRows, ld, bias, relu);
+        const gotRows = new Float32Array(ld * rows);
+        for (let r = 0; r < rows; r++) for (let j = 0; j < ld; j++) gotRows[j * rows + r] = got[r * ld + j];
+        assertClose(gotRows, ref, `${name} ld ${ld} relu ${relu} naive`);
+        k.release(mark);
+      }
+    }
+  }
+  // Two columns of a row swapped: no strips, the product as spmmCsr sums it in that order.
+  const shuffled = { ...csr16, colIndex: csr16.colIndex.slice(), values: csr16.values.slice() };
+  const k0 = csr16.rowPtr[0];
+  for (const a of [shuffled.colIndex, shuffled.values]) [a[k0], a[k0 + 1]] = [a[k0 + 1], a[k0]];
+  const x = randomMatrix(128, cols, 1, 330);
+  assertClose(applyLinear(k, uploadCsr(k, shuffled, bias), x, 128), reference(w, rows, cols, x, 128, bias, false), 'columns out of order');
 });
 
 test('CSR with 32-bit column indices (more than 65536 columns) matches the naive product', () => {
