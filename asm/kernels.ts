@@ -866,10 +866,19 @@ export function softmaxRows(x: usize, rows: i32, n: i32, y: usize): void {
   for (let r = 0; r < rows; r++) {
     const xr = x + ((<usize>r * <usize>n) << 2);
     const yr = y + ((<usize>r * <usize>n) << 2);
-    let m4 = splat(-Infinity);
+    let m4 = splat(-Infinity), n4 = m4, o4 = m4, p4 = m4;
     let j = 0;
-    // pmax skips a NaN element (m4 < NaN is false); the row's outputs are NaN all the same, through its e^(NaN − m).
+    // pmax skips a NaN element (m4 < NaN is false); the row's outputs are NaN all the same, through
+    // its e^(NaN − m). Four maxima apart, so that four pmax chains overlap (the maximum is the same).
+    for (; j + 16 <= body; j += 16) {
+      const o = <usize>j << 2;
+      m4 = f32x4.pmax(m4, v128.load(xr + o));
+      n4 = f32x4.pmax(n4, v128.load(xr + o, 16));
+      o4 = f32x4.pmax(o4, v128.load(xr + o, 32));
+      p4 = f32x4.pmax(p4, v128.load(xr + o, 48));
+    }
     for (; j < body; j += 4) m4 = f32x4.pmax(m4, v128.load(xr + (<usize>j << 2)));
+    m4 = f32x4.pmax(f32x4.pmax(m4, n4), f32x4.pmax(o4, p4));
     let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
     for (; j < n; j++) m = max(m, load<f32>(xr + (<usize>j << 2)));
     const mv = splat(m);
@@ -903,26 +912,43 @@ export function softmaxRows(x: usize, rows: i32, n: i32, y: usize): void {
 
 /**
  * LayerNorm of each of `rows` rows of n floats: (x − mean) / √(var + eps) · γ + β, γ and β of n
- * floats (0: none). Mean and variance in two passes, summed in four float32 lanes.
+ * floats (0: none). Mean and variance in two passes, summed in four vectors of four float32 lanes.
  */
 export function layerNormRows(x: usize, rows: i32, n: i32, gamma: usize, beta: usize, eps: f32, y: usize): void {
   const body = n & ~3;
   for (let r = 0; r < rows; r++) {
     const xr = x + ((<usize>r * <usize>n) << 2);
     const yr = y + ((<usize>r * <usize>n) << 2);
-    let s4 = splat(0);
+    // Sums in four vectors of four lanes, 16 floats a step: four addition chains overlap.
+    let s4 = splat(0), s5 = s4, s6 = s4, s7 = s4;
     let j = 0;
+    for (; j + 16 <= body; j += 16) {
+      const o = <usize>j << 2;
+      s4 = f32x4.add(s4, v128.load(xr + o));
+      s5 = f32x4.add(s5, v128.load(xr + o, 16));
+      s6 = f32x4.add(s6, v128.load(xr + o, 32));
+      s7 = f32x4.add(s7, v128.load(xr + o, 48));
+    }
     for (; j < body; j += 4) s4 = f32x4.add(s4, v128.load(xr + (<usize>j << 2)));
-    let s = hsum(s4);
+    let s = hsum(f32x4.add(f32x4.add(s4, s5), f32x4.add(s6, s7)));
     for (; j < n; j++) s += load<f32>(xr + (<usize>j << 2));
     const mean = s / <f32>n;
     const mv = splat(mean);
-    let v4 = splat(0);
-    for (j = 0; j < body; j += 4) {
+    let v4 = splat(0), v5 = v4, v6 = v4, v7 = v4;
+    for (j = 0; j + 16 <= body; j += 16) {
+      const o = <usize>j << 2;
+      const d0 = f32x4.sub(v128.load(xr + o), mv), d1 = f32x4.sub(v128.load(xr + o, 16), mv);
+      const d2 = f32x4.sub(v128.load(xr + o, 32), mv), d3 = f32x4.sub(v128.load(xr + o, 48), mv);
+      v4 = madd(d0, d0, v4);
+      v5 = madd(d1, d1, v5);
+      v6 = madd(d2, d2, v6);
+      v7 = madd(d3, d3, v7);
+    }
+    for (; j < body; j += 4) {
       const d = f32x4.sub(v128.load(xr + (<usize>j << 2)), mv);
       v4 = madd(d, d, v4);
     }
-    let v = hsum(v4);
+    let v = hsum(f32x4.add(f32x4.add(v4, v5), f32x4.add(v6, v7)));
     for (; j < n; j++) {
       const d = load<f32>(xr + (<usize>j << 2)) - mean;
       v += d * d;

@@ -156,7 +156,11 @@ export const gather: OpFn = (inputs, attrs, node) => {
       const i = i0 < 0 ? i0 + n : i0;
       if (i < 0 || i >= n) throw new SculptError(`${at(node)} index ${i0} is out of range for size ${n}`);
       const base = (p * n + i) * inner;
-      for (let j = 0; j < inner; j++) out.data[k++] = a.data[base + j];
+      // Whole rows (an embedding table's) as one copy each; out and a hold the same array type.
+      if (inner >= 16) {
+        out.data.set(a.data.subarray(base, base + inner) as Float32Array & Float64Array & Uint8Array, k);
+        k += inner;
+      } else for (let j = 0; j < inner; j++) out.data[k++] = a.data[base + j];
     }
   }
   return [out];
