@@ -282,10 +282,8 @@ export function spmmCsrStrips(strips: i32, rows: i32, starts: usize, stride: i32
       const k0 = <usize>load<u32>(p0 + (<usize>r << 2));
       const k1 = <usize>load<u32>(p0 + strideBytes + (<usize>r << 2));
       const yRow = yt + <usize>r * ldBytes;
-      if (first && last) csrRowTimesBatch(k0, k1, offsets, 2, values, xt, 0, yRow, 0, cols4, bias, r, relu);
-      else if (first) csrRowTimesBatch(k0, k1, offsets, 2, values, xt, 0, yRow, 0, cols4, bias, r, relu, false, false);
-      else if (last) csrRowTimesBatch(k0, k1, offsets, 2, values, xt, 0, yRow, 0, cols4, bias, r, relu, true, true);
-      else if (k1 > k0) csrRowTimesBatch(k0, k1, offsets, 2, values, xt, 0, yRow, 0, cols4, bias, r, relu, true, false);
+      // A middle strip with none of the row's nonzeros leaves its sums as they are.
+      if (first || last || k1 > k0) csrRowTimesBatch(k0, k1, offsets, 2, values, xt, 0, yRow, 0, cols4, bias, r, relu, !first, last);
     }
   }
 }
