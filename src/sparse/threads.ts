@@ -37,6 +37,8 @@ const ASLEEP = 6;
  * products come closer together than this, and the workers never sleep between them.
  */
 const SPIN_MS = 10;
+/** Spins between two readings of the clock (a reading allocates: a heap number). */
+const SPIN_CHECK = 1024;
 /** How long the calling thread spins for a worker's part to finish before it sleeps on it (ms). */
 const COLLECT_SPIN_MS = 2;
 const FUNCTIONS = ['spmmCsr', 'spmmCsrStrips', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv', 'convCsr', 'geluRows', 'transposeIn', 'transposeOut', 'softmaxRows', 'layerNormRows', 'transposeMany', 'copyRows', 'binaryRows'] as const;
@@ -53,14 +55,19 @@ const e = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const state = new Int32Array(memory.buffer, control, ${SLOT_INTS});
 const args = new Float64Array(memory.buffer, control + ${ARGS_AT}, ${MAX_CALLS * MAX_ARGS});
 Atomics.store(state, 0, ${IDLE});
+const fns = names.map((n) => e[n]);
+// Nothing in the loop allocates (the clock is read every ${SPIN_CHECK} spins; the arguments are passed
+// from the control block one by one, a kernel ignoring those past its own): with a subarray and a
+// clock reading per spin, the worker collected garbage every 10–30 ms (node --trace-gc).
 for (;;) {
   let s = Atomics.load(state, 0);
   let end = performance.now() + ${SPIN_MS};
+  let spins = 0;
   while (s !== ${GO}) {
     if (s === ${ASLEEP}) {
       Atomics.wait(state, 0, ${ASLEEP});
       end = performance.now() + ${SPIN_MS};
-    } else if (s === ${IDLE} && performance.now() > end) {
+    } else if (s === ${IDLE} && ++spins % ${SPIN_CHECK} === 0 && performance.now() > end) {
       // Idle long enough: sleep, unless a job came in meanwhile (the exchange then fails).
       Atomics.compareExchange(state, 0, ${IDLE}, ${ASLEEP});
     }
@@ -68,8 +75,8 @@ for (;;) {
   }
   try {
     for (let c = 0; c < state[1]; c++) {
-      const a = args.subarray(c * ${MAX_ARGS}, c * ${MAX_ARGS} + state[3 + 2 * c]);
-      e[names[state[2 + 2 * c]]](...a);
+      const b = c * ${MAX_ARGS};
+      fns[state[2 + 2 * c]](${Array.from({ length: MAX_ARGS }, (_, i) => `args[b + ${i}]`).join(', ')});
     }
     Atomics.store(state, 0, ${DONE});
   } catch (err) {
@@ -185,7 +192,7 @@ export function threadedKernels(threads: number): Kernels {
       // Spin a little first: the parts are sized to end together, and waking takes long here.
       const end = performance.now() + COLLECT_SPIN_MS;
       let v = Atomics.load(s.state, 0);
-      while (v === GO && performance.now() < end) v = Atomics.load(s.state, 0);
+      for (let spins = 1; v === GO && (spins % SPIN_CHECK !== 0 || performance.now() < end); spins++) v = Atomics.load(s.state, 0);
       for (; v === GO; v = Atomics.load(s.state, 0)) Atomics.wait(s.state, 0, GO);
       if (v === FAILED) failed = true;
       Atomics.store(s.state, 0, IDLE);

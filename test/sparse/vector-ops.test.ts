@@ -338,7 +338,7 @@ test('a product split between 2 and 3 worker threads equals the one-thread produ
         k.release(mark);
         // The array-level product with its epilogue (GELU, the transpose back) split with it.
         out.push(applyLinear(k, layer, x, ld, relu, true));
-        // 200 tokens: the transpose into kernel memory split too, by bands of columns (from 65,536 floats).
+        // 200 tokens (ld 200): each thread transposes X into its own copy of X^T before its rows.
         out.push(applyLinear(k, layer, wide, 200, relu));
       }
     }
