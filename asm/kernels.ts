@@ -374,8 +374,8 @@ export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usi
       let b0 = f32x4.splat(0); let b1 = f32x4.splat(0); let b2 = f32x4.splat(0); let b3 = f32x4.splat(0);
       let p = xt + off;
       for (let k = 0; k < cols; k++) {
-        const u = f32x4.splat(load<f32>(w0 + (<usize>k << 2)));
-        const v = f32x4.splat(load<f32>(w1 + (<usize>k << 2)));
+        const u = v128.load32_splat(w0 + (<usize>k << 2));
+        const v = v128.load32_splat(w1 + (<usize>k << 2));
         const x0 = v128.load(p); const x1 = v128.load(p, 16); const x2 = v128.load(p, 32); const x3 = v128.load(p, 48);
         a0 = madd(u, x0, a0); a1 = madd(u, x1, a1);
         a2 = madd(u, x2, a2); a3 = madd(u, x3, a3);
@@ -396,8 +396,8 @@ export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usi
       let p = xt + off;
       for (let k = 0; k < cols; k++) {
         const x0 = v128.load(p);
-        a0 = madd(f32x4.splat(load<f32>(w0 + (<usize>k << 2))), x0, a0);
-        b0 = madd(f32x4.splat(load<f32>(w1 + (<usize>k << 2))), x0, b0);
+        a0 = madd(v128.load32_splat(w0 + (<usize>k << 2)), x0, a0);
+        b0 = madd(v128.load32_splat(w1 + (<usize>k << 2)), x0, b0);
         p += ldBytes;
       }
       v128.store(yt + <usize>r * ldBytes + off, finish4(a0, bias, r, relu));
@@ -411,7 +411,7 @@ export function gemm(rows: i32, cols: i32, w: usize, xt: usize, ld: i32, yt: usi
       let a0 = f32x4.splat(0);
       let p = xt + off;
       for (let k = 0; k < cols; k++) {
-        a0 = madd(f32x4.splat(load<f32>(w0 + (<usize>k << 2))), v128.load(p), a0);
+        a0 = madd(v128.load32_splat(w0 + (<usize>k << 2)), v128.load(p), a0);
         p += ldBytes;
       }
       v128.store(yt + <usize>r * ldBytes + off, finish4(a0, bias, r, relu));
