@@ -15,6 +15,7 @@ import { unpackSculpt } from './api/sculpt-file.js';
 import { OnnxBytesModel } from './formats/onnx-model.js';
 import { SparseExecutor, type ExecutorOptions, type WeightLayer } from './sparse/executor.js';
 import { prepareKernels } from './sparse/kernels.js';
+import { threadedKernels } from './sparse/threads.js';
 import type { MachineProfile } from './sparse/roofline.js';
 import type { Tensor } from './sparse/tensor.js';
 
@@ -47,6 +48,12 @@ export interface LoadOptions {
   readonly machine?: MachineProfile;
   /** Name used in error messages; default 'model.sculpt' or 'model.onnx'. */
   readonly name?: string;
+  /**
+   * Threads that share each large product (default 1): Web Workers over one shared memory, so the
+   * page must be cross-origin isolated (Cross-Origin-Opener-Policy: same-origin and
+   * Cross-Origin-Embedder-Policy: require-corp).
+   */
+  readonly threads?: number;
 }
 
 const SCULPT_MAGIC = [0x53, 0x43, 0x55, 0x4c, 0x50, 0x54]; // "SCULPT"
@@ -71,7 +78,22 @@ export class BrowserModel {
   constructor(name: string, graph: Graph, options: LoadOptions = {}) {
     this.name = name;
     this.graph = graph;
-    this.executor = new SparseExecutor(graph, { engine: options.engine ?? 'auto', batchHint: options.batchHint ?? 1, machine: options.machine });
+    const threads = options.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1) throw new SculptError(`${name}: threads must be a whole number ≥ 1, got ${threads}`);
+    this.executor = new SparseExecutor(graph, {
+      engine: options.engine ?? 'auto', batchHint: options.batchHint ?? 1, machine: options.machine,
+      kernels: threads > 1 ? threadedKernels(threads) : undefined,
+    });
+  }
+
+  /** Threads the products run on (LoadOptions.threads). */
+  get threads(): number {
+    return this.executor.threads;
+  }
+
+  /** Resolves once every worker thread runs (loadModel waits for it). */
+  ready(): Promise<void> {
+    return this.executor.ready();
   }
 
   /** The graph's real inputs (initializers listed as inputs are not). */
@@ -119,5 +141,7 @@ export async function loadModel(source: ArrayBuffer | ArrayBufferView, options: 
   const name = options.name ?? (sculpt ? 'model.sculpt' : 'model.onnx');
   await prepareKernels();
   const onnx = sculpt ? unpackSculpt(bytes) : bytes;
-  return new BrowserModel(name, new OnnxBytesModel(name, onnx).graph(), options);
+  const model = new BrowserModel(name, new OnnxBytesModel(name, onnx).graph(), options);
+  await model.ready();
+  return model;
 }

@@ -7,9 +7,10 @@
  * a while before they sleep, since waking a sleeping one took far longer here (`wake` starts them
  * spinning before a product is prepared).
  *
- * Node only (worker_threads); in a browser, shared memory needs cross-origin isolation and a
- * worker script of its own, which this does not provide yet. Workers are unref'd: they never keep
- * a process alive.
+ * In Node the workers are worker_threads (unref'd: they never keep a process alive); in a page,
+ * Web Workers from a blob: URL, which needs shared memory, so a cross-origin isolated page (COOP and
+ * COEP headers). A page's main thread may not block in Atomics.wait: there it spins until the
+ * workers' parts are done.
  */
 import { SculptError } from '../core/errors.js';
 import { nodeBuiltin, v8Flags } from '../core/wasm-bytes.js';
@@ -46,10 +47,9 @@ export type SplitFunction = (typeof FUNCTIONS)[number];
 /** A kernel call: its function and arguments. */
 export type KernelCall = readonly [SplitFunction, readonly number[]];
 
-// The worker: instantiate the kernels over the shared memory, then run the calls its control block says, in order.
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control } = workerData;
+// The worker, given module, memory and control: instantiate the kernels over the shared memory,
+// then run the calls its control block says, in order.
+const WORKER_BODY = `
 const names = ${JSON.stringify(FUNCTIONS)};
 const e = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const state = new Int32Array(memory.buffer, control, ${SLOT_INTS});
@@ -85,11 +85,42 @@ for (;;) {
   Atomics.notify(state, 0);
 }
 `;
+/** In Node (as nodeBuiltin reaches it, the way core/wasm-bytes.ts does): the worker's data from worker_threads. */
+const NODE_WORKER_SOURCE = `const { module, memory, control } = globalThis.process.getBuiltinModule('node:worker_threads').workerData;\n${WORKER_BODY}`;
+/** In a page: the data comes in the worker's first message; it then never returns to its event loop. */
+const PAGE_WORKER_SOURCE = `self.onmessage = ({ data: { module, memory, control } }) => {\n${WORKER_BODY}\n};`;
 
-function workerThreads(): WorkerThreads {
+/** Where the workers come from: worker_threads in Node, Web Workers in a cross-origin isolated page. */
+interface ThreadHost {
+  /** Starts a worker on `data`; `failed` hears of an error that stops it (its parts then run here). */
+  start(data: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: number }, failed: (message: string) => void): void;
+  /** Whether this thread may block in Atomics.wait (not a page's main thread: it spins instead). */
+  readonly canWait: boolean;
+}
+
+function threadHost(): ThreadHost {
   const wt = nodeBuiltin<WorkerThreads>('node:worker_threads');
-  if (!wt) throw new SculptError('sparse: --threads above 1 needs Node (worker_threads); in a browser the engine runs on one thread');
-  return wt;
+  if (wt) {
+    return {
+      start: (workerData, failed) => new wt.Worker(NODE_WORKER_SOURCE, { eval: true, workerData }).on('error', (e) => failed(e.message)).unref(),
+      canWait: true,
+    };
+  }
+  const g = globalThis as { Worker?: new (url: string) => { postMessage(m: unknown): void; onerror: ((e: { message?: string }) => void) | null }; crossOriginIsolated?: boolean; WorkerGlobalScope?: unknown; Blob?: typeof Blob; URL?: typeof URL };
+  if (typeof g.Worker !== 'function' || !g.Blob || !g.URL) throw new SculptError('sparse: threads above 1 need worker threads: Node, or a page with Web Workers');
+  if (!g.crossOriginIsolated) {
+    throw new SculptError('sparse: threads above 1 in a page need shared memory: serve it cross-origin isolated (headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)');
+  }
+  const url = g.URL.createObjectURL(new g.Blob([PAGE_WORKER_SOURCE], { type: 'text/javascript' }));
+  const Worker = g.Worker;
+  return {
+    start: (data, failed) => {
+      const w = new Worker(url);
+      w.onerror = (e) => failed(e.message ?? 'a worker failed to start');
+      w.postMessage(data);
+    },
+    canWait: g.WorkerGlobalScope !== undefined,
+  };
 }
 
 const optimized = new Map<string, WebAssembly.Module>();
@@ -130,21 +161,26 @@ export function threadedKernels(threads: number): Kernels {
   const build = kernelBuild();
   const k = new Kernels({ build, sharedMemory: memory });
   if (threads === 1) return k;
-  const wt = workerThreads();
+  const host = threadHost();
   const module = optimizedModule(build);
   const slots: Slot[] = [];
+  let failure: string | undefined;
   for (let i = 1; i < threads; i++) {
     const control = k.alloc(ARGS_AT + MAX_CALLS * MAX_ARGS * 8);
     const state = new Int32Array(memory.buffer, control, SLOT_INTS);
     state[0] = -1;
     slots.push({ state, args: new Float64Array(memory.buffer, control + ARGS_AT, MAX_CALLS * MAX_ARGS) });
-    const w = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control } });
-    w.unref();
+    host.start({ module, memory, control }, (message) => { failure ??= message; });
   }
   // A worker starts only while this thread's event loop runs: until then its parts run here.
   const ready = (async () => {
-    while (slots.some((s) => Atomics.load(s.state, 0) === -1)) await new Promise((r) => setTimeout(r, 2));
+    while (slots.some((s) => Atomics.load(s.state, 0) === -1)) {
+      if (failure !== undefined) throw new SculptError(`sparse: a kernel thread did not start: ${failure}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
   })();
+  // Rejects only for those who wait on it; the rest run on the threads that did start.
+  ready.catch(() => undefined);
   k.pool = {
     threads,
     maxCalls: MAX_CALLS,
@@ -193,7 +229,7 @@ export function threadedKernels(threads: number): Kernels {
       const end = performance.now() + COLLECT_SPIN_MS;
       let v = Atomics.load(s.state, 0);
       for (let spins = 1; v === GO && (spins % SPIN_CHECK !== 0 || performance.now() < end); spins++) v = Atomics.load(s.state, 0);
-      for (; v === GO; v = Atomics.load(s.state, 0)) Atomics.wait(s.state, 0, GO);
+      for (; v === GO; v = Atomics.load(s.state, 0)) if (host.canWait) Atomics.wait(s.state, 0, GO);
       if (v === FAILED) failed = true;
       Atomics.store(s.state, 0, IDLE);
     }

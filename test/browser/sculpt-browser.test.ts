@@ -128,3 +128,65 @@ test('the browser bundle loads a .sculpt file in Chromium, runs it on the wasm k
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('in a cross-origin isolated page, threads: 2 and 3 run the products on Web Workers over one shared memory, bit-identical to one thread and to Node (CSR and dense kernels)', {
+  skip: chromiumMissing,
+  timeout: 60_000,
+}, async () => {
+  const { mlpModel } = await import('../../bench/sparse-onnx-writer.js');
+  const { Rng } = await import('../../src/core/rng.js');
+  const { OnnxModel } = await import('../../src/formats/onnx.js');
+  // 1024-1024-1024-256 at about 90% zeros, 16 rows: the first two products (1024·1024·0.1·16
+  // multiply-adds, and 1024·1024·16 dense) are large enough to be split between the threads.
+  const rng = new Rng(7);
+  const u = () => rng.nextUint32() / 2 ** 32;
+  const sizes = [1024, 1024, 1024, 256];
+  const weights = sizes.slice(1).map((n, l) => Float32Array.from({ length: n * sizes[l] }, () => (u() < 0.1 ? u() - 0.5 : 0)));
+  const biases = sizes.slice(1).map((n) => Float32Array.from({ length: n }, () => u() - 0.5));
+  const bytes = mlpModel(sizes, weights, biases, 'gemm');
+  const x = Float32Array.from({ length: 16 * sizes[0] }, () => u() * 2 - 1);
+  const node: Record<string, number[]> = {};
+  for (const engine of ['sparse', 'dense'] as const) {
+    const ex = new SparseExecutor(new OnnxModel('mlp.onnx', bytes).graph(), { engine });
+    node[engine] = Array.from(ex.run({ x: { dtype: 'float32', dims: [16, sizes[0]], data: x } }).y.data as Float32Array);
+  }
+  const site = await serve({
+    '/index.html': '<!doctype html><meta charset="utf-8"><title>threads</title><link rel="icon" href="data:,">',
+    '/sculpt.mjs': buildBundle(),
+    '/mlp.onnx': bytes,
+    '/input.f32': new Uint8Array(x.buffer),
+  });
+  const { browser, page, problems } = await openBrowser();
+  try {
+    await page.goto(`${site.url}/index.html`, { waitUntil: 'load' });
+    const r = await page.evaluate(async () => {
+      const s = await import('/sculpt.mjs' as string);
+      const bytes = await (await fetch('/mlp.onnx')).arrayBuffer();
+      const x = new Float32Array(await (await fetch('/input.f32')).arrayBuffer());
+      const out: { engine: string; threads: number; isolated: boolean; y: number[] }[] = [];
+      for (const engine of ['sparse', 'dense']) {
+        for (const threads of [1, 2, 3]) {
+          const model = await s.loadModel(bytes, { engine, threads });
+          // Twice: the second run's values live in the shared memory (the executor's arena).
+          model.run({ x: { dims: [16, 1024], data: x } });
+          const y = model.run({ x: { dims: [16, 1024], data: x } }).y.data as Float32Array;
+          out.push({ engine, threads: model.threads, isolated: crossOriginIsolated, y: Array.from(y) });
+        }
+      }
+      let refused = '';
+      try { await s.loadModel(bytes, { threads: 1.5 }); } catch (e) { refused = String((e as Error).message); }
+      return { out, refused };
+    });
+    assert.equal(r.out.length, 6);
+    for (const o of r.out) {
+      assert.equal(o.isolated, true);
+      assert.deepEqual(o.y, node[o.engine], `${o.engine} kernels on ${o.threads} threads: Node's one-thread outputs`);
+    }
+    assert.deepEqual(r.out.map((o) => o.threads), [1, 2, 3, 1, 2, 3]);
+    assert.equal(r.refused, 'model.onnx: threads must be a whole number ≥ 1, got 1.5');
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+    await site.close();
+  }
+});
