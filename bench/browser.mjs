@@ -8,7 +8,8 @@
 // With --encoder: also bench:transformer's BERT-base-shaped encoder (bench/transformer_model.py,
 // built once into $TMPDIR/sculpt-bench-transformer) pruned to 90% by global magnitude, 1 × 128
 // tokens, onnxruntime-web on the dense model as in bench:transformer.
-// Options: --repeats 31  --batch 1,16  --no-large  --encoder  --chromium /usr/bin/chromium
+// With --threads T: both engines on T threads (sculpt's Web Workers, onnxruntime-web's own).
+// Options: --repeats 31  --batch 1,16  --no-large  --encoder  --threads 1  --chromium /usr/bin/chromium
 // Needs Debian's chromium (apt-get install chromium). Run it on a quiet machine.
 import { register } from 'tsx/esm/api';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,11 @@ const warmup = 10;
 const append = !process.argv.includes('--no-append');
 const large = !process.argv.includes('--no-large');
 const encoder = process.argv.includes('--encoder');
+const threads = Number(option('threads', '1'));
+if (!Number.isInteger(threads) || threads < 1) {
+  console.error(`bench:browser: --threads takes a whole number ≥ 1, got ${option('threads')}`);
+  process.exit(1);
+}
 const chromiumPath = option('chromium', '/usr/bin/chromium');
 if (!existsSync(chromiumPath)) {
   console.error(`bench:browser: ${chromiumPath} is missing; apt-get install chromium, or give --chromium PATH`);
@@ -93,11 +99,11 @@ if (encoder) {
 const files = {
   '/index.html': '<!doctype html><meta charset="utf-8"><title>sculpt vs onnxruntime-web</title><link rel="icon" href="data:,">',
   '/sculpt.mjs': buildBundle(),
-  // Both engines as every measurement in the page sets them up: onnxruntime-web on one wasm thread.
-  '/engines.mjs': `export async function engines() {
+  // Both engines as every measurement in the page sets them up: onnxruntime-web on `threads` wasm threads.
+  '/engines.mjs': `export async function engines(threads) {
   const s = await import('/sculpt.mjs');
   const ort = await import('/ort/ort.wasm.min.mjs');
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = threads;
   ort.env.wasm.simd = true;
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = '/ort/';
@@ -122,10 +128,10 @@ try {
   const chromiumVersion = browser.version();
   for (const m of models) {
     for (const batch of batches) {
-      const r = await page.evaluate(async ({ name, batch, repeats, warmup }) => {
-        const { s, ort, get } = await (await import('/engines.mjs')).engines();
-        const model = await s.loadModel(await get(`/${name}.sculpt`), { batchHint: batch });
-        const session = await ort.InferenceSession.create(await get(`/${name}.onnx`), { executionProviders: ['wasm'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: 1, interOpNumThreads: 1 });
+      const r = await page.evaluate(async ({ name, batch, repeats, warmup, threads }) => {
+        const { s, ort, get } = await (await import('/engines.mjs')).engines(threads);
+        const model = await s.loadModel(await get(`/${name}.sculpt`), { batchHint: batch, threads });
+        const session = await ort.InferenceSession.create(await get(`/${name}.onnx`), { executionProviders: ['wasm'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: threads, interOpNumThreads: 1 });
         const input = model.inputs[0].name, output = model.outputs[0].name;
         const width = model.inputs[0].dims[1];
         // Same inputs for both: a fixed pseudo-random batch.
@@ -156,7 +162,7 @@ try {
         await session.release();
         const median = (a) => { const v = [...a].sort((p, q) => p - q); const h = v.length >> 1; return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2; };
         return { sculptMs: median(tS), ortMs: median(tO), sculptBest: Math.min(...tS), ortBest: Math.min(...tO), maxRelError: d / ref, isolated: crossOriginIsolated, runsPerSample: [kS, kO], kernels: model.layers.map((l) => l.kind).join('/') };
-      }, { name: m.name, batch, repeats, warmup });
+      }, { name: m.name, batch, repeats, warmup, threads });
       const row = { model: m, batch, ...r, speedup: r.ortMs / r.sculptMs };
       rows.push(row);
       console.log(`${m.name} batch ${batch}: onnxruntime-web ${fmt(r.ortMs, 3)} ms, sculpt ${fmt(r.sculptMs, 3)} ms [${r.kernels}], speed-up ${fmt(row.speedup)}× (fastest runs ${fmt(r.ortBest / r.sculptBest)}×), max rel error ${r.maxRelError.toExponential(1)}; runs per sample ${r.runsPerSample.join('/')}${r.isolated ? '' : ', page NOT cross-origin isolated'}`);
@@ -164,12 +170,12 @@ try {
   }
   if (encoderModel) {
     const runs = Math.max(5, Math.min(repeats, 11));
-    const r = await page.evaluate(async ({ runs }) => {
-      const { s, ort, get } = await (await import('/engines.mjs')).engines();
+    const r = await page.evaluate(async ({ runs, threads }) => {
+      const { s, ort, get } = await (await import('/engines.mjs')).engines(threads);
       const T = 128;
       const ids = Array.from({ length: T }, (_, i) => (i * 7919 + 101) % 30522), mask = Array.from({ length: T }, (_, i) => (i < T - 8 ? 1 : 0));
-      const model = await s.loadModel(await get('/bert-90.sculpt'), { batchHint: T });
-      const session = await ort.InferenceSession.create(await get('/bert-90.onnx'), { executionProviders: ['wasm'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: 1, interOpNumThreads: 1 });
+      const model = await s.loadModel(await get('/bert-90.sculpt'), { batchHint: T, threads });
+      const session = await ort.InferenceSession.create(await get('/bert-90.onnx'), { executionProviders: ['wasm'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: threads, interOpNumThreads: 1 });
       const feeds = { input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]), attention_mask: new ort.Tensor('int64', BigInt64Array.from(mask, BigInt), [1, T]) };
       const mine = { input_ids: { dtype: 'int64', dims: [1, T], data: Float64Array.from(ids) }, attention_mask: { dtype: 'int64', dims: [1, T], data: Float64Array.from(mask) } };
       const runSculpt = () => model.run(mine).last_hidden_state.data;
@@ -188,7 +194,7 @@ try {
       await session.release();
       const median = (a) => { const v = [...a].sort((p, q) => p - q); const h = v.length >> 1; return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2; };
       return { sculptMs: median(tS), ortMs: median(tO), sculptBest: Math.min(...tS), ortBest: Math.min(...tO), isolated: crossOriginIsolated, runs, kernels: `${model.layers.filter((l) => l.kind === 'csr').length} csr of ${model.layers.length}`, outputs: [yS.length, yO.length] };
-    }, { runs });
+    }, { runs, threads });
     // The outputs differ by pruning (sculpt runs the pruned model, onnxruntime-web the dense one):
     // agreement is checked in Node against onnxruntime-node on the pruned model (bench:transformer).
     encoderModel.result = { ...r, speedup: r.ortMs / r.sculptMs };
@@ -207,10 +213,10 @@ try {
     const date = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
     const section = [
       '',
-      `## In the browser: sculpt's bundle vs onnxruntime-web in one Chromium page — ${date}`,
+      `## In the browser: sculpt's bundle vs onnxruntime-web in one Chromium page${threads > 1 ? `, ${threads} threads` : ''} — ${date}`,
       '',
       `Command: \`npm run bench:browser${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\`  `,
-      `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}; Debian Chromium ${chromiumVersion} headless (playwright-core), onnxruntime-web ${ortVersion} (wasm EP, SIMD, 1 thread, graph optimizations all); load average ${loadAtStart} at start, ${loadAtEnd} at end  `,
+      `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}; Debian Chromium ${chromiumVersion} headless (playwright-core), onnxruntime-web ${ortVersion} (wasm EP, SIMD, graph optimizations all); both engines on ${threads} thread${threads > 1 ? 's' : ''}; load average ${loadAtStart} at start, ${loadAtEnd} at end  `,
       `Models: ${models.map((m) => `${m.name}: ${m.what}`).join('; ')}. sculpt runs the \`.sculpt\` file through dist/browser/sculpt.mjs (kernels chosen per layer by the roofline on the machine profile measured in the page), onnxruntime-web the pruned ONNX file (zeros stored densely). Same inputs; after ${warmup} warm-ups, ${repeats} samples per engine, alternating between the engines, each sample the mean of k back-to-back runs (k so that a sample takes about 5 ms; the page is cross-origin isolated: ${rows.every((r) => r.isolated) ? 'yes' : 'no'}, so its clock has 5 µs steps); medians of the samples; max rel error = max|sculpt − ort| / max|ort|.`,
       '',
       ...table,
