@@ -108,7 +108,11 @@ const files = {
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = '/ort/';
   const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
-  return { s, ort, get };
+  // With threads, each engine's idle workers spin for a while after its run (sculpt's 10 ms,
+  // onnxruntime-web's longer: with 50 ms pauses sculpt's 4096 MLP at batch 1 took 3.0 ms a run,
+  // with 200 ms 1.4): a pause before each sample keeps them off the other engine's cores.
+  const settle = () => (threads > 1 ? new Promise((r) => setTimeout(r, 200)) : Promise.resolve());
+  return { s, ort, get, settle };
 }
 `,
   '/ort/ort.wasm.min.mjs': readFileSync(join(ORT_DIST, 'ort.wasm.min.mjs')),
@@ -126,11 +130,18 @@ const rows = [];
 try {
   await page.goto(`${site.url}/index.html`, { waitUntil: 'load' });
   const chromiumVersion = browser.version();
+  // The machine profile for the kernels' choice, measured once before either engine has run (with
+  // threads, onnxruntime-web's spinning workers skewed a profile measured later).
+  const machine = await page.evaluate(async () => {
+    const s = await import('/sculpt.mjs');
+    await s.prepareKernels();
+    return s.measureMachine();
+  });
   for (const m of models) {
     for (const batch of batches) {
-      const r = await page.evaluate(async ({ name, batch, repeats, warmup, threads }) => {
-        const { s, ort, get } = await (await import('/engines.mjs')).engines(threads);
-        const model = await s.loadModel(await get(`/${name}.sculpt`), { batchHint: batch, threads });
+      const r = await page.evaluate(async ({ name, batch, repeats, warmup, threads, machine }) => {
+        const { s, ort, get, settle } = await (await import('/engines.mjs')).engines(threads);
+        const model = await s.loadModel(await get(`/${name}.sculpt`), { batchHint: batch, threads, machine });
         const session = await ort.InferenceSession.create(await get(`/${name}.onnx`), { executionProviders: ['wasm'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: threads, interOpNumThreads: 1 });
         const input = model.inputs[0].name, output = model.outputs[0].name;
         const width = model.inputs[0].dims[1];
@@ -150,9 +161,11 @@ try {
         const tS = [], tO = [];
         let yS, yO;
         for (let i = 0; i < repeats; i++) {
+          await settle();
           let t0 = performance.now();
           for (let j = 0; j < kS; j++) yS = runSculpt();
           tS.push((performance.now() - t0) / kS);
+          await settle();
           t0 = performance.now();
           for (let j = 0; j < kO; j++) yO = await runOrt();
           tO.push((performance.now() - t0) / kO);
@@ -162,7 +175,7 @@ try {
         await session.release();
         const median = (a) => { const v = [...a].sort((p, q) => p - q); const h = v.length >> 1; return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2; };
         return { sculptMs: median(tS), ortMs: median(tO), sculptBest: Math.min(...tS), ortBest: Math.min(...tO), maxRelError: d / ref, isolated: crossOriginIsolated, runsPerSample: [kS, kO], kernels: model.layers.map((l) => l.kind).join('/') };
-      }, { name: m.name, batch, repeats, warmup, threads });
+      }, { name: m.name, batch, repeats, warmup, threads, machine });
       const row = { model: m, batch, ...r, speedup: r.ortMs / r.sculptMs };
       rows.push(row);
       console.log(`${m.name} batch ${batch}: onnxruntime-web ${fmt(r.ortMs, 3)} ms, sculpt ${fmt(r.sculptMs, 3)} ms [${r.kernels}], speed-up ${fmt(row.speedup)}× (fastest runs ${fmt(r.ortBest / r.sculptBest)}×), max rel error ${r.maxRelError.toExponential(1)}; runs per sample ${r.runsPerSample.join('/')}${r.isolated ? '' : ', page NOT cross-origin isolated'}`);
@@ -170,11 +183,11 @@ try {
   }
   if (encoderModel) {
     const runs = Math.max(5, Math.min(repeats, 11));
-    const r = await page.evaluate(async ({ runs, threads }) => {
-      const { s, ort, get } = await (await import('/engines.mjs')).engines(threads);
+    const r = await page.evaluate(async ({ runs, threads, machine }) => {
+      const { s, ort, get, settle } = await (await import('/engines.mjs')).engines(threads);
       const T = 128;
       const ids = Array.from({ length: T }, (_, i) => (i * 7919 + 101) % 30522), mask = Array.from({ length: T }, (_, i) => (i < T - 8 ? 1 : 0));
-      const model = await s.loadModel(await get('/bert-90.sculpt'), { batchHint: T, threads });
+      const model = await s.loadModel(await get('/bert-90.sculpt'), { batchHint: T, threads, machine });
       const session = await ort.InferenceSession.create(await get('/bert-90.onnx'), { executionProviders: ['wasm'], graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: threads, interOpNumThreads: 1 });
       const feeds = { input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]), attention_mask: new ort.Tensor('int64', BigInt64Array.from(mask, BigInt), [1, T]) };
       const mine = { input_ids: { dtype: 'int64', dims: [1, T], data: Float64Array.from(ids) }, attention_mask: { dtype: 'int64', dims: [1, T], data: Float64Array.from(mask) } };
@@ -184,9 +197,11 @@ try {
       const tS = [], tO = [];
       let yS, yO;
       for (let i = 0; i < runs; i++) {
+        await settle();
         let t0 = performance.now();
         yS = runSculpt();
         tS.push(performance.now() - t0);
+        await settle();
         t0 = performance.now();
         yO = await runOrt();
         tO.push(performance.now() - t0);
@@ -194,7 +209,7 @@ try {
       await session.release();
       const median = (a) => { const v = [...a].sort((p, q) => p - q); const h = v.length >> 1; return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2; };
       return { sculptMs: median(tS), ortMs: median(tO), sculptBest: Math.min(...tS), ortBest: Math.min(...tO), isolated: crossOriginIsolated, runs, kernels: `${model.layers.filter((l) => l.kind === 'csr').length} csr of ${model.layers.length}`, outputs: [yS.length, yO.length] };
-    }, { runs, threads });
+    }, { runs, threads, machine });
     // The outputs differ by pruning (sculpt runs the pruned model, onnxruntime-web the dense one):
     // agreement is checked in Node against onnxruntime-node on the pruned model (bench:transformer).
     encoderModel.result = { ...r, speedup: r.ortMs / r.sculptMs };
@@ -217,7 +232,7 @@ try {
       '',
       `Command: \`npm run bench:browser${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\`  `,
       `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.arch()}; Debian Chromium ${chromiumVersion} headless (playwright-core), onnxruntime-web ${ortVersion} (wasm EP, SIMD, graph optimizations all); both engines on ${threads} thread${threads > 1 ? 's' : ''}; load average ${loadAtStart} at start, ${loadAtEnd} at end  `,
-      `Models: ${models.map((m) => `${m.name}: ${m.what}`).join('; ')}. sculpt runs the \`.sculpt\` file through dist/browser/sculpt.mjs (kernels chosen per layer by the roofline on the machine profile measured in the page), onnxruntime-web the pruned ONNX file (zeros stored densely). Same inputs; after ${warmup} warm-ups, ${repeats} samples per engine, alternating between the engines, each sample the mean of k back-to-back runs (k so that a sample takes about 5 ms; the page is cross-origin isolated: ${rows.every((r) => r.isolated) ? 'yes' : 'no'}, so its clock has 5 µs steps); medians of the samples; max rel error = max|sculpt − ort| / max|ort|.`,
+      `Models: ${models.map((m) => `${m.name}: ${m.what}`).join('; ')}. sculpt runs the \`.sculpt\` file through dist/browser/sculpt.mjs (kernels chosen per layer by the roofline on a machine profile measured once in the page, before either engine runs), onnxruntime-web the pruned ONNX file (zeros stored densely). Same inputs; after ${warmup} warm-ups, ${repeats} samples per engine, alternating between the engines, each sample the mean of k back-to-back runs (k so that a sample takes about 5 ms; the page is cross-origin isolated: ${rows.every((r) => r.isolated) ? 'yes' : 'no'}, so its clock has 5 µs steps); medians of the samples; max rel error = max|sculpt − ort| / max|ort|.`,
       '',
       ...table,
       '',

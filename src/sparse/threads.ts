@@ -20,7 +20,7 @@ type WorkerThreads = typeof import('node:worker_threads');
 
 /**
  * One worker's control block: int32 slots (0: state, −1 starting, 0 idle, 1 go, 2 done, 3 failed,
- * 6 asleep; 1: how many calls; then per call its function and argument count), then the calls'
+ * 6 asleep, 7 waking; 1: how many calls; then per call its function and argument count), then the calls'
  * arguments as float64, MAX_ARGS per call.
  */
 const MAX_CALLS = 8;
@@ -32,6 +32,8 @@ const GO = 1;
 const DONE = 2;
 const FAILED = 3;
 const ASLEEP = 6;
+/** Told to wake (from ASLEEP) and not yet spinning: the worker sets IDLE once it runs again. */
+const WAKING = 7;
 /**
  * How long an idle worker spins for its next job before it sleeps (ms). Waking a sleeping thread
  * took 10–100 µs here, now and then 2–5 ms (measured in this VM): as long as a model runs, the
@@ -67,6 +69,8 @@ for (;;) {
     if (s === ${ASLEEP}) {
       Atomics.wait(state, 0, ${ASLEEP});
       end = performance.now() + ${SPIN_MS};
+    } else if (s === ${WAKING}) {
+      Atomics.compareExchange(state, 0, ${WAKING}, ${IDLE});
     } else if (s === ${IDLE} && ++spins % ${SPIN_CHECK} === 0 && performance.now() > end) {
       // Idle long enough: sleep, unless a job came in meanwhile (the exchange then fails).
       Atomics.compareExchange(state, 0, ${IDLE}, ${ASLEEP});
@@ -188,7 +192,7 @@ export function threadedKernels(threads: number): Kernels {
     wake() {
       // Waking a sleeping thread takes far longer than a product's share (measured in BERT): the
       // caller wakes the workers before preparing a product, so they are spinning when it comes.
-      for (const s of slots) if (Atomics.compareExchange(s.state, 0, ASLEEP, IDLE) === ASLEEP) Atomics.notify(s.state, 0);
+      for (const s of slots) if (Atomics.compareExchange(s.state, 0, ASLEEP, WAKING) === ASLEEP) Atomics.notify(s.state, 0);
     },
     split(fn: SplitFunction, parts: readonly (readonly number[])[]) {
       splitCalls(parts.map((args) => [[fn, args]]));
@@ -200,12 +204,16 @@ export function threadedKernels(threads: number): Kernels {
   function splitCalls(parts: readonly (readonly KernelCall[])[]): void {
     const run = (calls: readonly KernelCall[]) => runCalls(k, calls);
     // Parts 1… to the workers (run here while a worker is still starting: it may need this
-    // thread's event loop to finish), part 0 here.
+    // thread's event loop to finish; or asleep, below), part 0 here.
     const sent: boolean[] = [];
     for (let i = 1; i < parts.length; i++) {
       const s = slots[i - 1];
       const st = Atomics.load(s.state, 0);
-      sent[i] = st === IDLE || st === ASLEEP;
+      // Only to a worker that is spinning: one asleep (or not yet awake) is woken for the next
+      // product and its part runs here (a wake-up took from 10 µs to several ms, in Node and in
+      // Chromium, where a part takes 0.1–1.5 ms).
+      if (st === ASLEEP && Atomics.compareExchange(s.state, 0, ASLEEP, WAKING) === ASLEEP) Atomics.notify(s.state, 0);
+      sent[i] = st === IDLE;
       if (!sent[i]) continue;
       const calls = parts[i];
       if (calls.length > MAX_CALLS) throw new SculptError(`sparse: a part of ${calls.length} kernel calls (at most ${MAX_CALLS})`);
