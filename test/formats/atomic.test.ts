@@ -18,12 +18,13 @@ import { openSafetensors, writeSafetensorsStreaming } from '../../src/formats/sa
 import { checkOutNotModel } from '../../src/train/session.js';
 import { ROOT, sculpt } from '../cli/helpers.js';
 import { writeBigExternalOnnx } from './big-models.js';
+import { tempDir } from '../fixtures/temp.js';
 
 const FIX = path.join(ROOT, 'test/fixtures');
 const TEMPORARY = /^\..+\.\d+\.\d+\.tmp$/;
 
 function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'sculpt-atomic-'));
+  return tempDir('sculpt-atomic-');
 }
 
 function sha(file: string): string {

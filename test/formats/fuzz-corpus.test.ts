@@ -3,13 +3,13 @@
 // or refused with one printable line (a SculptError with exit code 2), quickly and within memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCase, runOne, targetNamed } from '../../bench/fuzz/targets.js';
+import { tempDir } from '../fixtures/temp.js';
 
 const CORPUS = 'test/fixtures/fuzz-corpus';
-const scratch = mkdtempSync(join(tmpdir(), 'sculpt-corpus-'));
+const scratch = tempDir('sculpt-corpus-');
 const targets = existsSync(CORPUS) ? readdirSync(CORPUS).filter((t) => !t.includes('.')).sort() : [];
 
 test('the fuzz corpus has cases for the parsers it was built from', () => {

@@ -4,13 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeInput, runOne, TARGETS } from '../../bench/fuzz/targets.js';
+import { tempDir } from '../fixtures/temp.js';
 
 const INPUTS = 60;
-const scratch = mkdtempSync(join(tmpdir(), 'sculpt-fuzz-smoke-'));
+const scratch = tempDir('sculpt-fuzz-smoke-');
 
 for (const target of TARGETS) {
   test(`fuzz smoke: ${INPUTS} mutated ${target.name} inputs are read or refused with one line`, { timeout: 120_000 }, () => {
@@ -27,7 +27,7 @@ for (const target of TARGETS) {
 }
 
 test('fuzz harness: finds a planted crash, hang and memory blow-up, and saves each as a case', { timeout: 180_000 }, () => {
-  const out = mkdtempSync(join(tmpdir(), 'sculpt-fuzz-canary-'));
+  const out = tempDir('sculpt-fuzz-canary-');
   // Seed 17 makes inputs 2, 3 and 4 a hang, a crash and a 2 GiB allocation.
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/fuzz/main.ts', '--targets', 'canary', '--execs', '5', '--seed', '17', '--timeout-ms', '1000', '--memory-mb', '400', '--out', out, '--json'], {
     encoding: 'utf8',

@@ -3,8 +3,7 @@
 // allocated, or read correctly where the input is valid after all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { SculptError, escapeUnprintable, isPrintableLine } from '../../src/core/errors.js';
@@ -19,8 +18,9 @@ import { readSculptHeader, unpackWeights } from '../../src/sparse/container.js';
 import { chooseFormat, fitsNm } from '../../src/sparse/formats.js';
 import { parseNpy, writeNpy } from '../../src/sparse/npy.js';
 import { COUNT_LIMITS, parseInteger } from '../../src/cli/args.js';
+import { tempDir } from '../fixtures/temp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'sculpt-hostile-'));
+const tmp = () => tempDir('sculpt-hostile-');
 
 /** Asserts `fn` throws a one-line printable SculptError with exit code 2 whose message matches `re`. */
 function refuses(fn: () => unknown, re: RegExp): string {

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SculptError } from '../../src/core/errors.js';
 import { encodeIdxUint8, parseIdx, readIdxFile } from '../../src/formats/idx.js';
+import { tempDir } from '../fixtures/temp.js';
 
 const dims = [3, 2, 2];
 const values = Uint8Array.from({ length: 12 }, (_, i) => i * 20);
@@ -19,7 +19,7 @@ test('IDX round trip, plain and gzip (detected by magic bytes, not by name)', ()
     assert.ok(a.data instanceof Uint8Array);
     assert.deepEqual([...a.data], [...values]);
   }
-  const dir = mkdtempSync(join(tmpdir(), 'idx-'));
+  const dir = tempDir('idx-');
   writeFileSync(join(dir, 'images.idx'), gzipSync(plain));
   assert.deepEqual([...readIdxFile(join(dir, 'images.idx')).data], [...values]);
 });

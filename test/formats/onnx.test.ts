@@ -2,12 +2,12 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SculptError } from '../../src/core/errors.js';
 import { assertFinite } from '../../src/formats/index.js';
 import { readOnnx, writeOnnx, writeOnnxMasked, type OnnxModel } from '../../src/formats/onnx.js';
+import { tempDir } from '../fixtures/temp.js';
 
 const FIX = 'test/fixtures';
 const dirs: string[] = [];
@@ -15,7 +15,7 @@ after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sculpt-onnx-'));
+  const d = tempDir('sculpt-onnx-');
   dirs.push(d);
   return d;
 }
@@ -456,7 +456,7 @@ test('replaceValues: a raw float32 tensor changes in the in-memory copy only (re
   const values = m.read(name).map((_, i) => i / 7);
   assert.equal(m.replaceValues(name, values), true);
   assert.deepEqual(m.read(name), values);
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sculpt-replace-')), 'out.onnx');
+  const out = path.join(tempDir('sculpt-replace-'), 'out.onnx');
   writeOnnxMasked(m, out, new Map());
   assert.deepEqual(readOnnx(out).read(name), values);
   assert.ok(fs.readFileSync(file).equals(before), 'the input file is untouched');

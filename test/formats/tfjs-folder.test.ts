@@ -2,12 +2,12 @@
 // span shard boundaries or sit at unaligned offsets, quantized weights pruned to their zero code, byte-exact writing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SculptError } from '../../src/core/errors.js';
 import { Mask } from '../../src/core/mask.js';
 import { openTfjsFolder, writeTfjsFolder } from '../../src/formats/tfjs-folder.js';
+import { tempDir } from '../fixtures/temp.js';
 
 interface Spec {
   name: string;
@@ -49,7 +49,7 @@ const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Writes the folder; float32 weight `k` has values (k+1)·(i+1)·(−1)^i / 100. */
 function makeFolder(): { dir: string; values: Map<string, Float32Array>; bytes: Uint8Array; offsets: Map<string, number> } {
-  const dir = mkdtempSync(join(tmpdir(), 'tfjs-folder-'));
+  const dir = tempDir('tfjs-folder-');
   const parts: Uint8Array[] = [];
   const values = new Map<string, Float32Array>();
   const offsets = new Map<string, number>();
@@ -123,7 +123,7 @@ test('writing zeroes exactly the masked elements; model.json and every other byt
     for (const i of idx) m.set(i, false);
     f.zero(name, m);
   }
-  const out = join(mkdtempSync(join(tmpdir(), 'tfjs-out-')), 'pruned');
+  const out = join(tempDir('tfjs-out-'), 'pruned');
   writeTfjsFolder(f, out);
   assert.deepEqual(readFileSync(join(out, 'model.json')), readFileSync(join(dir, 'model.json')));
   assert.deepEqual(readdirSync(out).sort(), ['model.json', ...SHARDS].sort());
@@ -149,7 +149,7 @@ test('refuses int32 weights, missing and truncated shards, and existing or input
   const f = openTfjsFolder(dir);
   assert.throws(() => f.zero('step', Mask.empty(1)), (e: unknown) => e instanceof SculptError && /weight step is int32; sculpt prunes only floating weights/.test(e.message));
   assert.throws(() => writeTfjsFolder(f, dir), /is the input folder/);
-  const busy = mkdtempSync(join(tmpdir(), 'tfjs-busy-'));
+  const busy = tempDir('tfjs-busy-');
   mkdirSync(join(busy, 'x'));
   assert.throws(() => writeTfjsFolder(f, busy), /not empty/);
   assert.throws(() => openTfjsFolder(busy), /no model\.json here/);
@@ -168,7 +168,7 @@ test('refuses int32 weights, missing and truncated shards, and existing or input
 test('an existing empty output folder is filled; a .json or a file as -o is refused', () => {
   const { dir } = makeFolder();
   const f = openTfjsFolder(dir);
-  const parent = mkdtempSync(join(tmpdir(), 'tfjs-empty-'));
+  const parent = tempDir('tfjs-empty-');
   const empty = join(parent, 'out');
   mkdirSync(empty);
   writeTfjsFolder(f, empty);

@@ -3,8 +3,7 @@
 // pruned weights written as their exact-zero code, every other byte kept.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SculptError } from '../../src/core/errors.js';
@@ -13,6 +12,7 @@ import { isTfjsModelPath, openTfjs, type TfjsFolder } from '../../src/formats/tf
 import { graphWeightRoles } from '../../src/formats/tfjs-graph.js';
 import { zeroCode } from '../../src/formats/tfjs-quantization.js';
 import { setupBackend } from '../../src/train/backend.js';
+import { tempDir } from '../fixtures/temp.js';
 
 const FIX = join(import.meta.dirname, '../fixtures');
 const GRAPH = join(FIX, 'tfjs-graph-ops');
@@ -24,7 +24,7 @@ before(async () => {
   await setupBackend('cpu');
 });
 
-const tmp = (p = 'tfjs-forms-') => mkdtempSync(join(tmpdir(), p));
+const tmp = (p = 'tfjs-forms-') => tempDir(p);
 
 interface Manifest {
   paths: string[];

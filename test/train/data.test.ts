@@ -1,11 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SculptError } from '../../src/core/errors.js';
 import { loadDataset, resolveDataDir, bundledSubsetDir, DEBIAN_FASHION_MNIST } from '../../src/train/data.js';
 import { SUBSET } from './helpers.js';
+import { tempDir } from '../fixtures/temp.js';
 
 test('--data DIR with limits: first N examples, images scaled to [0, 1]', () => {
   const d = loadDataset({ dataset: 'fashion-mnist', dataDir: SUBSET, trainLimit: 100, testLimit: 50 });
@@ -32,7 +30,7 @@ test('fashion-mnist resolves to Debian data when installed, else the committed s
 });
 
 test('bad dataset requests are SculptErrors naming the flag', () => {
-  const empty = mkdtempSync(join(tmpdir(), 'nodata-'));
+  const empty = tempDir('nodata-');
   assert.throws(() => loadDataset({ dataset: 'fashion-mnist', dataDir: empty }), (e: unknown) => e instanceof SculptError && e.message.startsWith(`--data ${empty}`));
   assert.throws(() => loadDataset({ dataset: 'cifar-10' }), (e: unknown) => e instanceof SculptError && /--dataset cifar-10/.test(e.message));
   assert.throws(() => loadDataset({ dataset: 'fashion-mnist', dataDir: SUBSET, trainLimit: 0 }), /--train-limit/);

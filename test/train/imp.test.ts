@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SculptError } from '../../src/core/errors.js';
 import { runGmp, runImp, runOneShot, runTrain } from '../../src/train/methods.js';
@@ -9,6 +8,7 @@ import { loadModelFolder } from '../../src/train/model-io.js';
 import { toWeightSet } from '../../src/train/weights.js';
 import type { RunResult } from '../../src/train/session.js';
 import { tinyOptions } from './helpers.js';
+import { tempDir } from '../fixtures/temp.js';
 
 async function kernelZeros(dir: string): Promise<Map<string, Uint8Array>> {
   const model = await loadModelFolder(dir);
@@ -19,7 +19,7 @@ async function kernelZeros(dir: string): Promise<Map<string, Uint8Array>> {
 }
 
 test('IMP: densities 1, 0.8, 0.64 in metrics.json and in the saved weights; pruned weights never come back', async () => {
-  const out = mkdtempSync(join(tmpdir(), 'imp-'));
+  const out = tempDir('imp-');
   const res = await runImp({ ...tinyOptions({ out }), rounds: 3, rate: 0.2, rewindTo: 0, controls: ['reinit', 'random-mask'], scope: 'global' });
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   assert.deepEqual(metrics, res.metrics);
@@ -62,7 +62,7 @@ test('same seed, same numbers (two tiny training runs); another seed differs', a
 });
 
 test('GMP reaches the final sparsity exactly and writes one round', async () => {
-  const out = mkdtempSync(join(tmpdir(), 'gmp-'));
+  const out = tempDir('gmp-');
   const res = await runGmp({ ...tinyOptions({ out, train: { ...tinyOptions().train, epochs: 2 } }), finalSparsity: 0.75, initialSparsity: 0, beginStep: 2, endStep: 12, frequency: 2, scope: 'layer' });
   assert.equal(res.metrics.rounds.length, 1);
   const total = 784 * 300 + 300 * 100 + 100 * 10;
@@ -99,7 +99,7 @@ test('IMP late rewinding (--rewind-to K) and no rewinding run; K past round 0 is
 });
 
 test('IMP on a TF.js layers folder: the reinit control really starts from fresh weights', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'folder-model-'));
+  const dir = tempDir('folder-model-');
   await runTrain({ ...tinyOptions({ trainLimit: 120, testLimit: 60, out: dir }) });
   const events: string[] = [];
   const res = await runImp({ ...tinyOptions({ model: join(dir, 'round-0'), trainLimit: 300, testLimit: 200 }), rounds: 2, rate: 0.5, rewindTo: 0, controls: ['reinit'], scope: 'global' },

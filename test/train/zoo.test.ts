@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SculptError } from '../../src/core/errors.js';
@@ -12,6 +11,7 @@ import { loadModelFolder, saveModelFolder } from '../../src/train/model-io.js';
 import { snapshotWeights, toWeightSet } from '../../src/train/weights.js';
 import { buildModel, fans } from '../../src/train/zoo.js';
 import { SUBSET } from './helpers.js';
+import { tempDir } from '../fixtures/temp.js';
 
 const shape = { inputShape: [28, 28, 1] as [number, number, number], classes: 10 };
 
@@ -60,7 +60,7 @@ test('seeded Glorot init: same seed same weights, other seed different, limits r
 
 test('TF.js layers folder: save, load, same weights and same predictions; usable as --model', async () => {
   await setupBackend('wasm');
-  const dir = mkdtempSync(join(tmpdir(), 'tfjs-'));
+  const dir = tempDir('tfjs-');
   const model = await buildModel('lenet-300-100', { ...shape, seed: 9 });
   await saveModelFolder(model, dir);
   const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
