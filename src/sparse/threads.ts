@@ -100,6 +100,8 @@ interface ThreadHost {
   start(data: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: number }, failed: (message: string) => void): void;
   /** Whether this thread may block in Atomics.wait (not a page's main thread: it spins instead). */
   readonly canWait: boolean;
+  /** Once every worker started: frees what starting them took (a page's blob: URL). */
+  started?(): void;
 }
 
 function threadHost(): ThreadHost {
@@ -124,6 +126,7 @@ function threadHost(): ThreadHost {
       w.postMessage(data);
     },
     canWait: g.WorkerGlobalScope !== undefined,
+    started: () => g.URL?.revokeObjectURL(url),
   };
 }
 
@@ -182,6 +185,7 @@ export function threadedKernels(threads: number): Kernels {
       if (failure !== undefined) throw new SculptError(`sparse: a kernel thread did not start: ${failure}`);
       await new Promise((r) => setTimeout(r, 2));
     }
+    host.started?.();
   })();
   // Rejects only for those who wait on it; the rest run on the threads that did start.
   ready.catch(() => undefined);
