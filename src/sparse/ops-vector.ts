@@ -23,9 +23,9 @@ function kernels(rows = 1, n = 0): Kernels {
   return splits(rows, n) ? (active as Kernels) : localKernels();
 }
 
-/** Whether an op over `rows` rows of n floats is split between the running executor's worker threads. */
-function splits(rows: number, n: number): boolean {
-  return active?.pool !== undefined && rows > 1 && rows * n >= ROWS_SPLIT;
+/** Whether an op over `rows` rows of n floats (`fn`, when known) is split between the running executor's worker threads. */
+function splits(rows: number, n: number, fn?: SplitFunction): boolean {
+  return active?.pool !== undefined && rows > 1 && rows * n >= (fn && MEMORY_BOUND.has(fn) ? MEMORY_BOUND_SPLIT : ROWS_SPLIT);
 }
 
 /** This module's own kernels (unshared memory, one thread). */
@@ -47,6 +47,13 @@ export function withOpKernels<T>(k: Kernels, f: () => T): T {
 
 /** Elements from which a row-wise op is split between worker threads (~0.1 ms of work: well above a split's ~30 µs). */
 const ROWS_SPLIT = 1 << 16;
+/**
+ * The ops that do little per element (0.3–0.5 ns on one thread here, where Softmax and GELU take
+ * 0.9 and 1.4): split from 4× as many. BERT's LayerNorm, residual additions and head transposes
+ * (128 × 768 floats, 35–45 µs each) took twice as long split on 2 threads as on one.
+ */
+const MEMORY_BOUND: ReadonlySet<SplitFunction> = new Set(['layerNormRows', 'binaryRows', 'transposeMany', 'copyRows']);
+const MEMORY_BOUND_SPLIT = 1 << 18;
 
 /**
  * Runs `fn` over `rows` rows of n elements: on the calling thread, or split into bands of rows
@@ -54,7 +61,7 @@ const ROWS_SPLIT = 1 << 16;
  */
 function byRows(k: Kernels, fn: SplitFunction, rows: number, n: number, args: (r0: number, r1: number) => number[]): void {
   const pool = k.pool;
-  if (pool && k === active && splits(rows, n)) pool.split(fn, splitRows(rows, pool.threads, undefined, 1).map(([r0, r1]) => args(r0, r1)));
+  if (pool && k === active && splits(rows, n, fn)) pool.split(fn, splitRows(rows, pool.threads, undefined, 1).map(([r0, r1]) => args(r0, r1)));
   else (k.exports[fn] as (...a: number[]) => void)(...args(0, rows));
 }
 

@@ -479,12 +479,12 @@ test('columnTile: all columns when X^T fits the budget, else the whole blocks th
 test('Softmax, LayerNorm, GELU, + − × ÷ and the head transposes split between 2 and 3 worker threads equal one thread bit for bit', async () => {
   const { threadedKernels } = await import('../../src/sparse/threads.js');
   const { binaryRows, geluRows, layerNormRows, softmaxRows, withOpKernels } = await import('../../src/sparse/ops-vector.js');
-  const rows = 301, n = 257; // 77,357 floats: split; rows and n not multiples of 4
+  const rows = 601, n = 457; // 274,657 floats: split, the memory-bound ops too (from 2^18); rows and n not multiples of 4
   const x = values(rows * n, -4, 4, 41);
   const gamma = values(n, 0.5, 1.5, 42), beta = values(n, -1, 1, 43), bias = values(n, -1, 1, 44);
   // And attention's head transposes, as the kernels' block copies and batched transposes.
-  const heads = floatTensor([1, 128, 12, 64], values(128 * 768, -1, 1, 45));
-  const batched = floatTensor([12, 128, 64], values(128 * 768, -1, 1, 46));
+  const heads = floatTensor([1, 384, 12, 64], values(384 * 768, -1, 1, 45));
+  const batched = floatTensor([12, 384, 64], values(384 * 768, -1, 1, 46));
   // The row-wise arithmetic with every operand kind: full, one row for all ('col'), one value per row, a scalar.
   const y = values(rows * n, 0.5, 2, 47), perRow = values(rows, 0.5, 2, 48), scalar = Float32Array.of(3);
   const all = () => [softmaxRows(x, rows, n), layerNormRows(x, rows, n, gamma, beta, 1e-5), geluRows(x, n, bias),
