@@ -319,8 +319,9 @@ export type RowsEpilogue = (r0: number, r1: number) => KernelCall[];
  * X [batch, cols] at `x`, from which `runBatch` makes X^T itself: each thread of a split product
  * transposes all of X into a copy of its own (`xt` + i·cols·ld·4 for part i: the caller reserves
  * `batchCopies` of them), then multiplies it — no wait between the transpose and the product, and
- * X^T in the cache of the core that reads it (BERT's 768 × 768 products at 128 tokens on 2 threads:
- * 0.29 → 0.25 ms, where the transpose alone takes 17 µs and a split costs about 30).
+ * X^T in the cache of the core that reads it (one of BERT's 768 × 768 products at 128 tokens on 2
+ * threads, alone: 0.29 → 0.25 ms, where the transpose takes 17 µs and a split costs about 30; the
+ * whole encoder's same-run A/B stayed within its noise).
  */
 export interface BatchSource {
   readonly x: number;
