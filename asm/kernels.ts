@@ -858,53 +858,90 @@ export function peakLoadMadd(n: i32, buf: usize): f32 {
   return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
 }
 
+@inline function softmaxRow(xr: usize, n: i32, yr: usize): void {
+  const body = n & ~3;
+  let m4 = splat(-Infinity), n4 = m4, o4 = m4, p4 = m4;
+  let j = 0;
+  // pmax skips a NaN element (m4 < NaN is false); the row's outputs are NaN all the same, through
+  // its e^(NaN − m). Four maxima apart, so that four pmax chains overlap (the maximum is the same).
+  for (; j + 16 <= body; j += 16) {
+    const o = <usize>j << 2;
+    m4 = f32x4.pmax(m4, v128.load(xr + o));
+    n4 = f32x4.pmax(n4, v128.load(xr + o, 16));
+    o4 = f32x4.pmax(o4, v128.load(xr + o, 32));
+    p4 = f32x4.pmax(p4, v128.load(xr + o, 48));
+  }
+  for (; j < body; j += 4) m4 = f32x4.pmax(m4, v128.load(xr + (<usize>j << 2)));
+  m4 = f32x4.pmax(f32x4.pmax(m4, n4), f32x4.pmax(o4, p4));
+  let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+  for (; j < n; j++) m = max(m, load<f32>(xr + (<usize>j << 2)));
+  const mv = splat(m);
+  // Two vectors a step, summed apart: the two exps' chains overlap.
+  let s4 = splat(0), t4 = splat(0);
+  for (j = 0; j + 8 <= body; j += 8) {
+    const o = <usize>j << 2;
+    const e = exp4(f32x4.sub(v128.load(xr + o), mv));
+    const f = exp4(f32x4.sub(v128.load(xr + o, 16), mv));
+    v128.store(yr + o, e);
+    v128.store(yr + o, f, 16);
+    s4 = f32x4.add(s4, e);
+    t4 = f32x4.add(t4, f);
+  }
+  for (; j < body; j += 4) {
+    const e = exp4(f32x4.sub(v128.load(xr + (<usize>j << 2)), mv));
+    v128.store(yr + (<usize>j << 2), e);
+    s4 = f32x4.add(s4, e);
+  }
+  let s = hsum(f32x4.add(s4, t4));
+  for (; j < n; j++) {
+    const e = expScalar(load<f32>(xr + (<usize>j << 2)) - m);
+    store<f32>(yr + (<usize>j << 2), e);
+    s += e;
+  }
+  const inv = splat(<f32>1 / s);
+  for (j = 0; j < body; j += 4) v128.store(yr + (<usize>j << 2), f32x4.mul(v128.load(yr + (<usize>j << 2)), inv));
+  for (; j < n; j++) store<f32>(yr + (<usize>j << 2), load<f32>(yr + (<usize>j << 2)) / s);
+}
+
 /** Softmax of each of `rows` rows of n floats: y = e^(x − max) / Σ. */
 export function softmaxRows(x: usize, rows: i32, n: i32, y: usize): void {
+  for (let r = 0; r < rows; r++) softmaxRow(x + ((<usize>r * <usize>n) << 2), n, y + ((<usize>r * <usize>n) << 2));
+}
+
+/**
+ * Softmax of each row of x / divisor + mask, attention's scores as exporters write them (Div by
+ * √d, Add of the mask, Softmax): row r adds mask row ⌊(row0 + r) / every⌋ mod maskRows (n floats
+ * each; row0: where a part split off the whole starts). The
+ * row's x / divisor + mask is written to y first, each in float32 as the Div and Add would (the same
+ * bits), then y's row goes through softmaxRows' steps in place.
+ */
+export function softmaxScaledRows(x: usize, rows: i32, n: i32, divisor: f32, mask: usize, row0: i32, every: i32, maskRows: i32, y: usize): void {
   const body = n & ~3;
+  const d = splat(divisor);
+  // A power of two (√64 = 8): × its reciprocal, exact, gives the quotient's bits without a division.
+  const bits = reinterpret<u32>(divisor) & 0x7fffffff;
+  const exact = (bits & 0x7fffff) == 0 && bits >= 0x00800000 && bits < 0x7f000000;
+  const inv = splat(<f32>1 / divisor);
   for (let r = 0; r < rows; r++) {
     const xr = x + ((<usize>r * <usize>n) << 2);
     const yr = y + ((<usize>r * <usize>n) << 2);
-    let m4 = splat(-Infinity), n4 = m4, o4 = m4, p4 = m4;
+    const mr = mask + ((<usize>(((row0 + r) / every) % maskRows) * <usize>n) << 2);
     let j = 0;
-    // pmax skips a NaN element (m4 < NaN is false); the row's outputs are NaN all the same, through
-    // its e^(NaN − m). Four maxima apart, so that four pmax chains overlap (the maximum is the same).
-    for (; j + 16 <= body; j += 16) {
-      const o = <usize>j << 2;
-      m4 = f32x4.pmax(m4, v128.load(xr + o));
-      n4 = f32x4.pmax(n4, v128.load(xr + o, 16));
-      o4 = f32x4.pmax(o4, v128.load(xr + o, 32));
-      p4 = f32x4.pmax(p4, v128.load(xr + o, 48));
-    }
-    for (; j < body; j += 4) m4 = f32x4.pmax(m4, v128.load(xr + (<usize>j << 2)));
-    m4 = f32x4.pmax(f32x4.pmax(m4, n4), f32x4.pmax(o4, p4));
-    let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
-    for (; j < n; j++) m = max(m, load<f32>(xr + (<usize>j << 2)));
-    const mv = splat(m);
-    // Two vectors a step, summed apart: the two exps' chains overlap.
-    let s4 = splat(0), t4 = splat(0);
-    for (j = 0; j + 8 <= body; j += 8) {
-      const o = <usize>j << 2;
-      const e = exp4(f32x4.sub(v128.load(xr + o), mv));
-      const f = exp4(f32x4.sub(v128.load(xr + o, 16), mv));
-      v128.store(yr + o, e);
-      v128.store(yr + o, f, 16);
-      s4 = f32x4.add(s4, e);
-      t4 = f32x4.add(t4, f);
+    if (exact) {
+      for (; j < body; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(yr + o, f32x4.add(f32x4.mul(v128.load(xr + o), inv), v128.load(mr + o)));
+      }
     }
     for (; j < body; j += 4) {
-      const e = exp4(f32x4.sub(v128.load(xr + (<usize>j << 2)), mv));
-      v128.store(yr + (<usize>j << 2), e);
-      s4 = f32x4.add(s4, e);
+      const o = <usize>j << 2;
+      v128.store(yr + o, f32x4.add(f32x4.div(v128.load(xr + o), d), v128.load(mr + o)));
     }
-    let s = hsum(f32x4.add(s4, t4));
     for (; j < n; j++) {
-      const e = expScalar(load<f32>(xr + (<usize>j << 2)) - m);
-      store<f32>(yr + (<usize>j << 2), e);
-      s += e;
+      const o = <usize>j << 2;
+      store<f32>(yr + o, load<f32>(xr + o) / divisor + load<f32>(mr + o));
     }
-    const inv = splat(<f32>1 / s);
-    for (j = 0; j < body; j += 4) v128.store(yr + (<usize>j << 2), f32x4.mul(v128.load(yr + (<usize>j << 2)), inv));
-    for (; j < n; j++) store<f32>(yr + (<usize>j << 2), load<f32>(yr + (<usize>j << 2)) / s);
+    softmaxRow(yr, n, yr);
   }
 }
 

@@ -9,7 +9,7 @@ import { shapeText } from '../core/limits.js';
 import { countNonzeros, denseToCsr, groupedToCsr } from './formats.js';
 import { SPLIT_WORK, Kernels, ownKernels, applyLinear, splitRows, applyLinearTransposed, batchStride, columnTile, DENSE_TILE_BYTES, DENSE_TILE_COLUMNS, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, positionsPerPass, transposeGeometry, type ConvGeometry } from './ops-conv.js';
-import { OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
+import { FUSED_OPS, OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
 import type { Attrs } from './ops-common.js';
 import { shortName } from './ops-common.js';
 import { KERNEL_MARGIN, chooseKernel, crossoverDensity, measureMachine, predictLayer, timeMedian, type MachineProfile } from './roofline.js';
@@ -197,7 +197,7 @@ export class SparseExecutor {
         if (p) this.prepared.set(n, p);
       }
     }
-    for (const n of all.nodes) if (!this.fuseLayerNorm(n)) this.fuseGelu(n);
+    for (const n of all.nodes) if (!this.fuseLayerNorm(n) && !this.fuseGelu(n)) this.fuseScaledSoftmax(n);
     this.releases = this.lastReads();
   }
 
@@ -344,6 +344,26 @@ export class SparseExecutor {
       return true;
     }
     this.fusedOps.set(last, { inputs: [x], op: 'Gelu', attrs: new Map(), nodes: nodes.length });
+    return true;
+  }
+
+  /**
+   * Attention's scores as exporters write them — Softmax over the last axis of x / c + mask, c a
+   * scalar constant (√d) — run as one ScaledMaskedSoftmax (ops.ts FUSED_OPS), which makes one
+   * pass over the scores where BERT's three ops made three.
+   */
+  private fuseScaledSoftmax(div: GraphNode): boolean {
+    if (!this.isDefault(div, 'Div') || this.scalar(div.inputs[1]) === undefined) return false;
+    const add = this.soleConsumer(div.outputs[0]);
+    if (!this.isDefault(add, 'Add')) return false;
+    const mask = add.inputs[0] === div.outputs[0] ? add.inputs[1] : add.inputs[0];
+    if (mask === div.outputs[0]) return false;
+    const sm = this.soleConsumer(add.outputs[0]);
+    // The last axis, as opset 13's Softmax takes it by default (before, the axis meant a 2-D coercion).
+    if (!this.isDefault(sm, 'Softmax') || (this.graph.opsetVersion ?? 13) < 13 || attrInt(sm.attributes, 'axis', -1) !== -1) return false;
+    if ([div, add].some((n) => this.graphOutputs.has(n.outputs[0]))) return false;
+    for (const n of [div, add]) { this.fusedAway.add(n); this.anchors.set(n, sm); }
+    this.fusedOps.set(sm, { inputs: [div.inputs[0], div.inputs[1], mask], op: 'ScaledMaskedSoftmax', attrs: sm.attributes, nodes: 3 });
     return true;
   }
 
@@ -856,7 +876,7 @@ export class SparseExecutor {
       });
       const transposed = n.opType === 'ConvTranspose' ? this.prepared.get(n) : undefined;
       const t0 = this.timings ? performance.now() : 0;
-      const outs = fused ? [OPS[fused.op](ins, fused.attrs, n, ctx)[0]]
+      const outs = fused ? [(FUSED_OPS[fused.op] ?? OPS[fused.op])(ins, fused.attrs, n, ctx)[0]]
         : WEIGHT_OPS.has(n.opType) ? [this.runWeightOp(n, ins)]
         : transposed ? [this.convTransposeWith(n, ins, transposed)]
         : OPS[n.opType](ins, n.attributes, n, ctx);

@@ -34,6 +34,7 @@ interface KernelExports {
   peakMadd(n: number, m: number, c: number): number;
   peakLoadMadd(n: number, buf: number): number;
   softmaxRows(x: number, rows: number, n: number, y: number): void;
+  softmaxScaledRows(x: number, rows: number, n: number, divisor: number, mask: number, row0: number, every: number, maskRows: number, y: number): void;
   layerNormRows(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, y: number): void;
   geluRows(x: number, rows: number, n: number, bias: number, y: number): void;
   expN(x: number, n: number, y: number): void;

@@ -99,6 +99,14 @@ export function softmaxRows(x: Float32Array, rows: number, n: number): Float32Ar
   return withScratch([x], rows * n, (k, [p], y) => byRows(k, 'softmaxRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, y + r0 * n * 4]), rows);
 }
 
+/**
+ * Softmax of each row of x / divisor + mask, row r adding mask row ⌊r / every⌋ mod maskRows
+ * (`mask`: maskRows rows of n floats; the kernels' softmaxScaledRows).
+ */
+export function softmaxScaledRows(x: Float32Array, rows: number, n: number, divisor: number, mask: Float32Array, every: number, maskRows: number): Float32Array {
+  return withScratch([x, mask], rows * n, (k, [p, m], y) => byRows(k, 'softmaxScaledRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, divisor, m, r0, every, maskRows, y + r0 * n * 4]), rows);
+}
+
 /** LayerNorm of each row of n floats with per-element γ and β (n floats each, or none). */
 export function layerNormRows(x: Float32Array, rows: number, n: number, gamma: Float32Array | undefined, beta: Float32Array | undefined, eps: number): Float32Array {
   return withScratch([x, gamma, beta], rows * n, (k, [p, g, b], y) => byRows(k, 'layerNormRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, g, b, eps, y + r0 * n * 4]), rows);

@@ -13,7 +13,7 @@ import { ifOp, loop, scan } from './ops-control.js';
 import { convTranspose } from './ops-conv.js';
 import { affineGrid, gridSample, nonMaxSuppression, roiAlign } from './ops-detect.js';
 import { einsum } from './ops-einsum.js';
-import { arithmetic, binary, bitShift, bitwise, bitwiseNot, clip, exp, gelu, identity, leakyRelu, logicalNot, prelu, relu, test, unary, variadic, withAttrs, erfOp } from './ops-elementwise.js';
+import { arithmetic, binary, bitShift, bitwise, bitwiseNot, clip, exp, gelu, identity, leakyRelu, logicalNot, prelu, relu, test, unary, variadic, withAttrs, erfOp, vectorSized } from './ops-elementwise.js';
 import {
   compress, depthToSpace, det, eyeLike, gatherElements, gatherND, nonZero, oneHot, reverseSequence, scatterElements, scatterND, sizeOp, spaceToDepth, topK, trilu, unique,
 } from './ops-index.js';
@@ -26,6 +26,8 @@ import { gru, lstm, rnn } from './ops-recurrent.js';
 import { resize, upsample } from './ops-resize.js';
 import { concatFromSequence, optional, optionalGetElement, optionalHasElement, sequenceAt, sequenceConstruct, sequenceEmpty, sequenceErase, sequenceInsert, sequenceLength, sequenceMap, splitToSequence } from './ops-sequence.js';
 import { tfIdfVectorizer } from './ops-text.js';
+import { softmaxScaledRows } from './ops-vector.js';
+import { floatTensor, size } from './tensor.js';
 import { blackmanWindow, dft, hammingWindow, hannWindow, melWeightMatrix, stft } from './ops-signal.js';
 import { argExtreme, cumSum, hardmax, reduce } from './ops-reduce.js';
 import {
@@ -224,3 +226,40 @@ export const OPS: Readonly<Record<string, OpFn>> = {
   Tile: tile,
 };
 
+
+/**
+ * Where each flat row r of x (dims `xd`, rows along the last axis) finds its row of a mask of dims
+ * `md` broadcast to it: mask row ⌊r / every⌋ (of maskRows), when the mask varies only along x's
+ * leading axes (BERT's [batch, 1, 1, tokens] for scores [batch, heads, tokens, tokens]).
+ * Undefined for any other broadcast (a causal mask [batch, 1, tokens, tokens], say).
+ */
+export function maskRowsOf(xd: readonly number[], md: readonly number[]): { every: number; maskRows: number } | undefined {
+  const rank = xd.length;
+  if (rank === 0 || md.length > rank || md[md.length - 1] !== xd[rank - 1]) return undefined;
+  const m = [...new Array<number>(rank - md.length).fill(1), ...md];
+  let lead = rank - 1;
+  while (lead > 0 && m[lead - 1] === 1) lead--;
+  for (let i = 0; i < lead; i++) if (m[i] !== xd[i]) return undefined;
+  return { every: size(xd.slice(lead, rank - 1)), maskRows: size(m.slice(0, lead)) };
+}
+
+/**
+ * Ops the executor fuses graph patterns into (executor.ts), by name. ScaledMaskedSoftmax
+ * [x, divisor, mask]: Softmax over the last axis of x / divisor + mask, attention's scores as
+ * exporters write them (Div by √d, Add of the mask, Softmax), in one pass when large and the mask
+ * varies along x's leading axes only (maskRowsOf); else the three ops one after another. Each
+ * float32 step as the ops take it: the same bits either way.
+ */
+export const FUSED_OPS: Readonly<Record<string, OpFn>> = {
+  ScaledMaskedSoftmax: (inputs, attrs, node, ctx) => {
+    const [x, d, mask] = inputs;
+    const layout = x && mask ? maskRowsOf(x.dims, mask.dims) : undefined;
+    if (x && d && mask && layout && x.dtype === 'float32' && mask.dtype === 'float32' && d.dtype === 'float32' && d.data.length === 1 && vectorSized(x.data.length)) {
+      const n = x.dims[x.dims.length - 1];
+      return [floatTensor(x.dims, softmaxScaledRows(x.data as Float32Array, x.data.length / n, n, d.data[0], mask.data as Float32Array, layout.every, layout.maskRows))];
+    }
+    const q = OPS.Div([x, d], new Map(), node, ctx)[0];
+    const s = OPS.Add([q, mask], new Map(), node, ctx)[0];
+    return OPS.Softmax([s], attrs, node, ctx);
+  },
+};

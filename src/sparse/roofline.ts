@@ -104,7 +104,7 @@ export type NodeClass = 'activation product' | 'vector op' | 'memory op' | 'shap
  * (a fused multiply-add as 2): GELU's erfc fit, exp and the products around them; Softmax's exp,
  * max, sum and scaling; LayerNorm's two passes; the rest by the same polynomials.
  */
-const VECTOR_OP_FLOPS: Readonly<Record<string, number>> = { Gelu: 55, Erf: 50, Softmax: 30, LogSoftmax: 30, Exp: 24, Tanh: 30, Sigmoid: 30, LayerNormalization: 8 };
+const VECTOR_OP_FLOPS: Readonly<Record<string, number>> = { Gelu: 55, Erf: 50, Softmax: 30, ScaledMaskedSoftmax: 32, LogSoftmax: 30, Exp: 24, Tanh: 30, Sigmoid: 30, LayerNormalization: 8 };
 /** Ops that move no data (a new view of the same values, or a shape). */
 const SHAPE_OPS = new Set(['Shape', 'Size', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity', 'Constant']);
 /** Ops that read only the rows of their first operand they write, by the indices they also read. */

@@ -44,7 +44,7 @@ const SPIN_MS = 10;
 const SPIN_CHECK = 1024;
 /** How long the calling thread spins for a worker's part to finish before it sleeps on it (ms). */
 const COLLECT_SPIN_MS = 2;
-const FUNCTIONS = ['spmmCsr', 'spmmCsrStrips', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv', 'convCsr', 'geluRows', 'transposeIn', 'transposeOut', 'softmaxRows', 'layerNormRows', 'transposeMany', 'copyRows', 'binaryRows'] as const;
+const FUNCTIONS = ['spmmCsr', 'spmmCsrStrips', 'gemm', 'spmvCsr16', 'spmvCsr32', 'gemv', 'convCsr', 'geluRows', 'transposeIn', 'transposeOut', 'softmaxRows', 'softmaxScaledRows', 'layerNormRows', 'transposeMany', 'copyRows', 'binaryRows'] as const;
 export type SplitFunction = (typeof FUNCTIONS)[number];
 /** A kernel call: its function and arguments. */
 export type KernelCall = readonly [SplitFunction, readonly number[]];

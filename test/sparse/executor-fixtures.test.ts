@@ -115,7 +115,7 @@ test('channel-pruned mlp.onnx: auto engine runs the kept rows densely and agrees
   }
 });
 
-test('decomposed LayerNorms and exact GELUs of PyTorch exports run fused, agreeing with onnxruntime within 1e-5', async () => {
+test('decomposed LayerNorms, exact GELUs and attention\'s scaled, masked Softmax of PyTorch exports run fused, agreeing with onnxruntime within 1e-5', async () => {
   // encoder.onnx (opset 13): LayerNorm decomposed into ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt,
   // Div, Mul, Add — two per layer and a final one; GELU as x · 0.5 · (1 + erf(x / √2)), one per
   // layer. bert.onnx (opset 14, dynamic axes): the embedding LayerNorm and two per layer.
@@ -130,6 +130,8 @@ test('decomposed LayerNorms and exact GELUs of PyTorch exports run fused, agreei
     assert.deepEqual(fusions.filter((f) => f.op === 'Gelu').map((f) => f.nodes), [5, 5], c.file);
     // Each GELU follows the MLP's first MatMul (+ bias): that kernel applies it.
     assert.deepEqual(fusions.filter((f) => f.op === 'Gelu').map((f) => f.into !== undefined && /MatMul/.test(f.into)), [true, true], c.file);
+    // Attention's Div by √d, Add of the mask and Softmax: bert.onnx's two layers (encoder.onnx scales Q before its product instead).
+    assert.deepEqual(fusions.filter((f) => f.op === 'ScaledMaskedSoftmax').map((f) => f.nodes), c.file.endsWith('bert.onnx') ? [3, 3] : [], c.file);
     const session = await ort.InferenceSession.create(c.file, { intraOpNumThreads: 1 });
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(c.feeds)) feeds[name] = t.dtype === 'float32' ? new ort.Tensor('float32', t.data as Float32Array, [...t.dims]) : new ort.Tensor('int64', BigInt64Array.from(t.data as Float64Array, (v) => BigInt(v)), [...t.dims]);

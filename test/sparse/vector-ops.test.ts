@@ -507,3 +507,53 @@ test('Softmax, LayerNorm, GELU, + − × ÷ and the head transposes split betwee
     assert.deepEqual(withOpKernels(k, all), one, `${threads} threads`);
   }
 });
+
+test("attention's Div by √d, Add of the mask and Softmax run as one ScaledMaskedSoftmax: bit for bit the three ops, on 1 and 2 threads, for a [2, 1, 1, T] mask (one pass; √d a power of two or not) and a [2, 1, S, T] one (the three ops), and onnxruntime within 1e-6", async () => {
+  const { SparseExecutor } = await import('../../src/sparse/executor.js');
+  const { OnnxModel } = await import('../../src/formats/onnx.js');
+  const { threadedKernels } = await import('../../src/sparse/threads.js');
+  const { writeOnnx } = await import('../../bench/sparse-onnx-writer.js');
+  const { maskRowsOf } = await import('../../src/sparse/ops.js');
+  const ort = await import('onnxruntime-node');
+  const [B, H, S, T] = [2, 12, 64, 128]; // 196,608 scores: the kernels' path, split on 2 threads
+  const scores = values(B * H * S * T, -30, 30, 61);
+  // √64 (a power of two: × 1/8 gives the quotient's bits) and √96 (divided); the [2, 1, S, T] mask as the ops.
+  for (const [maskDims, c] of [[[B, 1, 1, T], 8], [[B, 1, 1, T], Math.fround(Math.sqrt(96))], [[B, 1, S, T], 8]] as const) {
+    const mask = Float32Array.from(values(maskDims.reduce((a, b) => a * b), 0, 1, 62), (v) => (v < 0.2 ? -10000 : 0));
+    const bytes = writeOnnx({
+      opset: 14,
+      nodes: [
+        { op: 'Div', inputs: ['s', 'c'], outputs: ['q'] },
+        { op: 'Add', inputs: ['q', 'm'], outputs: ['a'] },
+        { op: 'Softmax', inputs: ['a'], outputs: ['y'], attrs: { axis: { int: -1 } } },
+      ],
+      initializers: [{ name: 'c', dims: [], data: Float32Array.of(c) }],
+      inputs: [{ name: 's', dims: [B, H, S, T] }, { name: 'm', dims: [...maskDims] }],
+      outputs: [{ name: 'y' }],
+    });
+    const feeds = { s: floatTensor([B, H, S, T], scores), m: floatTensor([...maskDims], mask) };
+    // The three ops one after another.
+    const [div, add, softmax] = new OnnxModel('attn.onnx', bytes).graph().nodes;
+    const q = OPS.Div([feeds.s, floatTensor([], Float32Array.of(c))], div.attributes, div)[0];
+    const want = OPS.Softmax([OPS.Add([q, feeds.m], add.attributes, add)[0]], softmax.attributes, softmax, { opset: 14 } as never)[0].data;
+    for (const threads of [1, 2]) {
+      const kernels = threads > 1 ? threadedKernels(threads) : undefined;
+      await kernels?.pool?.ready;
+      const ex = new SparseExecutor(new OnnxModel('attn.onnx', bytes).graph(), { kernels });
+      assert.deepEqual(ex.fusions().map((f) => [f.op, f.nodes]), [['ScaledMaskedSoftmax', 3]]);
+      for (let run = 0; run < 2; run++) assert.deepEqual(ex.run(feeds).y.data, want, `mask [${maskDims.join(', ')}], √d ${c}, ${threads} threads, run ${run}`);
+    }
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    const ref = (await session.run({ s: new ort.Tensor('float32', scores, [B, H, S, T]), m: new ort.Tensor('float32', mask, [...maskDims]) })).y.data as Float32Array;
+    await session.release();
+    let d = 0;
+    for (let i = 0; i < ref.length; i++) d = Math.max(d, Math.abs((want as Float32Array)[i] - ref[i]));
+    assert.ok(d < 1e-6, `mask [${maskDims.join(', ')}]: max abs error ${d} against onnxruntime`);
+  }
+  // Which masks take the one-pass path: those that vary along x's leading axes only.
+  assert.deepEqual(maskRowsOf([B, H, S, T], [B, 1, 1, T]), { every: H * S, maskRows: B });
+  assert.deepEqual(maskRowsOf([B, H, S, T], [1, T]), { every: B * H * S, maskRows: 1 });
+  assert.deepEqual(maskRowsOf([B, H, S, T], [B, H, 1, T]), { every: S, maskRows: B * H });
+  assert.equal(maskRowsOf([B, H, S, T], [B, 1, S, T]), undefined);
+  assert.equal(maskRowsOf([B, H, S, T], [B, 1, 1, 1]), undefined);
+});
