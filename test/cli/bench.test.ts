@@ -206,8 +206,8 @@ test('bench --shape sets a dynamic axis (a sequence length); unknown inputs and 
   assert.equal(b.profile.runs, 1);
   // Each weight product multiplies all 2 × 5 tokens at once.
   assert.equal(b.batch, 10);
-  // Both decomposed LayerNorm kinds run fused, and each GELU inside the MLP's first MatMul.
-  assert.deepEqual(b.profile.sculpt.filter((o: { op: string }) => o.op.endsWith('(fused)')).map((o: { op: string; nodes: number }) => [o.op, o.nodes]).sort(), [['LayerNormalization (fused)', 5], ['MatMul + Gelu (fused)', 2]]);
+  // Both decomposed LayerNorm kinds run fused, each GELU inside the MLP's first MatMul, and each layer's Div, mask Add and Softmax as one.
+  assert.deepEqual(b.profile.sculpt.filter((o: { op: string }) => o.op.endsWith('(fused)')).map((o: { op: string; nodes: number }) => [o.op, o.nodes]).sort(), [['LayerNormalization (fused)', 5], ['MatMul + Gelu (fused)', 2], ['ScaledMaskedSoftmax (fused)', 2]]);
   assert.ok(b.maxRelError < 1e-5, `${b.maxRelError}`);
   // The whole-model view splits the profiled time into the 12 weight products and the rest, and
   // predicts both: the rest by class, each class's measured time the sum of its nodes'.
