@@ -911,9 +911,9 @@ export function softmaxRows(x: usize, rows: i32, n: i32, y: usize): void {
 /**
  * Softmax of each row of x / divisor + mask, attention's scores as exporters write them (Div by
  * √d, Add of the mask, Softmax): row r adds mask row ⌊(row0 + r) / every⌋ mod maskRows (n floats
- * each; row0: where a part split off the whole starts). The
- * row's x / divisor + mask is written to y first, each in float32 as the Div and Add would (the same
- * bits), then y's row goes through softmaxRows' steps in place.
+ * each; row0: where a part split off the whole starts). The row's x / divisor + mask is written to
+ * y first, each in float32 as the Div and Add would (the same bits), then y's row goes through
+ * softmaxRows' steps in place.
  */
 export function softmaxScaledRows(x: usize, rows: i32, n: i32, divisor: f32, mask: usize, row0: i32, every: i32, maskRows: i32, y: usize): void {
   const body = n & ~3;

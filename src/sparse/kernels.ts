@@ -330,7 +330,7 @@ export interface BatchSource {
 }
 
 /** How many copies of X^T `runBatch` with a BatchSource may write (one per thread). */
-export function batchCopies(k: Kernels): number {
+function batchCopies(k: Kernels): number {
   return k.pool?.threads ?? 1;
 }
 

@@ -19,8 +19,8 @@ let active: Kernels | undefined;
  * worth splitting, else an instance of our own in unshared memory (copies into and out of shared
  * memory are slower, and only a split makes up for that).
  */
-function kernels(rows = 1, n = 0): Kernels {
-  return splits(rows, n) ? (active as Kernels) : localKernels();
+function kernels(rows = 1, n = 0, fn?: SplitFunction): Kernels {
+  return splits(rows, n, fn) ? (active as Kernels) : localKernels();
 }
 
 /** Whether an op over `rows` rows of n floats (`fn`, when known) is split between the running executor's worker threads. */
@@ -69,18 +69,18 @@ function byRows(k: Kernels, fn: SplitFunction, rows: number, n: number, args: (r
  * The kernels for an op with these operands and output: the running executor's when any of them
  * lives in its memory (its arena: read and written in place, no copies), else as `kernels`.
  */
-function kernelsFor(arrays: readonly (Float32Array | undefined)[], out: Float32Array, rows: number, n: number): Kernels {
+function kernelsFor(arrays: readonly (Float32Array | undefined)[], out: Float32Array, rows: number, n: number, fn?: SplitFunction): Kernels {
   if (active && (active.addressOf(out) !== undefined || arrays.some((a) => a && active!.addressOf(a) !== undefined))) return active;
-  return kernels(rows, n);
+  return kernels(rows, n, fn);
 }
 
 /**
  * Runs `f` with the arrays in kernel memory (copied into scratch unless they live there) and `out`
  * floats for its output, and returns the output (from the executor's pool while it runs).
  */
-function withScratch(arrays: readonly (Float32Array | undefined)[], out: number, f: (k: Kernels, ptrs: number[], y: number) => void, rows = 1): Float32Array {
+function withScratch(arrays: readonly (Float32Array | undefined)[], out: number, f: (k: Kernels, ptrs: number[], y: number) => void, rows = 1, fn?: SplitFunction): Float32Array {
   const result = uninitF32(out);
-  const k = kernelsFor(arrays, result, rows, out / rows);
+  const k = kernelsFor(arrays, result, rows, out / rows, fn);
   const mark = k.mark();
   try {
     const ptrs = arrays.map((a) => (a ? (k.addressOf(a) ?? k.upload(a)) : 0));
@@ -96,7 +96,7 @@ function withScratch(arrays: readonly (Float32Array | undefined)[], out: number,
 
 /** Softmax of each row of n floats. */
 export function softmaxRows(x: Float32Array, rows: number, n: number): Float32Array {
-  return withScratch([x], rows * n, (k, [p], y) => byRows(k, 'softmaxRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, y + r0 * n * 4]), rows);
+  return withScratch([x], rows * n, (k, [p], y) => byRows(k, 'softmaxRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, y + r0 * n * 4]), rows, 'softmaxRows');
 }
 
 /**
@@ -104,18 +104,18 @@ export function softmaxRows(x: Float32Array, rows: number, n: number): Float32Ar
  * (`mask`: maskRows rows of n floats; the kernels' softmaxScaledRows).
  */
 export function softmaxScaledRows(x: Float32Array, rows: number, n: number, divisor: number, mask: Float32Array, every: number, maskRows: number): Float32Array {
-  return withScratch([x, mask], rows * n, (k, [p, m], y) => byRows(k, 'softmaxScaledRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, divisor, m, r0, every, maskRows, y + r0 * n * 4]), rows);
+  return withScratch([x, mask], rows * n, (k, [p, m], y) => byRows(k, 'softmaxScaledRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, divisor, m, r0, every, maskRows, y + r0 * n * 4]), rows, 'softmaxScaledRows');
 }
 
 /** LayerNorm of each row of n floats with per-element γ and β (n floats each, or none). */
 export function layerNormRows(x: Float32Array, rows: number, n: number, gamma: Float32Array | undefined, beta: Float32Array | undefined, eps: number): Float32Array {
-  return withScratch([x, gamma, beta], rows * n, (k, [p, g, b], y) => byRows(k, 'layerNormRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, g, b, eps, y + r0 * n * 4]), rows);
+  return withScratch([x, gamma, beta], rows * n, (k, [p, g, b], y) => byRows(k, 'layerNormRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, g, b, eps, y + r0 * n * 4]), rows, 'layerNormRows');
 }
 
 /** Exact GELU of x (+ a bias of n floats per row of n, when given). */
 export function geluRows(x: Float32Array, n: number, bias?: Float32Array): Float32Array {
   const rows = n === 0 ? 0 : x.length / n;
-  return withScratch([x, bias], x.length, (k, [p, b], y) => byRows(k, 'geluRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, b, y + r0 * n * 4]), rows);
+  return withScratch([x, bias], x.length, (k, [p, b], y) => byRows(k, 'geluRows', rows, n, (r0, r1) => [p + r0 * n * 4, r1 - r0, n, b, y + r0 * n * 4]), rows, 'geluRows');
 }
 
 /** e^x of every element. */
@@ -140,12 +140,12 @@ const OP = { Add: 0, Sub: 1, Mul: 2, Div: 3 } as const;
 
 /** y [rows, n] = a op b, each operand full, one vector of n for every row ('col'), one value per row, or a scalar. */
 export function binaryRows(op: keyof typeof OP, a: Float32Array, ka: RowOperand, b: Float32Array, kb: RowOperand, rows: number, n: number): Float32Array {
-  // Split between the threads by bands of rows when large (BERT's residual and mask additions:
-  // 5–10% faster at 2 threads): from an executor's second run its operands live in the threads'
+  // Split between the threads by bands of rows when large (from MEMORY_BOUND_SPLIT floats): from
+  // an executor's second run its operands live in the threads'
   // memory, with no copies in or out. A 'col' or scalar operand is the same for every band.
   const band = (p: number, kind: RowOperand, r0: number) => (kind === 'full' ? p + r0 * n * 4 : kind === 'row' ? p + r0 * 4 : p);
   return withScratch([a, b], rows * n, (k, [pa, pb], y) =>
-    byRows(k, 'binaryRows', rows, n, (r0, r1) => [OP[op], KIND[ka], band(pa, ka, r0), KIND[kb], band(pb, kb, r0), r1 - r0, n, y + r0 * n * 4]), rows);
+    byRows(k, 'binaryRows', rows, n, (r0, r1) => [OP[op], KIND[ka], band(pa, ka, r0), KIND[kb], band(pb, kb, r0), r1 - r0, n, y + r0 * n * 4]), rows, 'binaryRows');
 }
 
 /** The transpose of a row-major [rows, cols] matrix, [cols, rows], by the kernels' 4×4 blocks. */
@@ -188,7 +188,7 @@ export function permute3(x: Float32Array, dims: readonly number[], perm: readonl
     count = a;
     args = (src, y, t0, t1) => [t1 - t0, src + t0 * b * c * 4, b * c, b, c, c, y + t0 * b * c * 4, b * c, b];
   } else return undefined;
-  return withScratch([x], a * b * c, (k, [src], y) => byRows(k, fn, count, (a * b * c) / count, (t0, t1) => args(src, y, t0, t1)), count);
+  return withScratch([x], a * b * c, (k, [src], y) => byRows(k, fn, count, (a * b * c) / count, (t0, t1) => args(src, y, t0, t1)), count, fn);
 }
 
 /** 2-D max pooling of `planes` planes [h, w] into [oh, ow] (window, strides, dilations, begin pads per axis). */

@@ -1,6 +1,5 @@
 /** Runs the sculpt CLI from the TypeScript sources in a child process, as a user would. */
 import { spawnSync } from 'node:child_process';
-import { tempDir as sharedTempDir } from '../fixtures/temp.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +27,5 @@ export function sculpt(args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}):
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A temporary directory removed when the test process exits (fixtures/temp.ts). */
-export function tempDir(prefix = 'sculpt-test-'): string {
-  return sharedTempDir(prefix);
-}
+/** A temporary directory removed when the test process exits. */
+export { tempDir } from '../fixtures/temp.js';
