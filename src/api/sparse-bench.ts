@@ -238,7 +238,7 @@ export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, w
       const classes = new Map<NodeClass, { nodes: number; predictedMs: number; measuredMs: number }>(
         (['activation product', 'vector op', 'memory op', 'shape op'] as const).map((c) => [c, { nodes: 0, predictedMs: 0, measuredMs: 0 }]));
       for (const e of sculpt.perNode) {
-        if (weightNodes.has(e.node.name)) { weightMs += e.ms; weightCount++; continue; }
+        if (weightNodes.has(e.node.name)) { weightMs += e.ms; weightCount += executor.chainedNodes(e.node).length; continue; }
         otherMs += e.ms;
         const size = sculpt.sizes.get(e.node);
         if (!size) continue;

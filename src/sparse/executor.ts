@@ -7,7 +7,7 @@ import { SculptError } from '../core/errors.js';
 import { isGraph, type AttributeValue, type Graph, type GraphNode } from '../core/graph.js';
 import { shapeText } from '../core/limits.js';
 import { countNonzeros, denseToCsr, groupedToCsr } from './formats.js';
-import { SPLIT_WORK, Kernels, ownKernels, applyLinear, splitRows, applyLinearTransposed, batchStride, columnTile, DENSE_TILE_BYTES, DENSE_TILE_COLUMNS, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
+import { SPLIT_WORK, Kernels, ownKernels, applyLinear, applyLinears, splitRows, applyLinearTransposed, batchStride, columnTile, DENSE_TILE_BYTES, DENSE_TILE_COLUMNS, nonzeroRows, uploadCsr, uploadDense, uploadRows, type KernelKind, type LinearKernel } from './kernels.js';
 import { addChannelBias, col2im, convGeometry, im2col, liftTo2d, positionsPerPass, transposeGeometry, type ConvGeometry } from './ops-conv.js';
 import { FUSED_OPS, OPS, at, attrFloat, attrInt, attrInts, broadcastDims, need, nodeLabel, transposeTensor, type OpContext } from './ops.js';
 import type { Attrs } from './ops-common.js';
@@ -198,6 +198,8 @@ export class SparseExecutor {
       }
     }
     for (const n of all.nodes) if (!this.fuseLayerNorm(n) && !this.fuseGelu(n)) this.fuseScaledSoftmax(n);
+    // In graph order: a chain's last product may take a chain of its own as its input.
+    for (const n of all.nodes) this.chainLinear(n);
     this.releases = this.lastReads();
   }
 
@@ -218,7 +220,7 @@ export class SparseExecutor {
     for (const n of this.graph.nodes) {
       if (this.precomputed.has(n) || this.fusedAway.has(n)) continue;
       const source = this.folded.get(n);
-      const reads = source !== undefined ? [source] : this.fusedOps.get(n)?.inputs ?? n.inputs;
+      const reads = source !== undefined ? [source] : this.fusedOps.get(n)?.inputs ?? this.chains.get(n)?.inputs ?? n.inputs;
       for (const v of reads) if (v !== '') last.set(v, n);
     }
     for (const i of this.graph.inputs) pinned.add(i.name);
@@ -370,6 +372,39 @@ export class SparseExecutor {
   /** GELU patterns applied by the MatMul or Gemm kernel before them: last node, that node, pattern size. */
   private readonly linearGelus: { last: GraphNode; into: GraphNode; nodes: number }[] = [];
 
+  /**
+   * Weight products whose input is the output of the product before them (through its bias, ReLU
+   * or GELU, folded into its kernel) and nothing else reads it: run as one by the last
+   * (kernels.ts applyLinears), the values between them left in the kernels' transposed layout —
+   * a transformer's MLP (MatMul + GELU into MatMul) skips a transpose out and one back in.
+   */
+  private readonly chains = new Map<GraphNode, { links: { node: GraphNode; p: Prepared }[]; inputs: readonly string[] }>();
+
+  private chainLinear(n: GraphNode): void {
+    const p = this.prepared.get(n);
+    if (!p || !this.chainable(n, p) || this.soleConsumer(n.inputs[0]) !== n) return;
+    // Back from n's input through the nodes folded into the product before it (each folded node's
+    // source has no other reader: foldableBias, foldRelu and fuseGelu make sure of that).
+    const between: GraphNode[] = [];
+    let m = this.producer(n.inputs[0]);
+    while (m && this.folded.has(m)) {
+      between.push(m);
+      m = this.producer(this.folded.get(m)!);
+    }
+    const q = m && this.prepared.get(m);
+    if (!m || !q || m.opType !== n.opType || !this.chainable(m, q)) return;
+    const before = this.chains.get(m);
+    const links = [...(before?.links ?? [{ node: m, p: q }]), { node: n, p }];
+    for (const f of [m, ...between]) { this.fusedAway.add(f); this.anchors.set(f, n); }
+    this.chains.delete(m);
+    this.chains.set(n, { links, inputs: [before?.inputs[0] ?? m.inputs[0], ...n.inputs.slice(1)] });
+  }
+
+  /** A MatMul, or a Gemm without transA, on one kernel with its bias in it. */
+  private chainable(n: GraphNode, p: Prepared): boolean {
+    return (n.opType === 'MatMul' || (n.opType === 'Gemm' && attrInt(n.attributes, 'transA', 0) === 0)) && p.kernels.length === 1 && p.biasFolded && !p.settle;
+  }
+
   /** The prepared MatMul or Gemm (without Relu) whose output, or folded bias Add's output, is `value`. */
   private linearProducing(value: string): { node: GraphNode; p: Prepared } | undefined {
     let n = this.producer(value);
@@ -509,20 +544,31 @@ export class SparseExecutor {
     return this.k.pool?.ready ?? Promise.resolve();
   }
 
-  /** What `node` runs as: its op type, or the op of the fused pattern it ends. */
+  /** The weight products `node` runs: its chain's (chainLinear), or itself. */
+  chainedNodes(node: GraphNode): readonly GraphNode[] {
+    return this.chains.get(node)?.links.map((l) => l.node) ?? [node];
+  }
+
+  /** What `node` runs as: its op type, the op of the fused pattern it ends, or its chain of products. */
   runsAs(node: GraphNode): string {
     const f = this.fusedOps.get(node);
-    return f ? `${f.op} (fused)` : this.prepared.get(node)?.gelu ? `${node.opType} + Gelu (fused)` : node.opType;
+    if (f) return `${f.op} (fused)`;
+    const op = (n: GraphNode) => (this.prepared.get(n)?.gelu ? `${n.opType} + Gelu` : n.opType);
+    const chain = this.chains.get(node);
+    if (chain) return `${chain.links.map((l) => op(l.node)).join(' → ')} (chained)`;
+    return this.prepared.get(node)?.gelu ? `${op(node)} (fused)` : node.opType;
   }
 
   /**
    * The decomposed LayerNorms and GELUs run as one op: its last node's name, how many nodes it
-   * replaces, and for a GELU the MatMul or Gemm whose kernel applies it, if one does.
+   * replaces, and for a GELU the MatMul or Gemm whose kernel applies it, if one does; and the
+   * chains of weight products run as one (op 'Chain'; nodes: its products).
    */
   fusions(): { op: string; node: string; nodes: number; into?: string }[] {
     return [
       ...[...this.fusedOps].map(([last, f]) => ({ op: f.op, node: last.name, nodes: f.nodes })),
       ...this.linearGelus.map((g) => ({ op: 'Gelu', node: g.last.name, nodes: g.nodes, into: g.into.name })),
+      ...[...this.chains].map(([n, c]) => ({ op: 'Chain', node: n.name, nodes: c.links.length })),
     ];
   }
 
@@ -869,7 +915,7 @@ export class SparseExecutor {
       }
       const fused = this.fusedOps.get(n);
       // A fused pattern's last node reads the pattern's inputs, not its own.
-      const names = fused ? fused.inputs : n.inputs;
+      const names = fused ? fused.inputs : this.chains.get(n)?.inputs ?? n.inputs;
       const ins = names.map((name) => (name === '' ? undefined : values.get(name)));
       ins.forEach((t, i) => {
         if (t === undefined && names[i] !== '') throw new SculptError(`${at(n)} reads ${shortName(names[i])}, which nothing produced`);
@@ -967,6 +1013,8 @@ export class SparseExecutor {
     const p = this.prepared.get(n);
     if (n.opType === 'Conv') return this.conv(n, ins, p);
     const a = need(ins[0], n, 0);
+    const chain = this.chains.get(n);
+    if (chain) return this.runChain(n, chain.links, a);
     if (n.opType === 'MatMul') {
       if (!p) return matmulGeneric(a, need(ins[1], n, 1), n, this.gemmBlock, this.gemmBatch);
       const layer = p.kernels[0];
@@ -1005,6 +1053,19 @@ export class SparseExecutor {
   }
 
   /** Records the columns a weight layer's products multiplied, and how many there were. */
+  /** A chain of products (chainLinear) on the first one's input: one call of applyLinears. */
+  private runChain(n: GraphNode, links: readonly { node: GraphNode; p: Prepared }[], a: Tensor): Tensor {
+    const first = links[0].p.kernels[0], last = links[links.length - 1].p.kernels[0];
+    const cols = a.dims[a.dims.length - 1];
+    if (cols !== first.cols || (n.opType === 'Gemm' && a.dims.length !== 2)) {
+      throw new SculptError(`${at(links[0].node)} input has dims [${a.dims.join(', ')}], the weight takes ${first.cols} features`);
+    }
+    const m = size(a.dims) / first.cols;
+    for (const l of links) this.count(l.node, m, 1);
+    const y = applyLinears(this.k, links.map(({ p }) => ({ layer: p.kernels[0], relu: p.relu, gelu: p.gelu })), a.data as Float32Array, m);
+    return floatTensor([...a.dims.slice(0, -1), last.rows], y);
+  }
+
   private count(n: GraphNode, columns: number, calls: number): void {
     for (const l of this.layers) if (l.node === n.name) { l.columns = columns; l.calls = calls; }
   }

@@ -545,33 +545,65 @@ function checkBias(bias: Float32Array | undefined, rows: number): void {
  * array that lives there: `Kernels.resident`).
  */
 export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, batch: number, relu = false, gelu = false): Float32Array {
-  if (x.length !== batch * layer.cols) {
-    throw new SculptError(`sparse: input of ${x.length} values is not [${batch}, ${layer.cols}]`);
+  return applyLinears(k, [{ layer, relu, gelu }], x, batch);
+}
+
+/** A layer of `applyLinears`: its kernel and what its results go through (bias is the kernel's). */
+export interface LinearLink {
+  readonly layer: LinearKernel;
+  readonly relu?: boolean;
+  readonly gelu?: boolean;
+}
+
+/**
+ * Y = layer_n(…layer_1(X)) for X [batch, cols of the first], each layer's results through its
+ * ReLU or GELU. X is transposed in once and Y out once: between two layers, one's Y^T [rows, ld] is
+ * the next one's X^T as it stands (its padding lanes hold what the padding columns of X^T gave,
+ * columns that never reach another column), so a transformer's MLP (MatMul + GELU into MatMul)
+ * makes no round trip through the row-major layout between its products. Arrays already in the
+ * kernels' memory (the executor's arena) are read and written in place.
+ */
+export function applyLinears(k: Kernels, links: readonly LinearLink[], x: Float32Array, batch: number): Float32Array {
+  if (links.length === 0) throw new SculptError('sparse: no layers to apply');
+  for (let i = 1; i < links.length; i++) {
+    if (links[i].layer.cols !== links[i - 1].layer.rows) {
+      throw new SculptError(`sparse: layer ${i} takes ${links[i].layer.cols} inputs but layer ${i - 1} gives ${links[i - 1].layer.rows}`);
+    }
+  }
+  const first = links[0].layer, last = links[links.length - 1].layer;
+  if (x.length !== batch * first.cols) {
+    throw new SculptError(`sparse: input of ${x.length} values is not [${batch}, ${first.cols}]`);
   }
   const mark = k.mark();
   try {
     if (batch > 1) k.pool?.wake();
-    // Arrays already in the kernels' memory (the executor's arena) are read and written in place.
     const xin = k.addressOf(x) ?? k.upload(x);
-    const out = uninitF32(batch * layer.rows);
+    const out = uninitF32(batch * last.rows);
     const home = k.addressOf(out);
+    let src = xin;
     if (batch === 1) {
-      const y = home ?? k.alloc(layer.rows * 4);
-      layer.runVector(xin, y, relu);
-      if (gelu) k.exports.geluRows(y, 1, layer.rows, 0, y);
-      if (home === undefined) out.set(k.f32(y, layer.rows));
+      links.forEach(({ layer, relu = false, gelu = false }, i) => {
+        const y = i === links.length - 1 && home !== undefined ? home : k.alloc(layer.rows * 4);
+        layer.runVector(src, y, relu);
+        if (gelu) k.exports.geluRows(y, 1, layer.rows, 0, y);
+        src = y;
+      });
+      if (home === undefined) out.set(k.f32(src, last.rows));
     } else {
       const ld = batchStride(batch);
-      const rows = layer.rows;
       // Written in full before they are read (transposeIn zeroes the padding lanes): not cleared.
-      const xt = k.reserve(layer.cols * ld * 4 * batchCopies(k));
-      const yt = k.reserve(rows * ld * 4);
+      const xt = k.reserve(first.cols * ld * 4 * batchCopies(k));
       const y = home ?? k.reserve(out.byteLength);
-      // The transpose in, then GELU and the transpose back on each part's rows, on the thread that computes them.
-      layer.runBatch(xt, ld, yt, relu, (r0, r1) => [
-        ...(gelu ? [['geluRows', [yt + r0 * ld * 4, 1, (r1 - r0) * ld, 0, yt + r0 * ld * 4]] as KernelCall] : []),
-        ['transposeOut', [yt + r0 * ld * 4, batch, r1 - r0, ld, y + r0 * 4, rows]],
-      ], { x: xin, batch });
+      links.forEach(({ layer, relu = false, gelu = false }, i) => {
+        const yt = k.reserve(layer.rows * ld * 4);
+        const end = i === links.length - 1;
+        // The first transposes X in on each part; GELU, and after the last the transpose back, on each part's rows.
+        layer.runBatch(i === 0 ? xt : src, ld, yt, relu, (r0, r1) => [
+          ...(gelu ? [['geluRows', [yt + r0 * ld * 4, 1, (r1 - r0) * ld, 0, yt + r0 * ld * 4]] as KernelCall] : []),
+          ...(end ? [['transposeOut', [yt + r0 * ld * 4, batch, r1 - r0, ld, y + r0 * 4, layer.rows]] as KernelCall] : []),
+        ], i === 0 ? { x: xin, batch } : undefined);
+        src = yt;
+      });
       if (home === undefined) out.set(k.f32(y, out.length));
     }
     return out;
@@ -581,62 +613,12 @@ export function applyLinear(k: Kernels, layer: LinearKernel, x: Float32Array, ba
 }
 
 /**
- * X^T [cols, ld] from X [batch, cols] in kernel memory (padding lanes zeroed): with worker threads
- * and enough of it, each thread transposes a band of X's columns into its rows of X^T.
- */
-function transposeIn(k: Kernels, x: number, batch: number, cols: number, xt: number, ld: number): void {
-  const pool = k.pool;
-  if (pool && batch * cols >= TRANSPOSE_SPLIT) pool.split('transposeIn', splitRows(cols, pool.threads).map(([c0, c1]) => [x + c0 * 4, batch, c1 - c0, xt + c0 * ld * 4, ld, cols]));
-  else k.exports.transposeIn(x, batch, cols, xt, ld, cols);
-}
-
-/** Floats from which a transpose into kernel memory is split between worker threads (BERT-base: ~0.2 ms for 98,304). */
-const TRANSPOSE_SPLIT = 1 << 16;
-
-/**
  * Runs layers back to back inside kernel memory (no copies or transposes between them):
  * Y = layer_n(…layer_1(X)) with ReLU after layer i where relu[i]. X is [batch, cols of the first].
  */
 export function applyChain(k: Kernels, layers: readonly LinearKernel[], relu: readonly boolean[], x: Float32Array, batch: number): Float32Array {
   if (layers.length === 0) return x.slice();
-  for (let i = 1; i < layers.length; i++) {
-    if (layers[i].cols !== layers[i - 1].rows) {
-      throw new SculptError(`sparse: layer ${i} takes ${layers[i].cols} inputs but layer ${i - 1} gives ${layers[i - 1].rows}`);
-    }
-  }
-  if (x.length !== batch * layers[0].cols) {
-    throw new SculptError(`sparse: input of ${x.length} values is not [${batch}, ${layers[0].cols}]`);
-  }
-  const last = layers[layers.length - 1];
-  const mark = k.mark();
-  try {
-    const ld = batch === 1 ? 1 : batchStride(batch);
-    let width = 0;
-    for (const l of layers) width = Math.max(width, l.rows, l.cols);
-    const bufA = k.alloc(width * ld * 4);
-    const bufB = k.alloc(width * ld * 4);
-    let src = bufA, dst = bufB;
-    const out = new Float32Array(batch * last.rows);
-    if (batch === 1) k.f32(bufA, x.length).set(x);
-    else {
-      const xin = k.upload(x);
-      transposeIn(k, xin, batch, layers[0].cols, bufA, ld);
-    }
-    for (let i = 0; i < layers.length; i++) {
-      if (batch === 1) layers[i].runVector(src, dst, relu[i] ?? false);
-      else layers[i].runBatch(src, ld, dst, relu[i] ?? false);
-      [src, dst] = [dst, src];
-    }
-    if (batch === 1) out.set(k.f32(src, last.rows));
-    else {
-      const y = k.alloc(out.byteLength);
-      k.exports.transposeOut(src, batch, last.rows, ld, y, last.rows);
-      out.set(k.f32(y, out.length));
-    }
-    return out;
-  } finally {
-    k.release(mark);
-  }
+  return applyLinears(k, layers.map((layer, i) => ({ layer, relu: relu[i] ?? false })), x, batch);
 }
 
 /**
