@@ -201,6 +201,51 @@ export class SparseExecutor {
     // In graph order: a chain's last product may take a chain of its own as its input.
     for (const n of all.nodes) this.chainLinear(n);
     this.releases = this.lastReads();
+    this.shapeOnly = this.shapeOnlyNodes();
+  }
+
+  /**
+   * Main-graph nodes whose outputs depend on the graph inputs' dims only: Shape and Size of any
+   * value, and deterministic ops without subgraphs on those and constants — the shape arithmetic
+   * exporters write around every Reshape (BERT-base: ~340 Shape, Gather, Unsqueeze and Concat
+   * nodes, ~2 ms a run). Their small outputs are kept from the last run with the same input dims
+   * (`shapeCache`) and not computed again. Graph outputs are not among them (a caller may change them).
+   */
+  private readonly shapeOnly: Set<GraphNode>;
+  private shapeCache: { key: string; values: Map<string, Tensor> } | undefined;
+
+  private shapeOnlyNodes(): Set<GraphNode> {
+    const derived = new Set<string>();
+    const out = new Set<GraphNode>();
+    for (const n of this.graph.nodes) {
+      if (this.precomputed.has(n) || this.fusedAway.has(n) || this.folded.has(n) || this.prepared.has(n) || this.fusedOps.has(n)) continue;
+      if (/^Random|^Multinomial$|^Bernoulli$/.test(n.opType) || [...n.attributes.values()].some(isGraph)) continue;
+      if (n.outputs.some((o) => this.graphOutputs.has(o))) continue;
+      const dimsOnly = n.opType === 'Shape' || n.opType === 'Size';
+      if (!dimsOnly && !n.inputs.every((v) => v === '' || this.constants.has(v) || derived.has(v))) continue;
+      out.add(n);
+      for (const o of n.outputs) if (o !== '') derived.add(o);
+    }
+    return out;
+  }
+
+  /** The values kept for this run's input dims (a new, empty set when they changed), or none for inputs that are sequences. */
+  private shapeValues(values: Scope): Map<string, Tensor> | undefined {
+    if (this.shapeOnly.size === 0) return undefined;
+    const parts: string[] = [];
+    for (const i of this.graph.inputs) {
+      const t = values.get(i.name);
+      if (!t || t.items || t.optional) return undefined;
+      parts.push(`${t.dtype}[${t.dims.join(',')}]`);
+    }
+    const key = parts.join(' ');
+    if (this.shapeCache?.key !== key) this.shapeCache = { key, values: new Map() };
+    return this.shapeCache.values;
+  }
+
+  /** Whether a shape-only node's output may be kept between runs: small, and in no buffer the executor reuses. */
+  private keepable(t: Tensor): boolean {
+    return !t.items && t.data.length <= SHAPE_VALUE_MAX && pooledBuffers(t, this.pool).length === 0 && !(t.data instanceof Float32Array && this.pool.inArena(t.data));
   }
 
   /** Per main-graph node, the computed values it is the last to read: dropped after it runs. */
@@ -903,8 +948,15 @@ export class SparseExecutor {
         }
       }
     };
+    const kept = main ? this.shapeValues(values) : undefined;
     for (const n of nodes) {
       if (this.precomputed.has(n) || this.fusedAway.has(n)) continue;
+      const shapeOnly = kept !== undefined && this.shapeOnly.has(n);
+      if (shapeOnly && n.outputs.every((o) => o === '' || kept.has(o))) {
+        for (const o of n.outputs) if (o !== '') values.set(o, kept.get(o)!);
+        release(n);
+        continue;
+      }
       const source = this.folded.get(n);
       if (source !== undefined) {
         const t = values.get(source)!;
@@ -934,6 +986,7 @@ export class SparseExecutor {
         if (name !== '' && outs[i]) {
           values.set(name, outs[i]);
           hold(outs[i], 1);
+          if (shapeOnly && this.keepable(outs[i])) kept.set(name, outs[i]);
         }
       });
       release(n);
@@ -1378,6 +1431,9 @@ function allNodes(graph: Graph): { nodes: GraphNode[]; graphs: Graph[] } {
 }
 
 /** Values by name, falling back to the enclosing graph's (subgraphs read outer-scope values). */
+/** Elements of the largest shape-only value kept between runs (shapes, indices, position ids). */
+const SHAPE_VALUE_MAX = 4096;
+
 class Scope {
   private readonly own = new Map<string, Tensor>();
   constructor(private readonly parent: Scope | undefined) {}
