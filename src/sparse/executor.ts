@@ -217,12 +217,13 @@ export class SparseExecutor {
   private shapeOnlyNodes(): Set<GraphNode> {
     const derived = new Set<string>();
     const out = new Set<GraphNode>();
+    const fixed = (v: string) => v === '' || this.constants.has(v) || derived.has(v);
     for (const n of this.graph.nodes) {
       if (this.precomputed.has(n) || this.fusedAway.has(n) || this.folded.has(n) || this.prepared.has(n) || this.fusedOps.has(n)) continue;
       if (/^Random|^Multinomial$|^Bernoulli$/.test(n.opType) || [...n.attributes.values()].some(isGraph)) continue;
       if (n.outputs.some((o) => this.graphOutputs.has(o))) continue;
       const dimsOnly = n.opType === 'Shape' || n.opType === 'Size';
-      if (!dimsOnly && !n.inputs.every((v) => v === '' || this.constants.has(v) || derived.has(v))) continue;
+      if (!dimsOnly && !n.inputs.every(fixed)) continue;
       out.add(n);
       for (const o of n.outputs) if (o !== '') derived.add(o);
     }
@@ -1105,7 +1106,6 @@ export class SparseExecutor {
     return y;
   }
 
-  /** Records the columns a weight layer's products multiplied, and how many there were. */
   /** A chain of products (chainLinear) on the first one's input: one call of applyLinears. */
   private runChain(n: GraphNode, links: readonly { node: GraphNode; p: Prepared }[], a: Tensor): Tensor {
     const first = links[0].p.kernels[0], last = links[links.length - 1].p.kernels[0];
@@ -1119,6 +1119,7 @@ export class SparseExecutor {
     return floatTensor([...a.dims.slice(0, -1), last.rows], y);
   }
 
+  /** Records the columns a weight layer's products multiplied, and how many there were. */
   private count(n: GraphNode, columns: number, calls: number): void {
     for (const l of this.layers) if (l.node === n.name) { l.columns = columns; l.calls = calls; }
   }
@@ -1430,9 +1431,10 @@ function allNodes(graph: Graph): { nodes: GraphNode[]; graphs: Graph[] } {
   return { nodes, graphs };
 }
 
-/** Values by name, falling back to the enclosing graph's (subgraphs read outer-scope values). */
 /** Elements of the largest shape-only value kept between runs (shapes, indices, position ids). */
 const SHAPE_VALUE_MAX = 4096;
+
+/** Values by name, falling back to the enclosing graph's (subgraphs read outer-scope values). */
 
 class Scope {
   private readonly own = new Map<string, Tensor>();
