@@ -202,6 +202,7 @@ export class SparseExecutor {
     for (const n of all.nodes) this.chainLinear(n);
     this.releases = this.lastReads();
     this.shapeOnly = this.shapeOnlyNodes();
+    this.inputNames = new Set(graph.inputs.map((i) => i.name));
   }
 
   /**
@@ -213,6 +214,8 @@ export class SparseExecutor {
    */
   private readonly shapeOnly: Set<GraphNode>;
   private shapeCache: { key: string; values: Map<string, Tensor> } | undefined;
+
+  private readonly inputNames: Set<string>;
 
   private shapeOnlyNodes(): Set<GraphNode> {
     const derived = new Set<string>();
@@ -887,6 +890,15 @@ export class SparseExecutor {
   private sizes: Map<GraphNode, NodeSizes> | undefined;
 
   private runWithin(inputs: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
+    // A name the graph does not take would be ignored: refused, as onnxruntime refuses it. An
+    // initializer listed as an input (IR < 4 lists every one) is fixed when the model is loaded
+    // (its kernels are built from it), where onnxruntime would take the value fed in its place.
+    for (const name of Object.keys(inputs)) {
+      if (this.inputNames.has(name)) continue;
+      const real = this.graph.inputs.filter((i) => !this.constants.has(i.name)).map((i) => shortName(i.name)).join(', ');
+      if (this.constants.has(name)) throw new SculptError(`sparse executor: ${shortName(name)} is an initializer of the model, fixed when it is loaded: sculpt takes no value for it (the model's inputs: ${shortName(real, 400)})`);
+      throw new SculptError(`sparse executor: the model has no input ${shortName(name)} (its inputs: ${shortName(real, 400)})`);
+    }
     const values = new Scope(undefined);
     for (const [name, t] of this.constants) values.set(name, t);
     for (const info of this.graph.inputs) {

@@ -60,3 +60,25 @@ test('shape arithmetic (Shape, Gather, Unsqueeze, Concat) runs once per input di
     await session.release();
   }
 });
+
+test('a feed the graph does not take is refused in one line: an initializer listed as an input (IR < 4 lists each), a name the model lacks', () => {
+  const model = encodeOnnx({
+    opset: 17,
+    inputs: [{ name: 'x', dims: [2, 3] }, { name: 'pad', dims: [1], elemType: 7 }],
+    outputs: [{ name: 'z' }],
+    initializers: [int64('pad', [1])],
+    nodes: [
+      { op: 'Shape', inputs: ['x'], outputs: ['s'] },
+      { op: 'Add', inputs: ['s', 'pad'], outputs: ['t'] },
+      { op: 'ConstantOfShape', inputs: ['t'], outputs: ['c'], attrs: { value: { tensor: { name: 'v', dims: [1], data: Float32Array.of(1) } } } },
+      { op: 'ReduceSum', inputs: ['c'], outputs: ['z'], attrs: { keepdims: { int: 0 } } },
+    ],
+  });
+  const ex = new SparseExecutor(new OnnxModel('pad.onnx', model).graph(), {});
+  const x = { dtype: 'float32' as const, dims: [2, 3], data: new Float32Array(6) };
+  // (2 + 1) · (3 + 1) ones: the initializer's value.
+  assert.equal(ex.run({ x }).z.data[0], 12);
+  const pad = { dtype: 'int64' as const, dims: [1], data: Float64Array.of(2) };
+  assert.throws(() => ex.run({ x, pad }), /^SculptError: sparse executor: pad is an initializer of the model, fixed when it is loaded: sculpt takes no value for it \(the model's inputs: x\)$/);
+  assert.throws(() => ex.run({ x, y: x }), /^SculptError: sparse executor: the model has no input y \(its inputs: x\)$/);
+});
