@@ -5,7 +5,7 @@
 // and 2 threads) and onnxruntime-web (wasm, SIMD, 1 thread) in the same process, runs alternated,
 // medians; outputs compared with onnxruntime's on the pruned model. Appends to BENCHMARKS.md.
 //
-// Options: --runs N (10), --sparsities a,b (0.9), --scopes global,layer, --no-append, --dir DIR (where the models are built and kept).
+// Options: --runs N (10), --warmup N (20 untimed runs of each engine first), --sparsities a,b (0.9), --scopes global,layer, --no-append, --dir DIR (where the models are built and kept).
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +21,11 @@ const DIMS = [1, 3, 224, 224];
 const TARGET = 1.5;
 
 function parseArgs(argv) {
-  const o = { runs: 10, sparsities: [0.9], scopes: ['global', 'layer'], append: true, dir: join(tmpdir(), 'sculpt-bench-cnn') };
+  const o = { runs: 10, warmup: 20, sparsities: [0.9], scopes: ['global', 'layer'], append: true, dir: join(tmpdir(), 'sculpt-bench-cnn') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--runs') o.runs = Number(argv[++i]);
+    else if (a === '--warmup') o.warmup = Number(argv[++i]);
     else if (a === '--sparsities') o.sparsities = argv[++i].split(',').map(Number);
     else if (a === '--scopes') o.scopes = argv[++i].split(',');
     else if (a === '--no-append') o.append = false;
@@ -84,7 +85,7 @@ async function main() {
         { run: () => web.run(x.ort(ortWeb)) },
         ...(typeof hybrid === 'string' ? [] : [{ run: () => hybrid.run(x.sculpt) }]),
       ];
-      const [, , sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, hybridMs] = await alternate(engines, o.runs);
+      const [, , sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, hybridMs] = await alternate(engines, o.runs, o.warmup);
       const hybridRel = typeof hybrid === 'string' ? undefined : relError((await hybrid.run(x.sculpt)).logits.data, ref);
       const cut = typeof hybrid === 'string' ? hybrid : hybrid.summary();
       if (typeof hybrid !== 'string') await hybrid.release();
@@ -107,7 +108,7 @@ async function main() {
     `## CNN: ResNet-18 at 1 × 3 × 224 × 224, unstructured magnitude pruning — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `Machine: ${m.nproc} × ${m.model}, ${m.memGiB.toFixed(1)} GiB, Node ${m.node}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; kernels chosen with ${profile ? `the machine profile cached ${readMachineCache().measuredAt} (\`sculpt bench --machine\`)` : 'a machine profile measured in the run'}.`,
-    `Command: \`npm run bench:cnn${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Model: torchvision 0.14 \`resnet18()\` (random weights, BatchNorm statistics randomised, folded into the convolutions by the export, opset 13; bench/shrink_models.py), pruned by \`sculpt prune --sparsity S --scope global|layer\` (the 20 convolutions and the classifier). sculpt's engine (${kernelBuild()} kernels, im2col in WebAssembly, each Conv's kernel chosen for its real output positions; 2 threads: worker threads splitting each product's rows; the process runs with V8's --single-threaded-gc, as sculpt run and bench do with --threads 2) and its hybrid plan (the CSR layers on sculpt, the rest on onnxruntime-node, one thread) against onnxruntime-node ${ort.env.versions?.common ?? ''} on the dense model (1 and 2 threads) and onnxruntime-web ${ortWeb.env.versions?.web ?? ''} (wasm, SIMD, 1 thread); median of ${o.runs} rounds alternating the engines; error: against onnxruntime on the pruned model. "Multiply-adds kept": the convolutions' work left, each layer weighted by its output positions (global magnitude on random weights prunes the wide late layers most, whose positions are few); a layer run dense counts its nonzeros too. Ceiling: onnxruntime-node's one-thread time over the time the kept multiply-adds alone take at a roof run in the same rounds (its fastest round; ${roofs.build} build): the register roof (kernels' peakMadd: 12 fused multiply-adds on 128-bit vectors in registers, no loads) bounds any 128-bit WebAssembly SIMD engine; the loaded roof (peakLoadMadd: each multiply-add fed by one 16-byte load from L1, no index loads) bounds any kernel that loads a vector per multiply-add, as an unstructured sparse product does.`,
+    `Command: \`npm run bench:cnn${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Model: torchvision 0.14 \`resnet18()\` (random weights, BatchNorm statistics randomised, folded into the convolutions by the export, opset 13; bench/shrink_models.py), pruned by \`sculpt prune --sparsity S --scope global|layer\` (the 20 convolutions and the classifier). sculpt's engine (${kernelBuild()} kernels, im2col in WebAssembly, each Conv's kernel chosen for its real output positions; 2 threads: worker threads splitting each product's rows; the process runs with V8's --single-threaded-gc, as sculpt run and bench do with --threads 2) and its hybrid plan (the CSR layers on sculpt, the rest on onnxruntime-node, one thread) against onnxruntime-node ${ort.env.versions?.common ?? ''} on the dense model (1 and 2 threads) and onnxruntime-web ${ortWeb.env.versions?.web ?? ''} (wasm, SIMD, 1 thread); median of ${o.runs} rounds alternating the engines after ${o.warmup} warm-up runs of each; error: against onnxruntime on the pruned model. "Multiply-adds kept": the convolutions' work left, each layer weighted by its output positions (global magnitude on random weights prunes the wide late layers most, whose positions are few); a layer run dense counts its nonzeros too. Ceiling: onnxruntime-node's one-thread time over the time the kept multiply-adds alone take at a roof run in the same rounds (its fastest round; ${roofs.build} build): the register roof (kernels' peakMadd: 12 fused multiply-adds on 128-bit vectors in registers, no loads) bounds any 128-bit WebAssembly SIMD engine; the loaded roof (peakLoadMadd: each multiply-add fed by one 16-byte load from L1, no index loads) bounds any kernel that loads a vector per multiply-add, as an unstructured sparse product does.`,
     '',
     '| scope | sparsity | multiply-adds kept | sculpt, 1 thread | onnxruntime-node, 1 thread | speed-up | sculpt, 2 threads | scaling | onnxruntime-node, 2 threads | onnxruntime-web, 1 thread | speed-up over onnxruntime-web | hybrid plan | speed-up over onnxruntime-node | roofs: registers; loaded | ceilings over onnxruntime-node, 1 thread | max relative error (sculpt; hybrid) | kernels |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

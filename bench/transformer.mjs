@@ -5,7 +5,7 @@
 // (wasm, SIMD, 1 thread) in the same process, runs alternated, medians; the outputs compared with
 // onnxruntime's on the pruned model. Appends to BENCHMARKS.md.
 //
-// Options: --runs N (10), --sparsities a,b (0.8,0.9,0.95), --no-append, --dir DIR (where the models are built and kept).
+// Options: --runs N (10), --warmup N (20 untimed runs of each engine first), --sparsities a,b (0.8,0.9,0.95), --no-append, --dir DIR (where the models are built and kept).
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +21,11 @@ const TOKENS = 128;
 const TARGETS = { 0.8: 1.3, 0.9: 2.5 };
 
 function parseArgs(argv) {
-  const o = { runs: 10, sparsities: [0.8, 0.9, 0.95], append: true, dir: join(tmpdir(), 'sculpt-bench-transformer') };
+  const o = { runs: 10, warmup: 20, sparsities: [0.8, 0.9, 0.95], append: true, dir: join(tmpdir(), 'sculpt-bench-transformer') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--runs') o.runs = Number(argv[++i]);
+    else if (a === '--warmup') o.warmup = Number(argv[++i]);
     else if (a === '--sparsities') o.sparsities = argv[++i].split(',').map(Number);
     else if (a === '--no-append') o.append = false;
     else if (a === '--dir') o.dir = argv[++i];
@@ -90,7 +91,7 @@ async function main() {
       roofs.loaded,
       ...(planned ? [{ run: () => hybrid.run(f.sculpt) }] : []),
     ];
-    const [sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, , , hybridMs] = await alternate(engines, o.runs);
+    const [sculptMs, sculpt2Ms, node1Ms, node2Ms, webMs, , , hybridMs] = await alternate(engines, o.runs, o.warmup);
     // The ceiling: onnxruntime's time over the kept multiply-adds and attention's (dense) products
     // at the roofs: the register roof for both, or the loaded roof for the sparse products and the
     // register roof for the dense ones, which reuse each loaded vector.
@@ -114,7 +115,7 @@ async function main() {
     `## Transformer: BERT-base-shaped encoder at 1 × ${TOKENS} tokens, global magnitude pruning — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `Machine: ${m.nproc} × ${m.model}, ${m.memGiB.toFixed(1)} GiB, Node ${m.node}; load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after; kernels chosen with ${profile ? `the machine profile cached ${readMachineCache().measuredAt} (\`sculpt bench --machine\`)` : 'a machine profile measured in the run'}.`,
-    `Command: \`npm run bench:transformer${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Model: bench/transformer_model.py (12 × 768, 12 heads, MLP 3072, BertModel's initialisation, dynamic axes, opset 14), pruned by \`sculpt prune --sparsity S --scope global\` (the 72 attention and MLP matrices). sculpt's engine (${kernelBuild()} kernels; 2 threads: worker threads splitting each weight product's rows with its GELU and transposes in and back, attention's batched products and head transposes head by head, and Softmax's and LayerNorm's rows, the values in the shared memory from the second run; one thread: the same kernels over a shared memory; the process runs with V8's --single-threaded-gc, as sculpt run and bench do with --threads 2) against onnxruntime-node ${ort.env.versions?.common ?? ''} on the dense model (1 and 2 threads) and onnxruntime-web ${ortWeb.env.versions?.web ?? ''} (wasm, SIMD, 1 thread), median of ${o.runs} rounds alternating the engines; error: sculpt's output against onnxruntime's on the pruned model. Ceiling: onnxruntime-node's one-thread time over the time the products alone take at a roof run in the same rounds (its fastest round; ${roofs.build} build): the kept multiply-adds (the nonzero weights × 128 tokens) and attention's products of two activations (QKᵀ and its product with V, 12 heads × 12 layers, dense: nothing in them is pruned), every other op free. The register roof (kernels' peakMadd: 12 fused multiply-adds on 128-bit vectors in registers, no loads) bounds any 128-bit WebAssembly SIMD engine; the loaded-roof ceiling takes the kept multiply-adds at the loaded roof (peakLoadMadd: each multiply-add fed by one 16-byte load from L1, no index loads), which bounds any kernel that loads a vector per multiply-add, as an unstructured sparse product does, and attention's at the register roof.`,
+    `Command: \`npm run bench:transformer${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`. Model: bench/transformer_model.py (12 × 768, 12 heads, MLP 3072, BertModel's initialisation, dynamic axes, opset 14), pruned by \`sculpt prune --sparsity S --scope global\` (the 72 attention and MLP matrices). sculpt's engine (${kernelBuild()} kernels; 2 threads: worker threads splitting each weight product's rows with its GELU and transposes in and back, attention's batched products and head transposes head by head, and Softmax's and LayerNorm's rows, the values in the shared memory from the second run; one thread: the same kernels over a shared memory; the process runs with V8's --single-threaded-gc, as sculpt run and bench do with --threads 2) against onnxruntime-node ${ort.env.versions?.common ?? ''} on the dense model (1 and 2 threads) and onnxruntime-web ${ortWeb.env.versions?.web ?? ''} (wasm, SIMD, 1 thread), median of ${o.runs} rounds alternating the engines after ${o.warmup} warm-up runs of each; error: sculpt's output against onnxruntime's on the pruned model. Ceiling: onnxruntime-node's one-thread time over the time the products alone take at a roof run in the same rounds (its fastest round; ${roofs.build} build): the kept multiply-adds (the nonzero weights × 128 tokens) and attention's products of two activations (QKᵀ and its product with V, 12 heads × 12 layers, dense: nothing in them is pruned), every other op free. The register roof (kernels' peakMadd: 12 fused multiply-adds on 128-bit vectors in registers, no loads) bounds any 128-bit WebAssembly SIMD engine; the loaded-roof ceiling takes the kept multiply-adds at the loaded roof (peakLoadMadd: each multiply-add fed by one 16-byte load from L1, no index loads), which bounds any kernel that loads a vector per multiply-add, as an unstructured sparse product does, and attention's at the register roof.`,
     '',
     '| sparsity | sculpt, 1 thread | onnxruntime-node, 1 thread | speed-up | sculpt, 2 threads | scaling | onnxruntime-node, 2 threads | speed-up | onnxruntime-web, 1 thread | speed-up | hybrid plan, 1 thread | speed-up over onnxruntime-node | roofs: registers; loaded | ceilings over onnxruntime-node, 1 thread | max relative error (sculpt; hybrid) | kernels |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

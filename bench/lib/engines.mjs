@@ -45,15 +45,18 @@ export async function peerSessions(ort, ortWeb, path) {
 }
 
 /**
- * Medians (ms) of `runs` rounds, each running every engine once in turn, after one warm-up round,
- * with a pause before each run (src/api/sparse-ort.ts ENGINE_SETTLE_MS): onnxruntime's thread pool
- * spins for a while after a run, and sculpt's workers for 10 ms, and would take the second core
- * from the engine after them.
+ * Medians (ms) of `runs` rounds, each running every engine once in turn, after `warmup` untimed
+ * runs of each, with a pause before each timed run (src/api/sparse-ort.ts ENGINE_SETTLE_MS):
+ * onnxruntime's thread pool spins for a while after a run, and sculpt's workers for 10 ms, and
+ * would take the second core from the engine after them. The warm-up: V8's optimizing compiler
+ * keeps recompiling sculpt's JavaScript over its first ~20 runs of a model, on a background thread
+ * that takes a core from one of sculpt's two threads while it compiles (a BERT-base encoder's 2-thread
+ * runs: 70–90 ms over the first 10, 61–66 ms from the 20th; with --no-opt 63–68 ms from the first).
  */
-export async function alternate(engines, runs) {
+export async function alternate(engines, runs, warmup = 1) {
   const { ENGINE_SETTLE_MS } = await import(join(ROOT, 'src', 'api', 'sparse-ort.ts'));
   const times = engines.map(() => []);
-  for (const e of engines) await e.run();
+  for (const e of engines) for (let i = 0; i < warmup; i++) await e.run();
   for (let i = 0; i < runs; i++) {
     for (let j = 0; j < engines.length; j++) {
       await sleep(ENGINE_SETTLE_MS);
