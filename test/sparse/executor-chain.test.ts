@@ -11,7 +11,8 @@ import { encodeOnnx } from '../../src/formats/onnx-build.js';
 import { SparseExecutor } from '../../src/sparse/executor.js';
 import { threadedKernels } from '../../src/sparse/threads.js';
 
-const N = 48, H = 96, O = 40;
+// At batch 64 the first two products are large enough to split between 2 threads (kernels SPLIT_WORK).
+const N = 256, H = 384, O = 40;
 
 /** x → MatMul + bias + exact GELU (decomposed as PyTorch exports it) → MatMul + bias + Relu → MatMul + bias. */
 function mlp(apart: boolean, op: 'MatMul' | 'Gemm' = 'MatMul'): Uint8Array {
@@ -86,5 +87,5 @@ test('Gemm chains too (each Gemm its bias in the kernel); a value between produc
   const feeds = { x: { dtype: 'float32' as const, dims: [5, N], data: input(5) } };
   assert.deepEqual(ex.run(feeds).y.data, ref.run(feeds).y.data);
   // A Gemm takes a matrix: the chain refuses another rank in one line, as the Gemm would.
-  assert.throws(() => ex.run({ x: { dtype: 'float32', dims: [1, 5, N], data: input(5) } }), /input has dims \[1, 5, 48\]/);
+  assert.throws(() => ex.run({ x: { dtype: 'float32', dims: [1, 5, N], data: input(5) } }), /input has dims \[1, 5, 256\]/);
 });
