@@ -33,7 +33,7 @@ export interface BenchOptions {
   readonly threads?: number;
   /** Timed runs per engine (medians); default 20. */
   readonly runs?: number;
-  /** Untimed runs per engine first; default 10. */
+  /** Untimed runs per engine first; default 20 (V8 keeps optimizing sculpt's JavaScript over a model's first ~20 runs). */
   readonly warmup?: number;
   /** Seed of the random input; default 0. */
   readonly seed?: number;
@@ -187,7 +187,7 @@ function relError(ours: Record<string, Tensor>, ref: Record<string, Tensor>): nu
 
 /** Benchmarks one graph; `ortSource` is the same model for onnxruntime (path or bytes). */
 export async function benchGraph(graph: Graph, ortSource: string | Uint8Array, what: string, options: BenchOptions, onnx?: OnnxModel): Promise<BenchResult> {
-  const runs = options.runs ?? 20, warmup = options.warmup ?? 10, threads = options.threads ?? 1;
+  const runs = options.runs ?? 20, warmup = options.warmup ?? 20, threads = options.threads ?? 1;
   const inputs = benchInputs(graph, options.batch, options.seed ?? 0, options.shapes);
   const batch = rowsPerProduct(inputs);
   const executor = withFileContext(what, () => new SparseExecutor(graph, { engine: 'auto', machine: options.machine, batchHint: batch, kernels: kernelsFor(threads) }));

@@ -50,7 +50,7 @@ export function registerBench(program: Command): void {
     .option('--batch <b>', 'rows of the random input batch (default: the model\'s fixed batch, else 1)')
     .option('--threads <t>', 'threads for both engines: onnxruntime intra-op threads, sculpt worker threads for its weight products (above 1, runs of the two engines alternate with 50 ms pauses, so that neither\'s idle threads spin into the other\'s run)', '1')
     .option('--runs <n>', 'timed runs per engine; the medians are reported', '20')
-    .option('--warmup <n>', 'untimed runs per engine first', '10')
+    .option('--warmup <n>', 'untimed runs per engine first (V8 settles sculpt\'s JavaScript over about 20)', '20')
     .option('--seed <n>', 'seed of the random input', '0')
     .option('--plot <file.html>', 'also prune the model in memory to several sparsities, measure each, and write a report page')
     .option('--sparsities <list>', 'sparsities for --plot (comma-separated)', collectList, [])
