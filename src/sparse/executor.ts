@@ -964,8 +964,8 @@ export class SparseExecutor {
     const kept = main ? this.shapeValues(values) : undefined;
     for (const n of nodes) {
       if (this.precomputed.has(n) || this.fusedAway.has(n)) continue;
-      const shapeOnly = kept !== undefined && this.shapeOnly.has(n);
-      if (shapeOnly && n.outputs.every((o) => o === '' || kept.has(o))) {
+      const keeps = kept !== undefined && this.shapeOnly.has(n);
+      if (keeps && n.outputs.every((o) => o === '' || kept.has(o))) {
         for (const o of n.outputs) if (o !== '') values.set(o, kept.get(o)!);
         release(n);
         continue;
@@ -999,7 +999,7 @@ export class SparseExecutor {
         if (name !== '' && outs[i]) {
           values.set(name, outs[i]);
           hold(outs[i], 1);
-          if (shapeOnly && this.keepable(outs[i])) kept.set(name, outs[i]);
+          if (keeps && this.keepable(outs[i])) kept.set(name, outs[i]);
         }
       });
       release(n);
